@@ -1,0 +1,164 @@
+/**
+ * Configuration in two stages: `ConfigOptions` (what flags, env and a file say) ->
+ * `compileConfig()` validates every key once and fills defaults, returning a frozen `Config`.
+ * Precedence: flags > `FLOTILLA_*` environment > config file > defaults.
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { InvalidConfigError } from "./errors.ts";
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/** A duration in milliseconds, given as a number (ms) or a string such as "500ms", "5s", "2m". */
+const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const match = typeof value === "number" ? null : DURATION.exec(value.trim());
+  const ms =
+    typeof value === "number" ? value : match ? Number(match[1]) * UNIT_MS[match[2] ?? "ms"]! : NaN;
+  if (!Number.isFinite(ms) || ms < 0) {
+    ctx.addIssue({ code: "custom", message: "expected a duration such as 500, '500ms' or '5s'" });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const port = z.coerce.number().int().min(0).max(65535);
+const subjectToken = z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only");
+
+interface KeySpec<S extends z.ZodType> {
+  schema: S;
+  default: z.input<S>;
+  doc: string;
+}
+const key = <S extends z.ZodType>(schema: S, dflt: z.input<S>, doc: string): KeySpec<S> => ({
+  schema,
+  default: dflt,
+  doc,
+});
+
+/** Every configuration key, its default and what it does. The README reference is generated from this. */
+export const configKeys = {
+  "cluster.id": key(
+    subjectToken,
+    "default",
+    "Names the cluster; every NATS subject starts with it.",
+  ),
+  "nats.url": key(z.string().min(1), "nats://127.0.0.1:4222", "NATS server(s), comma-separated."),
+  "rpc.timeout": key(duration, 5000, "Deadline of one control-plane call, retries included."),
+  "rpc.attempt-timeout": key(
+    duration,
+    1000,
+    "Deadline of one attempt of an idempotent call, which is retried within rpc.timeout.",
+  ),
+  "heartbeat.interval": key(duration, 1000, "How often blocks ping the blocks they depend on."),
+  "heartbeat.timeout": key(duration, 5000, "Silence after which a target counts as lost."),
+  "rest.address": key(z.string().min(1), "0.0.0.0", "Address the REST/HTTP endpoint binds to."),
+  "rest.port": key(port, 8081, "Port of the REST/HTTP endpoint (0 picks a free one)."),
+  "log.level": key(
+    z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
+    "info",
+    "Lowest level of log lines written (JSON lines on stdout).",
+  ),
+} as const;
+
+type Keys = typeof configKeys;
+export type ConfigKey = keyof Keys;
+export type Config = { readonly [K in ConfigKey]: z.output<Keys[K]["schema"]> };
+
+export interface ConfigOptions {
+  /** Values from command-line flags, by key. Highest precedence. */
+  flags?: Partial<Record<string, unknown>>;
+  /**
+   * The environment to read `FLOTILLA_*` variables from.
+   * @default process.env (Node and Deno)
+   */
+  env?: Record<string, string | undefined>;
+  /** A JSON config file path, or its parsed content. @default env FLOTILLA_CONFIG, if set */
+  file?: string | Record<string, unknown>;
+}
+
+/** `heartbeat.interval` -> `FLOTILLA_HEARTBEAT_INTERVAL`. */
+export function envName(configKey: string): string {
+  return `FLOTILLA_${configKey.toUpperCase().replace(/[.-]/g, "_")}`;
+}
+
+const KNOWN_KEYS = Object.keys(configKeys) as ConfigKey[];
+
+function checkKnown(source: string, values: Record<string, unknown>): void {
+  for (const k of Object.keys(values)) {
+    if (!(k in configKeys)) {
+      throw new InvalidConfigError(
+        k,
+        `unknown config key '${k}' in ${source}; known keys: ${KNOWN_KEYS.join(", ")}`,
+      );
+    }
+  }
+}
+
+function readFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new InvalidConfigError(
+      "config",
+      `cannot read config file ${path}: ${(err as Error).message}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidConfigError(
+      "config",
+      `config file ${path} is not valid JSON: ${(err as Error).message}`,
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidConfigError(
+      "config",
+      `config file ${path} must hold a JSON object of key: value`,
+    );
+  }
+  return parsed as Record<string, unknown>;
+}
+
+export function compileConfig({
+  flags = {},
+  env = processEnv(),
+  file,
+}: ConfigOptions = {}): Config {
+  const filePath = file ?? env.FLOTILLA_CONFIG;
+  const fromFile = typeof filePath === "string" ? readFile(filePath) : (filePath ?? {});
+  const fileSource = typeof filePath === "string" ? `config file ${filePath}` : "config file";
+  checkKnown(fileSource, fromFile);
+  const definedFlags = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  checkKnown("flags", definedFlags);
+
+  const out: Record<string, unknown> = {};
+  for (const k of KNOWN_KEYS) {
+    const spec = configKeys[k];
+    const name = envName(k);
+    let source = "default";
+    let raw: unknown = spec.default;
+    if (k in definedFlags) [source, raw] = [`flag --${k}`, definedFlags[k]];
+    else if (env[name] !== undefined) [source, raw] = [`env ${name}`, env[name]];
+    else if (k in fromFile) [source, raw] = [fileSource, fromFile[k]];
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((i) => i.message).join("; ");
+      throw new InvalidConfigError(
+        k,
+        `invalid value ${JSON.stringify(raw)} for config key '${k}' (from ${source}): ${why}`,
+      );
+    }
+    out[k] = parsed.data;
+  }
+  return Object.freeze(out) as Config;
+}
+
+function processEnv(): Record<string, string | undefined> {
+  return (
+    (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {}
+  );
+}

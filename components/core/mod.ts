@@ -1,0 +1,53 @@
+/** Public API of components/core: ids, typed errors, configuration, logging and codecs. */
+
+export { CBOR_TYPE, type Codec, cbor, codecFor, decodeBody, JSON_TYPE, json } from "./codec.ts";
+export {
+  type Config,
+  type ConfigKey,
+  type ConfigOptions,
+  compileConfig,
+  configKeys,
+  envName,
+} from "./config.ts";
+export {
+  codeForStatus,
+  ErrorCode,
+  ensureError,
+  FlotillaError,
+  fromWire,
+  InvalidArgumentError,
+  InvalidConfigError,
+  NotFoundError,
+  StaleLeaderError,
+  statusOf,
+  TimeoutError,
+  toFlotillaError,
+  typedError,
+  UnavailableError,
+  type WireError,
+} from "./errors.ts";
+export {
+  type AllocationId,
+  type AttemptId,
+  attemptId,
+  isJobId,
+  type JobId,
+  newAllocationId,
+  newJobId,
+  newTaskManagerId,
+  parseAllocationId,
+  parseAttemptId,
+  parseJobId,
+  parseSlotId,
+  parseTaskManagerId,
+  type SlotId,
+  slotId,
+  type TaskManagerId,
+} from "./ids.ts";
+export {
+  createLogger,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  silentLogger,
+} from "./log.ts";

@@ -1,0 +1,36 @@
+/** Public API of components/rpc: Hono blocks over NATS, HTTP and in-process, with fencing and heartbeats. */
+export { type BlockOptions, createBlock, errorFrom, replyError } from "./block.ts";
+export {
+  type ClientOptions,
+  createClient,
+  type RpcClient,
+  RpcResponse,
+  send,
+  unwrap,
+} from "./client.ts";
+export {
+  DEADLINE_HEADER,
+  decodeReply,
+  decodeRequest,
+  encodeReply,
+  encodeRequest,
+  type HeaderMap,
+  type ReplyEnvelope,
+  type RequestEnvelope,
+} from "./envelope.ts";
+export { FENCING_HEADER, FencingTokens, fencing, fencingHeaders } from "./fencing.ts";
+export { HeartbeatMonitor, type HeartbeatOptions } from "./heartbeat.ts";
+export { httpTransport } from "./http_transport.ts";
+export { dispatch, localTransport } from "./local_transport.ts";
+export {
+  mapNatsError,
+  type NatsTransportOptions,
+  NoRespondersError,
+  natsTransport,
+} from "./nats_transport.ts";
+export { EnvelopeRequest, toRequest } from "./request.ts";
+export { negotiate, reply, toReplyEnvelope, ValueResponse } from "./response.ts";
+export { type HttpServeOptions, type HttpServer, serveHttp } from "./serve_http.ts";
+export { type NatsServeOptions, type NatsServer, serveNats } from "./serve_nats.ts";
+export type { FetchApp, Transport } from "./transport.ts";
+export { body, params, query } from "./validate.ts";

@@ -52,10 +52,13 @@ type Validated<Target extends string, S extends z.ZodType> = MiddlewareHandler<
   { in: { [K in Target]: z.input<S> }; out: { [K in Target]: z.output<S> } }
 >;
 
+/** Hono's own json validator parses JSON before we see it; this reads CBOR or JSON once, itself. */
 export function body<S extends z.ZodType>(schema: S): Validated<"json", S> {
-  return validator("json", async (_value, c) =>
-    check(schema, await readBody(c), "request body"),
-  ) as unknown as Validated<"json", S>;
+  const middleware: MiddlewareHandler = async (c, next) => {
+    c.req.addValidatedData("json", check(schema, await readBody(c), "request body") as object);
+    await next();
+  };
+  return middleware as unknown as Validated<"json", S>;
 }
 
 export function query<S extends z.ZodType>(schema: S): Validated<"query", S> {

@@ -56,7 +56,8 @@ export function echoBlock(tokens = new FencingTokens()) {
     .post("/fenced", fencing(tokens), (c) =>
       reply(c, { accepted: Number(c.req.header("flotilla-fencing-token")) }),
     )
-    .get("/boom", () => {
+    .get("/boom", (c) => {
+      if (c.req.query("safe") === "yes") return reply(c, { safe: true });
       throw new Error("kaboom");
     })
     .get("/text", (c) => c.text("plain words"));

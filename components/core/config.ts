@@ -162,3 +162,20 @@ function processEnv(): Record<string, string | undefined> {
     (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {}
   );
 }
+
+export interface ConfigKeyReference {
+  key: ConfigKey;
+  env: string;
+  default: unknown;
+  doc: string;
+}
+
+/** Every key with its env name, default and description, for docs and `flotilla config`. */
+export function configReference(): ConfigKeyReference[] {
+  return KNOWN_KEYS.map((k) => ({
+    key: k,
+    env: envName(k),
+    default: configKeys[k].default,
+    doc: configKeys[k].doc,
+  }));
+}

@@ -4,9 +4,11 @@ export { CBOR_TYPE, type Codec, cbor, codecFor, decodeBody, JSON_TYPE, json } fr
 export {
   type Config,
   type ConfigKey,
+  type ConfigKeyReference,
   type ConfigOptions,
   compileConfig,
   configKeys,
+  configReference,
   envName,
 } from "./config.ts";
 export {

@@ -1,0 +1,142 @@
+/**
+ * `defineJob(options, build)`: a job is its options plus a build function that records the
+ * dataflow. Nothing runs at definition; every process that needs the graph (the CLI, the
+ * JobManager, each TaskManager) calls `graph()` and gets the same one.
+ */
+import { ErrorCode, FlotillaError } from "../../core/mod.ts";
+import { buildJobGraph, type JobGraph } from "../graph/job_graph.ts";
+import { GraphRecorder } from "../graph/nodes.ts";
+import type { Source } from "../types.ts";
+import { DataStream } from "./stream.ts";
+
+export type RestartStrategy =
+  | { type: "none" }
+  | { type: "fixed-delay"; attempts: number; delayMs: number }
+  | {
+      type: "exponential-delay";
+      initialDelayMs?: number;
+      maxDelayMs?: number;
+      multiplier?: number;
+      /** A run this long without failure resets the delay. */
+      resetAfterMs?: number;
+      /** @default unlimited */
+      attempts?: number;
+    }
+  | { type: "failure-rate"; maxFailures: number; intervalMs: number; delayMs: number };
+
+export interface CheckpointingOptions {
+  /** Time between checkpoint triggers, ms. */
+  intervalMs: number;
+  /** A checkpoint not complete after this long is aborted. @default 60000 */
+  timeoutMs?: number;
+}
+
+export interface JobOptions {
+  name: string;
+  /** @default 1 */
+  parallelism?: number;
+  /** Upper bound of any rescale; the number of key groups. @default 128 */
+  maxParallelism?: number;
+  /** Periodic checkpoints; off when absent (the cluster's `execution.checkpointing.interval` may turn them on). */
+  checkpointing?: CheckpointingOptions;
+  /** @default exponential-delay with checkpointing, none without (as Flink) */
+  restartStrategy?: RestartStrategy;
+  /** How long a partly filled output buffer may wait before it is sent, ms. @default 50 */
+  bufferTimeoutMs?: number;
+}
+
+export interface GraphInput {
+  /** Job arguments, read with `env.arg(name)`. */
+  args?: Record<string, string>;
+  /** Overrides the job's default parallelism (the CLI's `--parallelism`). */
+  parallelism?: number;
+}
+
+export interface JobDefinition {
+  readonly kind: "flotilla.job";
+  readonly options: JobOptions;
+  /** Runs `build` and compiles the job graph. Throws a clear error for an invalid job. */
+  graph(input?: GraphInput): JobGraph;
+}
+
+export class JobDefinitionError extends FlotillaError {
+  override name = "JobDefinitionError";
+  constructor(message: string) {
+    super(ErrorCode.INVALID_ARGUMENT, message);
+  }
+}
+
+/** What `build` receives: sources and job arguments. */
+export class JobEnv {
+  readonly #recorder: GraphRecorder;
+  readonly #args: Record<string, string>;
+
+  constructor(recorder: GraphRecorder, args: Record<string, string>) {
+    this.#recorder = recorder;
+    this.#args = args;
+  }
+
+  source<T>(source: Source<T>): DataStream<T> {
+    const node = this.#recorder.add({
+      kind: "source",
+      name: source.kind,
+      source: source as Source<unknown>,
+      eventTime: false,
+      ...(source.parallelism ? { parallelism: source.parallelism } : {}),
+    });
+    return new DataStream<T>(this.#recorder, node, false);
+  }
+
+  /** A job argument (`--arg name=value`); without a fallback a missing one is an error. */
+  arg(name: string, fallback?: string): string {
+    const value = this.#args[name] ?? fallback;
+    if (value === undefined) {
+      throw new JobDefinitionError(`job argument '${name}' is missing: pass --arg ${name}=<value>`);
+    }
+    return value;
+  }
+}
+
+function checkOptions(options: JobOptions): void {
+  if (!options || typeof options.name !== "string" || !options.name.trim()) {
+    throw new JobDefinitionError("defineJob needs options with a non-empty 'name'");
+  }
+  const { parallelism = 1, maxParallelism = 128 } = options;
+  if (!Number.isInteger(parallelism) || parallelism < 1) {
+    throw new JobDefinitionError(`job '${options.name}': parallelism must be a whole number >= 1, got ${parallelism}`);
+  }
+  if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > 32768) {
+    throw new JobDefinitionError(`job '${options.name}': maxParallelism must be 1..32768, got ${maxParallelism}`);
+  }
+  const interval = options.checkpointing?.intervalMs;
+  if (interval !== undefined && !(interval >= 10)) {
+    throw new JobDefinitionError(`job '${options.name}': checkpointing.intervalMs must be >= 10 ms, got ${interval}`);
+  }
+}
+
+export function defineJob(options: JobOptions, build: (env: JobEnv) => unknown): JobDefinition {
+  checkOptions(options);
+  if (typeof build !== "function") {
+    throw new JobDefinitionError(`job '${options.name}': defineJob needs a build function (env) => ...`);
+  }
+  return {
+    kind: "flotilla.job",
+    options,
+    graph({ args = {}, parallelism } = {}) {
+      const effective = parallelism === undefined ? options : { ...options, parallelism };
+      checkOptions(effective);
+      const recorder = new GraphRecorder();
+      build(new JobEnv(recorder, args));
+      return buildJobGraph(recorder, effective);
+    },
+  };
+}
+
+export function isJobDefinition(value: unknown): value is JobDefinition {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as JobDefinition).kind === "flotilla.job" &&
+    typeof (value as JobDefinition).graph === "function"
+  );
+}

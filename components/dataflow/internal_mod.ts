@@ -1,0 +1,25 @@
+/** The runtime side of components/dataflow, for the executor, the JobManager and TaskManagers. */
+export { buildJobGraph, type CompiledJobOptions, type JobEdge, type JobVertex, type SlotSharingGroupSpec } from "./graph/job_graph.ts";
+export { Partitioning } from "./graph/nodes.ts";
+export { CheckpointCoordinator } from "./runtime/coordinator.ts";
+export {
+  type JobHandle,
+  type JobResult,
+  JobState,
+  type JobStatus,
+  type LocalRunOptions,
+  runLocal,
+} from "./runtime/local_executor.ts";
+export { createPartitioner } from "./runtime/partitioner.ts";
+export { RecordWriter } from "./runtime/record_writer.ts";
+export { restartPolicy } from "./runtime/restart.ts";
+export {
+  type CompletedCheckpoint,
+  fileSnapshotStore,
+  loadCheckpoint,
+  memorySnapshotStore,
+  type SnapshotStore,
+} from "./runtime/snapshot_store.ts";
+export { Task, type TaskDeployment, type TaskSnapshot, TaskState } from "./runtime/task.ts";
+export { keyGroupOf, keyGroupRange, subtaskForKeyGroup } from "./state/key_groups.ts";
+export { type Frame, FrameKind } from "./types.ts";

@@ -1,0 +1,224 @@
+/**
+ * The checkpoint coordinator: triggers checkpoints at the sources every interval (one at a time),
+ * collects every task's acknowledgement, then records the completed checkpoint and notifies all
+ * tasks (sinks commit then). When every source has ended it takes the final checkpoint. Savepoints
+ * are checkpoints written under `savepoints/` that outlive the job.
+ */
+import { ErrorCode, FlotillaError, type Logger } from "../../core/mod.ts";
+import type { JobGraph } from "../graph/job_graph.ts";
+import { type CompletedCheckpoint, METADATA, type SnapshotStore, snapshotPrefix } from "./snapshot_store.ts";
+import type { TaskCheckpointing } from "./task.ts";
+
+export interface CoordinatorOptions {
+  jobId: string;
+  graph: JobGraph;
+  store: SnapshotStore;
+  log: Logger;
+  /** A checkpoint (or savepoint) to count ids from. */
+  restoredFrom?: CompletedCheckpoint;
+  /** Completed checkpoints to keep. @default 2 */
+  retained?: number;
+}
+
+/** How the coordinator reaches the tasks of the running attempt. */
+export interface AttemptHandlers {
+  /** Asks every source task to take checkpoint `id`. */
+  trigger(id: number, final: boolean): void;
+  /** Tells every task that checkpoint `id` completed. */
+  notify(id: number): Promise<void>;
+}
+
+interface Pending {
+  id: number;
+  savepoint: boolean;
+  final: boolean;
+  started: number;
+  handles: Map<string, string>;
+  timer: ReturnType<typeof setTimeout>;
+  done?: { resolve: (cp: CompletedCheckpoint) => void; reject: (err: Error) => void };
+}
+
+export class CheckpointCoordinator {
+  readonly #o: CoordinatorOptions;
+  readonly #expected: string[];
+  readonly #sources: number;
+  #nextId: number;
+  #pending: Pending | undefined;
+  #latest: CompletedCheckpoint | undefined;
+  #retained: CompletedCheckpoint[] = [];
+  #endedSources = new Set<string>();
+  #finalTriggered = false;
+  #interval: ReturnType<typeof setInterval> | undefined;
+  #attempt: AttemptHandlers | undefined;
+  completed = 0;
+
+  constructor(options: CoordinatorOptions) {
+    this.#o = options;
+    this.#nextId = (options.restoredFrom?.checkpointId ?? 0) + 1;
+    this.#latest = options.restoredFrom;
+    this.#expected = options.graph.vertices.flatMap((v) => Array.from({ length: v.parallelism }, (_, i) => `${v.id}/${i}`));
+    this.#sources = options.graph.vertices.filter((v) => v.source).reduce((n, v) => n + v.parallelism, 0);
+  }
+
+  get nextId(): number {
+    return this.#nextId;
+  }
+
+  get latest(): CompletedCheckpoint | undefined {
+    return this.#latest;
+  }
+
+  /** A new attempt's tasks are deployed: checkpoint them periodically. */
+  attach(handlers: AttemptHandlers): void {
+    this.#attempt = handlers;
+    this.#endedSources.clear();
+    this.#finalTriggered = false;
+    const cp = this.#o.graph.options.checkpointing;
+    if (!cp) return;
+    this.#interval = setInterval(() => {
+      if (!this.#pending && !this.#finalTriggered) this.#trigger(false, false);
+    }, cp.intervalMs);
+  }
+
+  /** The attempt ended (finished, failed or canceled): stop triggering, abort what is pending. */
+  detach(): void {
+    this.#attempt = undefined;
+    if (this.#interval) clearInterval(this.#interval);
+    this.#interval = undefined;
+    if (this.#pending) this.#abort(this.#pending, "the job attempt ended");
+    const after = this.#afterPending;
+    this.#afterPending = undefined;
+    after?.();
+  }
+
+  /** A savepoint: a checkpoint kept under `savepoints/`; resolves once complete. */
+  triggerSavepoint(): Promise<CompletedCheckpoint> {
+    if (!this.#attempt) return Promise.reject(new FlotillaError(ErrorCode.CONFLICT, "the job is not running"));
+    if (this.#finalTriggered) {
+      return Promise.reject(new FlotillaError(ErrorCode.CONFLICT, "the job's input has ended: it is finishing"));
+    }
+    return new Promise((resolve, reject) => {
+      const start = () => {
+        if (!this.#attempt) return reject(new FlotillaError(ErrorCode.CONFLICT, "the job is not running"));
+        const pending = this.#trigger(true, false);
+        pending.done = { resolve, reject };
+      };
+      if (!this.#pending) start();
+      else this.#afterPending = start;
+    });
+  }
+
+  #afterPending: (() => void) | undefined;
+
+  #trigger(savepoint: boolean, final: boolean): Pending {
+    const id = this.#nextId++;
+    const timeoutMs = this.#o.graph.options.checkpointing?.timeoutMs ?? 60_000;
+    const pending: Pending = {
+      id,
+      savepoint,
+      final,
+      started: Date.now(),
+      handles: new Map(),
+      timer: setTimeout(() => this.#abort(pending, `not complete after ${timeoutMs} ms`), timeoutMs),
+    };
+    this.#pending = pending;
+    this.#attempt?.trigger(id, final);
+    return pending;
+  }
+
+  #abort(pending: Pending, reason: string): void {
+    clearTimeout(pending.timer);
+    if (this.#pending !== pending) return;
+    this.#pending = undefined;
+    this.#o.log.warn({ checkpoint: pending.id, reason }, "checkpoint aborted");
+    pending.done?.reject(new FlotillaError(ErrorCode.TIMEOUT, `checkpoint ${pending.id} aborted: ${reason}`));
+    if (pending.final) this.#finalTriggered = false;
+    this.#next();
+  }
+
+  #next(): void {
+    const after = this.#afterPending;
+    this.#afterPending = undefined;
+    if (after) after();
+    else this.#maybeFinal();
+  }
+
+  #maybeFinal(): void {
+    if (!this.#attempt || this.#pending || this.#finalTriggered) return;
+    if (this.#sources > 0 && this.#endedSources.size >= this.#sources) {
+      this.#finalTriggered = true;
+      this.#trigger(false, true);
+    }
+  }
+
+  /** The callbacks one task uses. */
+  forTask(vertexId: string, subtask: number): TaskCheckpointing {
+    const key = `${vertexId}/${subtask}`;
+    return {
+      store: async (id, bytes) => {
+        const savepoint = this.#pending?.id === id && this.#pending.savepoint;
+        const handle = `${snapshotPrefix(this.#o.jobId, id, savepoint)}/${vertexId}/${subtask}`;
+        await this.#o.store.put(handle, bytes);
+        return handle;
+      },
+      acknowledge: (id, handle) => this.#acknowledge(key, id, handle),
+      decline: (id, reason) => {
+        if (this.#pending?.id === id) this.#abort(this.#pending, `${key} declined: ${reason}`);
+      },
+      sourceEnded: () => {
+        this.#endedSources.add(key);
+        this.#maybeFinal();
+      },
+    };
+  }
+
+  #acknowledge(key: string, id: number, handle: string): void {
+    const pending = this.#pending;
+    if (!pending || pending.id !== id) return;
+    pending.handles.set(key, handle);
+    if (pending.handles.size < this.#expected.length) return;
+    void this.#complete(pending).catch((err) => this.#abort(pending, `completing failed: ${(err as Error).message}`));
+  }
+
+  async #complete(pending: Pending): Promise<void> {
+    const { graph, jobId, store } = this.#o;
+    const checkpoint: CompletedCheckpoint = {
+      jobId,
+      jobName: graph.options.name,
+      checkpointId: pending.id,
+      timestamp: Date.now(),
+      savepoint: pending.savepoint,
+      vertices: Object.fromEntries(
+        graph.vertices.map((v) => [
+          v.id,
+          {
+            parallelism: v.parallelism,
+            maxParallelism: v.maxParallelism,
+            handles: Array.from({ length: v.parallelism }, (_, i) => pending.handles.get(`${v.id}/${i}`)!),
+          },
+        ]),
+      ),
+    };
+    const prefix = snapshotPrefix(jobId, pending.id, pending.savepoint);
+    await store.put(`${prefix}/${METADATA}`, new TextEncoder().encode(JSON.stringify(checkpoint)));
+    if (this.#pending !== pending) return; // aborted meanwhile
+    clearTimeout(pending.timer);
+    this.#pending = undefined;
+    this.completed++;
+    this.#latest = checkpoint;
+    if (!pending.savepoint) await this.#retain(checkpoint);
+    this.#o.log.info({ checkpoint: pending.id, savepoint: pending.savepoint, ms: Date.now() - pending.started }, "checkpoint complete");
+    await this.#attempt?.notify(pending.id);
+    pending.done?.resolve(checkpoint);
+    this.#next();
+  }
+
+  async #retain(checkpoint: CompletedCheckpoint): Promise<void> {
+    this.#retained.push(checkpoint);
+    const retained = this.#o.retained ?? 2;
+    while (this.#retained.length > retained) {
+      const old = this.#retained.shift()!;
+      await this.#o.store.deletePrefix(snapshotPrefix(old.jobId, old.checkpointId, false));
+    }
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * One task: one parallel instance of a chained vertex. It reads its input gate (or polls its
+ * source), drives the chain, writes through the record writer, takes checkpoints at aligned
+ * barriers, and reports its state. The same code runs in the local executor and on TaskManagers.
+ */
+import { cbor, ErrorCode, FlotillaError, toFlotillaError } from "../../core/mod.ts";
+import type { ChannelReceiver } from "../../rpc/mod.ts";
+import type { JobGraph, JobVertex } from "../graph/job_graph.ts";
+import { SinkOperator } from "../operators/sink.ts";
+import { createKeyedBackend, type KeyedBackendWithTimers } from "../state/heap_backend.ts";
+import { keyGroupRange } from "../state/key_groups.ts";
+import { type Frame, FrameKind, type KeyedSnapshot, MAX_WATERMARK, type SourceReader, type Timestamp } from "../types.ts";
+import { buildChain, type Chain, runtimeContext, type TaskServices } from "./chain.ts";
+import type { RecordWriter } from "./record_writer.ts";
+import { InputGate } from "./input_gate.ts";
+
+export const TaskState = {
+  DEPLOYING: "deploying",
+  RUNNING: "running",
+  FINISHED: "finished",
+  CANCELING: "canceling",
+  CANCELED: "canceled",
+  FAILED: "failed",
+} as const;
+export type TaskState = (typeof TaskState)[keyof typeof TaskState];
+
+/** What a task snapshots at a barrier; CBOR-encoded into the snapshot store. */
+export interface TaskSnapshot {
+  source?: unknown;
+  keyed?: KeyedSnapshot;
+  operators: Record<string, unknown>;
+}
+
+export interface TaskCheckpointing {
+  /** Stores an encoded snapshot; returns its handle (e.g. a blob key). */
+  store(checkpointId: number, bytes: Uint8Array): Promise<string>;
+  /** Tells the coordinator the snapshot is stored. */
+  acknowledge(checkpointId: number, handle: string, bytes: number): void;
+  /** A source task's input ended; with checkpointing the coordinator then takes a final checkpoint. */
+  sourceEnded(): void;
+  /** Failing to store is reported, not thrown: the coordinator aborts that checkpoint. */
+  decline(checkpointId: number, reason: string): void;
+}
+
+export interface TaskDeployment {
+  graph: JobGraph;
+  jobId: string;
+  vertexId: string;
+  subtask: number;
+  attempt: number;
+  /** Input channels, in edge order then upstream subtask order. */
+  inputs: ChannelReceiver<Frame>[];
+  output: RecordWriter;
+  services: TaskServices;
+  checkpointing: TaskCheckpointing;
+  /** Snapshots of every subtask of this vertex at the restored checkpoint, by old subtask index. */
+  restore?: () => Promise<(TaskSnapshot | undefined)[]>;
+  /** Records per source poll. @default 1000 */
+  batchSize?: number;
+  onStateChange?(state: TaskState, error?: FlotillaError): void;
+}
+
+interface Waiter {
+  id: number;
+  resolve: () => void;
+}
+
+export class Task {
+  readonly vertex: JobVertex;
+  readonly #d: TaskDeployment;
+  readonly #chain: Chain;
+  readonly #backend: KeyedBackendWithTimers | undefined;
+  #reader: SourceReader<unknown> | undefined;
+  #gate: InputGate | undefined;
+  #state: TaskState = TaskState.DEPLOYING;
+  #triggers: { id: number; final: boolean }[] = [];
+  #wakeSource: (() => void) | undefined;
+  #completed = -1;
+  #notifyWaiters: Waiter[] = [];
+  #canceled = false;
+  #processingTimer: ReturnType<typeof setTimeout> | undefined;
+  recordsIn = 0;
+
+  constructor(deployment: TaskDeployment) {
+    this.#d = deployment;
+    const vertex = deployment.graph.vertex(deployment.vertexId);
+    this.vertex = vertex;
+    if (vertex.keySelector) {
+      this.#backend = createKeyedBackend({
+        keyGroups: keyGroupRange(deployment.subtask, vertex.parallelism, vertex.maxParallelism),
+        maxParallelism: vertex.maxParallelism,
+        ...(deployment.services.now ? { now: deployment.services.now } : {}),
+      });
+    }
+    const ids = { jobId: deployment.jobId, subtask: deployment.subtask, attempt: deployment.attempt };
+    const keyed = this.#backend ? { backend: this.#backend, timers: this.#backend.timers } : undefined;
+    this.#chain = buildChain(deployment.graph, vertex, ids, deployment.services, deployment.output, keyed);
+  }
+
+  get state(): TaskState {
+    return this.#state;
+  }
+
+  /** Named counters of the chain's operators, plus records in/out. */
+  metrics(): Record<string, number> {
+    const out: Record<string, number> = { recordsIn: this.recordsIn, recordsOut: this.#d.output.recordsOut };
+    for (const [name, c] of this.#chain.counters) out[name] = c.get();
+    return out;
+  }
+
+  #setState(state: TaskState, error?: FlotillaError): void {
+    this.#state = state;
+    this.#d.onStateChange?.(state, error);
+  }
+
+  /** Runs to the end; resolves with FINISHED or CANCELED, rejects with the failure. */
+  async run(): Promise<TaskState> {
+    try {
+      await this.#open();
+      this.#setState(TaskState.RUNNING);
+      if (this.vertex.source) await this.#runSource();
+      else await this.#runInputs();
+      await this.#d.output.close();
+      await this.#closeOperators();
+      this.#setState(TaskState.FINISHED);
+      return TaskState.FINISHED;
+    } catch (thrown) {
+      await this.#teardown();
+      if (this.#canceled) {
+        this.#setState(TaskState.CANCELED);
+        return TaskState.CANCELED;
+      }
+      const error = toFlotillaError(thrown);
+      this.#setState(TaskState.FAILED, error);
+      throw error;
+    } finally {
+      if (this.#processingTimer) clearTimeout(this.#processingTimer);
+    }
+  }
+
+  /** Stops promptly: channels are canceled, the loops end, the task reports CANCELED. */
+  async cancel(reason = "canceled"): Promise<void> {
+    if (this.#canceled || this.#state === TaskState.FINISHED || this.#state === TaskState.FAILED) return;
+    this.#canceled = true;
+    this.#setState(TaskState.CANCELING);
+    this.#wakeSource?.();
+    await Promise.all([this.#gate?.cancel(reason), this.#d.output.cancel(reason)]);
+  }
+
+  /** Source tasks: take checkpoint `id` before the next batch. */
+  triggerCheckpoint(id: number, final = false): void {
+    this.#triggers.push({ id, final });
+    this.#wakeSource?.();
+  }
+
+  async notifyCheckpointComplete(id: number): Promise<void> {
+    if (id <= this.#completed) return;
+    for (const { operator } of this.#chain.operators) await operator.notifyCheckpointComplete?.(id);
+    await this.#reader?.notifyCheckpointComplete?.(id);
+    this.#completed = id;
+    const due = this.#notifyWaiters.filter((w) => w.id <= id);
+    this.#notifyWaiters = this.#notifyWaiters.filter((w) => w.id > id);
+    for (const w of due) w.resolve();
+  }
+
+  #notified(id: number): Promise<void> {
+    if (this.#completed >= id) return Promise.resolve();
+    return new Promise((resolve) => this.#notifyWaiters.push({ id, resolve }));
+  }
+
+  async #open(): Promise<void> {
+    const d = this.#d;
+    const restored = d.restore ? await d.restore() : undefined;
+    if (this.vertex.source) {
+      const ctx = runtimeContext(d.graph, this.vertex, { jobId: d.jobId, operatorId: this.vertex.id, subtask: d.subtask, attempt: d.attempt }, d.services, this.#chain.counters);
+      this.#reader = this.vertex.source.createReader(ctx);
+      if (restored) await this.#reader.restore?.(restored.map((s) => s?.source));
+    } else {
+      this.#gate = new InputGate(d.inputs);
+    }
+    if (restored && this.#backend) {
+      this.#backend.restore(restored.flatMap((s) => (s?.keyed ? [s.keyed] : [])));
+    }
+    // Open from the tail, so every operator's output is ready before it emits.
+    for (let i = this.#chain.operators.length - 1; i >= 0; i--) {
+      const { id, operator, context } = this.#chain.operators[i]!;
+      if (restored && operator.restoreState) {
+        const parallelism = this.vertex.parallelism;
+        // Sinks take back the staged writes of the old subtasks that map to them (j mod p);
+        // every other operator sees all instances' states and keeps what it owns (union).
+        const states = restored.flatMap((s, j) =>
+          s && id in s.operators && (!(operator instanceof SinkOperator) || j % parallelism === d.subtask) ? [s.operators[id]] : [],
+        );
+        await operator.restoreState(states);
+      }
+      await operator.open(context);
+    }
+    this.#scheduleProcessingTimer();
+  }
+
+  async #settle(): Promise<void> {
+    for (const { operator } of this.#chain.operators) {
+      const pending = operator.drain?.();
+      if (pending) await pending;
+    }
+    if (this.#d.output.hasPending()) await this.#d.output.pending();
+  }
+
+  #emit(values: unknown[], timestamps: (Timestamp | null)[] | undefined): void {
+    const head = this.#chain.head;
+    const backend = this.#backend;
+    const selector = this.vertex.keySelector;
+    this.recordsIn += values.length;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (backend) backend.setCurrentKey(selector!(value));
+      const ts = timestamps ? (timestamps[i] ?? undefined) : undefined;
+      head.collect(value, ts);
+    }
+  }
+
+  #watermark(watermark: Timestamp): void {
+    const head = this.#chain.operators[0]?.operator;
+    if (this.#backend && head?.onEventTime) {
+      this.#backend.advanceWatermark(watermark, (time, key) => head.onEventTime!(time, key));
+    }
+    this.#chain.head.emitWatermark(watermark);
+    this.#scheduleProcessingTimer();
+  }
+
+  #scheduleProcessingTimer(): void {
+    const backend = this.#backend;
+    const head = this.#chain.operators[0]?.operator;
+    if (!backend || !head?.onProcessingTime || this.#processingTimer) return;
+    const next = backend.nextProcessingTime();
+    if (next === undefined) return;
+    const now = this.#d.services.now?.() ?? Date.now();
+    this.#processingTimer = setTimeout(() => {
+      this.#processingTimer = undefined;
+      if (this.#canceled) return;
+      backend.advanceProcessingTime(this.#d.services.now?.() ?? Date.now(), (time, key) => head.onProcessingTime!(time, key));
+      this.#scheduleProcessingTimer();
+    }, Math.max(0, next - now));
+  }
+
+  #checkpoint(id: number): void {
+    const snapshot: TaskSnapshot = { operators: {} };
+    if (this.#reader) snapshot.source = this.#reader.position();
+    if (this.#backend) snapshot.keyed = this.#backend.snapshot();
+    for (const { id: opId, operator } of this.#chain.operators) {
+      const state = operator.snapshotState?.(id);
+      if (state !== undefined) snapshot.operators[opId] = state;
+    }
+    // Encoded now, before another record is processed; stored while the task goes on.
+    const bytes = cbor.encode(snapshot);
+    const { checkpointing } = this.#d;
+    checkpointing.store(id, bytes).then(
+      (handle) => checkpointing.acknowledge(id, handle, bytes.byteLength),
+      (err) => checkpointing.decline(id, `storing the snapshot failed: ${(err as Error).message}`),
+    );
+  }
+
+  async #endOfData(): Promise<void> {
+    for (const { operator } of this.#chain.operators) {
+      await operator.endInput?.();
+      await this.#settle();
+    }
+    this.#d.output.broadcast({ k: FrameKind.END_OF_DATA });
+  }
+
+  async #runSource(): Promise<void> {
+    const reader = this.#reader!;
+    const batchSize = this.#d.batchSize ?? 1000;
+    for (;;) {
+      this.#takeTriggers();
+      if (this.#canceled) throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
+      const batch = await reader.poll(batchSize);
+      if (batch === null) break;
+      if (batch.values.length) {
+        this.#emit(batch.values, batch.timestamps);
+        await this.#settle();
+      }
+    }
+    this.#watermark(MAX_WATERMARK);
+    await this.#endOfData();
+    await this.#d.output.pending();
+    if (this.#d.graph.options.checkpointing) {
+      this.#d.checkpointing.sourceEnded();
+      // Wait for the final checkpoint: it covers what endInput emitted; sinks commit on its completion.
+      for (;;) {
+        const final = this.#takeTriggers();
+        if (final !== undefined) {
+          await this.#notified(final);
+          break;
+        }
+        if (this.#canceled) throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
+        await new Promise<void>((resolve) => {
+          this.#wakeSource = resolve;
+        });
+        this.#wakeSource = undefined;
+      }
+    }
+    this.#d.output.broadcast({ k: FrameKind.END_OF_PARTITION });
+  }
+
+  /** Takes pending checkpoint triggers; returns the final checkpoint's id if one was taken. */
+  #takeTriggers(): number | undefined {
+    let final: number | undefined;
+    while (this.#triggers.length) {
+      const { id, final: isFinal } = this.#triggers.shift()!;
+      this.#checkpoint(id);
+      this.#d.output.broadcast({ k: FrameKind.BARRIER, id, ...(isFinal ? { final: true } : {}) });
+      if (isFinal) final = id;
+    }
+    return final;
+  }
+
+  async #runInputs(): Promise<void> {
+    const gate = this.#gate!;
+    let finalCheckpoint: number | undefined;
+    for (;;) {
+      const event = await gate.next();
+      switch (event.kind) {
+        case "records":
+          this.#emit(event.values, event.timestamps);
+          await this.#settle();
+          break;
+        case "watermark":
+          this.#watermark(event.watermark);
+          await this.#settle();
+          break;
+        case "barrier":
+          this.#checkpoint(event.id);
+          this.#d.output.broadcast({ k: FrameKind.BARRIER, id: event.id, ...(event.final ? { final: true } : {}) });
+          if (event.final) finalCheckpoint = event.id;
+          break;
+        case "end-of-data":
+          await this.#endOfData();
+          break;
+        case "end":
+          if (finalCheckpoint !== undefined) await this.#notified(finalCheckpoint);
+          this.#d.output.broadcast({ k: FrameKind.END_OF_PARTITION });
+          return;
+      }
+    }
+  }
+
+  async #closeOperators(): Promise<void> {
+    for (const { operator } of this.#chain.operators) await operator.close?.();
+    await this.#reader?.close?.();
+  }
+
+  async #teardown(): Promise<void> {
+    await this.#d.output.cancel("task ended");
+    await this.#gate?.cancel("task ended");
+    for (const { operator } of this.#chain.operators) {
+      try {
+        await operator.close?.();
+      } catch {
+        // closing after a failure is best effort
+      }
+    }
+    await Promise.resolve(this.#reader?.close?.()).catch(() => {});
+  }
+}

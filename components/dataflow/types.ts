@@ -42,8 +42,11 @@ export interface RuntimeContext {
    * cluster's own (`nats.url`). The runtime closes it when the task ends.
    */
   connectNats(servers?: string): Promise<NatsConnection>;
-  /** Hands committed results of a `collect` sink to whoever runs the job (the client). */
-  publishResults(sinkId: string, values: unknown[]): Promise<void>;
+  /**
+   * Hands committed results of a `collect` sink to whoever runs the job (the client). A batch id
+   * seen before is ignored, which makes a commit repeated after a restore harmless.
+   */
+  publishResults(sinkId: string, values: unknown[], batchId?: string): Promise<void>;
 }
 
 export interface Counter {
@@ -189,7 +192,7 @@ export interface SinkWriter<T> {
   /** At a barrier: what was staged since the last one, to be stored in the checkpoint. */
   prepareCommit?(checkpointId: number): unknown;
   /** The checkpoint holding these staged writes completed: make them visible. */
-  commit?(staged: Array<{ checkpointId: number; staged: unknown }>): Promise<void>;
+  commit?(staged: Array<{ checkpointId: number; subtask?: number; staged: unknown }>): Promise<void>;
   /** Non-checkpointed runs: everything written is final at end of input. */
   finish?(): Promise<void>;
   close?(): void | Promise<void>;

@@ -1,6 +1,26 @@
 /** Public API of components/rpc: Hono blocks over NATS, HTTP and in-process, with fencing and heartbeats. */
 export { type BlockOptions, createBlock, errorFrom, replyError } from "./block.ts";
 export {
+  ChannelCanceledError,
+  type ChannelReceiver,
+  type ChannelSender,
+  ChannelSequenceError,
+  type LocalChannelOptions,
+  localChannel,
+  type ReceiverStats,
+  type SenderStats,
+} from "./channel.ts";
+export {
+  batchFrameEncoder,
+  type ChannelAddress,
+  channelSubject,
+  channelSubjects,
+  type NatsChannelReceiverOptions,
+  type NatsChannelSenderOptions,
+  natsChannelReceiver,
+  natsChannelSender,
+} from "./channel_nats.ts";
+export {
   type ClientOptions,
   createClient,
   type RpcClient,

@@ -4,6 +4,7 @@
  * does not use on the hot path falls back to a real Request made on first use.
  */
 import type { RequestEnvelope } from "./envelope.ts";
+import { EnvelopeHeaders } from "./headers.ts";
 
 const ORIGIN = "http://flotilla";
 const EMPTY = new Uint8Array(0);
@@ -25,7 +26,7 @@ export class EnvelopeRequest {
   }
 
   get headers(): Headers {
-    this.#headers ??= new Headers(this.envelope.headers);
+    this.#headers ??= new EnvelopeHeaders(this.envelope.headers) as unknown as Headers;
     return this.#headers;
   }
 

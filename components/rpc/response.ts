@@ -107,11 +107,14 @@ export function reply<T, S extends ContentfulStatusCode = 200>(
   }) as unknown as Response & TypedResponse<T, S, "json">;
 }
 
+/** A `reply()` answer as a reply envelope, synchronously (the hot path of every block call). */
+export function valueReplyEnvelope(res: ValueResponse): ReplyEnvelope {
+  return { status: res.status, headers: res.headerMap(), body: res.bytes() };
+}
+
 /** Whatever the app answered, as a reply envelope. */
 export async function toReplyEnvelope(res: Response | ValueResponse): Promise<ReplyEnvelope> {
-  if (res instanceof ValueResponse) {
-    return { status: res.status, headers: res.headerMap(), body: res.bytes() };
-  }
+  if (res instanceof ValueResponse) return valueReplyEnvelope(res);
   const headers: HeaderMap = {};
   res.headers.forEach((value, name) => {
     headers[name] = value;

@@ -6,7 +6,7 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { ErrorCode, FlotillaError, type Logger, silentLogger } from "../core/mod.ts";
 import { decodeRequest, encodeReply, errorReply, type RequestEnvelope } from "./envelope.ts";
-import { dispatch } from "./local_transport.ts";
+import { dispatchNow } from "./local_transport.ts";
 import type { FetchApp } from "./transport.ts";
 
 export interface NatsServeOptions {
@@ -52,7 +52,13 @@ export function serveNats(
   let inFlight = 0;
   let idle: (() => void) | undefined;
 
-  async function handle(msg: Msg): Promise<void> {
+  function done(): void {
+    inFlight--;
+    if (inFlight === 0) idle?.();
+  }
+
+  /** Answers one message: synchronously when the app did (see `dispatchNow`), else later. */
+  function handle(msg: Msg): Promise<void> | undefined {
     let request: RequestEnvelope;
     try {
       request = decodeRequest(msg.data);
@@ -62,10 +68,16 @@ export function serveNats(
         "bad envelope",
       );
       if (msg.reply) respond(msg, encodeReply(errorReply(err as FlotillaError)), log);
-      return;
+      return undefined;
     }
-    const reply = await dispatch(app, request);
+    const reply = dispatchNow(app, request);
+    if (reply instanceof Promise) {
+      return reply.then((answered) => {
+        if (msg.reply) respond(msg, encodeReply(answered), log);
+      });
+    }
     if (msg.reply) respond(msg, encodeReply(reply), log);
+    return undefined;
   }
 
   const sub: Subscription = nc.subscribe(subject, {
@@ -76,12 +88,14 @@ export function serveNats(
         return;
       }
       inFlight++;
-      handle(msg)
-        .catch((e) => log.error({ err: e, subject }, "request handling failed"))
-        .finally(() => {
-          inFlight--;
-          if (inFlight === 0) idle?.();
-        });
+      let pending: Promise<void> | undefined;
+      try {
+        pending = handle(msg);
+      } catch (e) {
+        log.error({ err: e, subject }, "request handling failed");
+      }
+      if (!pending) return done();
+      pending.catch((e) => log.error({ err: e, subject }, "request handling failed")).finally(done);
     },
   });
 

@@ -31,6 +31,7 @@ export function testContext(
   const counters = new Map<string, Counter>();
   const results = new Map<string, unknown[]>();
   const connections: NatsConnection[] = [];
+  const batches = new Set<string>();
   let clock = 0;
   return {
     counters,
@@ -67,7 +68,11 @@ export function testContext(
       connections.push(nc);
       return nc;
     },
-    async publishResults(sinkId, values) {
+    async publishResults(sinkId, values, batchId) {
+      if (batchId !== undefined) {
+        if (batches.has(`${sinkId}/${batchId}`)) return;
+        batches.add(`${sinkId}/${batchId}`);
+      }
       const list = results.get(sinkId) ?? [];
       list.push(...values);
       results.set(sinkId, list);

@@ -7,6 +7,8 @@ import type { OperatorContext, Sink, SinkWriter, StreamOperator, Timestamp } fro
 
 interface Staged {
   checkpointId: number;
+  /** The subtask that staged it (restores may hand it to another one). */
+  subtask: number;
   staged: unknown;
 }
 
@@ -14,6 +16,7 @@ export class SinkOperator<T> implements StreamOperator<T, never> {
   readonly #sink: Sink<T>;
   readonly #checkpointing: boolean;
   #writer!: SinkWriter<T>;
+  #subtask = 0;
   /** Staged at barriers whose checkpoints have not completed yet, oldest first. */
   #pending: Staged[] = [];
   /** Restored staged writes, committed once the writer is open. */
@@ -25,6 +28,7 @@ export class SinkOperator<T> implements StreamOperator<T, never> {
   }
 
   async open(ctx: OperatorContext<never>): Promise<void> {
+    this.#subtask = ctx.subtask;
     this.#writer = this.#sink.createWriter(ctx);
     if (this.#restored.length && this.#writer.commit) await this.#writer.commit(this.#restored);
     this.#restored = [];
@@ -42,14 +46,14 @@ export class SinkOperator<T> implements StreamOperator<T, never> {
 
   snapshotState(checkpointId: number): unknown {
     if (!this.#writer.prepareCommit) return undefined;
-    const staged = { checkpointId, staged: this.#writer.prepareCommit(checkpointId) };
+    const staged = { checkpointId, subtask: this.#subtask, staged: this.#writer.prepareCommit(checkpointId) };
     this.#pending.push(staged);
     // Everything not yet committed belongs in this checkpoint: a restore commits it again.
     return this.#pending.slice();
   }
 
   restoreState(states: unknown[]): void {
-    // Only this subtask's own staged writes come back (the runtime restores sinks 1:1 by subtask).
+    // The runtime hands each new subtask the staged writes of the old subtasks j with j mod p = i.
     this.#restored = states.flatMap((s) => (Array.isArray(s) ? (s as Staged[]) : []));
   }
 

@@ -70,6 +70,11 @@ export interface LocalRunOptions {
 
 export interface JobHandle {
   readonly jobId: string;
+  /**
+   * Cancels one running task, as a lost TaskManager would: the attempt fails and the restart
+   * strategy decides. For fault injection in tests and the fault suite.
+   */
+  cancelTask(vertexId: string, subtask: number): Promise<void>;
   readonly result: Promise<JobResult>;
   status(): JobStatus;
   cancel(): Promise<JobResult>;
@@ -91,6 +96,7 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
   const log = (options.log ?? silentLogger).child({ job: jobId, name: graph.options.name });
   const store = options.store ?? memorySnapshotStore();
   const results: Record<string, unknown[]> = {};
+  const publishedBatches = new Set<string>();
   const connections = new Map<string, Promise<NatsConnection>>();
   const started = Date.now();
   let state: JobState = JobState.CREATED;
@@ -149,7 +155,12 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
       }
       return conn;
     },
-    async publishResults(sinkId: string, values: unknown[]) {
+    async publishResults(sinkId: string, values: unknown[], batchId?: string) {
+      if (batchId !== undefined) {
+        const key = `${sinkId}/${batchId}`;
+        if (publishedBatches.has(key)) return;
+        publishedBatches.add(key);
+      }
       (results[sinkId] ??= []).push(...values);
     },
   };
@@ -224,14 +235,18 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
 
   async function runAll(tasks: Task[]): Promise<void> {
     let failure: unknown;
+    const fail = async (err: unknown) => {
+      if (failure !== undefined) return;
+      failure = err;
+      await Promise.all(tasks.map((other) => other.cancel("another task failed")));
+    };
     await Promise.all(
       tasks.map((t) =>
-        t.run().catch(async (err) => {
-          if (failure === undefined) {
-            failure = err;
-            await Promise.all(tasks.map((other) => other.cancel("another task failed")));
-          }
-        }),
+        t.run().then(
+          // A task canceled on its own (not with the job) is a failure of the attempt.
+          (end) => (end === TaskState.CANCELED && !canceled && failure === undefined ? fail(new FlotillaError(ErrorCode.CANCELED, `task ${t.vertex.name} was canceled`)) : undefined),
+          fail,
+        ),
       ),
     );
     if (failure !== undefined) throw failure;
@@ -306,6 +321,11 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
     result,
     status,
     cancel,
+    async cancelTask(vertexId, subtask) {
+      const task = current?.tasks.find((t) => t.vertex.id === vertexId && t.subtask === subtask);
+      if (!task) throw new FlotillaError(ErrorCode.NOT_FOUND, `no running task ${vertexId}#${subtask}`);
+      await task.cancel("canceled by fault injection");
+    },
     savepoint,
     async stop() {
       stopSavepoint = await savepoint();

@@ -60,6 +60,11 @@ export interface TaskDeployment {
   onStateChange?(state: TaskState, error?: FlotillaError): void;
 }
 
+/** Lets timers and I/O run: a busy task loop resolves only microtasks and would starve them. */
+const macrotask: (fn: () => void) => void =
+  (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ?? ((fn) => setTimeout(fn, 0));
+const YIELD_EVERY_MS = 5;
+
 interface Waiter {
   id: number;
   resolve: () => void;
@@ -67,6 +72,7 @@ interface Waiter {
 
 export class Task {
   readonly vertex: JobVertex;
+  readonly subtask: number;
   readonly #d: TaskDeployment;
   readonly #chain: Chain;
   readonly #backend: KeyedBackendWithTimers | undefined;
@@ -79,12 +85,15 @@ export class Task {
   #notifyWaiters: Waiter[] = [];
   #canceled = false;
   #processingTimer: ReturnType<typeof setTimeout> | undefined;
+  #processingTimerAt = Number.POSITIVE_INFINITY;
   recordsIn = 0;
+  #lastYield = Date.now();
 
   constructor(deployment: TaskDeployment) {
     this.#d = deployment;
     const vertex = deployment.graph.vertex(deployment.vertexId);
     this.vertex = vertex;
+    this.subtask = deployment.subtask;
     if (vertex.keySelector) {
       this.#backend = createKeyedBackend({
         keyGroups: keyGroupRange(deployment.subtask, vertex.parallelism, vertex.maxParallelism),
@@ -204,6 +213,11 @@ export class Task {
       if (pending) await pending;
     }
     if (this.#d.output.hasPending()) await this.#d.output.pending();
+    const now = Date.now();
+    if (now - this.#lastYield >= YIELD_EVERY_MS) {
+      this.#lastYield = now;
+      await new Promise<void>((resolve) => macrotask(resolve));
+    }
   }
 
   #emit(values: unknown[], timestamps: (Timestamp | null)[] | undefined): void {
@@ -217,6 +231,7 @@ export class Task {
       const ts = timestamps ? (timestamps[i] ?? undefined) : undefined;
       head.collect(value, ts);
     }
+    if (backend) this.#scheduleProcessingTimer();
   }
 
   #watermark(watermark: Timestamp): void {
@@ -228,15 +243,19 @@ export class Task {
     this.#scheduleProcessingTimer();
   }
 
+  /** Keeps one wall-clock timer armed for the earliest processing-time timer of the backend. */
   #scheduleProcessingTimer(): void {
     const backend = this.#backend;
     const head = this.#chain.operators[0]?.operator;
-    if (!backend || !head?.onProcessingTime || this.#processingTimer) return;
+    if (!backend || !head?.onProcessingTime) return;
     const next = backend.nextProcessingTime();
-    if (next === undefined) return;
+    if (next === undefined || next >= this.#processingTimerAt) return;
+    if (this.#processingTimer) clearTimeout(this.#processingTimer);
     const now = this.#d.services.now?.() ?? Date.now();
+    this.#processingTimerAt = next;
     this.#processingTimer = setTimeout(() => {
       this.#processingTimer = undefined;
+      this.#processingTimerAt = Number.POSITIVE_INFINITY;
       if (this.#canceled) return;
       backend.advanceProcessingTime(this.#d.services.now?.() ?? Date.now(), (time, key) => head.onProcessingTime!(time, key));
       this.#scheduleProcessingTimer();

@@ -1,0 +1,49 @@
+/**
+ * A sink that hands results back to whoever runs the job (`ctx.publishResults`). With
+ * checkpoints, values are staged per checkpoint and handed over once it completed; without, at
+ * the end of input.
+ */
+import type { Sink, SinkWriter } from "../types.ts";
+import { inCheckpointOrder } from "./support.ts";
+
+/** What a checkpoint stages: the values written since the previous barrier. */
+export interface CollectStaged<T> {
+  values: T[];
+}
+
+export function collect<T = unknown>(): Sink<T> {
+  return {
+    kind: "collect",
+    createWriter(ctx): SinkWriter<T> {
+      const sinkId = ctx.operatorId;
+      let buffered: T[] = [];
+      // Within one attempt a staged batch is handed over once even if commit is called again
+      // (after a rescale one writer may commit batches of several old subtasks).
+      const committed = new Set<string>();
+      return {
+        write(value) {
+          buffered.push(value);
+        },
+        prepareCommit(): CollectStaged<T> {
+          const values = buffered;
+          buffered = [];
+          return { values };
+        },
+        async commit(entries) {
+          for (const { checkpointId, subtask, staged } of inCheckpointOrder<CollectStaged<T>>(entries)) {
+            const batchId = `${subtask}.${checkpointId}`;
+            if (committed.has(batchId)) continue;
+            if (staged.values.length > 0) await ctx.publishResults(sinkId, staged.values, batchId);
+            committed.add(batchId);
+          }
+        },
+        async finish() {
+          const values = buffered;
+          buffered = [];
+          if (values.length > 0) await ctx.publishResults(sinkId, values);
+        },
+      };
+    },
+    describe: () => ({ kind: "collect" }),
+  };
+}

@@ -68,6 +68,7 @@ const YIELD_EVERY_MS = 5;
 interface Waiter {
   id: number;
   resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 export class Task {
@@ -82,6 +83,8 @@ export class Task {
   #triggers: { id: number; final: boolean }[] = [];
   #wakeSource: (() => void) | undefined;
   #completed = -1;
+  #notifying: Promise<void> = Promise.resolve();
+  #asyncFailure: unknown;
   #notifyWaiters: Waiter[] = [];
   #canceled = false;
   #processingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -135,11 +138,11 @@ export class Task {
       return TaskState.FINISHED;
     } catch (thrown) {
       await this.#teardown();
-      if (this.#canceled) {
+      if (this.#canceled && this.#asyncFailure === undefined) {
         this.#setState(TaskState.CANCELED);
         return TaskState.CANCELED;
       }
-      const error = toFlotillaError(thrown);
+      const error = toFlotillaError(this.#asyncFailure ?? thrown);
       this.#setState(TaskState.FAILED, error);
       throw error;
     } finally {
@@ -152,6 +155,8 @@ export class Task {
     if (this.#canceled || this.#state === TaskState.FINISHED || this.#state === TaskState.FAILED) return;
     this.#canceled = true;
     this.#setState(TaskState.CANCELING);
+    const canceled = new FlotillaError(ErrorCode.CANCELED, `task canceled: ${reason}`);
+    for (const w of this.#notifyWaiters.splice(0)) w.reject(canceled);
     this.#wakeSource?.();
     await Promise.all([this.#gate?.cancel(reason), this.#d.output.cancel(reason)]);
   }
@@ -162,19 +167,38 @@ export class Task {
     this.#wakeSource?.();
   }
 
-  async notifyCheckpointComplete(id: number): Promise<void> {
-    if (id <= this.#completed) return;
-    for (const { operator } of this.#chain.operators) await operator.notifyCheckpointComplete?.(id);
-    await this.#reader?.notifyCheckpointComplete?.(id);
-    this.#completed = id;
-    const due = this.#notifyWaiters.filter((w) => w.id <= id);
-    this.#notifyWaiters = this.#notifyWaiters.filter((w) => w.id > id);
-    for (const w of due) w.resolve();
+  /**
+   * Checkpoint `id` completed: sinks commit. Notifications run one after another, so a later
+   * checkpoint never counts as done while an earlier one's commit is still under way.
+   */
+  notifyCheckpointComplete(id: number): Promise<void> {
+    this.#notifying = this.#notifying.then(async () => {
+      if (id <= this.#completed) return;
+      for (const { operator } of this.#chain.operators) await operator.notifyCheckpointComplete?.(id);
+      await this.#reader?.notifyCheckpointComplete?.(id);
+      this.#completed = id;
+      const due = this.#notifyWaiters.filter((w) => w.id <= id);
+      this.#notifyWaiters = this.#notifyWaiters.filter((w) => w.id > id);
+      for (const w of due) w.resolve();
+    });
+    // A commit that fails fails the task (the restart commits the restored staged writes again).
+    this.#notifying = this.#notifying.catch((err) => this.#fail(err));
+    return this.#notifying;
+  }
+
+  /** A failure outside the task loop (a commit): end the loop, and make run() reject with it. */
+  #fail(err: unknown): void {
+    this.#asyncFailure ??= err;
+    for (const w of this.#notifyWaiters.splice(0)) w.reject(err);
+    this.#wakeSource?.();
+    void this.#gate?.cancel("task failed");
+    void this.#d.output.cancel("task failed");
   }
 
   #notified(id: number): Promise<void> {
     if (this.#completed >= id) return Promise.resolve();
-    return new Promise((resolve) => this.#notifyWaiters.push({ id, resolve }));
+    if (this.#asyncFailure !== undefined) return Promise.reject(this.#asyncFailure);
+    return new Promise((resolve, reject) => this.#notifyWaiters.push({ id, resolve, reject }));
   }
 
   async #open(): Promise<void> {
@@ -292,7 +316,7 @@ export class Task {
     const batchSize = this.#d.batchSize ?? 1000;
     for (;;) {
       this.#takeTriggers();
-      if (this.#canceled) throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
+      if (this.#canceled || this.#asyncFailure !== undefined) throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
       const batch = await reader.poll(batchSize);
       if (batch === null) break;
       if (batch.values.length) {
@@ -312,7 +336,7 @@ export class Task {
           await this.#notified(final);
           break;
         }
-        if (this.#canceled) throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
+        if (this.#canceled || this.#asyncFailure !== undefined) throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
         await new Promise<void>((resolve) => {
           this.#wakeSource = resolve;
         });

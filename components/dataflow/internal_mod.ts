@@ -1,13 +1,22 @@
 /** The runtime side of components/dataflow, for the executor, the JobManager and TaskManagers. */
-export { buildJobGraph, type CompiledJobOptions, type JobEdge, type JobVertex, type SlotSharingGroupSpec } from "./graph/job_graph.ts";
+export {
+  buildJobGraph,
+  type CompiledJobOptions,
+  type JobEdge,
+  type JobVertex,
+  type SlotSharingGroupSpec,
+} from "./graph/job_graph.ts";
 export { Partitioning } from "./graph/nodes.ts";
+export { type TaskServices } from "./runtime/chain.ts";
 export { CheckpointCoordinator } from "./runtime/coordinator.ts";
+export { type ChannelFactory, connects, type DeployOptions, deployTask, localChannels, natsChannels } from "./runtime/deploy.ts";
 export {
   type JobHandle,
   type JobResult,
   JobState,
   type JobStatus,
   type LocalRunOptions,
+  loadSnapshots,
   runLocal,
 } from "./runtime/local_executor.ts";
 export { createPartitioner } from "./runtime/partitioner.ts";

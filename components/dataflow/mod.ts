@@ -31,8 +31,8 @@ export type {
   Source,
   SourceBatch,
   SourceReader,
-  Timestamp,
   TimerService,
+  Timestamp,
   ValueState,
 } from "./types.ts";
 export { windows } from "./windows.ts";

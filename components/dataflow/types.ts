@@ -192,7 +192,9 @@ export interface SinkWriter<T> {
   /** At a barrier: what was staged since the last one, to be stored in the checkpoint. */
   prepareCommit?(checkpointId: number): unknown;
   /** The checkpoint holding these staged writes completed: make them visible. */
-  commit?(staged: Array<{ checkpointId: number; subtask?: number; staged: unknown }>): Promise<void>;
+  commit?(
+    staged: Array<{ checkpointId: number; subtask?: number; staged: unknown }>,
+  ): Promise<void>;
   /** Non-checkpointed runs: everything written is final at end of input. */
   finish?(): Promise<void>;
   close?(): void | Promise<void>;
@@ -212,7 +214,13 @@ export interface Sink<T> {
  * END_OF_DATA (operators flush), then the final checkpoint's barrier, then END_OF_PARTITION, so
  * what is emitted at the end is still covered by a checkpoint (Flink's FLIP-147).
  */
-export const FrameKind = { RECORDS: 0, WATERMARK: 1, BARRIER: 2, END_OF_DATA: 3, END_OF_PARTITION: 4 } as const;
+export const FrameKind = {
+  RECORDS: 0,
+  WATERMARK: 1,
+  BARRIER: 2,
+  END_OF_DATA: 3,
+  END_OF_PARTITION: 4,
+} as const;
 
 export type Frame =
   | { k: 0; v: unknown[]; t?: (Timestamp | null)[] }

@@ -322,7 +322,7 @@ export interface NatsChannelReceiverOptions {
   nc: NatsConnection;
   /** The data subject, see `channelSubject`. */
   subject: string;
-  /** Batches this side may hold before the sender waits. @default 8 */
+  /** Batches held before the sender waits; covers the round trip via nats-server. @default 32 */
   credits?: number;
   /** @default silentLogger */
   log?: Logger;
@@ -332,7 +332,7 @@ export interface NatsChannelReceiverOptions {
 export function natsChannelReceiver<T>({
   nc,
   subject,
-  credits = 8,
+  credits = 32,
   log = silentLogger,
 }: NatsChannelReceiverOptions): ChannelReceiver<T> {
   const subjects = channelSubjects(subject);

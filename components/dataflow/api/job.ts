@@ -103,21 +103,29 @@ function checkOptions(options: JobOptions): void {
   }
   const { parallelism = 1, maxParallelism = 128 } = options;
   if (!Number.isInteger(parallelism) || parallelism < 1) {
-    throw new JobDefinitionError(`job '${options.name}': parallelism must be a whole number >= 1, got ${parallelism}`);
+    throw new JobDefinitionError(
+      `job '${options.name}': parallelism must be a whole number >= 1, got ${parallelism}`,
+    );
   }
   if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > 32768) {
-    throw new JobDefinitionError(`job '${options.name}': maxParallelism must be 1..32768, got ${maxParallelism}`);
+    throw new JobDefinitionError(
+      `job '${options.name}': maxParallelism must be 1..32768, got ${maxParallelism}`,
+    );
   }
   const interval = options.checkpointing?.intervalMs;
   if (interval !== undefined && !(interval >= 10)) {
-    throw new JobDefinitionError(`job '${options.name}': checkpointing.intervalMs must be >= 10 ms, got ${interval}`);
+    throw new JobDefinitionError(
+      `job '${options.name}': checkpointing.intervalMs must be >= 10 ms, got ${interval}`,
+    );
   }
 }
 
 export function defineJob(options: JobOptions, build: (env: JobEnv) => unknown): JobDefinition {
   checkOptions(options);
   if (typeof build !== "function") {
-    throw new JobDefinitionError(`job '${options.name}': defineJob needs a build function (env) => ...`);
+    throw new JobDefinitionError(
+      `job '${options.name}': defineJob needs a build function (env) => ...`,
+    );
   }
   return {
     kind: "flotilla.job",

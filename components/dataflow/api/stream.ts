@@ -12,15 +12,19 @@ import {
   type StreamNode,
 } from "../graph/nodes.ts";
 import { FilterOperator, FlatMapOperator, MapOperator } from "../operators/basic.ts";
-import { type KeyedProcessFunction, KeyedProcessOperator, KeyedReduceOperator } from "../operators/process.ts";
+import {
+  type KeyedProcessFunction,
+  KeyedProcessOperator,
+  KeyedReduceOperator,
+} from "../operators/process.ts";
 import {
   type AssignTimestampsOptions,
   compileAssignTimestampsOptions,
   TimestampsOperator,
 } from "../operators/timestamps.ts";
 import { type WindowAggregation, type WindowResult, windowOperator } from "../operators/window.ts";
-import type { WindowAssigner } from "../windows.ts";
 import type { OperatorFactory, Sink, Timestamp } from "../types.ts";
+import type { WindowAssigner } from "../windows.ts";
 
 function definitionError(message: string): FlotillaError {
   return new FlotillaError(ErrorCode.INVALID_ARGUMENT, message);
@@ -43,8 +47,19 @@ export class DataStream<T> {
     this.eventTime = eventTime;
   }
 
-  protected operator<R>(operator: string, factory: OperatorFactory, extra: Partial<OperatorNode> = {}): DataStream<R> {
-    const node = this.recorder.add({ kind: "operator" as const, name: operator, operator, input: this.node, factory, ...extra });
+  protected operator<R>(
+    operator: string,
+    factory: OperatorFactory,
+    extra: Partial<OperatorNode> = {},
+  ): DataStream<R> {
+    const node = this.recorder.add({
+      kind: "operator" as const,
+      name: operator,
+      operator,
+      input: this.node,
+      factory,
+      ...extra,
+    });
     return new DataStream<R>(this.recorder, node, this.eventTime);
   }
 
@@ -67,7 +82,10 @@ export class DataStream<T> {
    * Event time from the records: `fn` gives each record's timestamp (epoch ms); watermarks trail
    * the highest timestamp by `maxOutOfOrderMs`; `late` says what happens to records behind them.
    */
-  assignTimestamps(fn: (value: T) => Timestamp, options: AssignTimestampsOptions = {}): DataStream<T> {
+  assignTimestamps(
+    fn: (value: T) => Timestamp,
+    options: AssignTimestampsOptions = {},
+  ): DataStream<T> {
     checkFunction("assignTimestamps()", fn);
     compileAssignTimestampsOptions(options);
     const stream = this.operator<T>("assignTimestamps", () => new TimestampsOperator(fn, options));
@@ -98,7 +116,12 @@ export class DataStream<T> {
   }
 
   #partition(partitioning: Partitioning): DataStream<T> {
-    const node = this.recorder.add({ kind: "partition", name: partitioning, input: this.node, partitioning });
+    const node = this.recorder.add({
+      kind: "partition",
+      name: partitioning,
+      input: this.node,
+      partitioning,
+    });
     return new DataStream<T>(this.recorder, node, this.eventTime);
   }
 
@@ -109,18 +132,29 @@ export class DataStream<T> {
         throw definitionError("union() takes streams of the same job");
       }
     }
-    const node = this.recorder.add({ kind: "union", name: "union", inputs: [this.node, ...others.map((o) => o.node)] });
-    return new DataStream<T>(this.recorder, node, this.eventTime && others.every((o) => o.eventTime));
+    const node = this.recorder.add({
+      kind: "union",
+      name: "union",
+      inputs: [this.node, ...others.map((o) => o.node)],
+    });
+    return new DataStream<T>(
+      this.recorder,
+      node,
+      this.eventTime && others.every((o) => o.eventTime),
+    );
   }
 
   /** Not on an unkeyed stream (a compile error there): a reduce needs keys. Call keyBy(...) first. */
   reduce(_fn: never): DataStream<T> {
-    throw definitionError("reduce() needs a keyed stream: call keyBy(...) first, e.g. stream.keyBy((r) => r.id).reduce(...)");
+    throw definitionError(
+      "reduce() needs a keyed stream: call keyBy(...) first, e.g. stream.keyBy((r) => r.id).reduce(...)",
+    );
   }
 
   /** Ends the stream in a sink. */
   sink(sink: Sink<T>): DataStreamSink {
-    if (!sink || typeof sink.createWriter !== "function") throw definitionError("sink() needs a sink, e.g. sinks.log()");
+    if (!sink || typeof sink.createWriter !== "function")
+      throw definitionError("sink() needs a sink, e.g. sinks.log()");
     const node = this.recorder.add({
       kind: "sink",
       name: `${sink.kind} sink`,
@@ -140,23 +174,32 @@ export class DataStream<T> {
 
   /** Pins this operator's id so its state maps across changes of the job (Flink's uid). */
   uid(uid: string): this {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid)) throw definitionError(`uid ${JSON.stringify(uid)}: use 1-64 letters, digits, '-' or '_'`);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid))
+      throw definitionError(`uid ${JSON.stringify(uid)}: use 1-64 letters, digits, '-' or '_'`);
     this.node.uid = uid;
     return this;
   }
 
   setParallelism(parallelism: number): this {
     if (!Number.isInteger(parallelism) || parallelism < 1) {
-      throw definitionError(`setParallelism(${parallelism}) on '${this.node.name}': need a whole number >= 1`);
+      throw definitionError(
+        `setParallelism(${parallelism}) on '${this.node.name}': need a whole number >= 1`,
+      );
     }
     this.node.parallelism = parallelism;
     return this;
   }
 
   resources(resources: ResourceSpec): this {
-    for (const [k, v] of Object.entries({ cpu: resources.cpu, memoryMb: resources.memoryMb, ...resources.extended })) {
+    for (const [k, v] of Object.entries({
+      cpu: resources.cpu,
+      memoryMb: resources.memoryMb,
+      ...resources.extended,
+    })) {
       if (v !== undefined && !(typeof v === "number" && v >= 0)) {
-        throw definitionError(`resources(): '${k}' must be a number >= 0, got ${JSON.stringify(v)}`);
+        throw definitionError(
+          `resources(): '${k}' must be a number >= 0, got ${JSON.stringify(v)}`,
+        );
       }
     }
     this.node.resources = resources;
@@ -184,7 +227,8 @@ export class DataStreamSink {
     return this;
   }
   setParallelism(parallelism: number): this {
-    if (!Number.isInteger(parallelism) || parallelism < 1) throw definitionError(`setParallelism(${parallelism}): need a whole number >= 1`);
+    if (!Number.isInteger(parallelism) || parallelism < 1)
+      throw definitionError(`setParallelism(${parallelism}): need a whole number >= 1`);
     this.node.parallelism = parallelism;
     return this;
   }
@@ -194,7 +238,12 @@ export class DataStreamSink {
 export class KeyedStream<T, K> extends DataStream<T> {
   readonly keySelector: (value: T) => K;
 
-  constructor(recorder: GraphRecorder, node: StreamNode, eventTime: boolean, keySelector: (value: T) => K) {
+  constructor(
+    recorder: GraphRecorder,
+    node: StreamNode,
+    eventTime: boolean,
+    keySelector: (value: T) => K,
+  ) {
     super(recorder, node, eventTime);
     this.keySelector = keySelector;
   }
@@ -205,11 +254,15 @@ export class KeyedStream<T, K> extends DataStream<T> {
   }
 
   protected keyed<R>(operator: string, factory: OperatorFactory): DataStream<R> {
-    return this.operator<R>(operator, factory, { keySelector: this.keySelector as (value: unknown) => unknown });
+    return this.operator<R>(operator, factory, {
+      keySelector: this.keySelector as (value: unknown) => unknown,
+    });
   }
 
   /** Per-key logic with state (value, list, map) and event- or processing-time timers. */
-  process<R>(fn: KeyedProcessFunction<T, K, R> | KeyedProcessFunction<T, K, R>["processElement"]): DataStream<R> {
+  process<R>(
+    fn: KeyedProcessFunction<T, K, R> | KeyedProcessFunction<T, K, R>["processElement"],
+  ): DataStream<R> {
     const spec = typeof fn === "function" ? { processElement: fn } : fn;
     checkFunction("process()", spec?.processElement);
     return this.keyed<R>("process", () => new KeyedProcessOperator(spec));
@@ -225,7 +278,10 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * Groups each key's records into windows. Without an explicit `time`, windows use event time
    * when the stream's records carry timestamps, and processing time otherwise.
    */
-  window(assigner: WindowAssigner, options: { allowedLatenessMs?: number } = {}): WindowedStream<T, K> {
+  window(
+    assigner: WindowAssigner,
+    options: { allowedLatenessMs?: number } = {},
+  ): WindowedStream<T, K> {
     if (!assigner || typeof assigner.assign !== "function") {
       throw definitionError("window() needs an assigner, e.g. windows.tumbling({ size: 1000 })");
     }
@@ -237,7 +293,14 @@ export class KeyedStream<T, K> extends DataStream<T> {
 function resolveWindowTime(assigner: WindowAssigner, eventTime: boolean): WindowAssigner {
   if (assigner.explicitTime) return assigner;
   const time = eventTime ? "event" : "processing";
-  return time === assigner.time ? assigner : { ...assigner, time, assign: assigner.assign.bind(assigner), describe: () => ({ ...assigner.describe(), time }) };
+  return time === assigner.time
+    ? assigner
+    : {
+        ...assigner,
+        time,
+        assign: assigner.assign.bind(assigner),
+        describe: () => ({ ...assigner.describe(), time }),
+      };
 }
 
 /** A keyed stream cut into windows; one of `reduce`, `aggregate` or `count` folds each window. */
@@ -246,7 +309,11 @@ export class WindowedStream<T, K> {
   readonly #assigner: WindowAssigner;
   readonly #allowedLatenessMs: number | undefined;
 
-  constructor(keyed: KeyedStream<T, K>, assigner: WindowAssigner, { allowedLatenessMs }: { allowedLatenessMs?: number }) {
+  constructor(
+    keyed: KeyedStream<T, K>,
+    assigner: WindowAssigner,
+    { allowedLatenessMs }: { allowedLatenessMs?: number },
+  ) {
     this.#keyed = keyed;
     this.#assigner = assigner;
     this.#allowedLatenessMs = allowedLatenessMs;
@@ -256,9 +323,14 @@ export class WindowedStream<T, K> {
     const factory = windowOperator<T, K, unknown, R>({
       assigner: this.#assigner,
       aggregation,
-      ...(this.#allowedLatenessMs !== undefined ? { allowedLatenessMs: this.#allowedLatenessMs } : {}),
+      ...(this.#allowedLatenessMs !== undefined
+        ? { allowedLatenessMs: this.#allowedLatenessMs }
+        : {}),
     });
-    return this.#keyed.windowed<WindowResult<K, R>>(`window(${this.#assigner.kind})`, factory as OperatorFactory);
+    return this.#keyed.windowed<WindowResult<K, R>>(
+      `window(${this.#assigner.kind})`,
+      factory as OperatorFactory,
+    );
   }
 
   /** Each window's records folded pairwise into one of the same type. */

@@ -96,19 +96,27 @@ function invalid(job: string, message: string): FlotillaError {
 
 export function compileJobOptions(options: JobOptions): CompiledJobOptions {
   const checkpointing = options.checkpointing
-    ? { intervalMs: options.checkpointing.intervalMs, timeoutMs: options.checkpointing.timeoutMs ?? 60_000 }
+    ? {
+        intervalMs: options.checkpointing.intervalMs,
+        timeoutMs: options.checkpointing.timeoutMs ?? 60_000,
+      }
     : null;
   return {
     name: options.name,
     parallelism: options.parallelism ?? 1,
     maxParallelism: options.maxParallelism ?? 128,
     checkpointing,
-    restartStrategy: options.restartStrategy ?? (checkpointing ? { type: "exponential-delay" } : { type: "none" }),
+    restartStrategy:
+      options.restartStrategy ?? (checkpointing ? { type: "exponential-delay" } : { type: "none" }),
     bufferTimeoutMs: options.bufferTimeoutMs ?? 50,
   };
 }
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "op";
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "") || "op";
 
 type Physical = Exclude<StreamNode, { kind: "partition" } | { kind: "union" }>;
 interface PhysicalInput {
@@ -138,7 +146,8 @@ function checkAcyclic(job: string, nodes: Physical[]): void {
   const state = new Map<Physical, "visiting" | "done">();
   const visit = (node: Physical, path: string[]): void => {
     if (state.get(node) === "done") return;
-    if (state.get(node) === "visiting") throw invalid(job, `the dataflow has a cycle: ${[...path, node.name].join(" -> ")}`);
+    if (state.get(node) === "visiting")
+      throw invalid(job, `the dataflow has a cycle: ${[...path, node.name].join(" -> ")}`);
     state.set(node, "visiting");
     for (const input of inputsOf(node)) visit(input.node, [...path, node.name]);
     state.set(node, "done");
@@ -149,9 +158,12 @@ function checkAcyclic(job: string, nodes: Physical[]): void {
 export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): JobGraph {
   const options = compileJobOptions(jobOptions);
   const job = options.name;
-  const physical = recorder.nodes.filter((n): n is Physical => n.kind !== "partition" && n.kind !== "union");
+  const physical = recorder.nodes.filter(
+    (n): n is Physical => n.kind !== "partition" && n.kind !== "union",
+  );
   const sinks = physical.filter((n) => n.kind === "sink");
-  if (sinks.length === 0) throw invalid(job, "no sink: end at least one stream with .sink(...), e.g. .sink(sinks.log())");
+  if (sinks.length === 0)
+    throw invalid(job, "no sink: end at least one stream with .sink(...), e.g. .sink(sinks.log())");
   checkAcyclic(job, physical);
 
   // Keep what feeds a sink; a stream that goes nowhere is dropped, as in Flink.
@@ -168,13 +180,17 @@ export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): 
   for (const node of nodes) {
     const p = node.parallelism ?? options.parallelism;
     if (p > options.maxParallelism) {
-      throw invalid(job, `parallelism ${p} of '${node.name}' is above maxParallelism ${options.maxParallelism}`);
+      throw invalid(
+        job,
+        `parallelism ${p} of '${node.name}' is above maxParallelism ${options.maxParallelism}`,
+      );
     }
     parallelism.set(node, p);
   }
   const group = (n: Physical) => n.slotSharingGroup ?? "default";
   const outDegree = new Map<Physical, number>();
-  for (const node of nodes) for (const i of inputsOf(node)) outDegree.set(i.node, (outDegree.get(i.node) ?? 0) + 1);
+  for (const node of nodes)
+    for (const i of inputsOf(node)) outDegree.set(i.node, (outDegree.get(i.node) ?? 0) + 1);
 
   // Chain: one forward input, same parallelism and group, and the upstream feeds nothing else.
   const vertexOf = new Map<Physical, JobVertex>();
@@ -190,7 +206,9 @@ export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): 
       parallelism.get(only.node) === parallelism.get(node) &&
       group(only.node) === group(node) &&
       outDegree.get(only.node) === 1;
-    const id = node.uid ?? `${node.index}-${slug(node.kind === "operator" ? node.operator : node.kind === "sink" ? `${node.sink.kind}-sink` : `${node.source.kind}-source`)}`;
+    const id =
+      node.uid ??
+      `${node.index}-${slug(node.kind === "operator" ? node.operator : node.kind === "sink" ? `${node.sink.kind}-sink` : `${node.source.kind}-source`)}`;
     const spec: OperatorSpec | undefined =
       node.kind === "operator"
         ? { id, name: node.name, kind: node.operator, factory: node.factory }
@@ -228,7 +246,8 @@ export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): 
       const source = vertexOf.get(input.node)!;
       if (source === target) continue;
       const samePar = source.parallelism === target.parallelism;
-      const partitioning = input.partitioning ?? (samePar ? Partitioning.FORWARD : Partitioning.REBALANCE);
+      const partitioning =
+        input.partitioning ?? (samePar ? Partitioning.FORWARD : Partitioning.REBALANCE);
       const edge: JobEdge = {
         id: `e${edges.length}`,
         source: source.id,
@@ -237,7 +256,10 @@ export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): 
         ...(input.keySelector ? { keySelector: input.keySelector } : {}),
       };
       if (partitioning === Partitioning.FORWARD && !samePar) {
-        throw invalid(job, `forward edge from '${source.name}' (${source.parallelism}) to '${target.name}' (${target.parallelism}) needs equal parallelism`);
+        throw invalid(
+          job,
+          `forward edge from '${source.name}' (${source.parallelism}) to '${target.name}' (${target.parallelism}) needs equal parallelism`,
+        );
       }
       edges.push(edge);
       source.outputs.push(edge);
@@ -251,12 +273,17 @@ export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): 
     return {
       name,
       slots: Math.max(...members.map((v) => v.parallelism)),
-      profile: { cpu: profile.cpu ?? 0, memoryMb: profile.memoryMb ?? 0, extended: profile.extended ?? {} },
+      profile: {
+        cpu: profile.cpu ?? 0,
+        memoryMb: profile.memoryMb ?? 0,
+        extended: profile.extended ?? {},
+      },
     };
   });
 
   const byId = new Map(vertices.map((v) => [v.id, v]));
-  if (byId.size !== vertices.length) throw invalid(job, "two operators share a uid; uids must be unique");
+  if (byId.size !== vertices.length)
+    throw invalid(job, "two operators share a uid; uids must be unique");
   return {
     options,
     vertices,
@@ -277,7 +304,8 @@ function addResources(a: ResourceSpec, b: ResourceSpec | undefined): ResourceSpe
   for (const [k, v] of Object.entries(b.extended ?? {})) extended[k] = (extended[k] ?? 0) + v;
   const out: ResourceSpec = {};
   if (a.cpu !== undefined || b.cpu !== undefined) out.cpu = (a.cpu ?? 0) + (b.cpu ?? 0);
-  if (a.memoryMb !== undefined || b.memoryMb !== undefined) out.memoryMb = (a.memoryMb ?? 0) + (b.memoryMb ?? 0);
+  if (a.memoryMb !== undefined || b.memoryMb !== undefined)
+    out.memoryMb = (a.memoryMb ?? 0) + (b.memoryMb ?? 0);
   if (Object.keys(extended).length) out.extended = extended;
   return out;
 }
@@ -311,7 +339,12 @@ function planOf(
         ...(sink ? { sink: sink.describe() } : {}),
       };
     }),
-    edges: edges.map(({ id, source, target, partitioning }) => ({ id, source, target, partitioning })),
+    edges: edges.map(({ id, source, target, partitioning }) => ({
+      id,
+      source,
+      target,
+      partitioning,
+    })),
     slotSharingGroups,
   };
 }

@@ -71,7 +71,11 @@ export interface UnionNode extends NodeBase {
 export type StreamNode = SourceNode | OperatorNode | SinkNode | PartitionNode | UnionNode;
 
 /** A node before it has its index (the Omit distributes over the union). */
-export type NewNode = StreamNode extends infer N ? (N extends StreamNode ? Omit<N, "index"> : never) : never;
+export type NewNode = StreamNode extends infer N
+  ? N extends StreamNode
+    ? Omit<N, "index">
+    : never
+  : never;
 
 /** Collects the nodes of one job definition run. */
 export class GraphRecorder {

@@ -10,8 +10,8 @@ import type {
   Output,
   RuntimeContext,
   StreamOperator,
-  Timestamp,
   TimerService,
+  Timestamp,
   ValueState,
 } from "../types.ts";
 
@@ -38,7 +38,10 @@ export interface KeyedProcessFunction<IN, K, OUT> {
 
 function keyedOnly(ctx: OperatorContext<unknown>, what: string): void {
   if (!ctx.keyed || !ctx.timers) {
-    throw new FlotillaError(ErrorCode.INTERNAL, `${what} runs on a keyed stream but got no keyed state`);
+    throw new FlotillaError(
+      ErrorCode.INTERNAL,
+      `${what} runs on a keyed stream but got no keyed state`,
+    );
   }
 }
 

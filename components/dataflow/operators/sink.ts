@@ -46,7 +46,11 @@ export class SinkOperator<T> implements StreamOperator<T, never> {
 
   snapshotState(checkpointId: number): unknown {
     if (!this.#writer.prepareCommit) return undefined;
-    const staged = { checkpointId, subtask: this.#subtask, staged: this.#writer.prepareCommit(checkpointId) };
+    const staged = {
+      checkpointId,
+      subtask: this.#subtask,
+      staged: this.#writer.prepareCommit(checkpointId),
+    };
     this.#pending.push(staged);
     // Everything not yet committed belongs in this checkpoint: a restore commits it again.
     return this.#pending.slice();

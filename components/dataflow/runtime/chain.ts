@@ -2,6 +2,8 @@
  * Builds a vertex's operator chain for one subtask: operators from their factories (or a sink
  * operator), each with its context, wired so one operator's output is a plain call into the next.
  */
+
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../core/mod.ts";
 import type { JobGraph, JobVertex } from "../graph/job_graph.ts";
 import { SinkOperator } from "../operators/sink.ts";
@@ -14,7 +16,6 @@ import type {
   StreamOperator,
   TimerService,
 } from "../types.ts";
-import type { NatsConnection } from "@nats-io/transport-node";
 
 /** What the process running a task offers it (the local executor, or a TaskManager). */
 export interface TaskServices {

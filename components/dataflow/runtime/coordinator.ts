@@ -6,7 +6,12 @@
  */
 import { ErrorCode, FlotillaError, type Logger } from "../../core/mod.ts";
 import type { JobGraph } from "../graph/job_graph.ts";
-import { type CompletedCheckpoint, METADATA, type SnapshotStore, snapshotPrefix } from "./snapshot_store.ts";
+import {
+  type CompletedCheckpoint,
+  METADATA,
+  type SnapshotStore,
+  snapshotPrefix,
+} from "./snapshot_store.ts";
 import type { TaskCheckpointing } from "./task.ts";
 
 export interface CoordinatorOptions {
@@ -56,8 +61,12 @@ export class CheckpointCoordinator {
     this.#o = options;
     this.#nextId = (options.restoredFrom?.checkpointId ?? 0) + 1;
     this.#latest = options.restoredFrom;
-    this.#expected = options.graph.vertices.flatMap((v) => Array.from({ length: v.parallelism }, (_, i) => `${v.id}/${i}`));
-    this.#sources = options.graph.vertices.filter((v) => v.source).reduce((n, v) => n + v.parallelism, 0);
+    this.#expected = options.graph.vertices.flatMap((v) =>
+      Array.from({ length: v.parallelism }, (_, i) => `${v.id}/${i}`),
+    );
+    this.#sources = options.graph.vertices
+      .filter((v) => v.source)
+      .reduce((n, v) => n + v.parallelism, 0);
   }
 
   get nextId(): number {
@@ -93,13 +102,17 @@ export class CheckpointCoordinator {
 
   /** A savepoint: a checkpoint kept under `savepoints/`; resolves once complete. */
   triggerSavepoint(): Promise<CompletedCheckpoint> {
-    if (!this.#attempt) return Promise.reject(new FlotillaError(ErrorCode.CONFLICT, "the job is not running"));
+    if (!this.#attempt)
+      return Promise.reject(new FlotillaError(ErrorCode.CONFLICT, "the job is not running"));
     if (this.#finalTriggered) {
-      return Promise.reject(new FlotillaError(ErrorCode.CONFLICT, "the job's input has ended: it is finishing"));
+      return Promise.reject(
+        new FlotillaError(ErrorCode.CONFLICT, "the job's input has ended: it is finishing"),
+      );
     }
     return new Promise((resolve, reject) => {
       const start = () => {
-        if (!this.#attempt) return reject(new FlotillaError(ErrorCode.CONFLICT, "the job is not running"));
+        if (!this.#attempt)
+          return reject(new FlotillaError(ErrorCode.CONFLICT, "the job is not running"));
         const pending = this.#trigger(true, false);
         pending.done = { resolve, reject };
       };
@@ -119,7 +132,10 @@ export class CheckpointCoordinator {
       final,
       started: Date.now(),
       handles: new Map(),
-      timer: setTimeout(() => this.#abort(pending, `not complete after ${timeoutMs} ms`), timeoutMs),
+      timer: setTimeout(
+        () => this.#abort(pending, `not complete after ${timeoutMs} ms`),
+        timeoutMs,
+      ),
     };
     this.#pending = pending;
     this.#attempt?.trigger(id, final);
@@ -131,7 +147,9 @@ export class CheckpointCoordinator {
     if (this.#pending !== pending) return;
     this.#pending = undefined;
     this.#o.log.warn({ checkpoint: pending.id, reason }, "checkpoint aborted");
-    pending.done?.reject(new FlotillaError(ErrorCode.TIMEOUT, `checkpoint ${pending.id} aborted: ${reason}`));
+    pending.done?.reject(
+      new FlotillaError(ErrorCode.TIMEOUT, `checkpoint ${pending.id} aborted: ${reason}`),
+    );
     if (pending.final) this.#finalTriggered = false;
     this.#next();
   }
@@ -177,7 +195,9 @@ export class CheckpointCoordinator {
     if (!pending || pending.id !== id) return;
     pending.handles.set(key, handle);
     if (pending.handles.size < this.#expected.length) return;
-    void this.#complete(pending).catch((err) => this.#abort(pending, `completing failed: ${(err as Error).message}`));
+    void this.#complete(pending).catch((err) =>
+      this.#abort(pending, `completing failed: ${(err as Error).message}`),
+    );
   }
 
   async #complete(pending: Pending): Promise<void> {
@@ -194,7 +214,10 @@ export class CheckpointCoordinator {
           {
             parallelism: v.parallelism,
             maxParallelism: v.maxParallelism,
-            handles: Array.from({ length: v.parallelism }, (_, i) => pending.handles.get(`${v.id}/${i}`)!),
+            handles: Array.from(
+              { length: v.parallelism },
+              (_, i) => pending.handles.get(`${v.id}/${i}`)!,
+            ),
           },
         ]),
       ),
@@ -207,7 +230,10 @@ export class CheckpointCoordinator {
     this.completed++;
     this.#latest = checkpoint;
     if (!pending.savepoint) await this.#retain(checkpoint);
-    this.#o.log.info({ checkpoint: pending.id, savepoint: pending.savepoint, ms: Date.now() - pending.started }, "checkpoint complete");
+    this.#o.log.info(
+      { checkpoint: pending.id, savepoint: pending.savepoint, ms: Date.now() - pending.started },
+      "checkpoint complete",
+    );
     await this.#attempt?.notify(pending.id);
     pending.done?.resolve(checkpoint);
     this.#next();

@@ -6,7 +6,7 @@
  * of credit: alignment is backpressure, not buffering.
  */
 import type { ChannelReceiver } from "../../rpc/mod.ts";
-import { FrameKind, type Frame, MAX_WATERMARK, MIN_WATERMARK, type Timestamp } from "../types.ts";
+import { type Frame, FrameKind, MAX_WATERMARK, MIN_WATERMARK, type Timestamp } from "../types.ts";
 
 export type GateEvent =
   | { kind: "records"; values: unknown[]; timestamps: (Timestamp | null)[] | undefined }

@@ -5,16 +5,26 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connect } from "@nats-io/transport-node";
-import { cbor, ErrorCode, FlotillaError, type Logger, newJobId, silentLogger, toFlotillaError } from "../../core/mod.ts";
-import { type ChannelReceiver, type ChannelSender, localChannel } from "../../rpc/mod.ts";
+import {
+  cbor,
+  ErrorCode,
+  FlotillaError,
+  type Logger,
+  newJobId,
+  silentLogger,
+  toFlotillaError,
+} from "../../core/mod.ts";
 import type { JobGraph } from "../graph/job_graph.ts";
-import type { Frame } from "../types.ts";
 import { CheckpointCoordinator } from "./coordinator.ts";
-import { createPartitioner } from "./partitioner.ts";
-import { RecordWriter } from "./record_writer.ts";
+import { deployTask, localChannels } from "./deploy.ts";
 import { restartPolicy } from "./restart.ts";
-import { type CompletedCheckpoint, loadCheckpoint, memorySnapshotStore, type SnapshotStore } from "./snapshot_store.ts";
-import { Task, type TaskSnapshot, TaskState } from "./task.ts";
+import {
+  type CompletedCheckpoint,
+  loadCheckpoint,
+  memorySnapshotStore,
+  type SnapshotStore,
+} from "./snapshot_store.ts";
+import { type Task, type TaskSnapshot, TaskState } from "./task.ts";
 
 export const JobState = {
   CREATED: "created",
@@ -35,7 +45,14 @@ export interface JobStatus {
   restarts: number;
   checkpoints: number;
   lastCheckpoint?: { id: number; timestamp: number };
-  vertices: Array<{ id: string; name: string; parallelism: number; tasks: Record<string, number>; recordsIn: number; recordsOut: number }>;
+  vertices: Array<{
+    id: string;
+    name: string;
+    parallelism: number;
+    tasks: Record<string, number>;
+    recordsIn: number;
+    recordsOut: number;
+  }>;
 }
 
 export interface JobResult {
@@ -121,7 +138,9 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
       attempt: attemptNo,
       restarts,
       checkpoints: coordinator?.completed ?? 0,
-      ...(latest ? { lastCheckpoint: { id: latest.checkpointId, timestamp: latest.timestamp } } : {}),
+      ...(latest
+        ? { lastCheckpoint: { id: latest.checkpointId, timestamp: latest.timestamp } }
+        : {}),
       vertices: graph.vertices.map((v) => {
         const tasks = current?.tasks.filter((t) => t.vertex === v) ?? [];
         const counts: Record<string, number> = {};
@@ -145,7 +164,12 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
     connectNats(servers?: string): Promise<NatsConnection> {
       const url = servers ?? options.natsUrl;
       if (!url) {
-        return Promise.reject(new FlotillaError(ErrorCode.INVALID_ARGUMENT, "this job uses NATS but no server was given (set nats.url or the source's servers)"));
+        return Promise.reject(
+          new FlotillaError(
+            ErrorCode.INVALID_ARGUMENT,
+            "this job uses NATS but no server was given (set nats.url or the source's servers)",
+          ),
+        );
       }
       let conn = connections.get(url);
       if (!conn) {
@@ -161,57 +185,26 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
         if (publishedBatches.has(key)) return;
         publishedBatches.add(key);
       }
-      (results[sinkId] ??= []).push(...values);
+      const list = results[sinkId] ?? [];
+      list.push(...values);
+      results[sinkId] = list;
     },
   };
 
   function deploy(restoreFrom: CompletedCheckpoint | undefined): Attempt {
-    const credits = options.channelCredits ?? 4;
-    // senders[edge][sourceSubtask][targetSubtask]; receivers by target vertex and subtask.
-    const senders = new Map<string, (ChannelSender<Frame> | undefined)[][]>();
-    const receivers = new Map<string, ChannelReceiver<Frame>[][]>();
-    for (const v of graph.vertices) receivers.set(v.id, Array.from({ length: v.parallelism }, () => []));
-    for (const v of graph.vertices) {
-      for (const edge of v.inputs) {
-        const source = graph.vertex(edge.source);
-        const grid = Array.from({ length: source.parallelism }, () => new Array<ChannelSender<Frame> | undefined>(v.parallelism));
-        for (let s = 0; s < source.parallelism; s++) {
-          for (let t = 0; t < v.parallelism; t++) {
-            if (edge.partitioning === "forward" && s !== t) continue;
-            const channel = localChannel<Frame>({ credits, name: `${edge.id}:${s}->${t}` });
-            grid[s]![t] = channel.sender;
-            receivers.get(v.id)![t]!.push(channel.receiver);
-          }
-        }
-        senders.set(edge.id, grid);
-      }
-    }
-    const attempt = attemptNo;
+    const channels = localChannels({ credits: options.channelCredits ?? 4 });
     const tasks: Task[] = [];
     for (const v of graph.vertices) {
       const restored = restoreFrom?.vertices[v.id];
       for (let i = 0; i < v.parallelism; i++) {
-        const output = new RecordWriter(
-          v.outputs.map((edge) => ({
-            partitioner: createPartitioner(edge.partitioning, {
-              subtask: i,
-              targets: graph.vertex(edge.target).parallelism,
-              maxParallelism: v.maxParallelism,
-              ...(edge.keySelector ? { keySelector: edge.keySelector } : {}),
-            }),
-            senders: senders.get(edge.id)![i]!,
-          })),
-          { batchSize: options.batchSize ?? 1000, bufferTimeoutMs: graph.options.bufferTimeoutMs },
-        );
         tasks.push(
-          new Task({
+          deployTask({
             graph,
             jobId,
             vertexId: v.id,
             subtask: i,
-            attempt,
-            inputs: receivers.get(v.id)![i]!,
-            output,
+            attempt: attemptNo,
+            channels,
             services,
             checkpointing: coordinator!.forTask(v.id, i),
             ...(restored ? { restore: () => loadSnapshots(store, restored.handles) } : {}),
@@ -244,7 +237,10 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
       tasks.map((t) =>
         t.run().then(
           // A task canceled on its own (not with the job) is a failure of the attempt.
-          (end) => (end === TaskState.CANCELED && !canceled && failure === undefined ? fail(new FlotillaError(ErrorCode.CANCELED, `task ${t.vertex.name} was canceled`)) : undefined),
+          (end) =>
+            end === TaskState.CANCELED && !canceled && failure === undefined
+              ? fail(new FlotillaError(ErrorCode.CANCELED, `task ${t.vertex.name} was canceled`))
+              : undefined,
           fail,
         ),
       ),
@@ -254,8 +250,16 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
 
   async function execute(): Promise<JobResult> {
     const restoreFrom =
-      typeof options.restoreFrom === "string" ? await loadCheckpoint(store, options.restoreFrom) : options.restoreFrom;
-    coordinator = new CheckpointCoordinator({ jobId, graph, store, log, ...(restoreFrom ? { restoredFrom: restoreFrom } : {}) });
+      typeof options.restoreFrom === "string"
+        ? await loadCheckpoint(store, options.restoreFrom)
+        : options.restoreFrom;
+    coordinator = new CheckpointCoordinator({
+      jobId,
+      graph,
+      store,
+      log,
+      ...(restoreFrom ? { restoredFrom: restoreFrom } : {}),
+    });
     const policy = restartPolicy(graph.options.restartStrategy);
     for (;;) {
       setState(JobState.RUNNING);
@@ -270,8 +274,17 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
         if (canceled) return finish("canceled");
         const error = toFlotillaError(err);
         const decision = policy.onFailure(Date.now());
-        log.warn({ err: error.message, restart: decision.restart, delayMs: decision.delayMs }, "job attempt failed");
-        if (!decision.restart) return finish("failed", new FlotillaError(error.code, `${error.message} (${decision.reason})`, { cause: error }));
+        log.warn(
+          { err: error.message, restart: decision.restart, delayMs: decision.delayMs },
+          "job attempt failed",
+        );
+        if (!decision.restart)
+          return finish(
+            "failed",
+            new FlotillaError(error.code, `${error.message} (${decision.reason})`, {
+              cause: error,
+            }),
+          );
         setState(JobState.RESTARTING);
         await sleep(decision.delayMs);
         if (canceled) return finish("canceled");
@@ -281,9 +294,20 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
     }
   }
 
-  async function finish(end: "finished" | "canceled" | "failed", error?: FlotillaError): Promise<JobResult> {
-    await Promise.all([...connections.values()].map((c) => c.then((nc) => nc.close()).catch(() => {})));
-    const finalState = stopSavepoint ? JobState.FINISHED : end === "finished" ? JobState.FINISHED : end === "canceled" ? JobState.CANCELED : JobState.FAILED;
+  async function finish(
+    end: "finished" | "canceled" | "failed",
+    error?: FlotillaError,
+  ): Promise<JobResult> {
+    await Promise.all(
+      [...connections.values()].map((c) => c.then((nc) => nc.close()).catch(() => {})),
+    );
+    const finalState = stopSavepoint
+      ? JobState.FINISHED
+      : end === "finished"
+        ? JobState.FINISHED
+        : end === "canceled"
+          ? JobState.CANCELED
+          : JobState.FAILED;
     setState(finalState);
     return {
       jobId,
@@ -310,7 +334,10 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
 
   async function savepoint(): Promise<string> {
     if (!coordinator || state !== JobState.RUNNING) {
-      throw new FlotillaError(ErrorCode.CONFLICT, `job ${jobId} is ${state}: savepoints need a running job`);
+      throw new FlotillaError(
+        ErrorCode.CONFLICT,
+        `job ${jobId} is ${state}: savepoints need a running job`,
+      );
     }
     const cp = await coordinator.triggerSavepoint();
     return `savepoints/${cp.jobId}/${cp.checkpointId}`;
@@ -323,7 +350,8 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
     cancel,
     async cancelTask(vertexId, subtask) {
       const task = current?.tasks.find((t) => t.vertex.id === vertexId && t.subtask === subtask);
-      if (!task) throw new FlotillaError(ErrorCode.NOT_FOUND, `no running task ${vertexId}#${subtask}`);
+      if (!task)
+        throw new FlotillaError(ErrorCode.NOT_FOUND, `no running task ${vertexId}#${subtask}`);
       await task.cancel("canceled by fault injection");
     },
     savepoint,
@@ -334,11 +362,18 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
   };
 }
 
-async function loadSnapshots(store: SnapshotStore, handles: string[]): Promise<(TaskSnapshot | undefined)[]> {
+export async function loadSnapshots(
+  store: SnapshotStore,
+  handles: string[],
+): Promise<(TaskSnapshot | undefined)[]> {
   return await Promise.all(
     handles.map(async (handle) => {
       const bytes = await store.get(handle);
-      if (!bytes) throw new FlotillaError(ErrorCode.NOT_FOUND, `snapshot ${handle} is missing from ${store.location}`);
+      if (!bytes)
+        throw new FlotillaError(
+          ErrorCode.NOT_FOUND,
+          `snapshot ${handle} is missing from ${store.location}`,
+        );
       return cbor.decode(bytes) as TaskSnapshot;
     }),
   );

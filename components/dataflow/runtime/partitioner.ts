@@ -14,7 +14,12 @@ export function createPartitioner(
     targets,
     maxParallelism,
     keySelector,
-  }: { subtask: number; targets: number; maxParallelism: number; keySelector?: (value: unknown) => unknown },
+  }: {
+    subtask: number;
+    targets: number;
+    maxParallelism: number;
+    keySelector?: (value: unknown) => unknown;
+  },
 ): Partitioner {
   switch (partitioning) {
     case Partitioning.FORWARD:
@@ -35,7 +40,11 @@ export function createPartitioner(
       if (!keySelector) throw new Error("hash partitioning needs a key selector");
       return {
         select: (value) =>
-          subtaskForKeyGroup(keyGroupOf(keySelector(value), maxParallelism), targets, maxParallelism),
+          subtaskForKeyGroup(
+            keyGroupOf(keySelector(value), maxParallelism),
+            targets,
+            maxParallelism,
+          ),
       };
     }
   }

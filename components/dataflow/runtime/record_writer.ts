@@ -83,14 +83,16 @@ export class RecordWriter implements Output<unknown> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const edge of this.#edges) {
-      for (let t = 0; t < edge.buffers.length; t++) this.#flushBuffer(edge.senders[t], edge.buffers[t]!);
+      for (let t = 0; t < edge.buffers.length; t++)
+        this.#flushBuffer(edge.senders[t], edge.buffers[t]!);
     }
   }
 
   /** Flushes, then sends a control frame to every channel. */
   broadcast(frame: Frame): void {
     this.flush();
-    for (const edge of this.#edges) for (const sender of edge.senders) if (sender) this.#send(sender, frame);
+    for (const edge of this.#edges)
+      for (const sender of edge.senders) if (sender) this.#send(sender, frame);
   }
 
   emitWatermark(watermark: Timestamp): void {
@@ -121,6 +123,8 @@ export class RecordWriter implements Output<unknown> {
   async cancel(reason: string): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await Promise.all(this.#edges.flatMap((e) => e.senders.map((s) => s?.cancel(reason).catch(() => {}))));
+    await Promise.all(
+      this.#edges.flatMap((e) => e.senders.map((s) => s?.cancel(reason).catch(() => {}))),
+    );
   }
 }

@@ -15,21 +15,33 @@ export interface RestartPolicy {
 export function restartPolicy(strategy: RestartStrategy): RestartPolicy {
   switch (strategy.type) {
     case "none":
-      return { onFailure: () => ({ restart: false, delayMs: 0, reason: "restart strategy is 'none'" }) };
+      return {
+        onFailure: () => ({ restart: false, delayMs: 0, reason: "restart strategy is 'none'" }),
+      };
     case "fixed-delay": {
       let failures = 0;
       return {
         onFailure() {
           failures++;
           if (failures > strategy.attempts) {
-            return { restart: false, delayMs: 0, reason: `fixed-delay: ${strategy.attempts} restart attempts used up` };
+            return {
+              restart: false,
+              delayMs: 0,
+              reason: `fixed-delay: ${strategy.attempts} restart attempts used up`,
+            };
           }
           return { restart: true, delayMs: strategy.delayMs };
         },
       };
     }
     case "exponential-delay": {
-      const { initialDelayMs = 1000, maxDelayMs = 60_000, multiplier = 2, resetAfterMs = 60_000, attempts = Infinity } = strategy;
+      const {
+        initialDelayMs = 1000,
+        maxDelayMs = 60_000,
+        multiplier = 2,
+        resetAfterMs = 60_000,
+        attempts = Infinity,
+      } = strategy;
       let delay = initialDelayMs;
       let failures = 0;
       let last = -Infinity;
@@ -42,7 +54,11 @@ export function restartPolicy(strategy: RestartStrategy): RestartPolicy {
           last = now;
           failures++;
           if (failures > attempts) {
-            return { restart: false, delayMs: 0, reason: `exponential-delay: ${attempts} restart attempts used up` };
+            return {
+              restart: false,
+              delayMs: 0,
+              reason: `exponential-delay: ${attempts} restart attempts used up`,
+            };
           }
           const current = delay;
           delay = Math.min(maxDelayMs, delay * multiplier);

@@ -46,7 +46,10 @@ export function fileSnapshotStore(directory: string): SnapshotStore {
   const root = resolve(directory);
   const pathOf = (key: string) => {
     if (!SAFE_KEY.test(key) || key.split("/").includes("..")) {
-      throw new FlotillaError(ErrorCode.INVALID_ARGUMENT, `bad snapshot key ${JSON.stringify(key)}`);
+      throw new FlotillaError(
+        ErrorCode.INVALID_ARGUMENT,
+        `bad snapshot key ${JSON.stringify(key)}`,
+      );
     }
     return join(root, key);
   };
@@ -82,16 +85,25 @@ export function snapshotPrefix(jobId: string, checkpointId: number, savepoint: b
 export const METADATA = "_metadata";
 
 /** Reads a savepoint (or retained checkpoint) by its path inside the store, e.g. `savepoints/<job>/<id>`. */
-export async function loadCheckpoint(store: SnapshotStore, path: string): Promise<CompletedCheckpoint> {
+export async function loadCheckpoint(
+  store: SnapshotStore,
+  path: string,
+): Promise<CompletedCheckpoint> {
   const key = `${path.replace(/\/+$/, "")}/${METADATA}`;
   let bytes: Uint8Array | undefined;
   try {
     bytes = await store.get(key);
   } catch (err) {
-    throw new FlotillaError(ErrorCode.INVALID_ARGUMENT, `cannot read savepoint ${path}: ${(err as Error).message}`);
+    throw new FlotillaError(
+      ErrorCode.INVALID_ARGUMENT,
+      `cannot read savepoint ${path}: ${(err as Error).message}`,
+    );
   }
   if (!bytes) {
-    throw new FlotillaError(ErrorCode.NOT_FOUND, `no savepoint at ${path} in ${store.location}: check the path 'flotilla savepoint' printed`);
+    throw new FlotillaError(
+      ErrorCode.NOT_FOUND,
+      `no savepoint at ${path} in ${store.location}: check the path 'flotilla savepoint' printed`,
+    );
   }
   return JSON.parse(new TextDecoder().decode(bytes)) as CompletedCheckpoint;
 }

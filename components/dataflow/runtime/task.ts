@@ -9,10 +9,17 @@ import type { JobGraph, JobVertex } from "../graph/job_graph.ts";
 import { SinkOperator } from "../operators/sink.ts";
 import { createKeyedBackend, type KeyedBackendWithTimers } from "../state/heap_backend.ts";
 import { keyGroupRange } from "../state/key_groups.ts";
-import { type Frame, FrameKind, type KeyedSnapshot, MAX_WATERMARK, type SourceReader, type Timestamp } from "../types.ts";
+import {
+  type Frame,
+  FrameKind,
+  type KeyedSnapshot,
+  MAX_WATERMARK,
+  type SourceReader,
+  type Timestamp,
+} from "../types.ts";
 import { buildChain, type Chain, runtimeContext, type TaskServices } from "./chain.ts";
-import type { RecordWriter } from "./record_writer.ts";
 import { InputGate } from "./input_gate.ts";
+import type { RecordWriter } from "./record_writer.ts";
 
 export const TaskState = {
   DEPLOYING: "deploying",
@@ -62,7 +69,8 @@ export interface TaskDeployment {
 
 /** Lets timers and I/O run: a busy task loop resolves only microtasks and would starve them. */
 const macrotask: (fn: () => void) => void =
-  (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ?? ((fn) => setTimeout(fn, 0));
+  (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ??
+  ((fn) => setTimeout(fn, 0));
 const YIELD_EVERY_MS = 5;
 
 interface Waiter {
@@ -104,9 +112,22 @@ export class Task {
         ...(deployment.services.now ? { now: deployment.services.now } : {}),
       });
     }
-    const ids = { jobId: deployment.jobId, subtask: deployment.subtask, attempt: deployment.attempt };
-    const keyed = this.#backend ? { backend: this.#backend, timers: this.#backend.timers } : undefined;
-    this.#chain = buildChain(deployment.graph, vertex, ids, deployment.services, deployment.output, keyed);
+    const ids = {
+      jobId: deployment.jobId,
+      subtask: deployment.subtask,
+      attempt: deployment.attempt,
+    };
+    const keyed = this.#backend
+      ? { backend: this.#backend, timers: this.#backend.timers }
+      : undefined;
+    this.#chain = buildChain(
+      deployment.graph,
+      vertex,
+      ids,
+      deployment.services,
+      deployment.output,
+      keyed,
+    );
   }
 
   get state(): TaskState {
@@ -115,7 +136,10 @@ export class Task {
 
   /** Named counters of the chain's operators, plus records in/out. */
   metrics(): Record<string, number> {
-    const out: Record<string, number> = { recordsIn: this.recordsIn, recordsOut: this.#d.output.recordsOut };
+    const out: Record<string, number> = {
+      recordsIn: this.recordsIn,
+      recordsOut: this.#d.output.recordsOut,
+    };
     for (const [name, c] of this.#chain.counters) out[name] = c.get();
     return out;
   }
@@ -152,7 +176,8 @@ export class Task {
 
   /** Stops promptly: channels are canceled, the loops end, the task reports CANCELED. */
   async cancel(reason = "canceled"): Promise<void> {
-    if (this.#canceled || this.#state === TaskState.FINISHED || this.#state === TaskState.FAILED) return;
+    if (this.#canceled || this.#state === TaskState.FINISHED || this.#state === TaskState.FAILED)
+      return;
     this.#canceled = true;
     this.#setState(TaskState.CANCELING);
     const canceled = new FlotillaError(ErrorCode.CANCELED, `task canceled: ${reason}`);
@@ -174,7 +199,8 @@ export class Task {
   notifyCheckpointComplete(id: number): Promise<void> {
     this.#notifying = this.#notifying.then(async () => {
       if (id <= this.#completed) return;
-      for (const { operator } of this.#chain.operators) await operator.notifyCheckpointComplete?.(id);
+      for (const { operator } of this.#chain.operators)
+        await operator.notifyCheckpointComplete?.(id);
       await this.#reader?.notifyCheckpointComplete?.(id);
       this.#completed = id;
       const due = this.#notifyWaiters.filter((w) => w.id <= id);
@@ -205,7 +231,13 @@ export class Task {
     const d = this.#d;
     const restored = d.restore ? await d.restore() : undefined;
     if (this.vertex.source) {
-      const ctx = runtimeContext(d.graph, this.vertex, { jobId: d.jobId, operatorId: this.vertex.id, subtask: d.subtask, attempt: d.attempt }, d.services, this.#chain.counters);
+      const ctx = runtimeContext(
+        d.graph,
+        this.vertex,
+        { jobId: d.jobId, operatorId: this.vertex.id, subtask: d.subtask, attempt: d.attempt },
+        d.services,
+        this.#chain.counters,
+      );
       this.#reader = this.vertex.source.createReader(ctx);
       if (restored) await this.#reader.restore?.(restored.map((s) => s?.source));
     } else {
@@ -222,7 +254,11 @@ export class Task {
         // Sinks take back the staged writes of the old subtasks that map to them (j mod p);
         // every other operator sees all instances' states and keeps what it owns (union).
         const states = restored.flatMap((s, j) =>
-          s && id in s.operators && (!(operator instanceof SinkOperator) || j % parallelism === d.subtask) ? [s.operators[id]] : [],
+          s &&
+          id in s.operators &&
+          (!(operator instanceof SinkOperator) || j % parallelism === d.subtask)
+            ? [s.operators[id]]
+            : [],
         );
         await operator.restoreState(states);
       }
@@ -277,13 +313,18 @@ export class Task {
     if (this.#processingTimer) clearTimeout(this.#processingTimer);
     const now = this.#d.services.now?.() ?? Date.now();
     this.#processingTimerAt = next;
-    this.#processingTimer = setTimeout(() => {
-      this.#processingTimer = undefined;
-      this.#processingTimerAt = Number.POSITIVE_INFINITY;
-      if (this.#canceled) return;
-      backend.advanceProcessingTime(this.#d.services.now?.() ?? Date.now(), (time, key) => head.onProcessingTime!(time, key));
-      this.#scheduleProcessingTimer();
-    }, Math.max(0, next - now));
+    this.#processingTimer = setTimeout(
+      () => {
+        this.#processingTimer = undefined;
+        this.#processingTimerAt = Number.POSITIVE_INFINITY;
+        if (this.#canceled) return;
+        backend.advanceProcessingTime(this.#d.services.now?.() ?? Date.now(), (time, key) =>
+          head.onProcessingTime!(time, key),
+        );
+        this.#scheduleProcessingTimer();
+      },
+      Math.max(0, next - now),
+    );
   }
 
   #checkpoint(id: number): void {
@@ -316,7 +357,8 @@ export class Task {
     const batchSize = this.#d.batchSize ?? 1000;
     for (;;) {
       this.#takeTriggers();
-      if (this.#canceled || this.#asyncFailure !== undefined) throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
+      if (this.#canceled || this.#asyncFailure !== undefined)
+        throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
       const batch = await reader.poll(batchSize);
       if (batch === null) break;
       if (batch.values.length) {
@@ -336,7 +378,8 @@ export class Task {
           await this.#notified(final);
           break;
         }
-        if (this.#canceled || this.#asyncFailure !== undefined) throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
+        if (this.#canceled || this.#asyncFailure !== undefined)
+          throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
         await new Promise<void>((resolve) => {
           this.#wakeSource = resolve;
         });
@@ -374,7 +417,11 @@ export class Task {
           break;
         case "barrier":
           this.#checkpoint(event.id);
-          this.#d.output.broadcast({ k: FrameKind.BARRIER, id: event.id, ...(event.final ? { final: true } : {}) });
+          this.#d.output.broadcast({
+            k: FrameKind.BARRIER,
+            id: event.id,
+            ...(event.final ? { final: true } : {}),
+          });
           if (event.final) finalCheckpoint = event.id;
           break;
         case "end-of-data":

@@ -30,7 +30,9 @@ export function collect<T = unknown>(): Sink<T> {
           return { values };
         },
         async commit(entries) {
-          for (const { checkpointId, subtask, staged } of inCheckpointOrder<CollectStaged<T>>(entries)) {
+          for (const { checkpointId, subtask, staged } of inCheckpointOrder<CollectStaged<T>>(
+            entries,
+          )) {
             const batchId = `${subtask}.${checkpointId}`;
             if (committed.has(batchId)) continue;
             if (staged.values.length > 0) await ctx.publishResults(sinkId, staged.values, batchId);

@@ -1,5 +1,6 @@
 /** The sinks a job writes to: `sinks.log()`, `sinks.collect()`, `sinks.file(...)`, ... */
 import { collect } from "./collect.ts";
+import { discard } from "./discard.ts";
 import { file } from "./file.ts";
 import { jetstream } from "./jetstream.ts";
 import { kv } from "./kv.ts";
@@ -16,4 +17,4 @@ export type {
 export type { KvSinkOptions, KvStaged } from "./kv.ts";
 export type { LogSinkLevel, LogSinkOptions } from "./log.ts";
 
-export const sinks = { log, collect, file, jetstream, kv } as const;
+export const sinks = { log, collect, discard, file, jetstream, kv } as const;

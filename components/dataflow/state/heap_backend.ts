@@ -141,8 +141,31 @@ class HeapKeyedBackend implements KeyedBackendWithTimers {
     return this.#key;
   }
 
+  /** Accessors are made once per name: user code may ask for them on every record. */
+  readonly #accessors = new Map<string, unknown>();
+
+  #accessor<A>(name: string, kind: StateKind, make: () => A): A {
+    const cached = this.#accessors.get(`${kind}:${name}`);
+    if (cached !== undefined) return cached as A;
+    this.#declare(name, kind);
+    const made = make();
+    this.#accessors.set(`${kind}:${name}`, made);
+    return made;
+  }
+
   value<T>(name: string): ValueState<T> {
-    this.#declare(name, "value");
+    return this.#accessor(name, "value", () => this.#valueState<T>(name));
+  }
+
+  list<T>(name: string): ListState<T> {
+    return this.#accessor(name, "list", () => this.#listState<T>(name));
+  }
+
+  map<K, V>(name: string): MapState<K, V> {
+    return this.#accessor(name, "map", () => this.#mapState<K, V>(name));
+  }
+
+  #valueState<T>(name: string): ValueState<T> {
     return {
       get: () => this.#read(name) as T | undefined,
       set: (value) => {
@@ -153,8 +176,7 @@ class HeapKeyedBackend implements KeyedBackendWithTimers {
     };
   }
 
-  list<T>(name: string): ListState<T> {
-    this.#declare(name, "list");
+  #listState<T>(name: string): ListState<T> {
     const empty: readonly T[] = Object.freeze([]);
     return {
       get: () => (this.#read(name) as T[] | undefined) ?? empty,
@@ -172,8 +194,7 @@ class HeapKeyedBackend implements KeyedBackendWithTimers {
     };
   }
 
-  map<K, V>(name: string): MapState<K, V> {
-    this.#declare(name, "map");
+  #mapState<K, V>(name: string): MapState<K, V> {
     const read = () => this.#read(name) as Map<KeyIdentity, [K, V]> | undefined;
     return {
       get: (key) => read()?.get(keyId(key))?.[1],

@@ -11,7 +11,8 @@ import etl, { type Order } from "../../../examples/jetstream-etl.ts";
 import { connectFor, natsFor } from "../../support/tap.ts";
 
 const ORDERS = 6000;
-const statusOf = (i: number): Order["status"] => (i % 3 === 0 ? "open" : i % 7 === 0 ? "canceled" : "paid");
+const statusOf = (i: number): Order["status"] =>
+  i % 3 === 0 ? "open" : i % 7 === 0 ? "canceled" : "paid";
 
 async function setup(t: Parameters<typeof natsFor>[0]) {
   const server = await natsFor(t);
@@ -22,12 +23,19 @@ async function setup(t: Parameters<typeof natsFor>[0]) {
   const js = jetstream(nc);
   const acks = [];
   for (let i = 0; i < ORDERS; i++) {
-    const order: Order = { id: `o${i}`, customer: `c${i % 50}`, cents: 100 + i, status: statusOf(i) };
+    const order: Order = {
+      id: `o${i}`,
+      customer: `c${i % 50}`,
+      cents: 100 + i,
+      status: statusOf(i),
+    };
     acks.push(js.publish(`orders.${order.customer}`, JSON.stringify(order)));
     if (acks.length === 1000) await Promise.all(acks.splice(0));
   }
   await Promise.all(acks);
-  const expected = Array.from({ length: ORDERS }, (_, i) => i).filter((i) => statusOf(i) === "paid").map((i) => `o${i}`);
+  const expected = Array.from({ length: ORDERS }, (_, i) => i)
+    .filter((i) => statusOf(i) === "paid")
+    .map((i) => `o${i}`);
   return { server, jsm, expected };
 }
 
@@ -43,7 +51,9 @@ async function outputIds(jsm: Awaited<ReturnType<typeof jetstreamManager>>): Pro
 
 t.test("the ETL example publishes every paid order exactly once", async (t) => {
   const { server, jsm, expected } = await setup(t);
-  const result = await runLocal(etl.graph({ args: { nats: server.url, input: "ORDERS", output: "paid.orders" } })).result;
+  const result = await runLocal(
+    etl.graph({ args: { nats: server.url, input: "ORDERS", output: "paid.orders" } }),
+  ).result;
   t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
   const ids = await outputIds(jsm);
   t.equal(ids.length, expected.length);
@@ -55,7 +65,11 @@ t.test("a failure mid-stream: after restore the output holds each paid order onc
   let seen = 0;
   let failed = false;
   const job = defineJob(
-    { name: "etl-with-failure", checkpointing: { intervalMs: 20 }, restartStrategy: { type: "fixed-delay", attempts: 3, delayMs: 50 } },
+    {
+      name: "etl-with-failure",
+      checkpointing: { intervalMs: 20 },
+      restartStrategy: { type: "fixed-delay", attempts: 3, delayMs: 50 },
+    },
     (env) =>
       env
         .source(sources.jetstream<Order>({ servers: server.url, stream: "ORDERS", bounded: true }))

@@ -24,7 +24,8 @@ function verdict(results: Record<string, unknown[]>, keys: number) {
   const all = Object.values(results).flat() as CheckResult[];
   const alerts = all.filter((r) => r.kind === "alert");
   const counts = new Map<number, number[]>();
-  for (const r of all) if (r.kind === "count") counts.set(r.key, [...(counts.get(r.key) ?? []), r.count]);
+  for (const r of all)
+    if (r.kind === "count") counts.set(r.key, [...(counts.get(r.key) ?? []), r.count]);
   return { alerts, counts: Array.from({ length: keys }, (_, k) => counts.get(k) ?? []) };
 }
 
@@ -46,20 +47,20 @@ for (const seed of SEEDS) {
       },
       (env) =>
         checkSequences(
-          env
-            .source(sources.sequence({ keys, perKey, ratePerSecond: 15_000 }))
-            .map((r) => {
-              if (failAt.has(++seen)) throw new Error(`injected failure at record ${seen}`);
-              return r;
-            }),
+          env.source(sources.sequence({ keys, perKey, ratePerSecond: 15_000 })).map((r) => {
+            if (failAt.has(++seen)) throw new Error(`injected failure at record ${seen}`);
+            return r;
+          }),
         ).sink(sinks.collect()),
     );
     const handle = runLocal(job.graph());
     // And one task canceled from outside, as a lost TaskManager would be, mid-run.
     const canceler = (async () => {
-      while (handle.status().checkpoints < 3 && handle.status().state !== "finished") await new Promise((r) => setTimeout(r, 5));
+      while (handle.status().checkpoints < 3 && handle.status().state !== "finished")
+        await new Promise((r) => setTimeout(r, 5));
       const check = handle.status().vertices.find((v) => v.name.startsWith("check sequences"));
-      if (check && handle.status().state === "running") await handle.cancelTask(check.id, 1).catch(() => {});
+      if (check && handle.status().state === "running")
+        await handle.cancelTask(check.id, 1).catch(() => {});
     })();
     const result = await handle.result;
     await canceler;
@@ -68,35 +69,56 @@ for (const seed of SEEDS) {
     t.ok(result.checkpoints >= 3, `${result.checkpoints} checkpoints`);
     const { alerts, counts } = verdict(result.results, keys);
     t.same(alerts, [], "no sequence alert");
-    t.same(counts, Array.from({ length: keys }, () => [perKey]), "each key counted once, exactly perKey");
+    t.same(
+      counts,
+      Array.from({ length: keys }, () => [perKey]),
+      "each key counted once, exactly perKey",
+    );
   });
 }
 
-t.test("savepoint at parallelism 2, restored at parallelism 3: zero alerts, exact counts", async (t) => {
-  const keys = 12;
-  const perKey = 1500;
-  const store = memorySnapshotStore();
-  const job = defineJob({ name: "sequence-check-rescale", checkpointing: { intervalMs: 50 } }, (env) =>
-    checkSequences(env.source(sources.sequence({ keys, perKey, ratePerSecond: 12_000 })).uid("sequence")).sink(sinks.collect()),
-  );
-  const first = runLocal(job.graph({ parallelism: 2 }), { store });
-  while (first.status().checkpoints < 2) await new Promise((r) => setTimeout(r, 5));
-  const stopped = await first.stop();
-  t.equal(stopped.state, "finished");
-  t.match(stopped.savepoint, /^savepoints\/[0-9a-f]{32}\/\d+$/);
-  t.same(verdict(stopped.results, keys).counts.flat(), [], "stopped before the input ended");
+t.test(
+  "savepoint at parallelism 2, restored at parallelism 3: zero alerts, exact counts",
+  async (t) => {
+    const keys = 12;
+    const perKey = 1500;
+    const store = memorySnapshotStore();
+    const job = defineJob(
+      { name: "sequence-check-rescale", checkpointing: { intervalMs: 50 } },
+      (env) =>
+        checkSequences(
+          env.source(sources.sequence({ keys, perKey, ratePerSecond: 12_000 })).uid("sequence"),
+        ).sink(sinks.collect()),
+    );
+    const first = runLocal(job.graph({ parallelism: 2 }), { store });
+    while (first.status().checkpoints < 2) await new Promise((r) => setTimeout(r, 5));
+    const stopped = await first.stop();
+    t.equal(stopped.state, "finished");
+    t.match(stopped.savepoint, /^savepoints\/[0-9a-f]{32}\/\d+$/);
+    t.same(verdict(stopped.results, keys).counts.flat(), [], "stopped before the input ended");
 
-  const second = runLocal(job.graph({ parallelism: 3 }), { store, restoreFrom: stopped.savepoint! });
-  const result = await second.result;
-  t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
-  const { alerts, counts } = verdict(result.results, keys);
-  t.same(alerts, [], "no sequence alert across the rescale");
-  t.same(counts, Array.from({ length: keys }, () => [perKey]));
-  t.equal(second.status().vertices.find((v) => v.name.startsWith("check"))?.parallelism, 3);
-});
+    const second = runLocal(job.graph({ parallelism: 3 }), {
+      store,
+      restoreFrom: stopped.savepoint!,
+    });
+    const result = await second.result;
+    t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
+    const { alerts, counts } = verdict(result.results, keys);
+    t.same(alerts, [], "no sequence alert across the rescale");
+    t.same(
+      counts,
+      Array.from({ length: keys }, () => [perKey]),
+    );
+    t.equal(second.status().vertices.find((v) => v.name.startsWith("check"))?.parallelism, 3);
+  },
+);
 
 t.test("a savepoint path that does not exist is a clear NOT_FOUND", async (t) => {
-  const job = defineJob({ name: "nosave" }, (env) => env.source(sources.collection([1])).sink(sinks.collect()));
-  const result = await runLocal(job.graph(), { restoreFrom: "savepoints/abc/1" }).result.catch((e) => e);
+  const job = defineJob({ name: "nosave" }, (env) =>
+    env.source(sources.collection([1])).sink(sinks.collect()),
+  );
+  const result = await runLocal(job.graph(), { restoreFrom: "savepoints/abc/1" }).result.catch(
+    (e) => e,
+  );
   t.match(result, { code: "NOT_FOUND", message: /no savepoint at savepoints\/abc\/1/ });
 });

@@ -3,8 +3,10 @@ import t from "tap";
 import { runLocal } from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, type Sink, sinks, sources } from "../../../components/dataflow/mod.ts";
 
-const sorted = <T>(values: T[]) => [...values].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-const collected = (result: { results: Record<string, unknown[]> }) => Object.values(result.results).flat();
+const sorted = <T>(values: T[]) =>
+  [...values].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+const collected = (result: { results: Record<string, unknown[]> }) =>
+  Object.values(result.results).flat();
 
 for (const parallelism of [1, 3]) {
   t.test(`map, filter, flatMap at parallelism ${parallelism}`, async (t) => {
@@ -25,13 +27,22 @@ for (const parallelism of [1, 3]) {
 t.test("rolling reduce per key emits every update", async (t) => {
   const job = defineJob({ name: "reduce", parallelism: 2 }, (env) =>
     env
-      .source(sources.collection([["a", 1], ["b", 10], ["a", 2], ["a", 3], ["b", 20]] as [string, number][]))
+      .source(
+        sources.collection([
+          ["a", 1],
+          ["b", 10],
+          ["a", 2],
+          ["a", 3],
+          ["b", 20],
+        ] as [string, number][]),
+      )
       .keyBy(([k]) => k)
       .reduce(([k, x], [, y]) => [k, x + y])
       .sink(sinks.collect()),
   );
   const result = await runLocal(job.graph()).result;
-  const byKey = (k: string) => (collected(result) as [string, number][]).filter(([key]) => key === k).map(([, n]) => n);
+  const byKey = (k: string) =>
+    (collected(result) as [string, number][]).filter(([key]) => key === k).map(([, n]) => n);
   t.same(byKey("a"), [1, 3, 6], "in order per key");
   t.same(byKey("b"), [10, 30]);
 });
@@ -63,7 +74,9 @@ t.test("keyed process: value, list and map state with event-time timers", async 
         onTimer(time, ctx) {
           const pages = ctx.state.list<string>("pages").get().join(",");
           const visits = ctx.state.map<string, number>("visits").entries().sort();
-          ctx.emit(`${ctx.key}@${time} n=${ctx.state.value<number>("count").get()} pages=${pages} visits=${JSON.stringify(visits)}`);
+          ctx.emit(
+            `${ctx.key}@${time} n=${ctx.state.value<number>("count").get()} pages=${pages} visits=${JSON.stringify(visits)}`,
+          );
         },
       })
       .sink(sinks.collect()),
@@ -86,7 +99,8 @@ t.test("keyed process: processing-time timers fire for the right key", async (t)
       .keyBy((r) => r.key)
       .process<string>({
         processElement(r, ctx) {
-          if (r.seq === 0) ctx.timers.registerProcessingTimeTimer(ctx.timers.currentProcessingTime() + 20);
+          if (r.seq === 0)
+            ctx.timers.registerProcessingTimeTimer(ctx.timers.currentProcessingTime() + 20);
         },
         onTimer(_time, ctx) {
           ctx.emit(`${ctx.key}:${ctx.domain}`);
@@ -95,25 +109,41 @@ t.test("keyed process: processing-time timers fire for the right key", async (t)
       .sink(sinks.collect()),
   );
   const result = await runLocal(job.graph()).result;
-  t.same(sorted(collected(result)), ["0:processing", "1:processing", "2:processing", "3:processing"]);
+  t.same(sorted(collected(result)), [
+    "0:processing",
+    "1:processing",
+    "2:processing",
+    "3:processing",
+  ]);
 });
 
 t.test("union and broadcast", async (t) => {
   const job = defineJob({ name: "fanout", parallelism: 2 }, (env) => {
     const a = env.source(sources.collection([1, 2]));
     const b = env.source(sources.collection([10]));
-    a.union(b).broadcast().map((n) => n * 2).sink(sinks.collect());
+    a.union(b)
+      .broadcast()
+      .map((n) => n * 2)
+      .sink(sinks.collect());
   });
   const result = await runLocal(job.graph()).result;
-  t.same(sorted(collected(result)), [2, 2, 20, 20, 4, 4], "each of the 2 instances got every record");
+  t.same(
+    sorted(collected(result)),
+    [2, 2, 20, 20, 4, 4],
+    "each of the 2 instances got every record",
+  );
 });
 
 t.test("cancel stops an unbounded job promptly", async (t) => {
   const job = defineJob({ name: "forever", parallelism: 2 }, (env) =>
-    env.source(sources.sequence({ keys: 8 })).map((r) => r.seq).sink(sinks.log()),
+    env
+      .source(sources.sequence({ keys: 8 }))
+      .map((r) => r.seq)
+      .sink(sinks.log()),
   );
   const handle = runLocal(job.graph());
-  while ((handle.status().vertices[0]?.recordsIn ?? 0) < 1000) await new Promise((r) => setTimeout(r, 5));
+  while ((handle.status().vertices[0]?.recordsIn ?? 0) < 1000)
+    await new Promise((r) => setTimeout(r, 5));
   const start = Date.now();
   const result = await handle.cancel();
   t.equal(result.state, "canceled");
@@ -121,20 +151,23 @@ t.test("cancel stops an unbounded job promptly", async (t) => {
   t.equal(handle.status().state, "canceled");
 });
 
-t.test("a failing user function fails the job with its message when there is no restart", async (t) => {
-  const job = defineJob({ name: "boom" }, (env) =>
-    env
-      .source(sources.collection([1, 2, 3]))
-      .map((n) => {
-        if (n === 2) throw new Error("bad record 2");
-        return n;
-      })
-      .sink(sinks.collect()),
-  );
-  const result = await runLocal(job.graph()).result;
-  t.equal(result.state, "failed");
-  t.match(result.error?.message, /bad record 2 \(restart strategy is 'none'\)/);
-});
+t.test(
+  "a failing user function fails the job with its message when there is no restart",
+  async (t) => {
+    const job = defineJob({ name: "boom" }, (env) =>
+      env
+        .source(sources.collection([1, 2, 3]))
+        .map((n) => {
+          if (n === 2) throw new Error("bad record 2");
+          return n;
+        })
+        .sink(sinks.collect()),
+    );
+    const result = await runLocal(job.graph()).result;
+    t.equal(result.state, "failed");
+    t.match(result.error?.message, /bad record 2 \(restart strategy is 'none'\)/);
+  },
+);
 
 t.test("backpressure: a slow sink bounds what is in flight, and nothing is dropped", async (t) => {
   const seen: number[] = [];
@@ -176,5 +209,9 @@ t.test("backpressure: a slow sink bounds what is in flight, and nothing is dropp
   await handle.cancel();
   // Credits (2) x batch (100) on the channel, one batch at the sink and one being produced.
   t.ok(inFlightMax <= 600, `at most ${inFlightMax} records between source and sink`);
-  t.same(seen, Array.from({ length: seen.length }, (_, i) => i), "in order, none lost");
+  t.same(
+    seen,
+    Array.from({ length: seen.length }, (_, i) => i),
+    "in order, none lost",
+  );
 });

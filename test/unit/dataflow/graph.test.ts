@@ -1,7 +1,7 @@
 import t from "tap";
+import { GraphRecorder } from "../../../components/dataflow/graph/nodes.ts";
 import { buildJobGraph } from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, sinks, sources, windows } from "../../../components/dataflow/mod.ts";
-import { GraphRecorder } from "../../../components/dataflow/graph/nodes.ts";
 
 const words = defineJob({ name: "words", parallelism: 2 }, (env) =>
   env
@@ -15,34 +15,49 @@ const words = defineJob({ name: "words", parallelism: 2 }, (env) =>
     .sink(sinks.collect()),
 );
 
-t.test("chaining: forward edges with equal parallelism share a vertex; keyBy starts a new one", (t) => {
-  const plan = words.graph().plan();
-  // The collection source runs alone (parallelism 1); the operators take the job's 2.
-  t.same(
-    plan.vertices.map((v) => [v.name, v.parallelism]),
-    [
-      ["collection", 1],
-      ["flatMap -> filter", 2],
-      ["window(tumbling) -> map -> collect sink", 2],
-    ],
-  );
-  const [source, words2, counts] = plan.vertices.map((v) => v.id);
-  t.same(
-    plan.edges.map((e) => [e.source, e.target, e.partitioning]),
-    [
-      [source, words2, "rebalance"],
-      [words2, counts, "hash"],
-    ],
-  );
-  t.same(plan.slotSharingGroups, [{ name: "default", slots: 2, profile: { cpu: 0, memoryMb: 0, extended: {} } }]);
-  t.end();
-});
+t.test(
+  "chaining: forward edges with equal parallelism share a vertex; keyBy starts a new one",
+  (t) => {
+    const plan = words.graph().plan();
+    // The collection source runs alone (parallelism 1); the operators take the job's 2.
+    t.same(
+      plan.vertices.map((v) => [v.name, v.parallelism]),
+      [
+        ["collection", 1],
+        ["flatMap -> filter", 2],
+        ["window(tumbling) -> map -> collect sink", 2],
+      ],
+    );
+    const [source, words2, counts] = plan.vertices.map((v) => v.id);
+    t.same(
+      plan.edges.map((e) => [e.source, e.target, e.partitioning]),
+      [
+        [source, words2, "rebalance"],
+        [words2, counts, "hash"],
+      ],
+    );
+    t.same(plan.slotSharingGroups, [
+      { name: "default", slots: 2, profile: { cpu: 0, memoryMb: 0, extended: {} } },
+    ]);
+    t.end();
+  },
+);
 
 t.test("vertex and operator ids are deterministic across builds", (t) => {
   t.same(words.graph().plan(), words.graph().plan());
   t.same(
-    words.graph().plan().vertices.flatMap((v) => v.operators.map((o) => o.id)),
-    ["0-collection-source", "1-flatmap", "2-filter", "4-window-tumbling", "5-map", "6-collect-sink"],
+    words
+      .graph()
+      .plan()
+      .vertices.flatMap((v) => v.operators.map((o) => o.id)),
+    [
+      "0-collection-source",
+      "1-flatmap",
+      "2-filter",
+      "4-window-tumbling",
+      "5-map",
+      "6-collect-sink",
+    ],
   );
   t.end();
 });
@@ -57,8 +72,14 @@ t.test("a parallelism change between forward operators becomes a rebalance", (t)
       .sink(sinks.log()),
   );
   const plan = job.graph().plan();
-  t.same(plan.vertices.map((v) => v.parallelism), [3, 1, 3]);
-  t.same(plan.edges.map((e) => e.partitioning), ["rebalance", "rebalance"]);
+  t.same(
+    plan.vertices.map((v) => v.parallelism),
+    [3, 1, 3],
+  );
+  t.same(
+    plan.edges.map((e) => e.partitioning),
+    ["rebalance", "rebalance"],
+  );
   t.end();
 });
 
@@ -66,7 +87,11 @@ t.test("rebalance, broadcast and union shape the edges", (t) => {
   const job = defineJob({ name: "shapes", parallelism: 2 }, (env) => {
     const a = env.source(sources.collection([1, 2]));
     const b = env.source(sources.collection([3, 4]));
-    a.union(b.map((n) => n * 10)).rebalance().map((n) => n + 1).broadcast().sink(sinks.collect());
+    a.union(b.map((n) => n * 10))
+      .rebalance()
+      .map((n) => n + 1)
+      .broadcast()
+      .sink(sinks.collect());
   });
   const plan = job.graph().plan();
   const name = (id: string) => plan.vertices.find((v) => v.id === id)!.name;
@@ -110,21 +135,39 @@ t.test("slot sharing groups and resources add up per group", (t) => {
 
 t.test("invalid jobs fail at definition with a clear error", (t) => {
   t.throws(() => defineJob({ name: "" }, () => {}), /non-empty 'name'/);
-  t.throws(() => defineJob({ name: "p", parallelism: 0 }, () => {}), /parallelism must be a whole number >= 1, got 0/);
-  const noSink = defineJob({ name: "nosink" }, (env) => env.source(sources.collection([1])).map((n) => n));
+  t.throws(
+    () => defineJob({ name: "p", parallelism: 0 }, () => {}),
+    /parallelism must be a whole number >= 1, got 0/,
+  );
+  const noSink = defineJob({ name: "nosink" }, (env) =>
+    env.source(sources.collection([1])).map((n) => n),
+  );
   t.throws(() => noSink.graph(), { code: "INVALID_ARGUMENT", message: /job 'nosink': no sink/ });
   const tooWide = defineJob({ name: "wide", maxParallelism: 4 }, (env) =>
-    env.source(sources.collection([1])).map((n) => n).setParallelism(8).sink(sinks.log()),
+    env
+      .source(sources.collection([1]))
+      .map((n) => n)
+      .setParallelism(8)
+      .sink(sinks.log()),
   );
   t.throws(() => tooWide.graph(), /parallelism 8 of 'map' is above maxParallelism 4/);
   const unkeyed = defineJob({ name: "unkeyed" }, (env) =>
     // A JS caller without types reaches this at run time.
-    (env.source(sources.collection([1])) as unknown as { reduce(fn: unknown): void }).reduce((a: number, b: number) => a + b),
+    (env.source(sources.collection([1])) as unknown as { reduce(fn: unknown): void }).reduce(
+      (a: number, b: number) => a + b,
+    ),
   );
   t.throws(() => unkeyed.graph(), /reduce\(\) needs a keyed stream: call keyBy/);
-  const badFn = defineJob({ name: "badfn" }, (env) => env.source(sources.collection([1])).map(42 as never).sink(sinks.log()));
+  const badFn = defineJob({ name: "badfn" }, (env) =>
+    env
+      .source(sources.collection([1]))
+      .map(42 as never)
+      .sink(sinks.log()),
+  );
   t.throws(() => badFn.graph(), /map\(\) needs a function, got number/);
-  const missingArg = defineJob({ name: "args" }, (env) => env.source(sources.lines({ path: env.arg("input") })).sink(sinks.log()));
+  const missingArg = defineJob({ name: "args" }, (env) =>
+    env.source(sources.lines({ path: env.arg("input") })).sink(sinks.log()),
+  );
   t.throws(() => missingArg.graph(), /job argument 'input' is missing: pass --arg input=<value>/);
   t.doesNotThrow(() => missingArg.graph({ args: { input: "/tmp/x" } }));
   t.end();
@@ -132,9 +175,26 @@ t.test("invalid jobs fail at definition with a clear error", (t) => {
 
 t.test("a cycle in the recorded graph is refused", (t) => {
   const recorder = new GraphRecorder();
-  const source = recorder.add({ kind: "source", name: "src", source: sources.collection([1]) as never, eventTime: false });
-  const a = recorder.add({ kind: "operator", name: "a", operator: "map", input: source, factory: () => ({}) as never });
-  const b = recorder.add({ kind: "operator", name: "b", operator: "map", input: a, factory: () => ({}) as never });
+  const source = recorder.add({
+    kind: "source",
+    name: "src",
+    source: sources.collection([1]) as never,
+    eventTime: false,
+  });
+  const a = recorder.add({
+    kind: "operator",
+    name: "a",
+    operator: "map",
+    input: source,
+    factory: () => ({}) as never,
+  });
+  const b = recorder.add({
+    kind: "operator",
+    name: "b",
+    operator: "map",
+    input: a,
+    factory: () => ({}) as never,
+  });
   (a as { input: unknown }).input = b; // only reachable by tampering: the API cannot build cycles
   recorder.add({ kind: "sink", name: "out", input: b, sink: sinks.log() as never });
   t.throws(() => buildJobGraph(recorder, { name: "cyclic" }), /the dataflow has a cycle/);
@@ -142,6 +202,12 @@ t.test("a cycle in the recorded graph is refused", (t) => {
 });
 
 t.test("the CLI's parallelism override applies to the graph", (t) => {
-  t.same(words.graph({ parallelism: 4 }).plan().vertices.map((v) => v.parallelism), [1, 4, 4]);
+  t.same(
+    words
+      .graph({ parallelism: 4 })
+      .plan()
+      .vertices.map((v) => v.parallelism),
+    [1, 4, 4],
+  );
   t.end();
 });

@@ -7,9 +7,16 @@ export {
   type SlotSharingGroupSpec,
 } from "./graph/job_graph.ts";
 export { Partitioning } from "./graph/nodes.ts";
-export { type TaskServices } from "./runtime/chain.ts";
+export type { TaskServices } from "./runtime/chain.ts";
 export { CheckpointCoordinator } from "./runtime/coordinator.ts";
-export { type ChannelFactory, connects, type DeployOptions, deployTask, localChannels, natsChannels } from "./runtime/deploy.ts";
+export {
+  type ChannelFactory,
+  connects,
+  type DeployOptions,
+  deployTask,
+  localChannels,
+  natsChannels,
+} from "./runtime/deploy.ts";
 export {
   type JobHandle,
   type JobResult,

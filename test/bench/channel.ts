@@ -43,7 +43,7 @@ function makeRecord(shape: RecordShape, i: number, recordBytes: number): unknown
     return record;
   }
   // About recordBytes once encoded: two numbers, a short key and a padded string.
-  const value = `v${i}-`.padEnd(Math.max(1, recordBytes - 40), "x");
+  const value = `v${i}-`.padEnd(Math.max(1, recordBytes - 26), "x");
   return { id: i, ts: 1_700_000_000_000 + i, key: `key-${i % 1000}`, value };
 }
 

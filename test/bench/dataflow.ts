@@ -60,21 +60,37 @@ async function stateless(records: number): Promise<BenchResult[]> {
   const result = await runLocal(job.graph()).result;
   const runCpu = cpuMs(cpu0);
   const runMs = performance.now() - t0;
-  if (result.state !== "finished") throw new Error(`stateless job ${result.state}: ${result.error?.message}`);
+  if (result.state !== "finished")
+    throw new Error(`stateless job ${result.state}: ${result.error?.message}`);
   const base = "(a) plain loop, records/s/core";
   return [
     { name: base, value: records / (loopCpu / 1000), unit: "records/s" },
-    { name: "(a) chained sequence->map->filter->discard, records/s/core", value: records / (runCpu / 1000), unit: "records/s", baseline: base },
-    { name: "(a) chained pipeline, records/s wall", value: records / (runMs / 1000), unit: "records/s", baseline: "(a) plain loop, records/s wall" },
+    {
+      name: "(a) chained sequence->map->filter->discard, records/s/core",
+      value: records / (runCpu / 1000),
+      unit: "records/s",
+      baseline: base,
+    },
+    {
+      name: "(a) chained pipeline, records/s wall",
+      value: records / (runMs / 1000),
+      unit: "records/s",
+      baseline: "(a) plain loop, records/s wall",
+    },
     { name: "(a) plain loop, records/s wall", value: records / (loopMs / 1000), unit: "records/s" },
   ];
 }
 
-async function inProcessWordCount(lines: number): Promise<{ words: number; cpuMs: number; ms: number }> {
+async function inProcessWordCount(
+  lines: number,
+): Promise<{ words: number; cpuMs: number; ms: number }> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await runLocal(jobs.plain.graph({ args: { lines: String(lines) } })).result;
-  const words = (Object.values(result.results).flat() as [string, number][]).reduce((n, [, c]) => n + c, 0);
+  const words = (Object.values(result.results).flat() as [string, number][]).reduce(
+    (n, [, c]) => n + c,
+    0,
+  );
   return { words, cpuMs: cpuMs(cpu0), ms: performance.now() - t0 };
 }
 
@@ -89,9 +105,13 @@ async function twoProcessWordCount(natsUrl: string, name: keyof typeof jobs, lin
   const storeDir = mkdtempSync(join(tmpdir(), "flotilla-bench-"));
   const nc = await connect({ servers: natsUrl });
   const script = fileURLToPath(new URL("./dataflow_worker.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), script, natsUrl, name, String(lines), storeDir, jobId], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", import.meta.resolve("tsx"), script, natsUrl, name, String(lines), storeDir, jobId],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   children.add(child);
   const replies = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   try {
@@ -111,14 +131,24 @@ async function twoProcessWordCount(natsUrl: string, name: keyof typeof jobs, lin
           subtask,
           attempt: 0,
           channels,
-          services: { log: silentLogger, args: {}, connectNats: async () => nc, publishResults: async () => {} },
+          services: {
+            log: silentLogger,
+            args: {},
+            connectNats: async () => nc,
+            publishResults: async () => {},
+          },
           checkpointing: coordinator.forTask(v.id, subtask),
         }),
       ),
     );
     nc.subscribe("bench.ack", {
       callback: (_e, msg) => {
-        const { id, vertex, subtask, handle } = cbor.decode(msg.data) as { id: number; vertex: string; subtask: number; handle: string };
+        const { id, vertex, subtask, handle } = cbor.decode(msg.data) as {
+          id: number;
+          vertex: string;
+          subtask: number;
+          handle: string;
+        };
         coordinator.forTask(vertex, subtask).acknowledge(id, handle, 0);
       },
     });
@@ -135,10 +165,18 @@ async function twoProcessWordCount(natsUrl: string, name: keyof typeof jobs, lin
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(tasks.map((t) => t.run()));
-    const done = JSON.parse(String((await replies.next()).value)) as { cpuMs: number; words: number };
+    const done = JSON.parse(String((await replies.next()).value)) as {
+      cpuMs: number;
+      words: number;
+    };
     const ms = performance.now() - t0;
     coordinator.detach();
-    return { words: done.words, cpuMs: cpuMs(cpu0) + done.cpuMs, ms, checkpoints: coordinator.completed };
+    return {
+      words: done.words,
+      cpuMs: cpuMs(cpu0) + done.cpuMs,
+      ms,
+      checkpoints: coordinator.completed,
+    };
   } finally {
     child.kill("SIGTERM");
     children.delete(child);
@@ -162,13 +200,23 @@ export async function run(args: string[]): Promise<BenchResult[]> {
     progress("(c) the same with a checkpoint every second");
     const checkpointed = await twoProcessWordCount(server.url, "checkpointed", lines);
     for (const r of [local, remote, checkpointed]) {
-      if (r.words !== lines * 10) throw new Error(`word count lost words: ${r.words} of ${lines * 10}`);
+      if (r.words !== lines * 10)
+        throw new Error(`word count lost words: ${r.words} of ${lines * 10}`);
     }
     const base = "(b) word count, one process, records/s/core";
     results.push(
       { name: base, value: local.words / (local.cpuMs / 1000), unit: "records/s" },
-      { name: "(b) word count, 2 processes over NATS, records/s/core", value: remote.words / (remote.cpuMs / 1000), unit: "records/s", baseline: base },
-      { name: "(b) word count, 2 processes over NATS, records/s wall", value: remote.words / (remote.ms / 1000), unit: "records/s" },
+      {
+        name: "(b) word count, 2 processes over NATS, records/s/core",
+        value: remote.words / (remote.cpuMs / 1000),
+        unit: "records/s",
+        baseline: base,
+      },
+      {
+        name: "(b) word count, 2 processes over NATS, records/s wall",
+        value: remote.words / (remote.ms / 1000),
+        unit: "records/s",
+      },
       {
         name: `(c) (b) with checkpoints every 1 s (${checkpointed.checkpoints} taken), records/s/core`,
         value: checkpointed.words / (checkpointed.cpuMs / 1000),

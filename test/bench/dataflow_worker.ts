@@ -5,10 +5,20 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { cbor, silentLogger } from "../../components/core/mod.ts";
-import { deployTask, fileSnapshotStore, natsChannels } from "../../components/dataflow/internal_mod.ts";
+import {
+  deployTask,
+  fileSnapshotStore,
+  natsChannels,
+} from "../../components/dataflow/internal_mod.ts";
 import { jobs } from "./jobs/wordcount.ts";
 
-const [natsUrl, jobName, lines, storeDir, jobId] = process.argv.slice(2) as [string, keyof typeof jobs, string, string, string];
+const [natsUrl, jobName, lines, storeDir, jobId] = process.argv.slice(2) as [
+  string,
+  keyof typeof jobs,
+  string,
+  string,
+  string,
+];
 const nc = await connect({ servers: natsUrl });
 const graph = jobs[jobName].graph({ args: { lines } });
 const store = fileSnapshotStore(storeDir);
@@ -37,7 +47,8 @@ const tasks = Array.from({ length: keyed.parallelism }, (_, subtask) =>
         await store.put(handle, bytes);
         return handle;
       },
-      acknowledge: (id, handle) => nc.publish("bench.ack", cbor.encode({ id, vertex: keyed.id, subtask, handle })),
+      acknowledge: (id, handle) =>
+        nc.publish("bench.ack", cbor.encode({ id, vertex: keyed.id, subtask, handle })),
       decline: () => {},
       sourceEnded: () => {},
     },

@@ -14,7 +14,8 @@ function build(env: JobEnv) {
     .source(sources.sequence({ keys, perKey: Math.ceil(lines / keys) }))
     .map((r) => {
       const words: string[] = [];
-      for (let i = 0; i < 10; i++) words.push(VOCABULARY[(r.seq * 7 + r.key * 131 + i * 37) % VOCABULARY.length]!);
+      for (let i = 0; i < 10; i++)
+        words.push(VOCABULARY[(r.seq * 7 + r.key * 131 + i * 37) % VOCABULARY.length]!);
       return words.join(" ");
     })
     .flatMap((line) => line.split(" "))

@@ -228,7 +228,7 @@ t.test("the sender may start before its receiver", async (t) => {
   const { senderNc, receiverNc, subject } = await setup(t);
   const sender = natsChannelSender<number>({ nc: senderNc, subject });
   const first = sender.send([1]);
-  await sleep(200); // the first OPEN requests meet no receiver ("no responders")
+  await sleep(200); // bounded: with no receiver yet, nothing may go out (OPEN meets no responders)
   t.match(sender.stats(), { sent: 0, waiting: 1 }, "waiting for the receiver's credit");
   const receiver = natsChannelReceiver<number>({ nc: receiverNc, subject });
   await first;

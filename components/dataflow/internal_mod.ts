@@ -7,7 +7,7 @@ export {
   type SlotSharingGroupSpec,
 } from "./graph/job_graph.ts";
 export { Partitioning } from "./graph/nodes.ts";
-export type { TaskServices } from "./runtime/chain.ts";
+export { counterIn, type TaskServices } from "./runtime/chain.ts";
 export { CheckpointCoordinator } from "./runtime/coordinator.ts";
 export {
   type ChannelFactory,

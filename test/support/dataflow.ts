@@ -4,6 +4,7 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { silentLogger } from "../../components/core/mod.ts";
+import { counterIn } from "../../components/dataflow/internal_mod.ts";
 import type {
   Counter,
   Output,
@@ -47,20 +48,7 @@ export function testContext(
     log: silentLogger,
     arg: (name) => args[name],
     now: () => (manualClock ? clock : Date.now()),
-    counter(name) {
-      let c = counters.get(name);
-      if (!c) {
-        let n = 0;
-        c = {
-          inc: (by = 1) => {
-            n += by;
-          },
-          get: () => n,
-        };
-        counters.set(name, c);
-      }
-      return c;
-    },
+    counter: (name) => counterIn(counters, name),
     async connectNats(servers) {
       const url = servers ?? natsUrl;
       if (!url) throw new Error("testContext: no NATS url (pass natsUrl)");

@@ -22,7 +22,7 @@ export interface TaskServices {
   log: Logger;
   args: Record<string, string>;
   connectNats(servers?: string): Promise<NatsConnection>;
-  publishResults(sinkId: string, values: unknown[]): Promise<void>;
+  publishResults(sinkId: string, values: unknown[], batchId?: string): Promise<void>;
   now?(): number;
 }
 
@@ -49,6 +49,22 @@ class OperatorInput implements Output<unknown> {
   }
 }
 
+/** The counter `name` of a registry, created at zero on first use. */
+export function counterIn(counters: Map<string, Counter>, name: string): Counter {
+  let c = counters.get(name);
+  if (!c) {
+    let n = 0;
+    c = {
+      inc: (by = 1) => {
+        n += by;
+      },
+      get: () => n,
+    };
+    counters.set(name, c);
+  }
+  return c;
+}
+
 export function runtimeContext(
   graph: JobGraph,
   vertex: JobVertex,
@@ -69,23 +85,9 @@ export function runtimeContext(
     log: services.log.child({ vertex: vertex.id, operator: ids.operatorId, subtask: ids.subtask }),
     arg: (name) => services.args[name],
     now,
-    counter(name) {
-      const key = `${ids.operatorId}.${name}`;
-      let c = counters.get(key);
-      if (!c) {
-        let n = 0;
-        c = {
-          inc: (by = 1) => {
-            n += by;
-          },
-          get: () => n,
-        };
-        counters.set(key, c);
-      }
-      return c;
-    },
+    counter: (name) => counterIn(counters, `${ids.operatorId}.${name}`),
     connectNats: (servers) => services.connectNats(servers),
-    publishResults: (sinkId, values) => services.publishResults(sinkId, values),
+    publishResults: (sinkId, values, batchId) => services.publishResults(sinkId, values, batchId),
   };
 }
 

@@ -122,3 +122,35 @@ t.test("a savepoint path that does not exist is a clear NOT_FOUND", async (t) =>
   );
   t.match(result, { code: "NOT_FOUND", message: /no savepoint at savepoints\/abc\/1/ });
 });
+
+t.test(
+  "collect delivers each record exactly once across restores (batches committed before a failure)",
+  async (t) => {
+    const keys = 4;
+    const perKey = 3000;
+    let seen = 0;
+    const failAt = new Set([5000, 9000]);
+    const job = defineJob(
+      {
+        name: "collect-exactly-once",
+        parallelism: 2,
+        checkpointing: { intervalMs: 30 },
+        restartStrategy: { type: "fixed-delay", attempts: 5, delayMs: 10 },
+      },
+      (env) =>
+        env
+          .source(sources.sequence({ keys, perKey, ratePerSecond: 20_000 }))
+          .map((r) => {
+            if (failAt.has(++seen)) throw new Error(`injected failure at record ${seen}`);
+            return `${r.key}:${r.seq}`;
+          })
+          .sink(sinks.collect()),
+    );
+    const result = await runLocal(job.graph()).result;
+    t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
+    t.equal(result.restarts, 2);
+    const values = Object.values(result.results).flat() as string[];
+    t.equal(values.length, keys * perKey, "no duplicate and no loss");
+    t.equal(new Set(values).size, keys * perKey);
+  },
+);

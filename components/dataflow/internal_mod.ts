@@ -3,10 +3,13 @@ export {
   buildJobGraph,
   type CompiledJobOptions,
   type JobEdge,
+  type JobGraph,
+  type JobPlan,
   type JobVertex,
   type SlotSharingGroupSpec,
 } from "./graph/job_graph.ts";
 export { Partitioning } from "./graph/nodes.ts";
+export { ARTIFACT_CACHE, artifactHash, bundleJob, loadArtifact } from "./runtime/artifact.ts";
 export { counterIn, type TaskServices } from "./runtime/chain.ts";
 export { CheckpointCoordinator } from "./runtime/coordinator.ts";
 export {
@@ -35,6 +38,7 @@ export {
   loadCheckpoint,
   memorySnapshotStore,
   type SnapshotStore,
+  snapshotKey,
 } from "./runtime/snapshot_store.ts";
 export { Task, type TaskDeployment, type TaskSnapshot, TaskState } from "./runtime/task.ts";
 export { keyGroupOf, keyGroupRange, subtaskForKeyGroup } from "./state/key_groups.ts";

@@ -10,6 +10,7 @@ import {
   type CompletedCheckpoint,
   METADATA,
   type SnapshotStore,
+  snapshotKey,
   snapshotPrefix,
 } from "./snapshot_store.ts";
 import type { TaskCheckpointing } from "./task.ts";
@@ -23,6 +24,8 @@ export interface CoordinatorOptions {
   restoredFrom?: CompletedCheckpoint;
   /** Completed checkpoints to keep. @default 2 */
   retained?: number;
+  /** Called with each completed checkpoint before tasks are told (the JobManager persists it in HA). */
+  onCompleted?(checkpoint: CompletedCheckpoint): Promise<void>;
 }
 
 /** How the coordinator reaches the tasks of the running attempt. */
@@ -174,8 +177,7 @@ export class CheckpointCoordinator {
     const key = `${vertexId}/${subtask}`;
     return {
       store: async (id, bytes) => {
-        const savepoint = this.#pending?.id === id && this.#pending.savepoint;
-        const handle = `${snapshotPrefix(this.#o.jobId, id, savepoint)}/${vertexId}/${subtask}`;
+        const handle = snapshotKey(this.#o.jobId, id, vertexId, subtask);
         await this.#o.store.put(handle, bytes);
         return handle;
       },
@@ -229,6 +231,7 @@ export class CheckpointCoordinator {
     this.#pending = undefined;
     this.completed++;
     this.#latest = checkpoint;
+    await this.#o.onCompleted?.(checkpoint);
     if (!pending.savepoint) await this.#retain(checkpoint);
     this.#o.log.info(
       { checkpoint: pending.id, savepoint: pending.savepoint, ms: Date.now() - pending.started },

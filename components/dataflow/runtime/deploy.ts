@@ -86,6 +86,7 @@ export interface DeployOptions {
   services: TaskServices;
   checkpointing: TaskCheckpointing;
   restore?: TaskDeployment["restore"];
+  onStateChange?: TaskDeployment["onStateChange"];
   /** Records per output batch and per source poll. @default 1000 */
   batchSize?: number;
 }

@@ -77,9 +77,17 @@ export function fileSnapshotStore(directory: string): SnapshotStore {
   };
 }
 
-/** Keys: `checkpoints/<jobId>/<id>/...` for checkpoints, `savepoints/<jobId>/<id>/...` for savepoints. */
+/**
+ * Keys: every task snapshot is `checkpoints/<jobId>/<id>/<vertex>/<subtask>` (a task need not
+ * know whether it is part of a savepoint); the metadata is `checkpoints/<jobId>/<id>/_metadata`,
+ * or `savepoints/<jobId>/<id>/_metadata` for a savepoint, whose snapshots are never pruned.
+ */
 export function snapshotPrefix(jobId: string, checkpointId: number, savepoint: boolean): string {
   return `${savepoint ? "savepoints" : "checkpoints"}/${jobId}/${checkpointId}`;
+}
+
+export function snapshotKey(jobId: string, checkpointId: number, vertexId: string, subtask: number): string {
+  return `checkpoints/${jobId}/${checkpointId}/${vertexId}/${subtask}`;
 }
 
 export const METADATA = "_metadata";

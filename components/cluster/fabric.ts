@@ -1,0 +1,85 @@
+/**
+ * The fabric a cluster's blocks are woven on: how a block is served on its subject, how a caller
+ * reaches a subject, and where data-plane channels come from. Over NATS for real clusters; all
+ * in-process for the embedded MiniCluster, with the very same blocks and calls.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type ChannelFactory, localChannels, natsChannels } from "../dataflow/internal_mod.ts";
+import { TimeoutError } from "../core/mod.ts";
+import {
+  dispatch,
+  type FetchApp,
+  NoRespondersError,
+  natsTransport,
+  type ReplyEnvelope,
+  type RequestEnvelope,
+  serveNats,
+  type Transport,
+} from "../rpc/mod.ts";
+
+export interface Served {
+  stop(): Promise<void>;
+}
+
+export interface Fabric {
+  readonly kind: "nats" | "local";
+  transportFor(subject: string): Transport;
+  /** Serves `app` on `subject`; singletons pass a queue group so only one instance answers. */
+  serve(subject: string, app: FetchApp, options?: { queue?: string }): Served;
+  channelsFor(jobId: string, attempt: number): ChannelFactory;
+  /** A NATS connection for sources and sinks that use NATS (absent in a local fabric without one). */
+  connectNats?(servers?: string): Promise<NatsConnection>;
+}
+
+export function natsFabric(nc: NatsConnection, clusterId: string): Fabric {
+  return {
+    kind: "nats",
+    transportFor: (subject) => natsTransport(nc, subject),
+    serve: (subject, app, { queue } = {}) => serveNats(app, { nc, subject, ...(queue ? { queue } : {}) }),
+    channelsFor: (jobId, attempt) => natsChannels({ nc, clusterId, jobId, attempt }),
+    connectNats: async (servers) => (servers ? (await import("@nats-io/transport-node")).connect({ servers }) : nc),
+  };
+}
+
+/** Everything in this process: a registry of apps by subject, and shared in-process channels. */
+export function localFabric({ connectNats }: { connectNats?: Fabric["connectNats"] } = {}): Fabric {
+  const apps = new Map<string, FetchApp[]>();
+  const channels = new Map<string, ChannelFactory>();
+  let turn = 0;
+  return {
+    kind: "local",
+    transportFor(subject): Transport {
+      return {
+        target: subject,
+        send(request: RequestEnvelope, timeoutMs: number): Promise<ReplyEnvelope> {
+          const candidates = apps.get(subject);
+          if (!candidates?.length) return Promise.reject(new NoRespondersError(`no service is listening on ${subject}`));
+          const app = candidates[turn++ % candidates.length]!;
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const expired = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new TimeoutError(`no reply from ${subject} within ${timeoutMs} ms`)), timeoutMs);
+          });
+          return Promise.race([dispatch(app, request), expired]).finally(() => clearTimeout(timer));
+        },
+      };
+    },
+    serve(subject, app) {
+      apps.set(subject, [...(apps.get(subject) ?? []), app]);
+      return {
+        stop: async () => {
+          apps.set(subject, (apps.get(subject) ?? []).filter((a) => a !== app));
+        },
+      };
+    },
+    channelsFor(jobId, attempt) {
+      const key = `${jobId}/${attempt}`;
+      let factory = channels.get(key);
+      if (!factory) {
+        factory = localChannels();
+        channels.set(key, factory);
+      }
+      return factory;
+    },
+    ...(connectNats ? { connectNats } : {}),
+  };
+}

@@ -1,0 +1,431 @@
+/**
+ * The JobManager of one job: declares the slots the job needs to the ResourceManager, takes the
+ * TaskManagers' offers, deploys every subtask, follows task states into the job state, restarts
+ * by strategy from the latest checkpoint, coordinates checkpoints and savepoints, and releases
+ * its slots when the job ends.
+ */
+import {
+  ErrorCode,
+  FlotillaError,
+  type Logger,
+  silentLogger,
+  toFlotillaError,
+} from "../core/mod.ts";
+import {
+  CheckpointCoordinator,
+  type CompletedCheckpoint,
+  type JobGraph,
+  restartPolicy,
+  type SnapshotStore,
+} from "../dataflow/internal_mod.ts";
+import { createClient, type Transport, unwrap } from "../rpc/mod.ts";
+import { type PooledSlot, SlotPool } from "./slot_pool.ts";
+import type { TaskReport } from "./types.ts";
+
+export const JobStatus = {
+  CREATED: "created",
+  RUNNING: "running",
+  FAILING: "failing",
+  RESTARTING: "restarting",
+  CANCELING: "canceling",
+  FINISHED: "finished",
+  CANCELED: "canceled",
+  FAILED: "failed",
+} as const;
+export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+const TERMINAL = new Set<JobStatus>([JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.FAILED]);
+
+export interface JobManagerOptions {
+  clusterId: string;
+  jobId: string;
+  graph: JobGraph;
+  /** sha256 of the artifact TaskManagers load. */
+  artifact: string;
+  args?: Record<string, string>;
+  /** The parallelism override the graph was built with (TaskManagers rebuild it the same way). */
+  parallelism?: number;
+  restoreFrom?: CompletedCheckpoint;
+  transportFor(subject: string): Transport;
+  snapshots: SnapshotStore;
+  /** Persists completed checkpoints (the HA store). */
+  onCheckpoint?(checkpoint: CompletedCheckpoint): Promise<void>;
+  /** Fails the job when its slots are not all there after this long. @default 300000 (Flink's) */
+  slotRequestTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface JobOutcome {
+  jobId: string;
+  state: "finished" | "canceled" | "failed";
+  error?: { code: string; message: string };
+  restarts: number;
+  checkpoints: number;
+  savepoint?: string;
+  results: Record<string, unknown[]>;
+}
+
+interface TaskSlot {
+  state: TaskReport["state"];
+  slot: PooledSlot;
+  metrics?: Record<string, number>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createJobMaster(options: JobManagerOptions) {
+  const {
+    clusterId,
+    jobId,
+    graph,
+    artifact,
+    args = {},
+    transportFor,
+    snapshots,
+    slotRequestTimeoutMs = 300_000,
+  } = options;
+  const log = (options.log ?? silentLogger).child({ role: "jobmanager", job: jobId });
+  const subject = `flotilla.${clusterId}.jm.${jobId}`;
+  const rmSubject = `flotilla.${clusterId}.rm`;
+  const client = (target: string): any =>
+    createClient<any>(transportFor(target), { timeoutMs: 5000 });
+  const pool = new SlotPool(graph);
+  const policy = restartPolicy(graph.options.restartStrategy);
+  const coordinator = new CheckpointCoordinator({
+    jobId,
+    graph,
+    store: snapshots,
+    log,
+    ...(options.restoreFrom ? { restoredFrom: options.restoreFrom } : {}),
+    ...(options.onCheckpoint ? { onCompleted: options.onCheckpoint } : {}),
+  });
+  const results: Record<string, unknown[]> = {};
+  const batches = new Set<string>();
+  let status: JobStatus = JobStatus.CREATED;
+  let attempt = -1;
+  let restarts = 0;
+  let tasks = new Map<string, TaskSlot>();
+  let waitingFor = "";
+  let slotTimer: ReturnType<typeof setTimeout> | undefined;
+  let stopSavepoint: string | undefined;
+  let settleAttempt: (() => void) | undefined;
+  let resolveOutcome!: (o: JobOutcome) => void;
+  const outcome = new Promise<JobOutcome>((r) => {
+    resolveOutcome = r;
+  });
+
+  const keyOf = (vertexId: string, subtask: number) => `${vertexId}/${subtask}`;
+  const terminal = (s: TaskReport["state"]) =>
+    s === "finished" || s === "canceled" || s === "failed";
+
+  function setStatus(next: JobStatus, why?: string): void {
+    if (status === next) return;
+    log.info({ from: status, to: next, why }, "job state");
+    status = next;
+  }
+
+  async function declare(): Promise<void> {
+    const requirements = pool.requirements();
+    await unwrap(
+      client(rmSubject).jobs[":jobId"].requirements.$put({
+        param: { jobId },
+        json: { jmSubject: subject, requirements },
+      }),
+    );
+    slotTimer ??= setTimeout(() => {
+      if (!pool.complete() && !TERMINAL.has(status)) {
+        void fail(
+          new FlotillaError(
+            ErrorCode.NO_RESOURCES,
+            `slots not available within ${slotRequestTimeoutMs} ms${waitingFor ? `: ${waitingFor}` : ""}`,
+          ),
+          false,
+        );
+      }
+    }, slotRequestTimeoutMs);
+  }
+
+  function deployAttempt(): void {
+    if (slotTimer) clearTimeout(slotTimer);
+    slotTimer = undefined;
+    attempt++;
+    const current = attempt;
+    tasks = new Map();
+    const restore = coordinator.latest;
+    for (const v of graph.vertices) {
+      for (let i = 0; i < v.parallelism; i++)
+        tasks.set(keyOf(v.id, i), {
+          state: "deploying",
+          slot: pool.slotFor(v.slotSharingGroup, i),
+        });
+    }
+    const bySubject = (pred: (t: TaskSlot, key: string) => boolean) => [
+      ...new Set(
+        [...tasks.entries()].filter(([k, t]) => pred(t, k)).map(([, t]) => t.slot.tmSubject),
+      ),
+    ];
+    coordinator.attach({
+      trigger: (id, final) => {
+        const sources = new Set(graph.vertices.filter((v) => v.source).map((v) => v.id));
+        for (const tm of bySubject((_t, k) => sources.has(k.split("/")[0]!))) {
+          void unwrap(
+            client(tm).jobs[":jobId"].checkpoints[":id"].trigger.$post({
+              param: { jobId, id: String(id) },
+              json: { attempt: current, final },
+            }),
+          ).catch((err: Error) => log.warn({ err: err.message, checkpoint: id }, "trigger failed"));
+        }
+      },
+      notify: async (id) => {
+        await Promise.all(
+          bySubject(() => true).map((tm) =>
+            unwrap(
+              client(tm).jobs[":jobId"].checkpoints[":id"].complete.$post({
+                param: { jobId, id: String(id) },
+              }),
+            ).catch((err: Error) =>
+              log.warn({ err: err.message, checkpoint: id }, "notify failed"),
+            ),
+          ),
+        );
+      },
+    });
+    setStatus(JobStatus.RUNNING);
+    for (const v of graph.vertices) {
+      for (let i = 0; i < v.parallelism; i++) {
+        const slot = pool.slotFor(v.slotSharingGroup, i);
+        const descriptor = {
+          jobId,
+          attempt: current,
+          vertexId: v.id,
+          subtask: i,
+          allocationId: slot.allocationId,
+          jmSubject: subject,
+          artifact,
+          args,
+          ...(options.parallelism ? { parallelism: options.parallelism } : {}),
+          ...(restore?.vertices[v.id] ? { restore: restore.vertices[v.id]!.handles } : {}),
+        };
+        void unwrap(client(slot.tmSubject).tasks.$post({ json: descriptor })).catch(
+          (err: unknown) =>
+            onTaskReport({
+              attempt: current,
+              vertexId: v.id,
+              subtask: i,
+              state: "failed",
+              error: {
+                code: toFlotillaError(err).code,
+                message: `deployment failed: ${(err as Error).message}`,
+              },
+            }),
+        );
+      }
+    }
+  }
+
+  function onTaskReport(report: TaskReport): void {
+    if (report.attempt !== attempt) return;
+    const task = tasks.get(keyOf(report.vertexId, report.subtask));
+    if (!task || terminal(task.state)) return;
+    task.state = report.state;
+    if (report.metrics) task.metrics = report.metrics;
+    if (report.state === "failed") {
+      void fail(
+        new FlotillaError(
+          (report.error?.code as ErrorCode) ?? ErrorCode.INTERNAL,
+          `${report.vertexId}#${report.subtask}: ${report.error?.message ?? "failed"}`,
+        ),
+        true,
+      );
+    }
+    if ([...tasks.values()].every((t) => terminal(t.state))) settleAttempt?.();
+    if (status === JobStatus.RUNNING && [...tasks.values()].every((t) => t.state === "finished"))
+      void end("finished");
+  }
+
+  /** Cancels every task of the current attempt and waits until they all stopped (or gave up on). */
+  async function stopAttempt(): Promise<void> {
+    coordinator.detach();
+    const live = [...tasks.values()].filter((t) => !terminal(t.state));
+    if (live.length === 0) return;
+    const settled = new Promise<void>((r) => {
+      settleAttempt = r;
+    });
+    const tms = [...new Set(live.map((t) => t.slot.tmSubject))];
+    await Promise.all(
+      tms.map((tm) =>
+        unwrap(
+          client(tm).jobs[":jobId"].cancel.$post({ param: { jobId }, json: { attempt } }),
+        ).catch(() => {}),
+      ),
+    );
+    await Promise.race([settled, sleep(5000)]);
+    settleAttempt = undefined;
+  }
+
+  async function fail(error: FlotillaError, restartable: boolean): Promise<void> {
+    if (
+      status === JobStatus.FAILING ||
+      status === JobStatus.RESTARTING ||
+      TERMINAL.has(status) ||
+      status === JobStatus.CANCELING
+    )
+      return;
+    setStatus(JobStatus.FAILING, error.message);
+    await stopAttempt();
+    const decision = restartable
+      ? policy.onFailure(Date.now())
+      : { restart: false, delayMs: 0, reason: "not restartable" };
+    if (!decision.restart) {
+      await end("failed", new FlotillaError(error.code, `${error.message} (${decision.reason})`));
+      return;
+    }
+    setStatus(JobStatus.RESTARTING, error.message);
+    await sleep(decision.delayMs);
+    // A cancel during the delay wins.
+    if ((status as JobStatus) !== JobStatus.RESTARTING) return;
+    restarts++;
+    if (pool.complete()) deployAttempt();
+    else {
+      setStatus(JobStatus.CREATED, "waiting for slots");
+      await declare().catch((err: Error) =>
+        log.warn({ err: err.message }, "declaring requirements failed"),
+      );
+    }
+  }
+
+  async function release(): Promise<void> {
+    for (const slot of pool.clear()) {
+      await unwrap(
+        client(slot.tmSubject).slots[":slotId"].free.$post({
+          param: { slotId: slot.slotId },
+          json: { allocationId: slot.allocationId },
+        }),
+      ).catch(() => {});
+    }
+    await unwrap(client(rmSubject).jobs[":jobId"].$delete({ param: { jobId } })).catch(() => {});
+  }
+
+  async function end(
+    state: "finished" | "canceled" | "failed",
+    error?: FlotillaError,
+  ): Promise<void> {
+    if (TERMINAL.has(status)) return;
+    if (slotTimer) clearTimeout(slotTimer);
+    coordinator.detach();
+    const final = stopSavepoint ? "finished" : state;
+    setStatus(
+      final === "finished"
+        ? JobStatus.FINISHED
+        : final === "canceled"
+          ? JobStatus.CANCELED
+          : JobStatus.FAILED,
+      error?.message,
+    );
+    await release();
+    resolveOutcome({
+      jobId,
+      state: final,
+      ...(error && final === "failed"
+        ? { error: { code: error.code, message: error.message } }
+        : {}),
+      restarts,
+      checkpoints: coordinator.completed,
+      ...(stopSavepoint ? { savepoint: stopSavepoint } : {}),
+      results,
+    });
+  }
+
+  return {
+    jobId,
+    subject,
+    graph,
+    outcome,
+    status: () => status,
+    async start(): Promise<void> {
+      await declare();
+    },
+    offer(slots: Omit<PooledSlot, "group">[]): string[] {
+      if (TERMINAL.has(status) || status === JobStatus.CANCELING) return [];
+      const accepted = slots.filter((s) => pool.offer(s)).map((s) => s.slotId);
+      if (pool.complete() && status === JobStatus.CREATED) deployAttempt();
+      return accepted;
+    },
+    onTaskReport,
+    checkpointing: (report: { attempt: number; vertexId: string; subtask: number }) =>
+      report.attempt === attempt ? coordinator.forTask(report.vertexId, report.subtask) : undefined,
+    addResults(sinkId: string, values: unknown[], batchId?: string): void {
+      if (batchId !== undefined) {
+        if (batches.has(`${sinkId}/${batchId}`)) return;
+        batches.add(`${sinkId}/${batchId}`);
+      }
+      results[sinkId] = [...(results[sinkId] ?? []), ...values];
+    },
+    resourcesUnavailable(missing: { profile: unknown; count: number }[]): void {
+      waitingFor = `the ResourceManager cannot provide ${missing.map((m) => `${m.count} x ${JSON.stringify(m.profile)}`).join(", ")}`;
+      log.warn({ missing }, "resources unavailable; waiting");
+    },
+    taskManagerLost(tmId: string): void {
+      const lost = pool.removeTaskManager(tmId);
+      if (lost.length === 0) return;
+      const hit = [...tasks.values()].some((t) => t.slot.tmId === tmId && !terminal(t.state));
+      for (const t of tasks.values())
+        if (t.slot.tmId === tmId && !terminal(t.state)) t.state = "failed";
+      if (hit || status === JobStatus.RUNNING) {
+        void fail(new FlotillaError(ErrorCode.UNAVAILABLE, `TaskManager ${tmId} was lost`), true);
+      }
+    },
+    info() {
+      const latest = coordinator.latest;
+      return {
+        jobId,
+        name: graph.options.name,
+        state: status,
+        attempt,
+        restarts,
+        checkpoints: coordinator.completed,
+        ...(latest
+          ? { lastCheckpoint: { id: latest.checkpointId, timestamp: latest.timestamp } }
+          : {}),
+        ...(waitingFor && status === JobStatus.CREATED ? { waitingFor } : {}),
+        vertices: graph.vertices.map((v) => {
+          const mine = [...tasks.entries()]
+            .filter(([k]) => k.startsWith(`${v.id}/`))
+            .map(([, t]) => t);
+          const counts: Record<string, number> = {};
+          for (const t of mine) counts[t.state] = (counts[t.state] ?? 0) + 1;
+          return {
+            id: v.id,
+            name: v.name,
+            parallelism: v.parallelism,
+            tasks: counts,
+            recordsIn: mine.reduce((n, t) => n + (t.metrics?.recordsIn ?? 0), 0),
+            recordsOut: mine.reduce((n, t) => n + (t.metrics?.recordsOut ?? 0), 0),
+          };
+        }),
+      };
+    },
+    async cancel(): Promise<JobOutcome> {
+      if (!TERMINAL.has(status)) {
+        setStatus(JobStatus.CANCELING);
+        await stopAttempt();
+        await end("canceled");
+      }
+      return outcome;
+    },
+    async savepoint(): Promise<string> {
+      if (status !== JobStatus.RUNNING)
+        throw new FlotillaError(
+          ErrorCode.CONFLICT,
+          `job ${jobId} is ${status}: savepoints need a running job`,
+        );
+      const cp = await coordinator.triggerSavepoint();
+      return `savepoints/${cp.jobId}/${cp.checkpointId}`;
+    },
+    async stop(): Promise<JobOutcome> {
+      stopSavepoint = await this.savepoint();
+      return await this.cancel();
+    },
+  };
+}
+
+export type JobMaster = ReturnType<typeof createJobMaster>;

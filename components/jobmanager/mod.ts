@@ -1,0 +1,23 @@
+/** Public API of components/jobmanager: one JobManager per job, its Hono app and its contract. */
+export { type JobManagerApp, jobManagerApp } from "./block.ts";
+export {
+  createJobMaster,
+  type JobManagerOptions,
+  type JobMaster,
+  type JobOutcome,
+  JobStatus,
+} from "./job_master.ts";
+export { covers, type PooledSlot, SlotPool } from "./slot_pool.ts";
+export {
+  checkpointAckSchema,
+  checkpointDeclineSchema,
+  type Profile,
+  profileSchema,
+  resourcesUnavailableSchema,
+  resultsSchema,
+  type SlotOffer,
+  slotOfferSchema,
+  sourceEndedSchema,
+  type TaskReport,
+  taskReportSchema,
+} from "./types.ts";

@@ -1,0 +1,91 @@
+/**
+ * The JobManager's slot pool: which offered slots it holds, for which slot-sharing group, and the
+ * assignment of subtasks to them (subtask i of every vertex of a group shares the group's slot i,
+ * as Flink's slot sharing).
+ */
+import type { JobGraph, SlotSharingGroupSpec } from "../dataflow/internal_mod.ts";
+import type { Profile } from "./types.ts";
+
+export interface PooledSlot {
+  slotId: string;
+  allocationId: string;
+  tmId: string;
+  tmSubject: string;
+  profile: Profile;
+  group: string;
+}
+
+/** An offered slot serves a group when it offers at least what the group asks for. */
+export function covers(offered: Profile, wanted: Profile): boolean {
+  if (offered.cpu < wanted.cpu || offered.memoryMb < wanted.memoryMb) return false;
+  for (const [k, v] of Object.entries(wanted.extended))
+    if ((offered.extended[k] ?? 0) < v) return false;
+  return true;
+}
+
+export class SlotPool {
+  readonly #groups: SlotSharingGroupSpec[];
+  readonly #slots = new Map<string, PooledSlot>();
+
+  constructor(graph: JobGraph) {
+    this.#groups = graph.slotSharingGroups;
+  }
+
+  /** What is still missing, per group: the requirement to declare to the RM. */
+  requirements(): { profile: Profile; count: number }[] {
+    return this.#groups.map((g) => ({ profile: g.profile, count: g.slots }));
+  }
+
+  missing(): { group: string; count: number }[] {
+    return this.#groups
+      .map((g) => ({ group: g.name, count: g.slots - this.inGroup(g.name).length }))
+      .filter((m) => m.count > 0);
+  }
+
+  complete(): boolean {
+    return this.missing().length === 0;
+  }
+
+  /** Takes an offered slot if a group still needs one it fits; returns whether it was taken. */
+  offer(slot: Omit<PooledSlot, "group">): boolean {
+    if (this.#slots.has(slot.slotId))
+      return this.#slots.get(slot.slotId)!.allocationId === slot.allocationId;
+    for (const g of this.#groups) {
+      if (this.inGroup(g.name).length < g.slots && covers(slot.profile, g.profile)) {
+        this.#slots.set(slot.slotId, { ...slot, group: g.name });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  inGroup(group: string): PooledSlot[] {
+    return [...this.#slots.values()]
+      .filter((s) => s.group === group)
+      .sort((a, b) => a.slotId.localeCompare(b.slotId));
+  }
+
+  /** The slot subtask `subtask` of a vertex in `group` runs in. */
+  slotFor(group: string, subtask: number): PooledSlot {
+    const slot = this.inGroup(group)[subtask];
+    if (!slot) throw new Error(`no slot ${subtask} in group ${group}`);
+    return slot;
+  }
+
+  /** Drops a lost TaskManager's slots; returns them. */
+  removeTaskManager(tmId: string): PooledSlot[] {
+    const lost = [...this.#slots.values()].filter((s) => s.tmId === tmId);
+    for (const s of lost) this.#slots.delete(s.slotId);
+    return lost;
+  }
+
+  all(): PooledSlot[] {
+    return [...this.#slots.values()];
+  }
+
+  clear(): PooledSlot[] {
+    const all = this.all();
+    this.#slots.clear();
+    return all;
+  }
+}

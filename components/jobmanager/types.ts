@@ -1,0 +1,80 @@
+/**
+ * What the JobManager of one job answers (on `flotilla.<cluster>.jm.<jobId>`): slot offers and
+ * task reports from TaskManagers, resource news from the ResourceManager, and control calls from
+ * the Dispatcher. The schemas are the contract; TaskManagers call these routes.
+ */
+import { z } from "zod";
+
+export const profileSchema = z.strictObject({
+  cpu: z.number().min(0),
+  memoryMb: z.number().min(0),
+  extended: z.record(z.string(), z.number().min(0)).default({}),
+});
+export type Profile = z.output<typeof profileSchema>;
+
+export const slotOfferSchema = z.strictObject({
+  tmId: z.string().min(1),
+  tmSubject: z.string().min(1),
+  slots: z
+    .array(
+      z.strictObject({
+        slotId: z.string().min(1),
+        allocationId: z.string().min(1),
+        profile: profileSchema,
+      }),
+    )
+    .min(1),
+});
+export type SlotOffer = z.output<typeof slotOfferSchema>;
+
+export const taskStateSchema = z.enum([
+  "deploying",
+  "running",
+  "finished",
+  "canceling",
+  "canceled",
+  "failed",
+]);
+
+export const taskReportSchema = z.strictObject({
+  attempt: z.number().int().min(0),
+  vertexId: z.string().min(1),
+  subtask: z.number().int().min(0),
+  state: taskStateSchema,
+  error: z.strictObject({ code: z.string(), message: z.string() }).optional(),
+  metrics: z.record(z.string(), z.number()).optional(),
+});
+export type TaskReport = z.output<typeof taskReportSchema>;
+
+export const checkpointAckSchema = z.strictObject({
+  attempt: z.number().int().min(0),
+  vertexId: z.string().min(1),
+  subtask: z.number().int().min(0),
+  checkpointId: z.number().int().min(1),
+  handle: z.string().min(1),
+  bytes: z.number().int().min(0),
+});
+
+export const checkpointDeclineSchema = z.strictObject({
+  attempt: z.number().int().min(0),
+  vertexId: z.string().min(1),
+  subtask: z.number().int().min(0),
+  checkpointId: z.number().int().min(1),
+  reason: z.string(),
+});
+
+export const sourceEndedSchema = z.strictObject({
+  attempt: z.number().int().min(0),
+  vertexId: z.string().min(1),
+  subtask: z.number().int().min(0),
+});
+
+export const resultsSchema = z.strictObject({
+  sinkId: z.string().min(1),
+  values: z.array(z.unknown()),
+  batchId: z.string().optional(),
+});
+
+export const resourcesUnavailableSchema = z.strictObject({
+  missing: z.array(z.strictObject({ profile: profileSchema, count: z.number().int().min(1) })),
+});

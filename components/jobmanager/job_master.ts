@@ -341,6 +341,8 @@ export function createJobMaster(options: JobManagerOptions) {
     graph,
     outcome,
     status: () => status,
+    /** What the job's collect sinks committed so far. */
+    results: () => results,
     async start(): Promise<void> {
       await declare();
     },

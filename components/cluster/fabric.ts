@@ -4,8 +4,8 @@
  * in-process for the embedded MiniCluster, with the very same blocks and calls.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type ChannelFactory, localChannels, natsChannels } from "../dataflow/internal_mod.ts";
 import { TimeoutError } from "../core/mod.ts";
+import { type ChannelFactory, localChannels, natsChannels } from "../dataflow/internal_mod.ts";
 import {
   dispatch,
   type FetchApp,
@@ -35,9 +35,11 @@ export function natsFabric(nc: NatsConnection, clusterId: string): Fabric {
   return {
     kind: "nats",
     transportFor: (subject) => natsTransport(nc, subject),
-    serve: (subject, app, { queue } = {}) => serveNats(app, { nc, subject, ...(queue ? { queue } : {}) }),
+    serve: (subject, app, { queue } = {}) =>
+      serveNats(app, { nc, subject, ...(queue ? { queue } : {}) }),
     channelsFor: (jobId, attempt) => natsChannels({ nc, clusterId, jobId, attempt }),
-    connectNats: async (servers) => (servers ? (await import("@nats-io/transport-node")).connect({ servers }) : nc),
+    connectNats: async (servers) =>
+      servers ? (await import("@nats-io/transport-node")).connect({ servers }) : nc,
   };
 }
 
@@ -53,11 +55,15 @@ export function localFabric({ connectNats }: { connectNats?: Fabric["connectNats
         target: subject,
         send(request: RequestEnvelope, timeoutMs: number): Promise<ReplyEnvelope> {
           const candidates = apps.get(subject);
-          if (!candidates?.length) return Promise.reject(new NoRespondersError(`no service is listening on ${subject}`));
+          if (!candidates?.length)
+            return Promise.reject(new NoRespondersError(`no service is listening on ${subject}`));
           const app = candidates[turn++ % candidates.length]!;
           let timer: ReturnType<typeof setTimeout> | undefined;
           const expired = new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new TimeoutError(`no reply from ${subject} within ${timeoutMs} ms`)), timeoutMs);
+            timer = setTimeout(
+              () => reject(new TimeoutError(`no reply from ${subject} within ${timeoutMs} ms`)),
+              timeoutMs,
+            );
           });
           return Promise.race([dispatch(app, request), expired]).finally(() => clearTimeout(timer));
         },
@@ -67,7 +73,10 @@ export function localFabric({ connectNats }: { connectNats?: Fabric["connectNats
       apps.set(subject, [...(apps.get(subject) ?? []), app]);
       return {
         stop: async () => {
-          apps.set(subject, (apps.get(subject) ?? []).filter((a) => a !== app));
+          apps.set(
+            subject,
+            (apps.get(subject) ?? []).filter((a) => a !== app),
+          );
         },
       };
     },

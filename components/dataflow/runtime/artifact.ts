@@ -12,7 +12,9 @@ import { ErrorCode, FlotillaError } from "../../core/mod.ts";
 import { isJobDefinition, type JobDefinition } from "../api/job.ts";
 
 /** Where artifacts are cached: `<flotilla package>/.flotilla/artifacts`. */
-export const ARTIFACT_CACHE = fileURLToPath(new URL("../../../.flotilla/artifacts/", import.meta.url));
+export const ARTIFACT_CACHE = fileURLToPath(
+  new URL("../../../.flotilla/artifacts/", import.meta.url),
+);
 
 export async function artifactHash(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
@@ -27,7 +29,10 @@ const loaded = new Map<string, Promise<JobDefinition>>();
  * Imports an artifact (once per process and hash) and returns its job definition. A module
  * whose default export is not `defineJob(...)` is a clear INVALID_ARGUMENT error.
  */
-export function loadArtifact(bytes: Uint8Array, { cacheDir = ARTIFACT_CACHE, name = "artifact" } = {}): Promise<JobDefinition> {
+export function loadArtifact(
+  bytes: Uint8Array,
+  { cacheDir = ARTIFACT_CACHE, name = "artifact" } = {},
+): Promise<JobDefinition> {
   return artifactHash(bytes).then((hash) => {
     let job = loaded.get(hash);
     if (!job) {
@@ -39,7 +44,12 @@ export function loadArtifact(bytes: Uint8Array, { cacheDir = ARTIFACT_CACHE, nam
   });
 }
 
-async function importArtifact(hash: string, bytes: Uint8Array, cacheDir: string, name: string): Promise<JobDefinition> {
+async function importArtifact(
+  hash: string,
+  bytes: Uint8Array,
+  cacheDir: string,
+  name: string,
+): Promise<JobDefinition> {
   const path = join(cacheDir, `${hash}.mjs`);
   if (!existsSync(path)) {
     await mkdir(cacheDir, { recursive: true });
@@ -50,7 +60,10 @@ async function importArtifact(hash: string, bytes: Uint8Array, cacheDir: string,
   try {
     module = await import(pathToFileURL(path).href);
   } catch (err) {
-    throw new FlotillaError(ErrorCode.INVALID_ARGUMENT, `${name} (${hash.slice(0, 12)}) failed to load: ${(err as Error).message}`);
+    throw new FlotillaError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${name} (${hash.slice(0, 12)}) failed to load: ${(err as Error).message}`,
+    );
   }
   if (!isJobDefinition(module.default)) {
     throw new FlotillaError(
@@ -77,9 +90,14 @@ export async function bundleJob(entry: string): Promise<Uint8Array> {
     });
     return result.outputFiles[0]!.contents;
   } catch (err) {
-    const errors = (err as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors;
+    const errors = (
+      err as { errors?: { text: string; location?: { file: string; line: number } }[] }
+    ).errors;
     const first = errors?.[0];
     const where = first?.location ? `${first.location.file}:${first.location.line}: ` : "";
-    throw new FlotillaError(ErrorCode.INVALID_ARGUMENT, `cannot bundle ${entry}: ${where}${first?.text ?? (err as Error).message}`);
+    throw new FlotillaError(
+      ErrorCode.INVALID_ARGUMENT,
+      `cannot bundle ${entry}: ${where}${first?.text ?? (err as Error).message}`,
+    );
   }
 }

@@ -86,7 +86,12 @@ export function snapshotPrefix(jobId: string, checkpointId: number, savepoint: b
   return `${savepoint ? "savepoints" : "checkpoints"}/${jobId}/${checkpointId}`;
 }
 
-export function snapshotKey(jobId: string, checkpointId: number, vertexId: string, subtask: number): string {
+export function snapshotKey(
+  jobId: string,
+  checkpointId: number,
+  vertexId: string,
+  subtask: number,
+): string {
   return `checkpoints/${jobId}/${checkpointId}/${vertexId}/${subtask}`;
 }
 

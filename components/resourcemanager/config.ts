@@ -1,0 +1,72 @@
+/**
+ * The ResourceManager's timing options in two stages: `ResourceManagerConfig` (what a caller
+ * passes, every field defaulted) -> `compileResourceManagerConfig()` (validated once).
+ */
+import { type Config, InvalidConfigError } from "../core/mod.ts";
+
+export interface ResourceManagerConfig {
+  /** How often the RM pings each TaskManager (`heartbeat.interval`). @default 1000 */
+  heartbeatIntervalMs?: number;
+  /** Silence after which a TaskManager is lost (`heartbeat.timeout`). @default 5000 */
+  heartbeatTimeoutMs?: number;
+  /**
+   * How long a TaskManager with every slot free is kept before the driver is asked to stop it
+   * (Flink's `resourcemanager.taskmanager-timeout`). @default 30000
+   */
+  idleTimeoutMs?: number;
+  /** How long a TaskManager asked of the driver may take to register. @default 300000 */
+  pendingTaskManagerTimeoutMs?: number;
+  /** Deadline of one call to a TaskManager or JobManager (`rpc.timeout`). @default 5000 */
+  rpcTimeoutMs?: number;
+  /** Deadline of one attempt of an idempotent call (`rpc.attempt-timeout`). @default 1000 */
+  rpcAttemptTimeoutMs?: number;
+}
+
+export type CompiledResourceManagerConfig = Readonly<Required<ResourceManagerConfig>>;
+
+export function compileResourceManagerConfig({
+  heartbeatIntervalMs = 1000,
+  heartbeatTimeoutMs = 5000,
+  idleTimeoutMs = 30_000,
+  pendingTaskManagerTimeoutMs = 300_000,
+  rpcTimeoutMs = 5000,
+  rpcAttemptTimeoutMs = 1000,
+}: ResourceManagerConfig = {}): CompiledResourceManagerConfig {
+  const compiled = {
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    idleTimeoutMs,
+    pendingTaskManagerTimeoutMs,
+    rpcTimeoutMs,
+    rpcAttemptTimeoutMs,
+  };
+  for (const [key, value] of Object.entries(compiled)) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new InvalidConfigError(
+        key,
+        `ResourceManager option ${key} is ${String(value)}: expected a positive number of milliseconds`,
+      );
+    }
+  }
+  if (heartbeatTimeoutMs < heartbeatIntervalMs) {
+    throw new InvalidConfigError(
+      "heartbeatTimeoutMs",
+      `heartbeat timeout ${heartbeatTimeoutMs} ms is shorter than the heartbeat interval ${heartbeatIntervalMs} ms: every TaskManager would be lost between two heartbeats`,
+    );
+  }
+  return Object.freeze(compiled);
+}
+
+/** The RM options the process configuration sets; `idleTimeoutMs` has no config key yet. */
+export function resourceManagerConfigFrom(
+  config: Config,
+  overrides: ResourceManagerConfig = {},
+): CompiledResourceManagerConfig {
+  return compileResourceManagerConfig({
+    heartbeatIntervalMs: config["heartbeat.interval"],
+    heartbeatTimeoutMs: config["heartbeat.timeout"],
+    rpcTimeoutMs: config["rpc.timeout"],
+    rpcAttemptTimeoutMs: config["rpc.attempt-timeout"],
+    ...overrides,
+  });
+}

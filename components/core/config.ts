@@ -54,6 +54,32 @@ export const configKeys = {
   "heartbeat.timeout": key(duration, 5000, "Silence after which a target counts as lost."),
   "rest.address": key(z.string().min(1), "0.0.0.0", "Address the REST/HTTP endpoint binds to."),
   "rest.port": key(port, 8081, "Port of the REST/HTTP endpoint (0 picks a free one)."),
+  "taskmanager.slots": key(
+    z.coerce.number().int().min(1).max(1024),
+    2,
+    "Slots one TaskManager offers.",
+  ),
+  "taskmanager.cpu": key(
+    z.coerce.number().min(0),
+    0,
+    "CPU cores one slot offers (0: not declared).",
+  ),
+  "taskmanager.memory-mb": key(
+    z.coerce.number().min(0),
+    0,
+    "Memory (MB) one slot offers (0: not declared).",
+  ),
+  "resourcemanager.taskmanager-timeout": key(
+    duration,
+    30_000,
+    "How long an idle TaskManager is kept before its driver stops it.",
+  ),
+  "slot.request.timeout": key(
+    duration,
+    300_000,
+    "A job whose slots do not come within this long fails.",
+  ),
+  "ha.lease": key(duration, 3000, "Leader lease: a leader that cannot renew within it steps down."),
   "log.level": key(
     z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     "info",

@@ -197,6 +197,10 @@ export class LeaseElection implements LeaderElection {
         const lease = this.#current();
         delay = lease ? await this.#renew(lease) : await this.#contend();
       } catch (err) {
+        if (isClosed(err)) {
+          this.#log.warn("the NATS connection is closed: no longer contending");
+          return;
+        }
         this.#log.warn({ err: (err as Error).message }, "leader election step failed; retrying");
         delay = this.#renewMs / 2;
       }

@@ -125,7 +125,7 @@ export class NatsKv implements HaKv {
     // A watch's consumer does not survive every server restart: start a fresh one on reconnect.
     const unsubscribe = onReconnect(this.#nc, () => current?.stop());
     const run = async () => {
-      while (!stopped) {
+      while (!stopped && !this.#nc.isClosed()) {
         try {
           const pending = this.#bucket.watch({ key, include: KvWatchInclude.UpdatesOnly });
           const iter = await natsCall(() => pending, {

@@ -45,11 +45,11 @@ export function jobManagerApp(jm: JobMaster) {
     })
     .post("/resources/unavailable", body(resourcesUnavailableSchema), (c) => {
       jm.resourcesUnavailable(c.req.valid("json").missing);
-      return reply(c, { ok: true });
+      return reply(c, { acknowledged: true });
     })
     .post("/taskmanagers/:tmId/lost", params(z.object({ tmId: z.string() })), (c) => {
       jm.taskManagerLost(c.req.valid("param").tmId);
-      return reply(c, { ok: true });
+      return reply(c, { acknowledged: true });
     })
     .post("/cancel", async (c) => reply(c, await jm.cancel()))
     .post("/savepoints", async (c) => reply(c, { path: await jm.savepoint() }, 201))

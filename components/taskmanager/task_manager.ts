@@ -315,7 +315,7 @@ export function createTaskManager(options: TaskManagerOptions) {
         const { jobId, allocationId, jmSubject } = c.req.valid("json");
         const slot = slots.allocate(slotId, jobId, allocationId);
         void offer({ ...slot }, jmSubject);
-        return reply(c, { slotId, state: slot.state });
+        return reply(c, { slotId, allocationId, state: slot.state });
       },
     )
     .post(

@@ -1,0 +1,207 @@
+/**
+ * The role entrypoints (`flotilla start <role>`): each role is one process on NATS. `master`
+ * runs the Dispatcher and the ResourceManager together (the standalone layout); every singleton
+ * runs under leader election, so standbys wait and take over, fenced by their lease's token.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type Config, type Logger, newTaskManagerId } from "../core/mod.ts";
+import { createDispatcher, dispatcherApp } from "../dispatcher/mod.ts";
+import { type HaServices, natsHaServices } from "../ha/mod.ts";
+import {
+  createResourceManager,
+  type ResourceManager,
+  staticDriver,
+} from "../resourcemanager/mod.ts";
+import { type HttpServer, serveHttp } from "../rpc/mod.ts";
+import { createTaskManager } from "../taskmanager/mod.ts";
+import { natsFabric, type Served } from "./fabric.ts";
+import { dispatcherStores } from "./stores.ts";
+
+export const ROLES = ["master", "dispatcher", "resourcemanager", "taskmanager"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface RunningRole {
+  role: Role;
+  /** The REST endpoint, for dispatcher and master. */
+  http?: HttpServer;
+  stop(): Promise<void>;
+}
+
+interface Context {
+  config: Config;
+  log: Logger;
+  nc: NatsConnection;
+  ha: HaServices;
+  clusterId: string;
+  holder: string;
+}
+
+function startResourceManager({
+  config,
+  log,
+  nc,
+  ha,
+  clusterId,
+  holder,
+}: Context): () => Promise<void> {
+  let rm: ResourceManager | undefined;
+  const election = ha.election({
+    role: "rm",
+    holder,
+    subject: `flotilla.${clusterId}.rm`,
+    leaseMs: config["ha.lease"],
+  });
+  election.start({
+    onElected(token) {
+      log.info({ token }, "elected ResourceManager leader");
+      rm = createResourceManager({
+        nc,
+        clusterId,
+        token,
+        driver: staticDriver(),
+        config: {
+          heartbeatIntervalMs: config["heartbeat.interval"],
+          heartbeatTimeoutMs: config["heartbeat.timeout"],
+          idleTimeoutMs: config["resourcemanager.taskmanager-timeout"],
+        },
+        log,
+      });
+      void rm.start();
+    },
+    onRevoked(reason) {
+      log.warn({ reason }, "ResourceManager leadership lost: stepping down");
+      void rm?.stop();
+      rm = undefined;
+    },
+  });
+  return async () => {
+    await rm?.stop();
+    await election.stop({ resign: true });
+  };
+}
+
+async function startDispatcher({
+  config,
+  log,
+  nc,
+  ha,
+  clusterId,
+  holder,
+}: Context): Promise<{ http: HttpServer; stop(): Promise<void> }> {
+  const fabric = natsFabric(nc, clusterId);
+  const dispatcher = createDispatcher({
+    clusterId,
+    fabric,
+    stores: dispatcherStores(ha),
+    slotRequestTimeoutMs: config["slot.request.timeout"],
+    log,
+  });
+  const app = dispatcherApp(dispatcher, {
+    rmSubject: `flotilla.${clusterId}.rm`,
+    transportFor: fabric.transportFor,
+    config: {
+      "cluster.id": clusterId,
+      "heartbeat.interval": config["heartbeat.interval"],
+      "heartbeat.timeout": config["heartbeat.timeout"],
+    },
+  });
+  let served: Served | undefined;
+  const election = ha.election({
+    role: "dispatcher",
+    holder,
+    subject: `flotilla.${clusterId}.dispatcher`,
+    leaseMs: config["ha.lease"],
+  });
+  election.start({
+    onElected(token) {
+      log.info({ token }, "elected Dispatcher leader: recovering jobs");
+      served = fabric.serve(`flotilla.${clusterId}.dispatcher`, app, { queue: "dispatcher" });
+      void dispatcher
+        .recover()
+        .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
+    },
+    onRevoked(reason) {
+      log.warn({ reason }, "Dispatcher leadership lost: stepping down");
+      void served?.stop();
+      served = undefined;
+    },
+  });
+  const http = await serveHttp(app, {
+    port: config["rest.port"],
+    hostname: config["rest.address"],
+  });
+  log.info({ url: http.url }, "REST endpoint up");
+  return {
+    http,
+    async stop() {
+      await http.close();
+      await dispatcher.stop();
+      await served?.stop();
+      await election.stop({ resign: true });
+    },
+  };
+}
+
+function startTaskManager({ config, log, nc, ha, clusterId }: Context): () => Promise<void> {
+  const fabric = natsFabric(nc, clusterId);
+  const slotProfile = {
+    cpu: config["taskmanager.cpu"],
+    memoryMb: config["taskmanager.memory-mb"],
+    extended: {},
+  };
+  const tm = createTaskManager({
+    clusterId,
+    transportFor: fabric.transportFor,
+    channelsFor: fabric.channelsFor,
+    artifacts: { get: (key) => ha.blobs.get(key) },
+    snapshots: dispatcherStores(ha).snapshots,
+    slots: Array.from({ length: config["taskmanager.slots"] }, () => slotProfile),
+    connectNats: fabric.connectNats!,
+    heartbeatIntervalMs: config["heartbeat.interval"],
+    heartbeatTimeoutMs: config["heartbeat.timeout"],
+    log,
+  });
+  const served = fabric.serve(tm.subject, tm.app);
+  tm.start();
+  log.info({ tm: tm.tmId, slots: config["taskmanager.slots"] }, "TaskManager started");
+  return async () => {
+    await tm.stop();
+    await served.stop();
+  };
+}
+
+export async function startRole(role: Role, config: Config, log: Logger): Promise<RunningRole> {
+  const clusterId = config["cluster.id"];
+  const nc = await connect({
+    servers: config["nats.url"].split(","),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    name: `flotilla-${role}`,
+  });
+  const ha = await natsHaServices({ nc, clusterId, log });
+  const ctx: Context = {
+    config,
+    log: log.child({ role }),
+    nc,
+    ha,
+    clusterId,
+    holder: `${role}-${newTaskManagerId().slice(3)}`,
+  };
+  const stops: (() => Promise<void>)[] = [];
+  let http: HttpServer | undefined;
+  if (role === "resourcemanager" || role === "master") stops.push(startResourceManager(ctx));
+  if (role === "dispatcher" || role === "master") {
+    const d = await startDispatcher(ctx);
+    http = d.http;
+    stops.push(d.stop);
+  }
+  if (role === "taskmanager") stops.push(startTaskManager(ctx));
+  return {
+    role,
+    ...(http ? { http } : {}),
+    async stop() {
+      for (const stop of stops.reverse()) await stop().catch(() => {});
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+}

@@ -151,6 +151,8 @@ function startTaskManager({ config, log, nc, ha, clusterId }: Context): () => Pr
   };
   const tm = createTaskManager({
     clusterId,
+    // The process driver names the TaskManagers it starts.
+    ...(process.env.FLOTILLA_TM_ID ? { tmId: process.env.FLOTILLA_TM_ID } : {}),
     transportFor: fabric.transportFor,
     channelsFor: fabric.channelsFor,
     artifacts: { get: (key) => ha.blobs.get(key) },
@@ -185,7 +187,8 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
     nc,
     ha,
     clusterId,
-    holder: `${role}-${newTaskManagerId().slice(3)}`,
+    // FLOTILLA_INSTANCE_ID names this process in leader leases (e.g. the container's hostname).
+    holder: process.env.FLOTILLA_INSTANCE_ID ?? `${role}-${newTaskManagerId().slice(3)}`,
   };
   const stops: (() => Promise<void>)[] = [];
   let http: HttpServer | undefined;

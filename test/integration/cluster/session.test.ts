@@ -1,0 +1,138 @@
+/**
+ * A session cluster of separate processes (nats-server, master = Dispatcher + ResourceManager,
+ * TaskManagers with 2 slots each), driven through its REST API like a user would.
+ */
+import t, { type Test } from "tap";
+import type { CheckResult } from "../../../examples/sequence-check.ts";
+import { clusterFor } from "../../support/cluster.ts";
+import { natsFor } from "../../support/tap.ts";
+import { restBadInput } from "./rest_contract.ts";
+
+const all = (results: Record<string, unknown[]>) => Object.values(results).flat();
+
+function checkSequence(
+  t: Test,
+  results: Record<string, unknown[]>,
+  keys: number,
+  perKey: number,
+): void {
+  const rows = all(results) as CheckResult[];
+  t.same(
+    rows.filter((r) => r.kind === "alert"),
+    [],
+    "no sequence alert",
+  );
+  t.same(
+    rows
+      .filter((r) => r.kind === "count")
+      .map((r) => [r.key, (r as { count: number }).count])
+      .sort((a, b) => a[0]! - b[0]!),
+    Array.from({ length: keys }, (_, k) => [k, perKey]),
+    "every key counted exactly perKey",
+  );
+}
+
+t.test(
+  "two jobs at once share the TaskManagers, finish correct, and give their slots back",
+  async (t) => {
+    const nats = await natsFor(t);
+    const cluster = await clusterFor(t, nats);
+    const [words, sequences] = await Promise.all([
+      cluster.submit("wordcount.ts"),
+      cluster.submit("sequence-check.ts", { args: { keys: "8", perKey: "3000", rate: "20000" } }),
+    ]);
+    const [w, s] = await Promise.all([cluster.result(words), cluster.result(sequences)]);
+    t.equal(w.state, "finished", JSON.stringify(w.error));
+    t.equal(s.state, "finished", JSON.stringify(s.error));
+    const counts = all((await cluster.call("GET", `/jobs/${words}/results`)).body) as {
+      word: string;
+      count: number;
+    }[];
+    t.equal(counts.find((r) => r.word === "to")?.count, 13);
+    t.equal(
+      counts.reduce((n, r) => n + r.count, 0),
+      86,
+      "every word of the text once",
+    );
+    checkSequence(t, (await cluster.call("GET", `/jobs/${sequences}/results`)).body, 8, 3000);
+    t.ok(s.checkpoints >= 1, `${s.checkpoints} checkpoints`);
+    await cluster.waitFor("slots back at the RM", async () => {
+      const { body } = await cluster.call("GET", "/overview");
+      return body.slotsAvailable === 4 ? body : undefined;
+    });
+    const { body: list } = await cluster.call("GET", "/jobs");
+    t.same(
+      list.jobs.map((j: { state: string }) => j.state),
+      ["finished", "finished"],
+    );
+
+    await restBadInput(
+      t,
+      (method, path, body, raw) =>
+        raw !== undefined
+          ? fetch(cluster.rest + path, {
+              method,
+              headers: { "content-type": "application/json" },
+              body: raw,
+            }).then(async (r) => ({ status: r.status, body: await r.json() }))
+          : cluster.call(method, path, body),
+      words,
+    );
+  },
+);
+
+t.test(
+  "a job needing more slots than exist waits, then runs when a TaskManager joins",
+  async (t) => {
+    const nats = await natsFor(t);
+    const cluster = await clusterFor(t, nats, { roles: ["master", "taskmanager"] });
+    const jobId = await cluster.submit("sequence-check.ts", {
+      parallelism: 3,
+      args: { keys: "6", perKey: "1000", rate: "20000" },
+    });
+    const waiting = await cluster.waitFor("the job to wait for slots", async () => {
+      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
+      return body.state === "created" ? body : undefined;
+    });
+    t.equal(waiting.state, "created", "waits for a third slot");
+    await new Promise((r) => setTimeout(r, 500));
+    t.equal((await cluster.call("GET", `/jobs/${jobId}`)).body.state, "created", "still waiting");
+    cluster.spawn("taskmanager");
+    const done = await cluster.result(jobId);
+    t.equal(done.state, "finished", JSON.stringify(done.error));
+    checkSequence(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 6, 1000);
+  },
+);
+
+t.test(
+  "kill -9 a TaskManager mid-job: restart from the latest checkpoint, zero alerts",
+  async (t) => {
+    const nats = await natsFor(t);
+    const cluster = await clusterFor(t, nats, { roles: ["master"] });
+    const tms = ["tm-a", "tm-b", "tm-c"].map((id) => ({
+      id,
+      process: cluster.spawn("taskmanager", { FLOTILLA_TM_ID: id }),
+    }));
+    await cluster.waitFor("three TaskManagers", async () =>
+      (await cluster.call("GET", "/overview")).body.taskmanagers === 3 ? true : undefined,
+    );
+    const jobId = await cluster.submit("sequence-check.ts", {
+      args: { keys: "8", perKey: "6000", rate: "12000" },
+    });
+    await cluster.waitFor("two checkpoints", async () => {
+      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
+      return body.checkpoints >= 2 ? body : undefined;
+    });
+    const { body } = await cluster.call("GET", "/taskmanagers");
+    const busy = (body.taskmanagers as { tmId: string; slots: { jobId?: string }[] }[]).find((tm) =>
+      tm.slots.some((s) => s.jobId === jobId),
+    );
+    t.ok(busy, "a TaskManager runs the job");
+    const victim = tms.find((tm) => tm.id === busy!.tmId)!;
+    victim.process.kill("SIGKILL");
+    const done = await cluster.result(jobId, 60_000);
+    t.equal(done.state, "finished", JSON.stringify(done.error));
+    t.ok(done.restarts >= 1, `${done.restarts} restarts`);
+    checkSequence(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 8, 6000);
+  },
+);

@@ -1,0 +1,61 @@
+/**
+ * The runtime's checkpoints in the JetStream Object Store: a job stopped with a savepoint written
+ * through blobSnapshotStore resumes from it, exactly once, in a fresh "process" (new connection).
+ */
+import t from "tap";
+import { loadCheckpoint, runLocal } from "../../../components/dataflow/internal_mod.ts";
+import { defineJob, sinks, sources } from "../../../components/dataflow/mod.ts";
+import { blobSnapshotStore, natsBlobStore } from "../../../components/ha/mod.ts";
+import { type CheckResult, checkSequences } from "../../../examples/sequence-check.ts";
+import { connectFor, natsFor } from "../../support/tap.ts";
+
+t.test("savepoint into the object store, restore from it: exact counts", async (t) => {
+  const server = await natsFor(t);
+  const keys = 4;
+  const perKey = 1000;
+  const job = defineJob({ name: "sequence-check-ha", checkpointing: { intervalMs: 50 } }, (env) =>
+    checkSequences(
+      env.source(sources.sequence({ keys, perKey, ratePerSecond: 8000 })).uid("sequence"),
+    ).sink(sinks.collect()),
+  );
+
+  const store = blobSnapshotStore(
+    await natsBlobStore({ nc: await connectFor(t, server), clusterId: "test" }),
+  );
+  t.match(store.location, /flotilla_test_blobs/);
+  const first = runLocal(job.graph({ parallelism: 2 }), { store });
+  while (first.status().checkpoints < 2) await new Promise((r) => setTimeout(r, 5));
+  const stopped = await first.stop();
+  t.equal(stopped.state, "finished");
+  const savepoint = stopped.savepoint!;
+  t.match(savepoint, /^savepoints\//);
+
+  const elsewhere = blobSnapshotStore(
+    await natsBlobStore({ nc: await connectFor(t, server), clusterId: "test" }),
+  );
+  t.match(await loadCheckpoint(elsewhere, savepoint), {
+    savepoint: true,
+    jobName: "sequence-check-ha",
+  });
+  const second = runLocal(job.graph({ parallelism: 2 }), {
+    store: elsewhere,
+    restoreFrom: savepoint,
+  });
+  const result = await second.result;
+  t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
+  const all = [
+    ...Object.values(stopped.results),
+    ...Object.values(result.results),
+  ].flat() as CheckResult[];
+  t.same(
+    all.filter((r) => r.kind === "alert"),
+    [],
+    "no sequence alert across the restore",
+  );
+  const counts = all.filter((r) => r.kind === "count").map((r) => [r.key, r.count]);
+  t.same(
+    counts.sort((a, b) => a[0]! - b[0]!),
+    Array.from({ length: keys }, (_, k) => [k, perKey]),
+    "every key counted exactly once",
+  );
+});

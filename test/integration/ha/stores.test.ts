@@ -1,0 +1,120 @@
+/**
+ * The store contracts on JetStream (KV bucket and Object Store), and what only a real server
+ * shows: values survive a restart (file storage), calls fail typed while the server is away and
+ * work again after, and max_payload is respected both ways.
+ */
+import { createHash } from "node:crypto";
+import t from "tap";
+import { ErrorCode } from "../../../components/core/mod.ts";
+import { natsHaServices } from "../../../components/ha/mod.ts";
+import { connectFor, natsFor } from "../../support/tap.ts";
+import { sampleCheckpoint, sampleJob, storeContract } from "../../unit/ha/store_contract.ts";
+
+t.test("JetStream stores", async (t) => {
+  storeContract(t, async (t) => {
+    const server = await natsFor(t);
+    return natsHaServices({ nc: await connectFor(t, server), clusterId: "test" });
+  });
+});
+
+t.test("records and blobs survive a nats-server restart", async (t) => {
+  const server = await natsFor(t);
+  const nc = await connectFor(t, server);
+  const ha = await natsHaServices({ nc, clusterId: "test" });
+  await ha.jobGraphs.put(sampleJob("j1", 1));
+  await ha.jobResults.put({ jobId: "j0", state: "canceled", finishedAt: 5 });
+  for (const id of [1, 2, 3, 4]) await ha.checkpoints.add(sampleCheckpoint("j1", id));
+  const blob = new Uint8Array(300 * 1024).map((_, i) => i % 256);
+  const address = await ha.blobs.put(blob);
+
+  await server.restart();
+
+  // The same services object, over the same (reconnecting) connection.
+  t.same(await ha.jobGraphs.get("j1"), sampleJob("j1", 1));
+  t.same(await ha.jobResults.get("j0"), { jobId: "j0", state: "canceled", finishedAt: 5 });
+  t.same(
+    (await ha.checkpoints.list("j1")).map((c) => c.checkpointId),
+    [2, 3, 4],
+  );
+  t.ok(Buffer.from(await ha.blobs.get(address)).equals(Buffer.from(blob)));
+  await t.rejects(ha.jobResults.put({ jobId: "j0", state: "finished", finishedAt: 6 }), {
+    code: ErrorCode.CONFLICT,
+  });
+
+  // And through a fresh process's view: a new connection and new services.
+  const again = await natsHaServices({ nc: await connectFor(t, server), clusterId: "test" });
+  t.same(
+    (await again.jobGraphs.list()).map((j) => j.jobId),
+    ["j1"],
+  );
+  t.equal((await again.checkpoints.latest("j1"))?.checkpointId, 4);
+  t.ok(await again.blobs.has(address));
+});
+
+t.test(
+  "while the server is down calls fail typed within their deadline, then work again",
+  async (t) => {
+    const server = await natsFor(t);
+    const nc = await connectFor(t, server);
+    const ha = await natsHaServices({ nc, clusterId: "test", timeoutMs: 800, blobTimeoutMs: 800 });
+    await ha.jobGraphs.put(sampleJob("j1", 1));
+    const address = await ha.blobs.put(new Uint8Array([1, 2, 3]));
+
+    await server.kill();
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["jobGraphs.get", () => ha.jobGraphs.get("j1")],
+      ["jobGraphs.put", () => ha.jobGraphs.put(sampleJob("j2", 2))],
+      ["jobResults.list", () => ha.jobResults.list()],
+      ["checkpoints.latest", () => ha.checkpoints.latest("j1")],
+      ["blobs.get", () => ha.blobs.get(address)],
+      ["blobs.put", () => ha.blobs.put(new Uint8Array([4]))],
+    ];
+    for (const [name, call] of calls) {
+      const started = performance.now();
+      await t.rejects(
+        call(),
+        { code: ErrorCode.UNAVAILABLE, retryable: true },
+        `${name} fails typed`,
+      );
+      const took = performance.now() - started;
+      t.ok(took < 1500, `${name} gave up after ${Math.round(took)} ms`);
+    }
+    await t.rejects(natsHaServices({ nc, clusterId: "other", timeoutMs: 500 }), {
+      code: ErrorCode.UNAVAILABLE,
+    });
+
+    await server.start();
+    const ok = await natsHaServices({ nc, clusterId: "test" }); // default deadline rides out the reconnect
+    t.same(await ok.jobGraphs.get("j1"), sampleJob("j1", 1));
+    t.same(await ok.blobs.get(address), new Uint8Array([1, 2, 3]));
+    await ha.jobGraphs.put(sampleJob("j2", 2));
+    t.same(
+      (await ha.jobGraphs.list()).map((j) => j.jobId),
+      ["j1", "j2"],
+    );
+  },
+);
+
+t.test(
+  "a small max_payload: records over it are refused, blobs are chunked under it",
+  async (t) => {
+    const server = await natsFor(t, { maxPayload: 64 * 1024 });
+    const ha = await natsHaServices({ nc: await connectFor(t, server), clusterId: "test" });
+    await t.rejects(ha.jobGraphs.put({ ...sampleJob("big"), args: { data: "x".repeat(80_000) } }), {
+      code: ErrorCode.PAYLOAD_TOO_LARGE,
+      message: /value of 80\d{3} bytes for jobs\.big .* max_payload of 65536 bytes/,
+    });
+    const blob = new Uint8Array(500 * 1024).map((_, i) => (i * 31) % 256);
+    const address = await ha.blobs.put(blob);
+    t.equal(address, createHash("sha256").update(blob).digest("hex"));
+    t.ok(Buffer.from(await ha.blobs.get(address)).equals(Buffer.from(blob)));
+  },
+);
+
+t.test("bad cluster ids are refused before touching NATS", async (t) => {
+  const server = await natsFor(t);
+  await t.rejects(natsHaServices({ nc: await connectFor(t, server), clusterId: "a.b" }), {
+    code: ErrorCode.INVALID_ARGUMENT,
+    message: /cluster id "a.b" cannot name a JetStream bucket/,
+  });
+});

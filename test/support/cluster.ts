@@ -1,0 +1,141 @@
+/**
+ * A flotilla cluster of real processes for tests: `flotilla start <role>` per process against a
+ * test nats-server, reached over REST. Every process is killed at teardown.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { bundleJob } from "../../components/dataflow/internal_mod.ts";
+import { freePort, type NatsServer } from "./nats.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export interface ClusterProcesses {
+  readonly rest: string;
+  readonly env: Record<string, string>;
+  /** Starts one more role process; returns it. */
+  spawn(role: string, extraEnv?: Record<string, string>): ChildProcess;
+  /** GET/POST/PATCH to the REST API; returns status and parsed body. */
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs?: number): Promise<T>;
+  /** Uploads a bundled example and submits it; returns the job id. */
+  submit(
+    example: string,
+    request?: { args?: Record<string, string>; parallelism?: number; savepoint?: string },
+  ): Promise<string>;
+  /** Waits until the job is finished, failed or canceled; returns its details. */
+  result(jobId: string, timeoutMs?: number): Promise<any>;
+}
+
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+export async function clusterFor(
+  t: Teardown,
+  nats: NatsServer,
+  {
+    roles = ["master", "taskmanager", "taskmanager"],
+    env: extra = {},
+  }: { roles?: string[]; env?: Record<string, string> } = {},
+): Promise<ClusterProcesses> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    FLOTILLA_NATS_URL: nats.url,
+    FLOTILLA_CLUSTER_ID: `t${port}`,
+    FLOTILLA_REST_PORT: String(port),
+    FLOTILLA_REST_ADDRESS: "127.0.0.1",
+    FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_TEST_LOG ?? "error",
+    FLOTILLA_HEARTBEAT_INTERVAL: "250",
+    FLOTILLA_HEARTBEAT_TIMEOUT: "1500",
+    FLOTILLA_HA_LEASE: "1500",
+    ...extra,
+  };
+  const rest = `http://127.0.0.1:${port}`;
+  const children: ChildProcess[] = [];
+  t.teardown(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode === null && c.signalCode === null
+          ? new Promise((r) => c.once("exit", r))
+          : undefined,
+      ),
+    );
+  });
+  const cluster: ClusterProcesses = {
+    rest,
+    env,
+    spawn(role, extraEnv = {}) {
+      const child = spawn(process.execPath, [BIN, "start", role], {
+        cwd: ROOT,
+        env: { ...env, ...extraEnv },
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+      children.push(child);
+      live.add(child);
+      child.once("exit", () => live.delete(child));
+      return child;
+    },
+    async call(method, path, body) {
+      const res = await fetch(rest + path, {
+        method,
+        ...(body === undefined
+          ? {}
+          : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {}
+      return { status: res.status, body: parsed };
+    },
+    async waitFor(what, probe, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const value = await probe().catch(() => undefined);
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async submit(example, request = {}) {
+      const bytes = await bundleJob(
+        fileURLToPath(new URL(`../../examples/${example}`, import.meta.url)),
+      );
+      const uploaded = await fetch(`${rest}/artifacts`, {
+        method: "POST",
+        body: bytes as BodyInit,
+      });
+      const { artifact } = (await uploaded.json()) as { artifact: string };
+      const submitted = await cluster.call("POST", "/jobs", { artifact, ...request });
+      if (submitted.status !== 202)
+        throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
+      return submitted.body.jobId as string;
+    },
+    async result(jobId, timeoutMs = 30_000) {
+      return await cluster.waitFor(
+        `job ${jobId} to end`,
+        async () => {
+          const { body } = await cluster.call("GET", `/jobs/${jobId}`);
+          return ["finished", "failed", "canceled"].includes(body.state) ? body : undefined;
+        },
+        timeoutMs,
+      );
+    },
+  };
+  for (const role of roles) cluster.spawn(role);
+  const tms = roles.filter((r) => r === "taskmanager").length;
+  await cluster.waitFor("the cluster to come up", async () => {
+    const { status, body } = await cluster.call("GET", "/overview");
+    return status === 200 && body.taskmanagers === tms ? body : undefined;
+  });
+  return cluster;
+}

@@ -1,0 +1,23 @@
+/**
+ * A fake JobManager for the ResourceManager tests: the two routes the RM calls on a JobManager
+ * (from `jobManagerRoutes`), recording each notice so a test can await it.
+ */
+import type { TaskManagerId } from "../../components/core/mod.ts";
+import {
+  jobManagerRoutes,
+  type ResourcesUnavailable,
+  type TaskManagerLost,
+} from "../../components/resourcemanager/mod.ts";
+import { Recorder } from "./fake_tm.ts";
+
+export function fakeJobManager(subject: string) {
+  const unavailable = new Recorder<ResourcesUnavailable>();
+  const lost = new Recorder<TaskManagerLost & { tmId: TaskManagerId }>();
+  const app = jobManagerRoutes({
+    resourcesUnavailable: (notice) => unavailable.push(notice),
+    taskManagerLost: (tmId, notice) => lost.push({ tmId, ...notice }),
+  });
+  return { subject, app, unavailable, lost };
+}
+
+export type FakeJobManager = ReturnType<typeof fakeJobManager>;

@@ -3,12 +3,15 @@
  * runs the Dispatcher and the ResourceManager together (the standalone layout); every singleton
  * runs under leader election, so standbys wait and take over, fenced by their lease's token.
  */
+import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Config, type Logger, newTaskManagerId } from "../core/mod.ts";
 import { createDispatcher, dispatcherApp } from "../dispatcher/mod.ts";
 import { type HaServices, natsHaServices } from "../ha/mod.ts";
 import {
   createResourceManager,
+  processDriver,
+  type ResourceDriver,
   type ResourceManager,
   staticDriver,
 } from "../resourcemanager/mod.ts";
@@ -36,6 +39,18 @@ interface Context {
   holder: string;
 }
 
+const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
+
+/** The RM's driver: `process` starts `flotilla start taskmanager` children on this machine. */
+function driverFor(config: Config, log: Logger): ResourceDriver {
+  if (config["resourcemanager.driver"] === "static") return staticDriver();
+  return processDriver({
+    command: [process.execPath, BIN, "start", "taskmanager"],
+    env: { FLOTILLA_NATS_URL: config["nats.url"], FLOTILLA_CLUSTER_ID: config["cluster.id"] },
+    log,
+  });
+}
+
 function startResourceManager({
   config,
   log,
@@ -58,7 +73,7 @@ function startResourceManager({
         nc,
         clusterId,
         token,
-        driver: staticDriver(),
+        driver: driverFor(config, log),
         config: {
           heartbeatIntervalMs: config["heartbeat.interval"],
           heartbeatTimeoutMs: config["heartbeat.timeout"],
@@ -149,6 +164,18 @@ function startTaskManager({ config, log, nc, ha, clusterId }: Context): () => Pr
     memoryMb: config["taskmanager.memory-mb"],
     extended: {},
   };
+  // A TaskManager the process driver started has one slot of exactly the profile it was asked for.
+  const env = process.env;
+  const driven = env.FLOTILLA_TM_CPU !== undefined || env.FLOTILLA_TM_MEMORY_MB !== undefined;
+  const slots = driven
+    ? [
+        {
+          cpu: Number(env.FLOTILLA_TM_CPU ?? 0),
+          memoryMb: Number(env.FLOTILLA_TM_MEMORY_MB ?? 0),
+          extended: JSON.parse(env.FLOTILLA_TM_EXTENDED ?? "{}") as Record<string, number>,
+        },
+      ]
+    : Array.from({ length: config["taskmanager.slots"] }, () => slotProfile);
   const tm = createTaskManager({
     clusterId,
     // The process driver names the TaskManagers it starts.
@@ -157,7 +184,7 @@ function startTaskManager({ config, log, nc, ha, clusterId }: Context): () => Pr
     channelsFor: fabric.channelsFor,
     artifacts: { get: (key) => ha.blobs.get(key) },
     snapshots: dispatcherStores(ha).snapshots,
-    slots: Array.from({ length: config["taskmanager.slots"] }, () => slotProfile),
+    slots,
     connectNats: fabric.connectNats!,
     heartbeatIntervalMs: config["heartbeat.interval"],
     heartbeatTimeoutMs: config["heartbeat.timeout"],

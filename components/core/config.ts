@@ -69,6 +69,11 @@ export const configKeys = {
     0,
     "Memory (MB) one slot offers (0: not declared).",
   ),
+  "resourcemanager.driver": key(
+    z.enum(["static", "process"]),
+    "static",
+    "How the ResourceManager gets TaskManagers: static (they join by themselves) or process (it starts local ones).",
+  ),
   "resourcemanager.taskmanager-timeout": key(
     duration,
     30_000,

@@ -107,9 +107,9 @@ export async function clusterFor(
       }
     },
     async submit(example, request = {}) {
-      const bytes = await bundleJob(
-        fileURLToPath(new URL(`../../examples/${example}`, import.meta.url)),
-      );
+      // "wordcount.ts" is an example; a path with a folder is relative to the repository.
+      const path = example.includes("/") ? example : `examples/${example}`;
+      const bytes = await bundleJob(fileURLToPath(new URL(`../../${path}`, import.meta.url)));
       const uploaded = await fetch(`${rest}/artifacts`, {
         method: "POST",
         body: bytes as BodyInit,

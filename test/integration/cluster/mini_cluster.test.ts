@@ -1,0 +1,111 @@
+/** The embedded MiniCluster: every block in this process, the same REST API and protocols. */
+import t from "tap";
+import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
+import { unwrap } from "../../../components/rpc/mod.ts";
+import type { CheckResult } from "../../../examples/sequence-check.ts";
+import { restBadInput } from "./rest_contract.ts";
+
+t.test("the MiniCluster runs a checkpointed job and answers the REST contract", async (t) => {
+  const mini = await startMiniCluster({
+    taskManagers: 2,
+    slotsPerTaskManager: 2,
+    heartbeatIntervalMs: 200,
+  });
+  t.teardown(() => mini.stop());
+  const call = async (method: string, path: string, body?: unknown, raw?: string) => {
+    const init: RequestInit = { method };
+    if (raw !== undefined || body !== undefined) {
+      init.headers = { "content-type": "application/json" };
+      init.body = raw ?? JSON.stringify(body);
+    }
+    const res = await mini.rest.request(path, init);
+    return { status: res.status, body: await res.json() };
+  };
+
+  const upload = await mini.rest.request("/artifacts", {
+    method: "POST",
+    body: (await bundleJob("examples/sequence-check.ts")) as BodyInit,
+  });
+  t.equal(upload.status, 201);
+  const { artifact } = await upload.json();
+  const again = await mini.rest.request("/artifacts", {
+    method: "POST",
+    body: (await bundleJob("examples/sequence-check.ts")) as BodyInit,
+  });
+  t.equal(again.status, 200, "the same artifact twice is stored once");
+
+  const { jobId } = await unwrap(
+    mini.client.jobs.$post({
+      json: { artifact, args: { keys: "6", perKey: "1500", rate: "20000" } },
+    }),
+  );
+  let details: any;
+  for (;;) {
+    details = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }));
+    if (["finished", "failed", "canceled"].includes(details.state)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.equal(details.state, "finished", JSON.stringify(details.error));
+  const rows = Object.values(
+    await unwrap(mini.client.jobs[":jobId"].results.$get({ param: { jobId } })),
+  ).flat() as CheckResult[];
+  t.same(
+    rows.filter((r) => r.kind === "alert"),
+    [],
+  );
+  t.equal(rows.filter((r) => r.kind === "count").length, 6);
+  t.ok(rows.every((r) => r.kind !== "count" || r.count === 1500));
+
+  const overview = await unwrap(mini.client.overview.$get());
+  t.match(overview, { taskmanagers: 2, slotsTotal: 4, jobsFinished: 1 });
+  await restBadInput(t, call, jobId);
+});
+
+t.test("savepoint, stop and resume at another parallelism on the MiniCluster", async (t) => {
+  const mini = await startMiniCluster({ taskManagers: 1, slotsPerTaskManager: 4 });
+  t.teardown(() => mini.stop());
+  const upload = await mini.rest.request("/artifacts", {
+    method: "POST",
+    body: (await bundleJob("examples/sequence-check.ts")) as BodyInit,
+  });
+  const { artifact } = await upload.json();
+  const args = { keys: "8", perKey: "4000", rate: "10000" };
+  const { jobId } = await unwrap(
+    mini.client.jobs.$post({ json: { artifact, args, parallelism: 2 } }),
+  );
+  for (;;) {
+    const d: any = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }));
+    if (d.checkpoints >= 1) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const stopped = await unwrap(
+    mini.client.jobs[":jobId"].stop.$post({ param: { jobId }, json: { savepoint: true } }),
+  );
+  t.equal(stopped.state, "finished");
+  t.match(stopped.savepoint, /^savepoints\//);
+  const resumed = await unwrap(
+    mini.client.jobs.$post({
+      json: { artifact, args, parallelism: 3, savepoint: stopped.savepoint! },
+    }),
+  );
+  let d: any;
+  for (;;) {
+    d = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId: resumed.jobId } }));
+    if (["finished", "failed", "canceled"].includes(d.state)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.equal(d.state, "finished", JSON.stringify(d.error));
+  const rows = Object.values(
+    await unwrap(mini.client.jobs[":jobId"].results.$get({ param: { jobId: resumed.jobId } })),
+  ).flat() as CheckResult[];
+  t.same(
+    rows.filter((r) => r.kind === "alert"),
+    [],
+    "no alert across the rescale",
+  );
+  t.same(
+    rows.filter((r) => r.kind === "count").map((r) => (r as { count: number }).count),
+    Array(8).fill(4000),
+  );
+});

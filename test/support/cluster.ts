@@ -17,6 +17,8 @@ interface Teardown {
 export interface ClusterProcesses {
   readonly rest: string;
   readonly env: Record<string, string>;
+  /** Every process started so far, in order. */
+  readonly processes: ChildProcess[];
   /** Starts one more role process; returns it. */
   spawn(role: string, extraEnv?: Record<string, string>): ChildProcess;
   /** GET/POST/PATCH to the REST API; returns status and parsed body. */
@@ -72,6 +74,7 @@ export async function clusterFor(
   const cluster: ClusterProcesses = {
     rest,
     env,
+    processes: children,
     spawn(role, extraEnv = {}) {
       const child = spawn(process.execPath, [BIN, "start", role], {
         cwd: ROOT,

@@ -35,7 +35,9 @@ export function memorySnapshotStore(): SnapshotStore {
     },
     get: async (key) => blobs.get(key),
     deletePrefix: async (prefix) => {
-      for (const key of [...blobs.keys()]) if (key.startsWith(prefix)) blobs.delete(key);
+      // A prefix is a directory: deleting checkpoints/j/3 leaves checkpoints/j/30 alone.
+      const dir = prefix.endsWith("/") ? prefix : `${prefix}/`;
+      for (const key of [...blobs.keys()]) if (key === prefix || key.startsWith(dir)) blobs.delete(key);
     },
   };
 }

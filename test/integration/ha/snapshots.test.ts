@@ -12,10 +12,10 @@ import { connectFor, natsFor } from "../../support/tap.ts";
 t.test("savepoint into the object store, restore from it: exact counts", async (t) => {
   const server = await natsFor(t);
   const keys = 4;
-  const perKey = 1000;
+  const perKey = 2000; // about 2 s of input at this rate: the stop lands well before its end
   const job = defineJob({ name: "sequence-check-ha", checkpointing: { intervalMs: 50 } }, (env) =>
     checkSequences(
-      env.source(sources.sequence({ keys, perKey, ratePerSecond: 8000 })).uid("sequence"),
+      env.source(sources.sequence({ keys, perKey, ratePerSecond: 4000 })).uid("sequence"),
     ).sink(sinks.collect()),
   );
 
@@ -24,6 +24,8 @@ t.test("savepoint into the object store, restore from it: exact counts", async (
   );
   t.match(store.location, /flotilla_test_blobs/);
   const first = runLocal(job.graph({ parallelism: 2 }), { store });
+  // A job left running would retry its checkpoints against a stopped server forever.
+  t.teardown(() => first.cancel().catch(() => {}));
   while (first.status().checkpoints < 2) await new Promise((r) => setTimeout(r, 5));
   const stopped = await first.stop();
   t.equal(stopped.state, "finished");
@@ -41,6 +43,7 @@ t.test("savepoint into the object store, restore from it: exact counts", async (
     store: elsewhere,
     restoreFrom: savepoint,
   });
+  t.teardown(() => second.cancel().catch(() => {}));
   const result = await second.result;
   t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
   const all = [

@@ -332,6 +332,7 @@ export function createTaskManager(options: TaskManagerOptions) {
           await Promise.all(still.map((r) => r.task.cancel("slot freed")));
         }
         const freed = slots.free(slotId, c.req.valid("json").allocationId);
+        if (freed) reportNow?.();
         if (!slots.jobs().length) jmMonitor.stop();
         return reply(c, { freed });
       },
@@ -397,10 +398,20 @@ export function createTaskManager(options: TaskManagerOptions) {
   }
 
   /** Slot reports double as the TM's heartbeat to the RM; an RM that forgot us gets us again. */
+  /** Wakes the report loop at once: freed slots reach the RM now, not at the next heartbeat. */
+  let reportNow: (() => void) | undefined;
+
   async function reportLoop(): Promise<void> {
     const rm = client(rmSubject, heartbeatIntervalMs);
     while (!stopped) {
-      await sleep(heartbeatIntervalMs);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, heartbeatIntervalMs);
+        reportNow = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      reportNow = undefined;
       if (stopped) return;
       if (!registered) continue;
       try {

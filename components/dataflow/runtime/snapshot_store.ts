@@ -37,7 +37,8 @@ export function memorySnapshotStore(): SnapshotStore {
     deletePrefix: async (prefix) => {
       // A prefix is a directory: deleting checkpoints/j/3 leaves checkpoints/j/30 alone.
       const dir = prefix.endsWith("/") ? prefix : `${prefix}/`;
-      for (const key of [...blobs.keys()]) if (key === prefix || key.startsWith(dir)) blobs.delete(key);
+      for (const key of [...blobs.keys()])
+        if (key === prefix || key.startsWith(dir)) blobs.delete(key);
     },
   };
 }

@@ -123,7 +123,7 @@ export async function clusterFor(
         throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
       return submitted.body.jobId as string;
     },
-    async result(jobId, timeoutMs = 30_000) {
+    async result(jobId, timeoutMs = 60_000) {
       let last: unknown;
       return await cluster.waitFor(
         `job ${jobId} to end`,

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { cac } from "cac";
+import { EXIT_CODES } from "../cluster/job_mode.ts";
 import { ROLES, type Role, startRole } from "../cluster/roles.ts";
 import { compileConfig, createLogger, FlotillaError } from "../core/mod.ts";
 
@@ -26,6 +27,7 @@ cli
   .option("--cluster <id>", "Cluster id (cluster.id)")
   .option("--rest-port <port>", "REST port of the dispatcher (rest.port)")
   .option("--slots <n>", "Slots of a TaskManager (taskmanager.slots)")
+  .option("--job <file>", "Job mode: the job module the jobmanager runs (job.file)")
   .example("flotilla start master --nats nats://nats:4222")
   .example("flotilla start taskmanager --slots 4")
   .action(async (role: string, flags: Record<string, unknown>) => {
@@ -41,6 +43,7 @@ cli
           "cluster.id": flags.cluster,
           "rest.port": flags.restPort,
           "taskmanager.slots": flags.slots,
+          "job.file": flags.job,
         },
       });
     } catch (err) {
@@ -53,6 +56,14 @@ cli
     const running = await startRole(role as Role, config, log).catch((err: Error) =>
       fail(`cannot start ${role}: ${err instanceof FlotillaError ? err.message : err.stack}`),
     );
+    if (running.outcome) {
+      // Job mode: the process ends with the job.
+      void running.outcome.then(async (outcome) => {
+        log.info({ state: outcome.state, error: outcome.error }, "job ended");
+        await running.stop();
+        process.exit(EXIT_CODES[outcome.state]);
+      });
+    }
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;

@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Config, type Logger, newTaskManagerId } from "../core/mod.ts";
 import { createDispatcher, dispatcherApp } from "../dispatcher/mod.ts";
 import { type HaServices, natsHaServices } from "../ha/mod.ts";
+import type { JobOutcome } from "../jobmanager/mod.ts";
 import {
   createResourceManager,
   processDriver,
@@ -18,15 +19,24 @@ import {
 import { type HttpServer, serveHttp } from "../rpc/mod.ts";
 import { createTaskManager } from "../taskmanager/mod.ts";
 import { natsFabric, type Served } from "./fabric.ts";
+import { runJobMode } from "./job_mode.ts";
 import { dispatcherStores } from "./stores.ts";
 
-export const ROLES = ["master", "dispatcher", "resourcemanager", "taskmanager"] as const;
+export const ROLES = [
+  "master",
+  "dispatcher",
+  "resourcemanager",
+  "taskmanager",
+  "jobmanager",
+] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface RunningRole {
   role: Role;
   /** The REST endpoint, for dispatcher and master. */
   http?: HttpServer;
+  /** Job mode: resolves with the job's end. */
+  outcome?: Promise<JobOutcome>;
   stop(): Promise<void>;
 }
 
@@ -226,9 +236,25 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
     stops.push(d.stop);
   }
   if (role === "taskmanager") stops.push(startTaskManager(ctx));
+  let outcome: Promise<JobOutcome> | undefined;
+  if (role === "jobmanager") {
+    stops.push(startResourceManager(ctx));
+    const job = await runJobMode({
+      config,
+      log: ctx.log,
+      ha,
+      fabric: natsFabric(nc, clusterId),
+      clusterId,
+    });
+    outcome = job.outcome;
+    stops.push(async () => {
+      await job.cancel();
+    });
+  }
   return {
     role,
     ...(http ? { http } : {}),
+    ...(outcome ? { outcome } : {}),
     async stop() {
       for (const stop of stops.reverse()) await stop().catch(() => {});
       await nc.drain().catch(() => nc.close());

@@ -85,6 +85,21 @@ export const configKeys = {
     "A job whose slots do not come within this long fails.",
   ),
   "ha.lease": key(duration, 3000, "Leader lease: a leader that cannot renew within it steps down."),
+  "job.file": key(
+    z.string(),
+    "",
+    "Job mode: the job module the jobmanager role runs (.ts bundled at start, or a bundled .mjs).",
+  ),
+  "job.args": key(
+    z.string().regex(/^([^=,]+=[^,]*(,[^=,]+=[^,]*)*)?$/, "key=value pairs separated by commas"),
+    "",
+    "Job mode: job arguments as key=value,key=value.",
+  ),
+  "job.parallelism": key(
+    z.coerce.number().int().min(0),
+    0,
+    "Job mode: parallelism override (0: the job's own).",
+  ),
   "log.level": key(
     z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     "info",

@@ -125,18 +125,23 @@ export async function clusterFor(
     },
     async result(jobId, timeoutMs = 60_000) {
       let last: unknown;
-      return await cluster.waitFor(
-        `job ${jobId} to end`,
-        async () => {
-          const { body } = await cluster.call("GET", `/jobs/${jobId}`);
-          last = body;
-          return ["finished", "failed", "canceled"].includes(body.state) ? body : undefined;
-        },
-        timeoutMs,
-      ).catch(async (err: Error) => {
-        const resources = (await cluster.call("GET", "/taskmanagers").catch(() => undefined))?.body;
-        throw new Error(`${err.message}; last seen ${JSON.stringify(last)}; taskmanagers ${JSON.stringify(resources)}`);
-      });
+      return await cluster
+        .waitFor(
+          `job ${jobId} to end`,
+          async () => {
+            const { body } = await cluster.call("GET", `/jobs/${jobId}`);
+            last = body;
+            return ["finished", "failed", "canceled"].includes(body.state) ? body : undefined;
+          },
+          timeoutMs,
+        )
+        .catch(async (err: Error) => {
+          const resources = (await cluster.call("GET", "/taskmanagers").catch(() => undefined))
+            ?.body;
+          throw new Error(
+            `${err.message}; last seen ${JSON.stringify(last)}; taskmanagers ${JSON.stringify(resources)}`,
+          );
+        });
     },
   };
   for (const role of roles) cluster.spawn(role);

@@ -1,0 +1,80 @@
+/**
+ * Job mode (`flotilla start jobmanager`): a cluster dedicated to one job. The job module is part
+ * of the cluster (mounted or baked into the image), so there is no upload and no Dispatcher: this
+ * process runs the ResourceManager and the job's JobManager, TaskManagers join over NATS, and the
+ * process ends with the job: exit code 0 finished, 1 failed, 2 canceled.
+ */
+import { readFile } from "node:fs/promises";
+import { type Config, ErrorCode, FlotillaError, type Logger, newJobId } from "../core/mod.ts";
+import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
+import { blobSnapshotStore, type HaServices } from "../ha/mod.ts";
+import { createJobMaster, type JobOutcome, jobManagerApp } from "../jobmanager/mod.ts";
+import type { Fabric } from "./fabric.ts";
+
+export const EXIT_CODES = { finished: 0, failed: 1, canceled: 2 } as const;
+
+export function parseJobArgs(text: string): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const pair of text.split(",").filter(Boolean)) {
+    const at = pair.indexOf("=");
+    args[pair.slice(0, at).trim()] = pair.slice(at + 1);
+  }
+  return args;
+}
+
+export async function runJobMode({
+  config,
+  log,
+  ha,
+  fabric,
+  clusterId,
+}: {
+  config: Config;
+  log: Logger;
+  ha: HaServices;
+  fabric: Fabric;
+  clusterId: string;
+}): Promise<{ outcome: Promise<JobOutcome>; cancel(): Promise<JobOutcome> }> {
+  const file = config["job.file"];
+  if (!file) {
+    throw new FlotillaError(
+      ErrorCode.INVALID_CONFIG,
+      "job mode needs the job: set job.file (FLOTILLA_JOB_FILE) to the job module's path",
+    );
+  }
+  const bytes = /\.m?js$/.test(file) ? new Uint8Array(await readFile(file)) : await bundleJob(file);
+  const artifact = await ha.blobs.put(bytes);
+  const job = await loadArtifact(bytes, { name: file });
+  const args = parseJobArgs(config["job.args"]);
+  const parallelism = config["job.parallelism"] || undefined;
+  const graph = job.graph({ args, ...(parallelism ? { parallelism } : {}) });
+  const jobId = newJobId();
+  const jm = createJobMaster({
+    clusterId,
+    jobId,
+    graph,
+    artifact,
+    args,
+    ...(parallelism ? { parallelism } : {}),
+    transportFor: fabric.transportFor,
+    snapshots: blobSnapshotStore(ha.blobs),
+    onCheckpoint: (cp) => ha.checkpoints.add(cp),
+    slotRequestTimeoutMs: config["slot.request.timeout"],
+    log,
+  });
+  fabric.serve(jm.subject, jobManagerApp(jm));
+  log.info({ job: jobId, name: graph.options.name, file }, "job mode: starting the job");
+  // The ResourceManager may still be electing itself: declare until it answers.
+  void (async () => {
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        await jm.start();
+        return;
+      } catch (err) {
+        log.debug({ err: (err as Error).message }, "ResourceManager not ready; retrying");
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  })();
+  return { outcome: jm.outcome, cancel: () => jm.cancel() };
+}

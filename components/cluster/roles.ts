@@ -151,7 +151,22 @@ async function startDispatcher({
       served = undefined;
     },
   });
-  const http = await serveHttp(app, {
+  // A standby answers REST with 503 (but /healthz): only the leader knows the running jobs.
+  const gated = {
+    fetch: (request: Request) =>
+      election.isLeader() || new URL(request.url).pathname === "/healthz"
+        ? app.fetch(request)
+        : Response.json(
+            {
+              errors: [
+                "this dispatcher is a standby: ask the leader (or retry, it takes over when the leader fails)",
+              ],
+              code: "UNAVAILABLE",
+            },
+            { status: 503 },
+          ),
+  };
+  const http = await serveHttp(gated, {
     port: config["rest.port"],
     hostname: config["rest.address"],
   });

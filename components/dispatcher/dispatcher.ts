@@ -50,7 +50,11 @@ export function createDispatcher(options: DispatcherOptions) {
   /** Collected results of recently ended jobs, oldest first. */
   const endedResults = new Map<string, Record<string, unknown[]>>();
 
-  async function start(record: JobRecord, restoreFrom?: CompletedCheckpoint): Promise<JobMaster> {
+  async function start(
+    record: JobRecord,
+    restoreFrom?: CompletedCheckpoint,
+    firstAttempt = 0,
+  ): Promise<JobMaster> {
     const bytes = await stores.blobs.get(record.artifact);
     if (!bytes)
       throw new FlotillaError(
@@ -70,6 +74,7 @@ export function createDispatcher(options: DispatcherOptions) {
       args: record.args,
       ...(record.parallelism ? { parallelism: record.parallelism } : {}),
       ...(restoreFrom ? { restoreFrom } : {}),
+      firstAttempt,
       transportFor: fabric.transportFor,
       snapshots: stores.snapshots,
       onCheckpoint: (cp) => stores.checkpoints.add(cp),
@@ -183,7 +188,9 @@ export function createDispatcher(options: DispatcherOptions) {
         if (running.has(record.jobId) || (await stores.results.get(record.jobId))) continue;
         const latest = await stores.checkpoints.latest(record.jobId);
         log.info({ job: record.jobId, checkpoint: latest?.checkpointId }, "recovering job");
-        await start(record, latest);
+        // Attempts of the recovered JobManager start at a fresh epoch (seconds since 2026), above
+        // anything the lost one deployed.
+        await start(record, latest, Math.floor((Date.now() - Date.UTC(2026, 0, 1)) / 1000) * 1000);
         recovered.push(record.jobId);
       }
       return recovered;

@@ -45,6 +45,12 @@ export interface JobManagerOptions {
   /** The parallelism override the graph was built with (TaskManagers rebuild it the same way). */
   parallelism?: number;
   restoreFrom?: CompletedCheckpoint;
+  /**
+   * The first attempt number. A JobManager recovered after a failover starts above every attempt
+   * its predecessor may have deployed, so stale tasks and channels never mix with new ones.
+   * @default 0
+   */
+  firstAttempt?: number;
   transportFor(subject: string): Transport;
   snapshots: SnapshotStore;
   /** Persists completed checkpoints (the HA store). */
@@ -101,7 +107,7 @@ export function createJobMaster(options: JobManagerOptions) {
   const results: Record<string, unknown[]> = {};
   const batches = new Set<string>();
   let status: JobStatus = JobStatus.CREATED;
-  let attempt = -1;
+  let attempt = (options.firstAttempt ?? 0) - 1;
   let restarts = 0;
   let tasks = new Map<string, TaskSlot>();
   let waitingFor = "";

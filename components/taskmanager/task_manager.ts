@@ -183,6 +183,8 @@ export function createTaskManager(options: TaskManagerOptions) {
     const k = key(d);
     if (tasks.has(k)) return; // a retried deployment
     slots.byAllocation(d.allocationId, d.jobId);
+    // Tasks of an older attempt of this job (left by a JobManager that was replaced) go first.
+    await cancelJob(d.jobId, d.attempt - 1);
     const graph = await graphFor(d);
     graph.vertex(d.vertexId);
     const jm = () => client(d.jmSubject);

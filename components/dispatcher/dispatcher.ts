@@ -49,6 +49,8 @@ export function createDispatcher(options: DispatcherOptions) {
   const running = new Map<string, Running>();
   /** Collected results of recently ended jobs, oldest first. */
   const endedResults = new Map<string, Record<string, unknown[]>>();
+  /** The vertices (with subtask states) of recently ended jobs, for their details. */
+  const endedVertices = new Map<string, unknown>();
 
   async function start(
     record: JobRecord,
@@ -114,8 +116,13 @@ export function createDispatcher(options: DispatcherOptions) {
     await stores.jobs.remove(record.jobId).catch(() => {});
     await stores.checkpoints.removeJob(record.jobId).catch(() => {});
     endedResults.set(record.jobId, outcome.results);
-    while (endedResults.size > retainedResults)
-      endedResults.delete(endedResults.keys().next().value!);
+    const vertices = running.get(record.jobId)?.jm.info().vertices;
+    if (vertices) endedVertices.set(record.jobId, vertices);
+    while (endedResults.size > retainedResults) {
+      const oldest = endedResults.keys().next().value!;
+      endedResults.delete(oldest);
+      endedVertices.delete(oldest);
+    }
     log.info({ job: record.jobId, state: result.state }, "job ended");
     const entry = running.get(record.jobId);
     running.delete(record.jobId);
@@ -200,7 +207,11 @@ export function createDispatcher(options: DispatcherOptions) {
       const entry = running.get(jobId);
       if (entry) return { ...entry.jm.info(), submittedAt: entry.record.submittedAt };
       const result = await stores.results.get(jobId);
-      if (result) return { ...result, name: result.name };
+      if (result)
+        return {
+          ...result,
+          ...(endedVertices.has(jobId) ? { vertices: endedVertices.get(jobId) } : {}),
+        };
       throw new FlotillaError(
         ErrorCode.JOB_NOT_FOUND,
         `no job ${jobId}: 'flotilla list' shows the jobs this cluster knows`,

@@ -408,6 +408,15 @@ export function createJobMaster(options: JobManagerOptions) {
             tasks: counts,
             recordsIn: mine.reduce((n, t) => n + (t.metrics?.recordsIn ?? 0), 0),
             recordsOut: mine.reduce((n, t) => n + (t.metrics?.recordsOut ?? 0), 0),
+            subtasks: [...tasks.entries()]
+              .filter(([k]) => k.startsWith(`${v.id}/`))
+              .map(([k, t]) => ({
+                subtask: Number(k.slice(v.id.length + 1)),
+                state: t.state,
+                taskmanager: t.slot.tmId,
+                recordsIn: t.metrics?.recordsIn ?? 0,
+                recordsOut: t.metrics?.recordsOut ?? 0,
+              })),
           };
         }),
       };

@@ -47,6 +47,22 @@ t.test("the MiniCluster runs a checkpointed job and answers the REST contract", 
     await new Promise((r) => setTimeout(r, 20));
   }
   t.equal(details.state, "finished", JSON.stringify(details.error));
+  t.same(
+    details.vertices.map((v: { subtasks: { subtask: number; state: string }[] }) =>
+      v.subtasks.map((s) => [s.subtask, s.state]),
+    ),
+    [
+      [
+        [0, "finished"],
+        [1, "finished"],
+      ],
+      [
+        [0, "finished"],
+        [1, "finished"],
+      ],
+    ],
+    "details list every subtask with its state",
+  );
   const rows = Object.values(
     await unwrap(mini.client.jobs[":jobId"].results.$get({ param: { jobId } })),
   ).flat() as CheckResult[];

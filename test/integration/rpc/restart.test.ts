@@ -18,6 +18,7 @@ t.test("restart in mid-traffic: every idempotent call succeeds, others settle ty
   const serverConn = await connectFor(t, server);
   const clientConn = await connectFor(t, server);
   const served = serveNats(echoBlock(), { nc: serverConn, subject: "t.restart" });
+  await serverConn.flush(); // the subscription reaches the server before another connection calls
   t.teardown(() => served.stop());
   const client = createClient<EchoBlock>(natsTransport(clientConn, "t.restart"), {
     timeoutMs: 3000,
@@ -66,6 +67,7 @@ t.test("server killed: calls fail typed within their deadline; back after a star
   const serverConn = await connectFor(t, server);
   const clientConn = await connectFor(t, server);
   const served = serveNats(echoBlock(), { nc: serverConn, subject: "t.kill" });
+  await serverConn.flush(); // the subscription reaches the server before another connection calls
   t.teardown(() => served.stop());
   const client = createClient<EchoBlock>(natsTransport(clientConn, "t.kill"), {
     timeoutMs: 600,

@@ -4,17 +4,10 @@
  */
 import { z } from "zod";
 import type { CompletedCheckpoint, SnapshotStore } from "../dataflow/internal_mod.ts";
+import type { SubmittedJob } from "../ha/mod.ts";
 
 /** A submitted job, as the job-graph store keeps it: enough to start it again after a failover. */
-export interface JobRecord {
-  jobId: string;
-  name: string;
-  artifact: string;
-  args: Record<string, string>;
-  parallelism?: number;
-  savepoint?: string;
-  submittedAt: number;
-}
+export type JobRecord = SubmittedJob;
 
 /** A job's end, written before its other HA data is removed, so it is never started again. */
 export interface JobResultRecord {

@@ -5,11 +5,10 @@
  */
 import { z } from "zod";
 
-export const profileSchema = z.strictObject({
-  cpu: z.number().min(0),
-  memoryMb: z.number().min(0),
-  extended: z.record(z.string(), z.number().min(0)).default({}),
-});
+import { resourceProfileSchema } from "../resourcemanager/mod.ts";
+
+/** The ResourceManager's profile contract. */
+export const profileSchema = resourceProfileSchema;
 export type Profile = z.output<typeof profileSchema>;
 
 export const slotOfferSchema = z.strictObject({

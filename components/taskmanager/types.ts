@@ -5,19 +5,10 @@
  */
 import { z } from "zod";
 
-export const profileSchema = z.strictObject({
-  cpu: z.number().min(0),
-  memoryMb: z.number().min(0),
-  extended: z.record(z.string(), z.number().min(0)).default({}),
-});
+import { resourceProfileSchema as profileSchema, SlotState } from "../resourcemanager/mod.ts";
 
-export const SlotState = {
-  FREE: "free",
-  ALLOCATED: "allocated",
-  ACTIVE: "active",
-  RELEASING: "releasing",
-} as const;
-export type SlotState = (typeof SlotState)[keyof typeof SlotState];
+// Slot states and profiles are the ResourceManager's contract; a TaskManager reports in them.
+export { SlotState };
 
 export interface SlotReport {
   slotId: string;

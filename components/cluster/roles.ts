@@ -13,12 +13,11 @@ import {
   createResourceManager,
   processDriver,
   type ResourceDriver,
-  type ResourceManager,
   staticDriver,
 } from "../resourcemanager/mod.ts";
 import { type HttpServer, serveHttp } from "../rpc/mod.ts";
 import { createTaskManager } from "../taskmanager/mod.ts";
-import { natsFabric, type Served } from "./fabric.ts";
+import { natsFabric } from "./fabric.ts";
 import { runJobMode } from "./job_mode.ts";
 import { dispatcherStores } from "./stores.ts";
 
@@ -69,17 +68,18 @@ function startResourceManager({
   clusterId,
   holder,
 }: Context): () => Promise<void> {
-  let rm: ResourceManager | undefined;
-  const election = ha.election({
-    role: "rm",
-    holder,
-    subject: `flotilla.${clusterId}.rm`,
-    leaseMs: config["ha.lease"],
-  });
-  election.start({
-    onElected(token) {
-      log.info({ token }, "elected ResourceManager leader");
-      rm = createResourceManager({
+  const leadership = whileLeader(
+    ha,
+    {
+      role: "rm",
+      holder,
+      subject: `flotilla.${clusterId}.rm`,
+      leaseMs: config["ha.lease"],
+      log,
+      what: "ResourceManager",
+    },
+    (token) => {
+      const rm = createResourceManager({
         nc,
         clusterId,
         token,
@@ -92,16 +92,48 @@ function startResourceManager({
         log,
       });
       void rm.start();
+      return () => rm.stop();
+    },
+  );
+  return leadership.stop;
+}
+
+/**
+ * Runs `lead(token)` while this process holds the role's lease, and the step-down it returns
+ * when the lease is lost (or on stop, which resigns so a standby takes over at once).
+ */
+function whileLeader(
+  ha: HaServices,
+  {
+    role,
+    holder,
+    subject,
+    leaseMs,
+    log,
+    what,
+  }: { role: string; holder: string; subject: string; leaseMs: number; log: Logger; what: string },
+  lead: (token: number) => () => Promise<void> | void,
+): { isLeader(): boolean; stop(): Promise<void> } {
+  let stepDown: (() => Promise<void> | void) | undefined;
+  const election = ha.election({ role, holder, subject, leaseMs });
+  election.start({
+    onElected(token) {
+      log.info({ token }, `elected ${what} leader`);
+      stepDown = lead(token);
     },
     onRevoked(reason) {
-      log.warn({ reason }, "ResourceManager leadership lost: stepping down");
-      void rm?.stop();
-      rm = undefined;
+      log.warn({ reason }, `${what} leadership lost: stepping down`);
+      void stepDown?.();
+      stepDown = undefined;
     },
   });
-  return async () => {
-    await rm?.stop();
-    await election.stop({ resign: true });
+  return {
+    isLeader: () => election.isLeader(),
+    async stop() {
+      await stepDown?.();
+      stepDown = undefined;
+      await election.stop({ resign: true });
+    },
   };
 }
 
@@ -130,31 +162,28 @@ async function startDispatcher({
       "heartbeat.timeout": config["heartbeat.timeout"],
     },
   });
-  let served: Served | undefined;
-  const election = ha.election({
-    role: "dispatcher",
-    holder,
-    subject: `flotilla.${clusterId}.dispatcher`,
-    leaseMs: config["ha.lease"],
-  });
-  election.start({
-    onElected(token) {
-      log.info({ token }, "elected Dispatcher leader: recovering jobs");
-      served = fabric.serve(`flotilla.${clusterId}.dispatcher`, app, { queue: "dispatcher" });
+  const leadership = whileLeader(
+    ha,
+    {
+      role: "dispatcher",
+      holder,
+      subject: `flotilla.${clusterId}.dispatcher`,
+      leaseMs: config["ha.lease"],
+      log,
+      what: "Dispatcher",
+    },
+    () => {
+      const served = fabric.serve(`flotilla.${clusterId}.dispatcher`, app, { queue: "dispatcher" });
       void dispatcher
         .recover()
         .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
+      return () => served.stop();
     },
-    onRevoked(reason) {
-      log.warn({ reason }, "Dispatcher leadership lost: stepping down");
-      void served?.stop();
-      served = undefined;
-    },
-  });
+  );
   // A standby answers REST with 503 (but /healthz): only the leader knows the running jobs.
   const gated = {
     fetch: (request: Request) =>
-      election.isLeader() || new URL(request.url).pathname === "/healthz"
+      leadership.isLeader() || new URL(request.url).pathname === "/healthz"
         ? app.fetch(request)
         : Response.json(
             {
@@ -176,8 +205,7 @@ async function startDispatcher({
     async stop() {
       await http.close();
       await dispatcher.stop();
-      await served?.stop();
-      await election.stop({ resign: true });
+      await leadership.stop();
     },
   };
 }

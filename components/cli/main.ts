@@ -7,6 +7,7 @@ import { cac } from "cac";
 import { EXIT_CODES } from "../cluster/job_mode.ts";
 import { ROLES, type Role, startRole } from "../cluster/roles.ts";
 import { compileConfig, createLogger, FlotillaError } from "../core/mod.ts";
+import { cancel, list, type Output, plan, run, savepoint, status, stop } from "./commands.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -75,6 +76,86 @@ cli
     process.on("SIGTERM", () => void stop("SIGTERM"));
     process.on("SIGINT", () => void stop("SIGINT"));
   });
+
+const out: Output = {
+  json: process.argv.includes("--json"),
+  line: (text) => process.stdout.write(`${text}\n`),
+  event: (value) => process.stdout.write(`${JSON.stringify(value)}\n`),
+};
+const verbose = process.argv.includes("--verbose");
+
+/** Runs a job command: typed errors become one line (a stack only with --verbose) and an exit code. */
+function command(fn: (...args: any[]) => Promise<number>) {
+  return async (...args: unknown[]) => {
+    try {
+      process.exit(await fn(...args));
+    } catch (err) {
+      const usageError = (err as { usage?: boolean }).usage === true;
+      const message =
+        err instanceof FlotillaError
+          ? err.message
+          : verbose
+            ? (err as Error).stack
+            : (err as Error).message;
+      if (out.json)
+        out.event({ error: { code: (err as FlotillaError).code ?? "INTERNAL", message } });
+      else process.stderr.write(`flotilla: ${message}\n`);
+      if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exit(usageError ? EXIT_USAGE : 1);
+    }
+  };
+}
+
+const withCluster = (c: ReturnType<typeof cli.command>) =>
+  c
+    .option("--cluster <url>", "Cluster REST address (or FLOTILLA_CLUSTER)")
+    .option("--json", "Machine-readable output")
+    .option("--verbose", "Stack traces on errors");
+
+withCluster(
+  cli
+    .command("run <job>", "Bundle a job module, run it, follow it and print its results")
+    .option(
+      "--target <target>",
+      "local (an embedded MiniCluster) or remote; default remote when a cluster is given",
+    )
+    .option("--parallelism <n>", "Default parallelism of the job's operators")
+    .option("--arg <key=value>", "A job argument; repeat for more")
+    .option("--detached", "Submit and return the job id (remote only)")
+    .option("--from-savepoint <path>", "Start from a savepoint")
+    .example("flotilla run examples/wordcount.ts")
+    .example(
+      "flotilla run examples/sequence-check.ts --cluster http://localhost:8081 --arg keys=8 --parallelism 4",
+    ),
+).action(command((file: string, flags: Record<string, unknown>) => run(file, flags, out)));
+
+withCluster(
+  cli
+    .command("plan <job>", "Print the job graph: vertices, parallelism, edges, slot-sharing groups")
+    .option("--parallelism <n>", "Default parallelism")
+    .option("--arg <key=value>", "A job argument; repeat for more")
+    .example("flotilla plan examples/wordcount.ts --json"),
+).action(command((file: string, flags: Record<string, unknown>) => plan(file, flags, out)));
+
+withCluster(
+  cli
+    .command("list", "List the cluster's jobs")
+    .example("flotilla list --cluster http://localhost:8081"),
+).action(command((flags: Record<string, unknown>) => list(flags, out)));
+withCluster(cli.command("status <jobId>", "Show a job's state, tasks and checkpoints")).action(
+  command((jobId: string, flags: Record<string, unknown>) => status(jobId, flags, out)),
+);
+withCluster(cli.command("cancel <jobId>", "Cancel a job and wait until it is canceled")).action(
+  command((jobId: string, flags: Record<string, unknown>) => cancel(jobId, flags, out)),
+);
+withCluster(
+  cli
+    .command("stop <jobId>", "Stop a job (with --savepoint: take one first)")
+    .option("--savepoint", "Take a savepoint first"),
+).action(command((jobId: string, flags: Record<string, unknown>) => stop(jobId, flags, out)));
+withCluster(
+  cli.command("savepoint <jobId>", "Take a savepoint of a running job; prints its path"),
+).action(command((jobId: string, flags: Record<string, unknown>) => savepoint(jobId, flags, out)));
 
 cli.command("version", "Print the version").action(() => {
   console.log(pkg.version);

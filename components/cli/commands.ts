@@ -1,0 +1,227 @@
+/**
+ * The job commands: run (bundle, upload, submit, follow, print results), plan, list, status,
+ * cancel, stop, savepoint. Every command prints one line per fact for people, or JSON with --json.
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { ErrorCode, FlotillaError } from "../core/mod.ts";
+import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
+import { type ClusterApi, localCluster, remoteCluster } from "./cluster_api.ts";
+
+export const EXIT = { ok: 0, failed: 1, canceled: 2, usage: 64 } as const;
+const TERMINAL = new Set(["finished", "failed", "canceled"]);
+
+export interface Output {
+  json: boolean;
+  line(text: string): void;
+  event(value: unknown): void;
+}
+
+export function usage(message: string): FlotillaError {
+  return Object.assign(new FlotillaError(ErrorCode.INVALID_ARGUMENT, message), { usage: true });
+}
+
+export function parseArgs(raw: unknown): Record<string, string> {
+  const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const args: Record<string, string> = {};
+  for (const item of list.map(String)) {
+    const at = item.indexOf("=");
+    if (at <= 0) throw usage(`bad --arg ${JSON.stringify(item)}: use --arg key=value`);
+    args[item.slice(0, at)] = item.slice(at + 1);
+  }
+  return args;
+}
+
+export function parallelismOf(raw: unknown): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw usage(`bad --parallelism ${JSON.stringify(raw)}: use a whole number >= 1`);
+  return n;
+}
+
+export function clusterUrl(flags: { cluster?: unknown }): string | undefined {
+  const url = (flags.cluster as string | undefined) ?? process.env.FLOTILLA_CLUSTER;
+  return url || undefined;
+}
+
+export function remote(flags: { cluster?: unknown }): ClusterApi {
+  const url = clusterUrl(flags);
+  if (!url)
+    throw usage("no cluster given: pass --cluster http://host:8081 or set FLOTILLA_CLUSTER");
+  return remoteCluster(url);
+}
+
+async function bundle(file: string): Promise<Uint8Array> {
+  if (!existsSync(file)) throw new FlotillaError(ErrorCode.NOT_FOUND, `${file}: no such file`);
+  const bytes = await bundleJob(resolve(file));
+  await loadArtifact(bytes, { name: file }); // a module that is not a job fails here, named
+  return bytes;
+}
+
+export async function plan(
+  file: string,
+  flags: Record<string, unknown>,
+  out: Output,
+): Promise<number> {
+  const job = await loadArtifact(await bundle(file), { name: file });
+  const graph = job.graph({
+    args: parseArgs(flags.arg),
+    ...(parallelismOf(flags.parallelism) ? { parallelism: parallelismOf(flags.parallelism)! } : {}),
+  });
+  const p = graph.plan();
+  if (out.json) out.event(p);
+  else {
+    out.line(
+      `${p.name}: parallelism ${p.parallelism}, max ${p.maxParallelism}${p.checkpointing ? `, checkpoints every ${p.checkpointing.intervalMs} ms` : ""}`,
+    );
+    for (const v of p.vertices)
+      out.line(`  ${v.id}  ${v.name}  x${v.parallelism}  [${v.slotSharingGroup}]`);
+    for (const e of p.edges) out.line(`  ${e.source} -> ${e.target}  (${e.partitioning})`);
+  }
+  return EXIT.ok;
+}
+
+function describe(d: any): string {
+  const vertices = (d.vertices ?? []).map(
+    (v: any) =>
+      `${v.name} ${
+        Object.entries(v.tasks ?? {})
+          .map(([s, n]) => `${n} ${s}`)
+          .join(", ") || "-"
+      }`,
+  );
+  const cp = d.checkpoints ? `, ${d.checkpoints} checkpoints` : "";
+  return `${d.state}${d.restarts ? `, ${d.restarts} restarts` : ""}${cp}${vertices.length ? ` | ${vertices.join(" | ")}` : ""}${d.waitingFor ? ` | ${d.waitingFor}` : ""}`;
+}
+
+export async function run(
+  file: string,
+  flags: Record<string, unknown>,
+  out: Output,
+): Promise<number> {
+  const target = (flags.target as string | undefined) ?? (clusterUrl(flags) ? "remote" : "local");
+  if (target !== "local" && target !== "remote")
+    throw usage(`bad --target ${JSON.stringify(target)}: use local or remote`);
+  const args = parseArgs(flags.arg);
+  const parallelism = parallelismOf(flags.parallelism);
+  const bytes = await bundle(file);
+  const cluster = target === "remote" ? remote(flags) : await localCluster();
+  try {
+    const artifact = await cluster.upload(bytes);
+    const savepoint = flags.fromSavepoint as string | undefined;
+    const { jobId } = await cluster.call("POST", "/jobs", {
+      artifact,
+      args,
+      ...(parallelism ? { parallelism } : {}),
+      ...(savepoint ? { savepoint } : {}),
+    });
+    out.event({ event: "submitted", jobId, cluster: cluster.target });
+    if (!out.json) out.line(`submitted ${jobId} to ${cluster.target}`);
+    if (flags.detached) {
+      if (target === "local")
+        throw usage("--detached needs a remote cluster: the embedded one ends with this process");
+      return EXIT.ok;
+    }
+    let last = "";
+    let details: any;
+    for (;;) {
+      details = await cluster.call("GET", `/jobs/${jobId}`);
+      const line = describe(details);
+      if (line !== last) {
+        last = line;
+        if (out.json)
+          out.event({
+            event: "status",
+            jobId,
+            state: details.state,
+            checkpoints: details.checkpoints ?? 0,
+            vertices: details.vertices ?? [],
+          });
+        else if (process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${line}`);
+        else out.line(line);
+      }
+      if (TERMINAL.has(details.state)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!out.json && process.stdout.isTTY) process.stdout.write("\n");
+    const results = await cluster.call("GET", `/jobs/${jobId}/results`);
+    if (out.json)
+      out.event({ event: "ended", jobId, state: details.state, error: details.error, results });
+    else {
+      for (const [sink, values] of Object.entries(results as Record<string, unknown[]>)) {
+        out.line(`${sink}: ${values.length} results`);
+        for (const value of values) out.line(`  ${JSON.stringify(value)}`);
+      }
+      out.line(`${jobId} ${details.state}${details.error ? `: ${details.error.message}` : ""}`);
+    }
+    return details.state === "finished"
+      ? EXIT.ok
+      : details.state === "canceled"
+        ? EXIT.canceled
+        : EXIT.failed;
+  } finally {
+    await cluster.close();
+  }
+}
+
+export async function list(flags: Record<string, unknown>, out: Output): Promise<number> {
+  const { jobs } = await remote(flags).call("GET", "/jobs");
+  if (out.json) out.event({ jobs });
+  else if (jobs.length === 0) out.line("no jobs");
+  else for (const j of jobs) out.line(`${j.id}  ${j.state.padEnd(10)}  ${j.name}`);
+  return EXIT.ok;
+}
+
+export async function status(
+  jobId: string,
+  flags: Record<string, unknown>,
+  out: Output,
+): Promise<number> {
+  const d = await remote(flags).call("GET", `/jobs/${jobId}`);
+  if (out.json) out.event(d);
+  else out.line(`${jobId} ${d.name}: ${describe(d)}`);
+  return EXIT.ok;
+}
+
+export async function cancel(
+  jobId: string,
+  flags: Record<string, unknown>,
+  out: Output,
+): Promise<number> {
+  const cluster = remote(flags);
+  await cluster.call("PATCH", `/jobs/${jobId}?mode=cancel`);
+  let d: any;
+  for (;;) {
+    d = await cluster.call("GET", `/jobs/${jobId}`);
+    if (TERMINAL.has(d.state)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (out.json) out.event({ jobId, state: d.state });
+  else out.line(`${jobId} ${d.state}`);
+  return EXIT.ok;
+}
+
+export async function stop(
+  jobId: string,
+  flags: Record<string, unknown>,
+  out: Output,
+): Promise<number> {
+  const r = await remote(flags).call("POST", `/jobs/${jobId}/stop`, {
+    savepoint: Boolean(flags.savepoint),
+  });
+  if (out.json) out.event(r);
+  else out.line(`${jobId} ${r.state}${r.savepoint ? `, savepoint ${r.savepoint}` : ""}`);
+  return EXIT.ok;
+}
+
+export async function savepoint(
+  jobId: string,
+  flags: Record<string, unknown>,
+  out: Output,
+): Promise<number> {
+  const r = await remote(flags).call("POST", `/jobs/${jobId}/savepoints`);
+  if (out.json) out.event({ jobId, ...r });
+  else out.line(r.path);
+  return EXIT.ok;
+}

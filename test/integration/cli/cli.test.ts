@@ -1,0 +1,143 @@
+/** The flotilla command as a user runs it: output, --json shape and exit codes, embedded and remote. */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import t from "tap";
+import { clusterFor } from "../../support/cluster.ts";
+import { natsFor } from "../../support/tap.ts";
+
+const BIN = fileURLToPath(new URL("../../../bin/flotilla.js", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+function flotilla(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+t.test("run on the embedded MiniCluster prints results and exits 0", async (t) => {
+  const { code, stdout } = await flotilla(["run", "examples/windowed-counts.ts"]);
+  t.equal(code, 0);
+  t.match(stdout, /submitted [0-9a-f]{32} to embedded MiniCluster/);
+  t.match(stdout, /: 6 results/);
+  t.match(stdout, /\{"sensor":"a","from":0,"to":5000,"readings":3\}/);
+  t.match(stdout, /[0-9a-f]{32} finished/);
+});
+
+t.test("run --json emits one JSON event per line, ending with the results", async (t) => {
+  const { code, stdout } = await flotilla([
+    "run",
+    "examples/sequence-check.ts",
+    "--json",
+    "--arg",
+    "keys=3",
+    "--arg",
+    "perKey=100",
+  ]);
+  t.equal(code, 0);
+  const events = stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  t.equal(events[0].event, "submitted");
+  t.ok(events.some((e) => e.event === "status"));
+  const ended = events.at(-1);
+  t.match(ended, { event: "ended", state: "finished" });
+  t.equal(Object.values(ended.results).flat().length, 3, "one count per key");
+});
+
+t.test("plan --json prints the job graph", async (t) => {
+  const { code, stdout } = await flotilla([
+    "plan",
+    "examples/wordcount.ts",
+    "--json",
+    "--parallelism",
+    "3",
+  ]);
+  t.equal(code, 0);
+  const plan = JSON.parse(stdout);
+  t.equal(plan.name, "wordcount");
+  t.same(
+    plan.vertices.map((v: { parallelism: number }) => v.parallelism),
+    [1, 3, 3],
+  );
+});
+
+t.test("bad input: one line saying what to do, the right exit code, no stack", async (t) => {
+  const cases: [string[], number, RegExp][] = [
+    [["run", "missing.ts"], 1, /missing\.ts: no such file/],
+    [
+      ["run", "examples/wordcount.ts", "--arg", "oops"],
+      64,
+      /bad --arg "oops": use --arg key=value/,
+    ],
+    [["run", "examples/wordcount.ts", "--parallelism", "zero"], 64, /bad --parallelism "zero"/],
+    [["run", "test/support/jobs/failing.ts"], 1, /failed: .*record 1 is not welcome/],
+    [["run", "package.json"], 1, /package\.json .*does not export a job|cannot bundle/],
+    [["status", "0".repeat(32)], 64, /no cluster given/],
+    [
+      ["list", "--cluster", "http://127.0.0.1:1"],
+      1,
+      /cannot reach the cluster at http:\/\/127\.0\.0\.1:1/,
+    ],
+    [["frobnicate"], 64, /unknown command 'frobnicate'/],
+  ];
+  for (const [args, exit, message] of cases) {
+    const { code, stdout, stderr } = await flotilla(args);
+    t.equal(code, exit, `${args.join(" ")}: exit ${exit}`);
+    t.match(stderr + stdout, message, args.join(" "));
+    t.notMatch(stderr, /\n\s+at /, "no stack trace without --verbose");
+  }
+});
+
+t.test(
+  "remote: run --detached, status, list and cancel against a cluster of processes",
+  async (t) => {
+    const nats = await natsFor(t);
+    const cluster = await clusterFor(t, nats, { roles: ["master", "taskmanager"] });
+    const env = { FLOTILLA_CLUSTER: cluster.rest };
+    const submitted = await flotilla(
+      [
+        "run",
+        "examples/sequence-check.ts",
+        "--detached",
+        "--json",
+        "--arg",
+        "perKey=1000000",
+        "--arg",
+        "rate=1000",
+      ],
+      env,
+    );
+    t.equal(submitted.code, 0, submitted.stderr);
+    const { jobId } = JSON.parse(submitted.stdout.trim().split("\n")[0]!);
+    await cluster.waitFor("running", async () =>
+      (await cluster.call("GET", `/jobs/${jobId}`)).body.state === "running" ? true : undefined,
+    );
+    const status = await flotilla(["status", jobId, "--json"], env);
+    t.match(JSON.parse(status.stdout), { jobId, state: "running" });
+    const listed = await flotilla(["list"], env);
+    t.match(listed.stdout, new RegExp(`${jobId}\\s+running\\s+sequence-check`));
+    const canceled = await flotilla(["cancel", jobId], env);
+    t.equal(canceled.code, 0);
+    t.match(canceled.stdout, new RegExp(`${jobId} canceled`));
+    const unknown = await flotilla(["status", "f".repeat(32)], env);
+    t.equal(unknown.code, 1);
+    t.match(unknown.stderr, /no job f+/);
+  },
+);

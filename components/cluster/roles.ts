@@ -60,41 +60,24 @@ function driverFor(config: Config, log: Logger): ResourceDriver {
   });
 }
 
-function startResourceManager({
-  config,
-  log,
-  nc,
-  ha,
-  clusterId,
-  holder,
-}: Context): () => Promise<void> {
-  const leadership = whileLeader(
-    ha,
-    {
-      role: "rm",
-      holder,
-      subject: `flotilla.${clusterId}.rm`,
-      leaseMs: config["ha.lease"],
+function startResourceManager(ctx: Context): () => Promise<void> {
+  const { config, log, nc, clusterId } = ctx;
+  const leadership = whileLeader(ctx, "rm", "ResourceManager", (token) => {
+    const rm = createResourceManager({
+      nc,
+      clusterId,
+      token,
+      driver: driverFor(config, log),
+      config: {
+        heartbeatIntervalMs: config["heartbeat.interval"],
+        heartbeatTimeoutMs: config["heartbeat.timeout"],
+        idleTimeoutMs: config["resourcemanager.taskmanager-timeout"],
+      },
       log,
-      what: "ResourceManager",
-    },
-    (token) => {
-      const rm = createResourceManager({
-        nc,
-        clusterId,
-        token,
-        driver: driverFor(config, log),
-        config: {
-          heartbeatIntervalMs: config["heartbeat.interval"],
-          heartbeatTimeoutMs: config["heartbeat.timeout"],
-          idleTimeoutMs: config["resourcemanager.taskmanager-timeout"],
-        },
-        log,
-      });
-      void rm.start();
-      return () => rm.stop();
-    },
-  );
+    });
+    void rm.start();
+    return () => rm.stop();
+  });
   return leadership.stop;
 }
 
@@ -103,19 +86,14 @@ function startResourceManager({
  * when the lease is lost (or on stop, which resigns so a standby takes over at once).
  */
 function whileLeader(
-  ha: HaServices,
-  {
-    role,
-    holder,
-    subject,
-    leaseMs,
-    log,
-    what,
-  }: { role: string; holder: string; subject: string; leaseMs: number; log: Logger; what: string },
+  { ha, holder, clusterId, config, log }: Context,
+  role: "rm" | "dispatcher",
+  what: string,
   lead: (token: number) => () => Promise<void> | void,
 ): { isLeader(): boolean; stop(): Promise<void> } {
   let stepDown: (() => Promise<void> | void) | undefined;
-  const election = ha.election({ role, holder, subject, leaseMs });
+  const subject = `flotilla.${clusterId}.${role}`;
+  const election = ha.election({ role, holder, subject, leaseMs: config["ha.lease"] });
   election.start({
     onElected(token) {
       log.info({ token }, `elected ${what} leader`);
@@ -137,14 +115,8 @@ function whileLeader(
   };
 }
 
-async function startDispatcher({
-  config,
-  log,
-  nc,
-  ha,
-  clusterId,
-  holder,
-}: Context): Promise<{ http: HttpServer; stop(): Promise<void> }> {
+async function startDispatcher(ctx: Context): Promise<{ http: HttpServer; stop(): Promise<void> }> {
+  const { config, log, nc, ha, clusterId } = ctx;
   const fabric = natsFabric(nc, clusterId);
   const dispatcher = createDispatcher({
     clusterId,
@@ -162,24 +134,13 @@ async function startDispatcher({
       "heartbeat.timeout": config["heartbeat.timeout"],
     },
   });
-  const leadership = whileLeader(
-    ha,
-    {
-      role: "dispatcher",
-      holder,
-      subject: `flotilla.${clusterId}.dispatcher`,
-      leaseMs: config["ha.lease"],
-      log,
-      what: "Dispatcher",
-    },
-    () => {
-      const served = fabric.serve(`flotilla.${clusterId}.dispatcher`, app, { queue: "dispatcher" });
-      void dispatcher
-        .recover()
-        .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
-      return () => served.stop();
-    },
-  );
+  const leadership = whileLeader(ctx, "dispatcher", "Dispatcher", () => {
+    const served = fabric.serve(`flotilla.${clusterId}.dispatcher`, app, { queue: "dispatcher" });
+    void dispatcher
+      .recover()
+      .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
+    return () => served.stop();
+  });
   // A standby answers REST with 503 (but /healthz): only the leader knows the running jobs.
   const gated = {
     fetch: (request: Request) =>

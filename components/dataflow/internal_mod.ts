@@ -32,6 +32,7 @@ export {
 export { createPartitioner } from "./runtime/partitioner.ts";
 export { RecordWriter } from "./runtime/record_writer.ts";
 export { restartPolicy } from "./runtime/restart.ts";
+export { CommittedResults } from "./runtime/results.ts";
 export {
   type CompletedCheckpoint,
   fileSnapshotStore,

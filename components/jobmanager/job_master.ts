@@ -13,8 +13,10 @@ import {
 } from "../core/mod.ts";
 import {
   CheckpointCoordinator,
+  CommittedResults,
   type CompletedCheckpoint,
   type JobGraph,
+  JobState,
   restartPolicy,
   type SnapshotStore,
 } from "../dataflow/internal_mod.ts";
@@ -22,17 +24,9 @@ import { createClient, type Transport, unwrap } from "../rpc/mod.ts";
 import { type PooledSlot, SlotPool } from "./slot_pool.ts";
 import type { TaskReport } from "./types.ts";
 
-export const JobStatus = {
-  CREATED: "created",
-  RUNNING: "running",
-  FAILING: "failing",
-  RESTARTING: "restarting",
-  CANCELING: "canceling",
-  FINISHED: "finished",
-  CANCELED: "canceled",
-  FAILED: "failed",
-} as const;
-export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+/** The job states, shared with the local executor. */
+export const JobStatus = JobState;
+export type JobStatus = JobState;
 const TERMINAL = new Set<JobStatus>([JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.FAILED]);
 
 export interface JobManagerOptions {
@@ -104,8 +98,7 @@ export function createJobMaster(options: JobManagerOptions) {
     ...(options.restoreFrom ? { restoredFrom: options.restoreFrom } : {}),
     ...(options.onCheckpoint ? { onCompleted: options.onCheckpoint } : {}),
   });
-  const results: Record<string, unknown[]> = {};
-  const batches = new Set<string>();
+  const committed = new CommittedResults();
   let status: JobStatus = JobStatus.CREATED;
   let attempt = (options.firstAttempt ?? 0) - 1;
   let restarts = 0;
@@ -337,7 +330,7 @@ export function createJobMaster(options: JobManagerOptions) {
       restarts,
       checkpoints: coordinator.completed,
       ...(stopSavepoint ? { savepoint: stopSavepoint } : {}),
-      results,
+      results: committed.bySink,
     });
   }
 
@@ -348,7 +341,7 @@ export function createJobMaster(options: JobManagerOptions) {
     outcome,
     status: () => status,
     /** What the job's collect sinks committed so far. */
-    results: () => results,
+    results: () => committed.bySink,
     async start(): Promise<void> {
       await declare();
     },
@@ -361,13 +354,8 @@ export function createJobMaster(options: JobManagerOptions) {
     onTaskReport,
     checkpointing: (report: { attempt: number; vertexId: string; subtask: number }) =>
       report.attempt === attempt ? coordinator.forTask(report.vertexId, report.subtask) : undefined,
-    addResults(sinkId: string, values: unknown[], batchId?: string): void {
-      if (batchId !== undefined) {
-        if (batches.has(`${sinkId}/${batchId}`)) return;
-        batches.add(`${sinkId}/${batchId}`);
-      }
-      results[sinkId] = [...(results[sinkId] ?? []), ...values];
-    },
+    addResults: (sinkId: string, values: unknown[], batchId?: string): void =>
+      committed.add(sinkId, values, batchId),
     resourcesUnavailable(missing: { profile: unknown; count: number }[]): void {
       waitingFor = `the ResourceManager cannot provide ${missing.map((m) => `${m.count} x ${JSON.stringify(m.profile)}`).join(", ")}`;
       log.warn({ missing }, "resources unavailable; waiting");

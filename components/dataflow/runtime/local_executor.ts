@@ -18,6 +18,7 @@ import type { JobGraph } from "../graph/job_graph.ts";
 import { CheckpointCoordinator } from "./coordinator.ts";
 import { deployTask, localChannels } from "./deploy.ts";
 import { restartPolicy } from "./restart.ts";
+import { CommittedResults } from "./results.ts";
 import {
   type CompletedCheckpoint,
   loadCheckpoint,
@@ -26,9 +27,11 @@ import {
 } from "./snapshot_store.ts";
 import { type Task, type TaskSnapshot, TaskState } from "./task.ts";
 
+/** Job states (Flink's). The local executor goes from running straight to restarting; a JobManager passes through failing while it stops the attempt. */
 export const JobState = {
   CREATED: "created",
   RUNNING: "running",
+  FAILING: "failing",
   RESTARTING: "restarting",
   CANCELING: "canceling",
   FINISHED: "finished",
@@ -112,8 +115,7 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
   const jobId = options.jobId ?? newJobId();
   const log = (options.log ?? silentLogger).child({ job: jobId, name: graph.options.name });
   const store = options.store ?? memorySnapshotStore();
-  const results: Record<string, unknown[]> = {};
-  const publishedBatches = new Set<string>();
+  const committed = new CommittedResults();
   const connections = new Map<string, Promise<NatsConnection>>();
   const started = Date.now();
   let state: JobState = JobState.CREATED;
@@ -180,14 +182,7 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
       return conn;
     },
     async publishResults(sinkId: string, values: unknown[], batchId?: string) {
-      if (batchId !== undefined) {
-        const key = `${sinkId}/${batchId}`;
-        if (publishedBatches.has(key)) return;
-        publishedBatches.add(key);
-      }
-      const list = results[sinkId] ?? [];
-      list.push(...values);
-      results[sinkId] = list;
+      committed.add(sinkId, values, batchId);
     },
   };
 
@@ -313,7 +308,7 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
       jobId,
       state: stopSavepoint ? "finished" : end,
       ...(error ? { error } : {}),
-      results,
+      results: committed.bySink,
       restarts,
       checkpoints: coordinator?.completed ?? 0,
       ...(stopSavepoint ? { savepoint: stopSavepoint } : {}),

@@ -1,59 +1,146 @@
 /**
- * What the CLI talks to: a remote cluster's REST API (`--cluster <url>` or FLOTILLA_CLUSTER), or
- * an embedded MiniCluster started in this process when no cluster is configured.
+ * What the CLI talks to: a remote cluster's REST API over HTTP (`http://host:8081`), the same
+ * API over NATS (`nats://host:4222`, the way in when only NATS is reachable), or an embedded
+ * MiniCluster started in this process when no cluster is configured.
  */
 import { startMiniCluster } from "../cluster/mod.ts";
 import { ErrorCode, FlotillaError, fromWire } from "../core/mod.ts";
+import { artifactHash } from "../dataflow/internal_mod.ts";
+import type { FetchApp } from "../rpc/mod.ts";
+
+export interface Uploaded {
+  artifact: string;
+  /** False when the cluster already had these bytes and the upload was skipped. */
+  uploaded: boolean;
+  bytes: number;
+}
 
 export interface ClusterApi {
   readonly target: string;
   call(method: string, path: string, body?: unknown): Promise<any>;
-  upload(bytes: Uint8Array): Promise<string>;
+  /** Uploads an artifact unless the cluster already has it (content-addressed by sha256). */
+  upload(bytes: Uint8Array): Promise<Uploaded>;
   close(): Promise<void>;
 }
 
-async function decode(res: Response): Promise<any> {
-  const text = await res.text();
+/** One HTTP-shaped request, however it travels; rejects with a typed error for a non-2xx. */
+type Exchange = (method: string, path: string, body?: Uint8Array | string) => Promise<any>;
+
+function decodeText(status: number, ok: boolean, text: string): any {
   let body: unknown = text;
   try {
     body = JSON.parse(text);
   } catch {}
-  if (!res.ok) throw fromWire(res.status, body);
+  if (!ok) throw fromWire(status, body);
   return body;
 }
 
-export function remoteCluster(url: string): ClusterApi {
-  const base = url.replace(/\/+$/, "");
-  const request = async (path: string, init: RequestInit): Promise<Response> => {
-    try {
-      return await fetch(base + path, { ...init, signal: AbortSignal.timeout(30_000) });
-    } catch (err) {
-      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-      throw new FlotillaError(
-        ErrorCode.UNAVAILABLE,
-        `cannot reach the cluster at ${base} (${cause}): is it running? check --cluster / FLOTILLA_CLUSTER`,
-      );
-    }
-  };
+function api(target: string, exchange: Exchange, close = async () => {}): ClusterApi {
   return {
-    target: base,
-    async call(method, path, body) {
-      return decode(
-        await request(path, {
-          method,
-          ...(body === undefined
-            ? {}
-            : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-        }),
-      );
-    },
+    target,
+    call: (method, path, body) =>
+      exchange(method, path, body === undefined ? undefined : JSON.stringify(body)),
     async upload(bytes) {
-      return (
-        await decode(await request("/artifacts", { method: "POST", body: bytes as BodyInit }))
-      ).artifact;
+      const artifact = await artifactHash(bytes);
+      try {
+        await exchange("GET", `/artifacts/${artifact}`);
+        return { artifact, uploaded: false, bytes: bytes.byteLength };
+      } catch (err) {
+        if ((err as FlotillaError).code !== ErrorCode.NOT_FOUND) throw err;
+      }
+      const stored = await exchange("POST", "/artifacts", bytes);
+      return { artifact: stored.artifact, uploaded: true, bytes: bytes.byteLength };
     },
-    close: async () => {},
+    close,
   };
+}
+
+const unreachable = (target: string, cause: string) =>
+  new FlotillaError(
+    ErrorCode.UNAVAILABLE,
+    `cannot reach the cluster at ${target} (${cause}): is it running? check --cluster / FLOTILLA_CLUSTER`,
+  );
+
+/** Requests to a fetch-style handler: the REST endpoint over HTTP, or an in-process app. */
+function fetchExchange(base: string, fetchFn: typeof fetch): Exchange {
+  return async (method, path, body) => {
+    let res: Response;
+    try {
+      res = await fetchFn(base + path, {
+        method,
+        ...(body === undefined
+          ? {}
+          : typeof body === "string"
+            ? { body, headers: { "content-type": "application/json" } }
+            : { body: body as BodyInit }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      throw unreachable(base, (err as { cause?: Error }).cause?.message ?? (err as Error).message);
+    }
+    return decodeText(res.status, res.ok, await res.text());
+  };
+}
+
+export function remoteCluster(url: string, { clusterId }: { clusterId?: string } = {}): ClusterApi {
+  if (/^(nats|tls):\/\//.test(url)) return natsCluster(url, clusterId ?? "default");
+  if (!/^https?:\/\//.test(url))
+    throw Object.assign(
+      new FlotillaError(
+        ErrorCode.INVALID_ARGUMENT,
+        `bad cluster address ${JSON.stringify(url)}: use http://host:8081 or nats://host:4222`,
+      ),
+      { usage: true },
+    );
+  const base = url.replace(/\/+$/, "");
+  return api(base, fetchExchange(base, fetch));
+}
+
+/** The Dispatcher's API on `flotilla.<clusterId>.dispatcher`, JSON bodies in the envelope. */
+function natsCluster(url: string, clusterId: string): ClusterApi {
+  const subject = `flotilla.${clusterId}.dispatcher`;
+  const target = `${url} (cluster ${clusterId})`;
+  let connection: Promise<import("@nats-io/transport-node").NatsConnection> | undefined;
+  const connectOnce = () => {
+    connection ??= import("@nats-io/transport-node").then(({ connect }) =>
+      connect({ servers: url, name: "flotilla-cli", maxReconnectAttempts: 2 }).catch((err) => {
+        throw unreachable(url, (err as Error).message);
+      }),
+    );
+    return connection;
+  };
+  const exchange: Exchange = async (method, path, body) => {
+    const { natsTransport, send, RpcResponse } = await import("../rpc/mod.ts");
+    const transport = natsTransport(await connectOnce(), subject);
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (typeof body === "string") headers["content-type"] = "application/json";
+    let reply: InstanceType<typeof RpcResponse>;
+    try {
+      reply = new RpcResponse(
+        await send(
+          transport,
+          {
+            method,
+            path,
+            headers,
+            body: typeof body === "string" ? new TextEncoder().encode(body) : body,
+          },
+          { timeoutMs: 30_000 },
+        ),
+      );
+    } catch (err) {
+      if ((err as FlotillaError).code === ErrorCode.UNAVAILABLE)
+        throw new FlotillaError(
+          ErrorCode.UNAVAILABLE,
+          `no dispatcher of cluster '${clusterId}' answers on ${url}: is it running? is --cluster-id (FLOTILLA_CLUSTER_ID) right?`,
+        );
+      throw err;
+    }
+    return decodeText(reply.status, reply.ok, await reply.text());
+  };
+  return api(target, exchange, async () => {
+    if (connection) await (await connection.catch(() => undefined))?.close();
+  });
 }
 
 export async function localCluster(): Promise<ClusterApi> {
@@ -66,19 +153,8 @@ export async function localCluster(): Promise<ClusterApi> {
       ? { connectNats: (servers?: string) => connect({ servers: servers ?? natsUrl }) }
       : {}),
   });
-  const request = async (path: string, init: RequestInit) =>
-    decode(await mini.rest.request(path, init));
-  return {
-    target: "embedded MiniCluster",
-    call: (method, path, body) =>
-      request(path, {
-        method,
-        ...(body === undefined
-          ? {}
-          : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-      }),
-    upload: async (bytes) =>
-      (await request("/artifacts", { method: "POST", body: bytes as BodyInit })).artifact,
-    close: () => mini.stop(),
-  };
+  const app: FetchApp = mini.rest;
+  const inProcess = ((input: string, init?: RequestInit) =>
+    app.fetch(new Request(input, init))) as typeof fetch;
+  return api("embedded MiniCluster", fetchExchange("http://mini", inProcess), () => mini.stop());
 }

@@ -45,11 +45,14 @@ export function clusterUrl(flags: { cluster?: unknown }): string | undefined {
   return url || undefined;
 }
 
-export function remote(flags: { cluster?: unknown }): ClusterApi {
+export function remote(flags: { cluster?: unknown; clusterId?: unknown }): ClusterApi {
   const url = clusterUrl(flags);
   if (!url)
-    throw usage("no cluster given: pass --cluster http://host:8081 or set FLOTILLA_CLUSTER");
-  return remoteCluster(url);
+    throw usage(
+      "no cluster given: pass --cluster http://host:8081 (or nats://host:4222) or set FLOTILLA_CLUSTER",
+    );
+  const clusterId = (flags.clusterId as string | undefined) ?? process.env.FLOTILLA_CLUSTER_ID;
+  return remoteCluster(url, clusterId ? { clusterId } : {});
 }
 
 async function bundle(file: string): Promise<Uint8Array> {
@@ -82,16 +85,28 @@ export async function plan(
   return EXIT.ok;
 }
 
-function describe(d: any): string {
-  const vertices = (d.vertices ?? []).map(
-    (v: any) =>
-      `${v.name} ${
-        Object.entries(v.tasks ?? {})
-          .map(([s, n]) => `${n} ${s}`)
-          .join(", ") || "-"
-      }`,
-  );
-  const cp = d.checkpoints ? `, ${d.checkpoints} checkpoints` : "";
+const count = (n: number) =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : String(n);
+
+/**
+ * One status line: job state, tasks per vertex by state, and (with `records`) records in/out and
+ * the last checkpoint. Plain output leaves the moving counters out so it prints only on change.
+ */
+function describe(d: any, records = true): string {
+  const vertices = (d.vertices ?? []).map((v: any) => {
+    const tasks =
+      Object.entries(v.tasks ?? {})
+        .map(([s, n]) => `${n} ${s}`)
+        .join(", ") || "-";
+    const io = records ? ` (in ${count(v.recordsIn ?? 0)}, out ${count(v.recordsOut ?? 0)})` : "";
+    return `${v.name} ${tasks}${io}`;
+  });
+  const cp =
+    records && d.lastCheckpoint
+      ? `, checkpoint ${d.lastCheckpoint.id} ${((Date.now() - d.lastCheckpoint.timestamp) / 1000).toFixed(0)} s ago`
+      : d.checkpoints
+        ? `, ${d.checkpoints} checkpoints`
+        : "";
   return `${d.state}${d.restarts ? `, ${d.restarts} restarts` : ""}${cp}${vertices.length ? ` | ${vertices.join(" | ")}` : ""}${d.waitingFor ? ` | ${d.waitingFor}` : ""}`;
 }
 
@@ -108,7 +123,12 @@ export async function run(
   const bytes = await bundle(file);
   const cluster = target === "remote" ? remote(flags) : await localCluster();
   try {
-    const artifact = await cluster.upload(bytes);
+    const { artifact, uploaded } = await cluster.upload(bytes);
+    out.event({ event: "artifact", artifact, bytes: bytes.byteLength, uploaded });
+    if (!out.json)
+      out.line(
+        `${file}: artifact ${artifact.slice(0, 12)} (${bytes.byteLength} bytes${uploaded ? ", uploaded" : ", already on the cluster"})`,
+      );
     const savepoint = flags.fromSavepoint as string | undefined;
     const { jobId } = await cluster.call("POST", "/jobs", {
       artifact,
@@ -123,28 +143,41 @@ export async function run(
         throw usage("--detached needs a remote cluster: the embedded one ends with this process");
       return EXIT.ok;
     }
+    const tty = !out.json && process.stdout.isTTY === true;
     let last = "";
     let details: any;
     for (;;) {
       details = await cluster.call("GET", `/jobs/${jobId}`);
-      const line = describe(details);
-      if (line !== last) {
-        last = line;
-        if (out.json)
-          out.event({
-            event: "status",
-            jobId,
-            state: details.state,
-            checkpoints: details.checkpoints ?? 0,
-            vertices: details.vertices ?? [],
-          });
-        else if (process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${line}`);
-        else out.line(line);
+      // A status event or plain line when state, tasks or checkpoints change; a TTY line always.
+      const changed = describe(details, false);
+      if (tty)
+        process.stdout.write(
+          `\r\x1b[2K${describe(details).slice(0, process.stdout.columns || 200)}`,
+        );
+      if (changed !== last) {
+        last = changed;
+        out.event({
+          event: "status",
+          jobId,
+          state: details.state,
+          restarts: details.restarts ?? 0,
+          checkpoints: details.checkpoints ?? 0,
+          ...(details.lastCheckpoint ? { lastCheckpoint: details.lastCheckpoint } : {}),
+          vertices: (details.vertices ?? []).map((v: any) => ({
+            id: v.id,
+            name: v.name,
+            parallelism: v.parallelism,
+            tasks: v.tasks,
+            recordsIn: v.recordsIn ?? 0,
+            recordsOut: v.recordsOut ?? 0,
+          })),
+        });
+        if (!out.json && !tty) out.line(describe(details));
       }
       if (TERMINAL.has(details.state)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (!out.json && process.stdout.isTTY) process.stdout.write("\n");
+    if (tty) process.stdout.write("\n");
     const results = await cluster.call("GET", `/jobs/${jobId}/results`);
     if (out.json)
       out.event({ event: "ended", jobId, state: details.state, error: details.error, results });

@@ -19,6 +19,7 @@ import { type HttpServer, serveHttp } from "../rpc/mod.ts";
 import { createTaskManager } from "../taskmanager/mod.ts";
 import { natsFabric } from "./fabric.ts";
 import { runJobMode } from "./job_mode.ts";
+import { startMiniCluster } from "./mini_cluster.ts";
 import { dispatcherStores } from "./stores.ts";
 
 export const ROLES = [
@@ -27,6 +28,7 @@ export const ROLES = [
   "resourcemanager",
   "taskmanager",
   "jobmanager",
+  "mini",
 ] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -48,7 +50,10 @@ interface Context {
   holder: string;
 }
 
-const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
+/** The flotilla program this process runs (bin/flotilla.js or a bundle): driven TMs run it too. */
+const BIN = /\.m?js$/.test(process.argv[1] ?? "")
+  ? process.argv[1]!
+  : fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 
 /** The RM's driver: `process` starts `flotilla start taskmanager` children on this machine. */
 function driverFor(config: Config, log: Logger): ResourceDriver {
@@ -213,7 +218,36 @@ function startTaskManager({ config, log, nc, ha, clusterId }: Context): () => Pr
   };
 }
 
+/**
+ * `mini`: every block in this process (a MiniCluster, no NATS, memory stores), its REST API on
+ * `rest.port`, so the CLI's job commands work against it like against a real cluster.
+ */
+async function startMini(config: Config, log: Logger): Promise<RunningRole> {
+  const mini = await startMiniCluster({
+    clusterId: config["cluster.id"],
+    taskManagers: 1,
+    slotsPerTaskManager: config["taskmanager.slots"],
+    // Only jobs with NATS sources or sinks connect.
+    connectNats: (servers?: string) => connect({ servers: (servers ?? config["nats.url"]).split(",") }),
+    log,
+  });
+  const http = await serveHttp(mini.rest, {
+    port: config["rest.port"],
+    hostname: config["rest.address"],
+  });
+  log.info({ url: http.url, slots: config["taskmanager.slots"] }, "MiniCluster REST endpoint up");
+  return {
+    role: "mini",
+    http,
+    async stop() {
+      await http.close();
+      await mini.stop();
+    },
+  };
+}
+
 export async function startRole(role: Role, config: Config, log: Logger): Promise<RunningRole> {
+  if (role === "mini") return startMini(config, log.child({ role }));
   const clusterId = config["cluster.id"];
   const nc = await connect({
     servers: config["nats.url"].split(","),

@@ -15,7 +15,7 @@ import {
   unwrap,
 } from "../rpc/mod.ts";
 import type { Dispatcher } from "./dispatcher.ts";
-import { cancelQuery, jobIdParam, stopSchema, submitSchema } from "./types.ts";
+import { artifactParam, cancelQuery, jobIdParam, stopSchema, submitSchema } from "./types.ts";
 
 /** Artifacts are at most this big (a bundled job is usually a few kB). */
 const MAX_ARTIFACT = 16 * 1024 * 1024;
@@ -71,6 +71,12 @@ export function dispatcherApp(
       }
       const uploaded = await dispatcher.uploadArtifact(bytes);
       return reply(c, uploaded, uploaded.created ? 201 : 200);
+    })
+    .get("/artifacts/:artifact", params(artifactParam), async (c) => {
+      const { artifact } = c.req.valid("param");
+      if (!(await dispatcher.hasArtifact(artifact)))
+        throw new FlotillaError(ErrorCode.NOT_FOUND, `no artifact ${artifact}: upload it with POST /artifacts`);
+      return reply(c, { artifact });
     })
     .get("/jobs", async (c) => reply(c, { jobs: await dispatcher.list() }))
     .post("/jobs", body(submitSchema), async (c) => {

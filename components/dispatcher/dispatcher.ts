@@ -136,6 +136,11 @@ export function createDispatcher(options: DispatcherOptions) {
     running: () => [...running.values()],
     job: (jobId: string) => running.get(jobId)?.jm,
 
+    /** Whether the blob store has this artifact: a client then skips the upload. */
+    async hasArtifact(artifact: string): Promise<boolean> {
+      return stores.blobs.has(artifact);
+    },
+
     async uploadArtifact(
       bytes: Uint8Array,
     ): Promise<{ artifact: string; size: number; created: boolean }> {

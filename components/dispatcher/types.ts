@@ -52,6 +52,10 @@ export const jobIdParam = z.object({
     .regex(/^[0-9a-f]{32}$/, "a job id is 32 lowercase hex digits, as `flotilla list` prints"),
 });
 
+export const artifactParam = z.object({
+  artifact: z.string().regex(/^[0-9a-f]{64}$/, "an artifact id is the sha256 of its bytes"),
+});
+
 export const submitSchema = z.strictObject({
   /** sha256 of an artifact uploaded with POST /artifacts. */
   artifact: z.string().regex(/^[0-9a-f]{64}$/, "the sha256 that POST /artifacts returned"),

@@ -453,6 +453,7 @@ export function createTaskManager(options: TaskManagerOptions) {
     },
     async stop(): Promise<void> {
       stopped = true;
+      reportNow?.(); // the report loop ends now, not after its heartbeat sleep
       jmMonitor.stop();
       await Promise.all([...tasks.values()].map((r) => r.task.cancel("TaskManager stopping")));
       await loops?.catch(() => {});

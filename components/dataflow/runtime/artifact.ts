@@ -1,20 +1,28 @@
 /**
- * Job artifacts: a job module bundled into one ESM file with `flotilla` left external, named by
- * the sha256 of its bytes. JobManagers and TaskManagers load the same bytes and get the same
- * graph. Loaded artifacts are cached on disk under the package's `.flotilla/artifacts/`, inside
- * the package so that the artifact's `import "flotilla"` resolves to this very runtime.
+ * Job artifacts: a job module bundled into one ESM file, named by the sha256 of its bytes.
+ * JobManagers and TaskManagers load the same bytes and get the same graph.
+ *
+ * `flotilla` is not bundled: the runtime supplies it. The artifact's `import ... from "flotilla"`
+ * becomes a small module that reads the API from `globalThis[Symbol.for("flotilla.runtime")]`,
+ * which `loadArtifact` sets to this runtime before importing. So an artifact resolves nothing
+ * from disk: the same bytes load under Node and Deno, from the TypeScript sources or from a
+ * bundled role in a container image, and from any cache directory.
  */
 import { existsSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { ErrorCode, FlotillaError } from "../../core/mod.ts";
 import { isJobDefinition, type JobDefinition } from "../api/job.ts";
+import * as runtime from "../mod.ts";
 
-/** Where artifacts are cached: `<flotilla package>/.flotilla/artifacts`. */
-export const ARTIFACT_CACHE = fileURLToPath(
-  new URL("../../../.flotilla/artifacts/", import.meta.url),
-);
+/** Where loaded artifacts are cached by hash: FLOTILLA_ARTIFACT_CACHE, or the temp directory. */
+export const ARTIFACT_CACHE =
+  process.env.FLOTILLA_ARTIFACT_CACHE ?? join(tmpdir(), "flotilla-artifacts");
+
+const RUNTIME_KEY = "Symbol.for(\"flotilla.runtime\")";
+const RUNTIME = Symbol.for("flotilla.runtime");
 
 export async function artifactHash(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
@@ -50,6 +58,7 @@ async function importArtifact(
   cacheDir: string,
   name: string,
 ): Promise<JobDefinition> {
+  (globalThis as Record<symbol, unknown>)[RUNTIME] ??= runtime;
   const path = join(cacheDir, `${hash}.mjs`);
   if (!existsSync(path)) {
     await mkdir(cacheDir, { recursive: true });
@@ -74,9 +83,29 @@ async function importArtifact(
   return module.default;
 }
 
-/** Bundles a job module with esbuild into one ESM file, `flotilla` kept external. */
+/** The module that stands for `flotilla` inside an artifact: the API the loading runtime set. */
+function runtimeShim(): string {
+  const names = Object.keys(runtime).sort();
+  return [
+    `const flotilla = globalThis[${RUNTIME_KEY}];`,
+    `if (!flotilla) throw new Error("this job artifact must be loaded by the flotilla runtime");`,
+    ...names.map((name) => `export const ${name} = flotilla.${name};`),
+  ].join("\n");
+}
+
+/** Bundles a job module with esbuild into one ESM file; `flotilla` is the runtime's (see top). */
 export async function bundleJob(entry: string): Promise<Uint8Array> {
   const { build } = await import("esbuild");
+  const shim = {
+    name: "flotilla-runtime",
+    setup(b: import("esbuild").PluginBuild) {
+      b.onResolve({ filter: /^flotilla$/ }, () => ({ path: "flotilla", namespace: "flotilla" }));
+      b.onLoad({ filter: /.*/, namespace: "flotilla" }, () => ({
+        contents: runtimeShim(),
+        loader: "js",
+      }));
+    },
+  };
   try {
     const result = await build({
       entryPoints: [entry],
@@ -84,7 +113,8 @@ export async function bundleJob(entry: string): Promise<Uint8Array> {
       format: "esm",
       platform: "node",
       target: "node20",
-      external: ["flotilla", "node:*"],
+      external: ["node:*"],
+      plugins: [shim],
       write: false,
       logLevel: "silent",
     });

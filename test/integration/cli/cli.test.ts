@@ -54,7 +54,8 @@ t.test("run --json emits one JSON event per line, ending with the results", asyn
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
-  t.equal(events[0].event, "submitted");
+  t.match(events[0], { event: "artifact", uploaded: true });
+  t.match(events[1], { event: "submitted", jobId: /^[0-9a-f]{32}$/ });
   t.ok(events.some((e) => e.event === "status"));
   const ended = events.at(-1);
   t.match(ended, { event: "ended", state: "finished" });
@@ -125,7 +126,11 @@ t.test(
       env,
     );
     t.equal(submitted.code, 0, submitted.stderr);
-    const { jobId } = JSON.parse(submitted.stdout.trim().split("\n")[0]!);
+    const { jobId } = submitted.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .find((e) => e.event === "submitted");
     await cluster.waitFor("running", async () =>
       (await cluster.call("GET", `/jobs/${jobId}`)).body.state === "running" ? true : undefined,
     );

@@ -1,0 +1,160 @@
+/**
+ * The `flotilla` command line, defined once: commands, options, help examples. Actions import
+ * their code lazily so `flotilla version` or `--help` do not load the cluster. `main.ts` parses
+ * argv with this program; `scripts/cli-docs.ts` renders its help into the README.
+ */
+import { type CAC, cac } from "cac";
+import pkg from "../../package.json" with { type: "json" };
+import type { Output } from "./commands.ts";
+
+export const EXIT_USAGE = 64;
+/** The roles of `flotilla start` (kept here so help does not load the cluster code). */
+export const ROLE_NAMES = [
+  "master",
+  "dispatcher",
+  "resourcemanager",
+  "taskmanager",
+  "jobmanager",
+  "mini",
+] as const;
+
+export function version(): string {
+  return pkg.version;
+}
+
+export interface ProgramIo {
+  out: Output;
+  verbose: boolean;
+  /** Prints `flotilla: <message>` to stderr and exits with `code`. */
+  fail(message: string, code?: number): never;
+  exit(code: number): never;
+}
+
+type Flags = Record<string, unknown>;
+type CommandName = "run" | "plan" | "list" | "status" | "cancel" | "stop" | "savepoint";
+
+export function program(io: ProgramIo): CAC {
+  const cli = cac("flotilla");
+  const { out } = io;
+
+  /** Runs a job command: typed errors become one line (a stack only with --verbose) and a code. */
+  const command =
+    (name: CommandName) =>
+    async (...args: unknown[]): Promise<void> => {
+      try {
+        const commands = await import("./commands.ts");
+        const fn = commands[name] as (...a: unknown[]) => Promise<number>;
+        io.exit(await fn(...args, out));
+      } catch (err) {
+        const { FlotillaError } = await import("../core/mod.ts");
+        const usageError = (err as { usage?: boolean }).usage === true;
+        const message =
+          err instanceof FlotillaError
+            ? err.message
+            : io.verbose
+              ? (err as Error).stack
+              : (err as Error).message;
+        if (out.json)
+          out.event({ error: { code: (err as { code?: string }).code ?? "INTERNAL", message } });
+        else process.stderr.write(`flotilla: ${message}\n`);
+        if (io.verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+        io.exit(usageError ? EXIT_USAGE : 1);
+      }
+    };
+
+  const clusterOptions = (c: ReturnType<typeof cli.command>) =>
+    c
+      .option(
+        "--cluster <address>",
+        "Cluster address: http://host:8081 (REST) or nats://host:4222 (NATS); or FLOTILLA_CLUSTER",
+      )
+      .option("--cluster-id <id>", "With a nats:// address: the cluster id (cluster.id)")
+      .option("--json", "Machine-readable output: one JSON value per line")
+      .option("--verbose", "Stack traces on errors");
+
+  cli
+    .command("start <role>", `Start a cluster role in this process: ${ROLE_NAMES.join(", ")}`)
+    .option("--config <file>", "JSON config file (also FLOTILLA_CONFIG)")
+    .option("--nats <url>", "NATS server(s), comma-separated (nats.url)")
+    .option("--cluster <id>", "Cluster id (cluster.id)")
+    .option("--rest-port <port>", "REST port of the dispatcher (rest.port)")
+    .option("--slots <n>", "Slots of a TaskManager (taskmanager.slots)")
+    .option("--job <file>", "Job mode: the job module the jobmanager runs (job.file)")
+    .example("flotilla start master --nats nats://nats:4222")
+    .example("flotilla start taskmanager --nats nats://nats:4222 --slots 4")
+    .example("flotilla start mini --rest-port 8081   # every block in this process, no NATS")
+    .action(async (role: string, flags: Flags) => {
+      const { startCommand } = await import("./start.ts");
+      await startCommand(role, flags, io);
+    });
+
+  clusterOptions(
+    cli
+      .command("run <job>", "Bundle a job module, run it, follow it and print its results")
+      .option(
+        "--target <target>",
+        "local (an embedded MiniCluster) or remote; default remote when a cluster is given",
+      )
+      .option("--parallelism <n>", "Default parallelism of the job's operators")
+      .option("--arg <key=value>", "A job argument; repeat for more")
+      .option("--detached", "Submit, print the job id and return (remote only)")
+      .option("--from-savepoint <path>", "Start from a savepoint")
+      .example("flotilla run examples/wordcount.ts")
+      .example("flotilla run examples/sequence-check.ts --arg keys=8 --parallelism 4 --json")
+      .example("flotilla run examples/wordcount.ts --cluster http://localhost:8081 --detached"),
+  ).action(command("run"));
+
+  clusterOptions(
+    cli
+      .command("plan <job>", "Print the job graph: vertices, parallelism, edges, slot sharing")
+      .option("--parallelism <n>", "Default parallelism")
+      .option("--arg <key=value>", "A job argument; repeat for more")
+      .example("flotilla plan examples/wordcount.ts")
+      .example("flotilla plan examples/sequence-check.ts --parallelism 4 --json"),
+  ).action(command("plan"));
+
+  clusterOptions(
+    cli
+      .command("list", "List the cluster's jobs")
+      .example("flotilla list --cluster http://localhost:8081")
+      .example("FLOTILLA_CLUSTER=nats://localhost:4222 flotilla list --json"),
+  ).action(command("list"));
+
+  clusterOptions(
+    cli
+      .command("status <jobId>", "Show a job's state, tasks, records and checkpoints")
+      .example("flotilla status 3f2a... --cluster http://localhost:8081")
+      .example("flotilla status 3f2a... --json"),
+  ).action(command("status"));
+
+  clusterOptions(
+    cli
+      .command("cancel <jobId>", "Cancel a job and wait until it is canceled")
+      .example("flotilla cancel 3f2a... --cluster http://localhost:8081"),
+  ).action(command("cancel"));
+
+  clusterOptions(
+    cli
+      .command("stop <jobId>", "Stop a job; with --savepoint take a savepoint first")
+      .option("--savepoint", "Take a savepoint first and print its path")
+      .example("flotilla stop 3f2a... --savepoint")
+      .example("flotilla run job.ts --from-savepoint <printed path> --parallelism 4"),
+  ).action(command("stop"));
+
+  clusterOptions(
+    cli
+      .command("savepoint <jobId>", "Take a savepoint of a running job; prints its path")
+      .example("flotilla savepoint 3f2a... --cluster http://localhost:8081"),
+  ).action(command("savepoint"));
+
+  cli
+    .command("version", "Print the version")
+    .example("flotilla version")
+    .action(() => {
+      out.line(version());
+    });
+
+  cli.help();
+  cli.version(version());
+  return cli;
+}

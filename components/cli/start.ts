@@ -1,0 +1,55 @@
+/** `flotilla start <role>`: the container entrypoint. Config from flags, env and file; signals stop it. */
+import { EXIT_CODES } from "../cluster/job_mode.ts";
+import { ROLES, type Role, startRole } from "../cluster/roles.ts";
+import { compileConfig, createLogger, FlotillaError } from "../core/mod.ts";
+import { EXIT_USAGE, type ProgramIo } from "./program.ts";
+
+export async function startCommand(
+  role: string,
+  flags: Record<string, unknown>,
+  io: ProgramIo,
+): Promise<void> {
+  if (!(ROLES as readonly string[]).includes(role)) {
+    io.fail(`unknown role '${role}': use one of ${ROLES.join(", ")}`, EXIT_USAGE);
+  }
+  let config: ReturnType<typeof compileConfig>;
+  try {
+    config = compileConfig({
+      ...(typeof flags.config === "string" ? { file: flags.config } : {}),
+      flags: {
+        "nats.url": flags.nats,
+        "cluster.id": flags.cluster,
+        "rest.port": flags.restPort,
+        "taskmanager.slots": flags.slots,
+        "job.file": flags.job,
+      },
+    });
+  } catch (err) {
+    io.fail((err as Error).message, EXIT_USAGE);
+  }
+  const log = createLogger({
+    level: config["log.level"],
+    bindings: { cluster: config["cluster.id"] },
+  });
+  const running = await startRole(role as Role, config, log).catch((err: Error) =>
+    io.fail(`cannot start ${role}: ${err instanceof FlotillaError ? err.message : err.stack}`),
+  );
+  if (running.outcome) {
+    // Job mode: the process ends with the job.
+    void running.outcome.then(async (outcome) => {
+      log.info({ state: outcome.state, error: outcome.error }, "job ended");
+      await running.stop();
+      io.exit(EXIT_CODES[outcome.state]);
+    });
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    await running.stop();
+    io.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}

@@ -228,7 +228,8 @@ async function startMini(config: Config, log: Logger): Promise<RunningRole> {
     taskManagers: 1,
     slotsPerTaskManager: config["taskmanager.slots"],
     // Only jobs with NATS sources or sinks connect.
-    connectNats: (servers?: string) => connect({ servers: (servers ?? config["nats.url"]).split(",") }),
+    connectNats: (servers?: string) =>
+      connect({ servers: (servers ?? config["nats.url"]).split(",") }),
     log,
   });
   const http = await serveHttp(mini.rest, {

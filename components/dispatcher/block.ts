@@ -75,7 +75,10 @@ export function dispatcherApp(
     .get("/artifacts/:artifact", params(artifactParam), async (c) => {
       const { artifact } = c.req.valid("param");
       if (!(await dispatcher.hasArtifact(artifact)))
-        throw new FlotillaError(ErrorCode.NOT_FOUND, `no artifact ${artifact}: upload it with POST /artifacts`);
+        throw new FlotillaError(
+          ErrorCode.NOT_FOUND,
+          `no artifact ${artifact}: upload it with POST /artifacts`,
+        );
       return reply(c, { artifact });
     })
     .get("/jobs", async (c) => reply(c, { jobs: await dispatcher.list() }))

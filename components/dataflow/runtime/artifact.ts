@@ -21,7 +21,7 @@ import * as runtime from "../mod.ts";
 export const ARTIFACT_CACHE =
   process.env.FLOTILLA_ARTIFACT_CACHE ?? join(tmpdir(), "flotilla-artifacts");
 
-const RUNTIME_KEY = "Symbol.for(\"flotilla.runtime\")";
+const RUNTIME_KEY = 'Symbol.for("flotilla.runtime")';
 const RUNTIME = Symbol.for("flotilla.runtime");
 
 export async function artifactHash(bytes: Uint8Array): Promise<string> {

@@ -46,14 +46,8 @@ export function program(io: ProgramIo): CAC {
         const fn = commands[name] as (...a: unknown[]) => Promise<number>;
         io.exit(await fn(...args, out));
       } catch (err) {
-        const { FlotillaError } = await import("../core/mod.ts");
         const usageError = (err as { usage?: boolean }).usage === true;
-        const message =
-          err instanceof FlotillaError
-            ? err.message
-            : io.verbose
-              ? (err as Error).stack
-              : (err as Error).message;
+        const message = (err as Error).message;
         if (out.json)
           out.event({ error: { code: (err as { code?: string }).code ?? "INTERNAL", message } });
         else process.stderr.write(`flotilla: ${message}\n`);
@@ -62,21 +56,28 @@ export function program(io: ProgramIo): CAC {
       }
     };
 
-  const clusterOptions = (c: ReturnType<typeof cli.command>) =>
+  const outputOptions = (c: ReturnType<typeof cli.command>) =>
     c
-      .option(
-        "--cluster <address>",
-        "Cluster address: http://host:8081 (REST) or nats://host:4222 (NATS); or FLOTILLA_CLUSTER",
-      )
-      .option("--cluster-id <id>", "With a nats:// address: the cluster id (cluster.id)")
       .option("--json", "Machine-readable output: one JSON value per line")
       .option("--verbose", "Stack traces on errors");
+  const clusterOptions = (c: ReturnType<typeof cli.command>) =>
+    outputOptions(
+      c
+        .option(
+          "--cluster <address>",
+          "Cluster address: http://host:8081 (REST) or nats://host:4222 (also FLOTILLA_CLUSTER)",
+        )
+        .option(
+          "--cluster-id <id>",
+          "With a nats:// address: the cluster's id (also FLOTILLA_CLUSTER_ID; default: default)",
+        ),
+    );
 
   cli
-    .command("start <role>", `Start a cluster role in this process: ${ROLE_NAMES.join(", ")}`)
+    .command("start <role>", `Start a cluster role in this process: ${ROLE_NAMES.join(", ")}.`)
     .option("--config <file>", "JSON config file (also FLOTILLA_CONFIG)")
     .option("--nats <url>", "NATS server(s), comma-separated (nats.url)")
-    .option("--cluster <id>", "Cluster id (cluster.id)")
+    .option("--cluster-id <id>", "Cluster id (cluster.id)")
     .option("--rest-port <port>", "REST port of the dispatcher (rest.port)")
     .option("--slots <n>", "Slots of a TaskManager (taskmanager.slots)")
     .option("--job <file>", "Job mode: the job module the jobmanager runs (job.file)")
@@ -90,10 +91,10 @@ export function program(io: ProgramIo): CAC {
 
   clusterOptions(
     cli
-      .command("run <job>", "Bundle a job module, run it, follow it and print its results")
+      .command("run <job>", "Bundle a job module, run it, follow it and print its results.")
       .option(
         "--target <target>",
-        "local (an embedded MiniCluster) or remote; default remote when a cluster is given",
+        "local (an embedded MiniCluster) or remote (default: remote when a cluster is given, else local)",
       )
       .option("--parallelism <n>", "Default parallelism of the job's operators")
       .option("--arg <key=value>", "A job argument; repeat for more")
@@ -104,10 +105,10 @@ export function program(io: ProgramIo): CAC {
       .example("flotilla run examples/wordcount.ts --cluster http://localhost:8081 --detached"),
   ).action(command("run"));
 
-  clusterOptions(
+  outputOptions(
     cli
-      .command("plan <job>", "Print the job graph: vertices, parallelism, edges, slot sharing")
-      .option("--parallelism <n>", "Default parallelism")
+      .command("plan <job>", "Print the job graph: vertices, parallelism, edges, slot sharing.")
+      .option("--parallelism <n>", "Default parallelism of the job's operators")
       .option("--arg <key=value>", "A job argument; repeat for more")
       .example("flotilla plan examples/wordcount.ts")
       .example("flotilla plan examples/sequence-check.ts --parallelism 4 --json"),
@@ -115,40 +116,42 @@ export function program(io: ProgramIo): CAC {
 
   clusterOptions(
     cli
-      .command("list", "List the cluster's jobs")
+      .command("list", "List the cluster's jobs.")
       .example("flotilla list --cluster http://localhost:8081")
       .example("FLOTILLA_CLUSTER=nats://localhost:4222 flotilla list --json"),
   ).action(command("list"));
 
   clusterOptions(
     cli
-      .command("status <jobId>", "Show a job's state, tasks, records and checkpoints")
-      .example("flotilla status 3f2a... --cluster http://localhost:8081")
-      .example("flotilla status 3f2a... --json"),
+      .command("status <jobId>", "Show a job's state, tasks, records and checkpoints.")
+      .example("flotilla status 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60 --cluster http://localhost:8081")
+      .example("flotilla status 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60 --json"),
   ).action(command("status"));
 
   clusterOptions(
     cli
-      .command("cancel <jobId>", "Cancel a job and wait until it is canceled")
-      .example("flotilla cancel 3f2a... --cluster http://localhost:8081"),
+      .command("cancel <jobId>", "Cancel a job and wait until it is canceled.")
+      .example("flotilla cancel 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60 --cluster http://localhost:8081"),
   ).action(command("cancel"));
 
   clusterOptions(
     cli
-      .command("stop <jobId>", "Stop a job; with --savepoint take a savepoint first")
+      .command("stop <jobId>", "Stop a job; with --savepoint take a savepoint first.")
       .option("--savepoint", "Take a savepoint first and print its path")
-      .example("flotilla stop 3f2a... --savepoint")
-      .example("flotilla run job.ts --from-savepoint <printed path> --parallelism 4"),
+      .example("flotilla stop 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60 --savepoint --json")
+      .example("flotilla stop 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60   # no savepoint: like cancel"),
   ).action(command("stop"));
 
   clusterOptions(
     cli
-      .command("savepoint <jobId>", "Take a savepoint of a running job; prints its path")
-      .example("flotilla savepoint 3f2a... --cluster http://localhost:8081"),
+      .command("savepoint <jobId>", "Take a savepoint of a running job; prints its path.")
+      .example(
+        "flotilla savepoint 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60 --cluster http://localhost:8081",
+      ),
   ).action(command("savepoint"));
 
   cli
-    .command("version", "Print the version")
+    .command("version", "Print the version.")
     .example("flotilla version")
     .action(() => {
       out.line(version());

@@ -1,8 +1,11 @@
 /**
- * `npm run build` (also run by `npm ci` through `prepare`): bundles the flotilla command into
- * dist/flotilla.mjs, dependencies left in node_modules. bin/flotilla.js runs the bundle while it
- * is newer than every source file (a CLI start without loading ~150 TypeScript files through
- * tsx) and falls back to the sources otherwise.
+ * `npm run build` (also run by `npm ci` through `prepare`) makes two bundles of the flotilla
+ * command:
+ * - dist/flotilla.mjs, dependencies left in node_modules: bin/flotilla.js runs it while it is
+ *   newer than every source file (a start without loading ~150 TypeScript files through tsx);
+ * - dist/image/flotilla.mjs, every dependency inside: what the role images copy (images/*), so
+ *   an image is the Node base plus one file and needs no network to build. It has no bundler:
+ *   job mode there takes an artifact made by `flotilla bundle`.
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -22,6 +25,23 @@ await build({
   sourcemap: "linked",
   logLevel: "warning",
 });
+await build({
+  absWorkingDir: root,
+  entryPoints: ["components/cli/main.ts"],
+  outfile: "dist/image/flotilla.mjs",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  // esbuild is a native binary (bundling jobs happens on the host); tsx is for sources only.
+  external: ["esbuild", "tsx", "cbor-extract"],
+  // Some dependencies are CommonJS and call require().
+  banner: {
+    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  },
+  legalComments: "none",
+  logLevel: "warning",
+});
 // bin/flotilla.js compares source mtimes with this stamp's (written after the bundle).
 writeFileSync(`${root}dist/.built`, new Date().toISOString());
-console.log(`dist/flotilla.mjs built in ${Date.now() - started} ms`);
+console.log(`dist/flotilla.mjs and dist/image/flotilla.mjs built in ${Date.now() - started} ms`);

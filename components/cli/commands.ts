@@ -62,6 +62,23 @@ async function bundle(file: string): Promise<Uint8Array> {
   return bytes;
 }
 
+/** Writes the job's artifact to a file (what a per-job image or stack mounts) and prints its id. */
+export async function bundleCommand(
+  file: string,
+  flags: Record<string, unknown>,
+  out: Output,
+): Promise<number> {
+  const bytes = await bundle(file);
+  const { artifactHash } = await import("../dataflow/internal_mod.ts");
+  const artifact = await artifactHash(bytes);
+  const target = (flags.out as string | undefined) ?? `${artifact.slice(0, 12)}.mjs`;
+  const { writeFile } = await import("node:fs/promises");
+  await writeFile(target, bytes);
+  if (out.json) out.event({ artifact, path: target, bytes: bytes.byteLength });
+  else out.line(`${target}: artifact ${artifact} (${bytes.byteLength} bytes)`);
+  return EXIT.ok;
+}
+
 export async function plan(
   file: string,
   flags: Record<string, unknown>,

@@ -31,7 +31,15 @@ export interface ProgramIo {
 }
 
 type Flags = Record<string, unknown>;
-type CommandName = "run" | "plan" | "list" | "status" | "cancel" | "stop" | "savepoint";
+type CommandName =
+  | "run"
+  | "bundleCommand"
+  | "plan"
+  | "list"
+  | "status"
+  | "cancel"
+  | "stop"
+  | "savepoint";
 
 export function program(io: ProgramIo): CAC {
   const cli = cac("flotilla");
@@ -104,6 +112,14 @@ export function program(io: ProgramIo): CAC {
       .example("flotilla run examples/sequence-check.ts --arg keys=8 --parallelism 4 --json")
       .example("flotilla run examples/wordcount.ts --cluster http://localhost:8081 --detached"),
   ).action(command("run"));
+
+  outputOptions(
+    cli
+      .command("bundle <job>", "Bundle a job into its artifact file, named by its sha256.")
+      .option("--out <file>", "Where to write it (default: <first 12 hex digits>.mjs here)")
+      .example("flotilla bundle examples/sequence-check.ts --out job.mjs")
+      .example("FLOTILLA_JOB_FILE=job.mjs flotilla start jobmanager   # job mode runs it as is"),
+  ).action(command("bundleCommand"));
 
   outputOptions(
     cli

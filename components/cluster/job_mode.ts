@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { type Config, ErrorCode, FlotillaError, type Logger, newJobId } from "../core/mod.ts";
-import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
+import { bundleJob, isArtifact, loadArtifact } from "../dataflow/internal_mod.ts";
 import { blobSnapshotStore, type HaServices } from "../ha/mod.ts";
 import { createJobMaster, type JobOutcome, jobManagerApp } from "../jobmanager/mod.ts";
 import type { Fabric } from "./fabric.ts";
@@ -42,7 +42,9 @@ export async function runJobMode({
       "job mode needs the job: set job.file (FLOTILLA_JOB_FILE) to the job module's path",
     );
   }
-  const bytes = /\.m?js$/.test(file) ? new Uint8Array(await readFile(file)) : await bundleJob(file);
+  // A bundled artifact (`flotilla bundle`) loads as it is: container images carry no bundler.
+  const raw = /\.m?js$/.test(file) ? new Uint8Array(await readFile(file)) : undefined;
+  const bytes = raw && isArtifact(raw) ? raw : await bundleJob(file);
   const artifact = await ha.blobs.put(bytes);
   const job = await loadArtifact(bytes, { name: file });
   const args = parseJobArgs(config["job.args"]);

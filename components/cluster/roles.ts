@@ -15,7 +15,7 @@ import {
   type ResourceDriver,
   staticDriver,
 } from "../resourcemanager/mod.ts";
-import { type HttpServer, serveHttp } from "../rpc/mod.ts";
+import { createBlock, type HttpServer, reply, serveHttp } from "../rpc/mod.ts";
 import { createTaskManager } from "../taskmanager/mod.ts";
 import { natsFabric } from "./fabric.ts";
 import { runJobMode } from "./job_mode.ts";
@@ -275,6 +275,16 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
     stops.push(d.stop);
   }
   if (role === "taskmanager") stops.push(startTaskManager(ctx));
+  if (!http && config["health.port"] > 0) {
+    // Roles without the REST API answer a container HEALTHCHECK here.
+    const health = await serveHttp(
+      createBlock({ log: ctx.log }).get("/healthz", (c) =>
+        reply(c, { ok: !nc.isClosed(), role, holder: ctx.holder }, nc.isClosed() ? 503 : 200),
+      ),
+      { port: config["health.port"], hostname: config["rest.address"] },
+    );
+    stops.push(() => health.close());
+  }
   let outcome: Promise<JobOutcome> | undefined;
   if (role === "jobmanager") {
     stops.push(startResourceManager(ctx));

@@ -54,6 +54,11 @@ export const configKeys = {
   "heartbeat.timeout": key(duration, 5000, "Silence after which a target counts as lost."),
   "rest.address": key(z.string().min(1), "0.0.0.0", "Address the REST/HTTP endpoint binds to."),
   "rest.port": key(port, 8081, "Port of the REST/HTTP endpoint (0 picks a free one)."),
+  "health.port": key(
+    port,
+    0,
+    "Roles without the REST API (taskmanager, resourcemanager, jobmanager) serve GET /healthz on this port; 0: none.",
+  ),
   "taskmanager.slots": key(
     z.coerce.number().int().min(1).max(1024),
     2,

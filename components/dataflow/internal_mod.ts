@@ -9,7 +9,13 @@ export {
   type SlotSharingGroupSpec,
 } from "./graph/job_graph.ts";
 export { Partitioning } from "./graph/nodes.ts";
-export { ARTIFACT_CACHE, artifactHash, bundleJob, loadArtifact } from "./runtime/artifact.ts";
+export {
+  ARTIFACT_CACHE,
+  artifactHash,
+  bundleJob,
+  isArtifact,
+  loadArtifact,
+} from "./runtime/artifact.ts";
 export { counterIn, type TaskServices } from "./runtime/chain.ts";
 export { CheckpointCoordinator } from "./runtime/coordinator.ts";
 export {

@@ -83,6 +83,14 @@ async function importArtifact(
   return module.default;
 }
 
+/** The first line of every artifact. */
+const BANNER = "// flotilla job artifact 1";
+
+/** Whether these bytes are an artifact (a bundled job reading flotilla from the runtime). */
+export function isArtifact(bytes: Uint8Array): boolean {
+  return new TextDecoder().decode(bytes.subarray(0, BANNER.length)) === BANNER;
+}
+
 /** The module that stands for `flotilla` inside an artifact: the API the loading runtime set. */
 function runtimeShim(): string {
   const names = Object.keys(runtime).sort();
@@ -114,6 +122,7 @@ export async function bundleJob(entry: string): Promise<Uint8Array> {
       platform: "node",
       target: "node20",
       external: ["node:*"],
+      banner: { js: BANNER },
       plugins: [shim],
       write: false,
       logLevel: "silent",

@@ -133,11 +133,21 @@ export async function run(
   out: Output,
 ): Promise<number> {
   const target = (flags.target as string | undefined) ?? (clusterUrl(flags) ? "remote" : "local");
-  if (target !== "local" && target !== "remote")
-    throw usage(`bad --target ${JSON.stringify(target)}: use local or remote`);
+  if (!["local", "remote", "compose-job"].includes(target))
+    throw usage(`bad --target ${JSON.stringify(target)}: use local, remote or compose-job`);
   const args = parseArgs(flags.arg);
   const parallelism = parallelismOf(flags.parallelism);
   const bytes = await bundle(file);
+  if (target === "compose-job") {
+    const { runComposeJob } = await import("./cluster_commands.ts");
+    const job = await loadArtifact(bytes, { name: file });
+    return runComposeJob(bytes, job, {
+      args,
+      ...(parallelism ? { parallelism } : {}),
+      flags,
+      out,
+    });
+  }
   const cluster = target === "remote" ? remote(flags) : await localCluster();
   try {
     const { artifact, uploaded } = await cluster.upload(bytes);

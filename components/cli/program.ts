@@ -34,6 +34,7 @@ type Flags = Record<string, unknown>;
 type CommandName =
   | "run"
   | "bundleCommand"
+  | "clusterCommand"
   | "plan"
   | "list"
   | "status"
@@ -50,7 +51,10 @@ export function program(io: ProgramIo): CAC {
     (name: CommandName) =>
     async (...args: unknown[]): Promise<void> => {
       try {
-        const commands = await import("./commands.ts");
+        const commands = {
+          ...(await import("./commands.ts")),
+          ...(name === "clusterCommand" ? await import("./cluster_commands.ts") : {}),
+        };
         const fn = commands[name] as (...a: unknown[]) => Promise<number>;
         io.exit(await fn(...args, out));
       } catch (err) {
@@ -102,15 +106,22 @@ export function program(io: ProgramIo): CAC {
       .command("run <job>", "Bundle a job module, run it, follow it and print its results.")
       .option(
         "--target <target>",
-        "local (an embedded MiniCluster) or remote (default: remote when a cluster is given, else local)",
+        "local (an embedded MiniCluster), remote, or compose-job (its own compose stack; exits with the job) (default: remote when a cluster is given, else local)",
       )
       .option("--parallelism <n>", "Default parallelism of the job's operators")
       .option("--arg <key=value>", "A job argument; repeat for more")
       .option("--detached", "Submit, print the job id and return (remote only)")
+      .option(
+        "--scale <n>",
+        "compose-job: TaskManager containers (default: as many as the job's slots need)",
+      )
       .option("--from-savepoint <path>", "Start from a savepoint")
       .example("flotilla run examples/wordcount.ts")
       .example("flotilla run examples/sequence-check.ts --arg keys=8 --parallelism 4 --json")
-      .example("flotilla run examples/wordcount.ts --cluster http://localhost:8081 --detached"),
+      .example("flotilla run examples/wordcount.ts --cluster http://localhost:8081 --detached")
+      .example(
+        "flotilla run examples/sequence-check.ts --target compose-job   # exit code = result",
+      ),
   ).action(command("run"));
 
   outputOptions(
@@ -165,6 +176,20 @@ export function program(io: ProgramIo): CAC {
         "flotilla savepoint 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60 --cluster http://localhost:8081",
       ),
   ).action(command("savepoint"));
+
+  outputOptions(
+    cli
+      .command(
+        "cluster <action>",
+        "Run a compose layout: up (waits until ready), down, ps, logs. Needs Docker Compose v2 or v1.",
+      )
+      .option("--layout <name>", "standalone, session or job (default: standalone)")
+      .option("--scale <n>", "up: TaskManager containers (default: 2 standalone, 0 session)")
+      .option("--project <name>", "Compose project name (default: flotilla-<layout>)")
+      .example("flotilla cluster up --layout standalone --scale 3")
+      .example("flotilla cluster ps --layout standalone --json")
+      .example("flotilla cluster down --layout standalone"),
+  ).action(command("clusterCommand"));
 
   cli
     .command("version", "Print the version.")

@@ -3,6 +3,7 @@
  * runs the Dispatcher and the ResourceManager together (the standalone layout); every singleton
  * runs under leader election, so standbys wait and take over, fenced by their lease's token.
  */
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Config, type Logger, newTaskManagerId } from "../core/mod.ts";
@@ -11,6 +12,7 @@ import { type HaServices, natsHaServices } from "../ha/mod.ts";
 import type { JobOutcome } from "../jobmanager/mod.ts";
 import {
   createResourceManager,
+  dockerDriver,
   processDriver,
   type ResourceDriver,
   staticDriver,
@@ -55,14 +57,30 @@ const BIN = /\.m?js$/.test(process.argv[1] ?? "")
   ? process.argv[1]!
   : fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 
-/** The RM's driver: `process` starts `flotilla start taskmanager` children on this machine. */
+/**
+ * The RM's driver: `process` starts `flotilla start taskmanager` children on this machine,
+ * `docker` starts TaskManager containers through the Docker Engine API.
+ */
 function driverFor(config: Config, log: Logger): ResourceDriver {
-  if (config["resourcemanager.driver"] === "static") return staticDriver();
-  return processDriver({
-    command: [process.execPath, BIN, "start", "taskmanager"],
-    env: { FLOTILLA_NATS_URL: config["nats.url"], FLOTILLA_CLUSTER_ID: config["cluster.id"] },
-    log,
-  });
+  const driver = config["resourcemanager.driver"];
+  if (driver === "static") return staticDriver();
+  const env = { FLOTILLA_NATS_URL: config["nats.url"], FLOTILLA_CLUSTER_ID: config["cluster.id"] };
+  if (driver === "docker") {
+    return dockerDriver({
+      clusterId: config["cluster.id"],
+      socketPath: config["docker.socket"],
+      image: config["docker.taskmanager-image"],
+      ...(config["docker.network"] ? { network: config["docker.network"] } : {}),
+      ...(config["docker.max-taskmanagers"] > 0
+        ? { maxTaskManagers: config["docker.max-taskmanagers"] }
+        : {}),
+      env: { ...env, FLOTILLA_LOG_LEVEL: config["log.level"] },
+      // In a container the hostname is its id: `docker ps --filter label=...` says which RM.
+      managedBy: process.env.FLOTILLA_INSTANCE_ID ?? hostname(),
+      log,
+    });
+  }
+  return processDriver({ command: [process.execPath, BIN, "start", "taskmanager"], env, log });
 }
 
 function startResourceManager(ctx: Context): () => Promise<void> {

@@ -75,14 +75,34 @@ export const configKeys = {
     "Memory (MB) one slot offers (0: not declared).",
   ),
   "resourcemanager.driver": key(
-    z.enum(["static", "process"]),
+    z.enum(["static", "process", "docker"]),
     "static",
-    "How the ResourceManager gets TaskManagers: static (they join by themselves) or process (it starts local ones).",
+    "How the ResourceManager gets TaskManagers: static (they join by themselves), process (it starts local ones) or docker (it starts containers through the Docker Engine API).",
   ),
   "resourcemanager.taskmanager-timeout": key(
     duration,
     30_000,
     "How long an idle TaskManager is kept before its driver stops it.",
+  ),
+  "docker.socket": key(
+    z.string().min(1),
+    "/var/run/docker.sock",
+    "Docker driver: the Docker Engine API socket (in a container: mount the host's socket there).",
+  ),
+  "docker.taskmanager-image": key(
+    z.string().min(1),
+    "flotilla/taskmanager:latest",
+    "Docker driver: the image of the TaskManager containers (built by npm run images; never pulled).",
+  ),
+  "docker.network": key(
+    z.string(),
+    "",
+    "Docker driver: the network TaskManager containers join; it must reach NATS (in compose: the project's network). Empty: the daemon's default bridge.",
+  ),
+  "docker.max-taskmanagers": key(
+    z.coerce.number().int().min(0),
+    0,
+    "Docker driver: most TaskManager containers at once (0: no limit).",
   ),
   "slot.request.timeout": key(
     duration,

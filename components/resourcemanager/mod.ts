@@ -6,6 +6,20 @@ export {
   resourceManagerConfigFrom,
 } from "./config.ts";
 export {
+  type ContainerExit,
+  DOCKER_LABELS,
+  type DockerDriver,
+  type DockerDriverOptions,
+  dockerDriver,
+  type TaskManagerContainer,
+} from "./drivers/docker.ts";
+export {
+  type DockerEngine,
+  DockerEngineError,
+  type DockerEngineOptions,
+  dockerEngine,
+} from "./drivers/docker_engine.ts";
+export {
   type ProcessDriver,
   type ProcessDriverOptions,
   processDriver,

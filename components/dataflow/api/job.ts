@@ -3,6 +3,7 @@
  * dataflow. Nothing runs at definition; every process that needs the graph (the CLI, the
  * JobManager, each TaskManager) calls `graph()` and gets the same one.
  */
+import { readFileSync } from "node:fs";
 import { ErrorCode, FlotillaError } from "../../core/mod.ts";
 import { buildJobGraph, type JobGraph } from "../graph/job_graph.ts";
 import { GraphRecorder } from "../graph/nodes.ts";
@@ -94,6 +95,26 @@ export class JobEnv {
       throw new JobDefinitionError(`job argument '${name}' is missing: pass --arg ${name}=<value>`);
     }
     return value;
+  }
+
+  /**
+   * A secret the deployment mounted as a file: `/run/secrets/<name>` (compose `secrets:`), or
+   * under FLOTILLA_SECRETS_DIR. Read where the graph is built (JobManager and every TaskManager),
+   * never passed through job arguments, REST or logs. Trailing newlines are trimmed.
+   */
+  secret(name: string): string {
+    if (!/^[A-Za-z0-9_.-]+$/.test(name))
+      throw new JobDefinitionError(
+        `bad secret name ${JSON.stringify(name)}: use letters, digits, _ . -`,
+      );
+    const dir = process.env.FLOTILLA_SECRETS_DIR ?? "/run/secrets";
+    try {
+      return readFileSync(`${dir}/${name}`, "utf8").replace(/\r?\n$/, "");
+    } catch {
+      throw new JobDefinitionError(
+        `secret '${name}' is not in ${dir}: declare it under secrets: in the compose file (or set FLOTILLA_SECRETS_DIR)`,
+      );
+    }
   }
 }
 

@@ -1,0 +1,189 @@
+/**
+ * `flotilla cluster up|down|ps|logs --layout <name>` and `run --target compose-job`: the compose
+ * layouts driven from Node. `up` waits (with progress) until the REST API answers and the
+ * TaskManagers registered; a per-job stack exits with the job's exit code and is removed after.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ErrorCode, FlotillaError } from "../core/mod.ts";
+import { type Output, usage } from "./commands.ts";
+import { compose, failed } from "./compose.ts";
+
+type Flags = Record<string, unknown>;
+
+function projectOf(flags: Flags, layout: string): string {
+  const project = (flags.project as string | undefined) ?? `flotilla-${layout}`;
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(project))
+    throw usage(`bad --project ${JSON.stringify(project)}: lower-case letters, digits, - and _`);
+  return project;
+}
+
+function scaleOf(flags: Flags): number | undefined {
+  if (flags.scale === undefined) return undefined;
+  const n = Number(flags.scale);
+  if (!Number.isInteger(n) || n < 0)
+    throw usage(`bad --scale ${JSON.stringify(flags.scale)}: use a whole number >= 0`);
+  return n;
+}
+
+const restPort = () => Number(process.env.FLOTILLA_REST_PORT ?? 8081);
+
+async function waitForCluster(url: string, taskmanagers: number, out: Output): Promise<unknown> {
+  const deadline = Date.now() + 120_000;
+  let said = "";
+  for (;;) {
+    const overview = await fetch(`${url}/overview`, { signal: AbortSignal.timeout(2000) })
+      .then((r) => (r.ok ? r.json() : undefined))
+      .catch(() => undefined);
+    const registered = (overview as { taskmanagers?: number } | undefined)?.taskmanagers ?? -1;
+    const line =
+      registered < 0
+        ? `waiting for ${url}`
+        : `${registered}/${taskmanagers} TaskManagers registered`;
+    if (line !== said && !out.json) out.line(line);
+    said = line;
+    if (registered >= taskmanagers) return overview;
+    if (Date.now() > deadline)
+      throw new FlotillaError(
+        ErrorCode.TIMEOUT,
+        `the cluster did not come up within 120 s (${line}): see flotilla cluster logs`,
+      );
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export async function clusterCommand(action: string, flags: Flags, out: Output): Promise<number> {
+  const layout = (flags.layout as string | undefined) ?? "standalone";
+  if (layout === "job" && action === "up")
+    throw usage("the job layout runs one job: use flotilla run <job> --target compose-job");
+  const project = projectOf(flags, layout);
+  const call = { layout, project };
+  switch (action) {
+    case "up": {
+      const scale = scaleOf(flags) ?? (layout === "standalone" ? 2 : 0);
+      if (!out.json) out.line(`starting ${layout} as project ${project}`);
+      const result = await compose(call, (c, o) =>
+        c.upAll({ ...o, commandOptions: ["-d", ["--scale", `taskmanager=${scale}`]] }),
+      );
+      if (result.exitCode !== 0) throw failed("compose up", result);
+      const url = `http://127.0.0.1:${restPort()}`;
+      const overview = await waitForCluster(url, scale, out);
+      if (out.json) out.event({ layout, project, rest: url, overview });
+      else out.line(`up: ${url} (flotilla run <job> --cluster ${url})`);
+      return 0;
+    }
+    case "down": {
+      const result = await compose(call, (c, o) =>
+        c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }),
+      );
+      if (result.exitCode !== 0) throw failed("compose down", result);
+      if (out.json) out.event({ layout, project, down: true });
+      else out.line(`${project} down`);
+      return 0;
+    }
+    case "ps": {
+      const result = await compose(call, (c, o) => c.ps(o));
+      if (result.exitCode !== 0) throw failed("compose ps", result);
+      const services = result.data.services.map((s) => ({
+        name: s.name,
+        state: s.state,
+        ports: s.ports,
+      }));
+      if (out.json) out.event({ layout, project, services });
+      else if (services.length === 0) out.line(`${project}: no containers`);
+      else for (const s of services) out.line(`${s.name.padEnd(40)} ${s.state}`);
+      return 0;
+    }
+    case "logs": {
+      const result = await compose(call, (c, o) =>
+        c.logs([], {
+          ...o,
+          ...(out.json ? {} : { callback: (chunk) => process.stdout.write(chunk) }),
+        }),
+      );
+      if (out.json) out.event({ layout, project, logs: result.out });
+      return result.exitCode === 0 ? 0 : 1;
+    }
+    default:
+      throw usage(`unknown cluster action '${action}': use up, down, ps or logs`);
+  }
+}
+
+/** Slots a job needs: per slot-sharing group, its largest vertex's parallelism. */
+function slotsNeeded(plan: {
+  vertices: { parallelism: number; slotSharingGroup: string }[];
+}): number {
+  const groups = new Map<string, number>();
+  for (const v of plan.vertices)
+    groups.set(v.slotSharingGroup, Math.max(groups.get(v.slotSharingGroup) ?? 0, v.parallelism));
+  return [...groups.values()].reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The job as its own compose stack (compose/job.yml): bundle, mount the artifact, `up
+ * --exit-code-from jobmanager`, then remove the stack. Returns the job's exit code.
+ */
+export async function runComposeJob(
+  bytes: Uint8Array,
+  job: { graph(input: { args: Record<string, string>; parallelism?: number }): { plan(): any } },
+  {
+    args,
+    parallelism,
+    flags,
+    out,
+  }: { args: Record<string, string>; parallelism?: number; flags: Flags; out: Output },
+): Promise<number> {
+  const slots = Number(process.env.FLOTILLA_TASKMANAGER_SLOTS ?? 2);
+  const plan = job.graph({ args, ...(parallelism ? { parallelism } : {}) }).plan();
+  const taskmanagers = scaleOf(flags) ?? Math.max(1, Math.ceil(slotsNeeded(plan) / slots));
+  const dir = await mkdtemp(join(tmpdir(), "flotilla-job-"));
+  const artifact = join(dir, "job.mjs");
+  await writeFile(artifact, bytes);
+  const project = projectOf(flags, `job-${Date.now().toString(36)}`);
+  const call = {
+    layout: "job",
+    project,
+    env: {
+      FLOTILLA_JOB_ARTIFACT: artifact,
+      FLOTILLA_JOB_ARGS: Object.entries(args)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+      FLOTILLA_JOB_PARALLELISM: String(parallelism ?? 0),
+    },
+    onOutput: (chunk: string) => {
+      for (const line of chunk.split("\n")) {
+        const m = /^(jobmanager\S*)\s+\|\s+(\{.*\})\s*$/.exec(line);
+        if (!m) continue;
+        try {
+          const entry = JSON.parse(m[2]!) as { msg?: string; state?: string; job?: string };
+          if (out.json) out.event({ event: "log", service: m[1], ...entry });
+          else if (entry.msg)
+            out.line(`jobmanager: ${entry.msg}${entry.state ? ` (${entry.state})` : ""}`);
+        } catch {}
+      }
+    },
+  };
+  out.event({ event: "stack", project, taskmanagers, slots: slotsNeeded(plan) });
+  if (!out.json) out.line(`per-job stack ${project}: jobmanager + ${taskmanagers} TaskManagers`);
+  try {
+    const result = await compose(call, (c, o) =>
+      c.upAll({
+        ...o,
+        commandOptions: [
+          "--exit-code-from",
+          "jobmanager",
+          ["--scale", `taskmanager=${taskmanagers}`],
+        ],
+      }),
+    );
+    const code = result.exitCode ?? 1;
+    const state = code === 0 ? "finished" : code === 2 ? "canceled" : "failed";
+    out.event({ event: "ended", project, state, exitCode: code });
+    if (!out.json) out.line(`job ${state} (exit ${code})`);
+    return code;
+  } finally {
+    await compose(call, (c, o) => c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }));
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,399 @@
+/**
+ * The docker driver: one container per TaskManager the RM asks for, created and started through
+ * the Docker Engine API on its unix socket. The profile becomes the container's limits
+ * (`NanoCpus`, `Memory`) and the same `FLOTILLA_TM_*` environment the process driver gives a
+ * child. Containers carry `org.flotilla.*` labels, so a new RM finds its predecessor's: running
+ * ones are adopted (their TaskManagers register again by themselves), the rest are removed.
+ */
+import {
+  ErrorCode,
+  FlotillaError,
+  type Logger,
+  newTaskManagerId,
+  silentLogger,
+  type TaskManagerId,
+} from "../../core/mod.ts";
+import { covers, describeProfile, isAny, profile as makeProfile } from "../profile.ts";
+import type { ResourceDriver, ResourceProfile } from "../types.ts";
+import {
+  type DockerEngine,
+  DockerEngineError,
+  type DockerEngineOptions,
+  demuxLogs,
+  dockerEngine,
+  type EventStream,
+} from "./docker_engine.ts";
+
+export const DOCKER_LABELS = {
+  cluster: "org.flotilla.cluster",
+  role: "org.flotilla.role",
+  tm: "org.flotilla.tm",
+  managedBy: "org.flotilla.managed-by",
+  profile: "org.flotilla.profile",
+} as const;
+
+export interface DockerDriverOptions extends DockerEngineOptions {
+  /** The cluster whose TaskManagers these are: labels, container names, leftovers. */
+  clusterId: string;
+  /** The TaskManager image; never pulled. @default "flotilla/taskmanager:latest" */
+  image?: string;
+  /** The network the containers join; it must reach NATS. @default the daemon's default bridge */
+  network?: string;
+  /** Environment of every TaskManager (NATS url, cluster id, ...), besides `FLOTILLA_TM_*`. @default {} */
+  env?: Record<string, string>;
+  /** The container's command, instead of the image's. @default the image's */
+  command?: string[];
+  /** Who started the containers (`org.flotilla.managed-by`), e.g. the RM's instance. @default clusterId */
+  managedBy?: string;
+  /** What a TaskManager asked for with the ANY profile gets. @default 1 cpu, 1024 MB */
+  defaultProfile?: ResourceProfile;
+  /** The largest TaskManager the Docker host can run; bigger profiles are not startable. @default no limit */
+  maxProfile?: ResourceProfile;
+  /** Most TaskManager containers at once (adopted ones count). @default Infinity */
+  maxTaskManagers?: number;
+  /** Seconds between the stop signal and SIGKILL (`POST /containers/<id>/stop?t=`). @default 5 */
+  stopTimeoutS?: number;
+  /** Called when a container exited on its own (crash, OOM kill); it is removed right after. */
+  onExit?: (tm: TaskManagerContainer, exit: ContainerExit) => void;
+  /** The Engine API client. @default dockerEngine({ socketPath, apiVersion, timeoutMs }) */
+  engine?: DockerEngine;
+  log?: Logger;
+}
+
+export interface TaskManagerContainer {
+  tmId: TaskManagerId;
+  containerId: string;
+  name: string;
+  profile: ResourceProfile;
+  /** Found running at start (left by an earlier RM), not started by this driver. */
+  adopted: boolean;
+}
+
+export interface ContainerExit {
+  exitCode: number;
+  oomKilled: boolean;
+  /** The last lines the container wrote. */
+  output: string;
+}
+
+export interface DockerDriver extends ResourceDriver {
+  readonly kind: "docker";
+  /** Resolves once leftovers were adopted or removed and exits are followed (retried on failure). */
+  ready(): Promise<void>;
+  /** The containers this driver owns now. */
+  running(): TaskManagerContainer[];
+  /** Stops and removes every container it owns. */
+  stop(): Promise<void>;
+}
+
+interface ContainerSummary {
+  Id: string;
+  Names?: string[];
+  State: string;
+  Labels?: Record<string, string>;
+}
+
+interface ContainerState {
+  State?: { ExitCode?: number; OOMKilled?: boolean };
+}
+
+function environment(tmId: TaskManagerId, p: ResourceProfile, env: Record<string, string>) {
+  const vars: Record<string, string> = {
+    ...env,
+    FLOTILLA_TM_ID: tmId,
+    FLOTILLA_TM_CPU: String(p.cpu),
+    FLOTILLA_TM_MEMORY_MB: String(p.memoryMb),
+  };
+  if (Object.keys(p.extended).length > 0) vars.FLOTILLA_TM_EXTENDED = JSON.stringify(p.extended);
+  return Object.entries(vars).map(([k, v]) => `${k}=${v}`);
+}
+
+function profileOfLabel(label: string | undefined): ResourceProfile {
+  try {
+    const p = JSON.parse(label ?? "") as ResourceProfile;
+    return makeProfile(p.cpu, p.memoryMb, p.extended);
+  } catch {
+    return makeProfile(0, 0);
+  }
+}
+
+/** The Engine's answer to a create, in words that say what to change. */
+function createError(err: unknown, image: string, network: string | undefined): unknown {
+  if (!(err instanceof DockerEngineError)) return err;
+  const said = err.engineMessage;
+  if (err.engineStatus === 404 && /no such image/i.test(said)) {
+    return new DockerEngineError(
+      404,
+      said,
+      `the TaskManager image ${image} is not on the Docker host (Docker Engine: ${said}): build it with \`npm run images\`, or set docker.taskmanager-image to an image that is there (the docker driver never pulls)`,
+    );
+  }
+  if (network && err.engineStatus === 404 && /network/i.test(said)) {
+    return new DockerEngineError(
+      404,
+      said,
+      `the network ${network} for TaskManager containers does not exist (Docker Engine: ${said}): set docker.network to a network that reaches NATS (in compose: the project's network)`,
+    );
+  }
+  return new DockerEngineError(
+    err.engineStatus,
+    said,
+    `cannot create a TaskManager container from ${image}: ${err.message}`,
+  );
+}
+
+export function dockerDriver({
+  clusterId,
+  image = "flotilla/taskmanager:latest",
+  network,
+  env = {},
+  command,
+  managedBy = clusterId,
+  defaultProfile = makeProfile(1, 1024),
+  maxProfile,
+  maxTaskManagers = Number.POSITIVE_INFINITY,
+  stopTimeoutS = 5,
+  onExit,
+  socketPath,
+  apiVersion,
+  timeoutMs,
+  engine = dockerEngine({ socketPath, apiVersion, timeoutMs }),
+  log = silentLogger,
+}: DockerDriverOptions): DockerDriver {
+  const owned = new Map<TaskManagerId, TaskManagerContainer>();
+  let starting = 0;
+  let stopped = false;
+  let readiness: Promise<void> | undefined;
+  let events: EventStream | undefined;
+  let reconnect: ReturnType<typeof setTimeout> | undefined;
+  const clusterFilter = JSON.stringify({
+    label: [`${DOCKER_LABELS.cluster}=${clusterId}`, `${DOCKER_LABELS.role}=taskmanager`],
+  });
+
+  const listOurs = async () =>
+    (
+      await engine.call<ContainerSummary[]>("GET", "/containers/json", {
+        query: { all: true, filters: clusterFilter },
+      })
+    ).body;
+
+  async function remove(containerId: string): Promise<void> {
+    await engine.call("DELETE", `/containers/${containerId}`, {
+      query: { force: true, v: true },
+      accept: [404],
+    });
+  }
+
+  async function stopContainer(tm: TaskManagerContainer): Promise<void> {
+    await engine.call("POST", `/containers/${tm.containerId}/stop`, {
+      query: { t: stopTimeoutS },
+      accept: [304, 404],
+    });
+    await remove(tm.containerId);
+  }
+
+  /** A container that exited without being asked: say why, remove it, tell `onExit`. */
+  async function exited(tm: TaskManagerContainer): Promise<void> {
+    if (owned.get(tm.tmId) !== tm) return;
+    owned.delete(tm.tmId);
+    const exit: ContainerExit = { exitCode: -1, oomKilled: false, output: "" };
+    try {
+      const { body } = await engine.call<ContainerState>(
+        "GET",
+        `/containers/${tm.containerId}/json`,
+      );
+      exit.exitCode = body.State?.ExitCode ?? -1;
+      exit.oomKilled = body.State?.OOMKilled ?? false;
+      const logs = await engine.raw(`/containers/${tm.containerId}/logs`, {
+        stdout: true,
+        stderr: true,
+        tail: 20,
+      });
+      exit.output = demuxLogs(logs).trimEnd();
+      await remove(tm.containerId);
+    } catch (err) {
+      log.warn({ tmId: tm.tmId, err: (err as Error).message }, "exited container not cleaned up");
+    }
+    log.warn(
+      { tmId: tm.tmId, container: tm.name, ...exit },
+      exit.oomKilled
+        ? `TaskManager container was killed for exceeding its memory limit (${tm.profile.memoryMb} MB)`
+        : "TaskManager container exited",
+    );
+    onExit?.(tm, exit);
+  }
+
+  /** Exits missed while the event stream was down. */
+  async function sweep(): Promise<void> {
+    const runningIds = new Set(
+      (await listOurs()).filter((c) => c.State === "running").map((c) => c.Id),
+    );
+    await Promise.all(
+      [...owned.values()].filter((tm) => !runningIds.has(tm.containerId)).map(exited),
+    );
+  }
+
+  async function follow(): Promise<void> {
+    const filters = JSON.stringify({
+      type: ["container"],
+      event: ["die"],
+      label: [`${DOCKER_LABELS.cluster}=${clusterId}`],
+    });
+    const stream = engine.events({ filters }, (event) => {
+      const id = (event as { Actor?: { ID?: string } }).Actor?.ID;
+      const tm = [...owned.values()].find((c) => c.containerId === id);
+      if (tm) void exited(tm);
+    });
+    events = stream;
+    await stream.opened;
+    void stream.ended.then(() => {
+      if (stopped || events !== stream) return;
+      log.warn("Docker event stream ended; following it again in 1 s");
+      reconnect = setTimeout(() => {
+        void follow()
+          .then(sweep)
+          .catch((err: Error) => log.warn({ err: err.message }, "Docker events not followed"));
+      }, 1000);
+      reconnect.unref?.();
+    });
+  }
+
+  /** Adopts running leftovers of this cluster and removes the others; then follows exits. */
+  async function reconcile(): Promise<void> {
+    await follow();
+    for (const c of await listOurs()) {
+      const labels = c.Labels ?? {};
+      const tmId = labels[DOCKER_LABELS.tm] as TaskManagerId | undefined;
+      const name = (c.Names?.[0] ?? c.Id).replace(/^\//, "");
+      if (tmId && owned.has(tmId)) continue;
+      if (c.State === "running" && tmId) {
+        const p = profileOfLabel(labels[DOCKER_LABELS.profile]);
+        owned.set(tmId, { tmId, containerId: c.Id, name, profile: p, adopted: true });
+        log.info({ tmId, container: name }, "adopted a running TaskManager container");
+      } else {
+        await remove(c.Id);
+        log.info({ tmId, container: name, state: c.State }, "removed a leftover container");
+      }
+    }
+  }
+
+  function ready(): Promise<void> {
+    readiness ??= reconcile().catch((err) => {
+      readiness = undefined;
+      const stream = events;
+      events = undefined;
+      stream?.close();
+      throw err;
+    });
+    return readiness;
+  }
+
+  async function createAndStart(tmId: TaskManagerId, p: ResourceProfile) {
+    const name = `flotilla-${clusterId}-${tmId}`;
+    let containerId: string;
+    try {
+      const created = await engine.call<{ Id: string }>("POST", "/containers/create", {
+        query: { name },
+        body: {
+          Image: image,
+          ...(command ? { Cmd: command } : {}),
+          Env: environment(tmId, p, env),
+          Labels: {
+            [DOCKER_LABELS.cluster]: clusterId,
+            [DOCKER_LABELS.role]: "taskmanager",
+            [DOCKER_LABELS.tm]: tmId,
+            [DOCKER_LABELS.managedBy]: managedBy,
+            [DOCKER_LABELS.profile]: JSON.stringify(p),
+          },
+          HostConfig: {
+            NanoCpus: p.cpu > 0 ? Math.round(p.cpu * 1e9) : 0,
+            Memory: p.memoryMb > 0 ? Math.round(p.memoryMb * 1024 * 1024) : 0,
+            RestartPolicy: { Name: "no" },
+            ...(network ? { NetworkMode: network } : {}),
+          },
+        },
+      });
+      containerId = created.body.Id;
+    } catch (err) {
+      throw createError(err, image, network);
+    }
+    const tm: TaskManagerContainer = { tmId, containerId, name, profile: p, adopted: false };
+    owned.set(tmId, tm);
+    try {
+      await engine.call("POST", `/containers/${containerId}/start`, { accept: [304] });
+    } catch (err) {
+      owned.delete(tmId);
+      await remove(containerId).catch(() => {});
+      throw err instanceof DockerEngineError
+        ? new DockerEngineError(
+            err.engineStatus,
+            err.engineMessage,
+            `cannot start TaskManager container ${name} (${image}): ${err.engineMessage}`,
+          )
+        : err;
+    }
+    return tm;
+  }
+
+  // Leftovers are handled when the driver starts (the RM's leadership), not at its first request.
+  ready().catch((err: Error) =>
+    log.error({ err: err.message }, "docker driver: leftovers not checked; retried at next start"),
+  );
+
+  return {
+    kind: "docker",
+    ready,
+    canStart(p) {
+      if (stopped || owned.size + starting >= maxTaskManagers) return false;
+      return !maxProfile || covers(maxProfile, isAny(p) ? defaultProfile : p);
+    },
+    async startTaskManager(requested) {
+      if (stopped) {
+        throw new FlotillaError(ErrorCode.UNAVAILABLE, "the docker driver is stopped");
+      }
+      const p = isAny(requested) ? defaultProfile : requested;
+      starting++;
+      try {
+        await ready();
+        const tm = await createAndStart(newTaskManagerId(), p);
+        log.info(
+          { tmId: tm.tmId, container: tm.name, image, profile: describeProfile(p) },
+          "TaskManager container started",
+        );
+      } finally {
+        starting--;
+      }
+    },
+    async stopTaskManager(tmId) {
+      const tm = owned.get(tmId);
+      if (!tm) return false;
+      owned.delete(tmId);
+      try {
+        await stopContainer(tm);
+      } catch (err) {
+        owned.set(tmId, tm);
+        throw err;
+      }
+      log.info({ tmId, container: tm.name }, "TaskManager container stopped and removed");
+      return true;
+    },
+    running: () => [...owned.values()].map((tm) => ({ ...tm })),
+    async stop() {
+      stopped = true;
+      clearTimeout(reconnect);
+      events?.close();
+      await readiness?.catch(() => {});
+      const all = [...owned.values()];
+      owned.clear();
+      const results = await Promise.allSettled(all.map(stopContainer));
+      results.forEach((r, i) => {
+        if (r.status === "rejected") {
+          log.warn(
+            { tmId: all[i]!.tmId, err: (r.reason as Error).message },
+            "TaskManager container not removed",
+          );
+        }
+      });
+    },
+  };
+}

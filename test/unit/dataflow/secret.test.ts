@@ -1,0 +1,36 @@
+/** env.secret: a mounted file, trimmed; a missing or badly named secret is a clear definition error. */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { defineJob, JobDefinitionError, sinks, sources } from "../../../components/dataflow/mod.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "flotilla-secrets-"));
+writeFileSync(join(dir, "db-password"), "hunter2\n");
+process.env.FLOTILLA_SECRETS_DIR = dir;
+
+function jobReading(name: string) {
+  let read: string | undefined;
+  const job = defineJob({ name: "secrets" }, (env) => {
+    read = env.secret(name);
+    return env.source(sources.collection([1])).sink(sinks.discard());
+  });
+  return { build: () => job.graph({ args: {} }), read: () => read };
+}
+
+t.test("a secret is the file's content without its trailing newline", async (t) => {
+  const job = jobReading("db-password");
+  job.build();
+  t.equal(job.read(), "hunter2");
+});
+
+t.test("a missing secret names itself, the directory and what to do", async (t) => {
+  t.throws(() => jobReading("api-key").build(), {
+    constructor: JobDefinitionError,
+    message: new RegExp(`secret 'api-key' is not in ${dir}: declare it under secrets:`),
+  });
+});
+
+t.test("a name that would leave the directory is refused", async (t) => {
+  t.throws(() => jobReading("../etc/passwd").build(), { message: /bad secret name/ });
+});

@@ -37,7 +37,7 @@ await build({
   external: ["esbuild", "tsx", "cbor-extract"],
   // Some dependencies are CommonJS and call require().
   banner: {
-    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    js: "import { createRequire as __flotillaRequire } from 'node:module'; const require = __flotillaRequire(import.meta.url);",
   },
   legalComments: "none",
   logLevel: "warning",

@@ -141,6 +141,7 @@ export async function runComposeJob(
   const artifact = join(dir, "job.mjs");
   await writeFile(artifact, bytes);
   const project = projectOf(flags, `job-${Date.now().toString(36)}`);
+  const keep = flags.keep === true;
   const call = {
     layout: "job",
     project,
@@ -183,7 +184,13 @@ export async function runComposeJob(
     if (!out.json) out.line(`job ${state} (exit ${code})`);
     return code;
   } finally {
-    await compose(call, (c, o) => c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }));
-    await rm(dir, { recursive: true, force: true });
+    if (keep) {
+      if (!out.json) out.line(`kept: flotilla cluster logs|down --layout job --project ${project}`);
+    } else {
+      await compose(call, (c, o) =>
+        c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }),
+      );
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 }

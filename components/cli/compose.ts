@@ -74,7 +74,12 @@ export async function compose<R extends Compose.IDockerComposeResult>(
     cwd: packageRoot(),
     executable: composeExecutable(),
     composeOptions: [["-p", call.project]],
-    env: { ...process.env, ...call.env },
+    env: {
+      // down/ps/logs of a per-job stack need no artifact, but the file requires the variable.
+      ...(call.layout === "job" ? { FLOTILLA_JOB_ARTIFACT: "/dev/null" } : {}),
+      ...process.env,
+      ...call.env,
+    },
     ...(call.onOutput ? { callback: (chunk: Buffer) => call.onOutput!(chunk.toString()) } : {}),
   };
   try {

@@ -115,6 +115,11 @@ export function program(io: ProgramIo): CAC {
         "--scale <n>",
         "compose-job: TaskManager containers (default: as many as the job's slots need)",
       )
+      .option("--project <name>", "compose-job: the stack's compose project name")
+      .option(
+        "--keep",
+        "compose-job: keep the ended stack (logs, inspect); cluster down removes it",
+      )
       .option("--from-savepoint <path>", "Start from a savepoint")
       .example("flotilla run examples/wordcount.ts")
       .example("flotilla run examples/sequence-check.ts --arg keys=8 --parallelism 4 --json")

@@ -41,7 +41,7 @@ export interface DockerDriverOptions extends DockerEngineOptions {
   network?: string;
   /** Environment of every TaskManager (NATS url, cluster id, ...), besides `FLOTILLA_TM_*`. @default {} */
   env?: Record<string, string>;
-  /** The container's command, instead of the image's. @default the image's */
+  /** The container's `Cmd` (after the image's entrypoint, if it has one). @default the image's */
   command?: string[];
   /** Who started the containers (`org.flotilla.managed-by`), e.g. the RM's instance. @default clusterId */
   managedBy?: string;
@@ -117,8 +117,8 @@ function profileOfLabel(label: string | undefined): ResourceProfile {
   }
 }
 
-/** The Engine's answer to a create, in words that say what to change. */
-function createError(err: unknown, image: string, network: string | undefined): unknown {
+/** The Engine's refusal to create or start a container, in words that say what to change. */
+function explain(err: unknown, what: string, image: string, network?: string): unknown {
   if (!(err instanceof DockerEngineError)) return err;
   const said = err.engineMessage;
   if (err.engineStatus === 404 && /no such image/i.test(said)) {
@@ -135,11 +135,7 @@ function createError(err: unknown, image: string, network: string | undefined): 
       `the network ${network} for TaskManager containers does not exist (Docker Engine: ${said}): set docker.network to a network that reaches NATS (in compose: the project's network)`,
     );
   }
-  return new DockerEngineError(
-    err.engineStatus,
-    said,
-    `cannot create a TaskManager container from ${image}: ${err.message}`,
-  );
+  return new DockerEngineError(err.engineStatus, said, `cannot ${what} (${image}): ${said}`);
 }
 
 export function dockerDriver({
@@ -210,10 +206,12 @@ export function dockerDriver({
         tail: 20,
       });
       exit.output = demuxLogs(logs).trimEnd();
-      await remove(tm.containerId);
     } catch (err) {
-      log.warn({ tmId: tm.tmId, err: (err as Error).message }, "exited container not cleaned up");
+      log.warn({ tmId: tm.tmId, err: (err as Error).message }, "exited container not inspected");
     }
+    await remove(tm.containerId).catch((err: Error) =>
+      log.warn({ tmId: tm.tmId, err: err.message }, "exited container not removed"),
+    );
     log.warn(
       { tmId: tm.tmId, container: tm.name, ...exit },
       exit.oomKilled
@@ -315,7 +313,7 @@ export function dockerDriver({
       });
       containerId = created.body.Id;
     } catch (err) {
-      throw createError(err, image, network);
+      throw explain(err, "create a TaskManager container", image, network);
     }
     const tm: TaskManagerContainer = { tmId, containerId, name, profile: p, adopted: false };
     owned.set(tmId, tm);
@@ -324,13 +322,13 @@ export function dockerDriver({
     } catch (err) {
       owned.delete(tmId);
       await remove(containerId).catch(() => {});
-      throw err instanceof DockerEngineError
-        ? new DockerEngineError(
-            err.engineStatus,
-            err.engineMessage,
-            `cannot start TaskManager container ${name} (${image}): ${err.engineMessage}`,
-          )
-        : err;
+      throw explain(err, `start TaskManager container ${name}`, image, network);
+    }
+    if (stopped) {
+      // stop() ran while this one was being created: it did not see it.
+      owned.delete(tmId);
+      await stopContainer(tm).catch(() => {});
+      throw new FlotillaError(ErrorCode.UNAVAILABLE, "the docker driver was stopped meanwhile");
     }
     return tm;
   }

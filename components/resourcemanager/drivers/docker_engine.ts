@@ -181,6 +181,8 @@ export function dockerEngine({
             );
             return;
           }
+          // Once open, the stream must never be what keeps the process alive.
+          res.socket.unref();
           resolve();
           let rest = "";
           res.setEncoding("utf8");
@@ -204,8 +206,6 @@ export function dockerEngine({
           markEnded();
           if (!closed) reject(unreachable(socketPath, "GET /events", err));
         });
-        // The stream must never be what keeps the process alive.
-        req.on("socket", (socket) => socket.unref());
         req.end();
       });
       const ended = new Promise<void>((resolve) => {

@@ -1,0 +1,133 @@
+/**
+ * compose/standalone.yml end to end, on a real Docker daemon with the project's own images,
+ * driven the way a user drives it: `flotilla cluster up|down` and `flotilla run --cluster`.
+ * Word count with the right counts; scaling to 3 TaskManagers adds their slots; `docker kill` of a
+ * TaskManager mid-job recovers with exactly-once results; `down` leaves nothing behind.
+ */
+import t from "tap";
+import { events, flotilla } from "../../support/cli.ts";
+import { docker, ensureDocker } from "../../support/docker.ts";
+import { freePort } from "../../support/nats.ts";
+
+t.setTimeout(600_000);
+
+const d = await ensureDocker();
+const port = await freePort();
+const project = `flotilla-sa-${port}`;
+const rest = `http://127.0.0.1:${port}`;
+const env = {
+  ...d.composeEnv,
+  FLOTILLA_REST_PORT: String(port),
+  FLOTILLA_HEARTBEAT_TIMEOUT: "3s",
+  // info: each TaskManager logs its id, which is how the test finds the container to kill.
+  FLOTILLA_LOG_LEVEL: "info",
+};
+const cluster = (action: string, ...more: string[]) =>
+  flotilla(["cluster", action, "--layout", "standalone", "--project", project, ...more], env);
+const get = async (path: string) => (await fetch(rest + path)).json() as Promise<any>;
+const containers = async (...filters: string[]) =>
+  (
+    await docker([
+      "ps",
+      "-aq",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+      ...filters.flatMap((f) => ["--filter", f]),
+    ])
+  ).stdout
+    .split("\n")
+    .filter(Boolean);
+
+t.teardown(async () => {
+  await cluster("down");
+});
+
+t.test("up with 2 TaskManagers, then word count gives the right counts", async (t) => {
+  const up = await cluster("up", "--scale", "2", "--json");
+  t.equal(up.code, 0, up.stderr);
+  t.match(events(up.stdout).at(-1), {
+    project,
+    rest,
+    overview: { taskmanagers: 2, slotsTotal: 4 },
+  });
+  const run = await flotilla(["run", "examples/wordcount.ts", "--cluster", rest], env);
+  t.equal(run.code, 0, run.stderr);
+  t.match(run.stdout, /\{"word":"to","count":13\}/);
+  t.match(run.stdout, /\{"word":"the","count":6\}/);
+  t.match(run.stdout, /: 51 results/);
+});
+
+t.test("scaling to 3 TaskManagers adds their slots to the overview", async (t) => {
+  const up = await cluster("up", "--scale", "3", "--json");
+  t.equal(up.code, 0, up.stderr);
+  const overview = await get("/overview");
+  t.equal(overview.taskmanagers, 3);
+  t.equal(overview.slotsTotal, 6);
+});
+
+t.test("docker kill of a TaskManager mid-job: the job recovers, exactly once", async (t) => {
+  const submitted = await flotilla(
+    [
+      "run",
+      "examples/sequence-check.ts",
+      "--cluster",
+      rest,
+      "--detached",
+      "--json",
+      "--parallelism",
+      "4",
+      "--arg",
+      "keys=8",
+      "--arg",
+      "perKey=3000",
+      "--arg",
+      "rate=4000",
+    ],
+    env,
+  );
+  t.equal(submitted.code, 0, submitted.stderr);
+  const { jobId } = events(submitted.stdout).find((e) => e.event === "submitted");
+  // Kill a TaskManager that runs tasks of this job, after the first checkpoint.
+  let victim: string | undefined;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && !victim; ) {
+    const job = await get(`/jobs/${jobId}`);
+    if (job.state === "running" && job.checkpoints > 0)
+      victim = job.vertices[0]?.subtasks?.[0]?.taskmanager;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  t.ok(victim, "the job ran on a TaskManager and checkpointed");
+  const running = await containers(
+    "label=com.docker.compose.service=taskmanager",
+    "status=running",
+  );
+  t.equal(running.length, 3);
+  let container: string | undefined;
+  for (const id of running)
+    if ((await docker(["logs", id])).stdout.includes(`"${victim}"`)) container = id;
+  t.ok(container, `the container of ${victim} is found by its log`);
+  const killed = await docker(["kill", container!]);
+  t.equal(killed.code, 0, killed.stderr);
+  let job: any;
+  for (const deadline = Date.now() + 90_000; Date.now() < deadline; ) {
+    job = await get(`/jobs/${jobId}`);
+    if (["finished", "failed", "canceled"].includes(job.state)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  t.equal(job.state, "finished", JSON.stringify(job));
+  const results = Object.values(await get(`/jobs/${jobId}/results`)).flat() as any[];
+  t.equal(results.filter((r) => r.kind === "alert").length, 0, "no sequence alerts");
+  const counts = results.filter((r) => r.kind === "count");
+  t.equal(counts.length, 8, "a count per key");
+  t.ok(
+    counts.every((c) => c.count === 3000),
+    "every key's count is exact",
+  );
+});
+
+t.test("down leaves no containers and no network behind", async (t) => {
+  const down = await cluster("down");
+  t.equal(down.code, 0, down.stderr);
+  t.same(await containers(), []);
+  const networks = await docker(["network", "ls", "-q", "--filter", `name=${project}`]);
+  t.equal(networks.stdout.trim(), "");
+});

@@ -3,12 +3,13 @@
  * layouts driven from Node. `up` waits (with progress) until the REST API answers and the
  * TaskManagers registered; a per-job stack exits with the job's exit code and is removed after.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ErrorCode, FlotillaError } from "../core/mod.ts";
 import { type Output, usage } from "./commands.ts";
-import { compose, failed } from "./compose.ts";
+import { type ComposeCall, compose, failed } from "./compose.ts";
 
 type Flags = Record<string, unknown>;
 
@@ -63,8 +64,9 @@ export async function clusterCommand(action: string, flags: Flags, out: Output):
     case "up": {
       const scale = scaleOf(flags) ?? (layout === "standalone" ? 2 : 0);
       if (!out.json) out.line(`starting ${layout} as project ${project}`);
-      const result = await compose(call, (c, o) =>
-        c.upAll({ ...o, commandOptions: ["-d", ["--scale", `taskmanager=${scale}`]] }),
+      const result = await compose(
+        call,
+        (c, o) => c.upAll({ ...o, commandOptions: [["--scale", `taskmanager=${scale}`]] }), // upAll adds -d
       );
       if (result.exitCode !== 0) throw failed("compose up", result);
       const url = `http://127.0.0.1:${restPort()}`;
@@ -83,16 +85,35 @@ export async function clusterCommand(action: string, flags: Flags, out: Output):
       return 0;
     }
     case "ps": {
-      const result = await compose(call, (c, o) => c.ps(o));
-      if (result.exitCode !== 0) throw failed("compose ps", result);
-      const services = result.data.services.map((s) => ({
-        name: s.name,
-        state: s.state,
-        ports: s.ports,
-      }));
+      // Straight from the engine by compose's labels: the same for Compose v1 and v2.
+      const listed = spawnSync(
+        "docker",
+        [
+          "ps",
+          "-a",
+          "--filter",
+          `label=com.docker.compose.project=${project}`,
+          "--format",
+          "{{json .}}",
+        ],
+        { encoding: "utf8" },
+      );
+      if (listed.status !== 0)
+        throw new FlotillaError(ErrorCode.UNAVAILABLE, `docker ps failed: ${listed.stderr.trim()}`);
+      const services = listed.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map(
+          (line) =>
+            JSON.parse(line) as { Names: string; State?: string; Status: string; Ports: string },
+        )
+        .map((c) => ({ name: c.Names, status: c.Status, ports: c.Ports }))
+        .sort((a, b) => a.name.localeCompare(b.name));
       if (out.json) out.event({ layout, project, services });
       else if (services.length === 0) out.line(`${project}: no containers`);
-      else for (const s of services) out.line(`${s.name.padEnd(40)} ${s.state}`);
+      else
+        for (const s of services)
+          out.line(`${s.name.padEnd(36)} ${s.status.padEnd(28)} ${s.ports}`);
       return 0;
     }
     case "logs": {
@@ -134,47 +155,23 @@ export async function runComposeJob(
     out,
   }: { args: Record<string, string>; parallelism?: number; flags: Flags; out: Output },
 ): Promise<number> {
-  const slots = Number(process.env.FLOTILLA_TASKMANAGER_SLOTS ?? 2);
-  const plan = job.graph({ args, ...(parallelism ? { parallelism } : {}) }).plan();
-  const taskmanagers = scaleOf(flags) ?? Math.max(1, Math.ceil(slotsNeeded(plan) / slots));
   const dir = await mkdtemp(join(tmpdir(), "flotilla-job-"));
-  const artifact = join(dir, "job.mjs");
-  await writeFile(artifact, bytes);
   const project = projectOf(flags, `job-${Date.now().toString(36)}`);
   const keep = flags.keep === true;
-  const call = {
-    layout: "job",
-    project,
-    env: {
-      FLOTILLA_JOB_ARTIFACT: artifact,
-      FLOTILLA_JOB_ARGS: Object.entries(args)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(","),
-      FLOTILLA_JOB_PARALLELISM: String(parallelism ?? 0),
-    },
-    onOutput: (chunk: string) => {
-      for (const line of chunk.split("\n")) {
-        const m = /^(jobmanager\S*)\s+\|\s+(\{.*\})\s*$/.exec(line);
-        if (!m) continue;
-        try {
-          const entry = JSON.parse(m[2]!) as { msg?: string; state?: string; job?: string };
-          if (out.json) out.event({ event: "log", service: m[1], ...entry });
-          else if (entry.msg)
-            out.line(`jobmanager: ${entry.msg}${entry.state ? ` (${entry.state})` : ""}`);
-        } catch {}
-      }
-    },
-  };
-  out.event({ event: "stack", project, taskmanagers, slots: slotsNeeded(plan) });
-  if (!out.json) out.line(`per-job stack ${project}: jobmanager + ${taskmanagers} TaskManagers`);
+  let call: ComposeCall | undefined;
   try {
+    const stack = await prepareStack(dir, bytes, job, { args, parallelism, flags, out });
+    call = { layout: "job", project, ...stack.call };
+    out.event({ event: "stack", project, taskmanagers: stack.taskmanagers, slots: stack.slots });
+    if (!out.json)
+      out.line(`per-job stack ${project}: jobmanager + ${stack.taskmanagers} TaskManagers`);
     const result = await compose(call, (c, o) =>
       c.upAll({
         ...o,
         commandOptions: [
           "--exit-code-from",
           "jobmanager",
-          ["--scale", `taskmanager=${taskmanagers}`],
+          ["--scale", `taskmanager=${stack.taskmanagers}`],
         ],
       }),
     );
@@ -184,13 +181,74 @@ export async function runComposeJob(
     if (!out.json) out.line(`job ${state} (exit ${code})`);
     return code;
   } finally {
-    if (keep) {
+    if (keep && call) {
       if (!out.json) out.line(`kept: flotilla cluster logs|down --layout job --project ${project}`);
     } else {
-      await compose(call, (c, o) =>
-        c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }),
-      );
+      if (call) {
+        const started = call;
+        await compose(started, (c, o) =>
+          c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }),
+        );
+      }
       await rm(dir, { recursive: true, force: true });
     }
+  }
+}
+
+/** The stack's inputs in `dir`: artifact, the secret's view for the host-side plan, sizes, env. */
+async function prepareStack(
+  dir: string,
+  bytes: Uint8Array,
+  job: { graph(input: { args: Record<string, string>; parallelism?: number }): { plan(): any } },
+  {
+    args,
+    parallelism,
+    flags,
+    out,
+  }: { args: Record<string, string>; parallelism?: number | undefined; flags: Flags; out: Output },
+): Promise<{ taskmanagers: number; slots: number; call: Omit<ComposeCall, "layout" | "project"> }> {
+  // The graph is built here too (for the plan): it sees the secret the stack will get, through a
+  // link to the same file (an empty one when there is none, like compose's /dev/null default).
+  const secrets = join(dir, "secrets");
+  await mkdir(secrets);
+  const secretFile = process.env.FLOTILLA_JOB_SECRET_FILE;
+  if (secretFile) await symlink(resolve(secretFile), join(secrets, "job"));
+  else await writeFile(join(secrets, "job"), "");
+  process.env.FLOTILLA_SECRETS_DIR = secrets;
+  const plan = job.graph({ args, ...(parallelism ? { parallelism } : {}) }).plan();
+  const slots = slotsNeeded(plan);
+  const perTaskManager = Number(process.env.FLOTILLA_TASKMANAGER_SLOTS ?? 2);
+  const taskmanagers = scaleOf(flags) ?? Math.max(1, Math.ceil(slots / perTaskManager));
+  const artifact = join(dir, "job.mjs");
+  await writeFile(artifact, bytes);
+  return {
+    taskmanagers,
+    slots,
+    call: {
+      env: {
+        FLOTILLA_JOB_ARTIFACT: artifact,
+        FLOTILLA_JOB_ARGS: Object.entries(args)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(","),
+        FLOTILLA_JOB_PARALLELISM: String(parallelism ?? 0),
+      },
+      onOutput: (chunk: string) => followJobManager(chunk, out),
+    },
+  };
+}
+
+/** The jobmanager's structured log lines in compose's output, as progress lines or events. */
+function followJobManager(chunk: string, out: Output): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: compose's colour codes
+  for (const line of chunk.replace(/\x1b\[[0-9;]*m/g, "").split("\n")) {
+    // "<project>_jobmanager_1  | {...}" (v1) or "jobmanager-1  | {...}" (v2)
+    const m = /^(\S*jobmanager\S*)\s+\|\s+(\{.*\})\s*$/.exec(line);
+    if (!m) continue;
+    try {
+      const entry = JSON.parse(m[2]!) as { msg?: string; state?: string };
+      if (out.json) out.event({ event: "log", service: m[1], ...entry });
+      else if (entry.msg)
+        out.line(`jobmanager: ${entry.msg}${entry.state ? ` (${entry.state})` : ""}`);
+    } catch {}
   }
 }

@@ -73,7 +73,10 @@ export async function compose<R extends Compose.IDockerComposeResult>(
     config: composeFile(call.layout),
     cwd: packageRoot(),
     executable: composeExecutable(),
-    composeOptions: [["-p", call.project]],
+    composeOptions: [
+      ["-p", call.project],
+      ["--ansi", "never"],
+    ],
     env: {
       // down/ps/logs of a per-job stack need no artifact, but the file requires the variable.
       ...(call.layout === "job" ? { FLOTILLA_JOB_ARTIFACT: "/dev/null" } : {}),

@@ -50,7 +50,11 @@ t.test("up with 2 TaskManagers, then word count gives the right counts", async (
     rest,
     overview: { taskmanagers: 2, slotsTotal: 4 },
   });
-  const run = await flotilla(["run", "examples/wordcount.ts", "--cluster", rest], env);
+  // The tasks run in the TaskManager containers: the input is their /data (examples/data).
+  const run = await flotilla(
+    ["run", "examples/wordcount.ts", "--cluster", rest, "--arg", "input=/data/words.txt"],
+    env,
+  );
   t.equal(run.code, 0, run.stderr);
   t.match(run.stdout, /\{"word":"to","count":13\}/);
   t.match(run.stdout, /\{"word":"the","count":6\}/);

@@ -132,6 +132,7 @@ export class ActionExecutor {
     log.info({ profile, driver: driver.kind }, "starting a TaskManager");
     try {
       await driver.startTaskManager(profile);
+      slotManager.taskManagerRequestSucceeded(profile);
     } catch (err) {
       log.warn({ profile, err: ensureError(err).message }, "driver could not start a TaskManager");
       slotManager.taskManagerRequestFailed(profile);

@@ -62,6 +62,8 @@ export class SlotManager {
   readonly #tms = new Map<TaskManagerId, TaskManagerEntry>();
   readonly #jobs = new Map<JobId, JobEntry>();
   #pendingTms: { profile: ResourceProfile; requestedAt: number }[] = [];
+  /** Profiles the driver failed to start, and when to ask it again. */
+  readonly #backoff = new Map<string, { delayMs: number; until: number }>();
   #order = 0;
   readonly #idleTimeoutMs: number;
   readonly #pendingTimeoutMs: number;
@@ -173,6 +175,14 @@ export class SlotManager {
     const key = profileKey(requested);
     const at = this.#pendingTms.findLastIndex((p) => profileKey(p.profile) === key);
     if (at >= 0) this.#pendingTms.splice(at, 1);
+    // Ask the driver again later, not on every tick: 1 s, doubling up to a minute.
+    const delayMs = Math.min((this.#backoff.get(key)?.delayMs ?? 500) * 2, 60_000);
+    this.#backoff.set(key, { delayMs, until: this.#now() + delayMs });
+  }
+
+  /** The driver started one: requests for its profile go at once again. */
+  taskManagerRequestSucceeded(requested: ResourceProfile): void {
+    this.#backoff.delete(profileKey(requested));
   }
 
   /** The driver would not release it (not one it started): keep it until busy and idle again. */
@@ -267,7 +277,8 @@ export class SlotManager {
             short--;
           } else i++;
         }
-        if (short > 0 && this.#canStart(wanted)) {
+        const backoff = this.#backoff.get(profileKey(wanted));
+        if (short > 0 && this.#canStart(wanted) && !(backoff && backoff.until > this.#now())) {
           for (; short > 0; short--) {
             this.#pendingTms.push({ profile: wanted, requestedAt: this.#now() });
             actions.push({ kind: "request-tm", profile: wanted });

@@ -391,5 +391,16 @@ t.test("a driver that can start TaskManagers: request-tm per missing slot, once"
   );
   sm.taskManagerRequestFailed(small);
   t.equal(sm.overview().pendingTaskManagers, 0);
-  t.same(kinds(sm.checkTimeouts()), ["request-tm"], "a failed start is retried on the next check");
+  t.same(kinds(sm.checkTimeouts()), [], "a failed start is not retried on every tick");
+  time.t += 1000;
+  t.same(kinds(sm.checkTimeouts()), ["request-tm"], "but after a second");
+  sm.taskManagerRequestFailed(small);
+  time.t += 1999;
+  t.same(kinds(sm.checkTimeouts()), [], "the next wait is doubled");
+  time.t += 1;
+  t.same(kinds(sm.checkTimeouts()), ["request-tm"]);
+  sm.taskManagerRequestSucceeded(small);
+  sm.taskManagerRequestFailed(small);
+  time.t += 1000;
+  t.same(kinds(sm.checkTimeouts()), ["request-tm"], "a success resets the back-off to a second");
 });

@@ -1,6 +1,5 @@
 /** `flotilla start <role>`: the container entrypoint. Config from flags, env and file; signals stop it. */
-import { EXIT_CODES } from "../cluster/job_mode.ts";
-import { ROLES, type Role, startRole } from "../cluster/roles.ts";
+import { EXIT_CODES, ROLES, type Role, startRole } from "../cluster/mod.ts";
 import { compileConfig, createLogger, FlotillaError } from "../core/mod.ts";
 import { EXIT_USAGE, type ProgramIo } from "./program.ts";
 

@@ -5,7 +5,7 @@
  * again every job that has no result yet, from its latest checkpoint.
  */
 
-import type { Fabric, Served } from "../cluster/fabric.ts";
+import type { Fabric, Served } from "../cluster/mod.ts";
 import { ErrorCode, FlotillaError, type Logger, newJobId, silentLogger } from "../core/mod.ts";
 import {
   type CompletedCheckpoint,

@@ -135,6 +135,8 @@ export async function run(
   const target = (flags.target as string | undefined) ?? (clusterUrl(flags) ? "remote" : "local");
   if (!["local", "remote", "compose-job"].includes(target))
     throw usage(`bad --target ${JSON.stringify(target)}: use local, remote or compose-job`);
+  if (flags.detached && target !== "remote")
+    throw usage("--detached needs a remote cluster: the embedded one ends with this process");
   const args = parseArgs(flags.arg);
   const parallelism = parallelismOf(flags.parallelism);
   const bytes = await bundle(file);
@@ -165,11 +167,7 @@ export async function run(
     });
     out.event({ event: "submitted", jobId, cluster: cluster.target });
     if (!out.json) out.line(`submitted ${jobId} to ${cluster.target}`);
-    if (flags.detached) {
-      if (target === "local")
-        throw usage("--detached needs a remote cluster: the embedded one ends with this process");
-      return EXIT.ok;
-    }
+    if (flags.detached) return EXIT.ok;
     const tty = !out.json && process.stdout.isTTY === true;
     let last = "";
     let details: any;

@@ -17,7 +17,7 @@ export async function startCommand(
       ...(typeof flags.config === "string" ? { file: flags.config } : {}),
       flags: {
         "nats.url": flags.nats,
-        "cluster.id": flags.cluster,
+        "cluster.id": flags.clusterId,
         "rest.port": flags.restPort,
         "taskmanager.slots": flags.slots,
         "job.file": flags.job,

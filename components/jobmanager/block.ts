@@ -9,6 +9,7 @@ import {
   resultsSchema,
   slotOfferSchema,
   sourceEndedSchema,
+  taskMetricsSchema,
   taskReportSchema,
 } from "./types.ts";
 
@@ -22,6 +23,10 @@ export function jobManagerApp(jm: JobMaster) {
     })
     .post("/tasks/state", body(taskReportSchema), (c) => {
       jm.onTaskReport(c.req.valid("json"));
+      return reply(c, { ok: true });
+    })
+    .post("/tasks/metrics", body(taskMetricsSchema), (c) => {
+      jm.onTaskMetrics(c.req.valid("json"));
       return reply(c, { ok: true });
     })
     .post("/checkpoints/ack", body(checkpointAckSchema), (c) => {

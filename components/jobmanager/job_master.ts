@@ -22,7 +22,7 @@ import {
 } from "../dataflow/internal_mod.ts";
 import { createClient, type Transport, unwrap } from "../rpc/mod.ts";
 import { type PooledSlot, SlotPool } from "./slot_pool.ts";
-import type { TaskReport } from "./types.ts";
+import type { TaskMetricsReport, TaskReport } from "./types.ts";
 
 /** The job states, shared with the local executor. */
 export const JobStatus = JobState;
@@ -221,6 +221,15 @@ export function createJobMaster(options: JobManagerOptions) {
     }
   }
 
+  /** Running tasks' counters between state reports (records in/out for status and the CLI). */
+  function onTaskMetrics(report: TaskMetricsReport): void {
+    if (report.attempt !== attempt) return;
+    for (const { vertexId, subtask, metrics } of report.tasks) {
+      const task = tasks.get(keyOf(vertexId, subtask));
+      if (task && !terminal(task.state)) task.metrics = metrics;
+    }
+  }
+
   function onTaskReport(report: TaskReport): void {
     if (report.attempt !== attempt) return;
     const task = tasks.get(keyOf(report.vertexId, report.subtask));
@@ -352,6 +361,7 @@ export function createJobMaster(options: JobManagerOptions) {
       return accepted;
     },
     onTaskReport,
+    onTaskMetrics,
     checkpointing: (report: { attempt: number; vertexId: string; subtask: number }) =>
       report.attempt === attempt ? coordinator.forTask(report.vertexId, report.subtask) : undefined,
     addResults: (sinkId: string, values: unknown[], batchId?: string): void =>

@@ -45,6 +45,19 @@ export const taskReportSchema = z.strictObject({
 });
 export type TaskReport = z.output<typeof taskReportSchema>;
 
+/** A TaskManager's periodic metrics of its running tasks of one job (best effort, not ordered). */
+export const taskMetricsSchema = z.strictObject({
+  attempt: z.number().int().min(0),
+  tasks: z.array(
+    z.strictObject({
+      vertexId: z.string().min(1),
+      subtask: z.number().int().min(0),
+      metrics: z.record(z.string(), z.number()),
+    }),
+  ),
+});
+export type TaskMetricsReport = z.output<typeof taskMetricsSchema>;
+
 export const checkpointAckSchema = z.strictObject({
   attempt: z.number().int().min(0),
   vertexId: z.string().min(1),

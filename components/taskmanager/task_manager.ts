@@ -403,6 +403,20 @@ export function createTaskManager(options: TaskManagerOptions) {
   /** Wakes the report loop at once: freed slots reach the RM now, not at the next heartbeat. */
   let reportNow: (() => void) | undefined;
 
+  /** Counters of running tasks, to each task's JobManager, once per heartbeat (best effort). */
+  function reportMetrics(): void {
+    const perJm = new Map<string, { attempt: number; tasks: unknown[] }>();
+    for (const r of tasks.values()) {
+      if (r.task.state !== "running") continue;
+      const { jmSubject, attempt, vertexId, subtask } = r.descriptor;
+      const batch = perJm.get(jmSubject) ?? { attempt, tasks: [] };
+      batch.tasks.push({ vertexId, subtask, metrics: r.task.metrics() });
+      perJm.set(jmSubject, batch);
+    }
+    for (const [jmSubject, batch] of perJm)
+      void unwrap((client(jmSubject) as any).tasks.metrics.$post({ json: batch })).catch(() => {});
+  }
+
   async function reportLoop(): Promise<void> {
     const rm = client(rmSubject, heartbeatIntervalMs);
     while (!stopped) {
@@ -415,6 +429,7 @@ export function createTaskManager(options: TaskManagerOptions) {
       });
       reportNow = undefined;
       if (stopped) return;
+      reportMetrics();
       if (!registered) continue;
       try {
         const { known } = (await unwrap(

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
-import { freePort, type NatsServer } from "./nats.ts";
+import { freePort, type NatsServer, onProcessEnd } from "./nats.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -34,7 +34,7 @@ export interface ClusterProcesses {
 }
 
 const live = new Set<ChildProcess>();
-process.on("exit", () => {
+onProcessEnd(() => {
   for (const child of live) child.kill("SIGKILL");
 });
 

@@ -39,10 +39,27 @@ export interface NatsServer {
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
+/**
+ * Runs `fn` when this test process ends: normally, or killed by tap's timeout (SIGTERM) or ^C,
+ * which would otherwise leave the servers and role processes it started running.
+ */
+export function onProcessEnd(fn: () => void): void {
+  process.on("exit", fn);
+  if (!signalsHooked) {
+    signalsHooked = true;
+    for (const [signal, code] of [
+      ["SIGTERM", 143],
+      ["SIGINT", 130],
+    ] as const)
+      process.once(signal, () => process.exit(code));
+  }
+}
+let signalsHooked = false;
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on("exit", () => {
+  onProcessEnd(() => {
     for (const child of running) child.kill("SIGKILL");
   });
 }

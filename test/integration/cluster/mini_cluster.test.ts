@@ -125,3 +125,28 @@ t.test("savepoint, stop and resume at another parallelism on the MiniCluster", a
     Array(8).fill(4000),
   );
 });
+
+t.test("records in and out show while the job runs, not only when it ends", async (t) => {
+  const mini = await startMiniCluster({ heartbeatIntervalMs: 200 });
+  t.teardown(() => mini.stop());
+  const upload = await mini.rest.request("/artifacts", {
+    method: "POST",
+    body: (await bundleJob("examples/sequence-check.ts")) as BodyInit,
+  });
+  const { artifact } = await upload.json();
+  const { jobId } = await unwrap(
+    mini.client.jobs.$post({
+      json: { artifact, args: { keys: "2", perKey: "100000", rate: "2000" } },
+    }),
+  );
+  let details: any;
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+    details = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }));
+    if (details.state === "running" && details.vertices[0].recordsOut > 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.equal(details.state, "running");
+  t.ok(details.vertices[0].recordsOut > 0, "the source's records out, while running");
+  t.ok(details.vertices[1].recordsIn > 0, "the check's records in, while running");
+  await unwrap(mini.client.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } }));
+});

@@ -159,6 +159,22 @@ export async function runComposeJob(
   const project = projectOf(flags, `job-${Date.now().toString(36)}`);
   const keep = flags.keep === true;
   let call: ComposeCall | undefined;
+  // ^C or a kill while the stack runs: take it down before leaving (unless --keep).
+  const interrupted = (signal: NodeJS.Signals) => {
+    if (!out.json) out.line(`${signal}: removing stack ${project}`);
+    const started = call;
+    const removed =
+      started && !keep
+        ? compose(started, (c, o) =>
+            c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }),
+          )
+        : Promise.resolve();
+    void removed
+      .finally(() => rm(dir, { recursive: true, force: true }))
+      .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     const stack = await prepareStack(dir, bytes, job, { args, parallelism, flags, out });
     call = { layout: "job", project, ...stack.call };
@@ -181,6 +197,8 @@ export async function runComposeJob(
     if (!out.json) out.line(`job ${state} (exit ${code})`);
     return code;
   } finally {
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
     if (keep && call) {
       if (!out.json) out.line(`kept: flotilla cluster logs|down --layout job --project ${project}`);
     } else {
@@ -245,9 +263,13 @@ function followJobManager(chunk: string, out: Output): void {
     const m = /^(\S*jobmanager\S*)\s+\|\s+(\{.*\})\s*$/.exec(line);
     if (!m) continue;
     try {
-      const entry = JSON.parse(m[2]!) as { msg?: string; state?: string };
+      const entry = JSON.parse(m[2]!) as { msg?: string; state?: string; level?: number };
       if (out.json) out.event({ event: "log", service: m[1], ...entry });
-      else if (entry.msg)
+      // People see the job's states, its start and end, and what went wrong (warn and above).
+      else if (
+        entry.msg &&
+        (entry.state || (entry.level ?? 0) >= 40 || /^job mode/.test(entry.msg))
+      )
         out.line(`jobmanager: ${entry.msg}${entry.state ? ` (${entry.state})` : ""}`);
     } catch {}
   }

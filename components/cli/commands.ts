@@ -171,6 +171,7 @@ export async function run(
     const tty = !out.json && process.stdout.isTTY === true;
     let last = "";
     let details: any;
+    let polls = 0;
     for (;;) {
       details = await cluster.call("GET", `/jobs/${jobId}`);
       // A status event or plain line when state, tasks or checkpoints change; a TTY line always.
@@ -200,7 +201,8 @@ export async function run(
         if (!out.json && !tty) out.line(describe(details));
       }
       if (TERMINAL.has(details.state)) break;
-      await new Promise((r) => setTimeout(r, 100));
+      // Short jobs end within a few polls; long ones are not polled more than 4 times a second.
+      await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** polls++, 250)));
     }
     if (tty) process.stdout.write("\n");
     const results = await cluster.call("GET", `/jobs/${jobId}/results`);

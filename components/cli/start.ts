@@ -47,7 +47,8 @@ export async function startCommand(
     stopping = true;
     log.info({ signal }, "stopping");
     await running.stop();
-    io.exit(0);
+    // Job mode: a stopped job-mode process canceled its job, and says so.
+    io.exit(running.outcome ? EXIT_CODES.canceled : 0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));

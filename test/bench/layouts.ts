@@ -187,8 +187,15 @@ async function leftovers(): Promise<string[]> {
   return [...new Set(left)];
 }
 
-/** Takes down every stack not yet down; then checks that nothing of this run is left. */
-async function cleanUp(): Promise<void> {
+let cleaning: Promise<void> | undefined;
+
+/** Takes down every stack not yet down, then checks that nothing of this run is left; once. */
+function cleanUp(): Promise<void> {
+  cleaning ??= takeDownAll();
+  return cleaning;
+}
+
+async function takeDownAll(): Promise<void> {
   for (const s of stacks.filter((s) => !s.down)) {
     progress(`taking down ${s.layout} stack ${s.project}`);
     const run = await down(s);

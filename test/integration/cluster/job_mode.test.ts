@@ -12,6 +12,7 @@ async function runJob(
   natsUrl: string,
   file: string,
   args: string,
+  { stopAfterMs }: { stopAfterMs?: number } = {},
 ): Promise<number | null> {
   const env = {
     ...process.env,
@@ -38,6 +39,7 @@ async function runJob(
     tm.kill("SIGKILL");
   });
   const timer = setTimeout(() => jm.kill("SIGKILL"), 60_000);
+  if (stopAfterMs !== undefined) setTimeout(() => jm.kill("SIGTERM"), stopAfterMs);
   const code = await new Promise<number | null>((resolve) => jm.once("exit", (c) => resolve(c)));
   clearTimeout(timer);
   return code;
@@ -51,6 +53,15 @@ t.test("a finished job exits 0", async (t) => {
 t.test("a failed job exits 1", async (t) => {
   const nats = await natsFor(t);
   t.equal(await runJob(t, nats.url, "test/support/jobs/failing.ts", ""), 1);
+});
+
+t.test("a job-mode process stopped with SIGTERM cancels its job and exits 2", async (t) => {
+  const nats = await natsFor(t);
+  const endless = "keys=2,perKey=1000000,rate=1000";
+  t.equal(
+    await runJob(t, nats.url, "examples/sequence-check.ts", endless, { stopAfterMs: 3000 }),
+    2,
+  );
 });
 
 t.test("job mode without a job file is a usage error", async (t) => {

@@ -18,6 +18,9 @@ const WINDOWED = "examples/windowed-counts.ts";
 const WORDCOUNT = "examples/wordcount.ts";
 const JOB_ID = /[0-9a-f]{32}/;
 
+// ~80 s on 2 idle cores (three targets, a dozen CLI processes each): room for a loaded CI machine.
+t.setTimeout(300_000);
+
 /** The caller's cluster settings are left out: every command here says where it goes. */
 const ENV = Object.fromEntries(
   Object.entries(process.env).filter(([key]) => !/^FLOTILLA_(CLUSTER|NATS_URL)/.test(key)),

@@ -1,34 +1,8 @@
 /** The flotilla command as a user runs it: output, --json shape and exit codes, embedded and remote. */
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import t from "tap";
+import { flotilla } from "../../support/cli.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { natsFor } from "../../support/tap.ts";
-
-const BIN = fileURLToPath(new URL("../../../bin/flotilla.js", import.meta.url));
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-
-function flotilla(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 t.test("run on the embedded MiniCluster prints results and exits 0", async (t) => {
   const { code, stdout } = await flotilla(["run", "examples/windowed-counts.ts"]);

@@ -7,16 +7,21 @@
  *   an image is the Node base plus one file and needs no network to build. It has no bundler:
  *   job mode there takes an artifact made by `flotilla bundle`.
  */
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const started = Date.now();
+rmSync(`${root}dist/chunks`, { recursive: true, force: true }); // no chunks of older builds
 await build({
   absWorkingDir: root,
-  entryPoints: ["components/cli/main.ts"],
-  outfile: "dist/flotilla.mjs",
+  entryPoints: { flotilla: "components/cli/main.ts" },
+  outdir: "dist",
+  // Chunks load when a command needs them: `version` or a remote `run` skip the cluster code.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  outExtension: { ".js": ".mjs" },
   bundle: true,
   platform: "node",
   format: "esm",

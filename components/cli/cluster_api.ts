@@ -3,7 +3,6 @@
  * API over NATS (`nats://host:4222`, the way in when only NATS is reachable), or an embedded
  * MiniCluster started in this process when no cluster is configured.
  */
-import { startMiniCluster } from "../cluster/mod.ts";
 import { ErrorCode, FlotillaError, fromWire } from "../core/mod.ts";
 import { artifactHash } from "../dataflow/internal_mod.ts";
 import type { FetchApp } from "../rpc/mod.ts";
@@ -144,6 +143,8 @@ function natsCluster(url: string, clusterId: string): ClusterApi {
 }
 
 export async function localCluster(): Promise<ClusterApi> {
+  // Loaded here, not at the top: a remote run does not need the whole cluster in memory.
+  const { startMiniCluster } = await import("../cluster/mod.ts");
   const { connect } = await import("@nats-io/transport-node");
   const natsUrl = process.env.FLOTILLA_NATS_URL;
   const mini = await startMiniCluster({

@@ -109,6 +109,26 @@ export const configKeys = {
     300_000,
     "A job whose slots do not come within this long fails.",
   ),
+  "jobmanager.scheduler": key(
+    z.enum(["default", "adaptive"]),
+    "default",
+    "Scheduler of jobs that do not choose one (job option scheduler): default waits for every slot; adaptive runs with the slots there are between jobmanager.adaptive-scheduler.min-parallelism and the job's parallelism, and rescales as TaskManagers come and go.",
+  ),
+  "jobmanager.scheduler-mode": key(
+    z.enum(["", "reactive"]),
+    "",
+    "reactive: every job uses the adaptive scheduler and as many slots as the cluster offers, up to its maxParallelism (Flink's reactive mode; meant for clusters whose TaskManagers are started from outside).",
+  ),
+  "jobmanager.adaptive-scheduler.resource-stabilization-timeout": key(
+    duration,
+    2000,
+    "Adaptive scheduler: after slots appear or vanish, how long to wait for more before (re)starting at what is there; no wait once the job's upper bound is reached.",
+  ),
+  "jobmanager.adaptive-scheduler.min-parallelism": key(
+    z.coerce.number().int().min(1).max(32768),
+    1,
+    "Adaptive scheduler: the lowest parallelism a job runs at (its lower bound until PUT /jobs/:id/resource-requirements changes it).",
+  ),
   "ha.lease": key(duration, 3000, "Leader lease: a leader that cannot renew within it steps down."),
   "job.file": key(
     z.string(),

@@ -17,6 +17,7 @@ import {
   type JobMaster,
   type JobOutcome,
   jobManagerApp,
+  type SchedulerOptions,
 } from "../jobmanager/mod.ts";
 import type { DispatcherStores, JobRecord, JobResultRecord } from "./types.ts";
 
@@ -28,6 +29,8 @@ export interface DispatcherOptions {
   slotRequestTimeoutMs?: number;
   /** How many finished jobs keep their collected results in memory. @default 50 */
   retainedResults?: number;
+  /** The cluster's scheduler settings (`jobmanager.scheduler`, ...). @default the default scheduler */
+  scheduler?: SchedulerOptions;
   log?: Logger;
 }
 
@@ -69,6 +72,9 @@ export function createDispatcher(options: DispatcherOptions) {
       ...(record.parallelism ? { parallelism: record.parallelism } : {}),
     });
     const jm = createJobMaster({
+      // The adaptive scheduler rebuilds the graph at the parallelism the slots allow; so do TMs.
+      rebuild: (parallelism) => job.graph({ args: record.args, parallelism }),
+      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
       clusterId,
       jobId: record.jobId,
       graph,
@@ -86,14 +92,35 @@ export function createDispatcher(options: DispatcherOptions) {
     const served = fabric.serve(jm.subject, jobManagerApp(jm));
     running.set(record.jobId, { record, jm, served });
     void jm.outcome.then((outcome) => ended(record, outcome));
-    await jm
-      .start()
-      .catch((err: Error) =>
+    // The ResourceManager may not be elected yet (a failover elects the Dispatcher first, or
+    // it): declare until it answers, or the job ended.
+    const declared = await jm.start().then(
+      () => true,
+      (err: Error) => {
         log.warn(
           { job: record.jobId, err: err.message },
-          "declaring requirements failed; the JM retries on restart",
-        ),
-      );
+          "declaring requirements failed; retrying",
+        );
+        return false;
+      },
+    );
+    if (!declared)
+      void (async () => {
+        for (
+          let wait = 200;
+          running.get(record.jobId)?.jm === jm;
+          wait = Math.min(wait * 2, 2000)
+        ) {
+          await new Promise((r) => setTimeout(r, wait));
+          if (
+            await jm.start().then(
+              () => true,
+              () => false,
+            )
+          )
+            return;
+        }
+      })();
     return jm;
   }
 
@@ -104,6 +131,7 @@ export function createDispatcher(options: DispatcherOptions) {
       state: outcome.state,
       ...(outcome.error ? { error: outcome.error } : {}),
       restarts: outcome.restarts,
+      ...(outcome.rescales ? { rescales: outcome.rescales } : {}),
       checkpoints: outcome.checkpoints,
       ...(outcome.savepoint ? { savepoint: outcome.savepoint } : {}),
       submittedAt: record.submittedAt,

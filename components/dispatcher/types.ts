@@ -16,6 +16,8 @@ export interface JobResultRecord {
   state: "finished" | "canceled" | "failed";
   error?: { code: string; message: string };
   restarts: number;
+  /** Parallelism changes by the adaptive scheduler. */
+  rescales?: number;
   checkpoints: number;
   savepoint?: string;
   submittedAt: number;

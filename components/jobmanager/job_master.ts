@@ -2,7 +2,8 @@
  * The JobManager of one job: declares the slots the job needs to the ResourceManager, takes the
  * TaskManagers' offers, deploys every subtask, follows task states into the job state, restarts
  * by strategy from the latest checkpoint, coordinates checkpoints and savepoints, and releases
- * its slots when the job ends.
+ * its slots when the job ends. With the adaptive scheduler it runs with the slots there are and
+ * rescales (checkpoint, cancel, redeploy at the new parallelism) as they change.
  */
 import {
   ErrorCode,
@@ -21,8 +22,12 @@ import {
   type SnapshotStore,
 } from "../dataflow/internal_mod.ts";
 import { createClient, type Transport, unwrap } from "../rpc/mod.ts";
+import { type Clock, compileScheduler, type SchedulerOptions } from "./adaptive.ts";
+import { type TaskSlot, vertexDetails } from "./job_details.ts";
+import { createRescaler, type Rescaler } from "./rescaler.ts";
+import { requirementsView } from "./resource_requirements.ts";
 import { type PooledSlot, SlotPool } from "./slot_pool.ts";
-import type { TaskMetricsReport, TaskReport } from "./types.ts";
+import type { ResourceRequirements, TaskMetricsReport, TaskReport } from "./types.ts";
 
 /** The job states, shared with the local executor. */
 export const JobStatus = JobState;
@@ -49,8 +54,20 @@ export interface JobManagerOptions {
   snapshots: SnapshotStore;
   /** Persists completed checkpoints (the HA store). */
   onCheckpoint?(checkpoint: CompletedCheckpoint): Promise<void>;
-  /** Fails the job when its slots are not all there after this long. @default 300000 (Flink's) */
+  /**
+   * Fails the job when its slots are not all there after this long (adaptive: not even the lower
+   * bound's; reactive: never). @default 300000 (Flink's)
+   */
   slotRequestTimeoutMs?: number;
+  /**
+   * Builds the job's graph at another default parallelism (`job.graph({ args, parallelism })`):
+   * what the adaptive scheduler rescales with. Without it a job runs with the default scheduler.
+   */
+  rebuild?(parallelism: number): JobGraph;
+  /** The cluster's scheduler settings (`jobmanager.scheduler`, ...); the job's option wins. */
+  scheduler?: SchedulerOptions;
+  /** For tests: the stabilization window's clock. */
+  clock?: Clock;
   log?: Logger;
 }
 
@@ -59,15 +76,10 @@ export interface JobOutcome {
   state: "finished" | "canceled" | "failed";
   error?: { code: string; message: string };
   restarts: number;
+  rescales: number;
   checkpoints: number;
   savepoint?: string;
   results: Record<string, unknown[]>;
-}
-
-interface TaskSlot {
-  state: TaskReport["state"];
-  slot: PooledSlot;
-  metrics?: Record<string, number>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,7 +88,7 @@ export function createJobMaster(options: JobManagerOptions) {
   const {
     clusterId,
     jobId,
-    graph,
+    graph: baseGraph,
     artifact,
     args = {},
     transportFor,
@@ -88,8 +100,14 @@ export function createJobMaster(options: JobManagerOptions) {
   const rmSubject = `flotilla.${clusterId}.rm`;
   const client = (target: string): any =>
     createClient<any>(transportFor(target), { timeoutMs: 5000 });
+  let graph = baseGraph;
   const pool = new SlotPool(graph);
   const policy = restartPolicy(graph.options.restartStrategy);
+  const scheduler = compileScheduler(options.scheduler, graph.options.scheduler);
+  if (scheduler.type === "adaptive" && !options.rebuild)
+    log.warn(
+      "adaptive scheduling needs the job definition to rebuild its graph: default scheduler",
+    );
   const coordinator = new CheckpointCoordinator({
     jobId,
     graph,
@@ -99,6 +117,37 @@ export function createJobMaster(options: JobManagerOptions) {
     ...(options.onCheckpoint ? { onCompleted: options.onCheckpoint } : {}),
   });
   const committed = new CommittedResults();
+  const rescaler: Rescaler | undefined =
+    scheduler.type === "adaptive" && options.rebuild
+      ? createRescaler({
+          host: {
+            log,
+            pool,
+            coordinator,
+            status: () => status,
+            setStatus,
+            stopAttempt,
+            deploy(g) {
+              graph = g;
+              coordinator.rebind(g);
+              waitingFor = "";
+              deployAttempt();
+            },
+            freeSlot,
+            declare: () =>
+              void declare().catch((err: Error) =>
+                log.warn({ err: err.message }, "declaring requirements failed"),
+              ),
+            waiting(why) {
+              waitingFor ||= why;
+            },
+          },
+          graph: baseGraph,
+          rebuild: options.rebuild,
+          scheduler,
+          ...(options.clock ? { clock: options.clock } : {}),
+        })
+      : undefined;
   let status: JobStatus = JobStatus.CREATED;
   let attempt = (options.firstAttempt ?? 0) - 1;
   let restarts = 0;
@@ -130,8 +179,10 @@ export function createJobMaster(options: JobManagerOptions) {
         json: { jmSubject: subject, requirements },
       }),
     );
+    if (rescaler && scheduler.reactive) return; // reactive mode waits for slots as long as it takes
     slotTimer ??= setTimeout(() => {
-      if (!pool.complete() && !TERMINAL.has(status)) {
+      const runnable = rescaler ? status !== JobStatus.CREATED : pool.complete();
+      if (!runnable && !TERMINAL.has(status)) {
         void fail(
           new FlotillaError(
             ErrorCode.NO_RESOURCES,
@@ -141,6 +192,15 @@ export function createJobMaster(options: JobManagerOptions) {
         );
       }
     }, slotRequestTimeoutMs);
+  }
+
+  async function freeSlot(slot: PooledSlot): Promise<void> {
+    await unwrap(
+      client(slot.tmSubject).slots[":slotId"].free.$post({
+        param: { slotId: slot.slotId },
+        json: { allocationId: slot.allocationId },
+      }),
+    ).catch(() => {});
   }
 
   function deployAttempt(): void {
@@ -171,7 +231,14 @@ export function createJobMaster(options: JobManagerOptions) {
               param: { jobId, id: String(id) },
               json: { attempt: current, final },
             }),
-          ).catch((err: Error) => log.warn({ err: err.message, checkpoint: id }, "trigger failed"));
+          ).catch((err: Error) => {
+            // A source that never got the trigger never sends its barrier: abort now rather
+            // than at the checkpoint timeout, so the next checkpoint can start.
+            log.warn({ err: err.message, checkpoint: id }, "trigger failed");
+            coordinator
+              .forTask("trigger", 0)
+              .decline(id, `trigger to ${tm} failed: ${err.message}`);
+          });
         }
       },
       notify: async (id) => {
@@ -201,7 +268,11 @@ export function createJobMaster(options: JobManagerOptions) {
           jmSubject: subject,
           artifact,
           args,
-          ...(options.parallelism ? { parallelism: options.parallelism } : {}),
+          ...(rescaler
+            ? { parallelism: rescaler.parallelism! }
+            : options.parallelism
+              ? { parallelism: options.parallelism }
+              : {}),
           ...(restore?.vertices[v.id] ? { restore: restore.vertices[v.id]!.handles } : {}),
         };
         void unwrap(client(slot.tmSubject).tasks.$post({ json: descriptor })).catch(
@@ -266,7 +337,9 @@ export function createJobMaster(options: JobManagerOptions) {
         ).catch(() => {}),
       ),
     );
-    await Promise.race([settled, sleep(5000)]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
     settleAttempt = undefined;
   }
 
@@ -292,7 +365,13 @@ export function createJobMaster(options: JobManagerOptions) {
     // A cancel during the delay wins.
     if ((status as JobStatus) !== JobStatus.RESTARTING) return;
     restarts++;
-    if (pool.complete()) deployAttempt();
+    if (rescaler) {
+      setStatus(JobStatus.CREATED, "waiting for slots");
+      await declare().catch((err: Error) =>
+        log.warn({ err: err.message }, "declaring requirements failed"),
+      );
+      rescaler.restart();
+    } else if (pool.complete()) deployAttempt();
     else {
       setStatus(JobStatus.CREATED, "waiting for slots");
       await declare().catch((err: Error) =>
@@ -302,14 +381,7 @@ export function createJobMaster(options: JobManagerOptions) {
   }
 
   async function release(): Promise<void> {
-    for (const slot of pool.clear()) {
-      await unwrap(
-        client(slot.tmSubject).slots[":slotId"].free.$post({
-          param: { slotId: slot.slotId },
-          json: { allocationId: slot.allocationId },
-        }),
-      ).catch(() => {});
-    }
+    for (const slot of pool.clear()) await freeSlot(slot);
     await unwrap(client(rmSubject).jobs[":jobId"].$delete({ param: { jobId } })).catch(() => {});
   }
 
@@ -319,6 +391,7 @@ export function createJobMaster(options: JobManagerOptions) {
   ): Promise<void> {
     if (TERMINAL.has(status)) return;
     if (slotTimer) clearTimeout(slotTimer);
+    rescaler?.stop();
     coordinator.detach();
     const final = stopSavepoint ? "finished" : state;
     setStatus(
@@ -337,6 +410,7 @@ export function createJobMaster(options: JobManagerOptions) {
         ? { error: { code: error.code, message: error.message } }
         : {}),
       restarts,
+      rescales: rescaler?.rescales ?? 0,
       checkpoints: coordinator.completed,
       ...(stopSavepoint ? { savepoint: stopSavepoint } : {}),
       results: committed.bySink,
@@ -346,7 +420,10 @@ export function createJobMaster(options: JobManagerOptions) {
   return {
     jobId,
     subject,
-    graph,
+    /** The current attempt's graph (its parallelism changes with the adaptive scheduler). */
+    get graph() {
+      return graph;
+    },
     outcome,
     status: () => status,
     /** What the job's collect sinks committed so far. */
@@ -356,8 +433,16 @@ export function createJobMaster(options: JobManagerOptions) {
     },
     offer(slots: Omit<PooledSlot, "group">[]): string[] {
       if (TERMINAL.has(status) || status === JobStatus.CANCELING) return [];
+      const held = new Set(pool.all().map((s) => s.slotId));
       const accepted = slots.filter((s) => pool.offer(s)).map((s) => s.slotId);
-      if (pool.complete() && status === JobStatus.CREATED) deployAttempt();
+      // A slot offered again (the RM matching again after a loss) is no news.
+      const added = accepted.filter((id) => !held.has(id)).length;
+      if (rescaler) {
+        if (added > 0)
+          rescaler.slotsChanged(
+            `${slots[0]!.tmId} offered ${added === 1 ? "a slot" : `${added} slots`} (${pool.all().length} in all)`,
+          );
+      } else if (pool.complete() && status === JobStatus.CREATED) deployAttempt();
       return accepted;
     },
     onTaskReport,
@@ -368,17 +453,42 @@ export function createJobMaster(options: JobManagerOptions) {
       committed.add(sinkId, values, batchId),
     resourcesUnavailable(missing: { profile: unknown; count: number }[]): void {
       waitingFor = `the ResourceManager cannot provide ${missing.map((m) => `${m.count} x ${JSON.stringify(m.profile)}`).join(", ")}`;
-      log.warn({ missing }, "resources unavailable; waiting");
+      // Adaptive jobs ask for their upper bound and run with less: that is no news.
+      if (rescaler) log.debug({ missing }, "resources unavailable; running with what there is");
+      else log.warn({ missing }, "resources unavailable; waiting");
     },
     taskManagerLost(tmId: string): void {
       const lost = pool.removeTaskManager(tmId);
       if (lost.length === 0) return;
+      const why = `TaskManager ${tmId} lost (${lost.length} slots)`;
       const hit = [...tasks.values()].some((t) => t.slot.tmId === tmId && !terminal(t.state));
       for (const t of tasks.values())
         if (t.slot.tmId === tmId && !terminal(t.state)) t.state = "failed";
-      if (hit || status === JobStatus.RUNNING) {
+      // A stop already waiting for these tasks' last reports waits no longer: none will come.
+      if ([...tasks.values()].every((t) => terminal(t.state))) settleAttempt?.();
+      if (hit || status === JobStatus.RUNNING)
         void fail(new FlotillaError(ErrorCode.UNAVAILABLE, `TaskManager ${tmId} was lost`), true);
-      }
+      // After fail() the job is failing: the rescaler notes why and acts when it restarts.
+      rescaler?.slotsChanged(why);
+    },
+    /** The parallelism bounds per vertex (Flink's `GET /jobs/:id/resource-requirements`). */
+    resourceRequirements(): ResourceRequirements {
+      const p = graph.options.parallelism;
+      return rescaler?.requirements() ?? requirementsView(graph, { lowerBound: p, upperBound: p });
+    },
+    /**
+     * New bounds (Flink's `PUT /jobs/:id/resource-requirements`): declared to the RM at once; the
+     * job rescales when it runs outside them, or below an upper bound the slots now allow.
+     */
+    setResourceRequirements(body: ResourceRequirements): ResourceRequirements {
+      if (!rescaler)
+        throw new FlotillaError(
+          ErrorCode.CONFLICT,
+          `job ${jobId} runs with the default scheduler: changing its parallelism needs scheduler "adaptive" (job option, or jobmanager.scheduler)`,
+        );
+      if (TERMINAL.has(status) || status === JobStatus.CANCELING)
+        throw new FlotillaError(ErrorCode.CONFLICT, `job ${jobId} is ${status}`);
+      return rescaler.setRequirements(body);
     },
     info() {
       const latest = coordinator.latest;
@@ -388,35 +498,15 @@ export function createJobMaster(options: JobManagerOptions) {
         state: status,
         attempt,
         restarts,
+        scheduler: rescaler ? (scheduler.reactive ? "reactive" : "adaptive") : "default",
+        rescales: rescaler?.rescales ?? 0,
+        ...(rescaler ? { parallelismBounds: rescaler.bounds } : {}),
         checkpoints: coordinator.completed,
         ...(latest
           ? { lastCheckpoint: { id: latest.checkpointId, timestamp: latest.timestamp } }
           : {}),
         ...(waitingFor && status === JobStatus.CREATED ? { waitingFor } : {}),
-        vertices: graph.vertices.map((v) => {
-          const mine = [...tasks.entries()]
-            .filter(([k]) => k.startsWith(`${v.id}/`))
-            .map(([, t]) => t);
-          const counts: Record<string, number> = {};
-          for (const t of mine) counts[t.state] = (counts[t.state] ?? 0) + 1;
-          return {
-            id: v.id,
-            name: v.name,
-            parallelism: v.parallelism,
-            tasks: counts,
-            recordsIn: mine.reduce((n, t) => n + (t.metrics?.recordsIn ?? 0), 0),
-            recordsOut: mine.reduce((n, t) => n + (t.metrics?.recordsOut ?? 0), 0),
-            subtasks: [...tasks.entries()]
-              .filter(([k]) => k.startsWith(`${v.id}/`))
-              .map(([k, t]) => ({
-                subtask: Number(k.slice(v.id.length + 1)),
-                state: t.state,
-                taskmanager: t.slot.tmId,
-                recordsIn: t.metrics?.recordsIn ?? 0,
-                recordsOut: t.metrics?.recordsOut ?? 0,
-              })),
-          };
-        }),
+        vertices: vertexDetails(graph, tasks),
       };
     },
     async cancel(): Promise<JobOutcome> {

@@ -1,4 +1,16 @@
 /** Public API of components/jobmanager: one JobManager per job, its Hono app and its contract. */
+export {
+  type Bounds,
+  type Clock,
+  chooseParallelism,
+  compileScheduler,
+  decide,
+  type SchedulerOptions,
+  StabilizationWindow,
+  schedulerOptionsFrom,
+  slotModel,
+  slotsAt,
+} from "./adaptive.ts";
 export { type JobManagerApp, jobManagerApp } from "./block.ts";
 export {
   createJobMaster,
@@ -13,6 +25,8 @@ export {
   checkpointDeclineSchema,
   type Profile,
   profileSchema,
+  type ResourceRequirements,
+  resourceRequirementsSchema,
   resourcesUnavailableSchema,
   resultsSchema,
   type SlotOffer,

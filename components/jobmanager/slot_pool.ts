@@ -24,11 +24,38 @@ export function covers(offered: Profile, wanted: Profile): boolean {
 }
 
 export class SlotPool {
-  readonly #groups: SlotSharingGroupSpec[];
+  #groups: SlotSharingGroupSpec[];
   readonly #slots = new Map<string, PooledSlot>();
 
   constructor(graph: JobGraph) {
     this.#groups = graph.slotSharingGroups;
+  }
+
+  /** How many slots each group wants from now on (the adaptive scheduler's upper bound). */
+  retarget(groups: SlotSharingGroupSpec[]): void {
+    this.#groups = groups;
+  }
+
+  /**
+   * Slots held beyond what their group wants, to give back: taken first from the TaskManagers
+   * this job uses least, so whole TaskManagers become idle.
+   */
+  surplus(): PooledSlot[] {
+    const perTm = new Map<string, number>();
+    for (const s of this.#slots.values()) perTm.set(s.tmId, (perTm.get(s.tmId) ?? 0) + 1);
+    return this.#groups.flatMap((g) => {
+      const held = this.inGroup(g.name);
+      const extra = held.length - g.slots;
+      if (extra <= 0) return [];
+      return held
+        .sort((a, b) => perTm.get(a.tmId)! - perTm.get(b.tmId)! || b.slotId.localeCompare(a.slotId))
+        .slice(0, extra);
+    });
+  }
+
+  /** Forgets one slot (given back). */
+  remove(slotId: string): void {
+    this.#slots.delete(slotId);
   }
 
   /** What is still missing, per group: the requirement to declare to the RM. */

@@ -90,3 +90,24 @@ export const resultsSchema = z.strictObject({
 export const resourcesUnavailableSchema = z.strictObject({
   missing: z.array(z.strictObject({ profile: profileSchema, count: z.number().int().min(1) })),
 });
+
+const parallelismBoundsSchema = z
+  .strictObject({
+    lowerBound: z.number().int().min(1),
+    upperBound: z.number().int().min(1).max(32768),
+  })
+  .refine((b) => b.lowerBound <= b.upperBound, {
+    message: "lowerBound must not be above upperBound",
+  });
+
+/**
+ * `PUT /jobs/:jobId/resource-requirements` (Flink's shape):
+ * `{ "<vertexId>": { "parallelism": { "lowerBound": 1, "upperBound": 4 } } }`.
+ */
+export const resourceRequirementsSchema = z
+  .record(z.string().min(1), z.strictObject({ parallelism: parallelismBoundsSchema }))
+  .refine((r) => Object.keys(r).length > 0, {
+    message:
+      'name at least one vertex: { "<vertexId>": { "parallelism": { "lowerBound": 1, "upperBound": 4 } } } (GET shows them)',
+  });
+export type ResourceRequirements = z.output<typeof resourceRequirementsSchema>;

@@ -44,6 +44,12 @@ export interface JobOptions {
   restartStrategy?: RestartStrategy;
   /** How long a partly filled output buffer may wait before it is sent, ms. @default 50 */
   bufferTimeoutMs?: number;
+  /**
+   * `adaptive`: run with the slots there are, between a lower bound (1) and `parallelism`, and
+   * rescale when TaskManagers come and go (Flink's adaptive scheduler). Only operators without
+   * `setParallelism` scale. @default the cluster's `jobmanager.scheduler` (default: `default`)
+   */
+  scheduler?: "default" | "adaptive";
 }
 
 export interface GraphInput {
@@ -131,6 +137,11 @@ function checkOptions(options: JobOptions): void {
   if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > 32768) {
     throw new JobDefinitionError(
       `job '${options.name}': maxParallelism must be 1..32768, got ${maxParallelism}`,
+    );
+  }
+  if (options.scheduler !== undefined && !["default", "adaptive"].includes(options.scheduler)) {
+    throw new JobDefinitionError(
+      `job '${options.name}': scheduler must be "default" or "adaptive", got ${JSON.stringify(options.scheduler)}`,
     );
   }
   const interval = options.checkpointing?.intervalMs;

@@ -29,6 +29,11 @@ export interface JobVertex {
   name: string;
   parallelism: number;
   maxParallelism: number;
+  /**
+   * Set by `setParallelism` (or the source itself) on an operator of the chain: the vertex keeps
+   * it whatever the job's parallelism is; the adaptive scheduler rescales only the others.
+   */
+  fixedParallelism: boolean;
   slotSharingGroup: string;
   resources: ResourceSpec;
   /** Present when the vertex starts with a source. */
@@ -56,6 +61,8 @@ export interface CompiledJobOptions {
   checkpointing: { intervalMs: number; timeoutMs: number } | null;
   restartStrategy: RestartStrategy;
   bufferTimeoutMs: number;
+  /** The job's own choice; absent: the cluster's `jobmanager.scheduler`. */
+  scheduler?: "default" | "adaptive";
 }
 
 export interface JobGraph {
@@ -109,6 +116,7 @@ export function compileJobOptions(options: JobOptions): CompiledJobOptions {
     restartStrategy:
       options.restartStrategy ?? (checkpointing ? { type: "exponential-delay" } : { type: "none" }),
     bufferTimeoutMs: options.bufferTimeoutMs ?? 50,
+    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
   };
 }
 
@@ -217,6 +225,7 @@ export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): 
           : undefined;
     if (chainable && spec) {
       upstream.operators.push(spec);
+      if (node.parallelism !== undefined) upstream.fixedParallelism = true;
       upstream.name += ` -> ${node.name}`;
       upstream.resources = addResources(upstream.resources, node.resources);
       vertexOf.set(node, upstream);
@@ -227,6 +236,7 @@ export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): 
       name: node.name,
       parallelism: parallelism.get(node)!,
       maxParallelism: options.maxParallelism,
+      fixedParallelism: node.parallelism !== undefined,
       slotSharingGroup: group(node),
       resources: node.resources ?? {},
       operators: spec ? [spec] : [],

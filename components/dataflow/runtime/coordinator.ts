@@ -48,8 +48,9 @@ interface Pending {
 
 export class CheckpointCoordinator {
   readonly #o: CoordinatorOptions;
-  readonly #expected: string[];
-  readonly #sources: number;
+  #graph: JobGraph;
+  #expected: string[] = [];
+  #sources = 0;
   #nextId: number;
   #pending: Pending | undefined;
   #latest: CompletedCheckpoint | undefined;
@@ -64,12 +65,22 @@ export class CheckpointCoordinator {
     this.#o = options;
     this.#nextId = (options.restoredFrom?.checkpointId ?? 0) + 1;
     this.#latest = options.restoredFrom;
-    this.#expected = options.graph.vertices.flatMap((v) =>
+    this.#graph = options.graph;
+    this.rebind(options.graph);
+  }
+
+  /**
+   * The job runs at another parallelism from the next attempt on (the adaptive scheduler): the
+   * tasks to expect change; ids, the latest checkpoint and the retained ones carry over.
+   */
+  rebind(graph: JobGraph): void {
+    if (this.#attempt)
+      throw new FlotillaError(ErrorCode.CONFLICT, "rebind while an attempt is attached");
+    this.#graph = graph;
+    this.#expected = graph.vertices.flatMap((v) =>
       Array.from({ length: v.parallelism }, (_, i) => `${v.id}/${i}`),
     );
-    this.#sources = options.graph.vertices
-      .filter((v) => v.source)
-      .reduce((n, v) => n + v.parallelism, 0);
+    this.#sources = graph.vertices.filter((v) => v.source).reduce((n, v) => n + v.parallelism, 0);
   }
 
   get nextId(): number {
@@ -80,12 +91,17 @@ export class CheckpointCoordinator {
     return this.#latest;
   }
 
+  /** Every source ended and the final checkpoint is under way: the attempt is finishing. */
+  get finishing(): boolean {
+    return this.#finalTriggered;
+  }
+
   /** A new attempt's tasks are deployed: checkpoint them periodically. */
   attach(handlers: AttemptHandlers): void {
     this.#attempt = handlers;
     this.#endedSources.clear();
     this.#finalTriggered = false;
-    const cp = this.#o.graph.options.checkpointing;
+    const cp = this.#graph.options.checkpointing;
     if (!cp) return;
     this.#interval = setInterval(() => {
       if (!this.#pending && !this.#finalTriggered) this.#trigger(false, false);
@@ -105,6 +121,15 @@ export class CheckpointCoordinator {
 
   /** A savepoint: a checkpoint kept under `savepoints/`; resolves once complete. */
   triggerSavepoint(): Promise<CompletedCheckpoint> {
+    return this.#requested(true);
+  }
+
+  /** A checkpoint now (after the pending one, if any); resolves once complete and notified. */
+  triggerCheckpoint(): Promise<CompletedCheckpoint> {
+    return this.#requested(false);
+  }
+
+  #requested(savepoint: boolean): Promise<CompletedCheckpoint> {
     if (!this.#attempt)
       return Promise.reject(new FlotillaError(ErrorCode.CONFLICT, "the job is not running"));
     if (this.#finalTriggered) {
@@ -116,7 +141,7 @@ export class CheckpointCoordinator {
       const start = () => {
         if (!this.#attempt)
           return reject(new FlotillaError(ErrorCode.CONFLICT, "the job is not running"));
-        const pending = this.#trigger(true, false);
+        const pending = this.#trigger(savepoint, false);
         pending.done = { resolve, reject };
       };
       if (!this.#pending) start();
@@ -128,7 +153,7 @@ export class CheckpointCoordinator {
 
   #trigger(savepoint: boolean, final: boolean): Pending {
     const id = this.#nextId++;
-    const timeoutMs = this.#o.graph.options.checkpointing?.timeoutMs ?? 60_000;
+    const timeoutMs = this.#graph.options.checkpointing?.timeoutMs ?? 60_000;
     const pending: Pending = {
       id,
       savepoint,
@@ -172,6 +197,11 @@ export class CheckpointCoordinator {
     }
   }
 
+  /** Aborts checkpoint `id` if it is the pending one (a trigger that could not be delivered). */
+  abort(id: number, reason: string): void {
+    if (this.#pending?.id === id) this.#abort(this.#pending, reason);
+  }
+
   /** The callbacks one task uses. */
   forTask(vertexId: string, subtask: number): TaskCheckpointing {
     const key = `${vertexId}/${subtask}`;
@@ -203,7 +233,8 @@ export class CheckpointCoordinator {
   }
 
   async #complete(pending: Pending): Promise<void> {
-    const { graph, jobId, store } = this.#o;
+    const { jobId, store } = this.#o;
+    const graph = this.#graph;
     const checkpoint: CompletedCheckpoint = {
       jobId,
       jobName: graph.options.name,

@@ -1,0 +1,245 @@
+/**
+ * The adaptive scheduler inside one JobManager: after every change of slots or bounds it asks
+ * `decide` (adaptive.ts) what to do, and starts the job at the parallelism the slots allow, or
+ * rescales it: checkpoint, cancel the tasks, rebuild the graph at the new parallelism, redeploy
+ * restoring the checkpoint (keyed state is redistributed by key groups). The JobManager owns
+ * the job's lifecycle; this owns the parallelism.
+ */
+import type { Logger } from "../core/mod.ts";
+import { type CheckpointCoordinator, type JobGraph, JobState } from "../dataflow/internal_mod.ts";
+import {
+  type Bounds,
+  type Clock,
+  type CompiledScheduler,
+  chooseParallelism,
+  decide,
+  StabilizationWindow,
+  sameStructure,
+  slotModel,
+  slotsAt,
+} from "./adaptive.ts";
+import { boundsFrom, requirementsView } from "./resource_requirements.ts";
+import type { PooledSlot, SlotPool } from "./slot_pool.ts";
+import type { ResourceRequirements } from "./types.ts";
+
+/** A rescale waits at most this long for its checkpoint, then restores the latest one. */
+const RESCALE_CHECKPOINT_MS = 10_000;
+
+/** What the rescaler needs of its JobManager. */
+export interface RescalerHost {
+  readonly log: Logger;
+  readonly pool: SlotPool;
+  readonly coordinator: CheckpointCoordinator;
+  status(): JobState;
+  setStatus(next: JobState, why: string): void;
+  /** Cancels the running attempt's tasks and waits until they stopped. */
+  stopAttempt(): Promise<void>;
+  /** Deploys a new attempt of `graph` on the pool's slots. */
+  deploy(graph: JobGraph): void;
+  freeSlot(slot: PooledSlot): Promise<void>;
+  /** Declares the pool's requirements to the ResourceManager again. */
+  declare(): void;
+  /** Why the job is not running yet (shown in its details). */
+  waiting(why: string): void;
+}
+
+export interface RescalerOptions {
+  host: RescalerHost;
+  /** The job's graph as submitted: its parallelism is the upper bound (reactive: maxParallelism). */
+  graph: JobGraph;
+  /** The graph at another default parallelism (what TaskManagers build from the descriptor). */
+  rebuild(parallelism: number): JobGraph;
+  scheduler: CompiledScheduler;
+  clock?: Clock;
+}
+
+export function createRescaler({ host, graph: base, rebuild, scheduler, clock }: RescalerOptions) {
+  const { log, pool, coordinator } = host;
+  const model = slotModel(base);
+  const upper = scheduler.reactive ? base.options.maxParallelism : base.options.parallelism;
+  let bounds: Bounds = { lowerBound: Math.min(scheduler.minParallelism, upper), upperBound: upper };
+  /** Graphs by default parallelism; null where the chaining differs from the base graph's. */
+  const graphs = new Map<number, JobGraph | null>([[base.options.parallelism, base]]);
+  /** The running (or last) attempt's parallelism; unset before the first attempt. */
+  let parallelism: number | undefined;
+  let current = base;
+  let rescales = 0;
+  let rescaling = false;
+  /** Why the slots or bounds last changed: what the rescale log line says. */
+  let change = "slots offered";
+  const stabilization = new StabilizationWindow({
+    stabilizationMs: scheduler.stabilizationMs,
+    ...(clock ? { clock } : {}),
+    onElapsed: () => evaluate(true),
+  });
+
+  function graphAt(p: number): JobGraph | null {
+    let g = graphs.get(p);
+    if (g === undefined) {
+      try {
+        g = rebuild(p);
+        if (!sameStructure(base, g)) {
+          log.info({ parallelism: p }, "parallelism not used: the operators chain differently");
+          g = null;
+        }
+      } catch (err) {
+        log.info({ parallelism: p, err: (err as Error).message }, "parallelism not used");
+        g = null;
+      }
+      graphs.set(p, g);
+    }
+    return g;
+  }
+
+  /** The parallelism the pool's slots allow within the bounds (undefined: not even the lower). */
+  function target(): number | undefined {
+    return chooseParallelism({
+      model,
+      available: (group) => pool.inGroup(group).length,
+      bounds,
+      compatible: (p) => graphAt(p) !== null,
+    });
+  }
+
+  /** The pool wants the upper bound's slots: what is declared to the RM and accepted from TMs. */
+  function retarget(): void {
+    const profiles = new Map(model.map((g) => [g.name, g.profile]));
+    pool.retarget(
+      slotsAt(model, bounds.upperBound).map(({ group, count }) => ({
+        name: group,
+        slots: count,
+        profile: profiles.get(group)!,
+      })),
+    );
+  }
+
+  function evaluate(windowElapsed: boolean): void {
+    if (rescaling) return; // the rescale looks again when it is done
+    const status = host.status();
+    const running = status === JobState.RUNNING;
+    if (!running && status !== JobState.CREATED) return; // a restart or an end is under way
+    const d = decide({
+      running,
+      ...(running && parallelism !== undefined ? { current: parallelism } : {}),
+      target: target(),
+      bounds,
+      windowElapsed,
+    });
+    if (d.action === "stabilize") {
+      stabilization.open();
+      return;
+    }
+    stabilization.close();
+    if (d.action === "wait") host.waiting(d.why);
+    if (d.action === "start") startAt(d.parallelism);
+    if (d.action === "rescale") void rescale(d.parallelism);
+  }
+
+  /** Deploys a new attempt at parallelism `p` (a rescale when it differs from the last one). */
+  function startAt(p: number): void {
+    const g = graphAt(p)!;
+    if (parallelism === undefined)
+      log.info({ parallelism: p, upperBound: bounds.upperBound }, "starting");
+    else if (p !== parallelism) {
+      rescales++;
+      log.info({ from: parallelism, to: p, why: change }, "rescaled");
+    }
+    parallelism = p;
+    current = g;
+    for (const slot of pool.surplus()) {
+      pool.remove(slot.slotId);
+      void host.freeSlot(slot);
+    }
+    host.deploy(g);
+  }
+
+  async function rescale(to: number): Promise<void> {
+    rescaling = true;
+    const from = parallelism;
+    const running = () => host.status() === JobState.RUNNING && !coordinator.finishing;
+    try {
+      log.info({ from, to, why: change }, "rescaling: taking a checkpoint");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const limit = Math.min(
+        current.options.checkpointing?.timeoutMs ?? 60_000,
+        RESCALE_CHECKPOINT_MS,
+      );
+      try {
+        await Promise.race([
+          coordinator.triggerCheckpoint(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no checkpoint within ${limit} ms`)), limit);
+          }),
+        ]);
+      } catch (err) {
+        if (running())
+          log.warn(
+            { err: (err as Error).message, checkpoint: coordinator.latest?.checkpointId },
+            "rescale checkpoint failed: restoring the latest completed one",
+          );
+      } finally {
+        clearTimeout(timer);
+      }
+      // The input ended meanwhile (the final checkpoint is due), or the job failed or ended.
+      if (!running()) return;
+      host.setStatus(JobState.RESTARTING, `rescaling from ${from} to ${to}: ${change}`);
+      await host.stopAttempt();
+      if (host.status() !== JobState.RESTARTING) return; // a cancel won
+      const now = target(); // slots may have come or gone while the tasks stopped
+      if (now === undefined) {
+        host.setStatus(JobState.CREATED, "waiting for slots");
+        return;
+      }
+      startAt(now);
+    } finally {
+      rescaling = false;
+    }
+    evaluate(false);
+  }
+
+  retarget();
+  return {
+    /** The running (or last) attempt's default parallelism, what TaskManagers build with. */
+    get parallelism(): number | undefined {
+      return parallelism;
+    },
+    get rescales(): number {
+      return rescales;
+    },
+    get bounds(): Bounds {
+      return bounds;
+    },
+    /** Slots came (offered) or went (a TaskManager lost, with the job not running on it). */
+    slotsChanged(why: string): void {
+      change = why;
+      evaluate(false);
+    },
+    /** After a failure the job waits for slots again: with the last attempt's slots, at once. */
+    restart(): void {
+      const now = target();
+      if (now !== undefined && now === parallelism) startAt(now);
+      else evaluate(false);
+    },
+    requirements(): ResourceRequirements {
+      return requirementsView(current, bounds);
+    },
+    /** New bounds from a PUT: declared at once; rescales when the job runs outside them. */
+    setRequirements(body: ResourceRequirements): ResourceRequirements {
+      const next = boundsFrom(current, bounds, body);
+      if (next.lowerBound !== bounds.lowerBound || next.upperBound !== bounds.upperBound) {
+        log.info({ from: bounds, to: next }, "resource requirements changed");
+        bounds = next;
+        change = `resource requirements [${next.lowerBound}, ${next.upperBound}]`;
+        retarget();
+        host.declare();
+        evaluate(false);
+      }
+      return requirementsView(current, bounds);
+    },
+    stop(): void {
+      stabilization.close();
+    },
+  };
+}
+
+export type Rescaler = ReturnType<typeof createRescaler>;

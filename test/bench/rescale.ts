@@ -1,0 +1,179 @@
+/**
+ * `npm run bench -- rescale`: how fast the adaptive scheduler puts a new TaskManager to work, on
+ * a cluster of processes over NATS. An adaptive sequence-check job asks for parallelism 4 and
+ * runs at 2 on one TaskManager; each repeat starts a second TaskManager process and times
+ * 1. spawn -> every task RUNNING at 4 (goal < 5 s) and registered at the RM -> RUNNING at 4
+ *    (the rescale alone: checkpoint, cancel, redeploy, restore),
+ * 2. then kill -9 of that TaskManager -> RUNNING at 2 again (loss detection, the restart, the
+ *    stabilization timeout),
+ * against baselines from the same run: the same job's submit -> RUNNING with its slots free, and
+ * the plain restart of the default scheduler after kill -9 of a TaskManager.
+ *
+ * Heartbeats as in the tests (250 ms interval, 1.5 s timeout); stabilization 2 s (the default).
+ * Flags: --repeats N (default 3).
+ */
+import { performance } from "node:perf_hooks";
+import { type ClusterProcesses, clusterFor } from "../support/cluster.ts";
+import { startNats } from "../support/nats.ts";
+import { numberFlag } from "./measure.ts";
+import { type BenchResult, percentile } from "./report.ts";
+
+const progress = (line: string) => process.stderr.write(`[bench rescale] ${line}\n`);
+const ADAPTIVE_JOB = "test/support/jobs/adaptive_sequence.ts";
+/** Practically unbounded: the job runs until canceled. */
+const ARGS = { keys: "8", perKey: "100000000", rate: "2000" };
+
+interface VertexView {
+  parallelism: number;
+  tasks: Record<string, number>;
+}
+
+/** Every task of the current attempt RUNNING at parallelism `p` (any p when undefined). */
+function runningAt(cluster: ClusterProcesses, jobId: string, p?: number, after = -1) {
+  return cluster.waitFor(
+    `job ${jobId} running at ${p ?? "its parallelism"}`,
+    async () => {
+      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
+      if (["finished", "failed", "canceled"].includes(body.state))
+        throw new Error(`job ended ${body.state}: ${JSON.stringify(body.error)}`);
+      return body.state === "running" &&
+        body.attempt > after &&
+        (body.vertices as VertexView[]).every(
+          (v) =>
+            (p === undefined || v.parallelism === p) &&
+            v.tasks.running === v.parallelism &&
+            Object.keys(v.tasks).length === 1,
+        )
+        ? body
+        : undefined;
+    },
+    60_000,
+  );
+}
+
+function taskManagers(cluster: ClusterProcesses, n: number) {
+  return cluster.waitFor(`${n} TaskManagers`, async () =>
+    (await cluster.call("GET", "/overview")).body.taskmanagers === n ? true : undefined,
+  );
+}
+
+async function cancel(cluster: ClusterProcesses, jobId: string): Promise<void> {
+  await cluster.call("PATCH", `/jobs/${jobId}?mode=cancel`);
+  await cluster.result(jobId);
+}
+
+export async function run(args: string[]): Promise<BenchResult[]> {
+  const repeats = numberFlag(args, "--repeats", 3);
+  const teardowns: (() => unknown)[] = [];
+  const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
+  const ms = (from: number) => performance.now() - from;
+  try {
+    const nats = await startNats();
+    teardowns.push(() => nats.cleanup());
+    const cluster = await clusterFor(t, nats, { roles: ["master"] });
+    const live = new Map([
+      ["tm-base", cluster.spawn("taskmanager", { FLOTILLA_TM_ID: "tm-base" })],
+    ]);
+    await taskManagers(cluster, 1);
+
+    progress("adaptive job at 2 of 4 on one TaskManager");
+    const jobId = await cluster.submit(ADAPTIVE_JOB, { args: ARGS });
+    await runningAt(cluster, jobId, 2);
+    const spawnToRunning: number[] = [];
+    const registeredToRunning: number[] = [];
+    const killToRunning: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      progress(`repeat ${i + 1}/${repeats}: a TaskManager joins`);
+      const before = (await cluster.call("GET", `/jobs/${jobId}`)).body.attempt as number;
+      const spawned = performance.now();
+      const extra = cluster.spawn("taskmanager", { FLOTILLA_TM_ID: `tm-extra-${i}` });
+      await taskManagers(cluster, 2);
+      const registered = performance.now();
+      const at4 = await runningAt(cluster, jobId, 4, before);
+      spawnToRunning.push(ms(spawned));
+      registeredToRunning.push(ms(registered));
+
+      progress(`repeat ${i + 1}/${repeats}: kill -9 it`);
+      const killed = performance.now();
+      extra.kill("SIGKILL");
+      await runningAt(cluster, jobId, 2, at4.attempt);
+      killToRunning.push(ms(killed));
+    }
+    await cancel(cluster, jobId);
+
+    progress("baseline: submit -> RUNNING with the slots free");
+    const submitToRunning: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      const submitted = performance.now();
+      const id = await cluster.submit(ADAPTIVE_JOB, { args: ARGS, parallelism: 2 });
+      await runningAt(cluster, id, 2);
+      submitToRunning.push(ms(submitted));
+      await cancel(cluster, id);
+    }
+
+    progress("baseline: default scheduler, kill -9 TaskManager -> RUNNING again");
+    const plainRestart: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      live.set(`tm-spare-${i}`, cluster.spawn("taskmanager", { FLOTILLA_TM_ID: `tm-spare-${i}` }));
+      await taskManagers(cluster, 2);
+      const id = await cluster.submit("sequence-check.ts", { args: ARGS });
+      const first = await runningAt(cluster, id);
+      // A TaskManager the job runs on; the other one has room for the whole job.
+      const victim = (first.vertices as { subtasks: { taskmanager: string }[] }[])[0]!.subtasks[0]!
+        .taskmanager;
+      const killed = performance.now();
+      live.get(victim)!.kill("SIGKILL");
+      live.delete(victim);
+      await runningAt(cluster, id, undefined, first.attempt);
+      plainRestart.push(ms(killed));
+      await cancel(cluster, id);
+      await taskManagers(cluster, 1);
+    }
+
+    const results: BenchResult[] = [
+      {
+        name: "submit -> RUNNING at 2 (slots free) p50",
+        value: percentile(submitToRunning, 0.5),
+        unit: "ms",
+      },
+      {
+        name: "default scheduler: kill -9 TM -> RUNNING again p50",
+        value: percentile(plainRestart, 0.5),
+        unit: "ms",
+      },
+      {
+        name: "TM spawn -> RUNNING at 4 p50",
+        value: percentile(spawnToRunning, 0.5),
+        unit: "ms",
+        baseline: "default scheduler: kill -9 TM -> RUNNING again p50",
+      },
+      {
+        name: "TM spawn -> RUNNING at 4 max",
+        value: Math.max(...spawnToRunning),
+        unit: "ms",
+        baseline: "default scheduler: kill -9 TM -> RUNNING again p50",
+      },
+      {
+        name: "TM registered -> RUNNING at 4 p50",
+        value: percentile(registeredToRunning, 0.5),
+        unit: "ms",
+        baseline: "submit -> RUNNING at 2 (slots free) p50",
+      },
+      {
+        name: "TM registered -> RUNNING at 4 max",
+        value: Math.max(...registeredToRunning),
+        unit: "ms",
+        baseline: "submit -> RUNNING at 2 (slots free) p50",
+      },
+      {
+        name: "adaptive: kill -9 TM -> RUNNING at 2 p50",
+        value: percentile(killToRunning, 0.5),
+        unit: "ms",
+        baseline: "default scheduler: kill -9 TM -> RUNNING again p50",
+      },
+    ];
+    return results;
+  } finally {
+    for (const fn of teardowns.reverse()) await fn();
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The adaptive scheduler and reactive mode on a cluster of processes: a job runs with the slots
+ * there are, rescales up when a TaskManager joins and down when one is killed or its bounds are
+ * lowered, and the exactly-once sequence check stays exact across every rescale.
+ */
+import t, { type Test } from "tap";
+import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
+import { natsFor } from "../../support/tap.ts";
+
+const ADAPTIVE_JOB = "test/support/jobs/adaptive_sequence.ts";
+// Three clusters one after another, each running a job to its end (about 70 s in all).
+t.setTimeout(180_000);
+
+interface VertexView {
+  id: string;
+  parallelism: number;
+  tasks: Record<string, number>;
+}
+
+/** Waits until every vertex runs all its tasks at `p`; returns the job's details. */
+function runningAt(cluster: ClusterProcesses, jobId: string, p: number, timeoutMs = 30_000) {
+  return cluster.waitFor(
+    `job ${jobId} running at parallelism ${p}`,
+    async () => {
+      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
+      if (["finished", "failed", "canceled"].includes(body.state))
+        throw new Error(`job ended ${body.state} before running at ${p}: ${JSON.stringify(body)}`);
+      return body.state === "running" &&
+        (body.vertices as VertexView[]).every(
+          (v) => v.parallelism === p && v.tasks.running === p && Object.keys(v.tasks).length === 1,
+        )
+        ? body
+        : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** The job finished with no alert and exactly `perKey` records for each of `keys` keys. */
+async function checkExactlyOnce(
+  t: Test,
+  cluster: ClusterProcesses,
+  jobId: string,
+  keys: number,
+  perKey: number,
+) {
+  const details = await cluster.result(jobId, 90_000);
+  t.equal(details.state, "finished", `finished: ${JSON.stringify(details.error ?? "")}`);
+  const { body } = await cluster.call("GET", `/jobs/${jobId}/results`);
+  const values = Object.values(body as Record<string, { kind: string }[]>).flat() as {
+    kind: string;
+    key: number;
+    count: number;
+  }[];
+  t.same(
+    values.filter((v) => v.kind === "alert"),
+    [],
+    "no record lost or seen twice",
+  );
+  t.same(
+    values
+      .filter((v) => v.kind === "count")
+      .map((v) => [v.key, v.count])
+      .sort((a, b) => a[0]! - b[0]!),
+    Array.from({ length: keys }, (_, k) => [k, perKey]),
+    "every key counted exactly perKey records",
+  );
+  return details;
+}
+
+t.test(
+  "adaptive: starts at 2 of 4 on one TaskManager, rescales to 4 when a second joins and back to 2 when one is killed; exactly once",
+  async (t) => {
+    const nats = await natsFor(t);
+    const cluster = await clusterFor(t, nats, { roles: ["master"] });
+    const first = cluster.spawn("taskmanager", { FLOTILLA_TM_ID: "tm-1" });
+    await cluster.waitFor("one TaskManager", async () =>
+      (await cluster.call("GET", "/overview")).body.taskmanagers === 1 ? true : undefined,
+    );
+    const [keys, perKey] = [8, 4000];
+    const jobId = await cluster.submit(ADAPTIVE_JOB, {
+      args: { keys: String(keys), perKey: String(perKey), rate: "1000" },
+    });
+
+    const at2 = await runningAt(cluster, jobId, 2);
+    t.equal(at2.scheduler, "adaptive");
+    t.same(at2.parallelismBounds, { lowerBound: 1, upperBound: 4 });
+    t.equal(at2.rescales, 0, "started at 2 (the slots there are), not a rescale");
+
+    cluster.spawn("taskmanager", { FLOTILLA_TM_ID: "tm-2" });
+    const at4 = await runningAt(cluster, jobId, 4);
+    t.equal(at4.rescales, 1, "one rescale, 2 -> 4");
+    t.same(
+      new Set(at4.vertices[0].subtasks.map((s: { taskmanager: string }) => s.taskmanager)),
+      new Set(["tm-1", "tm-2"]),
+      "on both TaskManagers",
+    );
+    await cluster.waitFor("a checkpoint at 4", async () => {
+      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
+      return body.lastCheckpoint?.id > at4.lastCheckpoint.id ? true : undefined;
+    });
+
+    first.kill("SIGKILL");
+    const back = await runningAt(cluster, jobId, 2);
+    t.equal(back.rescales, 2, "rescaled down to the slots left");
+    t.ok(back.restarts >= 1, "the loss counts as a restart");
+
+    const done = await checkExactlyOnce(t, cluster, jobId, keys, perKey);
+    t.equal(done.rescales, 2, "the result keeps the rescale count");
+  },
+);
+
+t.test("reactive mode: a job uses every slot of three TaskManagers", async (t) => {
+  const nats = await natsFor(t);
+  const cluster = await clusterFor(t, nats, {
+    roles: ["master", "taskmanager", "taskmanager", "taskmanager"],
+    env: { FLOTILLA_JOBMANAGER_SCHEDULER_MODE: "reactive" },
+  });
+  const [keys, perKey] = [12, 3000];
+  // The example asks for parallelism 2 and the default scheduler: reactive mode overrides both.
+  const jobId = await cluster.submit("sequence-check.ts", {
+    args: { keys: String(keys), perKey: String(perKey), rate: "1000" },
+  });
+  const at6 = await runningAt(cluster, jobId, 6);
+  t.equal(at6.scheduler, "reactive");
+  t.same(at6.parallelismBounds, { lowerBound: 1, upperBound: 128 }, "up to maxParallelism");
+  const { body } = await cluster.call("GET", "/overview");
+  t.equal(body.slotsAvailable, 0, "no slot left idle");
+  await checkExactlyOnce(t, cluster, jobId, keys, perKey);
+});
+
+t.test(
+  "PUT /jobs/:id/resource-requirements: lowering the upper bound rescales down, raising it scales back up; bad bodies are 400s",
+  async (t) => {
+    const nats = await natsFor(t);
+    const cluster = await clusterFor(t, nats);
+    const [keys, perKey] = [8, 3000];
+    const jobId = await cluster.submit(ADAPTIVE_JOB, {
+      args: { keys: String(keys), perKey: String(perKey), rate: "500" },
+    });
+    await runningAt(cluster, jobId, 4);
+    const path = `/jobs/${jobId}/resource-requirements`;
+    const bounds = (lowerBound: number, upperBound: number) => ({
+      parallelism: { lowerBound, upperBound },
+    });
+
+    const got = await cluster.call("GET", path);
+    t.equal(got.status, 200);
+    t.same(got.body, { sequence: bounds(1, 4), "check-sequences": bounds(1, 4) });
+
+    const refused = async (body: unknown, pattern: RegExp, status = 400) => {
+      const res = await cluster.call("PUT", path, body);
+      t.equal(res.status, status, `${JSON.stringify(body)} -> ${status}`);
+      t.match(res.body.errors?.[0], pattern);
+    };
+    await refused({}, /at least one vertex/);
+    await refused({ sequence: bounds(3, 2) }, /lowerBound must not be above upperBound/);
+    await refused({ sequence: bounds(0, 2) }, /sequence\.parallelism\.lowerBound/);
+    await refused({ sequence: { parallelism: { lowerBound: 1 } } }, /upperBound/);
+    await refused({ nope: bounds(1, 2) }, /no vertex 'nope'.*sequence, check-sequences/);
+    await refused({ sequence: bounds(1, 500) }, /maxParallelism 128/);
+    await refused(
+      { sequence: bounds(3, 4), "check-sequences": bounds(1, 2) },
+      /no parallelism in common/,
+    );
+    const unknown = await cluster.call("PUT", `/jobs/${"0".repeat(32)}/resource-requirements`, {
+      sequence: bounds(1, 2),
+    });
+    t.equal(unknown.status, 404, "unknown job");
+    t.equal(unknown.body.code, "JOB_NOT_FOUND");
+    t.equal((await runningAt(cluster, jobId, 4)).rescales, 0, "refused calls changed nothing");
+
+    const lowered = await cluster.call("PUT", path, {
+      sequence: bounds(1, 2),
+      "check-sequences": bounds(1, 2),
+    });
+    t.equal(lowered.status, 200);
+    t.same(lowered.body, { sequence: bounds(1, 2), "check-sequences": bounds(1, 2) });
+    const at2 = await runningAt(cluster, jobId, 2);
+    t.equal(at2.rescales, 1, "rescaled 4 -> 2");
+    const held = await cluster.waitFor("the surplus slots given back", async () => {
+      const { body } = await cluster.call("GET", "/taskmanagers");
+      const n = (body.taskmanagers as { slots: { jobId?: string }[] }[])
+        .flatMap((tm) => tm.slots)
+        .filter((s) => s.jobId === jobId).length;
+      return n === 2 ? n : undefined;
+    });
+    t.equal(held, 2, "the job holds 2 slots");
+
+    t.equal((await cluster.call("PUT", path, { sequence: bounds(1, 4) })).status, 200);
+    t.equal((await runningAt(cluster, jobId, 4)).rescales, 2, "back to 4 with the freed slots");
+
+    await checkExactlyOnce(t, cluster, jobId, keys, perKey);
+  },
+);

@@ -1,0 +1,120 @@
+/**
+ * The JobManager's adaptive scheduler on the in-process MiniCluster (no sockets): it starts with
+ * the slots there are, rescales when its bounds change, stays exactly once, and a job on the
+ * default scheduler shows fixed bounds and refuses new ones.
+ */
+import t, { type Test } from "tap";
+import { type MiniCluster, startMiniCluster } from "../../../components/cluster/mod.ts";
+import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
+import type { CheckResult } from "../../../examples/sequence-check.ts";
+
+async function setup(t: Test, slots: number) {
+  const mini: MiniCluster = await startMiniCluster({ taskManagers: 1, slotsPerTaskManager: slots });
+  t.teardown(() => mini.stop());
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await mini.rest.request(path, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const submit = async (file: string, args: Record<string, string>) => {
+    const upload = await mini.rest.request("/artifacts", {
+      method: "POST",
+      body: (await bundleJob(file)) as BodyInit,
+    });
+    const { artifact } = (await upload.json()) as { artifact: string };
+    return (await call("POST", "/jobs", { artifact, args })).body.jobId as string;
+  };
+  const until = async (what: string, jobId: string, done: (d: any) => boolean) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { body } = await call("GET", `/jobs/${jobId}`);
+      if (done(body)) return body;
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(body)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { call, submit, until };
+}
+
+const allRunningAt = (p: number) => (d: any) =>
+  d.state === "running" &&
+  d.vertices.every((v: any) => v.parallelism === p && v.tasks.running === p);
+const bounds = (lowerBound: number, upperBound: number) => ({
+  parallelism: { lowerBound, upperBound },
+});
+
+t.test(
+  "adaptive: 2 of 4 slots, then a lowered upper bound rescales to 1; exactly once",
+  async (t) => {
+    const { call, submit, until } = await setup(t, 2);
+    const jobId = await submit("test/support/jobs/adaptive_sequence.ts", {
+      keys: "6",
+      perKey: "1500",
+      rate: "1500",
+    });
+    const submitted = Date.now();
+    const at2 = await until("parallelism 2", jobId, allRunningAt(2));
+    t.ok(Date.now() - submitted >= 1900, "waited the stabilization timeout (2 s) for more slots");
+    t.match(at2, {
+      scheduler: "adaptive",
+      rescales: 0,
+      parallelismBounds: { lowerBound: 1, upperBound: 4 },
+    });
+
+    const put = await call("PUT", `/jobs/${jobId}/resource-requirements`, {
+      sequence: bounds(1, 1),
+      "check-sequences": bounds(1, 1),
+    });
+    t.equal(put.status, 200);
+    const at1 = await until("parallelism 1", jobId, allRunningAt(1));
+    t.equal(at1.rescales, 1);
+    t.ok(at1.attempt > at2.attempt, "a new attempt");
+
+    const done = await until("the end", jobId, (d) =>
+      ["finished", "failed", "canceled"].includes(d.state),
+    );
+    t.equal(done.state, "finished", JSON.stringify(done.error ?? ""));
+    t.equal(done.rescales, 1);
+    const rows = Object.values(
+      (await call("GET", `/jobs/${jobId}/results`)).body,
+    ).flat() as CheckResult[];
+    t.same(
+      rows.filter((r) => r.kind === "alert"),
+      [],
+      "no alert across the rescale",
+    );
+    t.same(
+      rows.filter((r) => r.kind === "count").map((r) => (r as { count: number }).count),
+      Array(6).fill(1500),
+    );
+  },
+);
+
+t.test(
+  "the default scheduler: fixed bounds, and a PUT is a 409 that says what to change",
+  async (t) => {
+    const { call, submit, until } = await setup(t, 2);
+    const jobId = await submit("examples/sequence-check.ts", {
+      keys: "2",
+      perKey: "100000",
+      rate: "1000",
+    });
+    const running = await until("running", jobId, allRunningAt(2));
+    t.match(running, { scheduler: "default", rescales: 0 });
+    const path = `/jobs/${jobId}/resource-requirements`;
+    t.same((await call("GET", path)).body, {
+      sequence: bounds(2, 2),
+      "check-sequences": bounds(2, 2),
+    });
+    const put = await call("PUT", path, { sequence: bounds(1, 1) });
+    t.equal(put.status, 409);
+    t.match(put.body, { code: "CONFLICT", errors: [/default scheduler.*scheduler "adaptive"/] });
+    await call("PATCH", `/jobs/${jobId}?mode=cancel`);
+    await until("canceled", jobId, (d) => d.state === "canceled");
+  },
+);

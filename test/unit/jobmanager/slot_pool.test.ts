@@ -1,0 +1,39 @@
+/** The JobManager's slot pool: targets that change, and which slots it gives back. */
+import t from "tap";
+import { defineJob, sinks, sources } from "../../../components/dataflow/mod.ts";
+import { SlotPool } from "../../../components/jobmanager/mod.ts";
+
+const ANY = { cpu: 0, memoryMb: 0, extended: {} };
+const graph = defineJob({ name: "pool", parallelism: 4 }, (env) =>
+  env.source(sources.sequence({ keys: 4 })).sink(sinks.discard()),
+).graph();
+const slot = (tmId: string, i: number) => ({
+  slotId: `${tmId}_${i}`,
+  allocationId: `a-${tmId}-${i}`,
+  tmId,
+  tmSubject: `tm.${tmId}`,
+  profile: ANY,
+});
+
+t.test("a lower target leaves surplus slots, taken from the least used TaskManager first", (t) => {
+  const pool = new SlotPool(graph);
+  for (const s of [slot("a", 0), slot("a", 1), slot("a", 2), slot("b", 0)]) t.ok(pool.offer(s));
+  t.notOk(pool.offer(slot("b", 1)), "a fifth slot is not wanted");
+  t.ok(pool.complete());
+  t.same(pool.surplus(), [], "nothing to give back at the target");
+
+  pool.retarget([{ name: "default", slots: 2, profile: ANY }]);
+  const surplus = pool.surplus().map((s) => s.slotId);
+  t.same(surplus, ["b_0", "a_2"], "b's only slot first, so b becomes idle");
+  for (const id of surplus) pool.remove(id);
+  t.same(
+    pool.inGroup("default").map((s) => s.slotId),
+    ["a_0", "a_1"],
+  );
+
+  pool.retarget([{ name: "default", slots: 3, profile: ANY }]);
+  t.notOk(pool.complete(), "a higher target wants more");
+  t.ok(pool.offer(slot("c", 0)));
+  t.ok(pool.complete());
+  t.end();
+});

@@ -8,7 +8,12 @@ import { readFile } from "node:fs/promises";
 import { type Config, ErrorCode, FlotillaError, type Logger, newJobId } from "../core/mod.ts";
 import { bundleJob, isArtifact, loadArtifact } from "../dataflow/internal_mod.ts";
 import { blobSnapshotStore, type HaServices } from "../ha/mod.ts";
-import { createJobMaster, type JobOutcome, jobManagerApp } from "../jobmanager/mod.ts";
+import {
+  createJobMaster,
+  type JobOutcome,
+  jobManagerApp,
+  schedulerOptionsFrom,
+} from "../jobmanager/mod.ts";
 import type { Fabric } from "./fabric.ts";
 
 export const EXIT_CODES = { finished: 0, failed: 1, canceled: 2 } as const;
@@ -62,6 +67,8 @@ export async function runJobMode({
     snapshots: blobSnapshotStore(ha.blobs),
     onCheckpoint: (cp) => ha.checkpoints.add(cp),
     slotRequestTimeoutMs: config["slot.request.timeout"],
+    rebuild: (p) => job.graph({ args, parallelism: p }),
+    scheduler: schedulerOptionsFrom(config),
     log,
   });
   fabric.serve(jm.subject, jobManagerApp(jm));

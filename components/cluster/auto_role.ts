@@ -1,0 +1,210 @@
+/**
+ * `flotilla start auto`: identical processes (the elastic layout) compete for the `master` lease.
+ * The winner runs the master roles (Dispatcher and ResourceManager, each under its own election,
+ * so fencing and job recovery work as in any other layout); the others run a TaskManager. When
+ * the master dies a TaskManager instance wins the next election, stops its TaskManager (its
+ * tasks are canceled, the ResourceManager is told it is gone) and becomes master; a master that
+ * loses its lease is cut off at once (fencing.ts), steps down and runs a TaskManager again.
+ *
+ * One HTTP endpoint per process (`rest.port`, and /healthz on `health.port` too when set) lives
+ * across the switches: /healthz always answers (with what the process acts as), the REST API
+ * only while it is the master (503 otherwise).
+ */
+import type { FetchApp, HttpServer } from "../rpc/mod.ts";
+import { serveHttp } from "../rpc/mod.ts";
+import { natsFabric } from "./fabric.ts";
+import { fencedFabric, fencedStores } from "./fencing.ts";
+import {
+  type DispatcherService,
+  dispatcherService,
+  type RoleContext,
+  type RunningTaskManager,
+  serveHealth,
+  startResourceManager,
+  startTaskManager,
+} from "./role_blocks.ts";
+import { dispatcherStores } from "./stores.ts";
+
+/** What an `auto` process acts as; `starting` until the first election is decided. */
+export type Acting = "starting" | "master" | "taskmanager" | "switching";
+
+export interface AutoRole {
+  /** The endpoint on `rest.port`: /healthz always, the REST API while master. */
+  http: HttpServer;
+  acting(): Acting;
+  stop(): Promise<void>;
+}
+
+interface MasterTerm {
+  service: DispatcherService;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startAuto(ctx: RoleContext): Promise<AutoRole> {
+  const { config, ha, holder, clusterId, nc } = ctx;
+  const log = ctx.log;
+  const leaseMs = config["ha.lease"];
+  const election = ha.election({
+    role: "master",
+    holder,
+    subject: `flotilla.${clusterId}.dispatcher`,
+    leaseMs,
+  });
+  let acting: Acting = "starting";
+  let term: MasterTerm | undefined;
+  let tm: RunningTaskManager | undefined;
+  /** False until this process won the first election or saw someone else win it. */
+  let decided = false;
+  let stopped = false;
+  let transitions: Promise<void> = Promise.resolve();
+
+  /** A fresh Dispatcher and ResourceManager, cut off the moment the master lease is lost. */
+  function startMasterTerm(): MasterTerm {
+    let active = true;
+    const fence = { who: holder, active: () => active && election.isLeader() };
+    const stopRm = startResourceManager(ctx, { fence });
+    const service = dispatcherService(ctx, {
+      fabric: fencedFabric(natsFabric(nc, clusterId), fence),
+      stores: fencedStores(dispatcherStores(ha), fence),
+    });
+    return {
+      service,
+      async stop() {
+        active = false;
+        const jobs = service.dispatcher.running();
+        if (jobs.length > 0)
+          log.info(
+            { jobs: jobs.length },
+            "dropping this term's JobManagers: the next master recovers their jobs",
+          );
+        // Cut off, their cancel reaches no TaskManager and writes nothing: they just end here.
+        for (const { jm } of jobs) void jm.cancel().catch(() => {});
+        await service.stop();
+        await stopRm();
+      },
+    };
+  }
+
+  /** Makes the process act as the election says; one transition at a time, to the latest state. */
+  async function apply(): Promise<void> {
+    while (!stopped) {
+      const want: Acting = election.isLeader() ? "master" : "taskmanager";
+      if (want === acting || (want === "taskmanager" && !decided)) return;
+      if (term || tm) {
+        acting = "switching";
+        if (term) {
+          log.warn({ holder }, "no longer the master: stopping the Dispatcher and ResourceManager");
+          const ending = term;
+          term = undefined;
+          await ending.stop();
+        }
+        if (tm) {
+          log.info({ tm: tm.tmId }, "elected master: stopping this process's TaskManager first");
+          const ending = tm;
+          tm = undefined;
+          await ending.stop({ unregister: true });
+        }
+        continue; // the lease may have changed hands meanwhile
+      }
+      if (want === "master") {
+        term = startMasterTerm();
+        log.info({ holder }, "acting as master (Dispatcher + ResourceManager)");
+      } else {
+        tm = startTaskManager(ctx);
+        log.info({ holder, tm: tm.tmId }, "acting as TaskManager");
+      }
+      acting = want;
+    }
+  }
+
+  const settle = (): Promise<void> => {
+    transitions = transitions.then(apply).catch((err: Error) => {
+      log.error({ err: err.message }, "switching roles failed; trying again in a second");
+      if (!stopped) setTimeout(() => void settle(), 1000).unref?.();
+    });
+    return transitions;
+  };
+
+  election.start({
+    onElected(token) {
+      log.info({ token }, "won the master election");
+      decided = true;
+      void settle();
+    },
+    onRevoked(reason) {
+      log.warn({ reason }, "lost the master lease");
+      void settle();
+    },
+  });
+  // Wait for the first election before starting a TaskManager that a win would stop at once.
+  void (async () => {
+    const deadline = Date.now() + 2 * leaseMs;
+    while (!decided && !stopped && Date.now() < deadline) {
+      const leader = await election.leader().catch(() => undefined);
+      if (leader && leader.holder !== holder) break;
+      await sleep(100);
+    }
+    decided = true;
+    await settle();
+  })();
+
+  /** What the process acts as right now: a lapsed lease counts as switching at once. */
+  const actingNow = (): Acting =>
+    acting === "master" && !election.isLeader() ? "switching" : acting;
+  const health = () => ({
+    ok: !nc.isClosed(),
+    role: "auto",
+    acting: actingNow(),
+    holder,
+    ...(tm ? { taskmanager: tm.tmId } : {}),
+    ...(term ? { dispatcherLeader: term.service.isLeader() } : {}),
+  });
+  const front: FetchApp = {
+    fetch(request: Request) {
+      if (new URL(request.url).pathname === "/healthz") {
+        const body = health();
+        return Response.json(body, { status: body.ok ? 200 : 503 });
+      }
+      if (actingNow() === "master" && term) return term.service.app.fetch(request);
+      return Response.json(
+        {
+          errors: [
+            `this instance (${holder}) is ${actingNow() === "taskmanager" ? "a TaskManager" : "switching roles"}, not the master: ask the instance whose /healthz says "acting": "master", or reach the cluster over NATS (--cluster nats://host:4222)`,
+          ],
+          code: "UNAVAILABLE",
+        },
+        { status: 503 },
+      );
+    },
+  };
+  const http = await serveHttp(front, {
+    port: config["rest.port"],
+    hostname: config["rest.address"],
+  });
+  const healthPort = config["health.port"];
+  const healthHttp =
+    healthPort > 0 && healthPort !== http.port
+      ? await serveHealth(ctx, healthPort, health)
+      : undefined;
+  log.info({ url: http.url, holder }, "auto: contending for master; REST answers while master");
+
+  return {
+    http,
+    acting: actingNow,
+    async stop() {
+      stopped = true;
+      await transitions;
+      // The term first (its sub-leases resigned), then the master lease: the next master starts
+      // without waiting for a lease to run out.
+      await term?.stop();
+      term = undefined;
+      await election.stop({ resign: true });
+      await tm?.stop({ unregister: true });
+      tm = undefined;
+      await healthHttp?.close();
+      await http.close();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * Cuts a deposed leader's blocks off the cluster. The `auto` role starts a fresh Dispatcher per
+ * master term on a fabric and stores wrapped here: once `active()` turns false (the lease is
+ * lost, even before the revoke callback ran) its JobManagers can no longer call TaskManagers or
+ * the ResourceManager, its subjects answer 503, and its HA writes are refused, so whatever they
+ * still do on their way out (a cancel, a result) never reaches the cluster the new master runs.
+ */
+import { StaleLeaderError } from "../core/mod.ts";
+import type { DispatcherStores } from "../dispatcher/mod.ts";
+import type { FetchApp, Transport } from "../rpc/mod.ts";
+import type { Fabric } from "./fabric.ts";
+
+/**
+ * `active()` says whether the holder still leads (check the lease's own deadline, as
+ * `LeaderElection.isLeader()` does, not a flag a callback clears); `who` names it in refusals.
+ */
+export interface Fence {
+  active(): boolean;
+  who: string;
+}
+
+function refused({ who }: Fence, what: string): StaleLeaderError {
+  return new StaleLeaderError(
+    `${who} no longer leads: ${what} was refused (the new leader does it)`,
+  );
+}
+
+/** Calls through `transportFor` go out only while the fence holds; refused at once otherwise. */
+export function fencedTransports(
+  transportFor: (subject: string) => Transport,
+  fence: Fence,
+): (subject: string) => Transport {
+  return (subject) => {
+    const inner = transportFor(subject);
+    return {
+      target: inner.target,
+      send: (request, timeoutMs) =>
+        fence.active()
+          ? inner.send(request, timeoutMs)
+          : Promise.reject(refused(fence, `a call to ${subject}`)),
+      ...(inner.settling ? { settling: () => inner.settling!() } : {}),
+    };
+  };
+}
+
+export function fencedFabric(fabric: Fabric, fence: Fence): Fabric {
+  return {
+    ...fabric,
+    transportFor: fencedTransports(fabric.transportFor, fence),
+    serve(subject, app, options) {
+      const gated: FetchApp = {
+        fetch: (request, ...rest) =>
+          fence.active()
+            ? app.fetch(request, ...rest)
+            : Response.json(
+                {
+                  errors: [`${fence.who} is no longer the master: ask the new one`],
+                  code: "UNAVAILABLE",
+                },
+                { status: 503 },
+              ),
+      };
+      return fabric.serve(subject, gated, options);
+    },
+  };
+}
+
+export function fencedStores(stores: DispatcherStores, fence: Fence): DispatcherStores {
+  const guard =
+    <A extends unknown[], R>(what: string, write: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      fence.active() ? write(...args) : Promise.reject(refused(fence, what));
+  // Every method spelled out: a store may be a class instance, whose methods a spread loses.
+  return {
+    blobs: {
+      put: guard("storing a blob", (bytes) => stores.blobs.put(bytes)),
+      get: (key) => stores.blobs.get(key),
+      has: (key) => stores.blobs.has(key),
+    },
+    jobs: {
+      put: guard("storing a job", (record) => stores.jobs.put(record)),
+      list: () => stores.jobs.list(),
+      remove: guard("removing a job", (jobId) => stores.jobs.remove(jobId)),
+    },
+    results: {
+      put: guard("storing a job result", (result) => stores.results.put(result)),
+      get: (jobId) => stores.results.get(jobId),
+      list: () => stores.results.list(),
+    },
+    checkpoints: {
+      add: guard("storing a checkpoint", (cp) => stores.checkpoints.add(cp)),
+      latest: (jobId) => stores.checkpoints.latest(jobId),
+      removeJob: guard("removing checkpoints", (jobId) => stores.checkpoints.removeJob(jobId)),
+    },
+    snapshots: stores.snapshots,
+  };
+}

@@ -1,0 +1,321 @@
+/**
+ * The blocks a role process runs, each started on its own: the ResourceManager and the
+ * Dispatcher under leader election, a TaskManager, a /healthz endpoint. `roles.ts` composes them
+ * per role; `auto_role.ts` switches one process between master and TaskManager with them.
+ */
+import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Config, Logger } from "../core/mod.ts";
+import { createDispatcher, type DispatcherStores, dispatcherApp } from "../dispatcher/mod.ts";
+import type { HaServices } from "../ha/mod.ts";
+import { schedulerOptionsFrom } from "../jobmanager/mod.ts";
+import {
+  createResourceManager,
+  dockerDriver,
+  processDriver,
+  type ResourceDriver,
+  staticDriver,
+} from "../resourcemanager/mod.ts";
+import {
+  createBlock,
+  type FetchApp,
+  type HttpServer,
+  natsTransport,
+  reply,
+  send,
+  serveHttp,
+} from "../rpc/mod.ts";
+import { createTaskManager } from "../taskmanager/mod.ts";
+import { type Fabric, natsFabric } from "./fabric.ts";
+import { type Fence, fencedTransports } from "./fencing.ts";
+import { dispatcherStores } from "./stores.ts";
+
+export interface RoleContext {
+  config: Config;
+  log: Logger;
+  nc: NatsConnection;
+  ha: HaServices;
+  clusterId: string;
+  /** Names this process in leader leases. */
+  holder: string;
+}
+
+/** The flotilla program this process runs (bin/flotilla.js or a bundle): driven TMs run it too. */
+const BIN = /\.m?js$/.test(process.argv[1] ?? "")
+  ? process.argv[1]!
+  : fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
+
+/**
+ * The RM's driver: `process` starts `flotilla start taskmanager` children on this machine,
+ * `docker` starts TaskManager containers through the Docker Engine API.
+ */
+function driverFor(config: Config, log: Logger): ResourceDriver {
+  const driver = config["resourcemanager.driver"];
+  if (driver === "static") return staticDriver();
+  const env = { FLOTILLA_NATS_URL: config["nats.url"], FLOTILLA_CLUSTER_ID: config["cluster.id"] };
+  if (driver === "docker") {
+    return dockerDriver({
+      clusterId: config["cluster.id"],
+      socketPath: config["docker.socket"],
+      image: config["docker.taskmanager-image"],
+      ...(config["docker.network"] ? { network: config["docker.network"] } : {}),
+      ...(config["docker.max-taskmanagers"] > 0
+        ? { maxTaskManagers: config["docker.max-taskmanagers"] }
+        : {}),
+      env: { ...env, FLOTILLA_LOG_LEVEL: config["log.level"] },
+      // In a container the hostname is its id: `docker ps --filter label=...` says which RM.
+      managedBy: process.env.FLOTILLA_INSTANCE_ID ?? hostname(),
+      log,
+    });
+  }
+  return processDriver({ command: [process.execPath, BIN, "start", "taskmanager"], env, log });
+}
+
+export interface Leadership {
+  isLeader(): boolean;
+  /** Steps down if leading and stops contending (resigning, so a standby takes over at once). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `lead(token)` while this process holds the role's lease, and the step-down it returns
+ * when the lease is lost (or on stop, which resigns so a standby takes over at once).
+ */
+export function whileLeader(
+  { ha, holder, clusterId, config, log }: RoleContext,
+  role: string,
+  what: string,
+  lead: (token: number, isLeader: () => boolean) => () => Promise<void> | void,
+): Leadership {
+  let stepDown: (() => Promise<void> | void) | undefined;
+  const subject = `flotilla.${clusterId}.${role}`;
+  const election = ha.election({ role, holder, subject, leaseMs: config["ha.lease"] });
+  election.start({
+    onElected(token) {
+      log.info({ token }, `elected ${what} leader`);
+      stepDown = lead(token, () => election.isLeader());
+    },
+    onRevoked(reason) {
+      log.warn({ reason }, `${what} leadership lost: stepping down`);
+      void stepDown?.();
+      stepDown = undefined;
+    },
+  });
+  return {
+    isLeader: () => election.isLeader(),
+    async stop() {
+      await stepDown?.();
+      stepDown = undefined;
+      await election.stop({ resign: true });
+    },
+  };
+}
+
+/**
+ * A ResourceManager under leader election. Its calls to TaskManagers and JobManagers go out only
+ * while its lease (and `fence`, when given) holds: a deposed RM whose timers fire before its
+ * step-down (a process resumed after a pause) cannot tell a JobManager that a TaskManager is lost.
+ */
+export function startResourceManager(
+  ctx: RoleContext,
+  { fence }: { fence?: Fence } = {},
+): () => Promise<void> {
+  const { config, log, nc, clusterId, holder } = ctx;
+  const leadership = whileLeader(ctx, "rm", "ResourceManager", (token, isLeader) => {
+    const rm = createResourceManager({
+      nc,
+      transportFor: fencedTransports((subject) => natsTransport(nc, subject), {
+        who: holder,
+        active: () => isLeader() && (fence?.active() ?? true),
+      }),
+      clusterId,
+      token,
+      driver: driverFor(config, log),
+      config: {
+        heartbeatIntervalMs: config["heartbeat.interval"],
+        heartbeatTimeoutMs: config["heartbeat.timeout"],
+        idleTimeoutMs: config["resourcemanager.taskmanager-timeout"],
+      },
+      log,
+    });
+    void rm.start();
+    return () => rm.stop();
+  });
+  return leadership.stop;
+}
+
+export interface DispatcherService {
+  /** The REST API, answering 503 (but /healthz) while this Dispatcher is a standby. */
+  app: FetchApp;
+  isLeader(): boolean;
+  dispatcher: ReturnType<typeof createDispatcher>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Dispatcher under leader election: served on its NATS subject and recovering the stored jobs
+ * while it leads. `fabric` and `stores` default to the process's NATS fabric and HA stores.
+ */
+export function dispatcherService(
+  ctx: RoleContext,
+  {
+    fabric = natsFabric(ctx.nc, ctx.clusterId),
+    stores = dispatcherStores(ctx.ha),
+  }: { fabric?: Fabric; stores?: DispatcherStores } = {},
+): DispatcherService {
+  const { config, log, clusterId } = ctx;
+  const dispatcher = createDispatcher({
+    clusterId,
+    fabric,
+    stores,
+    slotRequestTimeoutMs: config["slot.request.timeout"],
+    scheduler: schedulerOptionsFrom(config),
+    log,
+  });
+  const app = dispatcherApp(dispatcher, {
+    rmSubject: `flotilla.${clusterId}.rm`,
+    transportFor: fabric.transportFor,
+    config: {
+      "cluster.id": clusterId,
+      "heartbeat.interval": config["heartbeat.interval"],
+      "heartbeat.timeout": config["heartbeat.timeout"],
+    },
+  });
+  const leadership = whileLeader(ctx, "dispatcher", "Dispatcher", () => {
+    const served = fabric.serve(`flotilla.${clusterId}.dispatcher`, app, { queue: "dispatcher" });
+    void dispatcher
+      .recover()
+      .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
+    return () => served.stop();
+  });
+  // A standby answers REST with 503 (but /healthz): only the leader knows the running jobs.
+  const gated: FetchApp = {
+    fetch: (request: Request) =>
+      leadership.isLeader() || new URL(request.url).pathname === "/healthz"
+        ? app.fetch(request)
+        : Response.json(
+            {
+              errors: [
+                "this dispatcher is a standby: ask the leader (or retry, it takes over when the leader fails)",
+              ],
+              code: "UNAVAILABLE",
+            },
+            { status: 503 },
+          ),
+  };
+  return {
+    app: gated,
+    isLeader: leadership.isLeader,
+    dispatcher,
+    async stop() {
+      await dispatcher.stop();
+      await leadership.stop();
+    },
+  };
+}
+
+export async function startDispatcher(
+  ctx: RoleContext,
+): Promise<{ http: HttpServer; stop(): Promise<void> }> {
+  const service = dispatcherService(ctx);
+  const http = await serveHttp(service.app, {
+    port: ctx.config["rest.port"],
+    hostname: ctx.config["rest.address"],
+  });
+  ctx.log.info({ url: http.url }, "REST endpoint up");
+  return {
+    http,
+    async stop() {
+      await http.close();
+      await service.stop();
+    },
+  };
+}
+
+export interface RunningTaskManager {
+  readonly tmId: string;
+  /**
+   * Cancels its tasks and stops serving; with `unregister` it also tells the ResourceManager it
+   * is gone (which tells the JobManagers), rather than leaving that to the heartbeat timeout.
+   */
+  stop(options?: { unregister?: boolean }): Promise<void>;
+}
+
+export function startTaskManager({
+  config,
+  log,
+  nc,
+  ha,
+  clusterId,
+}: RoleContext): RunningTaskManager {
+  const fabric = natsFabric(nc, clusterId);
+  const slotProfile = {
+    cpu: config["taskmanager.cpu"],
+    memoryMb: config["taskmanager.memory-mb"],
+    extended: {},
+  };
+  // A TaskManager the process driver started has one slot of exactly the profile it was asked for.
+  const env = process.env;
+  const driven = env.FLOTILLA_TM_CPU !== undefined || env.FLOTILLA_TM_MEMORY_MB !== undefined;
+  const slots = driven
+    ? [
+        {
+          cpu: Number(env.FLOTILLA_TM_CPU ?? 0),
+          memoryMb: Number(env.FLOTILLA_TM_MEMORY_MB ?? 0),
+          extended: JSON.parse(env.FLOTILLA_TM_EXTENDED ?? "{}") as Record<string, number>,
+        },
+      ]
+    : Array.from({ length: config["taskmanager.slots"] }, () => slotProfile);
+  const tm = createTaskManager({
+    clusterId,
+    // The process driver names the TaskManagers it starts.
+    ...(process.env.FLOTILLA_TM_ID ? { tmId: process.env.FLOTILLA_TM_ID } : {}),
+    transportFor: fabric.transportFor,
+    channelsFor: fabric.channelsFor,
+    artifacts: { get: (key) => ha.blobs.get(key) },
+    snapshots: dispatcherStores(ha).snapshots,
+    slots,
+    connectNats: fabric.connectNats!,
+    heartbeatIntervalMs: config["heartbeat.interval"],
+    heartbeatTimeoutMs: config["heartbeat.timeout"],
+    log,
+  });
+  const served = fabric.serve(tm.subject, tm.app);
+  tm.start();
+  log.info({ tm: tm.tmId, slots: config["taskmanager.slots"] }, "TaskManager started");
+  return {
+    tmId: tm.tmId,
+    async stop({ unregister = false } = {}) {
+      await tm.stop();
+      await served.stop();
+      if (!unregister) return;
+      // Best effort: without a ResourceManager (or with a slow one) the heartbeat timeout does it.
+      const rm = fabric.transportFor(`flotilla.${clusterId}.rm`);
+      await send(
+        rm,
+        { method: "DELETE", path: `/taskmanagers/${tm.tmId}`, headers: {} },
+        { timeoutMs: 1000 },
+      ).then(
+        (answer) => log.info({ tm: tm.tmId, status: answer.status }, "TaskManager unregistered"),
+        (err: Error) =>
+          log.info({ tm: tm.tmId, err: err.message }, "no ResourceManager to unregister from"),
+      );
+    },
+  };
+}
+
+/** GET /healthz on `port`, answering what `describe` says (503 when it says not ok). */
+export async function serveHealth(
+  ctx: RoleContext,
+  port: number,
+  describe: () => Record<string, unknown> & { ok: boolean },
+): Promise<HttpServer> {
+  return await serveHttp(
+    createBlock({ log: ctx.log }).get("/healthz", (c) => {
+      const health = describe();
+      return reply(c, health, health.ok ? 200 : 503);
+    }),
+    { port, hostname: ctx.config["rest.address"] },
+  );
+}

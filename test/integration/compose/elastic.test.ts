@@ -1,0 +1,199 @@
+/**
+ * compose/elastic.yml end to end, on a real Docker daemon with the project's own images: three
+ * identical `auto` nodes elect one master (seen in each node's /healthz) and the others'
+ * TaskManagers register; a job submitted over NATS (the only published port) finishes; after
+ * `docker kill` of the master another node takes over and a new job runs, and a node added with
+ * `--scale` joins as a TaskManager; `down` leaves nothing.
+ */
+import { spawn } from "node:child_process";
+import t, { type Test } from "tap";
+import { events, flotilla, ROOT } from "../../support/cli.ts";
+import { docker, ensureDocker } from "../../support/docker.ts";
+import { freePort } from "../../support/nats.ts";
+
+t.setTimeout(600_000);
+
+const d = await ensureDocker();
+const natsPort = await freePort();
+const project = `flotilla-elastic-${natsPort}`;
+const clusterId = `e${natsPort}`;
+const cluster = [`--cluster`, `nats://127.0.0.1:${natsPort}`, "--cluster-id", clusterId];
+const env: Record<string, string> = {
+  ...d.composeEnv,
+  FLOTILLA_NATS_PORT: String(natsPort),
+  FLOTILLA_CLUSTER_ID: clusterId,
+  FLOTILLA_HA_LEASE: "2s",
+  FLOTILLA_HEARTBEAT_TIMEOUT: "3s",
+  FLOTILLA_LOG_LEVEL: "warn",
+};
+
+/** `docker compose` (v2) where the docker CLI has it, else `docker-compose` (v1). */
+const [composeCmd, composePre] = await new Promise<[string, string[]]>((resolve) => {
+  const probe = spawn("docker", ["compose", "version"], { stdio: "ignore" });
+  probe.once("error", () => resolve(["docker-compose", []]));
+  probe.once("exit", (code) =>
+    resolve(code === 0 ? ["docker", ["compose"]] : ["docker-compose", []]),
+  );
+});
+
+function compose(...args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      composeCmd,
+      [...composePre, "-f", "compose/elastic.yml", "-p", project, ...args],
+      { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c));
+    child.stderr.on("data", (c: Buffer) => (output += c));
+    child.once("exit", (code) => resolve({ code, output }));
+  });
+}
+
+const ids = async (...filters: string[]) =>
+  (
+    await docker([
+      "ps",
+      "-aq",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+      ...filters.flatMap((f) => ["--filter", f]),
+    ])
+  ).stdout
+    .split("\n")
+    .filter(Boolean);
+const runningNodes = () => ids("label=com.docker.compose.service=node", "status=running");
+
+/** GET on a node's own port 8081, from inside its container (nodes publish no REST port). */
+async function inside(id: string, path: string): Promise<any> {
+  const script = `fetch("http://127.0.0.1:8081${path}").then((r) => r.text()).then(console.log, () => process.exit(1))`;
+  const r = await docker(["exec", id, "node", "-e", script], { timeoutMs: 15_000 });
+  if (r.code !== 0) return undefined;
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+interface Roles {
+  /** The one running node acting as master, its Dispatcher leading. */
+  id: string;
+  /** Every other running node: all TaskManagers. */
+  tms: string[];
+}
+
+/** The running nodes' roles once exactly one is master and the rest TaskManagers; else undefined. */
+async function settled(): Promise<Roles | undefined> {
+  const nodes = await runningNodes();
+  const seen = await Promise.all(nodes.map((id) => inside(id, "/healthz")));
+  const masters = nodes.filter((_, n) => seen[n]?.acting === "master");
+  const tms = nodes.filter((_, n) => seen[n]?.acting === "taskmanager");
+  if (masters.length !== 1 || tms.length !== nodes.length - 1) return undefined;
+  if (!seen[nodes.indexOf(masters[0]!)].dispatcherLeader) return undefined;
+  return { id: masters[0]!, tms };
+}
+
+async function runJob(t: Test): Promise<void> {
+  const run = await flotilla(
+    [
+      "run",
+      "examples/sequence-check.ts",
+      ...cluster,
+      "--json",
+      "--arg",
+      "keys=4",
+      "--arg",
+      "perKey=500",
+    ],
+    env,
+  );
+  t.equal(run.code, 0, run.stderr);
+  const ended = events(run.stdout).find((e) => e.event === "ended");
+  t.equal(ended?.state, "finished");
+  const rows = Object.values(ended?.results ?? {}).flat() as any[];
+  t.same(
+    rows.filter((r) => r.kind === "alert"),
+    [],
+    "no sequence alert",
+  );
+  t.same(
+    rows.filter((r) => r.kind === "count").map((r) => r.count),
+    [500, 500, 500, 500],
+    "every key counted exactly once",
+  );
+}
+
+t.teardown(async () => {
+  await compose("down", "-v", "--remove-orphans");
+});
+
+let first: Roles;
+
+t.test("up --scale node=3: one node is master, the others' TaskManagers register", async (t) => {
+  const up = await compose("up", "-d", "--scale", "node=3");
+  t.equal(up.code, 0, `compose up${up.code ? `: ${up.output}` : ""}`);
+  first = await waitFor("one master among 3 nodes", async () => {
+    const roles = await settled();
+    return roles && roles.tms.length === 2 ? roles : undefined;
+  });
+  const overview = await waitFor("two TaskManagers at the master", async () => {
+    const o = await inside(first.id, "/overview");
+    return o?.taskmanagers === 2 ? o : undefined;
+  });
+  t.equal(overview.slotsTotal, 4, "two TaskManagers of 2 slots");
+  const tmAnswer = await inside(first.tms[0]!, "/overview");
+  t.equal(tmAnswer?.code, "UNAVAILABLE", "a TaskManager node does not serve the REST API");
+});
+
+t.test("a job submitted over NATS finishes", async (t) => {
+  const list = await flotilla(["list", ...cluster, "--json"], env);
+  t.equal(list.code, 0, list.stderr);
+  await runJob(t);
+});
+
+t.test(
+  "docker kill of the master: another node takes over, a new job runs, new nodes join",
+  async (t) => {
+    const killed = await docker(["kill", first.id]);
+    t.equal(killed.code, 0, killed.stderr);
+    const next = await waitFor("another node to become master", async () => {
+      const roles = await settled();
+      return roles && roles.id !== first.id ? roles : undefined;
+    });
+    t.ok(first.tms.includes(next.id), "a former TaskManager node is the master now");
+    await waitFor("the remaining TaskManagers to register", async () => {
+      const o = await inside(next.id, "/overview");
+      return o?.taskmanagers === next.tms.length && o.taskmanagers > 0 ? o : undefined;
+    });
+    await runJob(t);
+    // --scale back to 3: the new node joins as a TaskManager of the new master.
+    const up = await compose("up", "-d", "--scale", "node=3");
+    t.equal(up.code, 0, `compose up${up.code ? `: ${up.output}` : ""}`);
+    const overview = await waitFor("the new node's TaskManager at the master", async () => {
+      const o = await inside(next.id, "/overview");
+      return o?.taskmanagers === 2 ? o : undefined;
+    });
+    t.equal(overview.slotsTotal, 4, "a new node adds its slots");
+  },
+);
+
+t.test("down leaves no containers, network or volume behind", async (t) => {
+  const down = await compose("down", "-v", "--remove-orphans");
+  t.equal(down.code, 0, `compose down${down.code ? `: ${down.output}` : ""}`);
+  t.same(await ids(), []);
+  const networks = await docker(["network", "ls", "-q", "--filter", `name=${project}`]);
+  t.equal(networks.stdout.trim(), "");
+  const volumes = await docker(["volume", "ls", "-q", "--filter", `name=${project}`]);
+  t.equal(volumes.stdout.trim(), "");
+});

@@ -79,7 +79,8 @@ export class LeaseElection implements LeaderElection {
       holder,
       subject = "",
       leaseMs = 3000,
-      renewMs = 1000,
+      // A third: two renewals in a row may fail (a NATS restart) before the lease runs out.
+      renewMs = leaseMs / 3,
       log = silentLogger,
     }: LeaderElectionOptions,
   ) {

@@ -15,7 +15,10 @@ export interface LeaderElectionOptions {
   subject?: string;
   /** How long a lease lasts without renewal. @default 3000 */
   leaseMs?: number;
-  /** How often the leader renews (well under leaseMs, so one lost renewal is not fatal). @default 1000 */
+  /**
+   * How often the leader renews (well under leaseMs, so one lost renewal is not fatal).
+   * @default a third of leaseMs (1000 for the default lease)
+   */
   renewMs?: number;
   log?: Logger;
 }

@@ -41,7 +41,7 @@ export function resourceManagerSubject(clusterId: string): string {
 }
 
 export interface ResourceManagerOptions {
-  /** Serve on NATS (in a queue group on `subject`) when given. */
+  /** Serve on NATS (on `subject`, in no queue group: see start()) when given. */
   nc?: NatsConnection;
   /** How to reach a TaskManager or JobManager subject. @default natsTransport(nc, subject) */
   transportFor?: (subject: string) => Transport;
@@ -192,7 +192,12 @@ export function createResourceManager({
         }
       }, config.heartbeatIntervalMs);
       if (nc) {
-        server = serveNats(app, { nc, subject, queue: subject, log });
+        // No queue group: a deposed leader that is frozen or cut off keeps its subscription on
+        // the server until the server notices (minutes), and in a queue group it would swallow
+        // its share of the requests. Without one every request also reaches the live leader,
+        // whose reply is the one that arrives.
+        // Once stopped (the lease is lost), what is still buffered for it goes unanswered.
+        server = serveNats(app, { nc, subject, log, accept: () => running });
         // Once start() resolves, calls from other connections find the subscription.
         await nc.flush();
       }

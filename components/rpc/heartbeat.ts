@@ -29,6 +29,8 @@ export class HeartbeatMonitor<T = unknown> {
   readonly #targets = new Map<string, Monitored<T>>();
   readonly #options: Required<HeartbeatOptions<T>>;
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** When the last tick ran (or the timer started). */
+  #lastTick = 0;
 
   constructor({
     intervalMs = 1000,
@@ -42,7 +44,10 @@ export class HeartbeatMonitor<T = unknown> {
   /** Start (or restart) monitoring a target; its timeout counts from now. */
   monitor(id: string, target: T): void {
     this.#targets.set(id, { target, lastSeen: Date.now(), unreachable: 0, pinging: false });
-    this.#timer ??= setInterval(() => this.#tick(), this.#options.intervalMs);
+    if (!this.#timer) {
+      this.#lastTick = Date.now();
+      this.#timer = setInterval(() => this.#tick(), this.#options.intervalMs);
+    }
   }
 
   unmonitor(id: string): void {
@@ -82,6 +87,13 @@ export class HeartbeatMonitor<T = unknown> {
   #tick(): void {
     const now = Date.now();
     const { timeoutMs, unreachableThreshold } = this.#options;
+    const paused = now - this.#lastTick > timeoutMs;
+    this.#lastTick = now;
+    if (paused) {
+      // This process was not running (SIGSTOP, a stalled event loop): no reply could be read
+      // meanwhile, so the silence is ours, not the targets'. Their clocks restart from now.
+      for (const m of this.#targets.values()) m.lastSeen = now;
+    }
     for (const [id, m] of this.#targets) {
       if (now - m.lastSeen > timeoutMs) {
         this.#lose(id, m, `no heartbeat for ${now - m.lastSeen} ms (timeout ${timeoutMs} ms)`);

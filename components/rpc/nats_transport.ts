@@ -108,5 +108,21 @@ export function natsTransport(
       }
       return decodeReply(reply);
     },
+    async sendAll(request: RequestEnvelope, waitMs: number): Promise<ReplyEnvelope[]> {
+      const replies: ReplyEnvelope[] = [];
+      try {
+        const wait = Math.max(1, Math.ceil(waitMs));
+        const msgs = await nc.requestMany(subject, encodeRequest(request), {
+          strategy: "timer",
+          maxWait: wait,
+        });
+        for await (const msg of msgs) replies.push(decodeReply(msg.data));
+      } catch (err) {
+        throw mapNatsError(err, subject, waitMs);
+      }
+      if (replies.length === 0)
+        throw new TimeoutError(`no reply from ${subject} within ${Math.ceil(waitMs)} ms`);
+      return replies;
+    },
   };
 }

@@ -14,6 +14,13 @@ export interface NatsServeOptions {
   subject: string;
   /** Queue group; give one for singletons (dispatcher, rm) so only one instance answers. */
   queue?: string;
+  /**
+   * While this says false, requests are dropped unanswered: a leader that lost its lease must
+   * not act on what is still buffered for it (the backlog of a process that was frozen), and
+   * must not answer before the live leader does.
+   * @default always true
+   */
+  accept?: () => boolean;
   log?: Logger;
 }
 
@@ -47,7 +54,7 @@ function respond(msg: Msg, bytes: Uint8Array, log: Logger): void {
 
 export function serveNats(
   app: FetchApp,
-  { nc, subject, queue, log = silentLogger }: NatsServeOptions,
+  { nc, subject, queue, accept, log = silentLogger }: NatsServeOptions,
 ): NatsServer {
   let inFlight = 0;
   let idle: (() => void) | undefined;
@@ -87,6 +94,7 @@ export function serveNats(
         log.error({ err, subject }, "subscription error");
         return;
       }
+      if (accept && !accept()) return;
       inFlight++;
       let pending: Promise<void> | undefined;
       try {

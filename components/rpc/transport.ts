@@ -14,6 +14,13 @@ export interface Transport {
    * propagating: a "no responders" then is worth retrying rather than reporting.
    */
   settling?(): boolean;
+  /**
+   * Every reply that comes within `waitMs` (over NATS every subscriber of the subject answers),
+   * for a caller that must not act on one answer when several processes may serve the subject
+   * (a JobManager being replaced). Rejects when nobody answered; absent on transports that
+   * only ever reach one block.
+   */
+  sendAll?(request: RequestEnvelope, waitMs: number): Promise<ReplyEnvelope[]>;
 }
 
 /** Something that answers fetch-style requests: a Hono app, or anything with its `fetch`. */

@@ -7,8 +7,13 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import {
+  codecFor,
+  decodeBody,
   ErrorCode,
   FlotillaError,
+  fromWire,
+  JSON_TYPE,
+  json,
   type Logger,
   newTaskManagerId,
   silentLogger,
@@ -42,6 +47,7 @@ import {
   freeSlotSchema,
   jobAttemptSchema,
   type SlotReport,
+  SlotState,
   type TaskDescriptor,
   taskDescriptorSchema,
   triggerSchema,
@@ -81,6 +87,15 @@ interface Running {
   reports: Promise<void>;
 }
 
+/** A task being deployed: the checkpoint triggers it must not miss, and a cancel that came. */
+interface SettingUp {
+  jobId: string;
+  attempt: number;
+  triggers: { id: number; final: boolean }[];
+  /** Canceled while being set up: the task is canceled as soon as it exists. */
+  canceled?: string;
+}
+
 const ANY: Profile = { cpu: 0, memoryMb: 0, extended: {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -112,6 +127,8 @@ export function createTaskManager(options: TaskManagerOptions) {
   const totalResources = options.totalResources ?? sum(profiles);
   const tokens = new FencingTokens();
   const tasks = new Map<string, Running>();
+  /** Tasks being deployed (not in `tasks` yet), with the checkpoint triggers they missed. */
+  const settingUp = new Map<string, SettingUp>();
   const graphs = new Map<string, Promise<JobGraph>>();
   const client = (target: string, timeoutMs = 5000): any =>
     createClient<any>(transportFor(target), { timeoutMs });
@@ -122,15 +139,27 @@ export function createTaskManager(options: TaskManagerOptions) {
   const jmMonitor = new HeartbeatMonitor<string>({
     intervalMs: heartbeatIntervalMs,
     timeoutMs: heartbeatTimeoutMs,
-    ping: async (_jobId, jmSubject) => {
-      await unwrap(client(jmSubject, heartbeatIntervalMs).heartbeat.$get());
-    },
-    onLost: (jobId, _jm, reason) => {
+    ping: (jobId, jmSubject) => syncSlots(jobId, jmSubject),
+    onLost: (jobId, jmSubject, reason) => {
       log.warn(
         { job: jobId, reason },
         "JobManager lost: canceling its tasks and freeing its slots",
       );
-      void cancelJob(jobId, Number.POSITIVE_INFINITY).then(() => slots.freeJob(jobId));
+      void cancelJob(jobId, Number.POSITIVE_INFINITY, `JobManager lost: ${reason}`).then(() => {
+        if (slots.freeJob(jobId).length === 0) return;
+        reportNow?.();
+        // If a JobManager of the job does answer after all (one that was taking over while
+        // this TaskManager gave up), it must not keep counting on the freed slots: to it, this
+        // TaskManager is gone (its next attempt asks the ResourceManager for slots again).
+        void unwrap(
+          client(jmSubject).taskmanagers[":tmId"].lost.$post({
+            param: { tmId },
+            json: {
+              reason: `TaskManager ${tmId} freed the job's slots: JobManager lost (${reason})`,
+            },
+          }),
+        ).catch(() => {});
+      });
     },
   });
 
@@ -163,7 +192,10 @@ export function createTaskManager(options: TaskManagerOptions) {
   /** Calls the task's JM, retrying a little; a JM that stays away is the JM monitor's business. */
   function toJm(running: Running, call: (jm: any) => Promise<unknown>, what: string): void {
     running.reports = running.reports.then(async () => {
-      for (let i = 0; i < 5; i++) {
+      // At least five tries and the heartbeat timeout: a lost acknowledgement costs a whole
+      // checkpoint, so a report rides out a NATS restart that the JobManager itself survives.
+      const started = Date.now();
+      for (let i = 0; i < 5 || Date.now() - started < heartbeatTimeoutMs; i++) {
         try {
           await unwrap(call(client(running.descriptor.jmSubject)) as Promise<never>);
           return;
@@ -172,7 +204,7 @@ export function createTaskManager(options: TaskManagerOptions) {
             log.warn({ err: (err as Error).message, what }, "JobManager refused a report");
             return;
           }
-          await sleep(50 * 2 ** i);
+          await sleep(Math.min(50 * 2 ** i, 500));
         }
       }
       log.warn({ what, job: running.descriptor.jobId }, "JobManager unreachable: report dropped");
@@ -181,8 +213,22 @@ export function createTaskManager(options: TaskManagerOptions) {
 
   async function deploy(d: TaskDescriptor): Promise<void> {
     const k = key(d);
-    if (tasks.has(k)) return; // a retried deployment
+    if (tasks.has(k) || settingUp.has(k)) return; // a retried deployment
     slots.byAllocation(d.allocationId, d.jobId);
+    // Checkpoint triggers of this attempt that come while the task is set up (the artifact may
+    // still be loading) are kept for it: a source that missed its trigger would leave every
+    // channel that already delivered the barrier blocked, and the job stalled until the
+    // checkpoint times out.
+    const pending: SettingUp = { jobId: d.jobId, attempt: d.attempt, triggers: [] };
+    settingUp.set(k, pending);
+    try {
+      await setUp(d, k, pending);
+    } finally {
+      settingUp.delete(k);
+    }
+  }
+
+  async function setUp(d: TaskDescriptor, k: string, pending: SettingUp): Promise<void> {
     // Tasks of an older attempt of this job (left by a JobManager that was replaced) go first.
     await cancelJob(d.jobId, d.attempt - 1);
     const graph = await graphFor(d);
@@ -251,6 +297,9 @@ export function createTaskManager(options: TaskManagerOptions) {
         ),
     });
     tasks.set(k, running);
+    if (pending.canceled !== undefined) void running.task.cancel(pending.canceled);
+    else if (running.task.vertex.source)
+      for (const { id, final } of pending.triggers) running.task.triggerCheckpoint(id, final);
     running.task
       .run()
       .catch(() => {})
@@ -259,11 +308,17 @@ export function createTaskManager(options: TaskManagerOptions) {
       });
   }
 
-  async function cancelJob(jobId: string, upToAttempt: number): Promise<number> {
+  async function cancelJob(
+    jobId: string,
+    upToAttempt: number,
+    reason = "canceled by the JobManager",
+  ): Promise<number> {
+    for (const pending of settingUp.values())
+      if (pending.jobId === jobId && pending.attempt <= upToAttempt) pending.canceled ??= reason;
     const matching = [...tasks.values()].filter(
       (r) => r.descriptor.jobId === jobId && r.descriptor.attempt <= upToAttempt,
     );
-    await Promise.all(matching.map((r) => r.task.cancel("canceled by the JobManager")));
+    await Promise.all(matching.map((r) => r.task.cancel(reason)));
     return matching.length;
   }
 
@@ -272,6 +327,86 @@ export function createTaskManager(options: TaskManagerOptions) {
       (r) =>
         r.descriptor.jobId === jobId && (attempt === undefined || r.descriptor.attempt === attempt),
     );
+  }
+
+  /**
+   * The heartbeat to a job's JobManager offers the job's active slots again, as Flink's
+   * TaskExecutor offers its slots to every new JobMaster leader and frees the ones the JobMaster
+   * does not hold (syncSlotsWithSnapshotFromJobMaster): a JobManager recovered after a failover
+   * gets the slots back (its first deployment replaces their old tasks), and a slot that no
+   * JobManager holds any more is freed with its tasks instead of staying allocated for good.
+   *
+   * While a JobManager is being replaced, the old one may still answer for the job (a deposed
+   * leader that has not stopped yet); it does not hold the new JobManager's slots. So where the
+   * transport can, every answer is collected, and a slot is freed only if none of them holds it.
+   */
+  async function syncSlots(jobId: string, jmSubject: string): Promise<void> {
+    const active = slots
+      .reports()
+      .filter((s) => s.jobId === jobId && s.state === SlotState.ACTIVE && s.allocationId);
+    if (active.length === 0) {
+      await unwrap(client(jmSubject, heartbeatIntervalMs).heartbeat.$get());
+      return;
+    }
+    const offer = {
+      tmId,
+      tmSubject: subject,
+      slots: active.map(({ slotId, allocationId, profile }) => ({ slotId, allocationId, profile })),
+    };
+    const held = await offerToAll(jmSubject, offer);
+    for (const slot of active) {
+      if (held.has(slot.slotId)) continue;
+      log.warn(
+        { slot: slot.slotId, job: jobId, allocation: slot.allocationId },
+        "no JobManager of the job holds this slot (any more): freeing it",
+      );
+      await releaseSlot(slot.slotId, slot.allocationId!, "the JobManager does not hold the slot");
+    }
+  }
+
+  /** Slot ids that at least one JobManager answering on `jmSubject` accepted. */
+  async function offerToAll(jmSubject: string, offer: unknown): Promise<Set<string>> {
+    const transport = transportFor(jmSubject);
+    if (!transport.sendAll) {
+      const { accepted } = (await unwrap(
+        client(jmSubject, heartbeatIntervalMs).slots.offer.$post({ json: offer }),
+      )) as { accepted: string[] };
+      return new Set(accepted);
+    }
+    const replies = await transport.sendAll(
+      {
+        method: "POST",
+        path: "/slots/offer",
+        headers: { "content-type": JSON_TYPE },
+        body: json.encode(offer),
+      },
+      heartbeatIntervalMs,
+    );
+    const held = new Set<string>();
+    let refused: FlotillaError | undefined;
+    for (const r of replies) {
+      const decoded = r.body ? decodeBody(codecFor(r.headers["content-type"]) ?? json, r.body) : {};
+      if (r.status >= 400) {
+        refused ??= fromWire(r.status, decoded);
+        continue;
+      }
+      for (const id of (decoded as { accepted?: string[] }).accepted ?? []) held.add(id);
+    }
+    if (refused && held.size === 0 && replies.every((r) => r.status >= 400)) throw refused;
+    return held;
+  }
+
+  /** Cancels the tasks running in an allocation and frees its slot; false if it moved on. */
+  async function releaseSlot(slotId: string, allocationId: string, why: string): Promise<boolean> {
+    const slot = slots.get(slotId);
+    if (slot.jobId && slot.allocationId === allocationId) {
+      const still = tasksOf(slot.jobId).filter((r) => r.descriptor.allocationId === allocationId);
+      await Promise.all(still.map((r) => r.task.cancel(why)));
+    }
+    const freed = slots.free(slotId, allocationId);
+    if (freed) reportNow?.();
+    if (!slots.jobs().length) jmMonitor.stop();
+    return freed;
   }
 
   async function offer(slot: SlotReport, jmSubject: string): Promise<void> {
@@ -326,16 +461,7 @@ export function createTaskManager(options: TaskManagerOptions) {
       body(freeSlotSchema),
       async (c) => {
         const { slotId } = c.req.valid("param");
-        const slot = slots.get(slotId);
-        if (slot.jobId && slot.allocationId === c.req.valid("json").allocationId) {
-          const still = tasksOf(slot.jobId).filter(
-            (r) => r.descriptor.allocationId === slot.allocationId,
-          );
-          await Promise.all(still.map((r) => r.task.cancel("slot freed")));
-        }
-        const freed = slots.free(slotId, c.req.valid("json").allocationId);
-        if (freed) reportNow?.();
-        if (!slots.jobs().length) jmMonitor.stop();
+        const freed = await releaseSlot(slotId, c.req.valid("json").allocationId, "slot freed");
         return reply(c, { freed });
       },
     )
@@ -362,6 +488,9 @@ export function createTaskManager(options: TaskManagerOptions) {
         const { attempt, final } = c.req.valid("json");
         const sources = tasksOf(jobId, attempt).filter((r) => r.task.vertex.source);
         for (const r of sources) r.task.triggerCheckpoint(id, final);
+        for (const pending of settingUp.values())
+          if (pending.jobId === jobId && pending.attempt === attempt)
+            pending.triggers.push({ id, final });
         return reply(c, { triggered: sources.length });
       },
     )

@@ -3,6 +3,7 @@
  * test nats-server, reached over REST. Every process is killed at teardown.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
 import { freePort, type NatsServer, onProcessEnd } from "./nats.ts";
@@ -15,12 +16,23 @@ interface Teardown {
 }
 
 export interface ClusterProcesses {
-  readonly rest: string;
+  /**
+   * The REST endpoint `call`, `submit` and `result` use; a test whose master moves (the `auto`
+   * role) points it at the new one.
+   */
+  rest: string;
   readonly env: Record<string, string>;
   /** Every process started so far, in order. */
   readonly processes: ChildProcess[];
-  /** Starts one more role process; returns it. */
-  spawn(role: string, extraEnv?: Record<string, string>): ChildProcess;
+  /**
+   * Starts one more role process; returns it. With `onLine`, its stdout (JSON log lines) is
+   * read line by line instead of ignored.
+   */
+  spawn(
+    role: string,
+    extraEnv?: Record<string, string>,
+    options?: { onLine?: (line: string) => void },
+  ): ChildProcess;
   /** GET/POST/PATCH to the REST API; returns status and parsed body. */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs?: number): Promise<T>;
@@ -44,7 +56,19 @@ export async function clusterFor(
   {
     roles = ["master", "taskmanager", "taskmanager"],
     env: extra = {},
-  }: { roles?: string[]; env?: Record<string, string> } = {},
+    onLine,
+    ready,
+  }: {
+    roles?: string[];
+    env?: Record<string, string>;
+    /** Reads the stdout (JSON log lines) of the roles started here, instead of ignoring it. */
+    onLine?: (line: string, role: string) => void;
+    /**
+     * Resolves when the cluster is up. @default /overview on `rest` shows as many TaskManagers
+     * as `roles` has "taskmanager" entries
+     */
+    ready?: (cluster: ClusterProcesses) => Promise<unknown>;
+  } = {},
 ): Promise<ClusterProcesses> {
   const port = await freePort();
   const env: Record<string, string> = {
@@ -75,19 +99,22 @@ export async function clusterFor(
     rest,
     env,
     processes: children,
-    spawn(role, extraEnv = {}) {
+    spawn(role, extraEnv = {}, { onLine } = {}) {
       const child = spawn(process.execPath, [BIN, "start", role], {
         cwd: ROOT,
         env: { ...env, ...extraEnv },
-        stdio: ["ignore", "ignore", "inherit"],
+        stdio: ["ignore", onLine ? "pipe" : "ignore", "inherit"],
       });
+      if (onLine && child.stdout) {
+        createInterface({ input: child.stdout, crlfDelay: Infinity }).on("line", onLine);
+      }
       children.push(child);
       live.add(child);
       child.once("exit", () => live.delete(child));
       return child;
     },
     async call(method, path, body) {
-      const res = await fetch(rest + path, {
+      const res = await fetch(cluster.rest + path, {
         method,
         ...(body === undefined
           ? {}
@@ -113,7 +140,7 @@ export async function clusterFor(
       // "wordcount.ts" is an example; a path with a folder is relative to the repository.
       const path = example.includes("/") ? example : `examples/${example}`;
       const bytes = await bundleJob(fileURLToPath(new URL(`../../${path}`, import.meta.url)));
-      const uploaded = await fetch(`${rest}/artifacts`, {
+      const uploaded = await fetch(`${cluster.rest}/artifacts`, {
         method: "POST",
         body: bytes as BodyInit,
       });
@@ -144,7 +171,12 @@ export async function clusterFor(
         });
     },
   };
-  for (const role of roles) cluster.spawn(role);
+  for (const role of roles)
+    cluster.spawn(role, {}, onLine ? { onLine: (line) => onLine(line, role) } : {});
+  if (ready) {
+    await ready(cluster);
+    return cluster;
+  }
   const tms = roles.filter((r) => r === "taskmanager").length;
   await cluster.waitFor("the cluster to come up", async () => {
     const { status, body } = await cluster.call("GET", "/overview");

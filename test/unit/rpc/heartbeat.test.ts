@@ -118,3 +118,32 @@ t.test("received() counts as a heartbeat; unmonitor stops watching", async (t) =
   await new Promise((r) => setTimeout(r, 100));
   t.notOk(lost, "unmonitored targets are never reported");
 });
+
+t.test("a monitor that was paused itself does not blame its targets for the pause", async (t) => {
+  let answering = true;
+  const { lost, onLost } = lostOnce();
+  let lostEarly = false;
+  const monitor = new HeartbeatMonitor({
+    intervalMs: 10,
+    timeoutMs: 60,
+    ping: () => (answering ? Promise.resolve() : new Promise<void>(() => {})),
+    onLost: (...args) => {
+      if (answering) lostEarly = true;
+      onLost(...args);
+    },
+  });
+  t.teardown(() => monitor.stop());
+  monitor.monitor("tm-1", {});
+  await new Promise((r) => setTimeout(r, 30));
+  // The process stalls (a SIGSTOP, a blocked event loop) for longer than the timeout: no reply
+  // could be read meanwhile.
+  const until = Date.now() + 200;
+  while (Date.now() < until) {}
+  await new Promise((r) => setTimeout(r, 40));
+  t.notOk(lostEarly, "not lost for the monitor's own pause");
+  t.ok(monitor.has("tm-1"));
+  answering = false;
+  const silentSince = Date.now();
+  const result = await lost;
+  t.ok(result.at - silentSince >= 50, "a target silent for the timeout afterwards is still lost");
+});

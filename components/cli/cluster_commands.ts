@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ErrorCode, FlotillaError } from "../core/mod.ts";
-import { type Output, usage } from "./commands.ts";
+import { type Output, remote, usage } from "./commands.ts";
 import { type ComposeCall, compose, failed } from "./compose.ts";
 
 type Flags = Record<string, unknown>;
@@ -29,28 +29,41 @@ function scaleOf(flags: Flags): number | undefined {
 }
 
 const restPort = () => Number(process.env.FLOTILLA_REST_PORT ?? 8081);
+const natsPort = () => Number(process.env.FLOTILLA_NATS_PORT ?? 4222);
 
-async function waitForCluster(url: string, taskmanagers: number, out: Output): Promise<unknown> {
+/** Where a layout is reached from this host: REST, or NATS for elastic (its master moves). */
+function addressOf(layout: string): string {
+  return layout === "elastic" ? `nats://127.0.0.1:${natsPort()}` : `http://127.0.0.1:${restPort()}`;
+}
+
+async function waitForCluster(
+  address: string,
+  taskmanagers: number,
+  out: Output,
+): Promise<unknown> {
+  const cluster = remote({ cluster: address });
   const deadline = Date.now() + 120_000;
   let said = "";
-  for (;;) {
-    const overview = await fetch(`${url}/overview`, { signal: AbortSignal.timeout(2000) })
-      .then((r) => (r.ok ? r.json() : undefined))
-      .catch(() => undefined);
-    const registered = (overview as { taskmanagers?: number } | undefined)?.taskmanagers ?? -1;
-    const line =
-      registered < 0
-        ? `waiting for ${url}`
-        : `${registered}/${taskmanagers} TaskManagers registered`;
-    if (line !== said && !out.json) out.line(line);
-    said = line;
-    if (registered >= taskmanagers) return overview;
-    if (Date.now() > deadline)
-      throw new FlotillaError(
-        ErrorCode.TIMEOUT,
-        `the cluster did not come up within 120 s (${line}): see flotilla cluster logs`,
-      );
-    await new Promise((r) => setTimeout(r, 500));
+  try {
+    for (;;) {
+      const overview = await cluster.call("GET", "/overview").catch(() => undefined);
+      const registered = (overview as { taskmanagers?: number } | undefined)?.taskmanagers ?? -1;
+      const line =
+        registered < 0
+          ? `waiting for ${address}`
+          : `${registered}/${taskmanagers} TaskManagers registered`;
+      if (line !== said && !out.json) out.line(line);
+      said = line;
+      if (registered >= taskmanagers) return overview;
+      if (Date.now() > deadline)
+        throw new FlotillaError(
+          ErrorCode.TIMEOUT,
+          `the cluster did not come up within 120 s (${line}): see flotilla cluster logs`,
+        );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await cluster.close();
   }
 }
 
@@ -62,16 +75,18 @@ export async function clusterCommand(action: string, flags: Flags, out: Output):
   const call = { layout, project };
   switch (action) {
     case "up": {
-      const scale = scaleOf(flags) ?? (layout === "standalone" ? 2 : 0);
+      // elastic scales its identical nodes (one becomes the master); the others their TMs.
+      const service = layout === "elastic" ? "node" : "taskmanager";
+      const scale = scaleOf(flags) ?? (layout === "session" ? 0 : layout === "elastic" ? 3 : 2);
       if (!out.json) out.line(`starting ${layout} as project ${project}`);
       const result = await compose(
         call,
-        (c, o) => c.upAll({ ...o, commandOptions: [["--scale", `taskmanager=${scale}`]] }), // upAll adds -d
+        (c, o) => c.upAll({ ...o, commandOptions: [["--scale", `${service}=${scale}`]] }), // upAll adds -d
       );
       if (result.exitCode !== 0) throw failed("compose up", result);
-      const url = `http://127.0.0.1:${restPort()}`;
-      const overview = await waitForCluster(url, scale, out);
-      if (out.json) out.event({ layout, project, rest: url, overview });
+      const url = addressOf(layout);
+      const overview = await waitForCluster(url, layout === "elastic" ? scale - 1 : scale, out);
+      if (out.json) out.event({ layout, project, cluster: url, rest: url, overview });
       else out.line(`up: ${url} (flotilla run <job> --cluster ${url})`);
       return 0;
     }

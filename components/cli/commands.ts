@@ -116,7 +116,9 @@ function describe(d: any, records = true): string {
         .map(([s, n]) => `${n} ${s}`)
         .join(", ") || "-";
     const io = records ? ` (in ${count(v.recordsIn ?? 0)}, out ${count(v.recordsOut ?? 0)})` : "";
-    return `${v.name} ${tasks}${io}`;
+    // Adaptive jobs change parallelism: show it (the tasks count says it otherwise).
+    const p = d.scheduler && d.scheduler !== "default" ? ` x${v.parallelism}` : "";
+    return `${v.name}${p} ${tasks}${io}`;
   });
   const cp =
     records && d.lastCheckpoint
@@ -124,7 +126,31 @@ function describe(d: any, records = true): string {
       : d.checkpoints
         ? `, ${d.checkpoints} checkpoints`
         : "";
-  return `${d.state}${d.restarts ? `, ${d.restarts} restarts` : ""}${cp}${vertices.length ? ` | ${vertices.join(" | ")}` : ""}${d.waitingFor ? ` | ${d.waitingFor}` : ""}`;
+  return `${d.state}${d.restarts ? `, ${d.restarts} restarts` : ""}${d.rescales ? `, ${d.rescales} rescales` : ""}${cp}${vertices.length ? ` | ${vertices.join(" | ")}` : ""}${d.waitingFor ? ` | ${d.waitingFor}` : ""}`;
+}
+
+/**
+ * A read the cluster cannot answer for a while (its master failing over: 503 from a standby, no
+ * responders on NATS, a refused connection) is retried for up to a minute, saying so once.
+ */
+async function throughFailover<T>(read: () => Promise<T>, out: Output): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  let said = false;
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      const code = (err as FlotillaError).code;
+      if ((code !== ErrorCode.UNAVAILABLE && code !== ErrorCode.TIMEOUT) || Date.now() > deadline)
+        throw err;
+      if (!said) {
+        out.event({ event: "unavailable", message: (err as Error).message });
+        if (!out.json) out.line(`cluster unavailable (${(err as Error).message}); retrying`);
+        said = true;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 export async function run(
@@ -173,7 +199,7 @@ export async function run(
     let details: any;
     let polls = 0;
     for (;;) {
-      details = await cluster.call("GET", `/jobs/${jobId}`);
+      details = await throughFailover(() => cluster.call("GET", `/jobs/${jobId}`), out);
       // A status event or plain line when state, tasks or checkpoints change; a TTY line always.
       const changed = describe(details, false);
       if (tty)
@@ -205,7 +231,7 @@ export async function run(
       await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** polls++, 250)));
     }
     if (tty) process.stdout.write("\n");
-    const results = await cluster.call("GET", `/jobs/${jobId}/results`);
+    const results = await throughFailover(() => cluster.call("GET", `/jobs/${jobId}/results`), out);
     if (out.json)
       out.event({ event: "ended", jobId, state: details.state, error: details.error, results });
     else {

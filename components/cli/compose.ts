@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import type * as Compose from "docker-compose";
 import { ErrorCode, FlotillaError } from "../core/mod.ts";
 
-export const LAYOUTS = ["standalone", "session", "job"] as const;
+export const LAYOUTS = ["standalone", "session", "job", "elastic", "ha"] as const;
 export type Layout = (typeof LAYOUTS)[number];
 
 /** The flotilla package's root, from the sources or from dist/ alike. */
@@ -26,7 +26,8 @@ export function packageRoot(): string {
   }
 }
 
-export function composeFile(layout: string): string {
+/** The compose file(s) of a layout: `ha` is standalone.yml with the ha.yml overlay. */
+export function composeFile(layout: string): string[] {
   if (!(LAYOUTS as readonly string[]).includes(layout))
     throw Object.assign(
       new FlotillaError(
@@ -35,7 +36,8 @@ export function composeFile(layout: string): string {
       ),
       { usage: true },
     );
-  return join(packageRoot(), "compose", `${layout}.yml`);
+  const file = (name: string) => join(packageRoot(), "compose", `${name}.yml`);
+  return layout === "ha" ? [file("standalone"), file("ha")] : [file(layout)];
 }
 
 let detected: Compose.IDockerComposeExecutableOptions | undefined;

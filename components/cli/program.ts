@@ -11,6 +11,7 @@ export const EXIT_USAGE = 64;
 /** The roles of `flotilla start` (kept here so help does not load the cluster code). */
 export const ROLE_NAMES = [
   "master",
+  "auto",
   "dispatcher",
   "resourcemanager",
   "taskmanager",
@@ -188,11 +189,17 @@ export function program(io: ProgramIo): CAC {
         "cluster <action>",
         "Run a compose layout: up (waits until ready), down, ps, logs. Needs Docker Compose v2 or v1.",
       )
-      .option("--layout <name>", "standalone, session or job (default: standalone)")
-      .option("--scale <n>", "up: TaskManager containers (default: 2 standalone, 0 session)")
+      .option("--layout <name>", "standalone, session, job, elastic or ha (default: standalone)")
+      .option(
+        "--scale <n>",
+        "up: TaskManager containers (default: 2 standalone and ha, 0 session); elastic: nodes (3)",
+      )
       .option("--project <name>", "Compose project name (default: flotilla-<layout>)")
       .example("flotilla cluster up --layout standalone --scale 3")
       .example("flotilla cluster ps --layout standalone --json")
+      .example(
+        "flotilla cluster up --layout elastic --scale 4   # then --cluster nats://127.0.0.1:4222",
+      )
       .example("flotilla cluster down --layout standalone"),
   ).action(command("clusterCommand"));
 

@@ -30,6 +30,13 @@ export async function startCommand(
     level: config["log.level"],
     bindings: { cluster: config["cluster.id"] },
   });
+  // Signals are handled from here on: one that arrives while the role starts stops it once up.
+  let signaled: string | undefined;
+  let stop: (signal: string) => Promise<void> = async (signal) => {
+    signaled ??= signal;
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
   const running = await startRole(role as Role, config, log).catch((err: Error) =>
     io.fail(`cannot start ${role}: ${err instanceof FlotillaError ? err.message : err.stack}`),
   );
@@ -42,7 +49,7 @@ export async function startCommand(
     });
   }
   let stopping = false;
-  const stop = async (signal: string) => {
+  stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping");
@@ -50,6 +57,5 @@ export async function startCommand(
     // Job mode: a stopped job-mode process canceled its job, and says so.
     io.exit(running.outcome ? EXIT_CODES.canceled : 0);
   };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  if (signaled) await stop(signaled);
 }

@@ -142,6 +142,45 @@ t.test("singletons in a queue group: each call answered exactly once", async (t)
   t.equal((await count(a)) + (await count(b)), 60);
 });
 
+t.test("accept() false: a server drops requests unanswered; another one answers", async (t) => {
+  const server = await natsFor(t);
+  const nc = await connectFor(t, server);
+  let leading = true;
+  const deposed = echoBlock();
+  const servers = [
+    serveNats(deposed, { nc, subject: "t.accept", accept: () => leading }),
+    serveNats(echoBlock(), { nc, subject: "t.accept" }),
+  ];
+  t.teardown(() => Promise.all(servers.map((s) => s.stop())));
+  const transport = natsTransport(nc, "t.accept");
+  const ping = { method: "GET", path: "/ping", headers: {} };
+  t.equal((await transport.sendAll!(ping, 200)).length, 2, "both answer while accepting");
+  leading = false;
+  t.equal((await transport.sendAll!(ping, 200)).length, 1, "then only the other one");
+  const calls = (await (await deposed.request("/calls")).json()).calls as number;
+  t.equal(calls, 1, "the dropped request never reached the app");
+});
+
+t.test("sendAll: every reply within the wait; nobody listening is UNAVAILABLE", async (t) => {
+  const server = await natsFor(t);
+  const nc = await connectFor(t, server);
+  const transport = natsTransport(nc, "t.all");
+  const ping = { method: "GET", path: "/ping", headers: {} };
+  await t.rejects(transport.sendAll!(ping, 100), { code: ErrorCode.UNAVAILABLE });
+  const servers = [1, 2, 3].map(() => serveNats(echoBlock(), { nc, subject: "t.all" }));
+  t.teardown(() => Promise.all(servers.map((s) => s.stop())));
+  await nc.flush();
+  const replies = await transport.sendAll!(ping, 200);
+  t.same(
+    replies.map((r) => r.status),
+    [200, 200, 200],
+  );
+  const silent = serveNats(echoBlock(), { nc, subject: "t.silent", accept: () => false });
+  t.teardown(() => silent.stop());
+  await nc.flush();
+  await t.rejects(natsTransport(nc, "t.silent").sendAll!(ping, 100), { code: ErrorCode.TIMEOUT });
+});
+
 t.test("stop() answers the calls in flight, then the subject goes quiet", async (t) => {
   const server = await natsFor(t);
   const nc = await connectFor(t, server);

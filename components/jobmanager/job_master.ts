@@ -235,9 +235,7 @@ export function createJobMaster(options: JobManagerOptions) {
             // A source that never got the trigger never sends its barrier: abort now rather
             // than at the checkpoint timeout, so the next checkpoint can start.
             log.warn({ err: err.message, checkpoint: id }, "trigger failed");
-            coordinator
-              .forTask("trigger", 0)
-              .decline(id, `trigger to ${tm} failed: ${err.message}`);
+            coordinator.abort(id, `the trigger to ${tm} failed: ${err.message}`);
           });
         }
       },

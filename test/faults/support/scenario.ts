@@ -43,11 +43,7 @@ const KNOWN_BUGS: { bug: string; seen(cluster: FaultCluster, timeline: Timeline)
       ),
   },
   {
-    bug: "a recovered JobManager whose first requirements declaration failed (no ResourceManager leader yet) never declares again and waits for slots until slot.request.timeout",
-    seen: (cluster) => cluster.lines.some((l) => l.msg.startsWith("declaring requirements failed")),
-  },
-  {
-    bug: "a checkpoint whose trigger request was lost (sent while NATS restarted) stays pending until the 60 s checkpoint timeout (jobmanager: a failed trigger does not abort it), so no checkpoint completes meanwhile",
+    bug: "after a NATS restart the job is sometimes not RUNNING with a new checkpoint within the wait although the triggers lost during the restart are now aborted at once (not after the 60 s timeout): the remaining stall is not understood yet (issue 7 note)",
     seen: (cluster) =>
       cluster.lines.some(
         (l) =>

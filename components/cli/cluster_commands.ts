@@ -91,9 +91,7 @@ export async function clusterCommand(action: string, flags: Flags, out: Output):
       return 0;
     }
     case "down": {
-      const result = await compose(call, (c, o) =>
-        c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }),
-      );
+      const result = await downStack(call);
       if (result.exitCode !== 0) throw failed("compose down", result);
       if (out.json) out.event({ layout, project, down: true });
       else out.line(`${project} down`);
@@ -146,6 +144,11 @@ export async function clusterCommand(action: string, flags: Flags, out: Output):
   }
 }
 
+/** `down -v --remove-orphans`: the stack's containers, network and volumes go. */
+function downStack(call: ComposeCall) {
+  return compose(call, (c, o) => c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }));
+}
+
 /** Slots a job needs: per slot-sharing group, its largest vertex's parallelism. */
 function slotsNeeded(plan: {
   vertices: { parallelism: number; slotSharingGroup: string }[];
@@ -178,12 +181,7 @@ export async function runComposeJob(
   const interrupted = (signal: NodeJS.Signals) => {
     if (!out.json) out.line(`${signal}: removing stack ${project}`);
     const started = call;
-    const removed =
-      started && !keep
-        ? compose(started, (c, o) =>
-            c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }),
-          )
-        : Promise.resolve();
+    const removed = started && !keep ? downStack(started) : Promise.resolve();
     void removed
       .finally(() => rm(dir, { recursive: true, force: true }))
       .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
@@ -217,12 +215,7 @@ export async function runComposeJob(
     if (keep && call) {
       if (!out.json) out.line(`kept: flotilla cluster logs|down --layout job --project ${project}`);
     } else {
-      if (call) {
-        const started = call;
-        await compose(started, (c, o) =>
-          c.downAll({ ...o, commandOptions: ["-v", "--remove-orphans"] }),
-        );
-      }
+      if (call) await downStack(call);
       await rm(dir, { recursive: true, force: true });
     }
   }

@@ -73,17 +73,7 @@ export async function runJobMode({
   });
   fabric.serve(jm.subject, jobManagerApp(jm));
   log.info({ job: jobId, name: graph.options.name, file }, "job mode: starting the job");
-  // The ResourceManager may still be electing itself: declare until it answers.
-  void (async () => {
-    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
-      try {
-        await jm.start();
-        return;
-      } catch (err) {
-        log.debug({ err: (err as Error).message }, "ResourceManager not ready; retrying");
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
-  })();
+  // The ResourceManager may still be electing itself: the JobManager declares until it answers.
+  void jm.start();
   return { outcome: jm.outcome, cancel: () => jm.cancel() };
 }

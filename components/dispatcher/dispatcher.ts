@@ -92,35 +92,9 @@ export function createDispatcher(options: DispatcherOptions) {
     const served = fabric.serve(jm.subject, jobManagerApp(jm));
     running.set(record.jobId, { record, jm, served });
     void jm.outcome.then((outcome) => ended(record, outcome));
-    // The ResourceManager may not be elected yet (a failover elects the Dispatcher first, or
-    // it): declare until it answers, or the job ended.
-    const declared = await jm.start().then(
-      () => true,
-      (err: Error) => {
-        log.warn(
-          { job: record.jobId, err: err.message },
-          "declaring requirements failed; retrying",
-        );
-        return false;
-      },
-    );
-    if (!declared)
-      void (async () => {
-        for (
-          let wait = 200;
-          running.get(record.jobId)?.jm === jm;
-          wait = Math.min(wait * 2, 2000)
-        ) {
-          await new Promise((r) => setTimeout(r, wait));
-          if (
-            await jm.start().then(
-              () => true,
-              () => false,
-            )
-          )
-            return;
-        }
-      })();
+    // Retried by the JobManager until the ResourceManager answers (it may be electing itself).
+    if (!(await jm.start()))
+      log.warn({ job: record.jobId }, "declaring requirements failed; the JobManager retries");
     return jm;
   }
 

@@ -426,8 +426,28 @@ export function createJobMaster(options: JobManagerOptions) {
     status: () => status,
     /** What the job's collect sinks committed so far. */
     results: () => committed.bySink,
-    async start(): Promise<void> {
-      await declare();
+    /**
+     * Declares the job's requirements. The ResourceManager may not be elected yet (at start, or
+     * after a failover): a failed declaration is retried in the background (200 ms doubling to
+     * 2 s) until one is answered or the job ended. Resolves whether the first one was answered.
+     */
+    async start(): Promise<boolean> {
+      const attempt = () =>
+        declare().then(
+          () => true,
+          (err: Error) => {
+            log.debug({ err: err.message }, "declaring requirements failed; retrying");
+            return false;
+          },
+        );
+      if (await attempt()) return true;
+      void (async () => {
+        for (let wait = 200; !TERMINAL.has(status); wait = Math.min(wait * 2, 2000)) {
+          await sleep(wait);
+          if (TERMINAL.has(status) || (await attempt())) return;
+        }
+      })();
+      return false;
     },
     offer(slots: Omit<PooledSlot, "group">[]): string[] {
       if (TERMINAL.has(status) || status === JobStatus.CANCELING) return [];

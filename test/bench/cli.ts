@@ -11,10 +11,9 @@
  * Flags: --runs N (spawns per command, default 5), --uploads N (warm bundle+uploads, default 20).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { bundleIsFresh } from "../../bin/bundle_fresh.js";
 import { remoteCluster } from "../../components/cli/cluster_api.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
 import { freePort } from "../support/nats.ts";
@@ -74,25 +73,6 @@ function summary(
     { name: `${name} p50`, value: percentile(samples, 0.5), unit },
     { name: `${name} max`, value: Math.max(...samples), unit },
   ].map((r, i) => (baseline ? { ...r, baseline: `${baseline} ${i === 0 ? "p50" : "max"}` } : r));
-}
-
-/** Whether bin/flotilla.js will take dist/flotilla.mjs: built after package.json and every source. */
-function bundleIsFresh(): boolean {
-  const newer = (dir: string, since: number): boolean =>
-    readdirSync(dir, { withFileTypes: true }).some((e) =>
-      e.isDirectory()
-        ? newer(join(dir, e.name), since)
-        : statSync(join(dir, e.name)).mtimeMs > since,
-    );
-  try {
-    const built = statSync(join(ROOT, "dist/.built")).mtimeMs;
-    return (
-      statSync(join(ROOT, "package.json")).mtimeMs < built &&
-      !newer(join(ROOT, "components"), built)
-    );
-  } catch {
-    return false;
-  }
 }
 
 async function commandStartup(runs: number): Promise<BenchResult[]> {

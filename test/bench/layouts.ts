@@ -19,12 +19,11 @@
  * Flags: --runs N (per-job stacks and jobs per session cluster, default 5, at least 2).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { bundleIsFresh } from "../../bin/bundle_fresh.js";
 import { type DockerEnv, docker, ensureDocker, ROLES } from "../support/docker.ts";
 import { freePort } from "../support/nats.ts";
 import { numberFlag } from "./measure.ts";
@@ -120,25 +119,6 @@ function checkResults(ended: any): void {
     counts.some((c) => c.count !== PER_KEY)
   )
     throw new Error(`unexpected end of the job: ${JSON.stringify(ended).slice(0, 1000)}`);
-}
-
-/** Same shape as bin/flotilla.js's check: does it run dist/flotilla.mjs or the sources? */
-function bundleIsFresh(): boolean {
-  const newer = (dir: string, since: number): boolean =>
-    readdirSync(dir, { withFileTypes: true }).some((e) =>
-      e.isDirectory()
-        ? newer(join(dir, e.name), since)
-        : statSync(join(dir, e.name)).mtimeMs > since,
-    );
-  try {
-    const built = statSync(join(ROOT, "dist/.built")).mtimeMs;
-    return (
-      statSync(join(ROOT, "package.json")).mtimeMs < built &&
-      !newer(join(ROOT, "components"), built)
-    );
-  } catch {
-    return false;
-  }
 }
 
 // --- what this run started, and taking it down ------------------------------------------------

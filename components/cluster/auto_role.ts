@@ -12,8 +12,6 @@
  */
 import type { FetchApp, HttpServer } from "../rpc/mod.ts";
 import { serveHttp } from "../rpc/mod.ts";
-import { natsFabric } from "./fabric.ts";
-import { fencedFabric, fencedStores } from "./fencing.ts";
 import {
   type DispatcherService,
   dispatcherService,
@@ -23,7 +21,6 @@ import {
   startResourceManager,
   startTaskManager,
 } from "./role_blocks.ts";
-import { dispatcherStores } from "./stores.ts";
 
 /** What an `auto` process acts as; `starting` until the first election is decided. */
 export type Acting = "starting" | "master" | "taskmanager" | "switching";
@@ -60,27 +57,19 @@ export async function startAuto(ctx: RoleContext): Promise<AutoRole> {
   let stopped = false;
   let transitions: Promise<void> = Promise.resolve();
 
-  /** A fresh Dispatcher and ResourceManager, cut off the moment the master lease is lost. */
+  /**
+   * A Dispatcher and a ResourceManager, cut off the moment the master lease is lost (on top of
+   * their own leases); stopping them suspends this term's JobManagers for the next master.
+   */
   function startMasterTerm(): MasterTerm {
     let active = true;
     const fence = { who: holder, active: () => active && election.isLeader() };
     const stopRm = startResourceManager(ctx, { fence });
-    const service = dispatcherService(ctx, {
-      fabric: fencedFabric(natsFabric(nc, clusterId), fence),
-      stores: fencedStores(dispatcherStores(ha), fence),
-    });
+    const service = dispatcherService(ctx, { fence });
     return {
       service,
       async stop() {
         active = false;
-        const jobs = service.dispatcher.running();
-        if (jobs.length > 0)
-          log.info(
-            { jobs: jobs.length },
-            "dropping this term's JobManagers: the next master recovers their jobs",
-          );
-        // Cut off, their cancel reaches no TaskManager and writes nothing: they just end here.
-        for (const { jm } of jobs) void jm.cancel().catch(() => {});
         await service.stop();
         await stopRm();
       },

@@ -21,11 +21,20 @@ export interface Served {
   stop(): Promise<void>;
 }
 
+export interface ServeOptions {
+  queue?: string;
+  accept?: () => boolean;
+}
+
 export interface Fabric {
   readonly kind: "nats" | "local";
   transportFor(subject: string): Transport;
-  /** Serves `app` on `subject`; singletons pass a queue group so only one instance answers. */
-  serve(subject: string, app: FetchApp, options?: { queue?: string }): Served;
+  /**
+   * Serves `app` on `subject`. `accept` false leaves a request unanswered, for another server
+   * of the subject to answer (a deposed leader's, whose subscription may outlive its lease);
+   * `queue` spreads requests over the servers of a queue group.
+   */
+  serve(subject: string, app: FetchApp, options?: ServeOptions): Served;
   channelsFor(jobId: string, attempt: number): ChannelFactory;
   /** A NATS connection for sources and sinks that use NATS (absent in a local fabric without one). */
   connectNats?(servers?: string): Promise<NatsConnection>;
@@ -35,8 +44,8 @@ export function natsFabric(nc: NatsConnection, clusterId: string): Fabric {
   return {
     kind: "nats",
     transportFor: (subject) => natsTransport(nc, subject),
-    serve: (subject, app, { queue } = {}) =>
-      serveNats(app, { nc, subject, ...(queue ? { queue } : {}) }),
+    serve: (subject, app, { queue, accept } = {}) =>
+      serveNats(app, { nc, subject, ...(queue ? { queue } : {}), ...(accept ? { accept } : {}) }),
     channelsFor: (jobId, attempt) => natsChannels({ nc, clusterId, jobId, attempt }),
     connectNats: async (servers) =>
       servers ? (await import("@nats-io/transport-node")).connect({ servers }) : nc,
@@ -45,7 +54,7 @@ export function natsFabric(nc: NatsConnection, clusterId: string): Fabric {
 
 /** Everything in this process: a registry of apps by subject, and shared in-process channels. */
 export function localFabric({ connectNats }: { connectNats?: Fabric["connectNats"] } = {}): Fabric {
-  const apps = new Map<string, FetchApp[]>();
+  const apps = new Map<string, { app: FetchApp; accept: () => boolean }[]>();
   const channels = new Map<string, ChannelFactory>();
   let turn = 0;
   return {
@@ -54,10 +63,10 @@ export function localFabric({ connectNats }: { connectNats?: Fabric["connectNats
       return {
         target: subject,
         send(request: RequestEnvelope, timeoutMs: number): Promise<ReplyEnvelope> {
-          const candidates = apps.get(subject);
+          const candidates = apps.get(subject)?.filter((served) => served.accept());
           if (!candidates?.length)
             return Promise.reject(new NoRespondersError(`no service is listening on ${subject}`));
-          const app = candidates[turn++ % candidates.length]!;
+          const { app } = candidates[turn++ % candidates.length]!;
           let timer: ReturnType<typeof setTimeout> | undefined;
           const expired = new Promise<never>((_, reject) => {
             timer = setTimeout(
@@ -69,13 +78,14 @@ export function localFabric({ connectNats }: { connectNats?: Fabric["connectNats
         },
       };
     },
-    serve(subject, app) {
-      apps.set(subject, [...(apps.get(subject) ?? []), app]);
+    serve(subject, app, { accept = () => true } = {}) {
+      const served = { app, accept };
+      apps.set(subject, [...(apps.get(subject) ?? []), served]);
       return {
         stop: async () => {
           apps.set(
             subject,
-            (apps.get(subject) ?? []).filter((a) => a !== app),
+            (apps.get(subject) ?? []).filter((a) => a !== served),
           );
         },
       };

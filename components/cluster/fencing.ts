@@ -1,9 +1,10 @@
 /**
- * Cuts a deposed leader's blocks off the cluster. The `auto` role starts a fresh Dispatcher per
- * master term on a fabric and stores wrapped here: once `active()` turns false (the lease is
- * lost, even before the revoke callback ran) its JobManagers can no longer call TaskManagers or
- * the ResourceManager, its subjects answer 503, and its HA writes are refused, so whatever they
- * still do on their way out (a cancel, a result) never reaches the cluster the new master runs.
+ * Cuts a deposed leader's blocks off the cluster. Every Dispatcher leadership term (any role
+ * that runs one: master, dispatcher, auto) gets a fresh Dispatcher on a fabric and stores
+ * wrapped here: once `active()` turns false (the lease is lost, even before the revoke callback
+ * ran, as in a process resumed after a pause) its JobManagers can no longer call TaskManagers or
+ * the ResourceManager, its subjects stop answering, and its HA writes are refused, so whatever
+ * they still do on their way out never reaches the cluster the new leader runs.
  */
 import { StaleLeaderError } from "../core/mod.ts";
 import type { DispatcherStores } from "../dispatcher/mod.ts";
@@ -47,7 +48,9 @@ export function fencedFabric(fabric: Fabric, fence: Fence): Fabric {
   return {
     ...fabric,
     transportFor: fencedTransports(fabric.transportFor, fence),
-    serve(subject, app, options) {
+    serve(subject, app, options = {}) {
+      // Silent rather than 503 over NATS: the new leader's server of the subject answers.
+      const accept = () => fence.active() && (options.accept?.() ?? true);
       const gated: FetchApp = {
         fetch: (request, ...rest) =>
           fence.active()
@@ -60,7 +63,7 @@ export function fencedFabric(fabric: Fabric, fence: Fence): Fabric {
                 { status: 503 },
               ),
       };
-      return fabric.serve(subject, gated, options);
+      return fabric.serve(subject, gated, { ...options, accept });
     },
   };
 }

@@ -7,7 +7,12 @@ import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config, Logger } from "../core/mod.ts";
-import { createDispatcher, type DispatcherStores, dispatcherApp } from "../dispatcher/mod.ts";
+import {
+  createDispatcher,
+  type Dispatcher,
+  type DispatcherStores,
+  dispatcherApp,
+} from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
 import { schedulerOptionsFrom } from "../jobmanager/mod.ts";
 import {
@@ -28,7 +33,7 @@ import {
 } from "../rpc/mod.ts";
 import { createTaskManager } from "../taskmanager/mod.ts";
 import { type Fabric, natsFabric } from "./fabric.ts";
-import { type Fence, fencedTransports } from "./fencing.ts";
+import { type Fence, fencedFabric, fencedStores, fencedTransports } from "./fencing.ts";
 import { dispatcherStores } from "./stores.ts";
 
 export interface RoleContext {
@@ -113,9 +118,10 @@ export function whileLeader(
 }
 
 /**
- * A ResourceManager under leader election. Its calls to TaskManagers and JobManagers go out only
- * while its lease (and `fence`, when given) holds: a deposed RM whose timers fire before its
- * step-down (a process resumed after a pause) cannot tell a JobManager that a TaskManager is lost.
+ * A ResourceManager under leader election. It answers requests, and its calls to TaskManagers
+ * and JobManagers go out, only while its lease (and `fence`, when given) holds: a deposed RM
+ * resumed after a pause neither handles what was buffered for it nor, when its timers fire
+ * before its step-down, tells a JobManager that a TaskManager is lost.
  */
 export function startResourceManager(
   ctx: RoleContext,
@@ -123,11 +129,13 @@ export function startResourceManager(
 ): () => Promise<void> {
   const { config, log, nc, clusterId, holder } = ctx;
   const leadership = whileLeader(ctx, "rm", "ResourceManager", (token, isLeader) => {
+    const leading = () => isLeader() && (fence?.active() ?? true);
     const rm = createResourceManager({
       nc,
+      leading,
       transportFor: fencedTransports((subject) => natsTransport(nc, subject), {
         who: holder,
-        active: () => isLeader() && (fence?.active() ?? true),
+        active: leading,
       }),
       clusterId,
       token,
@@ -149,69 +157,94 @@ export interface DispatcherService {
   /** The REST API, answering 503 (but /healthz) while this Dispatcher is a standby. */
   app: FetchApp;
   isLeader(): boolean;
-  dispatcher: ReturnType<typeof createDispatcher>;
+  /** This term's Dispatcher while leading; undefined while a standby. */
+  dispatcher(): Dispatcher | undefined;
   stop(): Promise<void>;
 }
 
+const standbyAnswer = () =>
+  Response.json(
+    {
+      errors: [
+        "this dispatcher is a standby: ask the leader (or retry, it takes over when the leader fails)",
+      ],
+      code: "UNAVAILABLE",
+    },
+    { status: 503 },
+  );
+
 /**
- * A Dispatcher under leader election: served on its NATS subject and recovering the stored jobs
- * while it leads. `fabric` and `stores` default to the process's NATS fabric and HA stores.
+ * A Dispatcher under leader election. Each leadership term gets a fresh Dispatcher whose
+ * fabric and HA stores are fenced by the lease (and by `fence`, when given: the `auto` role's
+ * master lease): the moment the lease lapses, even in a process that was paused and has not
+ * run its step-down yet, its JobManagers' calls are refused, its subjects stop answering and
+ * its HA writes are refused. The step-down then suspends its JobManagers (no result: the jobs
+ * are not over) and the new leader recovers them. While it leads it serves the Dispatcher
+ * subject (in no queue group: a frozen ex-leader's subscription would take half the requests)
+ * and recovers the stored jobs. `fabric` and `stores` default to the process's NATS fabric and
+ * HA stores.
  */
 export function dispatcherService(
   ctx: RoleContext,
   {
     fabric = natsFabric(ctx.nc, ctx.clusterId),
     stores = dispatcherStores(ctx.ha),
-  }: { fabric?: Fabric; stores?: DispatcherStores } = {},
+    fence: outer,
+  }: { fabric?: Fabric; stores?: DispatcherStores; fence?: Fence } = {},
 ): DispatcherService {
-  const { config, log, clusterId } = ctx;
-  const dispatcher = createDispatcher({
-    clusterId,
-    fabric,
-    stores,
-    slotRequestTimeoutMs: config["slot.request.timeout"],
-    scheduler: schedulerOptionsFrom(config),
-    log,
-  });
-  const app = dispatcherApp(dispatcher, {
-    rmSubject: `flotilla.${clusterId}.rm`,
-    transportFor: fabric.transportFor,
-    config: {
-      "cluster.id": clusterId,
-      "heartbeat.interval": config["heartbeat.interval"],
-      "heartbeat.timeout": config["heartbeat.timeout"],
-    },
-  });
-  const leadership = whileLeader(ctx, "dispatcher", "Dispatcher", () => {
-    const served = fabric.serve(`flotilla.${clusterId}.dispatcher`, app, { queue: "dispatcher" });
+  const { config, log, clusterId, holder } = ctx;
+  let term: { dispatcher: Dispatcher; app: FetchApp } | undefined;
+  const leadership = whileLeader(ctx, "dispatcher", "Dispatcher", (token, isLeader) => {
+    let active = true;
+    const fence: Fence = {
+      who: holder,
+      active: () => active && isLeader() && (outer?.active() ?? true),
+    };
+    const termFabric = fencedFabric(fabric, fence);
+    const dispatcher = createDispatcher({
+      clusterId,
+      fabric: termFabric,
+      stores: fencedStores(stores, fence),
+      slotRequestTimeoutMs: config["slot.request.timeout"],
+      scheduler: schedulerOptionsFrom(config),
+      log: log.child({ term: token }),
+    });
+    const app = dispatcherApp(dispatcher, {
+      rmSubject: `flotilla.${clusterId}.rm`,
+      transportFor: termFabric.transportFor,
+      config: {
+        "cluster.id": clusterId,
+        "heartbeat.interval": config["heartbeat.interval"],
+        "heartbeat.timeout": config["heartbeat.timeout"],
+      },
+    });
+    const current = { dispatcher, app };
+    term = current;
+    const served = termFabric.serve(`flotilla.${clusterId}.dispatcher`, app);
     void dispatcher
       .recover()
       .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
-    return () => served.stop();
+    return async () => {
+      active = false;
+      if (term === current) term = undefined;
+      await served.stop();
+      await dispatcher.suspend();
+    };
   });
   // A standby answers REST with 503 (but /healthz): only the leader knows the running jobs.
   const gated: FetchApp = {
     fetch: (request: Request) =>
-      leadership.isLeader() || new URL(request.url).pathname === "/healthz"
-        ? app.fetch(request)
-        : Response.json(
-            {
-              errors: [
-                "this dispatcher is a standby: ask the leader (or retry, it takes over when the leader fails)",
-              ],
-              code: "UNAVAILABLE",
-            },
-            { status: 503 },
-          ),
+      term && leadership.isLeader()
+        ? term.app.fetch(request)
+        : new URL(request.url).pathname === "/healthz"
+          ? Response.json({ ok: true, dispatcher: "standby" })
+          : standbyAnswer(),
   };
   return {
     app: gated,
     isLeader: leadership.isLeader,
-    dispatcher,
-    async stop() {
-      await dispatcher.stop();
-      await leadership.stop();
-    },
+    dispatcher: () => term?.dispatcher,
+    stop: leadership.stop,
   };
 }
 

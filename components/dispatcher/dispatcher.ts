@@ -2,7 +2,8 @@
  * The Dispatcher: the cluster's front door. It stores uploaded artifacts, persists submitted
  * jobs, starts one JobManager per job in this process (each served on `jm.<jobId>`), answers the
  * REST API, writes each job's result before forgetting it, and, when it becomes leader, starts
- * again every job that has no result yet, from its latest checkpoint.
+ * again every job that has no result yet, from its latest checkpoint. One Dispatcher lives for
+ * one leadership term (cluster/role_blocks.ts): on losing it, it suspends its JobManagers.
  */
 
 import type { Fabric, Served } from "../cluster/mod.ts";
@@ -266,8 +267,24 @@ export function createDispatcher(options: DispatcherOptions) {
       );
     },
 
+    /**
+     * Leadership lost, or the process stops: every JobManager stops serving and is suspended,
+     * without a result (its job is not over). The next leader recovers the jobs.
+     */
+    async suspend(): Promise<void> {
+      const jobs = [...running.values()];
+      running.clear();
+      for (const { jm } of jobs) jm.suspend();
+      await Promise.all(jobs.map(({ served }) => served.stop()));
+      if (jobs.length > 0)
+        log.info(
+          { jobs: jobs.map(({ record }) => record.jobId) },
+          "JobManagers suspended: the next leader recovers their jobs",
+        );
+    },
+
     async stop(): Promise<void> {
-      for (const entry of running.values()) await entry.served.stop();
+      await this.suspend();
     },
   };
 }

@@ -32,7 +32,13 @@ import type { ResourceRequirements, TaskMetricsReport, TaskReport } from "./type
 /** The job states, shared with the local executor. */
 export const JobStatus = JobState;
 export type JobStatus = JobState;
-const TERMINAL = new Set<JobStatus>([JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.FAILED]);
+/** States a JobManager never leaves; suspended ends this JobManager, not the job. */
+const TERMINAL = new Set<JobStatus>([
+  JobStatus.FINISHED,
+  JobStatus.CANCELED,
+  JobStatus.FAILED,
+  JobStatus.SUSPENDED,
+]);
 
 export interface JobManagerOptions {
   clusterId: string;
@@ -204,6 +210,8 @@ export function createJobMaster(options: JobManagerOptions) {
   }
 
   function deployAttempt(): void {
+    // A rescale or restart finishing after a suspension deploys nothing.
+    if (TERMINAL.has(status)) return;
     if (slotTimer) clearTimeout(slotTimer);
     slotTimer = undefined;
     attempt++;
@@ -526,6 +534,21 @@ export function createJobMaster(options: JobManagerOptions) {
         ...(waitingFor && status === JobStatus.CREATED ? { waitingFor } : {}),
         vertices: vertexDetails(graph, tasks),
       };
+    },
+    /**
+     * Leadership lost (Flink's JobMaster suspend): stops acting for the job at once, without
+     * canceling its tasks, freeing its slots or producing an outcome. The job is not over: the
+     * next leader's JobManager recovers it from the latest checkpoint, and the TaskManagers give
+     * it their slots.
+     */
+    suspend(): void {
+      if (TERMINAL.has(status)) return;
+      setStatus(JobStatus.SUSPENDED, "leadership lost");
+      if (slotTimer) clearTimeout(slotTimer);
+      slotTimer = undefined;
+      rescaler?.stop();
+      coordinator.detach();
+      settleAttempt?.();
     },
     async cancel(): Promise<JobOutcome> {
       if (!TERMINAL.has(status)) {

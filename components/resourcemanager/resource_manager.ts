@@ -57,6 +57,11 @@ export interface ResourceManagerOptions {
   log?: Logger;
   /** The clock of idle and pending timeouts. @default Date.now */
   now?: () => number;
+  /**
+   * Whether this RM still leads (its lease's own deadline): requests arriving while it does not
+   * go unanswered, even before stop() ran (a process resumed after a pause). @default always
+   */
+  leading?: () => boolean;
 }
 
 export interface ResourceManager {
@@ -82,6 +87,7 @@ export function createResourceManager({
   config: options = {},
   log = silentLogger,
   now = Date.now,
+  leading = () => true,
 }: ResourceManagerOptions): ResourceManager {
   if (!transportFor) {
     throw new InvalidArgumentError(
@@ -196,8 +202,8 @@ export function createResourceManager({
         // the server until the server notices (minutes), and in a queue group it would swallow
         // its share of the requests. Without one every request also reaches the live leader,
         // whose reply is the one that arrives.
-        // Once stopped (the lease is lost), what is still buffered for it goes unanswered.
-        server = serveNats(app, { nc, subject, log, accept: () => running });
+        // Once the lease is lost, what is still buffered for it goes unanswered.
+        server = serveNats(app, { nc, subject, log, accept: () => running && leading() });
         // Once start() resolves, calls from other connections find the subscription.
         await nc.flush();
       }

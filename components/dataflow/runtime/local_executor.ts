@@ -27,7 +27,11 @@ import {
 } from "./snapshot_store.ts";
 import { type Task, type TaskSnapshot, TaskState } from "./task.ts";
 
-/** Job states (Flink's). The local executor goes from running straight to restarting; a JobManager passes through failing while it stops the attempt. */
+/**
+ * Job states (Flink's). The local executor goes from running straight to restarting; a JobManager
+ * passes through failing while it stops the attempt, and is suspended (no result: the job is
+ * not over) when its Dispatcher loses leadership and the next leader takes the job over.
+ */
 export const JobState = {
   CREATED: "created",
   RUNNING: "running",
@@ -37,6 +41,7 @@ export const JobState = {
   FINISHED: "finished",
   CANCELED: "canceled",
   FAILED: "failed",
+  SUSPENDED: "suspended",
 } as const;
 export type JobState = (typeof JobState)[keyof typeof JobState];
 

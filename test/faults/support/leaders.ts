@@ -56,8 +56,21 @@ const RM_ACTIONS = new Set([
 ]);
 const DISPATCHER_ACTIONS = new Set(["recovering job", "job ended"]);
 
+/**
+ * A deposed leader's line that is no act: a call its fence refused before it left the process
+ * (the error says "... no longer leads: ... was refused"), what follows from that refusal (a
+ * checkpoint aborted because of it), or its JobManagers being suspended as it steps down.
+ */
+function fenced(line: LogLine): boolean {
+  return (
+    JSON.stringify(line.raw).includes("no longer leads") ||
+    (line.msg === "job state" && line.raw.to === "suspended")
+  );
+}
+
 /** Which role's leadership a log line is an act of, if any. */
 export function actionOf(line: LogLine): LeaderRole | undefined {
+  if (fenced(line)) return undefined;
   if (line.role === "jobmanager" || DISPATCHER_ACTIONS.has(line.msg)) return "dispatcher";
   if (RM_ACTIONS.has(line.msg)) return "rm";
   return undefined;

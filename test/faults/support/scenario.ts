@@ -35,14 +35,6 @@ const STRICT = process.env.FLOTILLA_FAULTS_STRICT === "1";
  */
 const KNOWN_BUGS: { bug: string; seen(cluster: FaultCluster, timeline: Timeline): boolean }[] = [
   {
-    bug: "a deposed master keeps its JobManagers running (dispatcher/roles: stepping down stops only the Dispatcher subject), so two JobManagers act for one job",
-    seen: (cluster, timeline) =>
-      timeline.answers.some((a) => a.jm > 1) ||
-      checkLeadership(cluster.lines, cluster.signals).violations.some((v) =>
-        v.includes("acted as dispatcher"),
-      ),
-  },
-  {
     bug: "after a NATS restart the job is sometimes not RUNNING with a new checkpoint within the wait although the triggers lost during the restart are now aborted at once (not after the 60 s timeout): the remaining stall is not understood yet (issue 7 note)",
     seen: (cluster) =>
       cluster.lines.some(

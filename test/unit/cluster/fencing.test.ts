@@ -1,7 +1,8 @@
 /**
- * The fence of a master term (components/cluster/fencing.ts): while it holds, calls, served
- * subjects and HA writes work; the moment it does not, calls are refused with STALE_LEADER, served
- * subjects answer 503, writes are refused, and reads still work.
+ * The fence of a leadership term (components/cluster/fencing.ts): while it holds, calls, served
+ * subjects and HA writes work; the moment it does not, calls are refused with STALE_LEADER, its
+ * served subjects leave requests to the new leader's server (no one else: no responders), writes
+ * are refused, and reads still work.
  */
 import t from "tap";
 import { fencedFabric, fencedStores } from "../../../components/cluster/fencing.ts";
@@ -32,7 +33,23 @@ t.test("calls and served subjects stop the moment the fence is lost", async (t) 
     code: ErrorCode.STALE_LEADER,
     message: /node-a no longer leads: a call to plain.echo was refused/,
   });
-  t.equal((await get(inner, "fenced.echo")).status, 503, "its subjects answer 503");
+  await t.rejects(get(inner, "fenced.echo"), { code: ErrorCode.UNAVAILABLE }, "no answer now");
+  // The new leader serves the same subject: every request reaches it, none the deposed one.
+  const deposed = fenced.serve("fenced.echo", echoBlock());
+  const successor = echoBlock();
+  inner.serve("fenced.echo", successor);
+  for (let i = 0; i < 4; i++) t.equal((await get(inner, "fenced.echo")).status, 200);
+  const calls = await send(inner.transportFor("fenced.echo"), {
+    method: "GET",
+    path: "/calls",
+    headers: {},
+  });
+  t.same(
+    JSON.parse(new TextDecoder().decode(calls.body)),
+    { calls: 4 },
+    "the successor answered all of them",
+  );
+  await deposed.stop();
 });
 
 t.test("HA writes are refused once the fence is lost; reads still work", async (t) => {

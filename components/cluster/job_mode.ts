@@ -67,7 +67,8 @@ export async function runJobMode({
     snapshots: blobSnapshotStore(ha.blobs),
     onCheckpoint: (cp) => ha.checkpoints.add(cp),
     slotRequestTimeoutMs: config["slot.request.timeout"],
-    rebuild: (p) => job.graph({ args, parallelism: p }),
+    rebuild: (vertexParallelism) =>
+      job.graph({ args, ...(parallelism ? { parallelism } : {}), vertexParallelism }),
     scheduler: schedulerOptionsFrom(config),
     log,
   });

@@ -127,7 +127,7 @@ export const configKeys = {
   "jobmanager.adaptive-scheduler.min-parallelism": key(
     z.coerce.number().int().min(1).max(32768),
     1,
-    "Adaptive scheduler: the lowest parallelism a job runs at (its lower bound until PUT /jobs/:id/resource-requirements changes it).",
+    "Adaptive scheduler: the lowest parallelism a job runs at: the lower bound of every vertex that follows the job's parallelism, until PUT /jobs/:id/resource-requirements changes it.",
   ),
   "ha.lease": key(duration, 3000, "Leader lease: a leader that cannot renew within it steps down."),
   "job.file": key(

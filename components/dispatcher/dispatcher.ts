@@ -73,8 +73,14 @@ export function createDispatcher(options: DispatcherOptions) {
       ...(record.parallelism ? { parallelism: record.parallelism } : {}),
     });
     const jm = createJobMaster({
-      // The adaptive scheduler rebuilds the graph at the parallelism the slots allow; so do TMs.
-      rebuild: (parallelism) => job.graph({ args: record.args, parallelism }),
+      // The adaptive scheduler rebuilds the graph with each vertex at the parallelism the slots
+      // and its bounds allow; so do TaskManagers, from the task descriptor.
+      rebuild: (vertexParallelism) =>
+        job.graph({
+          args: record.args,
+          ...(record.parallelism ? { parallelism: record.parallelism } : {}),
+          vertexParallelism,
+        }),
       ...(options.scheduler ? { scheduler: options.scheduler } : {}),
       clusterId,
       jobId: record.jobId,

@@ -1,8 +1,8 @@
 /**
  * The adaptive scheduler's decisions, free of I/O (after Flink's AdaptiveScheduler, FLIP-160, and
- * reactive mode, FLIP-159): how many slots a parallelism needs under slot sharing, the largest
- * parallelism the slots at hand allow between the job's bounds, what to do about it, and when
- * (the stabilization window, on an injectable clock).
+ * reactive mode, FLIP-159): each vertex's bounds, the slots they need under slot sharing, each
+ * vertex's parallelism for the slots at hand, what to do about it, and when (the stabilization
+ * window, on an injectable clock).
  */
 import type { JobGraph } from "../dataflow/internal_mod.ts";
 import type { Profile } from "./types.ts";
@@ -59,41 +59,68 @@ export function schedulerOptionsFrom(config: {
   };
 }
 
-/** One slot-sharing group: what its fixed vertices need whatever happens, and whether it scales. */
-export interface GroupModel {
-  name: string;
-  profile: Profile;
-  /** The largest parallelism among the group's fixed vertices (0: none). */
-  fixed: number;
-  /** Whether a vertex of the group follows the job's parallelism. */
-  scales: boolean;
-}
-
-export function slotModel(graph: JobGraph): GroupModel[] {
-  return graph.slotSharingGroups.map((g) => {
-    const members = graph.vertices.filter((v) => v.slotSharingGroup === g.name);
-    return {
-      name: g.name,
-      profile: g.profile,
-      fixed: Math.max(0, ...members.filter((v) => v.fixedParallelism).map((v) => v.parallelism)),
-      scales: members.some((v) => !v.fixedParallelism),
-    };
-  });
-}
-
-/** Slots per group at parallelism `p`: a group needs its largest vertex's parallelism. */
-export function slotsAt(model: GroupModel[], p: number): { group: string; count: number }[] {
-  return model.map((g) => ({ group: g.name, count: Math.max(g.fixed, g.scales ? p : 0) }));
-}
-
 export interface Bounds {
   lowerBound: number;
   upperBound: number;
 }
 
+/** Each vertex's parallelism bounds, by vertex id. */
+export type VertexBounds = Record<string, Bounds>;
+/** Each vertex's parallelism, by vertex id. */
+export type VertexParallelism = Record<string, number>;
+
+/** One slot-sharing group: its slots' profile and the vertices that share them. */
+export interface GroupModel {
+  name: string;
+  profile: Profile;
+  /** Ids of the group's vertices, in the graph's order. */
+  vertices: string[];
+}
+
+export function slotModel(graph: JobGraph): GroupModel[] {
+  return graph.slotSharingGroups.map((g) => ({
+    name: g.name,
+    profile: g.profile,
+    vertices: graph.vertices.filter((v) => v.slotSharingGroup === g.name).map((v) => v.id),
+  }));
+}
+
 /**
- * The largest parallelism within `bounds` whose slots are all available (`available(group)`),
- * skipping those `compatible` rejects; `undefined` when not even the lower bound fits.
+ * The bounds of a job as submitted (Flink's defaults): a vertex that follows the job's
+ * parallelism runs between the minimum and that parallelism (reactive mode: maxParallelism); a
+ * vertex with `setParallelism` runs at exactly it.
+ */
+export function defaultBounds(
+  graph: JobGraph,
+  { reactive, minParallelism }: Pick<CompiledScheduler, "reactive" | "minParallelism">,
+): VertexBounds {
+  return Object.fromEntries(
+    graph.vertices.map((v) => {
+      if (v.fixedParallelism)
+        return [v.id, { lowerBound: v.parallelism, upperBound: v.parallelism }];
+      const upper = reactive ? v.maxParallelism : v.parallelism;
+      return [v.id, { lowerBound: Math.min(minParallelism, upper), upperBound: upper }];
+    }),
+  );
+}
+
+/** Slots per group for `bounds`: subtask i of every vertex shares slot i, so the largest upper bound. */
+export function slotsFor(
+  model: GroupModel[],
+  bounds: VertexBounds,
+): { group: string; count: number }[] {
+  return model.map((g) => ({
+    group: g.name,
+    count: Math.max(0, ...g.vertices.map((id) => bounds[id]!.upperBound)),
+  }));
+}
+
+/**
+ * Each vertex's parallelism for the slots at hand (`available(group)`), as Flink's adaptive
+ * scheduler with slot sharing: a group uses s = min(its slots, the largest upper bound) slots and
+ * runs each vertex at min(upper, s), which needs s >= every lower bound. When `compatible`
+ * rejects the result, every group above its lower bounds tries one slot fewer. `undefined`: not
+ * even the lower bounds fit.
  */
 export function chooseParallelism({
   model,
@@ -103,29 +130,46 @@ export function chooseParallelism({
 }: {
   model: GroupModel[];
   available(group: string): number;
-  bounds: Bounds;
-  compatible?(p: number): boolean;
-}): number | undefined {
-  let best = bounds.upperBound;
-  for (const g of model) {
-    const have = available(g.name);
-    if (have < g.fixed) return undefined;
-    if (g.scales) best = Math.min(best, have);
+  bounds: VertexBounds;
+  compatible?(parallelism: VertexParallelism): boolean;
+}): VertexParallelism | undefined {
+  const groups = model.map((g) => {
+    const of = g.vertices.map((id) => bounds[id]!);
+    return {
+      vertices: g.vertices,
+      lower: Math.max(0, ...of.map((b) => b.lowerBound)),
+      slots: Math.min(available(g.name), Math.max(0, ...of.map((b) => b.upperBound))),
+    };
+  });
+  if (groups.some((g) => g.slots < g.lower)) return undefined;
+  for (;;) {
+    const choice: VertexParallelism = {};
+    for (const g of groups)
+      for (const id of g.vertices) choice[id] = Math.min(bounds[id]!.upperBound, g.slots);
+    if (compatible(choice)) return choice;
+    const lower = groups.filter((g) => g.slots > g.lower);
+    if (lower.length === 0) return undefined;
+    for (const g of lower) g.slots--;
   }
-  for (let p = best; p >= bounds.lowerBound; p--) if (compatible(p)) return p;
-  return undefined;
+}
+
+/** Whether two choices run every vertex at the same parallelism. */
+export function sameParallelism(a: VertexParallelism, b: VertexParallelism): boolean {
+  const ids = Object.keys(a);
+  return ids.length === Object.keys(b).length && ids.every((id) => a[id] === b[id]);
 }
 
 export type Decision =
   | { action: "wait"; why: string }
   | { action: "stabilize" }
   | { action: "keep" }
-  | { action: "start" | "rescale"; parallelism: number };
+  | { action: "start" | "rescale"; parallelism: VertexParallelism };
 
 /**
  * What to do with the parallelism the slots allow (`target`): a job waiting for slots starts at
- * once when its upper bound fits, and after the stabilization window with less; a running job
- * rescales at once when it is outside its bounds or the upper bound fits, else after the window.
+ * once when every vertex reaches its upper bound, and after the stabilization window with less;
+ * a running job rescales at once when a vertex runs outside its bounds, the slots shrank, or every
+ * upper bound fits, else after the window.
  */
 export function decide({
   running,
@@ -136,23 +180,31 @@ export function decide({
 }: {
   /** Whether tasks are deployed (else the job waits for slots). */
   running: boolean;
-  /** The running attempt's parallelism. */
-  current?: number;
-  target: number | undefined;
-  bounds: Bounds;
+  /** The running attempt's parallelism per vertex. */
+  current?: VertexParallelism;
+  target: VertexParallelism | undefined;
+  bounds: VertexBounds;
   windowElapsed: boolean;
 }): Decision {
+  const entries = Object.entries(bounds);
   if (target === undefined)
     return running
       ? { action: "keep" }
-      : { action: "wait", why: `fewer slots than parallelism ${bounds.lowerBound} needs` };
+      : {
+          action: "wait",
+          why: `fewer slots than the lower bounds need (${entries.map(([id, b]) => `'${id}' >= ${b.lowerBound}`).join(", ")})`,
+        };
+  const atUpper = entries.every(([id, b]) => target[id] === b.upperBound);
   if (!running || current === undefined)
-    return target === bounds.upperBound || windowElapsed
+    return atUpper || windowElapsed
       ? { action: "start", parallelism: target }
       : { action: "stabilize" };
-  if (target === current) return { action: "keep" };
-  const outside = current < bounds.lowerBound || current > bounds.upperBound;
-  if (outside || target < current || target === bounds.upperBound || windowElapsed)
+  if (sameParallelism(target, current)) return { action: "keep" };
+  const outside = entries.some(
+    ([id, b]) => current[id]! < b.lowerBound || current[id]! > b.upperBound,
+  );
+  const shrank = entries.some(([id]) => target[id]! < current[id]!);
+  if (outside || shrank || atUpper || windowElapsed)
     return { action: "rescale", parallelism: target };
   return { action: "stabilize" };
 }

@@ -66,10 +66,11 @@ export interface JobManagerOptions {
    */
   slotRequestTimeoutMs?: number;
   /**
-   * Builds the job's graph at another default parallelism (`job.graph({ args, parallelism })`):
-   * what the adaptive scheduler rescales with. Without it a job runs with the default scheduler.
+   * Builds the job's graph with each vertex at the given parallelism (`job.graph({ args,
+   * parallelism, vertexParallelism })`): what the adaptive scheduler rescales with. Without it a
+   * job runs with the default scheduler.
    */
-  rebuild?(parallelism: number): JobGraph;
+  rebuild?(vertexParallelism: Record<string, number>): JobGraph;
   /** The cluster's scheduler settings (`jobmanager.scheduler`, ...); the job's option wins. */
   scheduler?: SchedulerOptions;
   /** For tests: the stabilization window's clock. */
@@ -274,25 +275,33 @@ export function createJobMaster(options: JobManagerOptions) {
           jmSubject: subject,
           artifact,
           args,
-          ...(rescaler
-            ? { parallelism: rescaler.parallelism! }
-            : options.parallelism
-              ? { parallelism: options.parallelism }
-              : {}),
+          ...(options.parallelism ? { parallelism: options.parallelism } : {}),
+          ...(rescaler ? { vertexParallelism: rescaler.vertexParallelism! } : {}),
           ...(restore?.vertices[v.id] ? { restore: restore.vertices[v.id]!.handles } : {}),
         };
         void unwrap(client(slot.tmSubject).tasks.$post({ json: descriptor })).catch(
-          (err: unknown) =>
+          (err: unknown) => {
+            const code = toFlotillaError(err).code;
+            // The TaskManager no longer holds the slot for this job (freed, or given to another
+            // job): the restart must not deploy on it again, but ask the RM for another.
+            if (
+              code === ErrorCode.CONFLICT &&
+              pool.all().some((s) => s.allocationId === slot.allocationId)
+            ) {
+              log.warn(
+                { tm: slot.tmId, slot: slot.slotId },
+                "the TaskManager does not hold this slot for the job: dropping it",
+              );
+              pool.remove(slot.slotId);
+            }
             onTaskReport({
               attempt: current,
               vertexId: v.id,
               subtask: i,
               state: "failed",
-              error: {
-                code: toFlotillaError(err).code,
-                message: `deployment failed: ${(err as Error).message}`,
-              },
-            }),
+              error: { code, message: `deployment failed: ${(err as Error).message}` },
+            });
+          },
         );
       }
     }
@@ -499,8 +508,7 @@ export function createJobMaster(options: JobManagerOptions) {
     },
     /** The parallelism bounds per vertex (Flink's `GET /jobs/:id/resource-requirements`). */
     resourceRequirements(): ResourceRequirements {
-      const p = graph.options.parallelism;
-      return rescaler?.requirements() ?? requirementsView(graph, { lowerBound: p, upperBound: p });
+      return rescaler?.requirements() ?? requirementsView(graph);
     },
     /**
      * New bounds (Flink's `PUT /jobs/:id/resource-requirements`): declared to the RM at once; the

@@ -5,11 +5,14 @@ export {
   chooseParallelism,
   compileScheduler,
   decide,
+  defaultBounds,
   type SchedulerOptions,
   StabilizationWindow,
   schedulerOptionsFrom,
   slotModel,
-  slotsAt,
+  slotsFor,
+  type VertexBounds,
+  type VertexParallelism,
 } from "./adaptive.ts";
 export { type JobManagerApp, jobManagerApp } from "./block.ts";
 export {

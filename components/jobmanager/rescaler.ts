@@ -1,9 +1,9 @@
 /**
  * The adaptive scheduler inside one JobManager: after every change of slots or bounds it asks
- * `decide` (adaptive.ts) what to do, and starts the job at the parallelism the slots allow, or
- * rescales it: checkpoint, cancel the tasks, rebuild the graph at the new parallelism, redeploy
- * restoring the checkpoint (keyed state is redistributed by key groups). The JobManager owns
- * the job's lifecycle; this owns the parallelism.
+ * `decide` (adaptive.ts) what to do, and starts the job at the per-vertex parallelism the slots
+ * allow, or rescales it: checkpoint, cancel the tasks, rebuild the graph at the new parallelism,
+ * redeploy restoring the checkpoint (keyed state is redistributed by key groups, per vertex).
+ * The JobManager owns the job's lifecycle; this owns the parallelism.
  */
 import type { Logger } from "../core/mod.ts";
 import { type CheckpointCoordinator, type JobGraph, JobState } from "../dataflow/internal_mod.ts";
@@ -13,10 +13,14 @@ import {
   type CompiledScheduler,
   chooseParallelism,
   decide,
+  defaultBounds,
   StabilizationWindow,
+  sameParallelism,
   sameStructure,
   slotModel,
-  slotsAt,
+  slotsFor,
+  type VertexBounds,
+  type VertexParallelism,
 } from "./adaptive.ts";
 import { boundsFrom, requirementsView } from "./resource_requirements.ts";
 import type { PooledSlot, SlotPool } from "./slot_pool.ts";
@@ -45,10 +49,10 @@ export interface RescalerHost {
 
 export interface RescalerOptions {
   host: RescalerHost;
-  /** The job's graph as submitted: its parallelism is the upper bound (reactive: maxParallelism). */
+  /** The job's graph as submitted: its vertices' parallelism are their upper bounds. */
   graph: JobGraph;
-  /** The graph at another default parallelism (what TaskManagers build from the descriptor). */
-  rebuild(parallelism: number): JobGraph;
+  /** The graph with each vertex at the given parallelism (as TaskManagers build it). */
+  rebuild(vertexParallelism: VertexParallelism): JobGraph;
   scheduler: CompiledScheduler;
   clock?: Clock;
 }
@@ -56,12 +60,16 @@ export interface RescalerOptions {
 export function createRescaler({ host, graph: base, rebuild, scheduler, clock }: RescalerOptions) {
   const { log, pool, coordinator } = host;
   const model = slotModel(base);
-  const upper = scheduler.reactive ? base.options.maxParallelism : base.options.parallelism;
-  let bounds: Bounds = { lowerBound: Math.min(scheduler.minParallelism, upper), upperBound: upper };
-  /** Graphs by default parallelism; null where the chaining differs from the base graph's. */
-  const graphs = new Map<number, JobGraph | null>([[base.options.parallelism, base]]);
-  /** The running (or last) attempt's parallelism; unset before the first attempt. */
-  let parallelism: number | undefined;
+  let bounds: VertexBounds = defaultBounds(base, scheduler);
+  /** The vertices in the graph's order: what keys the graph cache. */
+  const ids = base.vertices.map((v) => v.id);
+  const keyOf = (p: VertexParallelism) => ids.map((id) => p[id]).join(",");
+  const parallelismOf = (g: JobGraph): VertexParallelism =>
+    Object.fromEntries(g.vertices.map((v) => [v.id, v.parallelism]));
+  /** Graphs by per-vertex parallelism; null where the graph would differ from the base graph's. */
+  const graphs = new Map<string, JobGraph | null>([[keyOf(parallelismOf(base)), base]]);
+  /** The running (or last) attempt's parallelism per vertex; unset before the first attempt. */
+  let parallelism: VertexParallelism | undefined;
   let current = base;
   let rescales = 0;
   let rescaling = false;
@@ -73,26 +81,30 @@ export function createRescaler({ host, graph: base, rebuild, scheduler, clock }:
     onElapsed: () => evaluate(true),
   });
 
-  function graphAt(p: number): JobGraph | null {
-    let g = graphs.get(p);
+  function graphAt(p: VertexParallelism): JobGraph | null {
+    const key = keyOf(p);
+    let g = graphs.get(key);
     if (g === undefined) {
       try {
         g = rebuild(p);
         if (!sameStructure(base, g)) {
-          log.info({ parallelism: p }, "parallelism not used: the operators chain differently");
+          log.info(
+            { parallelism: p },
+            "parallelism not used: the graph differs from the submitted one",
+          );
           g = null;
         }
       } catch (err) {
         log.info({ parallelism: p, err: (err as Error).message }, "parallelism not used");
         g = null;
       }
-      graphs.set(p, g);
+      graphs.set(key, g);
     }
     return g;
   }
 
   /** The parallelism the pool's slots allow within the bounds (undefined: not even the lower). */
-  function target(): number | undefined {
+  function target(): VertexParallelism | undefined {
     return chooseParallelism({
       model,
       available: (group) => pool.inGroup(group).length,
@@ -101,11 +113,11 @@ export function createRescaler({ host, graph: base, rebuild, scheduler, clock }:
     });
   }
 
-  /** The pool wants the upper bound's slots: what is declared to the RM and accepted from TMs. */
+  /** The pool wants each group's largest upper bound in slots: declared to the RM, taken from TMs. */
   function retarget(): void {
     const profiles = new Map(model.map((g) => [g.name, g.profile]));
     pool.retarget(
-      slotsAt(model, bounds.upperBound).map(({ group, count }) => ({
+      slotsFor(model, bounds).map(({ group, count }) => ({
         name: group,
         slots: count,
         profile: profiles.get(group)!,
@@ -136,11 +148,10 @@ export function createRescaler({ host, graph: base, rebuild, scheduler, clock }:
   }
 
   /** Deploys a new attempt at parallelism `p` (a rescale when it differs from the last one). */
-  function startAt(p: number): void {
+  function startAt(p: VertexParallelism): void {
     const g = graphAt(p)!;
-    if (parallelism === undefined)
-      log.info({ parallelism: p, upperBound: bounds.upperBound }, "starting");
-    else if (p !== parallelism) {
+    if (parallelism === undefined) log.info({ parallelism: p, bounds }, "starting");
+    else if (!sameParallelism(p, parallelism)) {
       rescales++;
       log.info({ from: parallelism, to: p, why: change }, "rescaled");
     }
@@ -153,7 +164,7 @@ export function createRescaler({ host, graph: base, rebuild, scheduler, clock }:
     host.deploy(g);
   }
 
-  async function rescale(to: number): Promise<void> {
+  async function rescale(to: VertexParallelism): Promise<void> {
     rescaling = true;
     const from = parallelism;
     const running = () => host.status() === JobState.RUNNING && !coordinator.finishing;
@@ -182,7 +193,10 @@ export function createRescaler({ host, graph: base, rebuild, scheduler, clock }:
       }
       // The input ended meanwhile (the final checkpoint is due), or the job failed or ended.
       if (!running()) return;
-      host.setStatus(JobState.RESTARTING, `rescaling from ${from} to ${to}: ${change}`);
+      host.setStatus(
+        JobState.RESTARTING,
+        `rescaling from ${JSON.stringify(from)} to ${JSON.stringify(to)}: ${change}`,
+      );
       await host.stopAttempt();
       if (host.status() !== JobState.RESTARTING) return; // a cancel won
       const now = target(); // slots may have come or gone while the tasks stopped
@@ -199,15 +213,20 @@ export function createRescaler({ host, graph: base, rebuild, scheduler, clock }:
 
   retarget();
   return {
-    /** The running (or last) attempt's default parallelism, what TaskManagers build with. */
-    get parallelism(): number | undefined {
+    /** The running (or last) attempt's parallelism per vertex, what TaskManagers build with. */
+    get vertexParallelism(): VertexParallelism | undefined {
       return parallelism;
     },
     get rescales(): number {
       return rescales;
     },
+    /** The range the job's vertices may run in: the lowest lower and the highest upper bound. */
     get bounds(): Bounds {
-      return bounds;
+      const all = Object.values(bounds);
+      return {
+        lowerBound: Math.min(...all.map((b) => b.lowerBound)),
+        upperBound: Math.max(...all.map((b) => b.upperBound)),
+      };
     },
     /** Slots came (offered) or went (a TaskManager lost, with the job not running on it). */
     slotsChanged(why: string): void {
@@ -217,24 +236,30 @@ export function createRescaler({ host, graph: base, rebuild, scheduler, clock }:
     /** After a failure the job waits for slots again: with the last attempt's slots, at once. */
     restart(): void {
       const now = target();
-      if (now !== undefined && now === parallelism) startAt(now);
+      if (now !== undefined && parallelism !== undefined && sameParallelism(now, parallelism))
+        startAt(now);
       else evaluate(false);
     },
     requirements(): ResourceRequirements {
-      return requirementsView(current, bounds);
+      return requirementsView(base, bounds);
     },
     /** New bounds from a PUT: declared at once; rescales when the job runs outside them. */
     setRequirements(body: ResourceRequirements): ResourceRequirements {
-      const next = boundsFrom(current, bounds, body);
-      if (next.lowerBound !== bounds.lowerBound || next.upperBound !== bounds.upperBound) {
+      const next = boundsFrom(base, bounds, body);
+      const changed = ids.filter(
+        (id) =>
+          next[id]!.lowerBound !== bounds[id]!.lowerBound ||
+          next[id]!.upperBound !== bounds[id]!.upperBound,
+      );
+      if (changed.length > 0) {
         log.info({ from: bounds, to: next }, "resource requirements changed");
         bounds = next;
-        change = `resource requirements [${next.lowerBound}, ${next.upperBound}]`;
+        change = `resource requirements ${changed.map((id) => `'${id}' [${next[id]!.lowerBound}, ${next[id]!.upperBound}]`).join(", ")}`;
         retarget();
         host.declare();
         evaluate(false);
       }
-      return requirementsView(current, bounds);
+      return requirementsView(base, bounds);
     },
     stop(): void {
       stabilization.close();

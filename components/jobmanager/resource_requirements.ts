@@ -1,61 +1,60 @@
 /**
- * A job's parallelism bounds as Flink's REST API shows them (`GET|PUT
- * /jobs/:jobId/resource-requirements`): one entry per vertex. flotilla rescales the vertices that
- * follow the job's parallelism together, so they share one range (a PUT sets the intersection of
- * the ranges it gives them); a vertex with a fixed parallelism shows it as both bounds.
+ * A job's parallelism bounds per vertex as Flink's REST API shows and takes them (`GET|PUT
+ * /jobs/:jobId/resource-requirements`), and the checks of a PUT. A PUT sets the bounds of the
+ * vertices it names; the others keep theirs.
  */
 import { ErrorCode, FlotillaError } from "../core/mod.ts";
 import type { JobGraph } from "../dataflow/internal_mod.ts";
-import type { Bounds } from "./adaptive.ts";
+import type { VertexBounds } from "./adaptive.ts";
 import type { ResourceRequirements } from "./types.ts";
 
-export function requirementsView(graph: JobGraph, bounds: Bounds): ResourceRequirements {
+/** Flink's shape of `bounds` (default: each vertex at its parallelism), in the graph's order. */
+export function requirementsView(
+  graph: JobGraph,
+  bounds: VertexBounds = fixedBounds(graph),
+): ResourceRequirements {
   return Object.fromEntries(
-    graph.vertices.map((v) => [
-      v.id,
-      {
-        parallelism: v.fixedParallelism
-          ? { lowerBound: v.parallelism, upperBound: v.parallelism }
-          : { ...bounds },
-      },
-    ]),
+    graph.vertices.map((v) => [v.id, { parallelism: { ...bounds[v.id]! } }]),
   );
 }
 
-const bad = (message: string) => new FlotillaError(ErrorCode.BAD_REQUEST, message);
+/** The bounds a job running at its fixed parallelism shows (the default scheduler). */
+export function fixedBounds(graph: JobGraph): VertexBounds {
+  return Object.fromEntries(
+    graph.vertices.map((v) => [v.id, { lowerBound: v.parallelism, upperBound: v.parallelism }]),
+  );
+}
 
-/** The job's new bounds from a PUT body, or a 400 naming the vertex and what is wrong. */
-export function boundsFrom(graph: JobGraph, current: Bounds, body: ResourceRequirements): Bounds {
-  const ids = graph.vertices.map((v) => v.id);
-  let lower: number | undefined;
-  let upper: number | undefined;
-  for (const [id, { parallelism }] of Object.entries(body)) {
-    const v = graph.vertices.find((x) => x.id === id);
-    if (!v)
-      throw bad(
-        `job '${graph.options.name}' has no vertex '${id}'; its vertices: ${ids.join(", ")}`,
-      );
-    const { lowerBound, upperBound } = parallelism;
-    if (lowerBound > upperBound)
-      throw bad(`'${id}': lowerBound ${lowerBound} is above upperBound ${upperBound}`);
-    if (upperBound > v.maxParallelism)
-      throw bad(
-        `'${id}': upperBound ${upperBound} is above the job's maxParallelism ${v.maxParallelism}`,
-      );
-    if (v.fixedParallelism) {
-      if (lowerBound > v.parallelism || upperBound < v.parallelism)
-        throw bad(
-          `'${id}' has the fixed parallelism ${v.parallelism} (setParallelism), which [${lowerBound}, ${upperBound}] leaves out: only vertices that follow the job's parallelism rescale`,
-        );
-      continue;
-    }
-    lower = Math.max(lower ?? 1, lowerBound);
-    upper = Math.min(upper ?? Number.POSITIVE_INFINITY, upperBound);
-  }
-  if (lower === undefined || upper === undefined) return current;
-  if (lower > upper)
-    throw bad(
-      `the vertices that follow the job's parallelism rescale together, and the ranges given for them have no parallelism in common (they meet at [${lower}, ${upper}])`,
+/**
+ * The job's bounds after a PUT: those of `current`, with the named vertices' replaced. Every
+ * problem of the body is a 400 that names the vertex and what is wrong.
+ */
+export function boundsFrom(
+  graph: JobGraph,
+  current: VertexBounds,
+  body: ResourceRequirements,
+): VertexBounds {
+  const unknown = Object.keys(body).filter((id) => !graph.vertices.some((v) => v.id === id));
+  if (unknown.length > 0)
+    throw new FlotillaError(
+      ErrorCode.BAD_REQUEST,
+      `job '${graph.options.name}' has no vertex ${unknown.map((id) => `'${id}'`).join(", ")}; its vertices: ${graph.vertices.map((v) => v.id).join(", ")} (GET /jobs/:jobId/resource-requirements shows them)`,
     );
-  return { lowerBound: lower, upperBound: upper };
+  const problems: string[] = [];
+  for (const v of graph.vertices) {
+    const given = body[v.id]?.parallelism;
+    if (!given) continue;
+    const { lowerBound, upperBound } = given;
+    if (lowerBound > upperBound)
+      problems.push(`'${v.id}': lowerBound ${lowerBound} is above upperBound ${upperBound}`);
+    if (upperBound > v.maxParallelism)
+      problems.push(
+        `'${v.id}': upperBound ${upperBound} is above the job's maxParallelism ${v.maxParallelism} (the number of key groups; it cannot change while the job runs)`,
+      );
+  }
+  if (problems.length > 0) throw new FlotillaError(ErrorCode.BAD_REQUEST, problems.join("; "));
+  const next: VertexBounds = { ...current };
+  for (const [id, { parallelism }] of Object.entries(body))
+    next[id] = { lowerBound: parallelism.lowerBound, upperBound: parallelism.upperBound };
+  return next;
 }

@@ -167,7 +167,7 @@ export function createTaskManager(options: TaskManagerOptions) {
     `${d.jobId}/${d.attempt}/${d.vertexId}/${d.subtask}`;
 
   function graphFor(d: TaskDescriptor): Promise<JobGraph> {
-    const id = `${d.jobId}/${d.artifact}/${d.parallelism ?? ""}/${JSON.stringify(d.args)}`;
+    const id = `${d.jobId}/${d.artifact}/${d.parallelism ?? ""}/${JSON.stringify(d.vertexParallelism ?? {})}/${JSON.stringify(d.args)}`;
     let graph = graphs.get(id);
     if (!graph) {
       graph = (async () => {
@@ -181,6 +181,7 @@ export function createTaskManager(options: TaskManagerOptions) {
         return job.graph({
           args: d.args,
           ...(d.parallelism ? { parallelism: d.parallelism } : {}),
+          ...(d.vertexParallelism ? { vertexParallelism: d.vertexParallelism } : {}),
         });
       })();
       graphs.set(id, graph);

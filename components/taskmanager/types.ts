@@ -41,6 +41,8 @@ export const taskDescriptorSchema = z.strictObject({
   args: z.record(z.string(), z.string()).default({}),
   /** The job's parallelism override, so the graph is rebuilt exactly as the JM built it. */
   parallelism: z.number().int().min(1).optional(),
+  /** Each vertex's parallelism (the adaptive scheduler's choice), applied by vertex id. */
+  vertexParallelism: z.record(z.string(), z.number().int().min(1)).optional(),
   /** Snapshot handles of every old subtask of this vertex, when restoring. */
   restore: z.array(z.string()).optional(),
 });

@@ -46,8 +46,9 @@ export interface JobOptions {
   bufferTimeoutMs?: number;
   /**
    * `adaptive`: run with the slots there are, between a lower bound (1) and `parallelism`, and
-   * rescale when TaskManagers come and go (Flink's adaptive scheduler). Only operators without
-   * `setParallelism` scale. @default the cluster's `jobmanager.scheduler` (default: `default`)
+   * rescale when TaskManagers come and go (Flink's adaptive scheduler). Operators without
+   * `setParallelism` scale; PUT /jobs/:id/resource-requirements sets bounds per vertex.
+   * @default the cluster's `jobmanager.scheduler` (default: `default`)
    */
   scheduler?: "default" | "adaptive";
 }
@@ -57,6 +58,12 @@ export interface GraphInput {
   args?: Record<string, string>;
   /** Overrides the job's default parallelism (the CLI's `--parallelism`). */
   parallelism?: number;
+  /**
+   * Per-vertex parallelism by vertex id, applied after chaining (so the vertices, their ids and
+   * chains stay those of the default parallelism): what the adaptive scheduler runs each vertex
+   * at, and what TaskManagers rebuild. Each must be 1..maxParallelism.
+   */
+  vertexParallelism?: Record<string, number>;
 }
 
 export interface JobDefinition {
@@ -162,12 +169,12 @@ export function defineJob(options: JobOptions, build: (env: JobEnv) => unknown):
   return {
     kind: "flotilla.job",
     options,
-    graph({ args = {}, parallelism } = {}) {
+    graph({ args = {}, parallelism, vertexParallelism } = {}) {
       const effective = parallelism === undefined ? options : { ...options, parallelism };
       checkOptions(effective);
       const recorder = new GraphRecorder();
       build(new JobEnv(recorder, args));
-      return buildJobGraph(recorder, effective);
+      return buildJobGraph(recorder, effective, vertexParallelism);
     },
   };
 }

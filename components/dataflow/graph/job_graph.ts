@@ -31,7 +31,8 @@ export interface JobVertex {
   maxParallelism: number;
   /**
    * Set by `setParallelism` (or the source itself) on an operator of the chain: the vertex keeps
-   * it whatever the job's parallelism is; the adaptive scheduler rescales only the others.
+   * it whatever the job's parallelism is, and the adaptive scheduler's bounds for it are [p, p]
+   * until PUT /jobs/:id/resource-requirements changes them.
    */
   fixedParallelism: boolean;
   slotSharingGroup: string;
@@ -163,7 +164,16 @@ function checkAcyclic(job: string, nodes: Physical[]): void {
   for (const node of nodes) visit(node, []);
 }
 
-export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): JobGraph {
+/**
+ * `vertexParallelism` sets vertices' parallelism by id once the chains are made, so every
+ * override keeps the vertices (ids, chains) of the default parallelism; edges are then drawn
+ * between the vertices as they run (an implicit forward between unequal ones is a rebalance).
+ */
+export function buildJobGraph(
+  recorder: GraphRecorder,
+  jobOptions: JobOptions,
+  vertexParallelism: Record<string, number> = {},
+): JobGraph {
   const options = compileJobOptions(jobOptions);
   const job = options.name;
   const physical = recorder.nodes.filter(
@@ -248,6 +258,7 @@ export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): 
     vertices.push(vertex);
     vertexOf.set(node, vertex);
   }
+  applyVertexParallelism(job, options.maxParallelism, vertices, vertexParallelism);
 
   const edges: JobEdge[] = [];
   for (const node of nodes) {
@@ -306,6 +317,30 @@ export function buildJobGraph(recorder: GraphRecorder, jobOptions: JobOptions): 
     },
     plan: () => planOf(options, vertices, edges, slotSharingGroups),
   };
+}
+
+function applyVertexParallelism(
+  job: string,
+  maxParallelism: number,
+  vertices: JobVertex[],
+  overrides: Record<string, number>,
+): void {
+  const unknown = Object.keys(overrides).filter((id) => !vertices.some((v) => v.id === id));
+  if (unknown.length > 0)
+    throw invalid(
+      job,
+      `no vertex ${unknown.map((id) => `'${id}'`).join(", ")} to set the parallelism of; its vertices: ${vertices.map((v) => v.id).join(", ")}`,
+    );
+  for (const v of vertices) {
+    const p = overrides[v.id];
+    if (p === undefined) continue;
+    if (!Number.isInteger(p) || p < 1 || p > maxParallelism)
+      throw invalid(
+        job,
+        `parallelism ${p} of vertex '${v.id}' must be a whole number 1..maxParallelism (${maxParallelism})`,
+      );
+    v.parallelism = p;
+  }
 }
 
 function addResources(a: ResourceSpec, b: ResourceSpec | undefined): ResourceSpec {

@@ -17,17 +17,31 @@ interface VertexView {
   tasks: Record<string, number>;
 }
 
-/** Waits until every vertex runs all its tasks at `p`; returns the job's details. */
-function runningAt(cluster: ClusterProcesses, jobId: string, p: number, timeoutMs = 30_000) {
+/**
+ * Waits until every vertex runs all its tasks at `p` (one number for all, or per vertex id);
+ * returns the job's details.
+ */
+function runningAt(
+  cluster: ClusterProcesses,
+  jobId: string,
+  p: number | Record<string, number>,
+  timeoutMs = 30_000,
+) {
+  const want = (v: VertexView) => (typeof p === "number" ? p : p[v.id]);
   return cluster.waitFor(
-    `job ${jobId} running at parallelism ${p}`,
+    `job ${jobId} running at parallelism ${JSON.stringify(p)}`,
     async () => {
       const { body } = await cluster.call("GET", `/jobs/${jobId}`);
       if (["finished", "failed", "canceled"].includes(body.state))
-        throw new Error(`job ended ${body.state} before running at ${p}: ${JSON.stringify(body)}`);
+        throw new Error(
+          `job ended ${body.state} before running at ${JSON.stringify(p)}: ${JSON.stringify(body)}`,
+        );
       return body.state === "running" &&
         (body.vertices as VertexView[]).every(
-          (v) => v.parallelism === p && v.tasks.running === p && Object.keys(v.tasks).length === 1,
+          (v) =>
+            v.parallelism === want(v) &&
+            v.tasks.running === want(v) &&
+            Object.keys(v.tasks).length === 1,
         )
         ? body
         : undefined;
@@ -130,7 +144,7 @@ t.test("reactive mode: a job uses every slot of three TaskManagers", async (t) =
 });
 
 t.test(
-  "PUT /jobs/:id/resource-requirements: lowering the upper bound rescales down, raising it scales back up; bad bodies are 400s",
+  "PUT /jobs/:id/resource-requirements: lowering the upper bounds rescales down, raising one vertex's runs it wider than the other; bad bodies are 400s",
   async (t) => {
     const nats = await natsFor(t);
     const cluster = await clusterFor(t, nats);
@@ -158,11 +172,11 @@ t.test(
     await refused({ sequence: bounds(0, 2) }, /sequence\.parallelism\.lowerBound/);
     await refused({ sequence: { parallelism: { lowerBound: 1 } } }, /upperBound/);
     await refused({ nope: bounds(1, 2) }, /no vertex 'nope'.*sequence, check-sequences/);
-    await refused({ sequence: bounds(1, 500) }, /maxParallelism 128/);
     await refused(
-      { sequence: bounds(3, 4), "check-sequences": bounds(1, 2) },
-      /no parallelism in common/,
+      { nope: bounds(1, 2), sequence: bounds(1, 2), gone: bounds(1, 2) },
+      /no vertex 'nope', 'gone'; its vertices: sequence, check-sequences/,
     );
+    await refused({ sequence: bounds(1, 500) }, /'sequence': upperBound 500 .*maxParallelism 128/);
     const unknown = await cluster.call("PUT", `/jobs/${"0".repeat(32)}/resource-requirements`, {
       sequence: bounds(1, 2),
     });
@@ -187,8 +201,12 @@ t.test(
     });
     t.equal(held, 2, "the job holds 2 slots");
 
-    t.equal((await cluster.call("PUT", path, { sequence: bounds(1, 4) })).status, 200);
-    t.equal((await runningAt(cluster, jobId, 4)).rescales, 2, "back to 4 with the freed slots");
+    // Per-vertex bounds: the source may use 4 slots again, the keyed check stays at 2.
+    const raised = await cluster.call("PUT", path, { sequence: bounds(1, 4) });
+    t.equal(raised.status, 200);
+    t.same(raised.body, { sequence: bounds(1, 4), "check-sequences": bounds(1, 2) });
+    const split = await runningAt(cluster, jobId, { sequence: 4, "check-sequences": 2 });
+    t.equal(split.rescales, 2, "the source back to 4 with the freed slots, the check at 2");
 
     await checkExactlyOnce(t, cluster, jobId, keys, perKey);
   },

@@ -95,6 +95,124 @@ t.test(
   },
 );
 
+/** Every vertex runs all its tasks at its parallelism in `want` (by vertex id). */
+const runningWith = (want: Record<string, number>) => (d: any) =>
+  d.state === "running" &&
+  d.vertices.length === Object.keys(want).length &&
+  d.vertices.every(
+    (v: any) =>
+      v.parallelism === want[v.id] &&
+      v.tasks.running === want[v.id] &&
+      Object.keys(v.tasks).length === 1,
+  );
+
+t.test(
+  "per-vertex bounds: a PUT runs the source at 2 and the keyed check at 4 on 4 slots; exactly once",
+  async (t) => {
+    const { call, submit, until } = await setup(t, 4);
+    const [keys, perKey] = [8, 3000];
+    const jobId = await submit("test/support/jobs/adaptive_sequence.ts", {
+      keys: String(keys),
+      perKey: String(perKey),
+      rate: "1000",
+    });
+    await until("parallelism 4", jobId, runningWith({ sequence: 4, "check-sequences": 4 }));
+    const path = `/jobs/${jobId}/resource-requirements`;
+    t.same((await call("GET", path)).body, {
+      sequence: bounds(1, 4),
+      "check-sequences": bounds(1, 4),
+    });
+
+    const refused = async (body: unknown, pattern: RegExp) => {
+      const res = await call("PUT", path, body);
+      t.equal(res.status, 400, `${JSON.stringify(body)} -> 400`);
+      t.match(res.body.errors?.[0], pattern);
+    };
+    await refused(
+      { nope: bounds(1, 2), sequence: bounds(1, 2), gone: bounds(1, 1) },
+      /no vertex 'nope', 'gone'; its vertices: sequence, check-sequences/,
+    );
+    await refused(
+      { "check-sequences": bounds(1, 129) },
+      /'check-sequences': upperBound 129 is above the job's maxParallelism 128/,
+    );
+    await refused({ sequence: bounds(3, 2) }, /lowerBound must not be above upperBound/);
+    t.equal((await call("GET", `/jobs/${jobId}`)).body.rescales, 0, "refused PUTs change nothing");
+
+    const put = await call("PUT", path, { sequence: bounds(1, 2) });
+    t.equal(put.status, 200);
+    t.same(
+      put.body,
+      { sequence: bounds(1, 2), "check-sequences": bounds(1, 4) },
+      "only the named vertex changed",
+    );
+    const split = await until(
+      "source at 2, check at 4",
+      jobId,
+      runningWith({ sequence: 2, "check-sequences": 4 }),
+    );
+    t.equal(split.rescales, 1, "one rescale");
+    t.same(
+      (await call("GET", path)).body,
+      { sequence: bounds(1, 2), "check-sequences": bounds(1, 4) },
+      "GET shows each vertex's bounds",
+    );
+    t.same(
+      split.parallelismBounds,
+      { lowerBound: 1, upperBound: 4 },
+      "the job's range: lowest lower, highest upper",
+    );
+    const held = async () => {
+      const { body } = await call("GET", "/taskmanagers");
+      return (body.taskmanagers as { slots: { jobId?: string }[] }[])
+        .flatMap((tm) => tm.slots)
+        .filter((s) => s.jobId === jobId).length;
+    };
+    t.equal(await held(), 4, "the job keeps the largest upper bound's slots");
+
+    // A raised lower bound the slots cannot meet: the running job keeps running as it is.
+    t.equal((await call("PUT", path, { "check-sequences": bounds(5, 6) })).status, 200);
+    t.equal((await call("GET", `/jobs/${jobId}`)).body.rescales, 1, "no slots for 5: no rescale");
+    t.equal(
+      (await call("PUT", path, { "check-sequences": bounds(1, 3) })).status,
+      200,
+      "back within what the slots allow",
+    );
+    const at3 = await until(
+      "source at 2, check at 3",
+      jobId,
+      runningWith({ sequence: 2, "check-sequences": 3 }),
+    );
+    t.equal(at3.rescales, 2);
+    const deadline = Date.now() + 10_000;
+    while ((await held()) !== 3 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    t.equal(await held(), 3, "slots above the largest upper bound go back");
+
+    const done = await until("the end", jobId, (d) =>
+      ["finished", "failed", "canceled"].includes(d.state),
+    );
+    t.equal(done.state, "finished", JSON.stringify(done.error ?? ""));
+    t.equal(done.rescales, 2);
+    const rows = Object.values(
+      (await call("GET", `/jobs/${jobId}/results`)).body,
+    ).flat() as CheckResult[];
+    t.same(
+      rows.filter((r) => r.kind === "alert"),
+      [],
+      "no record lost or seen twice across the per-vertex rescales",
+    );
+    t.same(
+      rows
+        .filter((r) => r.kind === "count")
+        .map((r) => [r.key, (r as { count: number }).count])
+        .sort((a, b) => a[0]! - b[0]!),
+      Array.from({ length: keys }, (_, k) => [k, perKey]),
+      "every key counted exactly perKey records",
+    );
+  },
+);
+
 t.test(
   "the default scheduler: fixed bounds, and a PUT is a 409 that says what to change",
   async (t) => {

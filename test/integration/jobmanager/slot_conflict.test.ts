@@ -1,0 +1,71 @@
+/**
+ * A slot the TaskManager no longer holds for the job (freed behind the JobManager's back while
+ * the job waits to restart) answers the next deployment with CONFLICT: the JobManager drops it
+ * and asks the ResourceManager for a slot again, instead of deploying on it until the restart
+ * strategy runs out. On the in-process MiniCluster (the same blocks and protocols as a cluster).
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
+import { send } from "../../../components/rpc/mod.ts";
+
+t.test("a deployment refused with CONFLICT drops the slot and declares again", async (t) => {
+  const mini = await startMiniCluster({
+    taskManagers: 1,
+    slotsPerTaskManager: 2,
+    heartbeatIntervalMs: 200,
+  });
+  t.teardown(() => mini.stop());
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await mini.rest.request(path, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    });
+    return (await res.json()) as any;
+  };
+  const { artifact } = (await (
+    await mini.rest.request("/artifacts", {
+      method: "POST",
+      body: (await bundleJob("test/support/jobs/fails_once.ts")) as BodyInit,
+    })
+  ).json()) as { artifact: string };
+  const marker = join(mkdtempSync(join(tmpdir(), "flotilla-conflict-")), "failed");
+  const { jobId } = await call("POST", "/jobs", { artifact, args: { marker } });
+
+  const until = async (what: string, done: (d: any) => boolean) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const details = await call("GET", `/jobs/${jobId}`);
+      if (done(details)) return details;
+      if (Date.now() > deadline) throw new Error(`no ${what}: ${JSON.stringify(details)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await until("restart", (d) => d.state === "restarting");
+
+  // The restart waits 1.5 s: meanwhile the TaskManager frees the job's slot.
+  const tm = mini.fabric.transportFor(`flotilla.mini.tm.${mini.taskManagers[0]!.tmId}`);
+  const slots = JSON.parse(
+    new TextDecoder().decode((await send(tm, { method: "GET", path: "/slots", headers: {} })).body),
+  ) as { slotId: string; allocationId?: string; jobId?: string }[];
+  const held = slots.find((s) => s.jobId === jobId);
+  t.ok(held?.allocationId, "the job holds a slot while it waits to restart");
+  const freed = await send(tm, {
+    method: "POST",
+    path: `/slots/${held!.slotId}/free`,
+    headers: { "content-type": "application/json" },
+    body: new TextEncoder().encode(JSON.stringify({ allocationId: held!.allocationId })),
+  });
+  t.equal(freed.status, 200, "freed on the TaskManager");
+
+  const end = await until("end", (d) => ["finished", "failed", "canceled"].includes(d.state));
+  t.equal(end.state, "finished", `the job finished (${end.error?.message ?? "no error"})`);
+  t.equal(end.restarts, 2, "one restart for the failure, one for the refused deployment");
+  const results = (await call("GET", `/jobs/${jobId}/results`)) as Record<string, number[]>;
+  t.same(Object.values(results), [[10, 20, 30]], "the restarted attempt's records");
+});

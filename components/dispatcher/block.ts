@@ -123,7 +123,7 @@ export function dispatcherApp(
         body(resourceRequirementsSchema),
         async (c) => {
           const jm = await dispatcher.control(c.req.valid("param").jobId);
-          return reply(c, jm.setResourceRequirements(c.req.valid("json")));
+          return reply(c, await jm.setResourceRequirements(c.req.valid("json")));
         },
       )
       .get("/metrics", async (c) => {

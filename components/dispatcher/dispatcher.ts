@@ -89,6 +89,12 @@ export function createDispatcher(options: DispatcherOptions) {
       args: record.args,
       ...(record.parallelism ? { parallelism: record.parallelism } : {}),
       ...(restoreFrom ? { restoreFrom } : {}),
+      ...(record.resourceRequirements ? { resourceRequirements: record.resourceRequirements } : {}),
+      // Kept with the job's record, so the next leader's JobManager keeps the bounds.
+      onResourceRequirements: async (resourceRequirements) => {
+        record.resourceRequirements = resourceRequirements;
+        await stores.jobs.put(record);
+      },
       firstAttempt,
       transportFor: fabric.transportFor,
       snapshots: stores.snapshots,

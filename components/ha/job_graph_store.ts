@@ -93,6 +93,15 @@ function checkJob(job: SubmittedJob): SubmittedJob {
     );
   }
   if (savepoint !== undefined) requireString(savepoint, `savepoint of job ${jobId}`);
+  const bounds = Object.entries(job.resourceRequirements ?? {});
+  const positive = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
+  for (const [vertex, entry] of bounds) {
+    const p = entry?.parallelism;
+    if (!p || !positive(p.lowerBound) || !positive(p.upperBound))
+      throw new InvalidArgumentError(
+        `resourceRequirements of job ${jobId}: vertex '${vertex}' needs {parallelism: {lowerBound, upperBound}} with positive integers, got ${JSON.stringify(entry)}`,
+      );
+  }
   requireTime(submittedAt, `submittedAt of job ${jobId}`);
   return job;
 }

@@ -95,6 +95,14 @@ export interface SubmittedJob {
   parallelism?: number;
   /** Savepoint path to start from. */
   savepoint?: string;
+  /**
+   * Per-vertex parallelism bounds set through PUT /jobs/:id/resource-requirements (adaptive
+   * jobs), as Flink keeps them with the job graph: a recovered job keeps them.
+   */
+  resourceRequirements?: Record<
+    string,
+    { parallelism: { lowerBound: number; upperBound: number } }
+  >;
   /** Epoch ms. */
   submittedAt: number;
 }

@@ -73,6 +73,10 @@ export interface JobManagerOptions {
   rebuild?(vertexParallelism: Record<string, number>): JobGraph;
   /** The cluster's scheduler settings (`jobmanager.scheduler`, ...); the job's option wins. */
   scheduler?: SchedulerOptions;
+  /** Bounds a PUT set before (kept in the job's HA record): the adaptive scheduler starts with them. */
+  resourceRequirements?: ResourceRequirements;
+  /** Persists bounds a PUT sets, so the next leader's JobManager keeps them; awaited by the PUT. */
+  onResourceRequirements?(requirements: ResourceRequirements): Promise<void>;
   /** For tests: the stabilization window's clock. */
   clock?: Clock;
   log?: Logger;
@@ -152,6 +156,7 @@ export function createJobMaster(options: JobManagerOptions) {
           graph: baseGraph,
           rebuild: options.rebuild,
           scheduler,
+          ...(options.resourceRequirements ? { initial: options.resourceRequirements } : {}),
           ...(options.clock ? { clock: options.clock } : {}),
         })
       : undefined;
@@ -514,7 +519,7 @@ export function createJobMaster(options: JobManagerOptions) {
      * New bounds (Flink's `PUT /jobs/:id/resource-requirements`): declared to the RM at once; the
      * job rescales when it runs outside them, or below an upper bound the slots now allow.
      */
-    setResourceRequirements(body: ResourceRequirements): ResourceRequirements {
+    async setResourceRequirements(body: ResourceRequirements): Promise<ResourceRequirements> {
       if (!rescaler)
         throw new FlotillaError(
           ErrorCode.CONFLICT,
@@ -522,7 +527,9 @@ export function createJobMaster(options: JobManagerOptions) {
         );
       if (TERMINAL.has(status) || status === JobStatus.CANCELING)
         throw new FlotillaError(ErrorCode.CONFLICT, `job ${jobId} is ${status}`);
-      return rescaler.setRequirements(body);
+      const view = rescaler.setRequirements(body);
+      await options.onResourceRequirements?.(view);
+      return view;
     },
     info() {
       const latest = coordinator.latest;

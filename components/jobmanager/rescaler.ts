@@ -54,13 +54,30 @@ export interface RescalerOptions {
   /** The graph with each vertex at the given parallelism (as TaskManagers build it). */
   rebuild(vertexParallelism: VertexParallelism): JobGraph;
   scheduler: CompiledScheduler;
+  /** Bounds set by an earlier PUT (before a failover): start with them instead of the defaults. */
+  initial?: ResourceRequirements;
   clock?: Clock;
 }
 
-export function createRescaler({ host, graph: base, rebuild, scheduler, clock }: RescalerOptions) {
+export function createRescaler({
+  host,
+  graph: base,
+  rebuild,
+  scheduler,
+  initial,
+  clock,
+}: RescalerOptions) {
   const { log, pool, coordinator } = host;
   const model = slotModel(base);
   let bounds: VertexBounds = defaultBounds(base, scheduler);
+  if (initial) {
+    try {
+      bounds = boundsFrom(base, bounds, initial);
+    } catch (err) {
+      // Kept by an older leader for another build of the job, say: the defaults then.
+      log.warn({ err: (err as Error).message }, "stored resource requirements not used");
+    }
+  }
   /** The vertices in the graph's order: what keys the graph cache. */
   const ids = base.vertices.map((v) => v.id);
   const keyOf = (p: VertexParallelism) => ids.map((id) => p[id]).join(",");

@@ -63,3 +63,85 @@ t.test("a standby Dispatcher recovers a running job after the leader is killed",
     "every key counted exactly once",
   );
 });
+
+t.test("bounds a PUT set survive the failover (kept with the job's HA record)", async (t) => {
+  const nats = await natsFor(t);
+  const cluster = await clusterFor(t, nats, {
+    roles: ["dispatcher", "resourcemanager", "taskmanager", "taskmanager"],
+    env: { FLOTILLA_INSTANCE_ID: "d-a" },
+  });
+  const leader = cluster.processes[0]!;
+  const standbyPort = await freePort();
+  cluster.spawn("dispatcher", {
+    FLOTILLA_INSTANCE_ID: "d-b",
+    FLOTILLA_REST_PORT: String(standbyPort),
+  });
+  const standby = `http://127.0.0.1:${standbyPort}`;
+  const jobId = await cluster.submit("test/support/jobs/adaptive_sequence.ts", {
+    args: { keys: "8", perKey: "6000", rate: "2000" },
+  });
+  const parallelism = async (rest: string) => {
+    const res = await fetch(`${rest}/jobs/${jobId}`);
+    if (res.status !== 200) return undefined;
+    const body = await res.json();
+    if (
+      body.state !== "running" ||
+      body.vertices.some((v: any) => v.tasks.running !== v.parallelism)
+    )
+      return undefined;
+    return Object.fromEntries(body.vertices.map((v: any) => [v.id, v.parallelism]));
+  };
+  const at = (rest: string, want: Record<string, number>, what: string) =>
+    cluster.waitFor(
+      what,
+      async () => {
+        const p = await parallelism(rest);
+        return p && JSON.stringify(p) === JSON.stringify(want) ? p : undefined;
+      },
+      30_000,
+    );
+  await at(cluster.rest, { sequence: 4, "check-sequences": 4 }, "parallelism 4 on 4 slots");
+
+  const put = await cluster.call("PUT", `/jobs/${jobId}/resource-requirements`, {
+    "check-sequences": { parallelism: { lowerBound: 1, upperBound: 2 } },
+  });
+  t.equal(put.status, 200, JSON.stringify(put.body));
+  await at(cluster.rest, { sequence: 4, "check-sequences": 2 }, "the check at 2 after the PUT");
+  await cluster.waitFor("a checkpoint at the new parallelism", async () =>
+    (await cluster.call("GET", `/jobs/${jobId}`)).body.checkpoints >= 3 ? true : undefined,
+  );
+  leader.kill("SIGKILL");
+
+  await at(standby, { sequence: 4, "check-sequences": 2 }, "the recovered job at the PUT's bounds");
+  const requirements = await (await fetch(`${standby}/jobs/${jobId}/resource-requirements`)).json();
+  t.match(
+    requirements,
+    { "check-sequences": { parallelism: { lowerBound: 1, upperBound: 2 } } },
+    "the new leader shows the bounds the PUT set",
+  );
+  const done = await cluster.waitFor(
+    "the end",
+    async () => {
+      const body = await (await fetch(`${standby}/jobs/${jobId}`)).json();
+      return ["finished", "failed", "canceled"].includes(body.state) ? body : undefined;
+    },
+    60_000,
+  );
+  t.equal(done.state, "finished", JSON.stringify(done.error));
+  const rows = Object.values(
+    (await (await fetch(`${standby}/jobs/${jobId}/results`)).json()) as Record<
+      string,
+      CheckResult[]
+    >,
+  ).flat();
+  t.same(
+    rows.filter((r) => r.kind === "alert"),
+    [],
+    "no sequence alert",
+  );
+  t.same(
+    rows.filter((r) => r.kind === "count").map((r) => (r as { count: number }).count),
+    Array(8).fill(6000),
+    "every key counted exactly once",
+  );
+});

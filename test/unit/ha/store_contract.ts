@@ -83,6 +83,16 @@ export function storeContract(t: Test, setup: (t: Test) => Promise<HaServices>):
     await t.rejects(jobGraphs.put({ ...sampleJob("bad"), parallelism: 0 }), {
       code: ErrorCode.INVALID_ARGUMENT,
     });
+    const bounds = { map: { parallelism: { lowerBound: 1, upperBound: 3 } } };
+    await jobGraphs.put({ ...sampleJob("a", 1004), resourceRequirements: bounds });
+    t.same((await jobGraphs.get("a")).resourceRequirements, bounds, "bounds a PUT set are kept");
+    await t.rejects(
+      jobGraphs.put({
+        ...sampleJob("bad"),
+        resourceRequirements: { map: { parallelism: { lowerBound: 0, upperBound: 3 } } },
+      }),
+      { code: ErrorCode.INVALID_ARGUMENT, message: /vertex 'map'/ },
+    );
     await t.rejects(jobGraphs.get(""), { code: ErrorCode.INVALID_ARGUMENT });
   });
 

@@ -3,12 +3,19 @@
  * `<subject>.open`, credit on `<subject>.credit`, with `<subject>` from `channelSubject`.
  *
  * Handshake: the receiver listens on the data and open subjects. The sender subscribes to the
- * credit subject, then requests `[OPEN, session]` on the open subject until answered, retrying
- * "no responders" with backoff for up to `openTimeoutMs` (then UNAVAILABLE, or TIMEOUT if a
- * receiver never answered). The reply `[ACCEPT, limit]` is the initial credit itself, so no grant
- * is lost whichever side starts first. Later grants are `[CREDIT, session, limit]`; while blocked
- * on credit the sender repeats its OPEN (answered idempotently with the current limit), which
- * repairs a lost grant and notices a receiver that went away.
+ * credit subject, then requests `[OPEN, session, sent]` on the open subject until answered,
+ * retrying "no responders" with backoff for up to `openTimeoutMs` (then UNAVAILABLE, or TIMEOUT if
+ * a receiver never answered). The reply `[ACCEPT, limit]` is the initial credit itself, so no
+ * grant is lost whichever side starts first. Later grants are `[CREDIT, session, limit]`; while
+ * blocked on credit the sender repeats its OPEN (answered idempotently with the current limit),
+ * which repairs a lost grant and notices a receiver that went away.
+ *
+ * NATS is at most once: batches published while the receiver's client is away (a NATS restart,
+ * the receiver reconnecting after the sender) are dropped without a trace. A later batch shows the
+ * gap, but a sender that used up its credit on lost batches sends none, and both ends would wait
+ * for ever. So the OPEN carries `sent`, the number of batches published before it; NATS keeps one
+ * connection's messages in order, so a receiver that has received fewer when the OPEN arrives
+ * lost the rest: it fails with a ChannelSequenceError and refuses the sender.
  *
  * Data frames: `[BATCH, seq, items]` (one CBOR array per batch; cbor-x writes same-shaped objects
  * as inline records), `[END, total]`, `[CANCEL, reason]`. Garbage on any subject is logged,
@@ -33,6 +40,7 @@ import {
   ChannelCanceledError,
   type ChannelReceiver,
   type ChannelSender,
+  ChannelSequenceError,
   ReceiverCore,
   SenderCore,
 } from "./channel.ts";
@@ -196,7 +204,6 @@ export function natsChannelSender<T>({
   const subjects = channelSubjects(subject);
   const encodeBatch = batchFrameEncoder();
   const session = crypto.randomUUID();
-  const openFrame = control.encode([Frame.OPEN, session]);
   let stopped = false;
   let accepted = false;
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -271,7 +278,9 @@ export function natsChannelSender<T>({
       }
       try {
         const timeout = Math.max(1, Math.min(REQUEST_TIMEOUT_MS, remaining));
-        const frame = decodeFrame((await nc.request(subjects.open, openFrame, { timeout })).data);
+        // Encoded per request: `sent` must count exactly the batches published before it.
+        const open = control.encode([Frame.OPEN, session, core.stats().sent]);
+        const frame = decodeFrame((await nc.request(subjects.open, open, { timeout })).data);
         if (frame?.[0] === Frame.ACCEPT && isCount(frame[1])) return frame[1];
         if (frame?.[0] === Frame.REJECT) {
           const code = Object.values(ErrorCode).find((c) => c === frame[1]) ?? ErrorCode.INTERNAL;
@@ -365,6 +374,15 @@ export function natsChannelReceiver<T>({
     }
   }
 
+  /** Fails the channel if batches the sender published before its OPEN never arrived. */
+  function lostBatches(sent: unknown): FlotillaError | undefined {
+    const { received } = core.stats();
+    if (!core.open() || !isCount(sent) || sent <= received) return undefined;
+    const err = new ChannelSequenceError(subject, received, sent, "sent count");
+    core.fail(err);
+    return err;
+  }
+
   subs.push(
     io.listen(subjects.data, (msg) => {
       const frame = decodeFrame(msg.data);
@@ -385,12 +403,15 @@ export function natsChannelReceiver<T>({
       const asker = frame?.[0] === Frame.OPEN ? frame[1] : undefined;
       if (typeof asker !== "string" || !msg.reply) io.drop(msg, "not an open request");
       else session ??= asker;
+      const lost = asker === session ? lostBatches(frame?.[2]) : undefined;
       const reply =
         typeof asker !== "string"
           ? [Frame.REJECT, ErrorCode.BAD_ENVELOPE, "not an open request"]
           : asker !== session
             ? [Frame.REJECT, ErrorCode.CONFLICT, `channel ${subject} already has a sender`]
-            : [Frame.ACCEPT, core.limit()];
+            : lost
+              ? [Frame.REJECT, lost.code, lost.message]
+              : [Frame.ACCEPT, core.limit()];
       if (msg.reply) msg.respond(control.encode(reply));
     }),
   );

@@ -4,6 +4,10 @@
  * channel that delivered barrier n is not read again until every live channel has), and the end
  * markers once every channel reached them. A blocked channel is not read, so its sender runs out
  * of credit: alignment is backpressure, not buffering.
+ *
+ * Like Flink's SingleCheckpointBarrierHandler, a barrier of a newer checkpoint abandons the
+ * alignment in progress (that checkpoint was aborted upstream, so some channel will never deliver
+ * its barrier) and aligns on the newer one; a barrier older than the newest seen is ignored.
  */
 import type { ChannelReceiver } from "../../rpc/mod.ts";
 import { type Frame, FrameKind, MAX_WATERMARK, MIN_WATERMARK, type Timestamp } from "../types.ts";
@@ -14,6 +18,8 @@ export type GateEvent =
   | { kind: "barrier"; id: number; final: boolean }
   | { kind: "end-of-data" }
   | { kind: "end" };
+
+const END: GateEvent = { kind: "end" };
 
 interface Channel {
   iterator: AsyncIterator<Frame[]>;
@@ -31,6 +37,8 @@ export class InputGate {
   readonly #receivers: ChannelReceiver<Frame>[];
   #watermark = MIN_WATERMARK;
   #alignment: { id: number; final: boolean } | undefined;
+  /** The newest barrier id seen; barriers at or below it, outside its alignment, are stale. */
+  #latestBarrier = Number.NEGATIVE_INFINITY;
   #endOfDataSent = false;
   #ready: (() => void) | undefined;
   #failure: unknown;
@@ -59,7 +67,12 @@ export class InputGate {
           if (event) return event;
         }
       }
-      if (this.#channels.every((c) => c.ended)) return { kind: "end" };
+      if (this.#channels.every((c) => c.ended)) {
+        // One frame yields at most one event: the last END_OF_PARTITION may owe more than one.
+        return this.#barrierEvent() ?? this.#watermarkEvent() ?? this.#endOfDataEvent() ?? END;
+      }
+      // An abandoned alignment can release a channel the scan above already passed.
+      if (this.#channels.some((c) => c.blockedBy === undefined && c.at < c.queue.length)) continue;
       await this.#pull();
     }
   }
@@ -71,12 +84,8 @@ export class InputGate {
       case FrameKind.WATERMARK:
         channel.watermark = Math.max(channel.watermark, frame.wm);
         return this.#watermarkEvent();
-      case FrameKind.BARRIER: {
-        if (this.#alignment && frame.id < this.#alignment.id) return undefined; // an aborted one
-        this.#alignment ??= { id: frame.id, final: frame.final === true };
-        channel.blockedBy = frame.id;
-        return this.#barrierEvent();
-      }
+      case FrameKind.BARRIER:
+        return this.#barrier(channel, frame.id, frame.final === true);
       case FrameKind.END_OF_DATA:
         channel.endOfData = true;
         channel.watermark = MAX_WATERMARK;
@@ -87,6 +96,20 @@ export class InputGate {
         channel.watermark = MAX_WATERMARK;
         return this.#barrierEvent() ?? this.#watermarkEvent() ?? this.#endOfDataEvent();
     }
+  }
+
+  #barrier(channel: Channel, id: number, final: boolean): GateEvent | undefined {
+    if (id < this.#latestBarrier) return undefined;
+    if (id === this.#latestBarrier && this.#alignment?.id !== id) return undefined; // done or abandoned
+    if (this.#alignment && this.#alignment.id < id) {
+      for (const c of this.#channels)
+        if (c.blockedBy === this.#alignment.id) c.blockedBy = undefined;
+      this.#alignment = undefined;
+    }
+    this.#latestBarrier = id;
+    this.#alignment ??= { id, final };
+    channel.blockedBy = id;
+    return this.#barrierEvent();
   }
 
   #watermarkEvent(): GateEvent | undefined {

@@ -33,20 +33,9 @@ const STRICT = process.env.FLOTILLA_FAULTS_STRICT === "1";
  * checks as TODO (and "known bug" in the table) instead of failing the suite; a failure without
  * such a trace fails as usual. Remove an entry once its bug is fixed.
  */
-const KNOWN_BUGS: { bug: string; seen(cluster: FaultCluster, timeline: Timeline): boolean }[] = [
-  {
-    bug: "after a NATS restart the job is sometimes not RUNNING with a new checkpoint within the wait although the triggers lost during the restart are now aborted at once (not after the 60 s timeout): the remaining stall is not understood yet (issue 7 note)",
-    seen: (cluster) =>
-      cluster.lines.some(
-        (l) =>
-          l.msg === "trigger failed" &&
-          /no reply .* within/.test(String(l.raw.err)) &&
-          !cluster.lines.some(
-            (c) => c.msg === "checkpoint complete" && c.at > l.at && c.at < l.at + 10_000,
-          ),
-      ),
-  },
-];
+// None open. Fixed so far: a deposed master's JobManagers kept acting (a SIGSTOP past the
+// lease); data batches lost in a NATS restart stalled both ends of a channel.
+const KNOWN_BUGS: { bug: string; seen(cluster: FaultCluster, timeline: Timeline): boolean }[] = [];
 
 function knownBugs(cluster: FaultCluster, timeline: Timeline): string[] {
   return KNOWN_BUGS.filter((k) => k.seen(cluster, timeline)).map((k) => k.bug);

@@ -90,10 +90,20 @@ export async function startAuto(ctx: RoleContext): Promise<AutoRole> {
           await ending.stop();
         }
         if (tm) {
-          log.info({ tm: tm.tmId }, "elected master: stopping this process's TaskManager first");
           const ending = tm;
           tm = undefined;
-          await ending.stop({ unregister: true });
+          if (want === "master") {
+            // The TaskManager stops (tasks canceled, serving stopped, then unregistered: up to a
+            // second when the old ResourceManager is gone) while the new Dispatcher and
+            // ResourceManager wait out their elections, which usually take longer: the job is
+            // back sooner. Should the new ResourceManager lead first (the old master resigned),
+            // the unregistration reaches it and it forgets this TaskManager.
+            log.info({ tm: ending.tmId }, "elected master: stopping this process's TaskManager");
+            term = startMasterTerm();
+            acting = "master";
+            log.info({ holder }, "acting as master (Dispatcher + ResourceManager)");
+            await ending.stop({ unregister: true });
+          } else await ending.stop({ unregister: true });
         }
         continue; // the lease may have changed hands meanwhile
       }

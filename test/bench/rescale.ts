@@ -10,16 +10,24 @@
  * the plain restart of the default scheduler after kill -9 of a TaskManager.
  *
  * Heartbeats as in the tests (250 ms interval, 1.5 s timeout); stabilization 2 s (the default).
- * Flags: --repeats N (default 3).
+ *
+ * Then the same in containers when Docker is there (rescale_containers.ts): compose/elastic.yml
+ * at 2 nodes, `--scale node=3`, and the new container's start -> RUNNING at 4 (goal < 5 s),
+ * compared with the process figure of this run.
+ *
+ * Flags: --repeats N (default 3); --no-containers skips the container measurement.
  */
 import { performance } from "node:perf_hooks";
 import { type ClusterProcesses, clusterFor } from "../support/cluster.ts";
 import { startNats } from "../support/nats.ts";
 import { numberFlag } from "./measure.ts";
 import { type BenchResult, percentile } from "./report.ts";
+import { dockerMissing, measureContainerRescale } from "./rescale_containers.ts";
 
 const progress = (line: string) => process.stderr.write(`[bench rescale] ${line}\n`);
 const ADAPTIVE_JOB = "test/support/jobs/adaptive_sequence.ts";
+/** The issue's goal for a new node: joined -> the job running at the higher parallelism. */
+const GOAL_MS = 5000;
 /** Practically unbounded: the job runs until canceled. */
 const ARGS = { keys: "8", perKey: "100000000", rate: "2000" };
 
@@ -64,6 +72,12 @@ async function cancel(cluster: ClusterProcesses, jobId: string): Promise<void> {
 
 export async function run(args: string[]): Promise<BenchResult[]> {
   const repeats = numberFlag(args, "--repeats", 3);
+  // One after the other: the process cluster is gone before the containers start.
+  const processes = await processRescale(repeats);
+  return [...processes, ...(await containerResults(args, repeats))];
+}
+
+async function processRescale(repeats: number): Promise<BenchResult[]> {
   const teardowns: (() => unknown)[] = [];
   const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
   const ms = (from: number) => performance.now() - from;
@@ -176,4 +190,56 @@ export async function run(args: string[]): Promise<BenchResult[]> {
   } finally {
     for (const fn of teardowns.reverse()) await fn();
   }
+}
+
+/** The container measurement, or none with the reason on stderr (never a silent skip). */
+async function containerResults(args: string[], repeats: number): Promise<BenchResult[]> {
+  if (args.includes("--no-containers")) {
+    progress("container measurement SKIPPED: --no-containers");
+    return [];
+  }
+  const missing = await dockerMissing();
+  if (missing) {
+    progress(`container measurement SKIPPED: Docker is not available here: ${missing}`);
+    return [];
+  }
+  const c = await measureContainerRescale(repeats, progress);
+  const p50 = percentile(c.startToRunning, 0.5);
+  const max = Math.max(...c.startToRunning);
+  progress(
+    `goal: a new container's start -> RUNNING at 4 under ${GOAL_MS / 1000} s: p50 ${(p50 / 1000).toFixed(2)} s, max ${(max / 1000).toFixed(2)} s: ${max < GOAL_MS ? "met" : p50 < GOAL_MS ? "met at p50, missed at max" : "MISSED"}`,
+  );
+  const processFigure = "TM spawn -> RUNNING at 4 p50";
+  return [
+    {
+      name: `container start -> RUNNING at 4 p50 (goal < ${GOAL_MS / 1000} s)`,
+      value: p50,
+      unit: "ms",
+      baseline: processFigure,
+    },
+    {
+      name: `container start -> RUNNING at 4 max (goal < ${GOAL_MS / 1000} s)`,
+      value: max,
+      unit: "ms",
+      baseline: processFigure,
+    },
+    {
+      name: "container start -> TaskManager registered p50",
+      value: percentile(c.startToRegistered, 0.5),
+      unit: "ms",
+      baseline: processFigure,
+    },
+    {
+      name: "compose up --scale node=3 -> RUNNING at 4 p50",
+      value: percentile(c.composeToRunning, 0.5),
+      unit: "ms",
+      baseline: processFigure,
+    },
+    {
+      name: "compose --scale node=2 (graceful stop) -> RUNNING at 2 p50",
+      value: percentile(c.scaleDownToRunning, 0.5),
+      unit: "ms",
+      baseline: "adaptive: kill -9 TM -> RUNNING at 2 p50",
+    },
+  ];
 }

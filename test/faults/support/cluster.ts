@@ -218,7 +218,7 @@ async function request(rest: string, method: string, path: string, body?: unknow
 }
 
 /** Reads leader leases from the HA store, as a client of the cluster would. */
-async function leaderProbe(t: Teardown, nats: NatsServer, clusterId: string) {
+export async function leaderProbe(t: Teardown, nats: NatsServer, clusterId: string) {
   const nc = await connectFor(t, nats);
   const ha = await natsHaServices({ nc, clusterId });
   const elections = {

@@ -1,0 +1,186 @@
+/**
+ * Driving a compose layout from a test or benchmark: `docker compose` (v2) or `docker-compose`
+ * (v1), one project per run with its own NATS port and cluster id, the project's containers by
+ * label, a node's /healthz from inside its container, and the cluster's REST API over NATS (the
+ * only published port of the elastic layout).
+ */
+import { spawn } from "node:child_process";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { natsTransport, RpcResponse, send } from "../../components/rpc/mod.ts";
+import { ROOT } from "./cli.ts";
+import { docker } from "./docker.ts";
+
+export interface ComposeResult {
+  code: number | null;
+  output: string;
+}
+
+let detected: Promise<[string, string[]]> | undefined;
+
+/** `docker compose` (v2) where the docker CLI has it, else `docker-compose` (v1). */
+export function composeCommand(): Promise<[string, string[]]> {
+  detected ??= new Promise((resolve) => {
+    const probe = spawn("docker", ["compose", "version"], { stdio: "ignore" });
+    probe.once("error", () => resolve(["docker-compose", []]));
+    probe.once("exit", (code) =>
+      resolve(code === 0 ? ["docker", ["compose"]] : ["docker-compose", []]),
+    );
+  });
+  return detected;
+}
+
+export interface ComposeProjectOptions {
+  /** The layout, relative to the repository. */
+  file: string;
+  project: string;
+  /** What the compose file reads (images, ports, timings). */
+  env: Record<string, string>;
+}
+
+export interface ComposeProject {
+  readonly project: string;
+  /** The project's default network (`<project>_default`). */
+  readonly network: string;
+  compose(...args: string[]): Promise<ComposeResult>;
+  /** The project's container ids (running or not), optionally filtered (`status=running`). */
+  ids(...filters: string[]): Promise<string[]>;
+  /** The running containers of one service. */
+  running(service: string): Promise<string[]>;
+  /** `down -v --remove-orphans`, then what is left of the project (ids, networks, volumes). */
+  down(): Promise<{ result: ComposeResult; left: string[] }>;
+}
+
+export function composeProject({ file, project, env }: ComposeProjectOptions): ComposeProject {
+  const compose = async (...args: string[]): Promise<ComposeResult> => {
+    const [cmd, pre] = await composeCommand();
+    return new Promise((resolve) => {
+      const child = spawn(cmd, [...pre, "-f", file, "-p", project, ...args], {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout.on("data", (c: Buffer) => (output += c));
+      child.stderr.on("data", (c: Buffer) => (output += c));
+      child.once("error", (err) => resolve({ code: -1, output: err.message }));
+      child.once("exit", (code) => resolve({ code, output }));
+    });
+  };
+  const ids = async (...filters: string[]) =>
+    (
+      await docker([
+        "ps",
+        "-aq",
+        "--no-trunc",
+        "--filter",
+        `label=com.docker.compose.project=${project}`,
+        ...filters.flatMap((f) => ["--filter", f]),
+      ])
+    ).stdout
+      .split("\n")
+      .filter(Boolean);
+  return {
+    project,
+    network: `${project}_default`,
+    compose,
+    ids,
+    running: (service) => ids(`label=com.docker.compose.service=${service}`, "status=running"),
+    async down() {
+      // A paused container cannot be stopped: unpause whatever a failed test left paused.
+      const paused = await ids("status=paused");
+      if (paused.length) await docker(["unpause", ...paused]);
+      const result = await compose("down", "-v", "--remove-orphans", "-t", "2");
+      const networks = await docker(["network", "ls", "-q", "--filter", `name=${project}`]);
+      const volumes = await docker(["volume", "ls", "-q", "--filter", `name=${project}`]);
+      const left = [
+        ...(await ids()),
+        ...networks.stdout.split("\n").filter(Boolean),
+        ...volumes.stdout.split("\n").filter(Boolean),
+      ];
+      return { result, left };
+    },
+  };
+}
+
+/** GET on a node's own port 8081, from inside its container (elastic nodes publish no port). */
+export async function inside(id: string, path: string, timeoutMs = 15_000): Promise<any> {
+  const script = `fetch("http://127.0.0.1:8081${path}").then((r) => r.text()).then(console.log, () => process.exit(1))`;
+  const r = await docker(["exec", id, "node", "-e", script], { timeoutMs });
+  if (r.code !== 0) return undefined;
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface NatsRest {
+  readonly nc: NatsConnection;
+  /**
+   * One call on the Dispatcher's subject (`flotilla.<clusterId>.dispatcher`): the HTTP status
+   * and the parsed body; throws when no Dispatcher answers within `timeoutMs`.
+   */
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs?: number,
+  ): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+/** The cluster's REST API over NATS, as `flotilla --cluster nats://...` reaches it. */
+export async function natsRest(url: string, clusterId: string): Promise<NatsRest> {
+  const nc = await connect({
+    servers: url,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 200,
+    name: "flotilla-test",
+  });
+  const transport = natsTransport(nc, `flotilla.${clusterId}.dispatcher`);
+  return {
+    nc,
+    async call(method, path, body, timeoutMs = 2000) {
+      const headers: Record<string, string> = { accept: "application/json" };
+      let bytes: Uint8Array | undefined;
+      if (body instanceof Uint8Array) bytes = body;
+      else if (body !== undefined) {
+        headers["content-type"] = "application/json";
+        bytes = new TextEncoder().encode(JSON.stringify(body));
+      }
+      const reply = new RpcResponse(
+        await send(transport, { method, path, headers, body: bytes }, { timeoutMs }),
+      );
+      const text = await reply.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {}
+      return { status: reply.status, body: parsed as any };
+    },
+    close: () => nc.close(),
+  };
+}
+
+/** Polls `probe` every `everyMs` until it returns a value; throws after `ms`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  ms = 60_000,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    const value = await probe().catch((err) => {
+      last = err;
+      return undefined;
+    });
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`,
+      );
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

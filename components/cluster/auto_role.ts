@@ -64,8 +64,10 @@ export async function startAuto(ctx: RoleContext): Promise<AutoRole> {
   function startMasterTerm(): MasterTerm {
     let active = true;
     const fence = { who: holder, active: () => active && election.isLeader() };
-    const stopRm = startResourceManager(ctx, { fence });
-    const service = dispatcherService(ctx, { fence });
+    // Their leases live under the master lease: a deposed master's are taken over at once.
+    const under = { lease: "master", held: fence.active };
+    const stopRm = startResourceManager(ctx, { fence, under });
+    const service = dispatcherService(ctx, { fence, under });
     return {
       service,
       async stop() {

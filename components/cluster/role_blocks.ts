@@ -13,7 +13,7 @@ import {
   type DispatcherStores,
   dispatcherApp,
 } from "../dispatcher/mod.ts";
-import type { HaServices } from "../ha/mod.ts";
+import type { HaServices, LeaderElectionOptions } from "../ha/mod.ts";
 import { schedulerOptionsFrom } from "../jobmanager/mod.ts";
 import {
   createResourceManager,
@@ -83,6 +83,9 @@ export interface Leadership {
   stop(): Promise<void>;
 }
 
+/** The outer lease a role's leadership lives under (the `auto` role's master lease). */
+export type Under = NonNullable<LeaderElectionOptions["under"]>;
+
 /**
  * Runs `lead(token)` while this process holds the role's lease, and the step-down it returns
  * when the lease is lost (or on stop, which resigns so a standby takes over at once).
@@ -92,10 +95,17 @@ export function whileLeader(
   role: string,
   what: string,
   lead: (token: number, isLeader: () => boolean) => () => Promise<void> | void,
+  under?: Under,
 ): Leadership {
   let stepDown: (() => Promise<void> | void) | undefined;
   const subject = `flotilla.${clusterId}.${role}`;
-  const election = ha.election({ role, holder, subject, leaseMs: config["ha.lease"] });
+  const election = ha.election({
+    role,
+    holder,
+    subject,
+    leaseMs: config["ha.lease"],
+    ...(under ? { under } : {}),
+  });
   election.start({
     onElected(token) {
       log.info({ token }, `elected ${what} leader`);
@@ -125,7 +135,7 @@ export function whileLeader(
  */
 export function startResourceManager(
   ctx: RoleContext,
-  { fence }: { fence?: Fence } = {},
+  { fence, under }: { fence?: Fence; under?: Under } = {},
 ): () => Promise<void> {
   const { config, log, nc, clusterId, holder } = ctx;
   const leadership = whileLeader(ctx, "rm", "ResourceManager", (token, isLeader) => {
@@ -149,7 +159,7 @@ export function startResourceManager(
     });
     void rm.start();
     return () => rm.stop();
-  });
+  }, under);
   return leadership.stop;
 }
 
@@ -190,7 +200,8 @@ export function dispatcherService(
     fabric = natsFabric(ctx.nc, ctx.clusterId),
     stores = dispatcherStores(ctx.ha),
     fence: outer,
-  }: { fabric?: Fabric; stores?: DispatcherStores; fence?: Fence } = {},
+    under,
+  }: { fabric?: Fabric; stores?: DispatcherStores; fence?: Fence; under?: Under } = {},
 ): DispatcherService {
   const { config, log, clusterId, holder } = ctx;
   let term: { dispatcher: Dispatcher; app: FetchApp } | undefined;
@@ -230,7 +241,7 @@ export function dispatcherService(
       await served.stop();
       await dispatcher.suspend();
     };
-  });
+  }, under);
   // A standby answers REST with 503 (but /healthz): only the leader knows the running jobs.
   const gated: FetchApp = {
     fetch: (request: Request) =>

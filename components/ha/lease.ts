@@ -15,6 +15,8 @@ export interface LeaseValue {
   leaseMs: number;
   /** The term's fencing token, written by renewals (the winning write cannot know its revision). */
   token?: number;
+  /** The outer lease the holder's leadership lives under (LeaderElectionOptions.under). */
+  under?: string;
 }
 
 export function encodeLease(value: LeaseValue): Uint8Array {
@@ -41,6 +43,7 @@ export function decodeLease(bytes: Uint8Array): LeaseValue | undefined {
       expiresAt: value.expiresAt,
       leaseMs: typeof value.leaseMs === "number" ? value.leaseMs : 0,
       ...(typeof value.token === "number" ? { token: value.token } : {}),
+      ...(typeof value.under === "string" ? { under: value.under } : {}),
     };
   } catch {
     return undefined;

@@ -6,7 +6,8 @@
  * Safety does not rest on the server or on clocks agreeing: a leader steps down on its own
  * monotonic clock `leaseMs` (less a margin) after sending its last acknowledged renewal, while a
  * standby waits `leaseMs` after it first saw that revision (which is later) and for the written
- * wall-clock expiry.
+ * wall-clock expiry. A lease written under an outer lease (the `auto` role's `master`) is taken
+ * over at once by a contender that holds that outer lease: the holder's term ended with it.
  */
 import {
   ErrorCode,
@@ -56,6 +57,7 @@ export class LeaseElection implements LeaderElection {
   readonly #subject: string;
   readonly #leaseMs: number;
   readonly #renewMs: number;
+  readonly #under: LeaderElectionOptions["under"];
   /** Stepping down this much before the lease ends absorbs timer lateness and clock drift. */
   readonly #marginMs: number;
   readonly #log: Logger;
@@ -81,6 +83,7 @@ export class LeaseElection implements LeaderElection {
       leaseMs = 3000,
       // A third: two renewals in a row may fail (a NATS restart) before the lease runs out.
       renewMs = leaseMs / 3,
+      under,
       log = silentLogger,
     }: LeaderElectionOptions,
   ) {
@@ -105,6 +108,7 @@ export class LeaseElection implements LeaderElection {
     this.#subject = subject;
     this.#leaseMs = leaseMs;
     this.#renewMs = renewMs;
+    this.#under = under;
     this.#marginMs = margin;
     this.#log = log.child({ role, holder });
   }
@@ -217,7 +221,16 @@ export class LeaseElection implements LeaderElection {
     if (!record) return await this.#claim(undefined);
     const observed = this.#observe(record.revision, decodeLease(record.value));
     const untilExpiry = this.#untilExpiry(observed);
-    if (untilExpiry > 0) return untilExpiry;
+    if (untilExpiry > 0 && !this.#outranks(observed.value))
+      // Under the same outer lease: look again soon, the outer lease may come to this process.
+      return this.#under && observed.value?.under === this.#under.lease
+        ? Math.min(untilExpiry, this.#renewMs)
+        : untilExpiry;
+    if (untilExpiry > 0)
+      this.#log.info(
+        { from: observed.value?.holder, under: this.#under?.lease },
+        "taking the lease over: its holder lost the outer lease it was held under",
+      );
     return await this.#claim(record.revision);
   }
 
@@ -337,6 +350,11 @@ export class LeaseElection implements LeaderElection {
     return observed;
   }
 
+  /** Whether `value` was written under the outer lease this process holds now. */
+  #outranks(value: LeaseValue | undefined): boolean {
+    return value?.under !== undefined && value.under === this.#under?.lease && this.#under.held();
+  }
+
   /** Milliseconds until a standby may take this lease over (0: now). */
   #untilExpiry({ value, seenAt }: Observation): number {
     if (!value) return 0; // a deleted key (create wins it) or a value that is no lease
@@ -354,6 +372,7 @@ export class LeaseElection implements LeaderElection {
       expiresAt: Date.now() + this.#leaseMs,
       leaseMs: this.#leaseMs,
       ...(token === undefined ? {} : { token }),
+      ...(this.#under ? { under: this.#under.lease } : {}),
     });
   }
 

@@ -20,6 +20,13 @@ export interface LeaderElectionOptions {
    * @default a third of leaseMs (1000 for the default lease)
    */
   renewMs?: number;
+  /**
+   * The lease this role's leadership lives under (the `auto` role's `master`), written into the
+   * lease. While `held()` says this process holds that outer lease, a lease of the role written
+   * under the same outer lease is taken over at once instead of when it runs out: its holder's
+   * term ended when the outer lease left it (its blocks are fenced by the outer lease).
+   */
+  under?: { lease: string; held(): boolean };
   log?: Logger;
 }
 

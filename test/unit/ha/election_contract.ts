@@ -103,6 +103,38 @@ export function electionContract(t: Test, setup: (t: Test) => Promise<ElectionHa
     t.equal(leader.count("revoked"), 0);
   });
 
+  t.test("a lease held under an outer lease is taken over at once by its holder", async (t) => {
+    const h = await setup(t);
+    let aHolds = true;
+    let bHolds = false;
+    const a = (
+      await contender(t, h, "rm", "a", { under: { lease: "master", held: () => aHolds } })
+    ).start();
+    const { token: first } = await firstElected([a], 5000);
+    await a.election.stop({ resign: false }); // a dies: its lease stays
+    aHolds = false;
+    const plain = (await contender(t, h, "rm", "plain")).start();
+    const b = (
+      await contender(t, h, "rm", "b", { under: { lease: "master", held: () => bHolds } })
+    ).start();
+    await sleep(RENEW_MS * 2);
+    t.equal(
+      b.count("elected") + plain.count("elected"),
+      0,
+      "nobody takes it early without the outer lease",
+    );
+    bHolds = true; // b wins the outer lease now: a's term under it is over
+    const took = performance.now();
+    const { leader, token, at } = await firstElected([b, plain], LEASE_MS * 4);
+    t.equal(leader.holder, "b", "the holder of the outer lease took it over");
+    t.ok(at - took < LEASE_MS / 2, `at once (${Math.round(at - took)} ms), not after the lease`);
+    t.ok(token > first, `token ${token} > ${first}`);
+    // A contender without the outer lease never preempts b, whose lease is under it too.
+    await sleep(LEASE_MS * 1.5);
+    t.equal(plain.count("elected"), 0, "the plain contender waited (b renews)");
+    t.equal(b.count("revoked"), 0);
+  });
+
   t.test("fencing tokens strictly increase across terms", async (t) => {
     const h = await setup(t);
     const pool = [

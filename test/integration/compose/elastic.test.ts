@@ -2,8 +2,10 @@
  * compose/elastic.yml end to end, on a real Docker daemon with the project's own images: three
  * identical `auto` nodes elect one master (seen in each node's /healthz) and the others'
  * TaskManagers register; a job submitted over NATS (the only published port) finishes; after
- * `docker kill` of the master another node takes over and a new job runs, and a node added with
- * `--scale` joins as a TaskManager; `down` leaves nothing.
+ * `--scale node=4` rescales a running job onto the new node's slots (reactive mode) and
+ * `--scale node=3` back, exactly once; after `docker kill` of the master another node takes over
+ * and a new job runs, and a node added with `--scale` joins as a TaskManager; `down` leaves
+ * nothing.
  */
 import { spawn } from "node:child_process";
 import t, { type Test } from "tap";
@@ -161,6 +163,53 @@ t.test("a job submitted over NATS finishes", async (t) => {
   t.equal(list.code, 0, list.stderr);
   await runJob(t);
 });
+
+t.test(
+  "--scale node=4 rescales a running job onto the new slots, --scale node=3 back",
+  async (t) => {
+    const args = ["--arg", "keys=8", "--arg", "perKey=6000", "--arg", "rate=400"];
+    const run = flotilla(["run", "examples/sequence-check.ts", ...cluster, "--json", ...args], env);
+    const json = async (...command: string[]) => {
+      const r = await flotilla([...command, ...cluster, "--json"], env);
+      return r.code === 0 ? events(r.stdout)[0] : undefined;
+    };
+    const jobId = await waitFor("the job in the list", async () => {
+      const listed = await json("list");
+      return listed?.jobs.find((j: any) => j.state === "running")?.id as string | undefined;
+    });
+    const runningAt = (p: number) =>
+      waitFor(`the job running at parallelism ${p}`, async () => {
+        const d = await json("status", jobId);
+        return d?.state === "running" &&
+          d.vertices.every((v: any) => v.parallelism === p && v.tasks.running === p)
+          ? d
+          : undefined;
+      });
+    const at4 = await runningAt(4);
+    t.equal(at4.scheduler, "reactive", "the elastic layout schedules reactively");
+    t.equal((await compose("up", "-d", "--scale", "node=4")).code, 0, "compose up --scale node=4");
+    const at6 = await runningAt(6);
+    t.ok(at6.rescales > at4.rescales, `rescaled (${at6.rescales} rescales)`);
+    t.equal((await compose("up", "-d", "--scale", "node=3")).code, 0, "compose up --scale node=3");
+    await runningAt(4);
+
+    const ran = await run;
+    t.equal(ran.code, 0, ran.stderr);
+    const ended = events(ran.stdout).find((e) => e.event === "ended");
+    t.equal(ended?.state, "finished");
+    const rows = Object.values(ended?.results ?? {}).flat() as any[];
+    t.same(
+      rows.filter((r) => r.kind === "alert"),
+      [],
+      "no sequence alert across the rescales",
+    );
+    t.same(
+      rows.filter((r) => r.kind === "count").map((r) => r.count),
+      Array(8).fill(6000),
+      "every key counted exactly once",
+    );
+  },
+);
 
 t.test(
   "docker kill of the master: another node takes over, a new job runs, new nodes join",

@@ -116,8 +116,12 @@ function describe(d: any, records = true): string {
         .map(([s, n]) => `${n} ${s}`)
         .join(", ") || "-";
     const io = records ? ` (in ${count(v.recordsIn ?? 0)}, out ${count(v.recordsOut ?? 0)})` : "";
-    // Adaptive jobs change parallelism: show it (the tasks count says it otherwise).
-    const p = d.scheduler && d.scheduler !== "default" ? ` x${v.parallelism}` : "";
+    // Adaptive jobs change parallelism: show it and its bounds (the tasks count says it otherwise).
+    const b = v.parallelismBounds;
+    const p =
+      d.scheduler && d.scheduler !== "default"
+        ? ` x${v.parallelism}${b ? ` [${b.lowerBound}..${b.upperBound}]` : ""}`
+        : "";
     return `${v.name}${p} ${tasks}${io}`;
   });
   const cp =

@@ -1,7 +1,7 @@
 /** What a job's details say about its vertices: parallelism, task states, records in and out. */
 import type { JobGraph } from "../dataflow/internal_mod.ts";
 import type { PooledSlot } from "./slot_pool.ts";
-import type { TaskReport } from "./types.ts";
+import type { ResourceRequirements, TaskReport } from "./types.ts";
 
 /** One subtask of the current attempt: its state, its slot, its last counters. */
 export interface TaskSlot {
@@ -10,8 +10,15 @@ export interface TaskSlot {
   metrics?: Record<string, number>;
 }
 
-/** Per vertex of the current attempt's graph (so its current parallelism), from `tasks` by `<vertex>/<subtask>`. */
-export function vertexDetails(graph: JobGraph, tasks: Map<string, TaskSlot>) {
+/**
+ * Per vertex of the current attempt's graph (so its current parallelism), from `tasks` by
+ * `<vertex>/<subtask>`; with `bounds` (adaptive jobs) each vertex's parallelism bounds too.
+ */
+export function vertexDetails(
+  graph: JobGraph,
+  tasks: Map<string, TaskSlot>,
+  bounds?: ResourceRequirements,
+) {
   return graph.vertices.map((v) => {
     const mine = [...tasks.entries()].filter(([k]) => k.startsWith(`${v.id}/`));
     const counts: Record<string, number> = {};
@@ -20,6 +27,7 @@ export function vertexDetails(graph: JobGraph, tasks: Map<string, TaskSlot>) {
       id: v.id,
       name: v.name,
       parallelism: v.parallelism,
+      ...(bounds?.[v.id] ? { parallelismBounds: bounds[v.id]!.parallelism } : {}),
       tasks: counts,
       recordsIn: mine.reduce((n, [, t]) => n + (t.metrics?.recordsIn ?? 0), 0),
       recordsOut: mine.reduce((n, [, t]) => n + (t.metrics?.recordsOut ?? 0), 0),

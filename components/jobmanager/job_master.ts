@@ -547,7 +547,7 @@ export function createJobMaster(options: JobManagerOptions) {
           ? { lastCheckpoint: { id: latest.checkpointId, timestamp: latest.timestamp } }
           : {}),
         ...(waitingFor && status === JobStatus.CREATED ? { waitingFor } : {}),
-        vertices: vertexDetails(graph, tasks),
+        vertices: vertexDetails(graph, tasks, rescaler?.requirements()),
       };
     },
     /**

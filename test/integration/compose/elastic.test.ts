@@ -190,6 +190,8 @@ t.test(
     t.equal((await compose("up", "-d", "--scale", "node=4")).code, 0, "compose up --scale node=4");
     const at6 = await runningAt(6);
     t.ok(at6.rescales > at4.rescales, `rescaled (${at6.rescales} rescales)`);
+    const human = await flotilla(["status", jobId, ...cluster], env);
+    t.match(human.stdout, /x6 \[1\.\.\d+\] 6 running/, "status shows parallelism and bounds");
     t.equal((await compose("up", "-d", "--scale", "node=3")).code, 0, "compose up --scale node=3");
     await runningAt(4);
 

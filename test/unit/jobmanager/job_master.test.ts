@@ -162,6 +162,14 @@ t.test(
       { lowerBound: 1, upperBound: 4 },
       "the job's range: lowest lower, highest upper",
     );
+    t.same(
+      split.vertices.map((v: any) => [v.id, v.parallelismBounds]),
+      [
+        ["sequence", { lowerBound: 1, upperBound: 2 }],
+        ["check-sequences", { lowerBound: 1, upperBound: 4 }],
+      ],
+      "the details show each vertex's bounds",
+    );
     const held = async () => {
       const { body } = await call("GET", "/taskmanagers");
       return (body.taskmanagers as { slots: { jobId?: string }[] }[])

@@ -138,28 +138,34 @@ export function startResourceManager(
   { fence, under }: { fence?: Fence; under?: Under } = {},
 ): () => Promise<void> {
   const { config, log, nc, clusterId, holder } = ctx;
-  const leadership = whileLeader(ctx, "rm", "ResourceManager", (token, isLeader) => {
-    const leading = () => isLeader() && (fence?.active() ?? true);
-    const rm = createResourceManager({
-      nc,
-      leading,
-      transportFor: fencedTransports((subject) => natsTransport(nc, subject), {
-        who: holder,
-        active: leading,
-      }),
-      clusterId,
-      token,
-      driver: driverFor(config, log),
-      config: {
-        heartbeatIntervalMs: config["heartbeat.interval"],
-        heartbeatTimeoutMs: config["heartbeat.timeout"],
-        idleTimeoutMs: config["resourcemanager.taskmanager-timeout"],
-      },
-      log,
-    });
-    void rm.start();
-    return () => rm.stop();
-  }, under);
+  const leadership = whileLeader(
+    ctx,
+    "rm",
+    "ResourceManager",
+    (token, isLeader) => {
+      const leading = () => isLeader() && (fence?.active() ?? true);
+      const rm = createResourceManager({
+        nc,
+        leading,
+        transportFor: fencedTransports((subject) => natsTransport(nc, subject), {
+          who: holder,
+          active: leading,
+        }),
+        clusterId,
+        token,
+        driver: driverFor(config, log),
+        config: {
+          heartbeatIntervalMs: config["heartbeat.interval"],
+          heartbeatTimeoutMs: config["heartbeat.timeout"],
+          idleTimeoutMs: config["resourcemanager.taskmanager-timeout"],
+        },
+        log,
+      });
+      void rm.start();
+      return () => rm.stop();
+    },
+    under,
+  );
   return leadership.stop;
 }
 
@@ -205,43 +211,49 @@ export function dispatcherService(
 ): DispatcherService {
   const { config, log, clusterId, holder } = ctx;
   let term: { dispatcher: Dispatcher; app: FetchApp } | undefined;
-  const leadership = whileLeader(ctx, "dispatcher", "Dispatcher", (token, isLeader) => {
-    let active = true;
-    const fence: Fence = {
-      who: holder,
-      active: () => active && isLeader() && (outer?.active() ?? true),
-    };
-    const termFabric = fencedFabric(fabric, fence);
-    const dispatcher = createDispatcher({
-      clusterId,
-      fabric: termFabric,
-      stores: fencedStores(stores, fence),
-      slotRequestTimeoutMs: config["slot.request.timeout"],
-      scheduler: schedulerOptionsFrom(config),
-      log: log.child({ term: token }),
-    });
-    const app = dispatcherApp(dispatcher, {
-      rmSubject: `flotilla.${clusterId}.rm`,
-      transportFor: termFabric.transportFor,
-      config: {
-        "cluster.id": clusterId,
-        "heartbeat.interval": config["heartbeat.interval"],
-        "heartbeat.timeout": config["heartbeat.timeout"],
-      },
-    });
-    const current = { dispatcher, app };
-    term = current;
-    const served = termFabric.serve(`flotilla.${clusterId}.dispatcher`, app);
-    void dispatcher
-      .recover()
-      .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
-    return async () => {
-      active = false;
-      if (term === current) term = undefined;
-      await served.stop();
-      await dispatcher.suspend();
-    };
-  }, under);
+  const leadership = whileLeader(
+    ctx,
+    "dispatcher",
+    "Dispatcher",
+    (token, isLeader) => {
+      let active = true;
+      const fence: Fence = {
+        who: holder,
+        active: () => active && isLeader() && (outer?.active() ?? true),
+      };
+      const termFabric = fencedFabric(fabric, fence);
+      const dispatcher = createDispatcher({
+        clusterId,
+        fabric: termFabric,
+        stores: fencedStores(stores, fence),
+        slotRequestTimeoutMs: config["slot.request.timeout"],
+        scheduler: schedulerOptionsFrom(config),
+        log: log.child({ term: token }),
+      });
+      const app = dispatcherApp(dispatcher, {
+        rmSubject: `flotilla.${clusterId}.rm`,
+        transportFor: termFabric.transportFor,
+        config: {
+          "cluster.id": clusterId,
+          "heartbeat.interval": config["heartbeat.interval"],
+          "heartbeat.timeout": config["heartbeat.timeout"],
+        },
+      });
+      const current = { dispatcher, app };
+      term = current;
+      const served = termFabric.serve(`flotilla.${clusterId}.dispatcher`, app);
+      void dispatcher
+        .recover()
+        .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
+      return async () => {
+        active = false;
+        if (term === current) term = undefined;
+        await served.stop();
+        await dispatcher.suspend();
+      };
+    },
+    under,
+  );
   // A standby answers REST with 503 (but /healthz): only the leader knows the running jobs.
   const gated: FetchApp = {
     fetch: (request: Request) =>

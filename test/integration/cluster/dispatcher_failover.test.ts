@@ -1,26 +1,31 @@
 /**
  * Dispatcher failover: the leader dies (kill -9) while a checkpointed job runs; the standby takes
- * over, recovers the job from its latest checkpoint, and the job finishes with zero alerts.
+ * over, recovers the job from its latest checkpoint, and the job finishes with zero alerts; an
+ * adaptive job keeps the parallelism bounds a PUT set before the failover.
  */
-import t from "tap";
+import t, { type Test } from "tap";
 import type { CheckResult } from "../../../examples/sequence-check.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
 import { natsFor } from "../../support/tap.ts";
 
-t.test("a standby Dispatcher recovers a running job after the leader is killed", async (t) => {
+/** A leading Dispatcher (d-a), a standby (d-b) on its own REST port, an RM and two TMs. */
+async function withStandby(t: Test) {
   const nats = await natsFor(t);
   const cluster = await clusterFor(t, nats, {
     roles: ["dispatcher", "resourcemanager", "taskmanager", "taskmanager"],
     env: { FLOTILLA_INSTANCE_ID: "d-a" },
   });
-  const leader = cluster.processes[0]!;
   const standbyPort = await freePort();
   cluster.spawn("dispatcher", {
     FLOTILLA_INSTANCE_ID: "d-b",
     FLOTILLA_REST_PORT: String(standbyPort),
   });
-  const standby = `http://127.0.0.1:${standbyPort}`;
+  return { cluster, leader: cluster.processes[0]!, standby: `http://127.0.0.1:${standbyPort}` };
+}
+
+t.test("a standby Dispatcher recovers a running job after the leader is killed", async (t) => {
+  const { cluster, leader, standby } = await withStandby(t);
   await cluster.waitFor("the standby's REST endpoint", async () =>
     (await fetch(`${standby}/healthz`)).ok ? true : undefined,
   );
@@ -65,18 +70,7 @@ t.test("a standby Dispatcher recovers a running job after the leader is killed",
 });
 
 t.test("bounds a PUT set survive the failover (kept with the job's HA record)", async (t) => {
-  const nats = await natsFor(t);
-  const cluster = await clusterFor(t, nats, {
-    roles: ["dispatcher", "resourcemanager", "taskmanager", "taskmanager"],
-    env: { FLOTILLA_INSTANCE_ID: "d-a" },
-  });
-  const leader = cluster.processes[0]!;
-  const standbyPort = await freePort();
-  cluster.spawn("dispatcher", {
-    FLOTILLA_INSTANCE_ID: "d-b",
-    FLOTILLA_REST_PORT: String(standbyPort),
-  });
-  const standby = `http://127.0.0.1:${standbyPort}`;
+  const { cluster, leader, standby } = await withStandby(t);
   const jobId = await cluster.submit("test/support/jobs/adaptive_sequence.ts", {
     args: { keys: "8", perKey: "6000", rate: "2000" },
   });

@@ -7,9 +7,9 @@
  * and a new job runs, and a node added with `--scale` joins as a TaskManager; `down` leaves
  * nothing.
  */
-import { spawn } from "node:child_process";
 import t, { type Test } from "tap";
-import { events, flotilla, ROOT } from "../../support/cli.ts";
+import { events, flotilla } from "../../support/cli.ts";
+import { composeProject, inside, waitFor as waitUntil } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 
@@ -29,64 +29,13 @@ const env: Record<string, string> = {
   FLOTILLA_LOG_LEVEL: "warn",
 };
 
-/** `docker compose` (v2) where the docker CLI has it, else `docker-compose` (v1). */
-const [composeCmd, composePre] = await new Promise<[string, string[]]>((resolve) => {
-  const probe = spawn("docker", ["compose", "version"], { stdio: "ignore" });
-  probe.once("error", () => resolve(["docker-compose", []]));
-  probe.once("exit", (code) =>
-    resolve(code === 0 ? ["docker", ["compose"]] : ["docker-compose", []]),
-  );
-});
-
-function compose(...args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      composeCmd,
-      [...composePre, "-f", "compose/elastic.yml", "-p", project, ...args],
-      { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let output = "";
-    child.stdout.on("data", (c: Buffer) => (output += c));
-    child.stderr.on("data", (c: Buffer) => (output += c));
-    child.once("exit", (code) => resolve({ code, output }));
-  });
-}
-
-const ids = async (...filters: string[]) =>
-  (
-    await docker([
-      "ps",
-      "-aq",
-      "--filter",
-      `label=com.docker.compose.project=${project}`,
-      ...filters.flatMap((f) => ["--filter", f]),
-    ])
-  ).stdout
-    .split("\n")
-    .filter(Boolean);
-const runningNodes = () => ids("label=com.docker.compose.service=node", "status=running");
-
-/** GET on a node's own port 8081, from inside its container (nodes publish no REST port). */
-async function inside(id: string, path: string): Promise<any> {
-  const script = `fetch("http://127.0.0.1:8081${path}").then((r) => r.text()).then(console.log, () => process.exit(1))`;
-  const r = await docker(["exec", id, "node", "-e", script], { timeoutMs: 15_000 });
-  if (r.code !== 0) return undefined;
-  try {
-    return JSON.parse(r.stdout);
-  } catch {
-    return undefined;
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const stack = composeProject({ file: "compose/elastic.yml", project, env });
+const compose = stack.compose;
+const ids = stack.ids;
+const runningNodes = () => stack.running("node");
+/** Polls every 500 ms for up to 90 s: containers start slowly on a busy machine. */
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000) =>
+  waitUntil(what, probe, ms, 500);
 
 interface Roles {
   /** The one running node acting as master, its Dispatcher leading. */

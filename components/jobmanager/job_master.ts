@@ -253,6 +253,10 @@ export function createJobMaster(options: JobManagerOptions) {
           });
         }
       },
+      fail: (reason) =>
+        void fail(new FlotillaError(ErrorCode.TIMEOUT, reason), true).catch((err: Error) =>
+          log.error({ err: err.message }, "failing the attempt failed"),
+        ),
       notify: async (id) => {
         await Promise.all(
           bySubject(() => true).map((tm) =>

@@ -30,6 +30,11 @@ export interface CheckpointingOptions {
   intervalMs: number;
   /** A checkpoint not complete after this long is aborted. @default 60000 */
   timeoutMs?: number;
+  /**
+   * How many checkpoints in a row may expire before the attempt fails and the job restarts from
+   * its latest checkpoint (Flink's tolerable-failed-checkpoints): what ends a stall. @default 3
+   */
+  tolerableFailures?: number;
 }
 
 export interface JobOptions {
@@ -38,7 +43,7 @@ export interface JobOptions {
   parallelism?: number;
   /** Upper bound of any rescale; the number of key groups. @default 128 */
   maxParallelism?: number;
-  /** Periodic checkpoints; off when absent (the cluster's `execution.checkpointing.interval` may turn them on). */
+  /** Periodic checkpoints; off when absent. */
   checkpointing?: CheckpointingOptions;
   /** @default exponential-delay with checkpointing, none without (as Flink) */
   restartStrategy?: RestartStrategy;
@@ -155,6 +160,12 @@ function checkOptions(options: JobOptions): void {
   if (interval !== undefined && !(interval >= 10)) {
     throw new JobDefinitionError(
       `job '${options.name}': checkpointing.intervalMs must be >= 10 ms, got ${interval}`,
+    );
+  }
+  const tolerable = options.checkpointing?.tolerableFailures;
+  if (tolerable !== undefined && !(Number.isSafeInteger(tolerable) && tolerable >= 0)) {
+    throw new JobDefinitionError(
+      `job '${options.name}': checkpointing.tolerableFailures must be a whole number >= 0, got ${tolerable}`,
     );
   }
 }

@@ -59,7 +59,7 @@ export interface CompiledJobOptions {
   name: string;
   parallelism: number;
   maxParallelism: number;
-  checkpointing: { intervalMs: number; timeoutMs: number } | null;
+  checkpointing: { intervalMs: number; timeoutMs: number; tolerableFailures: number } | null;
   restartStrategy: RestartStrategy;
   bufferTimeoutMs: number;
   /** The job's own choice; absent: the cluster's `jobmanager.scheduler`. */
@@ -107,6 +107,7 @@ export function compileJobOptions(options: JobOptions): CompiledJobOptions {
     ? {
         intervalMs: options.checkpointing.intervalMs,
         timeoutMs: options.checkpointing.timeoutMs ?? 60_000,
+        tolerableFailures: options.checkpointing.tolerableFailures ?? 3,
       }
     : null;
   return {

@@ -34,6 +34,11 @@ export interface AttemptHandlers {
   trigger(id: number, final: boolean): void;
   /** Tells every task that checkpoint `id` completed. */
   notify(id: number): Promise<void>;
+  /**
+   * Fails the attempt, so the job restarts from the latest completed checkpoint: more
+   * checkpoints in a row than `checkpointing.tolerableFailures` expired (a task is stuck).
+   */
+  fail?(reason: string): void;
 }
 
 interface Pending {
@@ -99,6 +104,7 @@ export class CheckpointCoordinator {
   /** A new attempt's tasks are deployed: checkpoint them periodically. */
   attach(handlers: AttemptHandlers): void {
     this.#attempt = handlers;
+    this.#expiredInARow = 0;
     this.#endedSources.clear();
     this.#finalTriggered = false;
     const cp = this.#graph.options.checkpointing;
@@ -150,6 +156,8 @@ export class CheckpointCoordinator {
   }
 
   #afterPending: (() => void) | undefined;
+  /** Checkpoints of this attempt that expired since the last one completed. */
+  #expiredInARow = 0;
 
   #trigger(savepoint: boolean, final: boolean): Pending {
     const id = this.#nextId++;
@@ -160,14 +168,28 @@ export class CheckpointCoordinator {
       final,
       started: Date.now(),
       handles: new Map(),
-      timer: setTimeout(
-        () => this.#abort(pending, `not complete after ${timeoutMs} ms`),
-        timeoutMs,
-      ),
+      timer: setTimeout(() => this.#expire(pending, timeoutMs), timeoutMs),
     };
     this.#pending = pending;
     this.#attempt?.trigger(id, final);
     return pending;
+  }
+
+  /**
+   * A checkpoint that did not complete in time is aborted; past the tolerable number in a row
+   * the attempt fails (Flink's tolerable-failed-checkpoints): a stall (a task stuck, a barrier
+   * or end-of-data lost) then costs a restart from the latest checkpoint, not the job.
+   */
+  #expire(pending: Pending, timeoutMs: number): void {
+    if (this.#pending !== pending) return;
+    this.#abort(pending, `not complete after ${timeoutMs} ms`);
+    const tolerable = this.#graph.options.checkpointing?.tolerableFailures ?? 3;
+    if (++this.#expiredInARow <= tolerable) return;
+    const expired = this.#expiredInARow;
+    this.#expiredInARow = 0;
+    this.#attempt?.fail?.(
+      `${expired} checkpoints in a row did not complete within ${timeoutMs} ms (checkpointing.tolerableFailures: ${tolerable}): a task is stuck, restarting from the latest checkpoint`,
+    );
   }
 
   #abort(pending: Pending, reason: string): void {
@@ -260,6 +282,7 @@ export class CheckpointCoordinator {
     if (this.#pending !== pending) return; // aborted meanwhile
     clearTimeout(pending.timer);
     this.#pending = undefined;
+    this.#expiredInARow = 0;
     this.completed++;
     this.#latest = checkpoint;
     await this.#o.onCompleted?.(checkpoint);

@@ -221,6 +221,11 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
       notify: async (id) => {
         await Promise.all(tasks.map((t) => t.notifyCheckpointComplete(id)));
       },
+      // Canceling a task fails the attempt (see runAll), as a stuck one must.
+      fail: (reason) => {
+        options.log?.warn({ reason }, "failing the attempt");
+        void tasks[0]?.cancel(reason);
+      },
     });
     const done = runAll(tasks);
     return { tasks, done };

@@ -211,3 +211,19 @@ t.test("the CLI's parallelism override applies to the graph", (t) => {
   );
   t.end();
 });
+
+t.test("checkpointing options are checked when the job is defined", (t) => {
+  const build = (env: any) => env.source(sources.collection([1])).sink(sinks.discard());
+  t.throws(
+    () => defineJob({ name: "bad", checkpointing: { intervalMs: 5 } }, build),
+    /checkpointing.intervalMs must be >= 10 ms, got 5/,
+  );
+  t.throws(
+    () =>
+      defineJob({ name: "bad", checkpointing: { intervalMs: 100, tolerableFailures: -1 } }, build),
+    /checkpointing.tolerableFailures must be a whole number >= 0, got -1/,
+  );
+  const graph = defineJob({ name: "ok", checkpointing: { intervalMs: 100 } }, build).graph();
+  t.match(graph.options.checkpointing, { timeoutMs: 60_000, tolerableFailures: 3 }, "defaults");
+  t.end();
+});

@@ -214,6 +214,11 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
       }
     }
     const sources = tasks.filter((t) => t.vertex.source);
+    let failAttempt!: (err: FlotillaError) => void;
+    // A stuck task may never return from run(): failing the attempt does not wait for it.
+    const failed = new Promise<never>((_, reject) => {
+      failAttempt = reject;
+    });
     coordinator!.attach({
       trigger: (id, final) => {
         for (const t of sources) t.triggerCheckpoint(id, final);
@@ -221,13 +226,12 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
       notify: async (id) => {
         await Promise.all(tasks.map((t) => t.notifyCheckpointComplete(id)));
       },
-      // Canceling a task fails the attempt (see runAll), as a stuck one must.
       fail: (reason) => {
-        options.log?.warn({ reason }, "failing the attempt");
-        void tasks[0]?.cancel(reason);
+        for (const t of tasks) void t.cancel(reason);
+        failAttempt(new FlotillaError(ErrorCode.TIMEOUT, reason));
       },
     });
-    const done = runAll(tasks);
+    const done = Promise.race([runAll(tasks), failed]);
     return { tasks, done };
   }
 

@@ -215,3 +215,41 @@ t.test("backpressure: a slow sink bounds what is in flight, and nothing is dropp
     "in order, none lost",
   );
 });
+
+t.test(
+  "checkpoints that keep expiring fail the attempt: a stuck task costs a restart",
+  async (t) => {
+    let stuck = true;
+    const job = defineJob(
+      {
+        name: "stuck-once",
+        checkpointing: { intervalMs: 50, timeoutMs: 200, tolerableFailures: 1 },
+        restartStrategy: { type: "fixed-delay", attempts: 2, delayMs: 10 },
+      },
+      (env) =>
+        env
+          .source(sources.collection([1, 2, 3]))
+          .keyBy((n: number) => n % 2)
+          .process<number>({
+            async open() {
+              if (!stuck) return;
+              stuck = false;
+              await new Promise(() => {}); // the first attempt's task never opens
+            },
+            processElement(n, ctx) {
+              ctx.emit(n * 10);
+            },
+          })
+          .sink(sinks.collect()),
+    );
+    const result = await runLocal(job.graph()).result;
+    t.equal(result.state, "finished");
+    t.equal(result.restarts, 1, "the stuck attempt was failed once");
+    t.same(
+      Object.values(result.results)
+        .flat()
+        .sort((a: any, b: any) => a - b),
+      [10, 20, 30],
+    );
+  },
+);

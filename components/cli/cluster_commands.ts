@@ -31,9 +31,14 @@ function scaleOf(flags: Flags): number | undefined {
 const restPort = () => Number(process.env.FLOTILLA_REST_PORT ?? 8081);
 const natsPort = () => Number(process.env.FLOTILLA_NATS_PORT ?? 4222);
 
-/** Where a layout is reached from this host: REST, or NATS for elastic (its master moves). */
+/**
+ * Where a layout is reached from this host: REST, or NATS where the master moves (elastic, and
+ * ha, whose standby master may lead and answers on another REST port).
+ */
 function addressOf(layout: string): string {
-  return layout === "elastic" ? `nats://127.0.0.1:${natsPort()}` : `http://127.0.0.1:${restPort()}`;
+  return layout === "elastic" || layout === "ha"
+    ? `nats://127.0.0.1:${natsPort()}`
+    : `http://127.0.0.1:${restPort()}`;
 }
 
 async function waitForCluster(

@@ -200,6 +200,7 @@ export function program(io: ProgramIo): CAC {
       .example(
         "flotilla cluster up --layout elastic --scale 4   # then --cluster nats://127.0.0.1:4222",
       )
+      .example("flotilla cluster up --layout ha         # standby master; reach it over NATS too")
       .example("flotilla cluster down --layout standalone"),
   ).action(command("clusterCommand"));
 

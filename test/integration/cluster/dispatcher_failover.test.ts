@@ -4,9 +4,9 @@
  * adaptive job keeps the parallelism bounds a PUT set before the failover.
  */
 import t, { type Test } from "tap";
-import type { CheckResult } from "../../../examples/sequence-check.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
 
 /** A leading Dispatcher (d-a), a standby (d-b) on its own REST port, an RM and two TMs. */
@@ -52,21 +52,7 @@ t.test("a standby Dispatcher recovers a running job after the leader is killed",
     60_000,
   );
   t.equal(done.state, "finished", JSON.stringify(done.error));
-  const results = (await (await fetch(`${standby}/jobs/${jobId}/results`)).json()) as Record<
-    string,
-    CheckResult[]
-  >;
-  const rows = Object.values(results).flat();
-  t.same(
-    rows.filter((r) => r.kind === "alert"),
-    [],
-    "no sequence alert across the failover",
-  );
-  t.same(
-    rows.filter((r) => r.kind === "count").map((r) => (r as { count: number }).count),
-    Array(8).fill(8000),
-    "every key counted exactly once",
-  );
+  exactlyOnce(t, await (await fetch(`${standby}/jobs/${jobId}/results`)).json(), 8, 8000);
 });
 
 t.test("bounds a PUT set survive the failover (kept with the job's HA record)", async (t) => {
@@ -122,20 +108,5 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
     60_000,
   );
   t.equal(done.state, "finished", JSON.stringify(done.error));
-  const rows = Object.values(
-    (await (await fetch(`${standby}/jobs/${jobId}/results`)).json()) as Record<
-      string,
-      CheckResult[]
-    >,
-  ).flat();
-  t.same(
-    rows.filter((r) => r.kind === "alert"),
-    [],
-    "no sequence alert",
-  );
-  t.same(
-    rows.filter((r) => r.kind === "count").map((r) => (r as { count: number }).count),
-    Array(8).fill(6000),
-    "every key counted exactly once",
-  );
+  exactlyOnce(t, await (await fetch(`${standby}/jobs/${jobId}/results`)).json(), 8, 6000);
 });

@@ -2,35 +2,13 @@
  * A session cluster of separate processes (nats-server, master = Dispatcher + ResourceManager,
  * TaskManagers with 2 slots each), driven through its REST API like a user would.
  */
-import t, { type Test } from "tap";
-import type { CheckResult } from "../../../examples/sequence-check.ts";
+import t from "tap";
 import { clusterFor } from "../../support/cluster.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
 import { restBadInput } from "./rest_contract.ts";
 
 const all = (results: Record<string, unknown[]>) => Object.values(results).flat();
-
-function checkSequence(
-  t: Test,
-  results: Record<string, unknown[]>,
-  keys: number,
-  perKey: number,
-): void {
-  const rows = all(results) as CheckResult[];
-  t.same(
-    rows.filter((r) => r.kind === "alert"),
-    [],
-    "no sequence alert",
-  );
-  t.same(
-    rows
-      .filter((r) => r.kind === "count")
-      .map((r) => [r.key, (r as { count: number }).count])
-      .sort((a, b) => a[0]! - b[0]!),
-    Array.from({ length: keys }, (_, k) => [k, perKey]),
-    "every key counted exactly perKey",
-  );
-}
 
 t.test(
   "two jobs at once share the TaskManagers, finish correct, and give their slots back",
@@ -54,7 +32,7 @@ t.test(
       86,
       "every word of the text once",
     );
-    checkSequence(t, (await cluster.call("GET", `/jobs/${sequences}/results`)).body, 8, 3000);
+    exactlyOnce(t, (await cluster.call("GET", `/jobs/${sequences}/results`)).body, 8, 3000);
     t.ok(s.checkpoints >= 1, `${s.checkpoints} checkpoints`);
     await cluster.waitFor("slots back at the RM", async () => {
       const { body } = await cluster.call("GET", "/overview");
@@ -100,7 +78,7 @@ t.test(
     cluster.spawn("taskmanager");
     const done = await cluster.result(jobId);
     t.equal(done.state, "finished", JSON.stringify(done.error));
-    checkSequence(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 6, 1000);
+    exactlyOnce(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 6, 1000);
   },
 );
 
@@ -133,6 +111,6 @@ t.test(
     const done = await cluster.result(jobId, 60_000);
     t.equal(done.state, "finished", JSON.stringify(done.error));
     t.ok(done.restarts >= 1, `${done.restarts} restarts`);
-    checkSequence(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 8, 6000);
+    exactlyOnce(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 8, 6000);
   },
 );

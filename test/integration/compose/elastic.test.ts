@@ -12,6 +12,7 @@ import { events, flotilla } from "../../support/cli.ts";
 import { composeProject, inside, waitFor as waitUntil } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
 
 t.setTimeout(600_000);
 
@@ -72,17 +73,7 @@ async function runJob(t: Test): Promise<void> {
   t.equal(run.code, 0, run.stderr);
   const ended = events(run.stdout).find((e) => e.event === "ended");
   t.equal(ended?.state, "finished");
-  const rows = Object.values(ended?.results ?? {}).flat() as any[];
-  t.same(
-    rows.filter((r) => r.kind === "alert"),
-    [],
-    "no sequence alert",
-  );
-  t.same(
-    rows.filter((r) => r.kind === "count").map((r) => r.count),
-    [500, 500, 500, 500],
-    "every key counted exactly once",
-  );
+  exactlyOnce(t, ended?.results, 4, 500);
 }
 
 t.teardown(async () => {
@@ -148,17 +139,7 @@ t.test(
     t.equal(ran.code, 0, ran.stderr);
     const ended = events(ran.stdout).find((e) => e.event === "ended");
     t.equal(ended?.state, "finished");
-    const rows = Object.values(ended?.results ?? {}).flat() as any[];
-    t.same(
-      rows.filter((r) => r.kind === "alert"),
-      [],
-      "no sequence alert across the rescales",
-    );
-    t.same(
-      rows.filter((r) => r.kind === "count").map((r) => r.count),
-      Array(8).fill(6000),
-      "every key counted exactly once",
-    );
+    exactlyOnce(t, ended?.results, 8, 6000);
   },
 );
 

@@ -11,6 +11,7 @@ import { events, flotilla } from "../../support/cli.ts";
 import { composeProject, waitFor } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
 
 t.setTimeout(600_000);
 
@@ -89,17 +90,7 @@ async function survives(t: Test, fault: () => Promise<void>): Promise<void> {
   t.equal(ran.code, 0, `the attached run ended well: ${ran.stderr.slice(-400)}`);
   const ended = events(ran.stdout).find((e) => e.event === "ended");
   t.equal(ended?.state, "finished");
-  const rows = Object.values(ended?.results ?? {}).flat() as any[];
-  t.same(
-    rows.filter((r) => r.kind === "alert"),
-    [],
-    "no sequence alert",
-  );
-  t.same(
-    rows.filter((r) => r.kind === "count").map((r) => r.count),
-    Array(8).fill(6000),
-    "every key counted exactly once",
-  );
+  exactlyOnce(t, ended?.results, 8, 6000);
 }
 
 t.test("up: two masters, one leads; the cluster is reached over NATS", async (t) => {

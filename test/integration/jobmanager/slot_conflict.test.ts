@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
-import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import { send } from "../../../components/rpc/mod.ts";
+import { ENDED, miniRest } from "../../support/mini.ts";
 
 t.test("a deployment refused with CONFLICT drops the slot and declares again", async (t) => {
   const mini = await startMiniCluster({
@@ -19,34 +19,10 @@ t.test("a deployment refused with CONFLICT drops the slot and declares again", a
     heartbeatIntervalMs: 200,
   });
   t.teardown(() => mini.stop());
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await mini.rest.request(path, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-    });
-    return (await res.json()) as any;
-  };
-  const { artifact } = (await (
-    await mini.rest.request("/artifacts", {
-      method: "POST",
-      body: (await bundleJob("test/support/jobs/fails_once.ts")) as BodyInit,
-    })
-  ).json()) as { artifact: string };
+  const { call, submit, until } = miniRest(mini);
   const marker = join(mkdtempSync(join(tmpdir(), "flotilla-conflict-")), "failed");
-  const { jobId } = await call("POST", "/jobs", { artifact, args: { marker } });
-
-  const until = async (what: string, done: (d: any) => boolean) => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const details = await call("GET", `/jobs/${jobId}`);
-      if (done(details)) return details;
-      if (Date.now() > deadline) throw new Error(`no ${what}: ${JSON.stringify(details)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
-  await until("restart", (d) => d.state === "restarting");
+  const jobId = await submit("test/support/jobs/fails_once.ts", { marker });
+  await until("restart", jobId, (d) => d.state === "restarting");
 
   // The restart waits 1.5 s: meanwhile the TaskManager frees the job's slot.
   const tm = mini.fabric.transportFor(`flotilla.mini.tm.${mini.taskManagers[0]!.tmId}`);
@@ -63,9 +39,9 @@ t.test("a deployment refused with CONFLICT drops the slot and declares again", a
   });
   t.equal(freed.status, 200, "freed on the TaskManager");
 
-  const end = await until("end", (d) => ["finished", "failed", "canceled"].includes(d.state));
+  const end = await until("the end", jobId, ENDED);
   t.equal(end.state, "finished", `the job finished (${end.error?.message ?? "no error"})`);
   t.equal(end.restarts, 2, "one restart for the failure, one for the refused deployment");
-  const results = (await call("GET", `/jobs/${jobId}/results`)) as Record<string, number[]>;
+  const results = (await call("GET", `/jobs/${jobId}/results`)).body as Record<string, number[]>;
   t.same(Object.values(results), [[10, 20, 30]], "the restarted attempt's records");
 });

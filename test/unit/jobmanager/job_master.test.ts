@@ -5,40 +5,13 @@
  */
 import t, { type Test } from "tap";
 import { type MiniCluster, startMiniCluster } from "../../../components/cluster/mod.ts";
-import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
-import type { CheckResult } from "../../../examples/sequence-check.ts";
+import { miniRest } from "../../support/mini.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
 
 async function setup(t: Test, slots: number) {
   const mini: MiniCluster = await startMiniCluster({ taskManagers: 1, slotsPerTaskManager: slots });
   t.teardown(() => mini.stop());
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await mini.rest.request(path, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
-  const submit = async (file: string, args: Record<string, string>) => {
-    const upload = await mini.rest.request("/artifacts", {
-      method: "POST",
-      body: (await bundleJob(file)) as BodyInit,
-    });
-    const { artifact } = (await upload.json()) as { artifact: string };
-    return (await call("POST", "/jobs", { artifact, args })).body.jobId as string;
-  };
-  const until = async (what: string, jobId: string, done: (d: any) => boolean) => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const { body } = await call("GET", `/jobs/${jobId}`);
-      if (done(body)) return body;
-      if (Date.now() > deadline)
-        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(body)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { call, submit, until };
+  return miniRest(mini);
 }
 
 const allRunningAt = (p: number) => (d: any) =>
@@ -80,18 +53,7 @@ t.test(
     );
     t.equal(done.state, "finished", JSON.stringify(done.error ?? ""));
     t.equal(done.rescales, 1);
-    const rows = Object.values(
-      (await call("GET", `/jobs/${jobId}/results`)).body,
-    ).flat() as CheckResult[];
-    t.same(
-      rows.filter((r) => r.kind === "alert"),
-      [],
-      "no alert across the rescale",
-    );
-    t.same(
-      rows.filter((r) => r.kind === "count").map((r) => (r as { count: number }).count),
-      Array(6).fill(1500),
-    );
+    exactlyOnce(t, (await call("GET", `/jobs/${jobId}/results`)).body, 6, 1500);
   },
 );
 
@@ -202,22 +164,7 @@ t.test(
     );
     t.equal(done.state, "finished", JSON.stringify(done.error ?? ""));
     t.equal(done.rescales, 2);
-    const rows = Object.values(
-      (await call("GET", `/jobs/${jobId}/results`)).body,
-    ).flat() as CheckResult[];
-    t.same(
-      rows.filter((r) => r.kind === "alert"),
-      [],
-      "no record lost or seen twice across the per-vertex rescales",
-    );
-    t.same(
-      rows
-        .filter((r) => r.kind === "count")
-        .map((r) => [r.key, (r as { count: number }).count])
-        .sort((a, b) => a[0]! - b[0]!),
-      Array.from({ length: keys }, (_, k) => [k, perKey]),
-      "every key counted exactly perKey records",
-    );
+    exactlyOnce(t, (await call("GET", `/jobs/${jobId}/results`)).body, keys, perKey);
   },
 );
 

@@ -6,6 +6,7 @@
  */
 import t from "tap";
 import { events, flotilla } from "../../support/cli.ts";
+import { composeProject } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 
@@ -25,18 +26,8 @@ const env = {
 const cluster = (action: string, ...more: string[]) =>
   flotilla(["cluster", action, "--layout", "standalone", "--project", project, ...more], env);
 const get = async (path: string) => (await fetch(rest + path)).json() as Promise<any>;
-const containers = async (...filters: string[]) =>
-  (
-    await docker([
-      "ps",
-      "-aq",
-      "--filter",
-      `label=com.docker.compose.project=${project}`,
-      ...filters.flatMap((f) => ["--filter", f]),
-    ])
-  ).stdout
-    .split("\n")
-    .filter(Boolean);
+/** The project's containers (their ids), by compose's labels. */
+const containers = composeProject({ file: "compose/standalone.yml", project, env }).ids;
 
 t.teardown(async () => {
   await cluster("down");

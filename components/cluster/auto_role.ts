@@ -63,11 +63,10 @@ export async function startAuto(ctx: RoleContext): Promise<AutoRole> {
    */
   function startMasterTerm(): MasterTerm {
     let active = true;
-    const fence = { who: holder, active: () => active && election.isLeader() };
-    // Their leases live under the master lease: a deposed master's are taken over at once.
-    const under = { lease: "master", held: fence.active };
-    const stopRm = startResourceManager(ctx, { fence, under });
-    const service = dispatcherService(ctx, { fence, under });
+    // Their leases are written under the master lease: a deposed master's are taken over at once.
+    const fence = { who: holder, active: () => active && election.isLeader(), lease: "master" };
+    const stopRm = startResourceManager(ctx, { fence });
+    const service = dispatcherService(ctx, { fence });
     return {
       service,
       async stop() {

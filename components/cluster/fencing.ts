@@ -18,6 +18,11 @@ import type { Fabric } from "./fabric.ts";
 export interface Fence {
   active(): boolean;
   who: string;
+  /**
+   * The lease behind `active()` (the `auto` role's `master`), when it is one: leases taken while
+   * it holds are written under it, so the next holder of that lease takes them over at once.
+   */
+  lease?: string;
 }
 
 function refused({ who }: Fence, what: string): StaleLeaderError {

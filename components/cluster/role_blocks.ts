@@ -7,13 +7,8 @@ import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config, Logger } from "../core/mod.ts";
-import {
-  createDispatcher,
-  type Dispatcher,
-  type DispatcherStores,
-  dispatcherApp,
-} from "../dispatcher/mod.ts";
-import type { HaServices, LeaderElectionOptions } from "../ha/mod.ts";
+import { createDispatcher, type DispatcherStores, dispatcherApp } from "../dispatcher/mod.ts";
+import type { HaServices } from "../ha/mod.ts";
 import { schedulerOptionsFrom } from "../jobmanager/mod.ts";
 import {
   createResourceManager,
@@ -83,9 +78,6 @@ export interface Leadership {
   stop(): Promise<void>;
 }
 
-/** The outer lease a role's leadership lives under (the `auto` role's master lease). */
-export type Under = NonNullable<LeaderElectionOptions["under"]>;
-
 /**
  * Runs `lead(token)` while this process holds the role's lease, and the step-down it returns
  * when the lease is lost (or on stop, which resigns so a standby takes over at once).
@@ -95,7 +87,7 @@ export function whileLeader(
   role: string,
   what: string,
   lead: (token: number, isLeader: () => boolean) => () => Promise<void> | void,
-  under?: Under,
+  fence?: Fence,
 ): Leadership {
   let stepDown: (() => Promise<void> | void) | undefined;
   const subject = `flotilla.${clusterId}.${role}`;
@@ -104,7 +96,7 @@ export function whileLeader(
     holder,
     subject,
     leaseMs: config["ha.lease"],
-    ...(under ? { under } : {}),
+    ...(fence?.lease ? { under: { lease: fence.lease, held: fence.active } } : {}),
   });
   election.start({
     onElected(token) {
@@ -135,7 +127,7 @@ export function whileLeader(
  */
 export function startResourceManager(
   ctx: RoleContext,
-  { fence, under }: { fence?: Fence; under?: Under } = {},
+  { fence }: { fence?: Fence } = {},
 ): () => Promise<void> {
   const { config, log, nc, clusterId, holder } = ctx;
   const leadership = whileLeader(
@@ -164,7 +156,7 @@ export function startResourceManager(
       void rm.start();
       return () => rm.stop();
     },
-    under,
+    fence,
   );
   return leadership.stop;
 }
@@ -173,8 +165,6 @@ export interface DispatcherService {
   /** The REST API, answering 503 (but /healthz) while this Dispatcher is a standby. */
   app: FetchApp;
   isLeader(): boolean;
-  /** This term's Dispatcher while leading; undefined while a standby. */
-  dispatcher(): Dispatcher | undefined;
   stop(): Promise<void>;
 }
 
@@ -206,11 +196,11 @@ export function dispatcherService(
     fabric = natsFabric(ctx.nc, ctx.clusterId),
     stores = dispatcherStores(ctx.ha),
     fence: outer,
-    under,
-  }: { fabric?: Fabric; stores?: DispatcherStores; fence?: Fence; under?: Under } = {},
+  }: { fabric?: Fabric; stores?: DispatcherStores; fence?: Fence } = {},
 ): DispatcherService {
   const { config, log, clusterId, holder } = ctx;
-  let term: { dispatcher: Dispatcher; app: FetchApp } | undefined;
+  /** The leading term's REST API; undefined while a standby. */
+  let termApp: FetchApp | undefined;
   const leadership = whileLeader(
     ctx,
     "dispatcher",
@@ -239,26 +229,25 @@ export function dispatcherService(
           "heartbeat.timeout": config["heartbeat.timeout"],
         },
       });
-      const current = { dispatcher, app };
-      term = current;
+      termApp = app;
       const served = termFabric.serve(`flotilla.${clusterId}.dispatcher`, app);
       void dispatcher
         .recover()
         .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
       return async () => {
         active = false;
-        if (term === current) term = undefined;
+        if (termApp === app) termApp = undefined;
         await served.stop();
         await dispatcher.suspend();
       };
     },
-    under,
+    outer,
   );
   // A standby answers REST with 503 (but /healthz): only the leader knows the running jobs.
   const gated: FetchApp = {
     fetch: (request: Request) =>
-      term && leadership.isLeader()
-        ? term.app.fetch(request)
+      termApp && leadership.isLeader()
+        ? termApp.fetch(request)
         : new URL(request.url).pathname === "/healthz"
           ? Response.json({ ok: true, dispatcher: "standby" })
           : standbyAnswer(),
@@ -266,7 +255,6 @@ export function dispatcherService(
   return {
     app: gated,
     isLeader: leadership.isLeader,
-    dispatcher: () => term?.dispatcher,
     stop: leadership.stop,
   };
 }

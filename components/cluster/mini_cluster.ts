@@ -93,7 +93,7 @@ export async function startMiniCluster({
     client: createClient<DispatcherApp>(localTransport(rest), { timeoutMs: 30_000 }),
     taskManagers: tms,
     async stop() {
-      await dispatcher.stop();
+      await dispatcher.suspend();
       await restServed.stop();
       await Promise.all(tms.map((tm) => tm.stop()));
       await Promise.all(tmServed.map((s) => s.stop()));

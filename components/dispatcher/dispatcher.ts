@@ -294,10 +294,6 @@ export function createDispatcher(options: DispatcherOptions) {
           "JobManagers suspended: the next leader recovers their jobs",
         );
     },
-
-    async stop(): Promise<void> {
-      await this.suspend();
-    },
   };
 }
 

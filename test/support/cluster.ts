@@ -15,6 +15,34 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
+/**
+ * One REST call: a JSON body (or raw bytes, as an artifact upload), the status and the parsed
+ * body (the text when it is not JSON). With `timeoutMs`, aborted after that long.
+ */
+export async function restRequest(
+  rest: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs?: number,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(rest + path, {
+    method,
+    ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+    ...(body === undefined
+      ? {}
+      : body instanceof Uint8Array
+        ? { body: body as BodyInit }
+        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body: parsed };
+}
+
 export interface ClusterProcesses {
   /**
    * The REST endpoint `call`, `submit` and `result` use; a test whose master moves (the `auto`
@@ -113,20 +141,7 @@ export async function clusterFor(
       child.once("exit", () => live.delete(child));
       return child;
     },
-    async call(method, path, body) {
-      const res = await fetch(cluster.rest + path, {
-        method,
-        ...(body === undefined
-          ? {}
-          : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {}
-      return { status: res.status, body: parsed };
-    },
+    call: (method, path, body) => restRequest(cluster.rest, method, path, body),
     async waitFor(what, probe, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

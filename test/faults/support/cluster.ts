@@ -11,7 +11,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import { type HaServices, natsHaServices } from "../../../components/ha/mod.ts";
 import { decodeReply, encodeRequest } from "../../../components/rpc/mod.ts";
-import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
+import { type ClusterProcesses, clusterFor, restRequest } from "../../support/cluster.ts";
 import { freePort, type NatsServer } from "../../support/nats.ts";
 import { connectFor, natsFor } from "../../support/tap.ts";
 import { type LogLine, parseLine } from "./leaders.ts";
@@ -75,6 +75,24 @@ export interface FaultCluster {
 
 const JOB = fileURLToPath(new URL("../jobs/sequence_check.ts", import.meta.url));
 let bundled: Promise<Uint8Array> | undefined;
+
+/** Uploads the fault suite's job (bundled once per process) and submits it; the job's id. */
+export async function submitFaultJob(
+  call: FaultCluster["call"],
+  args: Record<string, string>,
+  parallelism?: number,
+): Promise<string> {
+  bundled ??= bundleJob(JOB);
+  const { body } = await call("POST", "/artifacts", await bundled);
+  const submitted = await call("POST", "/jobs", {
+    artifact: body.artifact,
+    args,
+    ...(parallelism ? { parallelism } : {}),
+  });
+  if (submitted.status !== 202)
+    throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
+  return submitted.body.jobId as string;
+}
 
 export async function faultCluster(
   t: Teardown,
@@ -153,7 +171,9 @@ export async function faultCluster(
       let last: { status: number; body: any } | undefined;
       for (const master of order) {
         if (master.proc.exitCode !== null || master.proc.signalCode !== null) continue;
-        const answer = await request(master.rest, method, path, body).catch(() => undefined);
+        const answer = await restRequest(master.rest, method, path, body, 2000).catch(
+          () => undefined,
+        );
         if (!answer || answer.status === 503) {
           last = answer ?? last;
           continue;
@@ -169,19 +189,7 @@ export async function faultCluster(
     lease: (role) => probe.leader(role),
     ha: probe.ha,
     storage: () => probe.storage(),
-    async submit(args, parallelism) {
-      bundled ??= bundleJob(JOB);
-      const bytes = await bundled;
-      const { body } = await cluster.call("POST", "/artifacts", bytes);
-      const submitted = await cluster.call("POST", "/jobs", {
-        artifact: body.artifact,
-        args,
-        ...(parallelism ? { parallelism } : {}),
-      });
-      if (submitted.status !== 202)
-        throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
-      return submitted.body.jobId as string;
-    },
+    submit: (args, parallelism) => submitFaultJob(cluster.call, args, parallelism),
     waitFor: (what, probeFn, timeoutMs) => base.waitFor(what, probeFn, timeoutMs),
     responders: (subject, path, waitMs) => probe.responders(subject, path, waitMs),
   };
@@ -197,24 +205,6 @@ export async function faultCluster(
     30_000,
   );
   return cluster;
-}
-
-async function request(rest: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(rest + path, {
-    method,
-    signal: AbortSignal.timeout(2000),
-    ...(body === undefined
-      ? {}
-      : body instanceof Uint8Array
-        ? { body: body as BodyInit }
-        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {}
-  return { status: res.status, body: parsed as any };
 }
 
 /** Reads leader leases from the HA store, as a client of the cluster would. */

@@ -9,12 +9,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import { type ComposeProject, composeProject, natsRest } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort, type NatsServer } from "../../support/nats.ts";
-import { type FaultCluster, leaderProbe, type Signal } from "./cluster.ts";
+import { type FaultCluster, leaderProbe, type Signal, submitFaultJob } from "./cluster.ts";
 import { type LogLine, parseLine } from "./leaders.ts";
 
 interface Teardown {
@@ -65,9 +63,6 @@ export interface ContainerCluster extends FaultCluster {
   /** `up -d --scale node=<n>`: new nodes are followed as they appear. */
   scale(n: number): Promise<void>;
 }
-
-const JOB = fileURLToPath(new URL("../jobs/sequence_check.ts", import.meta.url));
-let bundled: Promise<Uint8Array> | undefined;
 
 const ACTING: Record<string, Acting> = {
   "acting as master (Dispatcher + ResourceManager)": "master",
@@ -274,20 +269,9 @@ export async function containerCluster(
     lease: (role) => probe.leader(role),
     ha: probe.ha,
     storage: () => probe.storage(),
-    async submit(args, parallelism) {
-      bundled ??= bundleJob(JOB);
-      const bytes = await bundled;
-      const { body } = await rest.call("POST", "/artifacts", bytes, 30_000);
-      const submitted = await rest.call(
-        "POST",
-        "/jobs",
-        { artifact: body.artifact, args, ...(parallelism ? { parallelism } : {}) },
-        30_000,
-      );
-      if (submitted.status !== 202)
-        throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
-      return submitted.body.jobId as string;
-    },
+    // Over NATS, with room for a busy machine.
+    submit: (args, parallelism) =>
+      submitFaultJob((m, p, b) => rest.call(m, p, b, 30_000), args, parallelism),
     waitFor,
     responders: (subject, path, waitMs) => probe.responders(subject, path, waitMs),
   };

@@ -3,7 +3,7 @@
  * API over NATS (`nats://host:4222`, the way in when only NATS is reachable), or an embedded
  * MiniCluster started in this process when no cluster is configured.
  */
-import { ErrorCode, FlotillaError, fromWire } from "../core/mod.ts";
+import { ErrorCode, FlotillaError, fromWire, subjects } from "../core/mod.ts";
 import { artifactHash } from "../dataflow/internal_mod.ts";
 import type { FetchApp } from "../rpc/mod.ts";
 
@@ -97,7 +97,7 @@ export function remoteCluster(url: string, { clusterId }: { clusterId?: string }
 
 /** The Dispatcher's API on `flotilla.<clusterId>.dispatcher`, JSON bodies in the envelope. */
 function natsCluster(url: string, clusterId: string): ClusterApi {
-  const subject = `flotilla.${clusterId}.dispatcher`;
+  const subject = subjects.dispatcher(clusterId);
   const target = `${url} (cluster ${clusterId})`;
   let connection: Promise<import("@nats-io/transport-node").NatsConnection> | undefined;
   const connectOnce = () => {

@@ -10,6 +10,7 @@
  * across the switches: /healthz always answers (with what the process acts as), the REST API
  * only while it is the master (503 otherwise).
  */
+import { MASTER_LEASE, subjects } from "../core/mod.ts";
 import type { FetchApp, HttpServer } from "../rpc/mod.ts";
 import { serveHttp } from "../rpc/mod.ts";
 import {
@@ -44,9 +45,9 @@ export async function startAuto(ctx: RoleContext): Promise<AutoRole> {
   const log = ctx.log;
   const leaseMs = config["ha.lease"];
   const election = ha.election({
-    role: "master",
+    role: MASTER_LEASE,
     holder,
-    subject: `flotilla.${clusterId}.dispatcher`,
+    subject: subjects.dispatcher(clusterId),
     leaseMs,
   });
   let acting: Acting = "starting";
@@ -64,7 +65,7 @@ export async function startAuto(ctx: RoleContext): Promise<AutoRole> {
   function startMasterTerm(): MasterTerm {
     let active = true;
     // Their leases are written under the master lease: a deposed master's are taken over at once.
-    const fence = { who: holder, active: () => active && election.isLeader(), lease: "master" };
+    const fence = { who: holder, active: () => active && election.isLeader(), lease: MASTER_LEASE };
     const stopRm = startResourceManager(ctx, { fence });
     const service = dispatcherService(ctx, { fence });
     return {

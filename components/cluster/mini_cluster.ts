@@ -3,7 +3,7 @@
  * this process, on the in-process fabric and memory HA stores, speaking the very same protocols
  * as a cluster of processes over NATS. What `flotilla run` uses when no cluster is configured.
  */
-import { type Logger, silentLogger } from "../core/mod.ts";
+import { type Logger, silentLogger, subjects } from "../core/mod.ts";
 import { createDispatcher, type DispatcherApp, dispatcherApp } from "../dispatcher/mod.ts";
 import { memoryHaServices } from "../ha/mod.ts";
 import { createResourceManager, staticDriver } from "../resourcemanager/mod.ts";
@@ -86,7 +86,7 @@ export async function startMiniCluster({
     rmSubject: rm.subject,
     transportFor: fabric.transportFor,
   });
-  const restServed = fabric.serve(`flotilla.${clusterId}.dispatcher`, rest);
+  const restServed = fabric.serve(subjects.dispatcher(clusterId), rest);
   return {
     fabric,
     rest,

@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Config, Logger } from "../core/mod.ts";
+import { BlockRole, type Config, type Logger, subjects } from "../core/mod.ts";
 import { createDispatcher, type DispatcherStores, dispatcherApp } from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
 import { schedulerOptionsFrom } from "../jobmanager/mod.ts";
@@ -84,13 +84,13 @@ export interface Leadership {
  */
 export function whileLeader(
   { ha, holder, clusterId, config, log }: RoleContext,
-  role: string,
+  role: BlockRole,
   what: string,
   lead: (token: number, isLeader: () => boolean) => () => Promise<void> | void,
   fence?: Fence,
 ): Leadership {
   let stepDown: (() => Promise<void> | void) | undefined;
-  const subject = `flotilla.${clusterId}.${role}`;
+  const subject = subjects.leader(clusterId, role);
   const election = ha.election({
     role,
     holder,
@@ -132,7 +132,7 @@ export function startResourceManager(
   const { config, log, nc, clusterId, holder } = ctx;
   const leadership = whileLeader(
     ctx,
-    "rm",
+    BlockRole.RESOURCE_MANAGER,
     "ResourceManager",
     (token, isLeader) => {
       const leading = () => isLeader() && (fence?.active() ?? true);
@@ -203,7 +203,7 @@ export function dispatcherService(
   let termApp: FetchApp | undefined;
   const leadership = whileLeader(
     ctx,
-    "dispatcher",
+    BlockRole.DISPATCHER,
     "Dispatcher",
     (token, isLeader) => {
       let active = true;
@@ -221,7 +221,7 @@ export function dispatcherService(
         log: log.child({ term: token }),
       });
       const app = dispatcherApp(dispatcher, {
-        rmSubject: `flotilla.${clusterId}.rm`,
+        rmSubject: subjects.resourceManager(clusterId),
         transportFor: termFabric.transportFor,
         config: {
           "cluster.id": clusterId,
@@ -230,7 +230,7 @@ export function dispatcherService(
         },
       });
       termApp = app;
-      const served = termFabric.serve(`flotilla.${clusterId}.dispatcher`, app);
+      const served = termFabric.serve(subjects.dispatcher(clusterId), app);
       void dispatcher
         .recover()
         .catch((err: Error) => log.error({ err: err.message }, "job recovery failed"));
@@ -335,7 +335,7 @@ export function startTaskManager({
       await served.stop();
       if (!unregister) return;
       // Best effort: without a ResourceManager (or with a slow one) the heartbeat timeout does it.
-      const rm = fabric.transportFor(`flotilla.${clusterId}.rm`);
+      const rm = fabric.transportFor(subjects.resourceManager(clusterId));
       await send(
         rm,
         { method: "DELETE", path: `/taskmanagers/${tm.tmId}`, headers: {} },

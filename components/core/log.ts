@@ -10,7 +10,7 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" |
 export interface LoggerOptions {
   /** @default "info" */
   level?: LogLevel;
-  /** Fields written on every line, e.g. `{ role: "rm", cluster: "default" }`. */
+  /** Fields written on every line, e.g. `{ role: "resourcemanager", cluster: "default" }`. */
   bindings?: Record<string, unknown>;
   /** Where lines go. @default stdout */
   destination?: pino.DestinationStream;

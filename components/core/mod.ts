@@ -53,3 +53,20 @@ export {
   type LogLevel,
   silentLogger,
 } from "./log.ts";
+export {
+  BlockRole,
+  blobBucketName,
+  type ChannelAddress,
+  checkpointKey,
+  decodeToken,
+  encodeToken,
+  jobKey,
+  KeyPrefix,
+  kvBucketName,
+  leaderKey,
+  MASTER_LEASE,
+  SNAPSHOT_METADATA,
+  snapshotKey,
+  snapshotPrefix,
+  subjects,
+} from "./names.ts";

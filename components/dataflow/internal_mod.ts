@@ -45,7 +45,6 @@ export {
   loadCheckpoint,
   memorySnapshotStore,
   type SnapshotStore,
-  snapshotKey,
 } from "./runtime/snapshot_store.ts";
 export { Task, type TaskDeployment, type TaskSnapshot, TaskState } from "./runtime/task.ts";
 export { keyGroupOf, keyGroupRange, subtaskForKeyGroup } from "./state/key_groups.ts";

@@ -3,9 +3,8 @@
  * (`checkpoints.<jobId>.<checkpointId>`, the runtime's CompletedCheckpoint as JSON), keeping the
  * latest `retained` per job. The snapshots themselves live in the blob store.
  */
-import { InvalidArgumentError } from "../core/mod.ts";
+import { checkpointKey, InvalidArgumentError, jobKey, KeyPrefix } from "../core/mod.ts";
 import type { CompletedCheckpoint } from "../dataflow/internal_mod.ts";
-import { checkpointKey, jobKey, KeyPrefix } from "./keys.ts";
 import type { HaKv } from "./kv.ts";
 import { MemoryKv, type MemoryKvOptions } from "./memory_kv.ts";
 import { type NatsHaOptions, openNatsKv } from "./nats_kv.ts";

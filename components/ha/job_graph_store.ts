@@ -2,8 +2,7 @@
  * The submitted-job store: what the Dispatcher persists on submission (`jobs.<jobId>`, JSON) and
  * recovers after a failover. One implementation over `HaKv`; JetStream and memory factories.
  */
-import { ErrorCode, InvalidArgumentError, NotFoundError } from "../core/mod.ts";
-import { jobKey, KeyPrefix } from "./keys.ts";
+import { ErrorCode, InvalidArgumentError, jobKey, KeyPrefix, NotFoundError } from "../core/mod.ts";
 import type { HaKv } from "./kv.ts";
 import { MemoryKv, type MemoryKvOptions } from "./memory_kv.ts";
 import { type NatsHaOptions, openNatsKv } from "./nats_kv.ts";

@@ -3,8 +3,14 @@
  * so a finished or cancelled job can never be revived or ended twice. Written before the job's
  * other HA data is removed.
  */
-import { ErrorCode, FlotillaError, InvalidArgumentError, NotFoundError } from "../core/mod.ts";
-import { jobKey, KeyPrefix } from "./keys.ts";
+import {
+  ErrorCode,
+  FlotillaError,
+  InvalidArgumentError,
+  jobKey,
+  KeyPrefix,
+  NotFoundError,
+} from "../core/mod.ts";
 import type { HaKv } from "./kv.ts";
 import { MemoryKv, type MemoryKvOptions } from "./memory_kv.ts";
 import { type NatsHaOptions, openNatsKv } from "./nats_kv.ts";

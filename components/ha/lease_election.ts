@@ -14,11 +14,11 @@ import {
   FlotillaError,
   InvalidArgumentError,
   type Logger,
+  leaderKey,
   StaleLeaderError,
   silentLogger,
   toFlotillaError,
 } from "../core/mod.ts";
-import { leaderKey } from "./keys.ts";
 import type { HaKv, KvChange } from "./kv.ts";
 import { decodeLease, encodeLease, type LeaseValue, tokenOf } from "./lease.ts";
 import { isClosed } from "./nats_call.ts";

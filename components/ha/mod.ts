@@ -11,7 +11,6 @@ export {
 } from "./checkpoint_store.ts";
 export { memoryJobGraphStore, natsJobGraphStore } from "./job_graph_store.ts";
 export { memoryJobResultStore, natsJobResultStore } from "./job_result_store.ts";
-export { blobBucketName, kvBucketName } from "./keys.ts";
 export { memoryBlobStore } from "./memory_blob_store.ts";
 export type { MemoryKvOptions } from "./memory_kv.ts";
 export {

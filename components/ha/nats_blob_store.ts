@@ -6,8 +6,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import { type ObjectStore, Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ErrorCode, NotFoundError } from "../core/mod.ts";
-import { blobBucketName } from "./keys.ts";
+import { blobBucketName, ErrorCode, NotFoundError } from "../core/mod.ts";
 import { natsCall } from "./nats_call.ts";
 import { requireString } from "./records.ts";
 import { sha256Hex } from "./sha256.ts";

@@ -6,8 +6,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm, KvWatchInclude } from "@nats-io/kv";
 import type { NatsConnection, QueuedIterator } from "@nats-io/transport-node";
-import { ErrorCode, FlotillaError, type Logger, silentLogger } from "../core/mod.ts";
-import { kvBucketName } from "./keys.ts";
+import { ErrorCode, FlotillaError, kvBucketName, type Logger, silentLogger } from "../core/mod.ts";
 import type { HaKv, KvCallOptions, KvChange, KvRecord } from "./kv.ts";
 import { natsCall } from "./nats_call.ts";
 import { onReconnect } from "./reconnects.ts";

@@ -7,7 +7,7 @@ import type { Logger } from "../core/mod.ts";
 import type { CompletedCheckpoint } from "../dataflow/internal_mod.ts";
 
 export interface LeaderElectionOptions {
-  /** What is led: "dispatcher", "rm", "jm.<jobId>". */
+  /** What is led: "dispatcher", "resourcemanager", "master". */
   role: string;
   /** Who contends: an instance id, unique per process. */
   holder: string;

@@ -10,6 +10,7 @@ import {
   FlotillaError,
   type Logger,
   silentLogger,
+  subjects,
   toFlotillaError,
 } from "../core/mod.ts";
 import {
@@ -107,8 +108,8 @@ export function createJobMaster(options: JobManagerOptions) {
     slotRequestTimeoutMs = 300_000,
   } = options;
   const log = (options.log ?? silentLogger).child({ role: "jobmanager", job: jobId });
-  const subject = `flotilla.${clusterId}.jm.${jobId}`;
-  const rmSubject = `flotilla.${clusterId}.rm`;
+  const subject = subjects.jobManager(clusterId, jobId);
+  const rmSubject = subjects.resourceManager(clusterId);
   const client = (target: string): any =>
     createClient<any>(transportFor(target), { timeoutMs: 5000 });
   let graph = baseGraph;

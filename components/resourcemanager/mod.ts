@@ -53,7 +53,6 @@ export {
   createResourceManager,
   type ResourceManager,
   type ResourceManagerOptions,
-  resourceManagerSubject,
 } from "./resource_manager.ts";
 export { type ResourceManagerApp, resourceManagerRoutes } from "./routes.ts";
 export {

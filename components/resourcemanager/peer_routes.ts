@@ -5,7 +5,7 @@
  * and bodies (documented in types.ts) is exactly what the RM expects.
  */
 import type { MiddlewareHandler } from "hono";
-import type { SlotId, TaskManagerId } from "../core/mod.ts";
+import { BlockRole, type SlotId, type TaskManagerId } from "../core/mod.ts";
 import { body, createBlock, type FencingTokens, fencing, params, reply } from "../rpc/mod.ts";
 import {
   allocateSlotRequestSchema,
@@ -25,7 +25,7 @@ import type {
 type Answer<T> = T | Promise<T>;
 
 /** Scope of the RM's fencing token in a TaskManager's `FencingTokens`. */
-export const RM_FENCING_SCOPE = "rm";
+export const RM_FENCING_SCOPE = BlockRole.RESOURCE_MANAGER;
 
 export interface TaskManagerHandlers {
   /** The RM's heartbeat: answer with the complete slot table. */

@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   type Logger,
   silentLogger,
+  subjects,
   type TaskManagerId,
 } from "../core/mod.ts";
 import {
@@ -35,11 +36,6 @@ import { taskManagerHeartbeatSchema } from "./schemas.ts";
 import { SlotManager } from "./slot_manager.ts";
 import type { AffectedJob, ResourceDriver } from "./types.ts";
 
-/** `flotilla.<clusterId>.rm`: where the RM singleton answers. */
-export function resourceManagerSubject(clusterId: string): string {
-  return `flotilla.${clusterId}.rm`;
-}
-
 export interface ResourceManagerOptions {
   /** Serve on NATS (on `subject`, in no queue group: see start()) when given. */
   nc?: NatsConnection;
@@ -47,7 +43,7 @@ export interface ResourceManagerOptions {
   transportFor?: (subject: string) => Transport;
   /** @default "default" */
   clusterId?: string;
-  /** @default resourceManagerSubject(clusterId) */
+  /** @default subjects.resourceManager(clusterId) */
   subject?: string;
   /** This RM's fencing token (its leader lease revision): sent on every call it makes. */
   token: number;
@@ -81,7 +77,7 @@ export function createResourceManager({
   nc,
   transportFor = nc ? (subject) => natsTransport(nc, subject) : undefined,
   clusterId = "default",
-  subject = resourceManagerSubject(clusterId),
+  subject = subjects.resourceManager(clusterId),
   token,
   driver = staticDriver(),
   config: options = {},

@@ -15,7 +15,7 @@
  *
  * ## Routes the RM calls on a TaskManager (its registered `subject`; peer_routes.ts)
  * Every call carries the RM's fencing token (`flotilla-fencing-token`), so a TaskManager can
- * reject a stale RM with 409 STALE_LEADER (`fencing(tokens, () => "rm")`).
+ * reject a stale RM with 409 STALE_LEADER (scope `resourcemanager`).
  * - `GET /heartbeat` -> {@link TaskManagerHeartbeat} `{tmId, slots}`: the RM's heartbeat
  *   request; the reply's slot report reconciles the RM's view exactly like a pushed heartbeat.
  * - `POST /slots/:slotId/allocate` {@link AllocateSlotRequest} `{jobId, allocationId, jmSubject,

@@ -1,6 +1,6 @@
 /**
  * The data-plane channel over NATS. Subjects: batches on `<subject>`, the handshake on
- * `<subject>.open`, credit on `<subject>.credit`, with `<subject>` from `channelSubject`.
+ * `<subject>.open`, credit on `<subject>.credit`, with `<subject>` from `subjects.channel` (core/names.ts).
  *
  * Handshake: the receiver listens on the data and open subjects. The sender subscribes to the
  * credit subject, then requests `[OPEN, session, sent]` on the open subject until answered,
@@ -50,30 +50,6 @@ const Frame = { BATCH: 1, END: 2, CANCEL: 3, CREDIT: 4, OPEN: 5, ACCEPT: 6, REJE
 
 /** How long one handshake request waits for its answer before it is tried again. */
 const REQUEST_TIMEOUT_MS = 1000;
-
-export interface ChannelAddress {
-  clusterId: string;
-  jobId: string;
-  attempt: number | string;
-  /** The job graph edge (e.g. `<source vertex>-<target vertex>`). */
-  edge: number | string;
-  targetSubtask: number | string;
-}
-
-const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** `flotilla.<clusterId>.data.<jobId>.<attempt>.<edge>.<targetSubtask>`, every part checked. */
-export function channelSubject(address: ChannelAddress): string {
-  const { clusterId, jobId, attempt, edge, targetSubtask } = address;
-  for (const [part, value] of Object.entries({ clusterId, jobId, attempt, edge, targetSubtask })) {
-    if (!TOKEN.test(String(value))) {
-      throw new InvalidArgumentError(
-        `channel ${part} ${JSON.stringify(value)} is not a subject token: use 1-64 letters, digits, '-' or '_'`,
-      );
-    }
-  }
-  return `flotilla.${clusterId}.data.${jobId}.${attempt}.${edge}.${targetSubtask}`;
-}
 
 /** The three subjects one channel uses. */
 export function channelSubjects(subject: string): { data: string; open: string; credit: string } {
@@ -183,7 +159,7 @@ function plumbing(nc: NatsConnection, channel: string, log: Logger, counter: { d
 
 export interface NatsChannelSenderOptions {
   nc: NatsConnection;
-  /** The data subject, see `channelSubject`. */
+  /** The data subject, see `subjects.channel` (core/names.ts). */
   subject: string;
   /** How long to look for the receiver (at start, and when it stops answering). @default 30000 */
   openTimeoutMs?: number;
@@ -329,7 +305,7 @@ export function natsChannelSender<T>({
 
 export interface NatsChannelReceiverOptions {
   nc: NatsConnection;
-  /** The data subject, see `channelSubject`. */
+  /** The data subject, see `subjects.channel` (core/names.ts). */
   subject: string;
   /** Batches held before the sender waits; covers the round trip via nats-server. @default 32 */
   credits?: number;

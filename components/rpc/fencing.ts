@@ -14,7 +14,7 @@ export function fencingHeaders(token: number): HeaderMap {
   return { [FENCING_HEADER]: String(token) };
 }
 
-/** The highest token seen per scope (e.g. "rm", or "jm.<jobId>"). */
+/** The highest token seen per scope (e.g. "resourcemanager"). */
 export class FencingTokens {
   readonly #highest = new Map<string, number>();
 

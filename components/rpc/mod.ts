@@ -12,8 +12,6 @@ export {
 } from "./channel.ts";
 export {
   batchFrameEncoder,
-  type ChannelAddress,
-  channelSubject,
   channelSubjects,
   type NatsChannelReceiverOptions,
   type NatsChannelSenderOptions,

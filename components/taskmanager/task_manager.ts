@@ -7,6 +7,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import {
+  BlockRole,
   codecFor,
   decodeBody,
   ErrorCode,
@@ -17,6 +18,8 @@ import {
   type Logger,
   newTaskManagerId,
   silentLogger,
+  snapshotKey,
+  subjects,
   toFlotillaError,
 } from "../core/mod.ts";
 import {
@@ -25,7 +28,6 @@ import {
   loadArtifact,
   loadSnapshots,
   type SnapshotStore,
-  snapshotKey,
   type Task,
 } from "../dataflow/internal_mod.ts";
 import type { JobGraph } from "../dataflow/mod.ts";
@@ -120,8 +122,8 @@ export function createTaskManager(options: TaskManagerOptions) {
     log: baseLog = silentLogger,
   } = options;
   const log = baseLog.child({ role: "taskmanager", tm: tmId });
-  const subject = `flotilla.${clusterId}.tm.${tmId}`;
-  const rmSubject = `flotilla.${clusterId}.rm`;
+  const subject = subjects.taskManager(clusterId, tmId);
+  const rmSubject = subjects.resourceManager(clusterId);
   const profiles = options.slots ?? [ANY];
   const slots = new SlotTable(tmId, profiles);
   const totalResources = options.totalResources ?? sum(profiles);
@@ -445,7 +447,7 @@ export function createTaskManager(options: TaskManagerOptions) {
     .get("/slots", (c) => reply(c, slots.reports()))
     .post(
       "/slots/:slotId/allocate",
-      fencing(tokens, () => "rm"),
+      fencing(tokens, () => BlockRole.RESOURCE_MANAGER),
       params(z.object({ slotId: z.string() })),
       body(allocateSchema),
       (c) => {
@@ -516,7 +518,7 @@ export function createTaskManager(options: TaskManagerOptions) {
             json: { tmId, subject, slots: slots.reports(), totalResources },
           }),
         )) as { rmToken: number };
-        tokens.admit(answer.rmToken, "rm");
+        tokens.admit(answer.rmToken, BlockRole.RESOURCE_MANAGER);
         registered = true;
         lastRmContact = Date.now();
         log.info({ rm: rmSubject, token: answer.rmToken }, "registered at the ResourceManager");

@@ -4,6 +4,7 @@
  * act); cancel the job in the middle of faults (it stays canceled across a failover).
  */
 import t from "tap";
+import { subjects } from "../../components/core/mod.ts";
 import { faultCluster } from "./support/cluster.ts";
 import { FULL, formatRows, type Row, runScenario } from "./support/scenario.ts";
 
@@ -96,7 +97,7 @@ t.test("cancel the job in the middle of faults: it stays canceled across a failo
               return;
             }
             const answering = await cluster.responders(
-              `flotilla.${cluster.clusterId}.jm.${jobId}`,
+              subjects.jobManager(cluster.clusterId, jobId),
               "/heartbeat",
             );
             if (answering.length > 0) {

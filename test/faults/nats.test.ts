@@ -31,10 +31,13 @@ for (const how of FULL ? (["stop", "kill"] as const) : (["stop"] as const)) {
           for (let i = 0; i < outages; i++) {
             const before = {
               dispatcher: await cluster.lease("dispatcher"),
-              rm: await cluster.lease("rm"),
+              resourcemanager: await cluster.lease("resourcemanager"),
               checkpoint: (await cluster.ha.checkpoints.latest(jobId))?.checkpointId,
             };
-            t.ok(before.dispatcher && before.rm && before.checkpoint, "leases and a checkpoint");
+            t.ok(
+              before.dispatcher && before.resourcemanager && before.checkpoint,
+              "leases and a checkpoint",
+            );
             const fault = timeline.fault(`NATS ${how}`, false);
             await (how === "stop" ? cluster.nats.stop() : cluster.nats.kill());
             await sleep(1000);
@@ -47,7 +50,7 @@ for (const how of FULL ? (["stop", "kill"] as const) : (["stop"] as const)) {
             );
             const latest = (await cluster.ha.checkpoints.latest(jobId))?.checkpointId ?? 0;
             t.ok(latest >= before.checkpoint!, `checkpoint ${latest} >= ${before.checkpoint}`);
-            for (const role of ["dispatcher", "rm"] as const) {
+            for (const role of ["dispatcher", "resourcemanager"] as const) {
               const lease = await cluster.waitFor(`a ${role} lease`, () => cluster.lease(role));
               t.same(
                 { holder: lease.holder, token: lease.token },

@@ -4,7 +4,7 @@
  * lets a test await what arrives instead of sleeping.
  *
  * Run as a script it is a whole fake TaskManager process, as the process driver starts one:
- * it serves on `flotilla.<cluster>.tm.<tmId>` and registers at the RM over NATS, with one slot
+ * it serves on `flotilla.<cluster>.taskmanager.<tmId>` and registers at the RM over NATS, with one slot
  * of the profile in `FLOTILLA_TM_CPU` / `FLOTILLA_TM_MEMORY_MB`; it heartbeats the RM, registers
  * again when the RM forgot it, and unregisters on SIGTERM (unless `FAKE_TM_IGNORE_SIGTERM=1`).
  */
@@ -16,6 +16,7 @@ import {
   parseTaskManagerId,
   type SlotId,
   slotId,
+  subjects,
   type TaskManagerId,
 } from "../../components/core/mod.ts";
 import {
@@ -24,7 +25,6 @@ import {
   profile,
   type ResourceManagerApp,
   type ResourceProfile,
-  resourceManagerSubject,
   type SlotReport,
   subtract,
   sum,
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
     nc.publish(`flotilla.${clusterId}.test.tm-events`, JSON.stringify({ tmId, event, ...detail }));
   const tm = fakeTaskManager({
     tmId,
-    subject: `flotilla.${clusterId}.tm.${tmId}`,
+    subject: subjects.taskManager(clusterId, tmId),
     slots: [slot],
     onAllocate: (a) => tell("allocated", { slotId: a.slotId, jobId: a.jobId, profile: a.profile }),
   });
@@ -202,7 +202,9 @@ async function main(): Promise<void> {
       tell("freed");
     },
   });
-  const rm = createClient<ResourceManagerApp>(natsTransport(nc, resourceManagerSubject(clusterId)));
+  const rm = createClient<ResourceManagerApp>(
+    natsTransport(nc, subjects.resourceManager(clusterId)),
+  );
   let { heartbeatIntervalMs } = await unwrap(rm.taskmanagers.$post({ json: tm.registration() }));
   console.log(`fake TaskManager ${tmId} registered on ${tm.subject}`);
   tell("registered", { profile: slot });

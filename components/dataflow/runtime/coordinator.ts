@@ -4,15 +4,16 @@
  * tasks (sinks commit then). When every source has ended it takes the final checkpoint. Savepoints
  * are checkpoints written under `savepoints/` that outlive the job.
  */
-import { ErrorCode, FlotillaError, type Logger } from "../../core/mod.ts";
-import type { JobGraph } from "../graph/job_graph.ts";
 import {
-  type CompletedCheckpoint,
-  METADATA,
-  type SnapshotStore,
+  ErrorCode,
+  FlotillaError,
+  type Logger,
+  SNAPSHOT_METADATA,
   snapshotKey,
   snapshotPrefix,
-} from "./snapshot_store.ts";
+} from "../../core/mod.ts";
+import type { JobGraph } from "../graph/job_graph.ts";
+import type { CompletedCheckpoint, SnapshotStore } from "./snapshot_store.ts";
 import type { TaskCheckpointing } from "./task.ts";
 
 export interface CoordinatorOptions {
@@ -278,7 +279,10 @@ export class CheckpointCoordinator {
       ),
     };
     const prefix = snapshotPrefix(jobId, pending.id, pending.savepoint);
-    await store.put(`${prefix}/${METADATA}`, new TextEncoder().encode(JSON.stringify(checkpoint)));
+    await store.put(
+      `${prefix}/${SNAPSHOT_METADATA}`,
+      new TextEncoder().encode(JSON.stringify(checkpoint)),
+    );
     if (this.#pending !== pending) return; // aborted meanwhile
     clearTimeout(pending.timer);
     this.#pending = undefined;

@@ -4,10 +4,10 @@
  * only difference between the local executor (in-process) and TaskManagers (NATS).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import { subjects } from "../../core/mod.ts";
 import {
   type ChannelReceiver,
   type ChannelSender,
-  channelSubject,
   localChannel,
   natsChannelReceiver,
   natsChannelSender,
@@ -68,7 +68,7 @@ export function natsChannels({
   credits?: number;
 }): ChannelFactory {
   const subject = (edge: JobEdge, s: number, t: number) =>
-    channelSubject({ clusterId, jobId, attempt, edge: `${edge.id}-${s}`, targetSubtask: t });
+    subjects.channel({ clusterId, jobId, attempt, edge: `${edge.id}-${s}`, targetSubtask: t });
   return {
     sender: (edge, s, t) => natsChannelSender<Frame>({ nc, subject: subject(edge, s, t) }),
     receiver: (edge, s, t) =>

@@ -5,7 +5,7 @@
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { ErrorCode, FlotillaError } from "../../core/mod.ts";
+import { ErrorCode, FlotillaError, SNAPSHOT_METADATA } from "../../core/mod.ts";
 
 export interface SnapshotStore {
   /** Where the store is, for people: a directory, or "memory". */
@@ -80,32 +80,12 @@ export function fileSnapshotStore(directory: string): SnapshotStore {
   };
 }
 
-/**
- * Keys: every task snapshot is `checkpoints/<jobId>/<id>/<vertex>/<subtask>` (a task need not
- * know whether it is part of a savepoint); the metadata is `checkpoints/<jobId>/<id>/_metadata`,
- * or `savepoints/<jobId>/<id>/_metadata` for a savepoint, whose snapshots are never pruned.
- */
-export function snapshotPrefix(jobId: string, checkpointId: number, savepoint: boolean): string {
-  return `${savepoint ? "savepoints" : "checkpoints"}/${jobId}/${checkpointId}`;
-}
-
-export function snapshotKey(
-  jobId: string,
-  checkpointId: number,
-  vertexId: string,
-  subtask: number,
-): string {
-  return `checkpoints/${jobId}/${checkpointId}/${vertexId}/${subtask}`;
-}
-
-export const METADATA = "_metadata";
-
 /** Reads a savepoint (or retained checkpoint) by its path inside the store, e.g. `savepoints/<job>/<id>`. */
 export async function loadCheckpoint(
   store: SnapshotStore,
   path: string,
 ): Promise<CompletedCheckpoint> {
-  const key = `${path.replace(/\/+$/, "")}/${METADATA}`;
+  const key = `${path.replace(/\/+$/, "")}/${SNAPSHOT_METADATA}`;
   let bytes: Uint8Array | undefined;
   try {
     bytes = await store.get(key);

@@ -56,9 +56,11 @@ export interface FaultCluster {
   /** REST on whichever master answers as leader (a standby answers 503). */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** The leading master's id according to the HA store. */
-  leader(role?: "dispatcher" | "rm"): Promise<string | undefined>;
+  leader(role?: "dispatcher" | "resourcemanager"): Promise<string | undefined>;
   /** The role's lease in the HA store: holder and fencing token. */
-  lease(role: "dispatcher" | "rm"): Promise<{ holder: string; token: number } | undefined>;
+  lease(
+    role: "dispatcher" | "resourcemanager",
+  ): Promise<{ holder: string; token: number } | undefined>;
   /** The cluster's HA services, as a client of the cluster (the test's own connection). */
   readonly ha: HaServices;
   /** The storage type of the cluster's KV bucket and blob store streams ("file" expected). */
@@ -213,11 +215,12 @@ export async function leaderProbe(t: Teardown, nats: NatsServer, clusterId: stri
   const ha = await natsHaServices({ nc, clusterId });
   const elections = {
     dispatcher: ha.election({ role: "dispatcher", holder: "fault-probe" }),
-    rm: ha.election({ role: "rm", holder: "fault-probe" }),
+    resourcemanager: ha.election({ role: "resourcemanager", holder: "fault-probe" }),
   };
   return {
     ha,
-    leader: (role: "dispatcher" | "rm") => elections[role].leader().catch(() => undefined),
+    leader: (role: "dispatcher" | "resourcemanager") =>
+      elections[role].leader().catch(() => undefined),
     async responders(subject: string, path: string, waitMs = 300): Promise<string[]> {
       const request = encodeRequest({ method: "GET", path, headers: {} });
       const answers: string[] = [];

@@ -17,7 +17,7 @@ export interface LogLine {
   raw: Record<string, unknown>;
 }
 
-export type LeaderRole = "dispatcher" | "rm";
+export type LeaderRole = "dispatcher" | "resourcemanager";
 
 export interface SignalEvent {
   at: number;
@@ -72,7 +72,7 @@ function fenced(line: LogLine): boolean {
 export function actionOf(line: LogLine): LeaderRole | undefined {
   if (fenced(line)) return undefined;
   if (line.role === "jobmanager" || DISPATCHER_ACTIONS.has(line.msg)) return "dispatcher";
-  if (RM_ACTIONS.has(line.msg)) return "rm";
+  if (RM_ACTIONS.has(line.msg)) return "resourcemanager";
   return undefined;
 }
 
@@ -110,7 +110,7 @@ export function leaderships(lines: LogLine[], signals: SignalEvent[]): Leadershi
       continue;
     }
     const { line } = e;
-    if (line.role !== "rm" && line.role !== "dispatcher") continue;
+    if (line.role !== "resourcemanager" && line.role !== "dispatcher") continue;
     const key = `${line.role}/${line.proc}`;
     if (line.msg === "elected leader") {
       const term: Leadership = {
@@ -168,7 +168,7 @@ export function checkLeadership(
   const wakeUps: LeadershipReport["wakeUps"] = [];
   const conts = signals.filter((s) => s.signal === "SIGCONT");
   const iso = (at: number) => new Date(at).toISOString().slice(11, 23);
-  for (const role of ["dispatcher", "rm"] as const) {
+  for (const role of ["dispatcher", "resourcemanager"] as const) {
     const spans = terms
       .filter((term) => term.role === role)
       .map((term) => ({ term, spans: actingSpans(term, signals, end) }));

@@ -4,6 +4,8 @@
  * took to recover (fault -> RUNNING again: every task of a new attempt running) and whether the
  * job was healthy again (RUNNING with a checkpoint completed after the last fault).
  */
+
+import { subjects } from "../../../components/core/mod.ts";
 import type { FaultCluster } from "./cluster.ts";
 
 export interface Sample {
@@ -177,11 +179,13 @@ export class Timeline {
   }
 
   async #probeAnswers(): Promise<void> {
-    const prefix = `flotilla.${this.cluster.clusterId}`;
     while (!this.#stopped) {
       const [jm, rm] = await Promise.all([
-        this.cluster.responders(`${prefix}.jm.${this.jobId}`, "/heartbeat"),
-        this.cluster.responders(`${prefix}.rm`, "/healthz"),
+        this.cluster.responders(
+          subjects.jobManager(this.cluster.clusterId, this.jobId),
+          "/heartbeat",
+        ),
+        this.cluster.responders(subjects.resourceManager(this.cluster.clusterId), "/healthz"),
       ]);
       this.answers.push({ at: Date.now(), jm: jm.length, rm: rm.length });
       const s = this.latest;

@@ -1,6 +1,6 @@
 /** Leader election of the ResourceManager across processes: one serves, the standby takes over, the old token is refused. */
 import t from "tap";
-import { StaleLeaderError } from "../../../components/core/mod.ts";
+import { StaleLeaderError, subjects } from "../../../components/core/mod.ts";
 import { natsHaServices } from "../../../components/ha/mod.ts";
 import {
   createClient,
@@ -45,7 +45,7 @@ t.test(
     await cluster.waitFor("the TaskManager registered at the new leader", async () =>
       (await cluster.call("GET", "/overview")).body.taskmanagers === 1 ? true : undefined,
     );
-    const tmSubject = `flotilla.${cluster.env.FLOTILLA_CLUSTER_ID}.tm.tm-1`;
+    const tmSubject = subjects.taskManager(cluster.env.FLOTILLA_CLUSTER_ID!, "tm-1");
     await cluster.waitFor("the TaskManager to know the new token", async () => {
       const stale = createClient<TaskManagerApp>(natsTransport(nc, tmSubject), {
         headers: fencingHeaders(first.token),

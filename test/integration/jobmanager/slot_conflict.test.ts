@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { subjects } from "../../../components/core/mod.ts";
 import { send } from "../../../components/rpc/mod.ts";
 import { ENDED, miniRest } from "../../support/mini.ts";
 
@@ -25,7 +26,7 @@ t.test("a deployment refused with CONFLICT drops the slot and declares again", a
   await until("restart", jobId, (d) => d.state === "restarting");
 
   // The restart waits 1.5 s: meanwhile the TaskManager frees the job's slot.
-  const tm = mini.fabric.transportFor(`flotilla.mini.tm.${mini.taskManagers[0]!.tmId}`);
+  const tm = mini.fabric.transportFor(subjects.taskManager("mini", mini.taskManagers[0]!.tmId));
   const slots = JSON.parse(
     new TextDecoder().decode((await send(tm, { method: "GET", path: "/slots", headers: {} })).body),
   ) as { slotId: string; allocationId?: string; jobId?: string }[];

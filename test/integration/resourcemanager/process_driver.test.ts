@@ -6,7 +6,7 @@
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
-import { newJobId, type TaskManagerId } from "../../../components/core/mod.ts";
+import { newJobId, subjects, type TaskManagerId } from "../../../components/core/mod.ts";
 import {
   ANY_PROFILE,
   createResourceManager,
@@ -16,7 +16,6 @@ import {
   type ResourceManagerApp,
   type ResourceProfile,
   type RunningTaskManager,
-  resourceManagerSubject,
 } from "../../../components/resourcemanager/mod.ts";
 import { createClient, natsTransport, serveNats, unwrap } from "../../../components/rpc/mod.ts";
 import { fakeTaskManager, Recorder } from "../../support/fake_tm.ts";
@@ -84,13 +83,13 @@ t.test(
     await rm.start();
     t.teardown(() => rm.stop());
     const client = createClient<ResourceManagerApp>(
-      natsTransport(nc, resourceManagerSubject(clusterId)),
+      natsTransport(nc, subjects.resourceManager(clusterId)),
     );
 
     // A static TaskManager with a small slot: too small for the job, and not the driver's to stop.
     const small = fakeTaskManager({
       tmId: "tm-static",
-      subject: `flotilla.${clusterId}.tm.tm-static`,
+      subject: subjects.taskManager(clusterId, "tm-static"),
       slots: [profile(1, 512)],
     });
     const served = serveNats(small.app, { nc, subject: small.subject });
@@ -104,7 +103,7 @@ t.test(
       client.jobs[":jobId"].requirements.$put({
         param: { jobId: job },
         json: {
-          jmSubject: `flotilla.${clusterId}.jm.${job}`,
+          jmSubject: subjects.jobManager(clusterId, job),
           requirements: [{ profile: wanted, count: 1 }],
         },
       }),

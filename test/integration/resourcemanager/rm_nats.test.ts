@@ -1,13 +1,12 @@
 /** The ResourceManager over a real nats-server, with fake TaskManagers and JobManagers. */
 import type { NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
-import { newJobId, slotId } from "../../../components/core/mod.ts";
+import { newJobId, slotId, subjects } from "../../../components/core/mod.ts";
 import {
   createResourceManager,
   profile,
   type ResourceManagerApp,
   type ResourceManagerConfig,
-  resourceManagerSubject,
 } from "../../../components/resourcemanager/mod.ts";
 import { createClient, natsTransport, serveNats, unwrap } from "../../../components/rpc/mod.ts";
 import { fakeJobManager } from "../../support/fake_jm.ts";
@@ -30,7 +29,7 @@ async function cluster(t: Teardown, config: ResourceManagerConfig = {}) {
   await rm.start();
   t.teardown(() => rm.stop());
   const client = createClient<ResourceManagerApp>(
-    natsTransport(nc, resourceManagerSubject(clusterId)),
+    natsTransport(nc, subjects.resourceManager(clusterId)),
   );
   return {
     rm,
@@ -39,7 +38,7 @@ async function cluster(t: Teardown, config: ResourceManagerConfig = {}) {
     /** Serves a fake TaskManager on its subject and registers it, as a TaskManager does. */
     async taskManager(options: Parameters<typeof fakeTaskManager>[0]) {
       const tm = fakeTaskManager({
-        subject: `flotilla.${clusterId}.tm.${options.tmId}`,
+        subject: subjects.taskManager(clusterId, options.tmId),
         ...options,
       });
       const served = serveNats(tm.app, { nc, subject: tm.subject });
@@ -49,7 +48,7 @@ async function cluster(t: Teardown, config: ResourceManagerConfig = {}) {
       return { tm, served, reply };
     },
     async jobManager(name: string) {
-      const jm = fakeJobManager(`flotilla.${clusterId}.jm.${name}`);
+      const jm = fakeJobManager(subjects.jobManager(clusterId, name));
       const served = serveNats(jm.app, { nc, subject: jm.subject });
       t.teardown(() => served.stop());
       await nc.flush();
@@ -64,7 +63,9 @@ const heartbeatsAfter = (tm: FakeTaskManager, n: number) => {
 };
 
 async function overview(nc: NatsConnection) {
-  const client = createClient<ResourceManagerApp>(natsTransport(nc, resourceManagerSubject("it")));
+  const client = createClient<ResourceManagerApp>(
+    natsTransport(nc, subjects.resourceManager("it")),
+  );
   return await unwrap(client.overview.$get());
 }
 

@@ -6,11 +6,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
-import { ErrorCode, type FlotillaError } from "../../../components/core/mod.ts";
+import { ErrorCode, type FlotillaError, subjects } from "../../../components/core/mod.ts";
 import {
   type ChannelReceiver,
   ChannelSequenceError,
-  channelSubject,
   natsChannelReceiver,
   natsChannelSender,
 } from "../../../components/rpc/mod.ts";
@@ -24,7 +23,7 @@ let edge = 0;
 async function setup(t: Test) {
   const server = await natsFor(t, { jetstream: false });
   const [a, b] = [await connectFor(t, server), await connectFor(t, server)];
-  const subject = channelSubject({
+  const subject = subjects.channel({
     clusterId: "test",
     jobId: "0123456789abcdef0123456789abcdef",
     attempt: 0,

@@ -6,6 +6,7 @@
  */
 import t from "tap";
 import { z } from "zod";
+import { subjects } from "../../../components/core/mod.ts";
 import { blobSnapshotStore, memoryBlobStore } from "../../../components/ha/mod.ts";
 import {
   body,
@@ -65,7 +66,7 @@ t.test("JobManagers come and go: the TaskManager's slots follow them", async (t)
     await tm.stop();
     await served.stop();
   });
-  const jmSubject = `flotilla.t.jm.${JOB}`;
+  const jmSubject = subjects.jobManager("t", JOB);
   const first = fakeJobManager(true);
   const firstServed = serveNats(first.app, { nc, subject: jmSubject });
   const rm = createClient<TaskManagerApp>(natsTransport(nc, tm.subject), {

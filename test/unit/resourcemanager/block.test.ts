@@ -15,6 +15,7 @@ import {
   type ResourceManagerApp,
   type ResourceManagerConfig,
   type ResourceProfile,
+  RM_FENCING_SCOPE,
 } from "../../../components/resourcemanager/mod.ts";
 import {
   createClient,
@@ -250,7 +251,7 @@ t.test("requirements: allocate calls reach the right TaskManager, fenced", async
     { slotId: slotId("tm-a" as TaskManagerId, 0), jobId: job, jmSubject: "t.jm.1", profile: small },
   ]);
   t.match(tmB.allocations.items, [{ jobId: job, profile: profile(2, 4096, { gpu: 1 }) }]);
-  t.equal(tokens.current("rm"), 7, "the TaskManager saw the RM's fencing token");
+  t.equal(tokens.current(RM_FENCING_SCOPE), 7, "the TaskManager saw the RM's fencing token");
   const overview = await unwrap(client.overview.$get());
   t.match(overview, { slotsFree: 0, pendingRequirements: 0, jobs: 1 });
   const tms = (await unwrap(client.taskmanagers.$get())).taskmanagers;
@@ -276,7 +277,7 @@ t.test(
 t.test("a TaskManager that refuses: the slot goes elsewhere; a stale RM is refused", async (t) => {
   const { rm, register, declare } = setup(t);
   const stale = new FencingTokens();
-  stale.admit(9, "rm");
+  stale.admit(9, RM_FENCING_SCOPE);
   const tmA = fakeTaskManager({ tmId: "tm-a", slots: [small] });
   const tmB = fakeTaskManager({ tmId: "tm-b", slots: [small] });
   const tmC = fakeTaskManager({ tmId: "tm-c", slots: [small], fencingTokens: stale });

@@ -70,3 +70,10 @@ export {
   snapshotPrefix,
   subjects,
 } from "./names.ts";
+export {
+  isJobEnd,
+  isTaskEnd,
+  type JobEnd,
+  JobState,
+  TaskState,
+} from "./states.ts";

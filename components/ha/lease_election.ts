@@ -9,18 +9,19 @@
  * wall-clock expiry. A lease written under an outer lease (the `auto` role's `master`) is taken
  * over at once by a contender that holds that outer lease: the holder's term ended with it.
  */
+import type { Clock } from "../core/clock.ts";
 import {
   ErrorCode,
   FlotillaError,
-  InvalidArgumentError,
   type Logger,
   leaderKey,
   StaleLeaderError,
-  silentLogger,
   toFlotillaError,
 } from "../core/mod.ts";
 import type { HaKv, KvChange } from "./kv.ts";
 import { decodeLease, encodeLease, type LeaseValue, tokenOf } from "./lease.ts";
+import { compileLeaseOptions, type LeaseElectionOptions } from "./lease_options.ts";
+import { LeaseSightings } from "./lease_sightings.ts";
 import { isClosed } from "./nats_call.ts";
 import type {
   LeaderCallbacks,
@@ -36,18 +37,13 @@ interface Lease {
   term: number;
   /** The key's revision after our last acknowledged write. */
   revision: number;
-  /** performance.now() at which we stop leading unless a renewal is acknowledged first. */
+  /** Monotonic time at which we stop leading unless a renewal is acknowledged first. */
   deadline: number;
   /** When the first renewal since the last acknowledged one was sent (it may have landed). */
   unackedSince: number | undefined;
 }
 
-interface Observation {
-  revision: number;
-  value: LeaseValue | undefined;
-  /** performance.now() when this revision was first seen here. */
-  seenAt: number;
-}
+export type { LeaseElectionOptions } from "./lease_options.ts";
 
 export class LeaseElection implements LeaderElection {
   readonly role: string;
@@ -61,46 +57,22 @@ export class LeaseElection implements LeaderElection {
   /** Stepping down this much before the lease ends absorbs timer lateness and clock drift. */
   readonly #marginMs: number;
   readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #sightings: LeaseSightings;
   #callbacks: LeaderCallbacks | undefined;
   #started = false;
   #stopped = false;
   #lease: Lease | undefined;
   /** Revision of our latest write to the key: what a resign deletes, if still the latest. */
   #written: number | undefined;
-  #observed: Observation | undefined;
-  #lastTerm = 0;
-  #stepDownTimer: ReturnType<typeof setTimeout> | undefined;
+  #stepDownTimer: unknown;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #unwatch: (() => void) | undefined;
 
-  constructor(
-    kv: HaKv,
-    {
-      role,
-      holder,
-      subject = "",
-      leaseMs = 3000,
-      // A third: two renewals in a row may fail (a NATS restart) before the lease runs out.
-      renewMs = leaseMs / 3,
-      under,
-      log = silentLogger,
-    }: LeaderElectionOptions,
-  ) {
-    for (const [name, value] of [
-      ["role", role],
-      ["holder", holder],
-    ] as const) {
-      if (typeof value !== "string" || value.length === 0) {
-        throw new InvalidArgumentError(`leader election: ${name} must be a non-empty string`);
-      }
-    }
-    const margin = leaseMs / 10;
-    if (!(renewMs > 0 && leaseMs > 0 && renewMs < leaseMs - margin)) {
-      throw new InvalidArgumentError(
-        `leader election for ${role}: renewMs (${renewMs}) must be positive and under 90% of leaseMs (${leaseMs}); about a third is a good choice`,
-      );
-    }
+  constructor(kv: HaKv, options: LeaseElectionOptions) {
+    const { role, holder, subject, leaseMs, renewMs, marginMs, under, log, clock } =
+      compileLeaseOptions(options);
     this.#kv = kv;
     this.role = role;
     this.holder = holder;
@@ -109,8 +81,10 @@ export class LeaseElection implements LeaderElection {
     this.#leaseMs = leaseMs;
     this.#renewMs = renewMs;
     this.#under = under;
-    this.#marginMs = margin;
+    this.#marginMs = marginMs;
     this.#log = log.child({ role, holder });
+    this.#clock = clock;
+    this.#sightings = new LeaseSightings(clock, leaseMs);
   }
 
   start(callbacks: LeaderCallbacks): void {
@@ -157,7 +131,7 @@ export class LeaseElection implements LeaderElection {
   async leader(): Promise<LeaderInfo | undefined> {
     const record = await this.#kv.get(this.#key);
     const lease = record && decodeLease(record.value);
-    if (!record || !lease || Date.now() >= lease.expiresAt) return undefined;
+    if (!record || !lease || this.#clock.now() >= lease.expiresAt) return undefined;
     const { holder, subject, term, expiresAt } = lease;
     return { holder, subject, term, token: lease.token ?? record.revision, expiresAt };
   }
@@ -188,7 +162,7 @@ export class LeaseElection implements LeaderElection {
   /** The lease while it is valid; steps down first if its deadline has passed. */
   #current(): Lease | undefined {
     const lease = this.#lease;
-    if (lease && performance.now() >= lease.deadline) {
+    if (lease && this.#clock.monotonic() >= lease.deadline) {
       this.#revoke(`could not renew the lease of ${this.role} within ${this.#leaseMs} ms`);
       return undefined;
     }
@@ -219,8 +193,8 @@ export class LeaseElection implements LeaderElection {
     const record = await this.#kv.get(this.#key, { timeoutMs: this.#renewMs, retry: false });
     if (this.#stopped) return 0;
     if (!record) return await this.#claim(undefined);
-    const observed = this.#observe(record.revision, decodeLease(record.value));
-    const untilExpiry = this.#untilExpiry(observed);
+    const observed = this.#sightings.see(record.revision, decodeLease(record.value));
+    const untilExpiry = this.#sightings.untilExpiry(observed);
     if (untilExpiry > 0 && !this.#outranks(observed.value))
       // Under the same outer lease: look again soon, the outer lease may come to this process.
       return this.#under && observed.value?.under === this.#under.lease
@@ -236,8 +210,8 @@ export class LeaseElection implements LeaderElection {
 
   /** Writes a new lease: `create` on an empty key, or `update` at a stale lease's revision. */
   async #claim(staleRevision: number | undefined): Promise<number> {
-    const term = this.#lastTerm + 1;
-    const sentAt = performance.now();
+    const term = this.#sightings.lastTerm + 1;
+    const sentAt = this.#clock.monotonic();
     const value = this.#value(term, undefined);
     const options = { timeoutMs: this.#renewMs, retry: false };
     let revision: number;
@@ -252,9 +226,9 @@ export class LeaseElection implements LeaderElection {
     }
     this.#written = revision;
     const deadline = sentAt + this.#leaseMs - this.#marginMs;
-    if (this.#stopped || performance.now() >= deadline) return 0;
+    if (this.#stopped || this.#clock.monotonic() >= deadline) return 0;
     this.#lease = { token: revision, term, revision, deadline, unackedSince: undefined };
-    this.#lastTerm = term;
+    this.#sightings.lastTerm = term;
     this.#armStepDown();
     this.#log.info({ token: revision, term }, "elected leader");
     this.#notify(() => this.#callbacks?.onElected(revision));
@@ -263,7 +237,7 @@ export class LeaseElection implements LeaderElection {
 
   /** One renewal; returns how long to wait before the next. */
   async #renew(lease: Lease): Promise<number> {
-    const sentAt = performance.now();
+    const sentAt = this.#clock.monotonic();
     lease.unackedSince ??= sentAt;
     let revision: number;
     try {
@@ -288,7 +262,7 @@ export class LeaseElection implements LeaderElection {
     lease.deadline = sentAt + this.#leaseMs - this.#marginMs;
     lease.unackedSince = undefined;
     this.#armStepDown();
-    return Math.max(0, this.#renewMs - (performance.now() - sentAt));
+    return Math.max(0, this.#renewMs - (this.#clock.monotonic() - sentAt));
   }
 
   async #renewFailed(lease: Lease, err: FlotillaError): Promise<number> {
@@ -315,14 +289,16 @@ export class LeaseElection implements LeaderElection {
       return 0;
     }
     this.#log.warn({ err: err.message }, "lease renewal failed; retrying until the lease runs out");
-    return Math.min(this.#renewMs / 4, Math.max(0, lease.deadline - performance.now()));
+    return Math.min(this.#renewMs / 4, Math.max(0, lease.deadline - this.#clock.monotonic()));
   }
 
   #onChange(change: KvChange): void {
     if (this.#stopped) return;
     const revision = change.kind === "put" ? change.record.revision : change.revision;
-    if (change.kind === "put") this.#observe(revision, decodeLease(change.record.value));
-    else this.#observe(revision, undefined);
+    this.#sightings.see(
+      revision,
+      change.kind === "put" ? decodeLease(change.record.value) : undefined,
+    );
     const lease = this.#lease;
     if (lease) {
       const ours = change.kind === "put" && tokenOf(change.record) === lease.token;
@@ -338,30 +314,9 @@ export class LeaseElection implements LeaderElection {
     }
   }
 
-  /** Notes a revision of the key; the lease clock of a revision starts when it is first seen. */
-  #observe(revision: number, value: LeaseValue | undefined): Observation {
-    const known = this.#observed;
-    // Any other revision restarts the clock, even a lower one (a late watch event, or a server
-    // that lost its data): waiting longer is always safe, trusting an old sighting is not.
-    if (known && revision === known.revision) return known;
-    const observed = { revision, value, seenAt: performance.now() };
-    this.#observed = observed;
-    if (value && value.term > this.#lastTerm) this.#lastTerm = value.term;
-    return observed;
-  }
-
   /** Whether `value` was written under the outer lease this process holds now. */
   #outranks(value: LeaseValue | undefined): boolean {
     return value?.under !== undefined && value.under === this.#under?.lease && this.#under.held();
-  }
-
-  /** Milliseconds until a standby may take this lease over (0: now). */
-  #untilExpiry({ value, seenAt }: Observation): number {
-    if (!value) return 0; // a deleted key (create wins it) or a value that is no lease
-    const leaseMs = Math.max(value.leaseMs, this.#leaseMs);
-    const local = seenAt + leaseMs - performance.now();
-    const written = value.expiresAt - Date.now();
-    return Math.max(0, Math.ceil(Math.max(local, written)));
   }
 
   #value(term: number, token: number | undefined): Uint8Array {
@@ -369,7 +324,7 @@ export class LeaseElection implements LeaderElection {
       holder: this.holder,
       subject: this.#subject,
       term,
-      expiresAt: Date.now() + this.#leaseMs,
+      expiresAt: this.#clock.now() + this.#leaseMs,
       leaseMs: this.#leaseMs,
       ...(token === undefined ? {} : { token }),
       ...(this.#under ? { under: this.#under.lease } : {}),
@@ -380,7 +335,7 @@ export class LeaseElection implements LeaderElection {
     const lease = this.#lease;
     if (!lease) return;
     this.#lease = undefined;
-    clearTimeout(this.#stepDownTimer);
+    this.#clock.clearTimer(this.#stepDownTimer);
     this.#log.warn({ token: lease.token, reason }, "stepped down");
     this.#notify(() => this.#callbacks?.onRevoked(reason));
     this.#wake?.();
@@ -393,15 +348,15 @@ export class LeaseElection implements LeaderElection {
   }
 
   #armStepDown(): void {
-    clearTimeout(this.#stepDownTimer);
+    this.#clock.clearTimer(this.#stepDownTimer);
     const lease = this.#lease;
     if (!lease) return;
     // #current() steps down once the deadline has passed, and re-arms if the timer fired early.
-    this.#stepDownTimer = setTimeout(
+    this.#stepDownTimer = this.#clock.setTimer(
       () => {
         if (this.#current() === lease) this.#armStepDown();
       },
-      Math.max(0, lease.deadline - performance.now()),
+      Math.max(0, lease.deadline - this.#clock.monotonic()),
     );
   }
 
@@ -416,11 +371,11 @@ export class LeaseElection implements LeaderElection {
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        this.#clock.clearTimer(timer);
         this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = this.#clock.setTimer(done, ms);
       this.#wake = done;
     });
   }

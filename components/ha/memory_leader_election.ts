@@ -3,9 +3,9 @@
  * registry and race exactly as they would on JetStream KV (same algorithm, same timings).
  */
 import type { HaKv } from "./kv.ts";
-import { LeaseElection } from "./lease_election.ts";
+import { LeaseElection, type LeaseElectionOptions } from "./lease_election.ts";
 import { MemoryKv } from "./memory_kv.ts";
-import type { LeaderElection, LeaderElectionOptions } from "./types.ts";
+import type { LeaderElection } from "./types.ts";
 
 /** Where in-process contenders keep their leases: share one per cluster. */
 export class MemoryLeaderRegistry {
@@ -21,7 +21,7 @@ export function memoryLeaderRegistry(): MemoryLeaderRegistry {
   return new MemoryLeaderRegistry();
 }
 
-export interface MemoryLeaderElectionOptions extends LeaderElectionOptions {
+export interface MemoryLeaderElectionOptions extends LeaseElectionOptions {
   registry: MemoryLeaderRegistry;
 }
 

@@ -1,10 +1,10 @@
 /** Leader election on the cluster's JetStream KV bucket (`flotilla_<clusterId>`, key `leader.<role>`). */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { LeaseElection } from "./lease_election.ts";
+import { LeaseElection, type LeaseElectionOptions } from "./lease_election.ts";
 import { openNatsKv } from "./nats_kv.ts";
-import type { LeaderElection, LeaderElectionOptions } from "./types.ts";
+import type { LeaderElection } from "./types.ts";
 
-export interface NatsLeaderElectionOptions extends LeaderElectionOptions {
+export interface NatsLeaderElectionOptions extends LeaseElectionOptions {
   nc: NatsConnection;
   /** Names the bucket: `flotilla_<clusterId>`. */
   clusterId: string;

@@ -3,6 +3,7 @@
  * silent for longer than the timeout is lost, and so is one that twice in a row has nobody
  * listening (Flink 1.14's rpc-failure-threshold), without waiting for the timeout.
  */
+import { type Clock, systemClock } from "../core/clock.ts";
 import { ErrorCode, type FlotillaError, toFlotillaError } from "../core/mod.ts";
 
 export interface HeartbeatOptions<T> {
@@ -12,6 +13,8 @@ export interface HeartbeatOptions<T> {
   timeoutMs?: number;
   /** Consecutive unreachable replies that count as lost at once. @default 2 */
   unreachableThreshold?: number;
+  /** What measures silences and schedules the pings. @default systemClock */
+  clock?: Clock;
   /** One heartbeat request; resolves when the target answered. */
   ping(id: string, target: T): Promise<void>;
   /** Called once per loss; the target is no longer monitored afterwards. */
@@ -28,7 +31,7 @@ interface Monitored<T> {
 export class HeartbeatMonitor<T = unknown> {
   readonly #targets = new Map<string, Monitored<T>>();
   readonly #options: Required<HeartbeatOptions<T>>;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: unknown;
   /** When the last tick ran (or the timer started). */
   #lastTick = 0;
 
@@ -36,17 +39,19 @@ export class HeartbeatMonitor<T = unknown> {
     intervalMs = 1000,
     timeoutMs = 5000,
     unreachableThreshold = 2,
+    clock = systemClock,
     ...rest
   }: HeartbeatOptions<T>) {
-    this.#options = { intervalMs, timeoutMs, unreachableThreshold, ...rest };
+    this.#options = { intervalMs, timeoutMs, unreachableThreshold, clock, ...rest };
   }
 
   /** Start (or restart) monitoring a target; its timeout counts from now. */
   monitor(id: string, target: T): void {
-    this.#targets.set(id, { target, lastSeen: Date.now(), unreachable: 0, pinging: false });
-    if (!this.#timer) {
-      this.#lastTick = Date.now();
-      this.#timer = setInterval(() => this.#tick(), this.#options.intervalMs);
+    const now = this.#options.clock.monotonic();
+    this.#targets.set(id, { target, lastSeen: now, unreachable: 0, pinging: false });
+    if (this.#timer === undefined) {
+      this.#lastTick = now;
+      this.#schedule();
     }
   }
 
@@ -59,7 +64,7 @@ export class HeartbeatMonitor<T = unknown> {
   received(id: string): void {
     const m = this.#targets.get(id);
     if (m) {
-      m.lastSeen = Date.now();
+      m.lastSeen = this.#options.clock.monotonic();
       m.unreachable = 0;
     }
   }
@@ -74,8 +79,18 @@ export class HeartbeatMonitor<T = unknown> {
   }
 
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    if (this.#timer !== undefined) this.#options.clock.clearTimer(this.#timer);
     this.#timer = undefined;
+  }
+
+  /** One tick each interval; a late tick (a paused process) is not made up for. */
+  #schedule(): void {
+    const timer = this.#options.clock.setTimer(() => {
+      this.#tick();
+      // Unless the tick stopped the monitor (or a callback restarted it with a timer of its own).
+      if (this.#timer === timer) this.#schedule();
+    }, this.#options.intervalMs);
+    this.#timer = timer;
   }
 
   #lose(id: string, m: Monitored<T>, reason: string): void {
@@ -85,7 +100,7 @@ export class HeartbeatMonitor<T = unknown> {
   }
 
   #tick(): void {
-    const now = Date.now();
+    const now = this.#options.clock.monotonic();
     const { timeoutMs, unreachableThreshold } = this.#options;
     const paused = now - this.#lastTick > timeoutMs;
     this.#lastTick = now;

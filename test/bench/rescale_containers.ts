@@ -10,9 +10,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
-import { composeProject, type NatsRest, natsRest, waitFor } from "../support/compose.ts";
+import { composeProject, type NatsRest, natsRest } from "../support/compose.ts";
 import { docker, ensureDocker } from "../support/docker.ts";
 import { freePort } from "../support/nats.ts";
+import { until } from "../support/poll.ts";
 
 /** The fault suite's job: reactive rescales never use up its restart budget. */
 const JOB = fileURLToPath(new URL("../faults/jobs/sequence_check.ts", import.meta.url));
@@ -51,8 +52,7 @@ interface VertexView {
 
 /** Every task of an attempt after `after` RUNNING at parallelism `p`; resolves with its attempt. */
 function runningAt(rest: NatsRest, jobId: string, p: number, after: number): Promise<number> {
-  return waitFor(
-    `job ${jobId} running at ${p}`,
+  return until(
     async () => {
       const { body } = await rest.call("GET", `/jobs/${jobId}`);
       if (["finished", "failed", "canceled"].includes(body.state))
@@ -65,8 +65,8 @@ function runningAt(rest: NatsRest, jobId: string, p: number, after: number): Pro
         ? (body.attempt as number)
         : undefined;
     },
-    90_000,
-    50,
+    `job ${jobId} running at ${p}`,
+    { timeoutMs: 90_000, intervalMs: 50 },
   );
 }
 
@@ -120,12 +120,11 @@ export async function measureContainerRescale(
     rest = await natsRest(`nats://127.0.0.1:${port}`, clusterId);
     const api = rest;
     const taskManagers = (n: number) =>
-      waitFor(
-        `${n} TaskManagers registered`,
+      until(
         async () =>
           (await api.call("GET", "/overview")).body.taskmanagers === n ? Date.now() : undefined,
-        90_000,
-        50,
+        `${n} TaskManagers registered`,
+        { timeoutMs: 90_000, intervalMs: 50 },
       );
     await taskManagers(1);
     progress("containers: reactive job at 2 on one TaskManager node");

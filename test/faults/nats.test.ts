@@ -40,7 +40,7 @@ for (const how of FULL ? (["stop", "kill"] as const) : (["stop"] as const)) {
             );
             const fault = timeline.fault(`NATS ${how}`, false);
             await (how === "stop" ? cluster.nats.stop() : cluster.nats.kill());
-            await sleep(1000);
+            await sleep(1000); // the outage itself: NATS stays away for a second
             await cluster.nats.start();
             // What was on disk is still there (read before anyone could write again).
             const jobs = await cluster.ha.jobGraphs.list();

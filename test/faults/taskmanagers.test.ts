@@ -75,7 +75,7 @@ t.test("kill -9 every TaskManager, then start new ones", async (t) => {
         for (let i = 0; i < rounds; i++) {
           const all = [...cluster.tms.keys()];
           const [fault] = await Promise.all(all.map((id) => hit(id)));
-          await sleep(500); // nothing runs anywhere for a moment
+          await sleep(500); // the fault itself: no TaskManager anywhere for half a second
           for (const _ of all) cluster.startTaskManager();
           await settle(fault!);
         }
@@ -100,6 +100,7 @@ t.test("staggered TaskManager kills, 0-6 s apart", async (t) => {
           const pool = busy.length && next() < 0.8 ? busy : [...cluster.tms.keys()];
           await hit(pool[Math.floor(next() * pool.length)]!);
           cluster.startTaskManager();
+          // The point of the scenario: a random gap before the next kill.
           if (i < kills - 1) await sleep(Math.floor(next() * 6000));
         }
       },
@@ -140,8 +141,13 @@ t.test("a TaskManager cut off (SIGSTOP past the heartbeat timeout), then back", 
           const fault = (await hit(victim!, "SIGSTOP"))!;
           await settle(fault);
           await hit(victim!, "SIGCONT");
-          // Back: it registers again, and its stale slots and tasks must go.
-          await sleep(2000);
+          // Back: it registers again (its stale slots and tasks must go; the scenario checks).
+          await cluster.waitFor(`${victim} registered again`, async () => {
+            const { body } = await cluster.call("GET", "/taskmanagers");
+            return (body.taskmanagers as { tmId: string }[]).some((tm) => tm.tmId === victim)
+              ? true
+              : undefined;
+          });
         }
       },
     }),

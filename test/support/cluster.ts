@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
 import { freePort, type NatsServer, onProcessEnd } from "./nats.ts";
+import { until } from "./poll.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -142,15 +143,7 @@ export async function clusterFor(
       return child;
     },
     call: (method, path, body) => restRequest(cluster.rest, method, path, body),
-    async waitFor(what, probe, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = await probe().catch(() => undefined);
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    waitFor: (what, probe, timeoutMs = 20_000) => until(probe, what, { timeoutMs, intervalMs: 50 }),
     async submit(example, request = {}) {
       // "wordcount.ts" is an example; a path with a folder is relative to the repository.
       const path = example.includes("/") ? example : `examples/${example}`;

@@ -161,26 +161,3 @@ export async function natsRest(url: string, clusterId: string): Promise<NatsRest
     close: () => nc.close(),
   };
 }
-
-/** Polls `probe` every `everyMs` until it returns a value; throws after `ms`. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 60_000,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    const value = await probe().catch((err) => {
-      last = err;
-      return undefined;
-    });
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`,
-      );
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

@@ -4,6 +4,7 @@
  */
 import type { MiniCluster } from "../../components/cluster/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
+import { until } from "./poll.ts";
 
 export const ENDED = (d: { state: string }) => ["finished", "failed", "canceled"].includes(d.state);
 
@@ -30,15 +31,16 @@ export function miniRest(mini: MiniCluster) {
     return submitted.body.jobId as string;
   };
   /** The job's details once `done` says so; throws after `ms` with the last details. */
-  const until = async (what: string, jobId: string, done: (d: any) => boolean, ms = 30_000) => {
-    const deadline = Date.now() + ms;
-    for (;;) {
+  const untilJob = async (what: string, jobId: string, done: (d: any) => boolean, ms = 30_000) => {
+    let last: unknown;
+    const check = async () => {
       const { body } = await call("GET", `/jobs/${jobId}`);
-      if (done(body)) return body;
-      if (Date.now() > deadline)
-        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(body)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+      last = body;
+      return done(body) ? body : undefined;
+    };
+    return await until(check, what, { timeoutMs: ms }).catch((err: Error) => {
+      throw new Error(`${err.message}; the job's last details: ${JSON.stringify(last)}`);
+    });
   };
-  return { call, submit, until };
+  return { call, submit, until: untilJob };
 }

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until } from "./poll.ts";
 
 export interface NatsServerOptions {
   /** Largest message the server accepts, in bytes. @default nats-server's 1 MiB */
@@ -120,13 +121,17 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
     const spawnError = new Promise<never>((_, reject) =>
       proc.once("error", (err) => reject(new Error(`cannot start ${binary}: ${err.message}`))),
     );
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (proc.exitCode !== null) throw new Error(`nats-server exited at start: ${log}`);
-      if (await Promise.race([canConnect(port), spawnError])) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`nats-server did not listen on ${port} within 10 s: ${log}`);
+    const exited = new Promise<never>((_, reject) =>
+      proc.once("exit", () => reject(new Error(`nats-server exited at start: ${log}`))),
+    );
+    const listening = until(
+      async () => proc.exitCode === null && (await canConnect(port)),
+      `nats-server listening on ${port}`,
+      { timeoutMs: 10_000 },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${log}`);
+    });
+    await Promise.race([listening, spawnError, exited]);
   }
 
   async function signal(sig: NodeJS.Signals): Promise<void> {

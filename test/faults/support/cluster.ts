@@ -110,7 +110,7 @@ export async function faultCluster(
   const base: ClusterProcesses = await clusterFor(t, nats, {
     roles: ["master"],
     env: {
-      FLOTILLA_INSTANCE_ID: "master-1",
+      FLOTILLA_CLUSTER_INSTANCE_ID: "master-1",
       FLOTILLA_TASKMANAGER_SLOTS: String(slots),
       FLOTILLA_LOG_LEVEL: "info",
       ...env,
@@ -136,7 +136,10 @@ export async function faultCluster(
       const id = `tm-${++tmCount}`;
       const proc = base.spawn(
         "taskmanager",
-        { FLOTILLA_TM_ID: id, FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_FAULTS_TM_LOG ?? "warn" },
+        {
+          FLOTILLA_TASKMANAGER_ID: id,
+          FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_FAULTS_TM_LOG ?? "warn",
+        },
         { onLine: onLine(id) },
       );
       tms.set(id, proc);
@@ -149,7 +152,7 @@ export async function faultCluster(
       const port = await freePort();
       const proc = base.spawn(
         "master",
-        { FLOTILLA_INSTANCE_ID: id, FLOTILLA_REST_PORT: String(port) },
+        { FLOTILLA_CLUSTER_INSTANCE_ID: id, FLOTILLA_REST_PORT: String(port) },
         { onLine: onLine(id) },
       );
       const master = { id, rest: `http://127.0.0.1:${port}`, proc };

@@ -12,6 +12,7 @@ import { createInterface } from "node:readline";
 import { type ComposeProject, composeProject, natsRest } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort, type NatsServer } from "../../support/nats.ts";
+import { until } from "../../support/poll.ts";
 import { type FaultCluster, leaderProbe, type Signal, submitFaultJob } from "./cluster.ts";
 import { type LogLine, parseLine } from "./leaders.ts";
 
@@ -170,16 +171,8 @@ export async function containerCluster(
   t.teardown(() => rest.close());
   const probe = await leaderProbe(t, nats, clusterId);
 
-  const waitFor: FaultCluster["waitFor"] = async (what, probeFn, timeoutMs = 20_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probeFn().catch(() => undefined);
-      if (value !== undefined) return value;
-      if (Date.now() > deadline)
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const waitFor: FaultCluster["waitFor"] = (what, probeFn, timeoutMs = 20_000) =>
+    until(probeFn, what, { timeoutMs, intervalMs: 100 });
 
   const cluster: ContainerCluster = {
     project,

@@ -190,7 +190,7 @@ export class Timeline {
       this.answers.push({ at: Date.now(), jm: jm.length, rm: rm.length });
       const s = this.latest;
       if (s && ["finished", "canceled", "failed"].includes(s.state)) return;
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100)); // the sampling interval of the timeline
     }
   }
 
@@ -202,7 +202,7 @@ export class Timeline {
         this.samples.push(sampleOf(Date.now(), answer.body as JobDetails));
         if (["finished", "canceled", "failed"].includes(answer.body.state)) return;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 50)); // the sampling interval of the timeline
     }
   }
 }

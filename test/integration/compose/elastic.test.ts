@@ -9,9 +9,10 @@
  */
 import t, { type Test } from "tap";
 import { events, flotilla } from "../../support/cli.ts";
-import { composeProject, inside, waitFor as waitUntil } from "../../support/compose.ts";
+import { composeProject, inside } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
+import { until } from "../../support/poll.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 
 t.setTimeout(600_000);
@@ -35,8 +36,8 @@ const compose = stack.compose;
 const ids = stack.ids;
 const runningNodes = () => stack.running("node");
 /** Polls every 500 ms for up to 90 s: containers start slowly on a busy machine. */
-const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000) =>
-  waitUntil(what, probe, ms, 500);
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>) =>
+  until(probe, what, { timeoutMs: 90_000, intervalMs: 500 });
 
 interface Roles {
   /** The one running node acting as master, its Dispatcher leading. */

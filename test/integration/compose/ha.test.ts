@@ -8,9 +8,10 @@
  */
 import t, { type Test } from "tap";
 import { events, flotilla } from "../../support/cli.ts";
-import { composeProject, waitFor } from "../../support/compose.ts";
+import { composeProject } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
+import { until } from "../../support/poll.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 
 t.setTimeout(600_000);
@@ -61,14 +62,22 @@ async function restStatus(): Promise<{ master: number; "master-standby": number 
   return { master: master!, "master-standby": standby! };
 }
 
+/** Containers start slowly on a busy machine. */
+const COMPOSE_WAIT = { timeoutMs: 60_000, intervalMs: 200 };
+
 /** The leading master's service (the other one is its standby) once exactly one leads. */
 async function leading(): Promise<"master" | "master-standby"> {
-  return await waitFor("exactly one leading master", async () => {
-    const status = await restStatus();
-    if (status.master === 200 && status["master-standby"] === 503) return "master" as const;
-    if (status["master-standby"] === 200 && status.master === 503) return "master-standby" as const;
-    return undefined;
-  });
+  return await until(
+    async () => {
+      const status = await restStatus();
+      if (status.master === 200 && status["master-standby"] === 503) return "master" as const;
+      if (status["master-standby"] === 200 && status.master === 503)
+        return "master-standby" as const;
+      return undefined;
+    },
+    "exactly one leading master",
+    COMPOSE_WAIT,
+  );
 }
 
 /** Runs the sequence check while `fault` strikes after two checkpoints; exactly once at the end. */
@@ -78,12 +87,18 @@ async function survives(t: Test, fault: () => Promise<void>): Promise<void> {
     ["run", "examples/sequence-check.ts", ...cluster, "--parallelism", "4", "--json", ...args],
     env,
   );
-  const jobId = await waitFor("the job running", async () => {
-    const listed = await json("list");
-    return listed?.jobs.find((j: any) => j.state === "running")?.id as string | undefined;
-  });
-  await waitFor("two checkpoints", async () =>
-    ((await json("status", jobId))?.checkpoints ?? 0) >= 2 ? true : undefined,
+  const jobId = await until(
+    async () => {
+      const listed = await json("list");
+      return listed?.jobs.find((j: any) => j.state === "running")?.id as string | undefined;
+    },
+    "the job running",
+    COMPOSE_WAIT,
+  );
+  await until(
+    async () => ((await json("status", jobId))?.checkpoints ?? 0) >= 2,
+    "two checkpoints",
+    COMPOSE_WAIT,
   );
   await fault();
   const ran = await run;

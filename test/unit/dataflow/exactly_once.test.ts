@@ -8,6 +8,8 @@ import t from "tap";
 import { memorySnapshotStore, runLocal } from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, sinks, sources } from "../../../components/dataflow/mod.ts";
 import { type CheckResult, checkSequences } from "../../../examples/sequence-check.ts";
+import { until } from "../../support/poll.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
 
 /** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
 function prng(seed: number): () => number {
@@ -18,15 +20,6 @@ function prng(seed: number): () => number {
     r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
     return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function verdict(results: Record<string, unknown[]>, keys: number) {
-  const all = Object.values(results).flat() as CheckResult[];
-  const alerts = all.filter((r) => r.kind === "alert");
-  const counts = new Map<number, number[]>();
-  for (const r of all)
-    if (r.kind === "count") counts.set(r.key, [...(counts.get(r.key) ?? []), r.count]);
-  return { alerts, counts: Array.from({ length: keys }, (_, k) => counts.get(k) ?? []) };
 }
 
 const SEEDS = [7, 42];
@@ -56,8 +49,11 @@ for (const seed of SEEDS) {
     const handle = runLocal(job.graph());
     // And one task canceled from outside, as a lost TaskManager would be, mid-run.
     const canceler = (async () => {
-      while (handle.status().checkpoints < 3 && handle.status().state !== "finished")
-        await new Promise((r) => setTimeout(r, 5));
+      await until(
+        () => handle.status().checkpoints >= 3 || handle.status().state === "finished",
+        "three checkpoints (or the end of the job)",
+        { timeoutMs: 30_000, intervalMs: 5 },
+      );
       const check = handle.status().vertices.find((v) => v.name.startsWith("check sequences"));
       if (check && handle.status().state === "running")
         await handle.cancelTask(check.id, 1).catch(() => {});
@@ -67,13 +63,7 @@ for (const seed of SEEDS) {
     t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
     t.ok(result.restarts >= 3, `${result.restarts} restarts`);
     t.ok(result.checkpoints >= 3, `${result.checkpoints} checkpoints`);
-    const { alerts, counts } = verdict(result.results, keys);
-    t.same(alerts, [], "no sequence alert");
-    t.same(
-      counts,
-      Array.from({ length: keys }, () => [perKey]),
-      "each key counted once, exactly perKey",
-    );
+    exactlyOnce(t, result.results, keys, perKey);
   });
 }
 
@@ -91,11 +81,14 @@ t.test(
         ).sink(sinks.collect()),
     );
     const first = runLocal(job.graph({ parallelism: 2 }), { store });
-    while (first.status().checkpoints < 2) await new Promise((r) => setTimeout(r, 5));
+    await until(() => first.status().checkpoints >= 2, "two checkpoints", { intervalMs: 5 });
     const stopped = await first.stop();
     t.equal(stopped.state, "finished");
     t.match(stopped.savepoint, /^savepoints\/[0-9a-f]{32}\/\d+$/);
-    t.same(verdict(stopped.results, keys).counts.flat(), [], "stopped before the input ended");
+    const counted = Object.values(stopped.results)
+      .flat()
+      .filter((r) => (r as CheckResult).kind === "count");
+    t.same(counted, [], "stopped before the input ended (no key counted yet)");
 
     const second = runLocal(job.graph({ parallelism: 3 }), {
       store,
@@ -103,12 +96,7 @@ t.test(
     });
     const result = await second.result;
     t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
-    const { alerts, counts } = verdict(result.results, keys);
-    t.same(alerts, [], "no sequence alert across the rescale");
-    t.same(
-      counts,
-      Array.from({ length: keys }, () => [perKey]),
-    );
+    exactlyOnce(t, result.results, keys, perKey);
     t.equal(second.status().vertices.find((v) => v.name.startsWith("check"))?.parallelism, 3);
   },
 );

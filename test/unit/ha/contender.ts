@@ -1,12 +1,14 @@
 /** Test helper: a leader election contender that records its callbacks and lets tests await them. */
+import { type Clock, systemClock } from "../../../components/core/clock.ts";
 import type { LeaderElection } from "../../../components/ha/mod.ts";
+import { until } from "../../support/poll.ts";
 
 export interface ElectionEvent {
   kind: "elected" | "revoked";
   /** The token passed to onElected. */
   token?: number;
   reason?: string;
-  /** performance.now() when the callback ran. */
+  /** The contender's monotonic clock when the callback ran. */
   at: number;
   /** What the election said about itself inside the callback. */
   isLeaderInside: boolean;
@@ -16,10 +18,12 @@ export interface ElectionEvent {
 export class Contender {
   readonly events: ElectionEvent[] = [];
   readonly election: LeaderElection;
-  #waiters: Array<() => void> = [];
+  readonly #clock: Pick<Clock, "monotonic">;
 
-  constructor(election: LeaderElection) {
+  /** `clock`: the one the election runs on, so event times compare with the test's. */
+  constructor(election: LeaderElection, clock: Pick<Clock, "monotonic"> = systemClock) {
     this.election = election;
+    this.#clock = clock;
   }
 
   get holder(): string {
@@ -40,17 +44,12 @@ export class Contender {
 
   /** The `nth` (0-based) event of `kind`, waiting for it up to `timeoutMs`. */
   nth(kind: ElectionEvent["kind"], nth: number, timeoutMs: number): Promise<ElectionEvent> {
-    return until(
+    return withEvents(
       [this],
       () => this.events.filter((e) => e.kind === kind)[nth],
       timeoutMs,
       `${kind} event #${nth} of ${this.holder}`,
     );
-  }
-
-  /** Calls `wake` once at the next event. */
-  onNextEvent(wake: () => void): void {
-    this.#waiters.push(wake);
   }
 
   /** The next event of `kind` after those already recorded. */
@@ -62,43 +61,25 @@ export class Contender {
     this.events.push({
       kind,
       ...extra,
-      at: performance.now(),
+      at: this.#clock.monotonic(),
       isLeaderInside: this.election.isLeader(),
       tokenInside: this.election.token(),
     });
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
   }
 }
 
-/** Waits (event-driven) until `probe` returns something, or fails after `timeoutMs`. */
-export async function until<T>(
+/** `until` on `probe`, whose failure lists every event the contenders saw. */
+async function withEvents<T>(
   contenders: Contender[],
   probe: () => T | undefined,
   timeoutMs: number,
   what: string,
 ): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    const left = deadline - performance.now();
-    if (left <= 0) {
-      const events = contenders.map((c) => ({ holder: c.holder, events: c.events }));
-      throw new Error(`no ${what} within ${timeoutMs} ms: ${JSON.stringify(events)}`);
-    }
-    await new Promise<void>((resolve) => {
-      let done = false;
-      const wake = () => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(wake, left);
-      for (const c of contenders) c.onNextEvent(wake);
-    });
+  try {
+    return await until(probe, what, { timeoutMs, intervalMs: 5 });
+  } catch (err) {
+    const events = contenders.map((c) => ({ holder: c.holder, events: c.events }));
+    throw new Error(`${(err as Error).message}; events: ${JSON.stringify(events)}`);
   }
 }
 
@@ -107,7 +88,7 @@ export async function firstElected(
   contenders: Contender[],
   timeoutMs: number,
 ): Promise<{ leader: Contender; token: number; at: number }> {
-  return await until(
+  return await withEvents(
     contenders,
     () => {
       const leader = contenders.find((c) => c.election.isLeader());

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { resourceProfileSchema } from "../resourcemanager/mod.ts";
+import { resourceProfileSchema } from "../protocol/mod.ts";
 
 /** The ResourceManager's profile contract. */
 export const profileSchema = resourceProfileSchema;

@@ -3,6 +3,7 @@
  * passes, every field defaulted) -> `compileResourceManagerConfig()` (validated once).
  */
 import { type Config, InvalidConfigError } from "../core/mod.ts";
+import { callDeadlinesFrom } from "../rpc/mod.ts";
 
 export interface ResourceManagerConfig {
   /** How often the RM pings each TaskManager (`heartbeat.interval`). @default 1000 */
@@ -57,16 +58,18 @@ export function compileResourceManagerConfig({
   return Object.freeze(compiled);
 }
 
-/** The RM options the process configuration sets; `idleTimeoutMs` has no config key yet. */
+/** The RM options the process configuration sets (all but `pendingTaskManagerTimeoutMs`). */
 export function resourceManagerConfigFrom(
   config: Config,
   overrides: ResourceManagerConfig = {},
 ): CompiledResourceManagerConfig {
+  const deadlines = callDeadlinesFrom(config);
   return compileResourceManagerConfig({
     heartbeatIntervalMs: config["heartbeat.interval"],
     heartbeatTimeoutMs: config["heartbeat.timeout"],
-    rpcTimeoutMs: config["rpc.timeout"],
-    rpcAttemptTimeoutMs: config["rpc.attempt-timeout"],
+    idleTimeoutMs: config["resourcemanager.taskmanager-timeout"],
+    rpcTimeoutMs: deadlines.timeoutMs,
+    rpcAttemptTimeoutMs: deadlines.attemptTimeoutMs,
     ...overrides,
   });
 }

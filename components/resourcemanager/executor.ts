@@ -12,7 +12,7 @@ import {
   type Transport,
   unwrap,
 } from "../rpc/mod.ts";
-import type { JobManagerRpc, TaskManagerRpc } from "./peer_routes.ts";
+import type { JobManagerResourceApp, TaskManagerSlotApp } from "../protocol/mod.ts";
 import { describeProfile } from "./profile.ts";
 import type { SlotManager } from "./slot_manager.ts";
 import type { ResourceDriver, SlotManagerAction } from "./types.ts";
@@ -33,8 +33,8 @@ export interface ExecutorOptions {
 export class ActionExecutor {
   readonly #o: ExecutorOptions;
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #tmClients = new Map<string, RpcClient<TaskManagerRpc>>();
-  readonly #jmClients = new Map<string, RpcClient<JobManagerRpc>>();
+  readonly #tmClients = new Map<string, RpcClient<TaskManagerSlotApp>>();
+  readonly #jmClients = new Map<string, RpcClient<JobManagerResourceApp>>();
 
   constructor(options: ExecutorOptions) {
     this.#o = options;
@@ -55,10 +55,10 @@ export class ActionExecutor {
   }
 
   /** The typed client for a TaskManager subject (shared by allocations and heartbeats). */
-  taskManager(subject: string): RpcClient<TaskManagerRpc> {
+  taskManager(subject: string): RpcClient<TaskManagerSlotApp> {
     let client = this.#tmClients.get(subject);
     if (!client) {
-      client = createClient<TaskManagerRpc>(this.#o.transportFor(subject), this.#clientOptions());
+      client = createClient<TaskManagerSlotApp>(this.#o.transportFor(subject), this.#clientOptions());
       this.#tmClients.set(subject, client);
     }
     return client;
@@ -68,10 +68,10 @@ export class ActionExecutor {
     this.#tmClients.delete(subject);
   }
 
-  #jobManager(subject: string): RpcClient<JobManagerRpc> {
+  #jobManager(subject: string): RpcClient<JobManagerResourceApp> {
     let client = this.#jmClients.get(subject);
     if (!client) {
-      client = createClient<JobManagerRpc>(this.#o.transportFor(subject), this.#clientOptions());
+      client = createClient<JobManagerResourceApp>(this.#o.transportFor(subject), this.#clientOptions());
       this.#jmClients.set(subject, client);
     }
     return client;

@@ -1,4 +1,7 @@
-/** Public API of components/resourcemanager: the RM block, its SlotManager, drivers and contracts. */
+/**
+ * Public API of components/resourcemanager: the RM block, its SlotManager, drivers and profile
+ * arithmetic. Its wire contract is components/protocol/resourcemanager.ts.
+ */
 export {
   type CompiledResourceManagerConfig,
   compileResourceManagerConfig,
@@ -27,15 +30,6 @@ export {
 } from "./drivers/process.ts";
 export { staticDriver } from "./drivers/static.ts";
 export {
-  type JobManagerHandlers,
-  type JobManagerRpc,
-  jobManagerRoutes,
-  RM_FENCING_SCOPE,
-  type TaskManagerHandlers,
-  type TaskManagerRpc,
-  taskManagerRoutes,
-} from "./peer_routes.ts";
-export {
   ANY_PROFILE,
   add,
   compareProfiles,
@@ -54,39 +48,6 @@ export {
   type ResourceManager,
   type ResourceManagerOptions,
 } from "./resource_manager.ts";
-export { type ResourceManagerApp, resourceManagerRoutes } from "./routes.ts";
-export {
-  allocateSlotRequestSchema,
-  heartbeatReportSchema,
-  registrationSchema,
-  requirementsDeclarationSchema,
-  resourceProfileSchema,
-  resourceRequirementSchema,
-  resourcesUnavailableSchema,
-  slotReportSchema,
-  taskManagerHeartbeatSchema,
-  taskManagerLostSchema,
-} from "./schemas.ts";
+export { type ResourceManagerCore, resourceManagerHandlers } from "./handlers.ts";
 export { SlotManager, type SlotManagerOptions } from "./slot_manager.ts";
-export {
-  type AffectedJob,
-  type AllocateSlotReply,
-  type AllocateSlotRequest,
-  type HeartbeatReport,
-  type JobRequirementsInfo,
-  type RegistrationReply,
-  type RequirementsDeclaration,
-  type ResourceDriver,
-  type ResourceOverview,
-  type ResourceProfile,
-  type ResourceRequirement,
-  type ResourcesUnavailable,
-  type SlotInfo,
-  type SlotManagerAction,
-  type SlotReport,
-  SlotState,
-  type TaskManagerHeartbeat,
-  type TaskManagerInfo,
-  type TaskManagerLost,
-  type TaskManagerRegistration,
-} from "./types.ts";
+export type { AffectedJob, ResourceDriver, SlotManagerAction } from "./types.ts";

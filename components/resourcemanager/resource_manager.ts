@@ -29,10 +29,10 @@ import { staticDriver } from "./drivers/static.ts";
 import { ActionExecutor } from "./executor.ts";
 import {
   type ResourceManagerApp,
-  type ResourceManagerCore,
   resourceManagerRoutes,
-} from "./routes.ts";
-import { taskManagerHeartbeatSchema } from "./schemas.ts";
+  taskManagerHeartbeatSchema,
+} from "../protocol/mod.ts";
+import { type ResourceManagerCore, resourceManagerHandlers } from "./handlers.ts";
 import { SlotManager } from "./slot_manager.ts";
 import type { AffectedJob, ResourceDriver } from "./types.ts";
 
@@ -175,7 +175,7 @@ export function createResourceManager({
     },
   };
 
-  const app = resourceManagerRoutes(core, log);
+  const app = resourceManagerRoutes(resourceManagerHandlers(core), { log });
 
   return {
     app,

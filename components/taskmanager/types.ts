@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { resourceProfileSchema as profileSchema, SlotState } from "../resourcemanager/mod.ts";
+import { resourceProfileSchema as profileSchema, SlotState } from "../protocol/mod.ts";
 
 // Slot states and profiles are the ResourceManager's contract; a TaskManager reports in them.
 export { SlotState };

@@ -1,8 +1,8 @@
 /**
  * The docker driver: one container per TaskManager the RM asks for, created and started through
  * the Docker Engine API on its unix socket. The profile becomes the container's limits
- * (`NanoCpus`, `Memory`) and the same `FLOTILLA_TM_*` environment the process driver gives a
- * child. Containers carry `org.flotilla.*` labels, so a new RM finds its predecessor's: running
+ * (`NanoCpus`, `Memory`) and the same config environment (`taskmanager.id`, its one slot's
+ * profile) the process driver gives a child. Containers carry `org.flotilla.*` labels, so a new RM finds its predecessor's: running
  * ones are adopted (their TaskManagers register again by themselves), the rest are removed.
  */
 import {
@@ -23,6 +23,7 @@ import {
   dockerEngine,
   type EventStream,
 } from "./docker_engine.ts";
+import { taskManagerEnv } from "./taskmanager_env.ts";
 
 export const DOCKER_LABELS = {
   cluster: "org.flotilla.cluster",
@@ -39,7 +40,10 @@ export interface DockerDriverOptions extends DockerEngineOptions {
   image?: string;
   /** The network the containers join; it must reach NATS. @default the daemon's default bridge */
   network?: string;
-  /** Environment of every TaskManager (NATS url, cluster id, ...), besides `FLOTILLA_TM_*`. @default {} */
+  /**
+   * Environment of every TaskManager (its config keys' env names: NATS url, cluster id, ...),
+   * besides its id and profile. @default {}
+   */
   env?: Record<string, string>;
   /** The container's `Cmd` (after the image's entrypoint, if it has one). @default the image's */
   command?: string[];
@@ -98,13 +102,7 @@ interface ContainerState {
 }
 
 function environment(tmId: TaskManagerId, p: ResourceProfile, env: Record<string, string>) {
-  const vars: Record<string, string> = {
-    ...env,
-    FLOTILLA_TM_ID: tmId,
-    FLOTILLA_TM_CPU: String(p.cpu),
-    FLOTILLA_TM_MEMORY_MB: String(p.memoryMb),
-  };
-  if (Object.keys(p.extended).length > 0) vars.FLOTILLA_TM_EXTENDED = JSON.stringify(p.extended);
+  const vars = { ...env, ...taskManagerEnv(tmId, p) };
   return Object.entries(vars).map(([k, v]) => `${k}=${v}`);
 }
 

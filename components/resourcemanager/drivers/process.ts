@@ -1,8 +1,8 @@
 /**
  * The process driver: one local child process per TaskManager the RM asks for, told its id and
- * resources through the environment (`FLOTILLA_TM_ID`, `FLOTILLA_TM_CPU`,
- * `FLOTILLA_TM_MEMORY_MB`, `FLOTILLA_TM_EXTENDED`). Stopping sends SIGTERM, then SIGKILL after a
- * grace period; `stop()` (and the exit of this process) ends every child it started.
+ * resources through the environment its config reads (`taskmanager.id`, `.slots`, `.cpu`,
+ * `.memory-mb`, `.extended-resources`). Stopping sends SIGTERM, then SIGKILL after a grace
+ * period; `stop()` (and the exit of this process) ends every child it started.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import {
@@ -16,11 +16,15 @@ import {
 } from "../../core/mod.ts";
 import { covers, describeProfile, isAny, profile as makeProfile } from "../profile.ts";
 import type { ResourceDriver, ResourceProfile } from "../types.ts";
+import { taskManagerEnv } from "./taskmanager_env.ts";
 
 export interface ProcessDriverOptions {
   /** The TaskManager command line, e.g. `[process.execPath, "bin/flotilla.js", "start", "taskmanager"]`. */
   command: string[];
-  /** Environment for every TaskManager (NATS url, cluster id, ...), over this process's. @default {} */
+  /**
+   * Environment for every TaskManager (its config keys' env names: NATS url, cluster id, ...), over
+   * this process's. @default {}
+   */
   env?: Record<string, string>;
   /** Start from this process's environment. @default true */
   inheritEnv?: boolean;
@@ -57,16 +61,6 @@ export interface ProcessDriver extends ResourceDriver {
 interface Child extends RunningTaskManager {
   proc: ChildProcess;
   exited: Promise<void>;
-}
-
-function environment(tmId: TaskManagerId, p: ResourceProfile): Record<string, string> {
-  const env: Record<string, string> = {
-    FLOTILLA_TM_ID: tmId,
-    FLOTILLA_TM_CPU: String(p.cpu),
-    FLOTILLA_TM_MEMORY_MB: String(p.memoryMb),
-  };
-  if (Object.keys(p.extended).length > 0) env.FLOTILLA_TM_EXTENDED = JSON.stringify(p.extended);
-  return env;
 }
 
 function forwardLines(child: ChildProcess, tmId: TaskManagerId, log: Logger): void {
@@ -132,7 +126,8 @@ export function processDriver({
       const tmId = newTaskManagerId();
       const proc = spawn(file, args, {
         cwd,
-        env: { ...(inheritEnv ? process.env : {}), ...env, ...environment(tmId, p) },
+        // Passing this process's environment on is no config read: the child compiles its own.
+        env: { ...(inheritEnv ? process.env : {}), ...env, ...taskManagerEnv(tmId, p) },
         stdio: ["ignore", output === "log" ? "pipe" : output, output === "log" ? "pipe" : output],
       });
       const exited = new Promise<void>((resolve) => {

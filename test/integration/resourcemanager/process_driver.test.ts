@@ -3,18 +3,18 @@
  * starts a TaskManager process (test/support/fake_tm.ts), which registers and gets the slot; once
  * idle for the timeout it is stopped again.
  */
+
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
 import { newJobId, subjects, type TaskManagerId } from "../../../components/core/mod.ts";
+import type { ResourceManagerApp, ResourceProfile } from "../../../components/protocol/mod.ts";
 import {
   ANY_PROFILE,
   createResourceManager,
   type ProcessDriverOptions,
   processDriver,
   profile,
-  type ResourceManagerApp,
-  type ResourceProfile,
   type RunningTaskManager,
 } from "../../../components/resourcemanager/mod.ts";
 import { createClient, natsTransport, serveNats, unwrap } from "../../../components/rpc/mod.ts";

@@ -1,11 +1,12 @@
 /** The ResourceManager over a real nats-server, with fake TaskManagers and JobManagers. */
+
 import type { NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
 import { newJobId, slotId, subjects } from "../../../components/core/mod.ts";
+import type { ResourceManagerApp } from "../../../components/protocol/mod.ts";
 import {
   createResourceManager,
   profile,
-  type ResourceManagerApp,
   type ResourceManagerConfig,
 } from "../../../components/resourcemanager/mod.ts";
 import { createClient, natsTransport, serveNats, unwrap } from "../../../components/rpc/mod.ts";

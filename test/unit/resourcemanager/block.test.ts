@@ -1,4 +1,5 @@
 /** The RM block in-process: routes with app.request, and its calls to fake TMs and JMs. */
+
 import t from "tap";
 import {
   ErrorCode,
@@ -9,13 +10,15 @@ import {
   type TaskManagerId,
 } from "../../../components/core/mod.ts";
 import {
+  type ResourceManagerApp,
+  type ResourceProfile,
+  RM_FENCING_SCOPE,
+} from "../../../components/protocol/mod.ts";
+import {
   createResourceManager,
   profile,
   type ResourceDriver,
-  type ResourceManagerApp,
   type ResourceManagerConfig,
-  type ResourceProfile,
-  RM_FENCING_SCOPE,
 } from "../../../components/resourcemanager/mod.ts";
 import {
   createClient,

@@ -1,13 +1,16 @@
 /** Builders shared by the ResourceManager unit tests: TaskManager registrations and a clock. */
+
 import { slotId, type TaskManagerId } from "../../../components/core/mod.ts";
+import type {
+  ResourceProfile,
+  SlotReport,
+  TaskManagerRegistration,
+} from "../../../components/protocol/mod.ts";
 import {
-  type ResourceProfile,
   SlotManager,
   type SlotManagerAction,
   type SlotManagerOptions,
-  type SlotReport,
   sum,
-  type TaskManagerRegistration,
 } from "../../../components/resourcemanager/mod.ts";
 
 export const tmId = (name: string) => name as TaskManagerId;

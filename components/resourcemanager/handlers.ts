@@ -1,0 +1,77 @@
+/**
+ * What the ResourceManager does for each route of its contract (components/protocol
+ * resourcemanager.ts): TaskManager registration and heartbeats, job requirement declarations,
+ * and read-only views, each delegated to the RM's core.
+ */
+import {
+  ErrorCode,
+  type FlotillaError,
+  type JobId,
+  NotFoundError,
+  type TaskManagerId,
+} from "../core/mod.ts";
+import type { ResourceManagerHandlers } from "../protocol/mod.ts";
+import type { SlotManager } from "./slot_manager.ts";
+import type {
+  AffectedJob,
+  RegistrationReply,
+  RequirementsDeclaration,
+  SlotReport,
+  TaskManagerRegistration,
+} from "./types.ts";
+
+/** What the handlers need from the ResourceManager. */
+export interface ResourceManagerCore {
+  readonly clusterId: string;
+  readonly slotManager: SlotManager;
+  register(registration: TaskManagerRegistration): RegistrationReply;
+  /** False when the TaskManager is unknown. */
+  heartbeat(tmId: TaskManagerId, slots: SlotReport[]): boolean;
+  /** Undefined when the TaskManager is unknown. */
+  unregister(tmId: TaskManagerId, reason: string): AffectedJob[] | undefined;
+  declare(jobId: JobId, declaration: RequirementsDeclaration): void;
+  /** False when the job declared nothing. */
+  clear(jobId: JobId): boolean;
+}
+
+function unknownTaskManager(tmId: string): FlotillaError {
+  return new NotFoundError(
+    ErrorCode.NOT_FOUND,
+    `TaskManager ${tmId} is not registered at this ResourceManager (it may have been lost: register it again)`,
+  );
+}
+
+export function resourceManagerHandlers(rm: ResourceManagerCore): ResourceManagerHandlers {
+  const sm = rm.slotManager;
+  return {
+    health: () => ({ status: "ok", role: "resourcemanager", clusterId: rm.clusterId }),
+    overview: () => sm.overview(),
+    taskManagers: () => sm.taskManagers(),
+    taskManager(tmId) {
+      const info = sm.taskManager(tmId);
+      if (!info) throw unknownTaskManager(tmId);
+      return info;
+    },
+    register: (registration) => rm.register(registration),
+    heartbeat: (tmId, report) => ({ known: rm.heartbeat(tmId, report.slots) }),
+    unregister(tmId) {
+      const jobs = rm.unregister(tmId, `TaskManager ${tmId} unregistered`);
+      if (!jobs) throw unknownTaskManager(tmId);
+      return { tmId, jobs: jobs.map((j) => j.jobId) };
+    },
+    jobs: () => sm.jobs(),
+    declare(jobId, declaration) {
+      rm.declare(jobId, declaration);
+      return { jobId, requirements: declaration.requirements };
+    },
+    clear(jobId) {
+      if (!rm.clear(jobId)) {
+        throw new NotFoundError(
+          ErrorCode.JOB_NOT_FOUND,
+          `job ${jobId} has no requirements declared at this ResourceManager`,
+        );
+      }
+      return { jobId };
+    },
+  };
+}

@@ -1,7 +1,7 @@
 /** The runtime side of components/dataflow, for the executor, the JobManager and TaskManagers. */
+export type { CompiledJobOptions } from "./api/job_options.ts";
 export {
   buildJobGraph,
-  type CompiledJobOptions,
   type JobEdge,
   type JobGraph,
   type JobPlan,

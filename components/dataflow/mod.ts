@@ -3,16 +3,14 @@
  * key them, window them, write sinks. Runtime pieces are in `internal_mod.ts`.
  */
 export {
-  type CheckpointingOptions,
   defineJob,
   type GraphInput,
   isJobDefinition,
   type JobDefinition,
   JobDefinitionError,
   JobEnv,
-  type JobOptions,
-  type RestartStrategy,
 } from "./api/job.ts";
+export type { CheckpointingOptions, JobOptions, RestartStrategy } from "./api/job_options.ts";
 export { DataStream, DataStreamSink, KeyedStream, WindowedStream } from "./api/stream.ts";
 export type { JobGraph, JobPlan } from "./graph/job_graph.ts";
 export type { ResourceSpec } from "./graph/nodes.ts";

@@ -4,7 +4,12 @@
  * pass by a plain call, ids are deterministic, and invalid jobs fail here with a clear error.
  */
 import { ErrorCode, FlotillaError } from "../../core/mod.ts";
-import type { JobOptions, RestartStrategy } from "../api/job.ts";
+import {
+  type CompiledJobOptions,
+  compileJobOptions,
+  type JobOptions,
+  type RestartStrategy,
+} from "../api/job_options.ts";
 import type { OperatorFactory, Sink, Source } from "../types.ts";
 import { type GraphRecorder, Partitioning, type ResourceSpec, type StreamNode } from "./nodes.ts";
 
@@ -55,17 +60,6 @@ export interface SlotSharingGroupSpec {
   profile: Required<Pick<ResourceSpec, "cpu" | "memoryMb">> & { extended: Record<string, number> };
 }
 
-export interface CompiledJobOptions {
-  name: string;
-  parallelism: number;
-  maxParallelism: number;
-  checkpointing: { intervalMs: number; timeoutMs: number; tolerableFailures: number } | null;
-  restartStrategy: RestartStrategy;
-  bufferTimeoutMs: number;
-  /** The job's own choice; absent: the cluster's `jobmanager.scheduler`. */
-  scheduler?: "default" | "adaptive";
-}
-
 export interface JobGraph {
   readonly options: CompiledJobOptions;
   /** In topological order. */
@@ -100,26 +94,6 @@ export interface JobPlan {
 
 function invalid(job: string, message: string): FlotillaError {
   return new FlotillaError(ErrorCode.INVALID_ARGUMENT, `job '${job}': ${message}`);
-}
-
-export function compileJobOptions(options: JobOptions): CompiledJobOptions {
-  const checkpointing = options.checkpointing
-    ? {
-        intervalMs: options.checkpointing.intervalMs,
-        timeoutMs: options.checkpointing.timeoutMs ?? 60_000,
-        tolerableFailures: options.checkpointing.tolerableFailures ?? 3,
-      }
-    : null;
-  return {
-    name: options.name,
-    parallelism: options.parallelism ?? 1,
-    maxParallelism: options.maxParallelism ?? 128,
-    checkpointing,
-    restartStrategy:
-      options.restartStrategy ?? (checkpointing ? { type: "exponential-delay" } : { type: "none" }),
-    bufferTimeoutMs: options.bufferTimeoutMs ?? 50,
-    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
-  };
 }
 
 const slug = (s: string) =>

@@ -1,5 +1,5 @@
 /** Restart strategies, as Flink's: none, fixed-delay, exponential-delay, failure-rate. */
-import type { RestartStrategy } from "../api/job.ts";
+import type { RestartStrategy } from "../api/job_options.ts";
 
 export interface RestartDecision {
   restart: boolean;

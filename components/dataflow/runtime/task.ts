@@ -4,80 +4,30 @@
  * barriers, and reports its state. The same code runs in the local executor and on TaskManagers.
  */
 import { cbor, ErrorCode, FlotillaError, toFlotillaError } from "../../core/mod.ts";
-import type { ChannelReceiver } from "../../rpc/mod.ts";
-import type { JobGraph, JobVertex } from "../graph/job_graph.ts";
+import type { JobVertex } from "../graph/job_graph.ts";
 import { SinkOperator } from "../operators/sink.ts";
 import { createKeyedBackend, type KeyedBackendWithTimers } from "../state/heap_backend.ts";
 import { keyGroupRange } from "../state/key_groups.ts";
-import {
-  type Frame,
-  FrameKind,
-  type KeyedSnapshot,
-  MAX_WATERMARK,
-  type SourceReader,
-  type Timestamp,
-} from "../types.ts";
-import { buildChain, type Chain, runtimeContext, type TaskServices } from "./chain.ts";
+import { FrameKind, MAX_WATERMARK, type SourceReader, type Timestamp } from "../types.ts";
+import { buildChain, type Chain, runtimeContext } from "./chain.ts";
+import { CheckpointCompletions } from "./checkpoint_completions.ts";
 import { InputGate } from "./input_gate.ts";
-import type { RecordWriter } from "./record_writer.ts";
+import { ProcessingTimer } from "./processing_timer.ts";
+import { type TaskDeployment, type TaskSnapshot, TaskState } from "./task_types.ts";
 
-export const TaskState = {
-  DEPLOYING: "deploying",
-  RUNNING: "running",
-  FINISHED: "finished",
-  CANCELING: "canceling",
-  CANCELED: "canceled",
-  FAILED: "failed",
-} as const;
-export type TaskState = (typeof TaskState)[keyof typeof TaskState];
-
-/** What a task snapshots at a barrier; CBOR-encoded into the snapshot store. */
-export interface TaskSnapshot {
-  source?: unknown;
-  keyed?: KeyedSnapshot;
-  operators: Record<string, unknown>;
-}
-
-export interface TaskCheckpointing {
-  /** Stores an encoded snapshot; returns its handle (e.g. a blob key). */
-  store(checkpointId: number, bytes: Uint8Array): Promise<string>;
-  /** Tells the coordinator the snapshot is stored. */
-  acknowledge(checkpointId: number, handle: string, bytes: number): void;
-  /** A source task's input ended; with checkpointing the coordinator then takes a final checkpoint. */
-  sourceEnded(): void;
-  /** Failing to store is reported, not thrown: the coordinator aborts that checkpoint. */
-  decline(checkpointId: number, reason: string): void;
-}
-
-export interface TaskDeployment {
-  graph: JobGraph;
-  jobId: string;
-  vertexId: string;
-  subtask: number;
-  attempt: number;
-  /** Input channels, in edge order then upstream subtask order. */
-  inputs: ChannelReceiver<Frame>[];
-  output: RecordWriter;
-  services: TaskServices;
-  checkpointing: TaskCheckpointing;
-  /** Snapshots of every subtask of this vertex at the restored checkpoint, by old subtask index. */
-  restore?: () => Promise<(TaskSnapshot | undefined)[]>;
-  /** Records per source poll. @default 1000 */
-  batchSize?: number;
-  onStateChange?(state: TaskState, error?: FlotillaError): void;
-}
+// Deployers and the executors import a task's contract along with the task.
+export {
+  type TaskCheckpointing,
+  type TaskDeployment,
+  type TaskSnapshot,
+  TaskState,
+} from "./task_types.ts";
 
 /** Lets timers and I/O run: a busy task loop resolves only microtasks and would starve them. */
 const macrotask: (fn: () => void) => void =
   (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ??
   ((fn) => setTimeout(fn, 0));
 const YIELD_EVERY_MS = 5;
-
-interface Waiter {
-  id: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
 
 export class Task {
   readonly vertex: JobVertex;
@@ -90,13 +40,10 @@ export class Task {
   #state: TaskState = TaskState.DEPLOYING;
   #triggers: { id: number; final: boolean }[] = [];
   #wakeSource: (() => void) | undefined;
-  #completed = -1;
-  #notifying: Promise<void> = Promise.resolve();
+  readonly #completions = new CheckpointCompletions();
   #asyncFailure: unknown;
-  #notifyWaiters: Waiter[] = [];
   #canceled = false;
-  #processingTimer: ReturnType<typeof setTimeout> | undefined;
-  #processingTimerAt = Number.POSITIVE_INFINITY;
+  readonly #processingTimer: ProcessingTimer | undefined;
   recordsIn = 0;
   #lastYield = Date.now();
 
@@ -128,6 +75,15 @@ export class Task {
       deployment.output,
       keyed,
     );
+    const head = this.#chain.operators[0]?.operator;
+    if (this.#backend && head?.onProcessingTime) {
+      this.#processingTimer = new ProcessingTimer({
+        backend: this.#backend,
+        fire: (time, key) => head.onProcessingTime!(time, key),
+        now: () => deployment.services.now?.() ?? Date.now(),
+        canceled: () => this.#canceled,
+      });
+    }
   }
 
   get state(): TaskState {
@@ -170,7 +126,7 @@ export class Task {
       this.#setState(TaskState.FAILED, error);
       throw error;
     } finally {
-      if (this.#processingTimer) clearTimeout(this.#processingTimer);
+      this.#processingTimer?.stop();
     }
   }
 
@@ -181,7 +137,7 @@ export class Task {
     this.#canceled = true;
     this.#setState(TaskState.CANCELING);
     const canceled = new FlotillaError(ErrorCode.CANCELED, `task canceled: ${reason}`);
-    for (const w of this.#notifyWaiters.splice(0)) w.reject(canceled);
+    this.#completions.abandon(canceled);
     this.#wakeSource?.();
     await Promise.all([this.#gate?.cancel(reason), this.#d.output.cancel(reason)]);
   }
@@ -197,34 +153,26 @@ export class Task {
    * checkpoint never counts as done while an earlier one's commit is still under way.
    */
   notifyCheckpointComplete(id: number): Promise<void> {
-    this.#notifying = this.#notifying.then(async () => {
-      if (id <= this.#completed) return;
+    const commit = async () => {
       for (const { operator } of this.#chain.operators)
         await operator.notifyCheckpointComplete?.(id);
       await this.#reader?.notifyCheckpointComplete?.(id);
-      this.#completed = id;
-      const due = this.#notifyWaiters.filter((w) => w.id <= id);
-      this.#notifyWaiters = this.#notifyWaiters.filter((w) => w.id > id);
-      for (const w of due) w.resolve();
-    });
+    };
     // A commit that fails fails the task (the restart commits the restored staged writes again).
-    this.#notifying = this.#notifying.catch((err) => this.#fail(err));
-    return this.#notifying;
+    return this.#completions.complete(id, commit, (err) => this.#fail(err));
   }
 
   /** A failure outside the task loop (a commit): end the loop, and make run() reject with it. */
   #fail(err: unknown): void {
     this.#asyncFailure ??= err;
-    for (const w of this.#notifyWaiters.splice(0)) w.reject(err);
+    this.#completions.abandon(err);
     this.#wakeSource?.();
     void this.#gate?.cancel("task failed");
     void this.#d.output.cancel("task failed");
   }
 
   #notified(id: number): Promise<void> {
-    if (this.#completed >= id) return Promise.resolve();
-    if (this.#asyncFailure !== undefined) return Promise.reject(this.#asyncFailure);
-    return new Promise((resolve, reject) => this.#notifyWaiters.push({ id, resolve, reject }));
+    return this.#completions.completed(id, this.#asyncFailure);
   }
 
   async #open(): Promise<void> {
@@ -264,7 +212,7 @@ export class Task {
       }
       await operator.open(context);
     }
-    this.#scheduleProcessingTimer();
+    this.#processingTimer?.schedule();
   }
 
   async #settle(): Promise<void> {
@@ -291,7 +239,7 @@ export class Task {
       const ts = timestamps ? (timestamps[i] ?? undefined) : undefined;
       head.collect(value, ts);
     }
-    if (backend) this.#scheduleProcessingTimer();
+    if (backend) this.#processingTimer?.schedule();
   }
 
   #watermark(watermark: Timestamp): void {
@@ -300,31 +248,7 @@ export class Task {
       this.#backend.advanceWatermark(watermark, (time, key) => head.onEventTime!(time, key));
     }
     this.#chain.head.emitWatermark(watermark);
-    this.#scheduleProcessingTimer();
-  }
-
-  /** Keeps one wall-clock timer armed for the earliest processing-time timer of the backend. */
-  #scheduleProcessingTimer(): void {
-    const backend = this.#backend;
-    const head = this.#chain.operators[0]?.operator;
-    if (!backend || !head?.onProcessingTime) return;
-    const next = backend.nextProcessingTime();
-    if (next === undefined || next >= this.#processingTimerAt) return;
-    if (this.#processingTimer) clearTimeout(this.#processingTimer);
-    const now = this.#d.services.now?.() ?? Date.now();
-    this.#processingTimerAt = next;
-    this.#processingTimer = setTimeout(
-      () => {
-        this.#processingTimer = undefined;
-        this.#processingTimerAt = Number.POSITIVE_INFINITY;
-        if (this.#canceled) return;
-        backend.advanceProcessingTime(this.#d.services.now?.() ?? Date.now(), (time, key) =>
-          head.onProcessingTime!(time, key),
-        );
-        this.#scheduleProcessingTimer();
-      },
-      Math.max(0, next - now),
-    );
+    this.#processingTimer?.schedule();
   }
 
   #checkpoint(id: number): void {

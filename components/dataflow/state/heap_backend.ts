@@ -14,22 +14,18 @@ import {
   type Timestamp,
   type ValueState,
 } from "../types.ts";
+import {
+  type KeyEntry,
+  type KeyIdentity,
+  newEntry,
+  restoredStates,
+  type SnapshotEntry,
+  type StateKind,
+  snapshotEntry,
+  type TimerField,
+} from "./key_entry.ts";
 import { keyGroupOf, keyId } from "./key_groups.ts";
-
-type KeyIdentity = string | number | boolean;
-type StateKind = "value" | "list" | "map";
-type TimerField = "eventTimers" | "processingTimers";
-
-/** Everything one key holds. Created on the first write, dropped when it holds nothing. */
-interface KeyEntry {
-  readonly key: unknown;
-  readonly id: KeyIdentity;
-  readonly group: number;
-  /** value: the value; list: an array; map: Map<keyId, [key, value]>. */
-  readonly states: Map<string, unknown>;
-  eventTimers: Set<number> | undefined;
-  processingTimers: Set<number> | undefined;
-}
+import { TimerQueue } from "./timer_queue.ts";
 
 /** A timer fired for `key`; the backend has set it as the current key. */
 export type TimerCallback = (time: number, key: unknown) => void;
@@ -53,15 +49,6 @@ export interface KeyedBackendOptions {
   now?: () => number;
 }
 
-/** One key in a snapshot: its original key, its states by name, and its pending timers. */
-interface SnapshotEntry {
-  key: unknown;
-  /** `{ v: value }`, `{ l: [values] }` or `{ m: [[key, value], ...] }` by state name. */
-  s: Record<string, { v?: unknown; l?: unknown[]; m?: [unknown, unknown][] }>;
-  et?: number[];
-  pt?: number[];
-}
-
 /** True when `backend` is (like this module's) a keyed backend with timers. */
 export function hasTimers(backend: KeyedBackend | undefined): backend is KeyedBackendWithTimers {
   return (
@@ -82,8 +69,8 @@ class HeapKeyedBackend implements KeyedBackendWithTimers {
   readonly #now: () => number;
   readonly #entries = new Map<KeyIdentity, KeyEntry>();
   readonly #kinds = new Map<string, StateKind>();
-  readonly #eventQueue = new TimerQueue();
-  readonly #processingQueue = new TimerQueue();
+  readonly #eventQueue = new TimerQueue<KeyEntry>();
+  readonly #processingQueue = new TimerQueue<KeyEntry>();
   #watermark: Timestamp = MIN_WATERMARK;
   #hasKey = false;
   #key: unknown;
@@ -237,17 +224,9 @@ class HeapKeyedBackend implements KeyedBackendWithTimers {
 
   snapshot(): KeyedSnapshot {
     const groups: Record<number, SnapshotEntry[]> = {};
+    const kindOf = (name: string) => this.#kinds.get(name);
     for (const entry of this.#entries.values()) {
-      const s: SnapshotEntry["s"] = {};
-      for (const [name, data] of entry.states) {
-        const kind = this.#kinds.get(name);
-        if (kind === "value") s[name] = { v: data };
-        else if (kind === "list") s[name] = { l: (data as unknown[]).slice() };
-        else s[name] = { m: Array.from((data as Map<KeyIdentity, [unknown, unknown]>).values()) };
-      }
-      const item: SnapshotEntry = { key: entry.key, s };
-      if (entry.eventTimers?.size) item.et = [...entry.eventTimers];
-      if (entry.processingTimers?.size) item.pt = [...entry.processingTimers];
+      const item = snapshotEntry(entry, kindOf);
       const group = groups[entry.group];
       if (group === undefined) groups[entry.group] = [item];
       else group.push(item);
@@ -274,17 +253,9 @@ class HeapKeyedBackend implements KeyedBackendWithTimers {
   #restoreEntry(group: number, item: SnapshotEntry): void {
     const id = keyId(item.key);
     const entry = newEntry(item.key, id, group);
-    for (const [name, data] of Object.entries(item.s ?? {})) {
-      if (data.l !== undefined) {
-        this.#declare(name, "list");
-        entry.states.set(name, data.l.slice());
-      } else if (data.m !== undefined) {
-        this.#declare(name, "map");
-        entry.states.set(name, new Map(data.m.map(([k, v]) => [keyId(k), [k, v]])));
-      } else {
-        this.#declare(name, "value");
-        entry.states.set(name, data.v);
-      }
+    for (const [name, kind, data] of restoredStates(item)) {
+      this.#declare(name, kind);
+      entry.states.set(name, data);
     }
     this.#entries.set(id, entry);
     for (const time of item.et ?? []) this.#addTimer(entry, time, "eventTimers", this.#eventQueue);
@@ -331,7 +302,7 @@ class HeapKeyedBackend implements KeyedBackendWithTimers {
     if (this.#entry === entry) this.#entry = undefined;
   }
 
-  #addTimer(entry: KeyEntry, time: number, field: TimerField, queue: TimerQueue): void {
+  #addTimer(entry: KeyEntry, time: number, field: TimerField, queue: TimerQueue<KeyEntry>): void {
     let set = entry[field];
     if (set === undefined) {
       set = new Set();
@@ -342,7 +313,12 @@ class HeapKeyedBackend implements KeyedBackendWithTimers {
     queue.push(time, entry);
   }
 
-  #fireDue(queue: TimerQueue, until: number, field: TimerField, fire: TimerCallback): void {
+  #fireDue(
+    queue: TimerQueue<KeyEntry>,
+    until: number,
+    field: TimerField,
+    fire: TimerCallback,
+  ): void {
     for (;;) {
       const next = queue.popDue(until);
       if (next === undefined) return;
@@ -380,10 +356,6 @@ class HeapKeyedBackend implements KeyedBackendWithTimers {
   }
 }
 
-function newEntry(key: unknown, id: KeyIdentity, group: number): KeyEntry {
-  return { key, id, group, states: new Map(), eventTimers: undefined, processingTimers: undefined };
-}
-
 function noKey(): FlotillaError {
   return new FlotillaError(
     ErrorCode.INTERNAL,
@@ -394,74 +366,4 @@ function noKey(): FlotillaError {
 function describeKey(key: unknown): string {
   const id = keyId(key);
   return typeof id === "string" ? JSON.stringify(id) : String(id);
-}
-
-interface QueuedTimer {
-  time: number;
-  /** Registration order: timers of equal time fire first come, first served. */
-  seq: number;
-  entry: KeyEntry;
-}
-
-/** A binary min-heap of timers by (time, registration order). */
-class TimerQueue {
-  #heap: QueuedTimer[] = [];
-  #seq = 0;
-
-  clear(): void {
-    this.#heap = [];
-  }
-
-  push(time: number, entry: KeyEntry): void {
-    const heap = this.#heap;
-    const item = { time, seq: this.#seq++, entry };
-    let i = heap.push(item) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(item, heap[parent]!)) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = item;
-  }
-
-  /** The earliest timer for which `live` holds, discarding dead ones on the way. */
-  peek(live: (time: number, entry: KeyEntry) => boolean): number | undefined {
-    for (;;) {
-      const top = this.#heap[0];
-      if (top === undefined) return undefined;
-      if (live(top.time, top.entry)) return top.time;
-      this.#pop();
-    }
-  }
-
-  popDue(until: number): QueuedTimer | undefined {
-    const top = this.#heap[0];
-    return top !== undefined && top.time <= until ? this.#pop() : undefined;
-  }
-
-  #pop(): QueuedTimer {
-    const heap = this.#heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    const size = heap.length;
-    if (size > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= size) break;
-        const right = left + 1;
-        const child = right < size && before(heap[right]!, heap[left]!) ? right : left;
-        if (!before(heap[child]!, last)) break;
-        heap[i] = heap[child]!;
-        i = child;
-      }
-      heap[i] = last;
-    }
-    return top;
-  }
-}
-
-function before(a: QueuedTimer, b: QueuedTimer): boolean {
-  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }

@@ -3,19 +3,14 @@
  * every job's declared requirements, and turns each event (registration, heartbeat report,
  * declaration, loss, clock tick) into the actions the ResourceManager carries out.
  */
-import {
-  type AllocationId,
-  type JobId,
-  newAllocationId,
-  type SlotId,
-  slotId as slotIdOf,
-  type TaskManagerId,
-} from "../core/mod.ts";
+import type { AllocationId, JobId, SlotId, TaskManagerId } from "../core/mod.ts";
 import { biggestFirst, type Placement, type Pool, place, shortfall } from "./matching.ts";
-import { fits, profileKey, sum } from "./profile.ts";
+import { PendingTaskManagers } from "./pending_task_managers.ts";
+import { fits, sum } from "./profile.ts";
 import { missingFor, normalize } from "./requirements.ts";
 import {
   addToPool,
+  allocateSlot,
   applyReport,
   freeSlot,
   holds,
@@ -61,12 +56,9 @@ interface JobEntry {
 export class SlotManager {
   readonly #tms = new Map<TaskManagerId, TaskManagerEntry>();
   readonly #jobs = new Map<JobId, JobEntry>();
-  #pendingTms: { profile: ResourceProfile; requestedAt: number }[] = [];
-  /** Profiles the driver failed to start, and when to ask it again. */
-  readonly #backoff = new Map<string, { delayMs: number; until: number }>();
+  readonly #pendingTms: PendingTaskManagers;
   #order = 0;
   readonly #idleTimeoutMs: number;
-  readonly #pendingTimeoutMs: number;
   readonly #canStart: (profile: ResourceProfile) => boolean;
   readonly #now: () => number;
 
@@ -77,7 +69,7 @@ export class SlotManager {
     now = Date.now,
   }: SlotManagerOptions = {}) {
     this.#idleTimeoutMs = idleTimeoutMs;
-    this.#pendingTimeoutMs = pendingTaskManagerTimeoutMs;
+    this.#pendingTms = new PendingTaskManagers(pendingTaskManagerTimeoutMs, now);
     this.#canStart = canStartTaskManager;
     this.#now = now;
   }
@@ -172,17 +164,12 @@ export class SlotManager {
 
   /** The driver could not start a TaskManager: forget one request so a later check retries. */
   taskManagerRequestFailed(requested: ResourceProfile): void {
-    const key = profileKey(requested);
-    const at = this.#pendingTms.findLastIndex((p) => profileKey(p.profile) === key);
-    if (at >= 0) this.#pendingTms.splice(at, 1);
-    // Ask the driver again later, not on every tick: 1 s, doubling up to a minute.
-    const delayMs = Math.min((this.#backoff.get(key)?.delayMs ?? 500) * 2, 60_000);
-    this.#backoff.set(key, { delayMs, until: this.#now() + delayMs });
+    this.#pendingTms.failed(requested);
   }
 
   /** The driver started one: requests for its profile go at once again. */
   taskManagerRequestSucceeded(requested: ResourceProfile): void {
-    this.#backoff.delete(profileKey(requested));
+    this.#pendingTms.succeeded(requested);
   }
 
   /** The driver would not release it (not one it started): keep it until busy and idle again. */
@@ -198,7 +185,7 @@ export class SlotManager {
   checkTimeouts(): SlotManagerAction[] {
     const now = this.#now();
     const actions: SlotManagerAction[] = [];
-    this.#pendingTms = this.#pendingTms.filter((p) => now - p.requestedAt < this.#pendingTimeoutMs);
+    this.#pendingTms.expire();
     for (const tm of this.#tms.values()) {
       if (tm.releasing || tm.kept || tm.idleSince === undefined) continue;
       if (now - tm.idleSince < this.#idleTimeoutMs) continue;
@@ -248,7 +235,7 @@ export class SlotManager {
         (n, job) => n + job.missing.reduce((m, r) => m + r.count, 0),
         0,
       ),
-      pendingTaskManagers: this.#pendingTms.length,
+      pendingTaskManagers: this.#pendingTms.count,
       jobs: this.#jobs.size,
       totalResources: sum(infos.map((tm) => tm.totalResources)),
       freeResources: sum(infos.map((tm) => tm.freeResources)),
@@ -261,7 +248,7 @@ export class SlotManager {
   #check(): SlotManagerAction[] {
     const actions: SlotManagerAction[] = [];
     const pool = this.#freePool();
-    const pending = this.#pendingTms.map((p) => p.profile);
+    const pending = this.#pendingTms.profiles();
     for (const job of this.#jobs.values()) {
       let waiting = false;
       for (const { profile: wanted, count } of biggestFirst(this.#missing(job))) {
@@ -277,10 +264,9 @@ export class SlotManager {
             short--;
           } else i++;
         }
-        const backoff = this.#backoff.get(profileKey(wanted));
-        if (short > 0 && this.#canStart(wanted) && !(backoff && backoff.until > this.#now())) {
+        if (short > 0 && this.#canStart(wanted) && this.#pendingTms.mayRequest(wanted)) {
           for (; short > 0; short--) {
-            this.#pendingTms.push({ profile: wanted, requestedAt: this.#now() });
+            this.#pendingTms.requested(wanted);
             actions.push({ kind: "request-tm", profile: wanted });
           }
         }
@@ -308,39 +294,15 @@ export class SlotManager {
   #allocate(job: JobEntry, placement: Placement, requested: ResourceProfile): SlotManagerAction {
     const tmId = placement.kind === "fixed" ? placement.slot.tmId : placement.tmId;
     const tm = this.#tms.get(tmId)!;
-    let slot: SlotEntry;
-    if (placement.kind === "fixed") {
-      slot = tm.slots.get(placement.slot.slotId)!;
-    } else {
-      const index = tm.nextIndex++;
-      slot = {
-        slotId: slotIdOf(tmId, index),
-        index,
-        profile: placement.profile,
-        state: "free",
-        pending: false,
-        quarantined: false,
-      };
-      tm.slots.set(slot.slotId, slot);
-    }
-    const allocationId = newAllocationId();
-    Object.assign(slot, {
-      state: "allocated",
-      jobId: job.jobId,
-      allocationId,
-      jmSubject: job.jmSubject,
-      requested,
-      pending: true,
-      quarantined: false,
-    } satisfies Partial<SlotEntry>);
-    updateIdle(tm, this.#now());
+    const { jobId, jmSubject } = job;
+    const slot = allocateSlot(tm, placement, { jobId, jmSubject, requested }, this.#now());
     return {
       kind: "allocate",
       tmId,
       subject: tm.registration.subject,
       slotId: slot.slotId,
       jobId: job.jobId,
-      allocationId,
+      allocationId: slot.allocationId!,
       profile: slot.profile,
       jmSubject: job.jmSubject,
     };
@@ -365,7 +327,7 @@ export class SlotManager {
   #capacityPool(): Pool {
     const pool: Pool = { fixed: [], dynamic: [] };
     for (const tm of this.#tms.values()) if (!tm.releasing) addToPool(pool, tm, true);
-    for (const { profile } of this.#pendingTms) {
+    for (const profile of this.#pendingTms.profiles()) {
       const unknown = "pending" as TaskManagerId;
       pool.fixed.push({ tmId: unknown, slotId: "pending" as SlotId, profile, order: 0 });
     }
@@ -376,7 +338,7 @@ export class SlotManager {
   #consumePending(tm: TaskManagerEntry): void {
     const pool: Pool = { fixed: [], dynamic: [] };
     addToPool(pool, tm, true);
-    this.#pendingTms = this.#pendingTms.filter((p) => !place(pool, p.profile));
+    this.#pendingTms.answeredBy((profile) => place(pool, profile) !== undefined);
   }
 
   readonly #jmSubjectOf = (jobId: JobId): string | undefined => this.#jobs.get(jobId)?.jmSubject;

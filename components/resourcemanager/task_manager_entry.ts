@@ -1,9 +1,16 @@
 /**
  * The SlotManager's record of one registered TaskManager and its slots: how slots are learned
- * from reports and freed, what the TaskManager adds to a matching pool, and its public view.
+ * from reports, allocated and freed, what the TaskManager adds to a matching pool, and its public view.
  */
-import type { AllocationId, JobId, SlotId, TaskManagerId } from "../core/mod.ts";
-import type { Pool } from "./matching.ts";
+import {
+  type AllocationId,
+  type JobId,
+  newAllocationId,
+  type SlotId,
+  slotId as slotIdOf,
+  type TaskManagerId,
+} from "../core/mod.ts";
+import type { Placement, Pool } from "./matching.ts";
 import { profile, subtract, sum } from "./profile.ts";
 import type {
   ResourceProfile,
@@ -145,6 +152,44 @@ export function freeSlot(slot: SlotEntry): void {
     requested: undefined,
     pending: false,
   } satisfies Partial<SlotEntry>);
+}
+
+/**
+ * Allocates a slot on `tm` for a job: the free slot `placement` chose, or on a dynamic
+ * TaskManager a slot carved from its free resources. Pending until the TaskManager confirms it.
+ */
+export function allocateSlot(
+  tm: TaskManagerEntry,
+  placement: Placement,
+  job: { jobId: JobId; jmSubject: string; requested: ResourceProfile },
+  now: number,
+): SlotEntry {
+  let slot: SlotEntry;
+  if (placement.kind === "fixed") {
+    slot = tm.slots.get(placement.slot.slotId)!;
+  } else {
+    const index = tm.nextIndex++;
+    slot = {
+      slotId: slotIdOf(tm.tmId, index),
+      index,
+      profile: placement.profile,
+      state: "free",
+      pending: false,
+      quarantined: false,
+    };
+    tm.slots.set(slot.slotId, slot);
+  }
+  Object.assign(slot, {
+    state: "allocated",
+    jobId: job.jobId,
+    allocationId: newAllocationId(),
+    jmSubject: job.jmSubject,
+    requested: job.requested,
+    pending: true,
+    quarantined: false,
+  } satisfies Partial<SlotEntry>);
+  updateIdle(tm, now);
+  return slot;
 }
 
 /** Idle since now when no slot is in use; busy again clears `kept`. */

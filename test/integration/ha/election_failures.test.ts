@@ -1,15 +1,20 @@
 /**
  * The election when NATS goes away: a leader whose renewals fail (server paused with SIGSTOP, or
- * killed) steps down before its lease ends; after the server is back a new term starts with a
- * higher token, and resigning is fast again (watches are re-established).
+ * killed) steps down on its own, before anyone else is elected; after the server is back a new
+ * term starts with a higher token, and a resign hands over at once again (watches are
+ * re-established). How soon within its lease it steps down is asserted on a manual clock in
+ * test/unit/ha/step_down.test.ts.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import t, { type Test } from "tap";
 import { ErrorCode } from "../../../components/core/mod.ts";
 import { natsHaServices } from "../../../components/ha/mod.ts";
 import { connectFor, natsFor } from "../../support/tap.ts";
 import { firstElected } from "../../unit/ha/contender.ts";
 import type { ElectionHarness } from "../../unit/ha/election_contract.ts";
-import { contender, LEASE_MS } from "../../unit/ha/election_contract.ts";
+import { contender, LEASE_MS, RENEW_MS } from "../../unit/ha/election_contract.ts";
+
+const LONG_LEASE_MS = 3000;
 
 async function setup(t: Test) {
   const server = await natsFor(t);
@@ -27,27 +32,20 @@ t.test(
     const a = (await contender(t, harness, "rm", "a")).start();
     const { token: first } = await firstElected([a], 5000);
     const b = (await contender(t, harness, "rm", "b")).start();
-    await new Promise((r) => setTimeout(r, 400));
 
-    const pausedAt = performance.now();
     process.kill(server.pid(), "SIGSTOP");
     let resumed = false;
     t.teardown(() => {
       if (!resumed) process.kill(server.pid(), "SIGCONT");
     });
     const revoked = await a.next("revoked", LEASE_MS * 2);
-    t.ok(
-      revoked.at - pausedAt < LEASE_MS,
-      `stepped down ${Math.round(revoked.at - pausedAt)} ms into the pause, within the ${LEASE_MS} ms lease`,
-    );
-    t.match(revoked.reason, /could not renew the lease of rm/);
+    t.match(revoked.reason, /could not renew the lease of rm/, "stepped down during the pause");
     t.notOk(revoked.isLeaderInside, "isLeader() is already false inside onRevoked");
     t.equal(revoked.tokenInside, undefined);
     t.notOk(a.election.isLeader());
     t.throws(() => a.election.fence(), { code: ErrorCode.STALE_LEADER });
     t.equal(b.count("elected"), 0, "nobody else was elected while the server was paused");
 
-    await new Promise((r) => setTimeout(r, 200));
     process.kill(server.pid(), "SIGCONT");
     resumed = true;
     const next = await firstElected([a, b], LEASE_MS * 5);
@@ -58,21 +56,17 @@ t.test(
 
 t.test("server killed and restarted: step down, re-election, fast resign again", async (t) => {
   const { server, harness } = await setup(t);
-  const a = (await contender(t, harness, "dispatcher", "a")).start();
+  // A lease long enough that a standby elected before its written end was told by its watch.
+  const options = { leaseMs: LONG_LEASE_MS, renewMs: RENEW_MS };
+  const a = (await contender(t, harness, "dispatcher", "a", options)).start();
   const { token: first } = await firstElected([a], 5000);
-  const b = (await contender(t, harness, "dispatcher", "b")).start();
-  await new Promise((r) => setTimeout(r, 400));
+  const b = (await contender(t, harness, "dispatcher", "b", options)).start();
 
-  const killedAt = performance.now();
   await server.kill();
-  const revoked = await a.next("revoked", LEASE_MS * 2);
-  t.ok(
-    revoked.at - killedAt < LEASE_MS,
-    `stepped down ${Math.round(revoked.at - killedAt)} ms after the kill`,
-  );
-  const leaderCall = performance.now();
+  const revoked = await a.next("revoked", LONG_LEASE_MS * 2);
+  t.match(revoked.reason, /could not renew the lease of dispatcher|connection/);
+  // Within the services' call deadline (1 s), not hanging on the dead server.
   await t.rejects(a.election.leader(), { code: ErrorCode.UNAVAILABLE }, "leader() fails typed");
-  t.ok(performance.now() - leaderCall < 2500, "and does not hang");
 
   await server.start();
   const second = await firstElected([a, b], 15_000);
@@ -85,10 +79,15 @@ t.test("server killed and restarted: step down, re-election, fast resign again",
 
   // The standby's watch works again: a resign hands over at once.
   const standby = second.leader === a ? b : a;
-  await new Promise((r) => setTimeout(r, 600)); // the watch is re-established after the reconnect
-  const stoppedAt = performance.now();
+  // The standby's watch restarts in the background after the reconnect and nothing announces
+  // it: give it a moment. A watch still missing makes the order check below fail.
+  await sleep(600);
+  const resigned = (await standby.election.leader())!;
   await second.leader.election.stop();
-  const third = await standby.next("elected", 5000);
-  t.ok(third.at - stoppedAt < 500, `handed over in ${Math.round(third.at - stoppedAt)} ms`);
+  const third = await standby.next("elected", LONG_LEASE_MS * 2);
+  t.ok(
+    third.wallAt < resigned.expiresAt,
+    "handed over before the resigned lease would have run out: the watch saw the resign",
+  );
   t.ok(third.token! > second.token);
 });

@@ -10,6 +10,8 @@ export interface ElectionEvent {
   reason?: string;
   /** The contender's monotonic clock when the callback ran. */
   at: number;
+  /** Its wall clock then: compares with a lease's written expiry (order, not duration). */
+  wallAt: number;
   /** What the election said about itself inside the callback. */
   isLeaderInside: boolean;
   tokenInside: number | undefined;
@@ -18,10 +20,10 @@ export interface ElectionEvent {
 export class Contender {
   readonly events: ElectionEvent[] = [];
   readonly election: LeaderElection;
-  readonly #clock: Pick<Clock, "monotonic">;
+  readonly #clock: Pick<Clock, "monotonic" | "now">;
 
   /** `clock`: the one the election runs on, so event times compare with the test's. */
-  constructor(election: LeaderElection, clock: Pick<Clock, "monotonic"> = systemClock) {
+  constructor(election: LeaderElection, clock: Pick<Clock, "monotonic" | "now"> = systemClock) {
     this.election = election;
     this.#clock = clock;
   }
@@ -62,6 +64,7 @@ export class Contender {
       kind,
       ...extra,
       at: this.#clock.monotonic(),
+      wallAt: this.#clock.now(),
       isLeaderInside: this.election.isLeader(),
       tokenInside: this.election.token(),
     });

@@ -1,15 +1,16 @@
 /**
  * The election's safety on a store that misbehaves for one contender only (the memory store behind
  * a wrapper): a leader that cannot renew steps down before its lease ends and before anyone else
- * is elected; a renewal whose acknowledgement was lost does not cost the leadership.
+ * is elected; a renewal whose acknowledgement was lost does not cost the leadership. Every
+ * contender runs on one manual clock, so "before" and "after" are exact, whatever the load.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import t, { type Test } from "tap";
-import { ErrorCode, UnavailableError } from "../../../components/core/mod.ts";
+import { ErrorCode, leaderKey, UnavailableError } from "../../../components/core/mod.ts";
 import type { HaKv, KvCallOptions, KvChange } from "../../../components/ha/kv.ts";
 import { LeaseElection } from "../../../components/ha/lease_election.ts";
 import { MemoryKv } from "../../../components/ha/memory_kv.ts";
-import { Contender, firstElected } from "./contender.ts";
+import { ManualClock } from "../../support/clock.ts";
+import { Contender } from "./contender.ts";
 
 const LEASE_MS = 1000;
 const RENEW_MS = 200;
@@ -71,31 +72,63 @@ class FaultyKv implements HaKv {
   }
 }
 
-function contender(t: Test, kv: HaKv, holder: string): Contender {
+function contender(t: Test, clock: ManualClock, kv: HaKv, holder: string): Contender {
   const election = new LeaseElection(kv, {
     role: "rm",
     holder,
     leaseMs: LEASE_MS,
     renewMs: RENEW_MS,
+    clock,
   });
   t.teardown(() => election.stop());
-  return new Contender(election);
+  return new Contender(election, clock);
+}
+
+/** The first `elected` event from now on of any of `contenders`, moving the clock 10 ms a step. */
+async function firstElected(clock: ManualClock, contenders: Contender[], maxMs: number) {
+  const before = contenders.map((c) => c.count("elected"));
+  const first = () =>
+    contenders
+      .flatMap((c, i) =>
+        c.events
+          .filter((e) => e.kind === "elected")
+          .slice(before[i])
+          .map((e) => ({ c, e })),
+      )
+      .sort((x, y) => x.e.at - y.e.at)[0];
+  for (let moved = 0; !first(); moved += 10) {
+    if (moved > maxMs) throw new Error(`nobody was elected within ${maxMs} ms (manual clock)`);
+    await clock.advance(10);
+  }
+  const { c, e } = first()!;
+  return { leader: c, token: e.token!, at: e.at };
+}
+
+/** Moves the clock 10 ms at a time until `contender` has a `kind` event; returns it. */
+async function next(clock: ManualClock, c: Contender, kind: "elected" | "revoked", maxMs: number) {
+  const before = c.count(kind);
+  for (let moved = 0; c.count(kind) === before; moved += 10) {
+    if (moved > maxMs) throw new Error(`no ${kind} event of ${c.holder} within ${maxMs} ms`);
+    await clock.advance(10);
+  }
+  return c.events.filter((e) => e.kind === kind)[before]!;
 }
 
 t.test(
   "a leader that cannot renew steps down before its lease ends and before a successor",
   async (t) => {
+    const clock = new ManualClock();
     const shared = new MemoryKv();
     const faulty = new FaultyKv(shared);
-    const a = contender(t, faulty, "a").start();
-    await firstElected([a], 2000);
-    const b = contender(t, shared, "b").start();
-    await sleep(RENEW_MS * 2);
+    const a = contender(t, clock, faulty, "a").start();
+    await firstElected(clock, [a], 2000);
+    const b = contender(t, clock, shared, "b").start();
+    await clock.advance(RENEW_MS * 2); // b stands by, having seen a's renewals
 
-    const pausedAt = performance.now();
+    const pausedAt = clock.monotonic();
     faulty.paused = true; // a's renewals hang from now on; b still sees the store
-    const revoked = await a.next("revoked", LEASE_MS * 2);
-    const elected = await b.next("elected", LEASE_MS * 3);
+    const revoked = await next(clock, a, "revoked", LEASE_MS * 2);
+    const elected = await next(clock, b, "elected", LEASE_MS * 3);
     t.ok(
       revoked.at < pausedAt + LEASE_MS,
       `stepped down ${Math.round(revoked.at - pausedAt)} ms after the store went away, within the ${LEASE_MS} ms lease`,
@@ -110,7 +143,7 @@ t.test(
     t.ok(elected.token! > a.events[0]!.token!, "with a higher token");
 
     faulty.resume(); // a's hung renewal now lands on b's lease and fails; a stays a standby
-    await sleep(RENEW_MS * 3);
+    await clock.advance(RENEW_MS * 3);
     t.notOk(a.election.isLeader());
     t.ok(b.election.isLeader());
     t.equal(b.count("revoked"), 0);
@@ -118,30 +151,33 @@ t.test(
 );
 
 t.test("the hung renewal that lands after stepping down is released at once", async (t) => {
+  const clock = new ManualClock();
   const shared = new MemoryKv();
   const faulty = new FaultyKv(shared);
-  const a = contender(t, faulty, "a").start();
-  await firstElected([a], 2000);
+  const a = contender(t, clock, faulty, "a").start();
+  await firstElected(clock, [a], 2000);
   faulty.paused = true;
-  await a.next("revoked", LEASE_MS * 2);
+  await next(clock, a, "revoked", LEASE_MS * 2);
   // a's renewal still hangs; when it lands it extends a lease a no longer uses, so a deletes it.
-  const b = contender(t, shared, "b").start();
-  const resumedAt = performance.now();
+  const b = contender(t, clock, shared, "b").start();
+  await clock.advance(0);
+  const resumedAt = clock.monotonic();
   faulty.resume();
-  const elected = await firstElected([a, b], LEASE_MS * 3);
+  const elected = await firstElected(clock, [a, b], LEASE_MS * 3);
   t.ok(
-    elected.at - resumedAt < LEASE_MS / 2,
-    `a new leader ${Math.round(elected.at - resumedAt)} ms later, without waiting out that lease`,
+    elected.at < resumedAt + LEASE_MS - RENEW_MS,
+    `a new leader ${elected.at - resumedAt} ms later, without waiting out the lease that renewal wrote`,
   );
   t.ok(elected.token > a.events[0]!.token!, "a new term, not the released one");
 });
 
 t.test("a renewal whose reply was lost does not cost the leadership", async (t) => {
+  const clock = new ManualClock();
   const faulty = new FaultyKv(new MemoryKv());
-  const a = contender(t, faulty, "a").start();
-  const { token } = await firstElected([a], 2000);
+  const a = contender(t, clock, faulty, "a").start();
+  const { token } = await firstElected(clock, [a], 2000);
   faulty.dropNextAck = true; // the write lands, the reply does not
-  await sleep(RENEW_MS * 6);
+  await clock.advance(RENEW_MS * 6);
   t.equal(a.count("revoked"), 0, "never stepped down");
   t.ok(a.election.isLeader());
   t.equal(a.election.token(), token, "the same term");
@@ -185,14 +221,15 @@ class RacingKv extends FaultyKv {
 }
 
 t.test("two standbys take over the same stale lease at once: exactly one wins", async (t) => {
+  const clock = new ManualClock();
   const shared = new MemoryKv();
-  const ghost = { holder: "ghost", subject: "", term: 7, expiresAt: Date.now() - 1, leaseMs: 100 };
-  const stale = await shared.put("leader.rm", new TextEncoder().encode(JSON.stringify(ghost)));
+  const ghost = { holder: "ghost", subject: "", term: 7, expiresAt: clock.now() - 1, leaseMs: 100 };
+  const stale = await shared.put(leaderKey("rm"), new TextEncoder().encode(JSON.stringify(ghost)));
   const barrier = new WriteBarrier(2); // both claims are in flight before either lands
-  const b = contender(t, new RacingKv(shared, barrier), "b").start();
-  const c = contender(t, new RacingKv(shared, barrier), "c").start();
-  const { leader, token } = await firstElected([b, c], LEASE_MS * 3);
-  await sleep(RENEW_MS * 2);
+  const b = contender(t, clock, new RacingKv(shared, barrier), "b").start();
+  const c = contender(t, clock, new RacingKv(shared, barrier), "c").start();
+  const { leader, token } = await firstElected(clock, [b, c], LEASE_MS * 3);
+  await clock.advance(RENEW_MS * 2);
   t.equal(b.count("elected") + c.count("elected"), 1, `only ${leader.holder} took over`);
   t.ok(token > stale);
   t.match(await leader.election.leader(), { holder: leader.holder, term: 8, token });

@@ -17,18 +17,15 @@
  * connection's messages in order, so a receiver that has received fewer when the OPEN arrives
  * lost the rest: it fails with a ChannelSequenceError and refuses the sender.
  *
- * Data frames: `[BATCH, seq, items]` (one CBOR array per batch; cbor-x writes same-shaped objects
- * as inline records), `[END, total]`, `[CANCEL, reason]`. Garbage on any subject is logged,
- * counted and dropped: sequence numbers still catch a real batch that went missing. A batch over
- * the server's max_payload is not split (batch boundaries are the dataflow layer's): that send()
- * rejects with PAYLOAD_TOO_LARGE naming both sizes, and smaller batches still go.
+ * Garbage on any subject is logged, counted and dropped: sequence numbers still catch a real batch
+ * that went missing. A batch over the server's max_payload is not split (batch boundaries are the
+ * dataflow layer's): that send() rejects with PAYLOAD_TOO_LARGE naming both sizes, and smaller
+ * batches still go. The frames and their encoding are in `channel_frames.ts`.
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
-import { Decoder, Encoder } from "cbor-x";
 import {
   ErrorCode,
   FlotillaError,
-  InvalidArgumentError,
   type Logger,
   silentLogger,
   TimeoutError,
@@ -44,86 +41,18 @@ import {
   ReceiverCore,
   SenderCore,
 } from "./channel.ts";
+import {
+  batchFrameEncoder,
+  channelSubjects,
+  decodeFrame,
+  encodeControl,
+  Frame,
+  isCount,
+} from "./channel_frames.ts";
 import { mapNatsError, NoRespondersError } from "./nats_transport.ts";
-
-const Frame = { BATCH: 1, END: 2, CANCEL: 3, CREDIT: 4, OPEN: 5, ACCEPT: 6, REJECT: 7 } as const;
 
 /** How long one handshake request waits for its answer before it is tried again. */
 const REQUEST_TIMEOUT_MS = 1000;
-
-/** The three subjects one channel uses. */
-export function channelSubjects(subject: string): { data: string; open: string; credit: string } {
-  if (!/^[^\s*>.]+(\.[^\s*>.]+)*$/.test(subject)) {
-    throw new InvalidArgumentError(
-      `channel subject ${JSON.stringify(subject)} must be a literal NATS subject (no wildcards, spaces or empty tokens)`,
-    );
-  }
-  return { data: subject, open: `${subject}.open`, credit: `${subject}.credit` };
-}
-
-/**
- * The wire form of one batch, `[BATCH, seq, items]`, as the sender writes it (the benchmark uses
- * it to publish the very same bytes without the channel). A batch of byte strings only (records
- * a serializer already wrote) takes a dedicated loop, about three times as fast as cbor-x;
- * anything else goes through cbor-x. Both write the same bytes.
- */
-export function batchFrameEncoder(): (seq: number, batch: readonly unknown[]) => Uint8Array {
-  const encoder = new Encoder({ useRecords: true, mapsAsObjects: true, tagUint8Array: false });
-  return (seq, batch) =>
-    seq < 0x100000000 && allBytes(batch)
-      ? encodeByteBatch(seq, batch)
-      : encoder.encode([Frame.BATCH, seq, batch]);
-}
-
-function allBytes(batch: readonly unknown[]): batch is readonly Uint8Array[] {
-  for (let i = 0; i < batch.length; i++) if (!(batch[i] instanceof Uint8Array)) return false;
-  return batch.length > 0;
-}
-
-/** Bytes of a CBOR head for `n` below 2^32 (cbor-x writes larger numbers as floats). */
-function headSize(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
-function writeHead(out: Uint8Array, at: number, major: number, n: number): number {
-  const size = headSize(n);
-  out[at] = major | (size === 1 ? n : size === 2 ? 24 : size === 3 ? 25 : 26);
-  for (let i = size - 1, rest = n; i > 0; i--, rest >>>= 8) out[at + i] = rest & 0xff;
-  return at + size;
-}
-
-function encodeByteBatch(seq: number, batch: readonly Uint8Array[]): Uint8Array {
-  let size = 2 + headSize(seq) + headSize(batch.length);
-  for (const item of batch) size += headSize(item.byteLength) + item.byteLength;
-  // A fresh buffer each time: the NATS client keeps a reference until it writes the socket.
-  const out = new Uint8Array(size);
-  out[0] = 0x83; // array of 3
-  out[1] = Frame.BATCH;
-  let at = writeHead(out, writeHead(out, 2, 0x00, seq), 0x80, batch.length);
-  for (const item of batch) {
-    at = writeHead(out, at, 0x40, item.byteLength);
-    out.set(item, at);
-    at += item.byteLength;
-  }
-  return out;
-}
-
-const control = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
-const decoder = new Decoder({ mapsAsObjects: true });
-
-/** A decoded frame, or undefined for anything that is not a CBOR array. */
-function decodeFrame(bytes: Uint8Array): unknown[] | undefined {
-  try {
-    const value = decoder.decode(bytes);
-    return Array.isArray(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-}
 
 /** Shared plumbing of both ends: subscriptions that never throw into the client, drop, tell. */
 function plumbing(nc: NatsConnection, channel: string, log: Logger, counter: { dropped: number }) {
@@ -148,7 +77,7 @@ function plumbing(nc: NatsConnection, channel: string, log: Logger, counter: { d
     /** Publishes a cancel (best effort: the peer may be gone already). */
     async tell(subject: string, frame: unknown[]): Promise<void> {
       try {
-        nc.publish(subject, control.encode(frame));
+        nc.publish(subject, encodeControl(frame));
         await nc.flush();
       } catch (err) {
         log.warn({ err, channel }, "could not tell the other end about the cancel");
@@ -202,7 +131,7 @@ export function natsChannelSender<T>({
       },
       async end(total) {
         await handshake;
-        publish(control.encode([Frame.END, total]));
+        publish(encodeControl([Frame.END, total]));
         await nc.flush();
       },
       abort: (reason) => io.tell(subjects.data, [Frame.CANCEL, reason]),
@@ -255,7 +184,7 @@ export function natsChannelSender<T>({
       try {
         const timeout = Math.max(1, Math.min(REQUEST_TIMEOUT_MS, remaining));
         // Encoded per request: `sent` must count exactly the batches published before it.
-        const open = control.encode([Frame.OPEN, session, core.stats().sent]);
+        const open = encodeControl([Frame.OPEN, session, core.stats().sent]);
         const frame = decodeFrame((await nc.request(subjects.open, open, { timeout })).data);
         if (frame?.[0] === Frame.ACCEPT && isCount(frame[1])) return frame[1];
         if (frame?.[0] === Frame.REJECT) {
@@ -344,7 +273,7 @@ export function natsChannelReceiver<T>({
     grantScheduled = false;
     if (session === undefined || !core.open()) return;
     try {
-      nc.publish(subjects.credit, control.encode([Frame.CREDIT, session, core.limit()]));
+      nc.publish(subjects.credit, encodeControl([Frame.CREDIT, session, core.limit()]));
     } catch (err) {
       core.fail(mapNatsError(err, subjects.credit, 0));
     }
@@ -388,7 +317,7 @@ export function natsChannelReceiver<T>({
             : lost
               ? [Frame.REJECT, lost.code, lost.message]
               : [Frame.ACCEPT, core.limit()];
-      if (msg.reply) msg.respond(control.encode(reply));
+      if (msg.reply) msg.respond(encodeControl(reply));
     }),
   );
   return core;

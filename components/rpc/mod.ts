@@ -10,9 +10,8 @@ export {
   type ReceiverStats,
   type SenderStats,
 } from "./channel.ts";
+export { batchFrameEncoder, channelSubjects } from "./channel_frames.ts";
 export {
-  batchFrameEncoder,
-  channelSubjects,
   type NatsChannelReceiverOptions,
   type NatsChannelSenderOptions,
   natsChannelReceiver,

@@ -27,6 +27,7 @@ import {
 } from "../../../components/resourcemanager/mod.ts";
 import { ensureDocker } from "../../support/docker.ts";
 import { Recorder } from "../../support/fake_tm.ts";
+import { until } from "../../support/poll.ts";
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -188,10 +189,11 @@ t.test(
       [
         `FLOTILLA_CLUSTER_ID=${clusterId}`,
         "FLOTILLA_NATS_URL=nats://nats:4222",
-        "FLOTILLA_TM_CPU=0.5",
-        'FLOTILLA_TM_EXTENDED={"gpu":1}',
-        `FLOTILLA_TM_ID=${tm!.tmId}`,
-        "FLOTILLA_TM_MEMORY_MB=256",
+        "FLOTILLA_TASKMANAGER_CPU=0.5",
+        "FLOTILLA_TASKMANAGER_EXTENDED_RESOURCES=gpu=1",
+        `FLOTILLA_TASKMANAGER_ID=${tm!.tmId}`,
+        "FLOTILLA_TASKMANAGER_MEMORY_MB=256",
+        "FLOTILLA_TASKMANAGER_SLOTS=1",
       ],
       "the process driver's variables plus the cluster's",
     );
@@ -333,16 +335,6 @@ t.test("stop() during a start leaves no container behind", async (t) => {
   t.same(driver.running(), []);
 });
 
-/** Polls `check` (state the RM and Docker keep, with no event to await) until it holds. */
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 t.test(
   "the real TaskManager image registers at the RM with its profile; idle, it is removed",
   async (t) => {
@@ -385,14 +377,21 @@ t.test(
 
     await driver.startTaskManager(profile(0.5, 300));
     const [started] = driver.running();
-    await until(() => rm.slotManager.taskManagers().length === 1, "the TaskManager to register");
+    await until(() => rm.slotManager.taskManagers().length === 1, "the TaskManager to register", {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
     const [registered] = rm.slotManager.taskManagers();
     t.equal(registered!.tmId, started!.tmId, "it registered under the id the driver gave it");
     t.same(registered!.totalResources, profile(0.5, 300), "with the profile from its environment");
 
     // No job wants it: after the idle timeout the RM releases it and the driver removes it.
     // (The RM forgets it once the driver said it stopped and removed the container.)
-    await until(() => rm.slotManager.taskManagers().length === 0, "the idle TaskManager's release");
+    await until(
+      () => rm.slotManager.taskManagers().length === 0,
+      "the idle TaskManager's release",
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
     t.same(driver.running(), []);
     await t.rejects(inspect(started!.containerId), { code: ErrorCode.NOT_FOUND }, "removed");
     t.same(exits.items, [], "it was stopped, it did not exit by itself");

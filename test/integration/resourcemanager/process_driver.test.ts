@@ -135,24 +135,19 @@ t.test(
 
     // The job ends; the process frees its slot and reports it with its next heartbeat.
     await unwrap(client.jobs[":jobId"].$delete({ param: { jobId: job } }));
-    const freedAt = Date.now();
     nc.publish(`flotilla.${clusterId}.test.tm.${registered!.tmId}.free`);
     const [exit] = await exits.waitFor(
       (x) => x.length === 1,
       "the idle TaskManager to be stopped",
       10_000,
     );
-    const idleFor = Date.now() - freedAt;
     t.equal(exit!.tm.tmId, registered!.tmId);
     t.equal(exit!.signal, null, "it exited on SIGTERM by itself (no SIGKILL needed)");
     t.ok(
       events.items.some((e) => e.event === "sigterm"),
       "it was asked with SIGTERM",
     );
-    t.ok(
-      idleFor >= idleTimeoutMs,
-      `stopped after ${idleFor} ms idle (timeout ${idleTimeoutMs} ms)`,
-    );
+    // Not before the idle timeout: asserted on an injected clock in slot_manager.test.ts.
     await rm.settled();
     const left = (await unwrap(client.taskmanagers.$get())).taskmanagers.map((tm) => tm.tmId);
     t.same(left, ["tm-static"], "released and unregistered; the static TaskManager stays");

@@ -136,12 +136,10 @@ t.test(
     await heartbeatsAfter(a.tm, 1);
 
     const b = await taskManager({ tmId: "tm-b", slots: [] });
-    const stoppedAt = Date.now();
     await a.served.stop();
     const [lost] = await jm.lost.waitFor((l) => l.length === 1, "the loss notice");
-    const after = Date.now() - stoppedAt;
+    // The reason shows the way it was found: no-responders, not the 10 s heartbeat timeout.
     t.match(lost, { tmId: "tm-a", reason: /unreachable 2 times in a row/ });
-    t.ok(after < 2000, `told ${after} ms after it stopped (heartbeat timeout 10000 ms)`);
     t.match(await overview(nc), { taskmanagers: 1, pendingRequirements: 1 });
     t.same(
       (await unwrap(client.taskmanagers.$get())).taskmanagers.map((tm) => tm.tmId),

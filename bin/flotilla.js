@@ -4,6 +4,8 @@
 // tsx's loader: a fast start, and an edit is never hidden behind a stale bundle.
 import { bundleIsFresh } from "./bundle_fresh.js";
 
+// The one environment read outside compileConfig: it chooses which code to load (the bundle or
+// the sources), so it is decided before any config module exists to read it.
 if (process.env.FLOTILLA_FROM_SOURCE !== "1" && bundleIsFresh()) {
   await import("../dist/flotilla.mjs");
 } else {

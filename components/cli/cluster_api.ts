@@ -57,11 +57,11 @@ function api(target: string, exchange: Exchange, close = async () => {}): Cluste
 const unreachable = (target: string, cause: string) =>
   new FlotillaError(
     ErrorCode.UNAVAILABLE,
-    `cannot reach the cluster at ${target} (${cause}): is it running? check --cluster / FLOTILLA_CLUSTER`,
+    `cannot reach the cluster at ${target} (${cause}): is it running? check --cluster / FLOTILLA_CLUSTER_ADDRESS`,
   );
 
 /** Requests to a fetch-style handler: the REST endpoint over HTTP, or an in-process app. */
-function fetchExchange(base: string, fetchFn: typeof fetch): Exchange {
+function fetchExchange(base: string, fetchFn: typeof fetch, timeoutMs: number): Exchange {
   return async (method, path, body) => {
     let res: Response;
     try {
@@ -72,7 +72,7 @@ function fetchExchange(base: string, fetchFn: typeof fetch): Exchange {
           : typeof body === "string"
             ? { body, headers: { "content-type": "application/json" } }
             : { body: body as BodyInit }),
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw unreachable(base, (err as { cause?: Error }).cause?.message ?? (err as Error).message);
@@ -81,8 +81,12 @@ function fetchExchange(base: string, fetchFn: typeof fetch): Exchange {
   };
 }
 
-export function remoteCluster(url: string, { clusterId }: { clusterId?: string } = {}): ClusterApi {
-  if (/^(nats|tls):\/\//.test(url)) return natsCluster(url, clusterId ?? "default");
+/** `timeoutMs`: deadline of one request (config `client.timeout`). */
+export function remoteCluster(
+  url: string,
+  { clusterId = "default", timeoutMs = 30_000 }: { clusterId?: string; timeoutMs?: number } = {},
+): ClusterApi {
+  if (/^(nats|tls):\/\//.test(url)) return natsCluster(url, clusterId, timeoutMs);
   if (!/^https?:\/\//.test(url))
     throw Object.assign(
       new FlotillaError(
@@ -92,11 +96,11 @@ export function remoteCluster(url: string, { clusterId }: { clusterId?: string }
       { usage: true },
     );
   const base = url.replace(/\/+$/, "");
-  return api(base, fetchExchange(base, fetch));
+  return api(base, fetchExchange(base, fetch, timeoutMs));
 }
 
 /** The Dispatcher's API on `flotilla.<clusterId>.dispatcher`, JSON bodies in the envelope. */
-function natsCluster(url: string, clusterId: string): ClusterApi {
+function natsCluster(url: string, clusterId: string, timeoutMs: number): ClusterApi {
   const subject = subjects.dispatcher(clusterId);
   const target = `${url} (cluster ${clusterId})`;
   let connection: Promise<import("@nats-io/transport-node").NatsConnection> | undefined;
@@ -124,7 +128,7 @@ function natsCluster(url: string, clusterId: string): ClusterApi {
             headers,
             body: typeof body === "string" ? new TextEncoder().encode(body) : body,
           },
-          { timeoutMs: 30_000 },
+          { timeoutMs },
         ),
       );
     } catch (err) {
@@ -142,20 +146,27 @@ function natsCluster(url: string, clusterId: string): ClusterApi {
   });
 }
 
-export async function localCluster(): Promise<ClusterApi> {
+/** `natsUrl` (config `nats.url`): where jobs with NATS sources or sinks connect. */
+export async function localCluster({
+  natsUrl,
+  timeoutMs = 30_000,
+}: {
+  natsUrl: string;
+  timeoutMs?: number;
+}): Promise<ClusterApi> {
   // Loaded here, not at the top: a remote run does not need the whole cluster in memory.
   const { startMiniCluster } = await import("../cluster/mod.ts");
   const { connect } = await import("@nats-io/transport-node");
-  const natsUrl = process.env.FLOTILLA_NATS_URL;
   const mini = await startMiniCluster({
     taskManagers: 1,
     slotsPerTaskManager: 8,
-    ...(natsUrl
-      ? { connectNats: (servers?: string) => connect({ servers: servers ?? natsUrl }) }
-      : {}),
+    clientTimeoutMs: timeoutMs,
+    connectNats: (servers?: string) => connect({ servers: (servers ?? natsUrl).split(",") }),
   });
   const app: FetchApp = mini.rest;
   const inProcess = ((input: string, init?: RequestInit) =>
     app.fetch(new Request(input, init))) as typeof fetch;
-  return api("embedded MiniCluster", fetchExchange("http://mini", inProcess), () => mini.stop());
+  return api("embedded MiniCluster", fetchExchange("http://mini", inProcess, timeoutMs), () =>
+    mini.stop(),
+  );
 }

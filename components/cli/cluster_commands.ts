@@ -7,11 +7,12 @@ import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ErrorCode, FlotillaError } from "../core/mod.ts";
-import { type Output, remote, usage } from "./commands.ts";
+import { type Config, configEnv, ErrorCode, FlotillaError } from "../core/mod.ts";
+import { configureJobRuntime } from "../dataflow/internal_mod.ts";
+import { remote } from "./cli_config.ts";
 import { type ComposeCall, compose, failed } from "./compose.ts";
-
-type Flags = Record<string, unknown>;
+import type { Flags, Output } from "./io.ts";
+import { usage } from "./usage.ts";
 
 function projectOf(flags: Flags, layout: string): string {
   const project = (flags.project as string | undefined) ?? `flotilla-${layout}`;
@@ -28,25 +29,32 @@ function scaleOf(flags: Flags): number | undefined {
   return n;
 }
 
-const restPort = () => Number(process.env.FLOTILLA_REST_PORT ?? 8081);
-const natsPort = () => Number(process.env.FLOTILLA_NATS_PORT ?? 4222);
-
 /**
  * Where a layout is reached from this host: REST, or NATS where the master moves (elastic, and
- * ha, whose standby master may lead and answers on another REST port).
+ * ha, whose standby master may lead and answers on another REST port). Compose is asked where it
+ * published the port: which host port that is (FLOTILLA_REST_PORT, FLOTILLA_NATS_PORT, ...) is
+ * the compose file's business, not flotilla config.
  */
-function addressOf(layout: string): string {
-  return layout === "elastic" || layout === "ha"
-    ? `nats://127.0.0.1:${natsPort()}`
-    : `http://127.0.0.1:${restPort()}`;
+async function addressOf(call: ComposeCall): Promise<string> {
+  const [service, port, scheme] =
+    call.layout === "elastic" || call.layout === "ha"
+      ? ["nats", 4222, "nats"]
+      : [call.layout === "session" ? "dispatcher" : "master", 8081, "http"];
+  const result = await compose(call, (c, o) => c.port(service, port, o));
+  const published = /^(.*):(\d+)$/.exec(result.out.trim().split("\n")[0] ?? "");
+  if (result.exitCode !== 0 || !published) throw failed(`compose port ${service} ${port}`, result);
+  // Published on every interface: this host reaches it on its loopback.
+  const host = ["0.0.0.0", "::", "[::]"].includes(published[1]!) ? "127.0.0.1" : published[1];
+  return `${scheme}://${host}:${published[2]}`;
 }
 
 async function waitForCluster(
   address: string,
   taskmanagers: number,
   out: Output,
+  config: Config,
 ): Promise<unknown> {
-  const cluster = remote({ cluster: address });
+  const cluster = remote(config, address);
   const deadline = Date.now() + 120_000;
   let said = "";
   try {
@@ -72,7 +80,12 @@ async function waitForCluster(
   }
 }
 
-export async function clusterCommand(action: string, flags: Flags, out: Output): Promise<number> {
+export async function clusterCommand(
+  action: string,
+  flags: Flags,
+  out: Output,
+  config: Config,
+): Promise<number> {
   const layout = (flags.layout as string | undefined) ?? "standalone";
   if (layout === "job" && action === "up")
     throw usage("the job layout runs one job: use flotilla run <job> --target compose-job");
@@ -89,8 +102,13 @@ export async function clusterCommand(action: string, flags: Flags, out: Output):
         (c, o) => c.upAll({ ...o, commandOptions: [["--scale", `${service}=${scale}`]] }), // upAll adds -d
       );
       if (result.exitCode !== 0) throw failed("compose up", result);
-      const url = addressOf(layout);
-      const overview = await waitForCluster(url, layout === "elastic" ? scale - 1 : scale, out);
+      const url = await addressOf(call);
+      const overview = await waitForCluster(
+        url,
+        layout === "elastic" ? scale - 1 : scale,
+        out,
+        config,
+      );
       if (out.json) out.event({ layout, project, cluster: url, rest: url, overview });
       else out.line(`up: ${url} (flotilla run <job> --cluster ${url})`);
       return 0;
@@ -176,7 +194,14 @@ export async function runComposeJob(
     parallelism,
     flags,
     out,
-  }: { args: Record<string, string>; parallelism?: number; flags: Flags; out: Output },
+    config,
+  }: {
+    args: Record<string, string>;
+    parallelism?: number;
+    flags: Flags;
+    out: Output;
+    config: Config;
+  },
 ): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), "flotilla-job-"));
   const project = projectOf(flags, `job-${Date.now().toString(36)}`);
@@ -194,7 +219,7 @@ export async function runComposeJob(
   process.once("SIGINT", interrupted);
   process.once("SIGTERM", interrupted);
   try {
-    const stack = await prepareStack(dir, bytes, job, { args, parallelism, flags, out });
+    const stack = await prepareStack(dir, bytes, job, { args, parallelism, flags, out, config });
     call = { layout: "job", project, ...stack.call };
     out.event({ event: "stack", project, taskmanagers: stack.taskmanagers, slots: stack.slots });
     if (!out.json)
@@ -236,19 +261,26 @@ async function prepareStack(
     parallelism,
     flags,
     out,
-  }: { args: Record<string, string>; parallelism?: number | undefined; flags: Flags; out: Output },
+    config,
+  }: {
+    args: Record<string, string>;
+    parallelism?: number | undefined;
+    flags: Flags;
+    out: Output;
+    config: Config;
+  },
 ): Promise<{ taskmanagers: number; slots: number; call: Omit<ComposeCall, "layout" | "project"> }> {
   // The graph is built here too (for the plan): it sees the secret the stack will get, through a
   // link to the same file (an empty one when there is none, like compose's /dev/null default).
   const secrets = join(dir, "secrets");
   await mkdir(secrets);
-  const secretFile = process.env.FLOTILLA_JOB_SECRET_FILE;
-  if (secretFile) await symlink(resolve(secretFile), join(secrets, "job"));
+  const secretFile = config["job.secret-file"] ? resolve(config["job.secret-file"]) : "";
+  if (secretFile) await symlink(secretFile, join(secrets, "job"));
   else await writeFile(join(secrets, "job"), "");
-  process.env.FLOTILLA_SECRETS_DIR = secrets;
+  configureJobRuntime({ ...config, "secrets.dir": secrets });
   const plan = job.graph({ args, ...(parallelism ? { parallelism } : {}) }).plan();
   const slots = slotsNeeded(plan);
-  const perTaskManager = Number(process.env.FLOTILLA_TASKMANAGER_SLOTS ?? 2);
+  const perTaskManager = config["taskmanager.slots"];
   const taskmanagers = scaleOf(flags) ?? Math.max(1, Math.ceil(slots / perTaskManager));
   const artifact = join(dir, "job.mjs");
   await writeFile(artifact, bytes);
@@ -256,12 +288,18 @@ async function prepareStack(
     taskmanagers,
     slots,
     call: {
+      // job.yml reads these config keys' variables: its TaskManagers get the slots the stack was
+      // sized by, its job the same secret file, the arguments and the parallelism.
       env: {
+        ...configEnv({
+          "taskmanager.slots": perTaskManager,
+          ...(secretFile ? { "job.secret-file": secretFile } : {}),
+          "job.args": Object.entries(args)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(","),
+          "job.parallelism": parallelism ?? 0,
+        }),
         FLOTILLA_JOB_ARTIFACT: artifact,
-        FLOTILLA_JOB_ARGS: Object.entries(args)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(","),
-        FLOTILLA_JOB_PARALLELISM: String(parallelism ?? 0),
       },
       onOutput: (chunk: string) => followJobManager(chunk, out),
     },

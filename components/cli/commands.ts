@@ -4,22 +4,14 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { ErrorCode, FlotillaError } from "../core/mod.ts";
+import { type Config, ErrorCode, FlotillaError } from "../core/mod.ts";
 import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
-import { type ClusterApi, localCluster, remoteCluster } from "./cluster_api.ts";
+import { remote } from "./cli_config.ts";
+import { localCluster } from "./cluster_api.ts";
+import { EXIT, type Output } from "./io.ts";
+import { usage } from "./usage.ts";
 
-export const EXIT = { ok: 0, failed: 1, canceled: 2, usage: 64 } as const;
 const TERMINAL = new Set(["finished", "failed", "canceled"]);
-
-export interface Output {
-  json: boolean;
-  line(text: string): void;
-  event(value: unknown): void;
-}
-
-export function usage(message: string): FlotillaError {
-  return Object.assign(new FlotillaError(ErrorCode.INVALID_ARGUMENT, message), { usage: true });
-}
 
 export function parseArgs(raw: unknown): Record<string, string> {
   const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
@@ -38,21 +30,6 @@ export function parallelismOf(raw: unknown): number | undefined {
   if (!Number.isInteger(n) || n < 1)
     throw usage(`bad --parallelism ${JSON.stringify(raw)}: use a whole number >= 1`);
   return n;
-}
-
-export function clusterUrl(flags: { cluster?: unknown }): string | undefined {
-  const url = (flags.cluster as string | undefined) ?? process.env.FLOTILLA_CLUSTER;
-  return url || undefined;
-}
-
-export function remote(flags: { cluster?: unknown; clusterId?: unknown }): ClusterApi {
-  const url = clusterUrl(flags);
-  if (!url)
-    throw usage(
-      "no cluster given: pass --cluster http://host:8081 (or nats://host:4222) or set FLOTILLA_CLUSTER",
-    );
-  const clusterId = (flags.clusterId as string | undefined) ?? process.env.FLOTILLA_CLUSTER_ID;
-  return remoteCluster(url, clusterId ? { clusterId } : {});
 }
 
 async function bundle(file: string): Promise<Uint8Array> {
@@ -161,8 +138,10 @@ export async function run(
   file: string,
   flags: Record<string, unknown>,
   out: Output,
+  config: Config,
 ): Promise<number> {
-  const target = (flags.target as string | undefined) ?? (clusterUrl(flags) ? "remote" : "local");
+  const target =
+    (flags.target as string | undefined) ?? (config["cluster.address"] ? "remote" : "local");
   if (!["local", "remote", "compose-job"].includes(target))
     throw usage(`bad --target ${JSON.stringify(target)}: use local, remote or compose-job`);
   if (flags.detached && target !== "remote")
@@ -178,9 +157,13 @@ export async function run(
       ...(parallelism ? { parallelism } : {}),
       flags,
       out,
+      config,
     });
   }
-  const cluster = target === "remote" ? remote(flags) : await localCluster();
+  const cluster =
+    target === "remote"
+      ? remote(config)
+      : await localCluster({ natsUrl: config["nats.url"], timeoutMs: config["client.timeout"] });
   try {
     const { artifact, uploaded } = await cluster.upload(bytes);
     out.event({ event: "artifact", artifact, bytes: bytes.byteLength, uploaded });
@@ -255,8 +238,12 @@ export async function run(
   }
 }
 
-export async function list(flags: Record<string, unknown>, out: Output): Promise<number> {
-  const { jobs } = await remote(flags).call("GET", "/jobs");
+export async function list(
+  _flags: Record<string, unknown>,
+  out: Output,
+  config: Config,
+): Promise<number> {
+  const { jobs } = await remote(config).call("GET", "/jobs");
   if (out.json) out.event({ jobs });
   else if (jobs.length === 0) out.line("no jobs");
   else for (const j of jobs) out.line(`${j.id}  ${j.state.padEnd(10)}  ${j.name}`);
@@ -265,10 +252,11 @@ export async function list(flags: Record<string, unknown>, out: Output): Promise
 
 export async function status(
   jobId: string,
-  flags: Record<string, unknown>,
+  _flags: Record<string, unknown>,
   out: Output,
+  config: Config,
 ): Promise<number> {
-  const d = await remote(flags).call("GET", `/jobs/${jobId}`);
+  const d = await remote(config).call("GET", `/jobs/${jobId}`);
   if (out.json) out.event(d);
   else out.line(`${jobId} ${d.name}: ${describe(d)}`);
   return EXIT.ok;
@@ -276,10 +264,11 @@ export async function status(
 
 export async function cancel(
   jobId: string,
-  flags: Record<string, unknown>,
+  _flags: Record<string, unknown>,
   out: Output,
+  config: Config,
 ): Promise<number> {
-  const cluster = remote(flags);
+  const cluster = remote(config);
   await cluster.call("PATCH", `/jobs/${jobId}?mode=cancel`);
   let d: any;
   for (;;) {
@@ -296,8 +285,9 @@ export async function stop(
   jobId: string,
   flags: Record<string, unknown>,
   out: Output,
+  config: Config,
 ): Promise<number> {
-  const r = await remote(flags).call("POST", `/jobs/${jobId}/stop`, {
+  const r = await remote(config).call("POST", `/jobs/${jobId}/stop`, {
     savepoint: Boolean(flags.savepoint),
   });
   if (out.json) out.event(r);
@@ -307,10 +297,11 @@ export async function stop(
 
 export async function savepoint(
   jobId: string,
-  flags: Record<string, unknown>,
+  _flags: Record<string, unknown>,
   out: Output,
+  config: Config,
 ): Promise<number> {
-  const r = await remote(flags).call("POST", `/jobs/${jobId}/savepoints`);
+  const r = await remote(config).call("POST", `/jobs/${jobId}/savepoints`);
   if (out.json) out.event({ jobId, ...r });
   else out.line(r.path);
   return EXIT.ok;

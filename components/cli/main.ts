@@ -1,6 +1,6 @@
 /** The `flotilla` executable: parses argv with the program, maps unknown commands to exit 64. */
-import type { Output } from "./commands.ts";
-import { EXIT_USAGE, program } from "./program.ts";
+import { EXIT_USAGE, type Output } from "./io.ts";
+import { program } from "./program.ts";
 
 const argv = process.argv.slice(2);
 const fail = (message: string, code = 1): never => {

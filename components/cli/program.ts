@@ -5,9 +5,8 @@
  */
 import { type CAC, cac } from "cac";
 import pkg from "../../package.json" with { type: "json" };
-import type { Output } from "./commands.ts";
+import { EXIT_USAGE, type Flags, type ProgramIo } from "./io.ts";
 
-export const EXIT_USAGE = 64;
 /** The roles of `flotilla start` (kept here so help does not load the cluster code). */
 export const ROLE_NAMES = [
   "master",
@@ -23,15 +22,6 @@ export function version(): string {
   return pkg.version;
 }
 
-export interface ProgramIo {
-  out: Output;
-  verbose: boolean;
-  /** Prints `flotilla: <message>` to stderr and exits with `code`. */
-  fail(message: string, code?: number): never;
-  exit(code: number): never;
-}
-
-type Flags = Record<string, unknown>;
 type CommandName =
   | "run"
   | "bundleCommand"
@@ -47,17 +37,22 @@ export function program(io: ProgramIo): CAC {
   const cli = cac("flotilla");
   const { out } = io;
 
-  /** Runs a job command: typed errors become one line (a stack only with --verbose) and a code. */
+  /**
+   * Runs a job command with the config compiled from its flags (the last of cac's arguments):
+   * typed errors become one line (a stack only with --verbose) and a code.
+   */
   const command =
     (name: CommandName) =>
     async (...args: unknown[]): Promise<void> => {
       try {
+        const { configureCli } = await import("./cli_config.ts");
+        const config = configureCli(args.at(-1) as Flags);
         const commands = {
           ...(await import("./commands.ts")),
           ...(name === "clusterCommand" ? await import("./cluster_commands.ts") : {}),
         };
         const fn = commands[name] as (...a: unknown[]) => Promise<number>;
-        io.exit(await fn(...args, out));
+        io.exit(await fn(...args, out, config));
       } catch (err) {
         const usageError = (err as { usage?: boolean }).usage === true;
         const message = (err as Error).message;
@@ -78,11 +73,11 @@ export function program(io: ProgramIo): CAC {
       c
         .option(
           "--cluster <address>",
-          "Cluster address: http://host:8081 (REST) or nats://host:4222 (also FLOTILLA_CLUSTER)",
+          "Cluster address: http://host:8081 (REST) or nats://host:4222 (cluster.address)",
         )
         .option(
           "--cluster-id <id>",
-          "With a nats:// address: the cluster's id (also FLOTILLA_CLUSTER_ID; default: default)",
+          "With a nats:// address: the cluster's id (cluster.id; default: default)",
         ),
     );
 
@@ -151,7 +146,7 @@ export function program(io: ProgramIo): CAC {
     cli
       .command("list", "List the cluster's jobs.")
       .example("flotilla list --cluster http://localhost:8081")
-      .example("FLOTILLA_CLUSTER=nats://localhost:4222 flotilla list --json"),
+      .example("FLOTILLA_CLUSTER_ADDRESS=nats://localhost:4222 flotilla list --json"),
   ).action(command("list"));
 
   clusterOptions(

@@ -7,7 +7,7 @@ import { type Logger, silentLogger, subjects } from "../core/mod.ts";
 import { createDispatcher, type DispatcherApp, dispatcherApp } from "../dispatcher/mod.ts";
 import { memoryHaServices } from "../ha/mod.ts";
 import { createResourceManager, staticDriver } from "../resourcemanager/mod.ts";
-import { createClient, localTransport, type RpcClient } from "../rpc/mod.ts";
+import { type CallDeadlines, createClient, localTransport, type RpcClient } from "../rpc/mod.ts";
 import { createTaskManager, type TaskManager } from "../taskmanager/mod.ts";
 import { type Fabric, localFabric } from "./fabric.ts";
 import { dispatcherStores } from "./stores.ts";
@@ -25,6 +25,10 @@ export interface MiniClusterOptions {
   heartbeatIntervalMs?: number;
   /** @default 300000 */
   slotRequestTimeoutMs?: number;
+  /** Deadlines of the ResourceManager's calls (`rpc.timeout`, `rpc.attempt-timeout`). @default 5000, 1000 */
+  deadlines?: CallDeadlines;
+  /** Deadline of one call of `client`, the REST API's (`client.timeout`). @default 30000 */
+  clientTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -44,6 +48,8 @@ export async function startMiniCluster({
   connectNats,
   heartbeatIntervalMs = 1000,
   slotRequestTimeoutMs = 300_000,
+  deadlines,
+  clientTimeoutMs = 30_000,
   log = silentLogger,
 }: MiniClusterOptions = {}): Promise<MiniCluster> {
   const fabric = localFabric(connectNats ? { connectNats } : {});
@@ -55,7 +61,13 @@ export async function startMiniCluster({
     clusterId,
     token: 1,
     driver: staticDriver(),
-    config: { heartbeatIntervalMs, heartbeatTimeoutMs },
+    config: {
+      heartbeatIntervalMs,
+      heartbeatTimeoutMs,
+      ...(deadlines
+        ? { rpcTimeoutMs: deadlines.timeoutMs, rpcAttemptTimeoutMs: deadlines.attemptTimeoutMs }
+        : {}),
+    },
     log,
   });
   const rmServed = fabric.serve(rm.subject, rm.app);
@@ -90,7 +102,7 @@ export async function startMiniCluster({
   return {
     fabric,
     rest,
-    client: createClient<DispatcherApp>(localTransport(rest), { timeoutMs: 30_000 }),
+    client: createClient<DispatcherApp>(localTransport(rest), { timeoutMs: clientTimeoutMs }),
     taskManagers: tms,
     async stop() {
       await dispatcher.suspend();

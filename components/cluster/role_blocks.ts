@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BlockRole, type Config, type Logger, subjects } from "../core/mod.ts";
+import { BlockRole, type Config, configEnv, type Logger, subjects } from "../core/mod.ts";
 import { createDispatcher, type DispatcherStores, dispatcherApp } from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
 import { schedulerOptionsFrom } from "../jobmanager/mod.ts";
@@ -15,9 +15,11 @@ import {
   dockerDriver,
   processDriver,
   type ResourceDriver,
+  resourceManagerConfigFrom,
   staticDriver,
 } from "../resourcemanager/mod.ts";
 import {
+  callDeadlinesFrom,
   createBlock,
   type FetchApp,
   type HttpServer,
@@ -47,13 +49,30 @@ const BIN = /\.m?js$/.test(process.argv[1] ?? "")
   : fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 
 /**
+ * What a driven TaskManager shares with the ResourceManager that starts it, as the env of those
+ * config keys: where the cluster is, how it logs, and the timing both sides of a heartbeat or a
+ * call must agree on. (Its id and slot profile the driver adds.)
+ */
+function sharedWithTaskManagers(config: Config): Record<string, string> {
+  return configEnv({
+    "nats.url": config["nats.url"],
+    "cluster.id": config["cluster.id"],
+    "log.level": config["log.level"],
+    "heartbeat.interval": config["heartbeat.interval"],
+    "heartbeat.timeout": config["heartbeat.timeout"],
+    "rpc.timeout": config["rpc.timeout"],
+    "rpc.attempt-timeout": config["rpc.attempt-timeout"],
+  });
+}
+
+/**
  * The RM's driver: `process` starts `flotilla start taskmanager` children on this machine,
  * `docker` starts TaskManager containers through the Docker Engine API.
  */
 function driverFor(config: Config, log: Logger): ResourceDriver {
   const driver = config["resourcemanager.driver"];
   if (driver === "static") return staticDriver();
-  const env = { FLOTILLA_NATS_URL: config["nats.url"], FLOTILLA_CLUSTER_ID: config["cluster.id"] };
+  const env = sharedWithTaskManagers(config);
   if (driver === "docker") {
     return dockerDriver({
       clusterId: config["cluster.id"],
@@ -63,9 +82,9 @@ function driverFor(config: Config, log: Logger): ResourceDriver {
       ...(config["docker.max-taskmanagers"] > 0
         ? { maxTaskManagers: config["docker.max-taskmanagers"] }
         : {}),
-      env: { ...env, FLOTILLA_LOG_LEVEL: config["log.level"] },
+      env,
       // In a container the hostname is its id: `docker ps --filter label=...` says which RM.
-      managedBy: process.env.FLOTILLA_INSTANCE_ID ?? hostname(),
+      managedBy: config["cluster.instance-id"] || hostname(),
       log,
     });
   }
@@ -146,11 +165,7 @@ export function startResourceManager(
         clusterId,
         token,
         driver: driverFor(config, log),
-        config: {
-          heartbeatIntervalMs: config["heartbeat.interval"],
-          heartbeatTimeoutMs: config["heartbeat.timeout"],
-          idleTimeoutMs: config["resourcemanager.taskmanager-timeout"],
-        },
+        config: resourceManagerConfigFrom(config),
         log,
       });
       void rm.start();
@@ -294,27 +309,16 @@ export function startTaskManager({
   clusterId,
 }: RoleContext): RunningTaskManager {
   const fabric = natsFabric(nc, clusterId);
+  // A driven TaskManager gets taskmanager.slots 1 and that slot's profile from its driver.
   const slotProfile = {
     cpu: config["taskmanager.cpu"],
     memoryMb: config["taskmanager.memory-mb"],
-    extended: {},
+    extended: config["taskmanager.extended-resources"],
   };
-  // A TaskManager the process driver started has one slot of exactly the profile it was asked for.
-  const env = process.env;
-  const driven = env.FLOTILLA_TM_CPU !== undefined || env.FLOTILLA_TM_MEMORY_MB !== undefined;
-  const slots = driven
-    ? [
-        {
-          cpu: Number(env.FLOTILLA_TM_CPU ?? 0),
-          memoryMb: Number(env.FLOTILLA_TM_MEMORY_MB ?? 0),
-          extended: JSON.parse(env.FLOTILLA_TM_EXTENDED ?? "{}") as Record<string, number>,
-        },
-      ]
-    : Array.from({ length: config["taskmanager.slots"] }, () => slotProfile);
+  const slots = Array.from({ length: config["taskmanager.slots"] }, () => slotProfile);
   const tm = createTaskManager({
     clusterId,
-    // The process driver names the TaskManagers it starts.
-    ...(process.env.FLOTILLA_TM_ID ? { tmId: process.env.FLOTILLA_TM_ID } : {}),
+    ...(config["taskmanager.id"] ? { tmId: config["taskmanager.id"] } : {}),
     transportFor: fabric.transportFor,
     channelsFor: fabric.channelsFor,
     artifacts: { get: (key) => ha.blobs.get(key) },
@@ -334,12 +338,14 @@ export function startTaskManager({
       await tm.stop();
       await served.stop();
       if (!unregister) return;
-      // Best effort: without a ResourceManager (or with a slow one) the heartbeat timeout does it.
+      // Best effort, one attempt: without a ResourceManager (or with a slow one) the heartbeat
+      // timeout does it, and stopping should not wait a whole rpc.timeout for that.
       const rm = fabric.transportFor(subjects.resourceManager(clusterId));
+      const { attemptTimeoutMs } = callDeadlinesFrom(config);
       await send(
         rm,
         { method: "DELETE", path: `/taskmanagers/${tm.tmId}`, headers: {} },
-        { timeoutMs: 1000 },
+        { timeoutMs: attemptTimeoutMs, attemptTimeoutMs },
       ).then(
         (answer) => log.info({ tm: tm.tmId, status: answer.status }, "TaskManager unregistered"),
         (err: Error) =>

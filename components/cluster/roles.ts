@@ -7,10 +7,10 @@
 import { hostname } from "node:os";
 import { connect } from "@nats-io/transport-node";
 import { type Config, type Logger, newTaskManagerId } from "../core/mod.ts";
+import { configureJobRuntime } from "../dataflow/internal_mod.ts";
 import { natsHaServices } from "../ha/mod.ts";
 import type { JobOutcome } from "../jobmanager/mod.ts";
-import type { HttpServer } from "../rpc/mod.ts";
-import { serveHttp } from "../rpc/mod.ts";
+import { callDeadlinesFrom, type HttpServer, serveHttp } from "../rpc/mod.ts";
 import { startAuto } from "./auto_role.ts";
 import { natsFabric } from "./fabric.ts";
 import { runJobMode } from "./job_mode.ts";
@@ -52,6 +52,8 @@ async function startMini(config: Config, log: Logger): Promise<RunningRole> {
     clusterId: config["cluster.id"],
     taskManagers: 1,
     slotsPerTaskManager: config["taskmanager.slots"],
+    deadlines: callDeadlinesFrom(config),
+    clientTimeoutMs: config["client.timeout"],
     // Only jobs with NATS sources or sinks connect.
     connectNats: (servers?: string) =>
       connect({ servers: (servers ?? config["nats.url"]).split(",") }),
@@ -73,6 +75,7 @@ async function startMini(config: Config, log: Logger): Promise<RunningRole> {
 }
 
 export async function startRole(role: Role, config: Config, log: Logger): Promise<RunningRole> {
+  configureJobRuntime(config);
   if (role === "mini") return startMini(config, log.child({ role }));
   const clusterId = config["cluster.id"];
   const nc = await connect({
@@ -88,10 +91,10 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
     nc,
     ha,
     clusterId,
-    // FLOTILLA_INSTANCE_ID names this process in leader leases (e.g. the container's hostname).
-    // Several auto processes may share a host: its name says where, the suffix which.
+    // Without cluster.instance-id: several auto processes may share a host, so its name says
+    // where and the suffix which.
     holder:
-      process.env.FLOTILLA_INSTANCE_ID ??
+      config["cluster.instance-id"] ||
       `${role === "auto" ? hostname() : role}-${newTaskManagerId().slice(3)}`,
   };
   if (role === "auto") {

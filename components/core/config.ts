@@ -24,6 +24,32 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
 
 const port = z.coerce.number().int().min(0).max(65535);
 const subjectToken = z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only");
+/** An id that goes into subjects, or empty for "make a fresh one". */
+const optionalName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{0,64}$/, "up to 64 letters, digits, '-' and '_'");
+const RESOURCE_PAIRS = /^([A-Za-z0-9_.-]+=\d+(\.\d+)?(,[A-Za-z0-9_.-]+=\d+(\.\d+)?)*)?$/;
+/** Named amounts: `gpu=1,fpga=2` (env, flags) or `{"gpu": 1}` (a config file). */
+const resourceAmounts = z.union([
+  z
+    .string()
+    .regex(RESOURCE_PAIRS, "name=amount pairs separated by commas, e.g. gpu=1,fpga=2")
+    .transform((text) =>
+      Object.fromEntries(
+        text
+          .split(",")
+          .filter(Boolean)
+          .map((pair) => {
+            const [name, amount] = pair.split("=");
+            return [name!, Number(amount)];
+          }),
+      ),
+    ),
+  z.record(z.string(), z.number().min(0)),
+]);
+const clusterAddress = z
+  .string()
+  .regex(/^((https?|nats|tls):\/\/.+)?$/, "an http://, https://, nats:// or tls:// address");
 
 interface KeySpec<S extends z.ZodType> {
   schema: S;
@@ -43,6 +69,21 @@ export const configKeys = {
     "default",
     "Names the cluster; every NATS subject starts with it.",
   ),
+  "cluster.instance-id": key(
+    z.string().regex(/^[A-Za-z0-9_.-]{0,64}$/, "up to 64 letters, digits, '.', '-' and '_'"),
+    "",
+    "Names this process: in leader leases, and on the TaskManager containers its docker driver starts (label org.flotilla.managed-by). Empty: the role (auto: the hostname) plus a random suffix in leases, the hostname on containers.",
+  ),
+  "cluster.address": key(
+    clusterAddress,
+    "",
+    "Client: the cluster the CLI's job commands talk to (flag --cluster): http://host:8081 (REST) or nats://host:4222 (the same API over NATS). Empty: run starts an embedded MiniCluster; list, status, cancel, stop and savepoint need one.",
+  ),
+  "client.timeout": key(
+    duration,
+    30_000,
+    "Client: deadline of one CLI request to the cluster's REST API, over HTTP or NATS (Flink's client.timeout).",
+  ),
   "nats.url": key(z.string().min(1), "nats://127.0.0.1:4222", "NATS server(s), comma-separated."),
   "rpc.timeout": key(duration, 5000, "Deadline of one control-plane call, retries included."),
   "rpc.attempt-timeout": key(
@@ -59,6 +100,11 @@ export const configKeys = {
     0,
     "Roles without the REST API (taskmanager, resourcemanager, jobmanager) serve GET /healthz on this port; 0: none.",
   ),
+  "taskmanager.id": key(
+    optionalName,
+    "",
+    "This TaskManager's id (in its subject and slot ids); empty: a fresh random one. The process and docker drivers set it for the TaskManagers they start.",
+  ),
   "taskmanager.slots": key(
     z.coerce.number().int().min(1).max(1024),
     2,
@@ -73,6 +119,11 @@ export const configKeys = {
     z.coerce.number().min(0),
     0,
     "Memory (MB) one slot offers (0: not declared).",
+  ),
+  "taskmanager.extended-resources": key(
+    resourceAmounts,
+    "",
+    "Extended resources one slot offers, as name=amount pairs (gpu=1,fpga=2). The process and docker drivers set this, taskmanager.slots (1), .cpu and .memory-mb to the profile the ResourceManager asked for.",
   ),
   "resourcemanager.driver": key(
     z.enum(["static", "process", "docker"]),
@@ -109,6 +160,11 @@ export const configKeys = {
     300_000,
     "A job whose slots do not come within this long fails.",
   ),
+  "task.cancellation.timeout": key(
+    duration,
+    5000,
+    "How long a JobManager waits for an attempt's canceled tasks to report they stopped (on a restart, a rescale, a cancel or a stop) before it goes on without them (Flink's task.cancellation.timeout).",
+  ),
   "jobmanager.scheduler": key(
     z.enum(["default", "adaptive"]),
     "default",
@@ -130,6 +186,21 @@ export const configKeys = {
     "Adaptive scheduler: the lowest parallelism a job runs at: the lower bound of every vertex that follows the job's parallelism, until PUT /jobs/:id/resource-requirements changes it.",
   ),
   "ha.lease": key(duration, 3000, "Leader lease: a leader that cannot renew within it steps down."),
+  "secrets.dir": key(
+    z.string().min(1),
+    "/run/secrets",
+    "The directory env.secret(name) reads a job's secrets from, wherever the job graph is built (compose and swarm mount secrets there).",
+  ),
+  "artifact.cache-dir": key(
+    z.string(),
+    "",
+    "Where loaded job artifacts are cached by their hash (Flink's blob.storage.directory). Empty: flotilla-artifacts in the OS temp directory.",
+  ),
+  "job.secret-file": key(
+    z.string(),
+    "",
+    'run --target compose-job: the host file the per-job stack gets as the compose secret job (env.secret("job")); empty: an empty secret.',
+  ),
   "job.file": key(
     z.string(),
     "",
@@ -259,6 +330,20 @@ export interface ConfigKeyReference {
   env: string;
   default: unknown;
   doc: string;
+}
+
+/**
+ * The environment that sets these keys in a child process (whose `compileConfig` reads it): how a
+ * parent hands its own settings, or a TaskManager's id and profile, to the processes it starts.
+ */
+export function configEnv(
+  values: { readonly [K in ConfigKey]?: string | number },
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, value] of Object.entries(values)) {
+    if (value !== undefined) env[envName(k)] = String(value);
+  }
+  return env;
 }
 
 /** Every key with its env name, default and description, for docs and `flotilla config`. */

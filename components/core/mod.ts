@@ -7,6 +7,7 @@ export {
   type ConfigKeyReference,
   type ConfigOptions,
   compileConfig,
+  configEnv,
   configKeys,
   configReference,
   envName,

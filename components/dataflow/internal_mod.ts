@@ -9,13 +9,7 @@ export {
   type SlotSharingGroupSpec,
 } from "./graph/job_graph.ts";
 export { Partitioning } from "./graph/nodes.ts";
-export {
-  ARTIFACT_CACHE,
-  artifactHash,
-  bundleJob,
-  isArtifact,
-  loadArtifact,
-} from "./runtime/artifact.ts";
+export { artifactHash, bundleJob, isArtifact, loadArtifact } from "./runtime/artifact.ts";
 export { counterIn, type TaskServices } from "./runtime/chain.ts";
 export { CheckpointCoordinator } from "./runtime/coordinator.ts";
 export {
@@ -26,6 +20,11 @@ export {
   localChannels,
   natsChannels,
 } from "./runtime/deploy.ts";
+export {
+  configureJobRuntime,
+  type JobRuntimeSettings,
+  jobRuntimeSettings,
+} from "./runtime/job_runtime_settings.ts";
 export {
   type JobHandle,
   type JobResult,

@@ -25,6 +25,7 @@ export {
   send,
   unwrap,
 } from "./client.ts";
+export { type CallDeadlines, callDeadlinesFrom } from "./deadlines.ts";
 export {
   DEADLINE_HEADER,
   decodeReply,

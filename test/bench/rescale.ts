@@ -86,7 +86,7 @@ async function processRescale(repeats: number): Promise<BenchResult[]> {
     teardowns.push(() => nats.cleanup());
     const cluster = await clusterFor(t, nats, { roles: ["master"] });
     const live = new Map([
-      ["tm-base", cluster.spawn("taskmanager", { FLOTILLA_TM_ID: "tm-base" })],
+      ["tm-base", cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: "tm-base" })],
     ]);
     await taskManagers(cluster, 1);
 
@@ -100,7 +100,7 @@ async function processRescale(repeats: number): Promise<BenchResult[]> {
       progress(`repeat ${i + 1}/${repeats}: a TaskManager joins`);
       const before = (await cluster.call("GET", `/jobs/${jobId}`)).body.attempt as number;
       const spawned = performance.now();
-      const extra = cluster.spawn("taskmanager", { FLOTILLA_TM_ID: `tm-extra-${i}` });
+      const extra = cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: `tm-extra-${i}` });
       await taskManagers(cluster, 2);
       const registered = performance.now();
       const at4 = await runningAt(cluster, jobId, 4, before);
@@ -128,7 +128,10 @@ async function processRescale(repeats: number): Promise<BenchResult[]> {
     progress("baseline: default scheduler, kill -9 TaskManager -> RUNNING again");
     const plainRestart: number[] = [];
     for (let i = 0; i < repeats; i++) {
-      live.set(`tm-spare-${i}`, cluster.spawn("taskmanager", { FLOTILLA_TM_ID: `tm-spare-${i}` }));
+      live.set(
+        `tm-spare-${i}`,
+        cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: `tm-spare-${i}` }),
+      );
       await taskManagers(cluster, 2);
       const id = await cluster.submit("sequence-check.ts", { args: ARGS });
       const first = await runningAt(cluster, id);

@@ -102,7 +102,7 @@ export async function run(args: string[]): Promise<BenchResult[]> {
       },
     });
     const tms = ["tm-1", "tm-2", "tm-3"].map((id) =>
-      cluster.spawn("taskmanager", { FLOTILLA_TM_ID: id }),
+      cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: id }),
     );
     await cluster.waitFor("3 TaskManagers", async () =>
       (await cluster.call("GET", "/overview")).body.taskmanagers === 3 ? true : undefined,

@@ -4,13 +4,15 @@
  * lets a test await what arrives instead of sleeping.
  *
  * Run as a script it is a whole fake TaskManager process, as the process driver starts one:
- * it serves on `flotilla.<cluster>.taskmanager.<tmId>` and registers at the RM over NATS, with one slot
- * of the profile in `FLOTILLA_TM_CPU` / `FLOTILLA_TM_MEMORY_MB`; it heartbeats the RM, registers
- * again when the RM forgot it, and unregisters on SIGTERM (unless `FAKE_TM_IGNORE_SIGTERM=1`).
+ * it serves on `flotilla.<cluster>.taskmanager.<tmId>` and registers at the RM over NATS, with one
+ * slot of the profile its config says (`taskmanager.cpu`, `.memory-mb`, `.extended-resources`,
+ * which the driver sets); it heartbeats the RM, registers again when the RM forgot it, and
+ * unregisters on SIGTERM (unless `FAKE_TM_IGNORE_SIGTERM=1`).
  */
 import { pathToFileURL } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import {
+  compileConfig,
   ErrorCode,
   FlotillaError,
   parseTaskManagerId,
@@ -181,11 +183,16 @@ export type FakeTaskManager = ReturnType<typeof fakeTaskManager>;
 
 /** The script: a fake TaskManager process that registers at the RM over NATS. */
 async function main(): Promise<void> {
-  const env = process.env;
-  const clusterId = env.FLOTILLA_CLUSTER_ID ?? "default";
-  const tmId = parseTaskManagerId(env.FLOTILLA_TM_ID) as TaskManagerId;
-  const slot = profile(Number(env.FLOTILLA_TM_CPU ?? 1), Number(env.FLOTILLA_TM_MEMORY_MB ?? 1024));
-  const nc = await connect({ servers: env.FLOTILLA_NATS_URL ?? "nats://127.0.0.1:4222" });
+  // Its configuration the way a real TaskManager reads it: what the driver set, and defaults.
+  const config = compileConfig();
+  const clusterId = config["cluster.id"];
+  const tmId = parseTaskManagerId(config["taskmanager.id"]) as TaskManagerId;
+  const slot = profile(
+    config["taskmanager.cpu"],
+    config["taskmanager.memory-mb"],
+    config["taskmanager.extended-resources"],
+  );
+  const nc = await connect({ servers: config["nats.url"].split(",") });
   // Tests follow the process through events, and free its slots with a message.
   const tell = (event: string, detail: Record<string, unknown> = {}) =>
     nc.publish(`flotilla.${clusterId}.test.tm-events`, JSON.stringify({ tmId, event, ...detail }));
@@ -226,7 +233,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", async () => {
     tell("sigterm");
     await nc.flush();
-    if (env.FAKE_TM_IGNORE_SIGTERM === "1") return;
+    if (process.env.FAKE_TM_IGNORE_SIGTERM === "1") return;
     clearInterval(timer);
     await unwrap(rm.taskmanagers[":tmId"].$delete({ param: { tmId } })).catch(() => {});
     await served.stop();

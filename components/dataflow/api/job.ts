@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { ErrorCode, FlotillaError } from "../../core/mod.ts";
 import { buildJobGraph, type JobGraph } from "../graph/job_graph.ts";
 import { GraphRecorder } from "../graph/nodes.ts";
+import { jobRuntimeSettings } from "../runtime/job_runtime_settings.ts";
 import type { Source } from "../types.ts";
 import type { JobOptions } from "./job_options.ts";
 import { DataStream } from "./stream.ts";
@@ -70,20 +71,20 @@ export class JobEnv {
 
   /**
    * A secret the deployment mounted as a file: `/run/secrets/<name>` (compose `secrets:`), or
-   * under FLOTILLA_SECRETS_DIR. Read where the graph is built (JobManager and every TaskManager),
-   * never passed through job arguments, REST or logs. Trailing newlines are trimmed.
+   * under the config key `secrets.dir`. Read where the graph is built (JobManager and every
+   * TaskManager), never passed through job arguments, REST or logs. Trailing newlines are trimmed.
    */
   secret(name: string): string {
     if (!/^[A-Za-z0-9_.-]+$/.test(name))
       throw new JobDefinitionError(
         `bad secret name ${JSON.stringify(name)}: use letters, digits, _ . -`,
       );
-    const dir = process.env.FLOTILLA_SECRETS_DIR ?? "/run/secrets";
+    const dir = jobRuntimeSettings().secretsDir;
     try {
       return readFileSync(`${dir}/${name}`, "utf8").replace(/\r?\n$/, "");
     } catch {
       throw new JobDefinitionError(
-        `secret '${name}' is not in ${dir}: declare it under secrets: in the compose file (or set FLOTILLA_SECRETS_DIR)`,
+        `secret '${name}' is not in ${dir}: declare it under secrets: in the compose file (or set secrets.dir, FLOTILLA_SECRETS_DIR)`,
       );
     }
   }

@@ -10,16 +10,12 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ErrorCode, FlotillaError } from "../../core/mod.ts";
 import { isJobDefinition, type JobDefinition } from "../api/job.ts";
 import * as runtime from "../mod.ts";
-
-/** Where loaded artifacts are cached by hash: FLOTILLA_ARTIFACT_CACHE, or the temp directory. */
-export const ARTIFACT_CACHE =
-  process.env.FLOTILLA_ARTIFACT_CACHE ?? join(tmpdir(), "flotilla-artifacts");
+import { jobRuntimeSettings } from "./job_runtime_settings.ts";
 
 const RUNTIME_KEY = 'Symbol.for("flotilla.runtime")';
 const RUNTIME = Symbol.for("flotilla.runtime");
@@ -35,11 +31,12 @@ const loaded = new Map<string, Promise<JobDefinition>>();
 
 /**
  * Imports an artifact (once per process and hash) and returns its job definition. A module
- * whose default export is not `defineJob(...)` is a clear INVALID_ARGUMENT error.
+ * whose default export is not `defineJob(...)` is a clear INVALID_ARGUMENT error. `cacheDir`
+ * defaults to the process's `artifact.cache-dir`.
  */
 export function loadArtifact(
   bytes: Uint8Array,
-  { cacheDir = ARTIFACT_CACHE, name = "artifact" } = {},
+  { cacheDir = jobRuntimeSettings().artifactCacheDir, name = "artifact" } = {},
 ): Promise<JobDefinition> {
   return artifactHash(bytes).then((hash) => {
     let job = loaded.get(hash);

@@ -87,7 +87,7 @@ t.test(
   async (t) => {
     const nats = await natsFor(t);
     const cluster = await clusterFor(t, nats, { roles: ["master"] });
-    const first = cluster.spawn("taskmanager", { FLOTILLA_TM_ID: "tm-1" });
+    const first = cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: "tm-1" });
     await cluster.waitFor("one TaskManager", async () =>
       (await cluster.call("GET", "/overview")).body.taskmanagers === 1 ? true : undefined,
     );
@@ -101,7 +101,7 @@ t.test(
     t.same(at2.parallelismBounds, { lowerBound: 1, upperBound: 4 });
     t.equal(at2.rescales, 0, "started at 2 (the slots there are), not a rescale");
 
-    cluster.spawn("taskmanager", { FLOTILLA_TM_ID: "tm-2" });
+    cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: "tm-2" });
     const at4 = await runningAt(cluster, jobId, 4);
     t.equal(at4.rescales, 1, "one rescale, 2 -> 4");
     t.same(

@@ -14,11 +14,11 @@ async function withStandby(t: Test) {
   const nats = await natsFor(t);
   const cluster = await clusterFor(t, nats, {
     roles: ["dispatcher", "resourcemanager", "taskmanager", "taskmanager"],
-    env: { FLOTILLA_INSTANCE_ID: "d-a" },
+    env: { FLOTILLA_CLUSTER_INSTANCE_ID: "d-a" },
   });
   const standbyPort = await freePort();
   cluster.spawn("dispatcher", {
-    FLOTILLA_INSTANCE_ID: "d-b",
+    FLOTILLA_CLUSTER_INSTANCE_ID: "d-b",
     FLOTILLA_REST_PORT: String(standbyPort),
   });
   return { cluster, leader: cluster.processes[0]!, standby: `http://127.0.0.1:${standbyPort}` };

@@ -18,10 +18,10 @@ t.test(
     const nats = await natsFor(t);
     const cluster = await clusterFor(t, nats, { roles: ["dispatcher"] });
     const rms = {
-      "rm-a": cluster.spawn("resourcemanager", { FLOTILLA_INSTANCE_ID: "rm-a" }),
-      "rm-b": cluster.spawn("resourcemanager", { FLOTILLA_INSTANCE_ID: "rm-b" }),
+      "rm-a": cluster.spawn("resourcemanager", { FLOTILLA_CLUSTER_INSTANCE_ID: "rm-a" }),
+      "rm-b": cluster.spawn("resourcemanager", { FLOTILLA_CLUSTER_INSTANCE_ID: "rm-b" }),
     };
-    cluster.spawn("taskmanager", { FLOTILLA_TM_ID: "tm-1" });
+    cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: "tm-1" });
     await cluster.waitFor("the TaskManager registered", async () =>
       (await cluster.call("GET", "/overview")).body.taskmanagers === 1 ? true : undefined,
     );

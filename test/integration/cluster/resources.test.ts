@@ -14,11 +14,11 @@ t.test(
     const nats = await natsFor(t);
     const cluster = await clusterFor(t, nats, { roles: ["master"] });
     cluster.spawn("taskmanager", {
-      FLOTILLA_TM_ID: "tm-small",
+      FLOTILLA_TASKMANAGER_ID: "tm-small",
       FLOTILLA_TASKMANAGER_MEMORY_MB: "256",
     });
     cluster.spawn("taskmanager", {
-      FLOTILLA_TM_ID: "tm-big",
+      FLOTILLA_TASKMANAGER_ID: "tm-big",
       FLOTILLA_TASKMANAGER_MEMORY_MB: "2048",
     });
     await cluster.waitFor("two TaskManagers", async () =>

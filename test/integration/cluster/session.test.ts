@@ -89,7 +89,7 @@ t.test(
     const cluster = await clusterFor(t, nats, { roles: ["master"] });
     const tms = ["tm-a", "tm-b", "tm-c"].map((id) => ({
       id,
-      process: cluster.spawn("taskmanager", { FLOTILLA_TM_ID: id }),
+      process: cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: id }),
     }));
     await cluster.waitFor("three TaskManagers", async () =>
       (await cluster.call("GET", "/overview")).body.taskmanagers === 3 ? true : undefined,

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import t from "tap";
 import {
   compileConfig,
+  configEnv,
   configKeys,
   envName,
   InvalidConfigError,
@@ -90,5 +91,51 @@ t.test("a JSON config file is read from a path, also through FLOTILLA_CONFIG", (
 t.test("env names follow the key", (t) => {
   t.equal(envName("heartbeat.interval"), "FLOTILLA_HEARTBEAT_INTERVAL");
   t.equal(envName("rpc.attempt-timeout"), "FLOTILLA_RPC_ATTEMPT_TIMEOUT");
+  t.end();
+});
+
+t.test("extended resources: name=amount pairs from env or flags, an object from a file", (t) => {
+  const from = (options: Parameters<typeof compileConfig>[0]) =>
+    compileConfig(options)["taskmanager.extended-resources"];
+  t.same(from({ env: noEnv }), {}, "none by default");
+  t.same(from({ env: { FLOTILLA_TASKMANAGER_EXTENDED_RESOURCES: "gpu=1,fpga=2.5" } }), {
+    gpu: 1,
+    fpga: 2.5,
+  });
+  t.same(from({ env: noEnv, file: { "taskmanager.extended-resources": { gpu: 2 } } }), { gpu: 2 });
+  t.throws(
+    () => compileConfig({ env: { FLOTILLA_TASKMANAGER_EXTENDED_RESOURCES: "gpu" } }),
+    /'taskmanager.extended-resources' \(from env FLOTILLA_TASKMANAGER_EXTENDED_RESOURCES\)/,
+  );
+  t.end();
+});
+
+t.test("ids and addresses are checked where they are configured", (t) => {
+  const bad = (flags: Record<string, unknown>, key: string) =>
+    t.throws(() => compileConfig({ env: noEnv, flags }), { key }, `${JSON.stringify(flags)}`);
+  bad({ "cluster.address": "localhost:8081" }, "cluster.address");
+  bad({ "taskmanager.id": "tm.1" }, "taskmanager.id");
+  bad({ "cluster.instance-id": "a b" }, "cluster.instance-id");
+  const ok = compileConfig({
+    env: noEnv,
+    flags: { "cluster.address": "nats://h:4222", "taskmanager.id": "tm-1", "client.timeout": "2s" },
+  });
+  t.equal(ok["cluster.address"], "nats://h:4222");
+  t.equal(ok["taskmanager.id"], "tm-1");
+  t.equal(ok["client.timeout"], 2000);
+  t.end();
+});
+
+t.test("configEnv is what a child's compileConfig reads back", (t) => {
+  const env = configEnv({ "heartbeat.interval": 250, "cluster.id": "c1", "taskmanager.slots": 1 });
+  t.same(env, {
+    FLOTILLA_HEARTBEAT_INTERVAL: "250",
+    FLOTILLA_CLUSTER_ID: "c1",
+    FLOTILLA_TASKMANAGER_SLOTS: "1",
+  });
+  const child = compileConfig({ env });
+  t.equal(child["heartbeat.interval"], 250);
+  t.equal(child["cluster.id"], "c1");
+  t.equal(child["taskmanager.slots"], 1);
   t.end();
 });

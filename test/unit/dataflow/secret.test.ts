@@ -3,11 +3,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
+import { configureJobRuntime } from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, JobDefinitionError, sinks, sources } from "../../../components/dataflow/mod.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "flotilla-secrets-"));
 writeFileSync(join(dir, "db-password"), "hunter2\n");
-process.env.FLOTILLA_SECRETS_DIR = dir;
+configureJobRuntime({ "secrets.dir": dir, "artifact.cache-dir": "" });
 
 function jobReading(name: string) {
   let read: string | undefined;

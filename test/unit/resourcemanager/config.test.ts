@@ -44,3 +44,18 @@ t.test("from the process configuration, with overrides", async (t) => {
     idleTimeoutMs: 5000,
   });
 });
+
+t.test("every RM option the process configuration has a key for comes from it", async (t) => {
+  const config = compileConfig({
+    env: {
+      FLOTILLA_RESOURCEMANAGER_TASKMANAGER_TIMEOUT: "7s",
+      FLOTILLA_RPC_TIMEOUT: "3s",
+      FLOTILLA_RPC_ATTEMPT_TIMEOUT: "300ms",
+    },
+  });
+  t.match(resourceManagerConfigFrom(config), {
+    idleTimeoutMs: 7000,
+    rpcTimeoutMs: 3000,
+    rpcAttemptTimeoutMs: 300,
+  });
+});

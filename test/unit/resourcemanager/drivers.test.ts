@@ -72,7 +72,7 @@ t.test(
       command: [
         process.execPath,
         "-e",
-        "process.exit(Number(process.env.FLOTILLA_TM_CPU) * 10 + (process.env.FLOTILLA_TM_EXTENDED === '{\"gpu\":1}' ? 1 : 0))",
+        "process.exit(Number(process.env.FLOTILLA_TASKMANAGER_CPU) * 10 + (process.env.FLOTILLA_TASKMANAGER_EXTENDED_RESOURCES === 'gpu=1' ? 1 : 0))",
       ],
       maxTaskManagers: 1,
       output: "ignore",
@@ -84,7 +84,7 @@ t.test(
     t.equal(
       await exitCode,
       31,
-      "cpu 3 and the gpu arrived in FLOTILLA_TM_CPU and FLOTILLA_TM_EXTENDED",
+      "cpu 3 and the gpu arrived as taskmanager.cpu and taskmanager.extended-resources",
     );
     t.ok(driver.canStart(profile(1, 1)), "the exited child no longer counts");
   },

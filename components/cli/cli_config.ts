@@ -1,0 +1,38 @@
+/**
+ * The CLI's configuration, compiled once per command like a role's: flags (`--cluster`,
+ * `--cluster-id`) > `FLOTILLA_*` environment > `FLOTILLA_CONFIG` file > defaults. The job
+ * runtime (secrets, artifact cache) of this process is set from it too.
+ */
+import { type Config, compileConfig } from "../core/mod.ts";
+import { configureJobRuntime } from "../dataflow/internal_mod.ts";
+import { type ClusterApi, remoteCluster } from "./cluster_api.ts";
+import type { Flags } from "./io.ts";
+import { usage } from "./usage.ts";
+
+const text = (value: unknown) => (value === undefined ? undefined : String(value));
+
+export function configureCli(flags: Flags): Config {
+  let config: Config;
+  try {
+    config = compileConfig({
+      // cac reads `--cluster-id 7` as a number; an id is a string.
+      flags: { "cluster.address": text(flags.cluster), "cluster.id": text(flags.clusterId) },
+    });
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+  configureJobRuntime(config);
+  return config;
+}
+
+/** The cluster at `address` (`cluster.address`, `--cluster`), with the CLI's id and deadline. */
+export function remote(config: Config, address = config["cluster.address"]): ClusterApi {
+  if (!address)
+    throw usage(
+      "no cluster given: pass --cluster http://host:8081 (or nats://host:4222) or set FLOTILLA_CLUSTER_ADDRESS",
+    );
+  return remoteCluster(address, {
+    clusterId: config["cluster.id"],
+    timeoutMs: config["client.timeout"],
+  });
+}

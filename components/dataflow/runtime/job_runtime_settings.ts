@@ -1,0 +1,41 @@
+/**
+ * The settings a job reaches without a config in hand (env.secret's directory, the artifact
+ * cache), set once by the process's entrypoint from its compiled config: the runtime itself reads
+ * no environment.
+ */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Config, configKeys } from "../../core/mod.ts";
+
+export interface JobRuntimeSettings {
+  /** Where `env.secret(name)` reads from (`secrets.dir`). */
+  readonly secretsDir: string;
+  /** Where loaded artifacts are cached by hash (`artifact.cache-dir`). */
+  readonly artifactCacheDir: string;
+}
+
+type SettingKeys = "secrets.dir" | "artifact.cache-dir";
+
+function settingsFrom(config: Pick<Config, SettingKeys>): JobRuntimeSettings {
+  return {
+    secretsDir: config["secrets.dir"],
+    artifactCacheDir: config["artifact.cache-dir"] || join(tmpdir(), "flotilla-artifacts"),
+  };
+}
+
+let current = settingsFrom({
+  "secrets.dir": configKeys["secrets.dir"].default,
+  "artifact.cache-dir": configKeys["artifact.cache-dir"].default,
+});
+
+export function jobRuntimeSettings(): JobRuntimeSettings {
+  return current;
+}
+
+/**
+ * Takes this process's settings from its config. Process-wide because jobs call `env.secret()`
+ * and artifacts load deep inside blocks that carry no config; until called, the keys' defaults hold.
+ */
+export function configureJobRuntime(config: Pick<Config, SettingKeys>): void {
+  current = settingsFrom(config);
+}

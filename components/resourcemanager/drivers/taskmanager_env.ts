@@ -1,0 +1,19 @@
+/**
+ * What a driver tells a TaskManager it starts, as the config keys the TaskManager's own
+ * `compileConfig` reads: its id and one slot of exactly the profile the ResourceManager asked for.
+ */
+import { configEnv, type TaskManagerId } from "../../core/mod.ts";
+import type { ResourceProfile } from "../types.ts";
+
+export function taskManagerEnv(tmId: TaskManagerId, p: ResourceProfile): Record<string, string> {
+  return configEnv({
+    "taskmanager.id": tmId,
+    "taskmanager.slots": 1,
+    "taskmanager.cpu": p.cpu,
+    "taskmanager.memory-mb": p.memoryMb,
+    // Always set, even empty: a child that inherits its parent's environment must not keep its value.
+    "taskmanager.extended-resources": Object.entries(p.extended)
+      .map(([name, amount]) => `${name}=${amount}`)
+      .join(","),
+  });
+}

@@ -16,6 +16,7 @@ import {
   unwrap,
 } from "../../../components/rpc/mod.ts";
 import { type EchoBlock, echoBlock } from "../../support/echo_block.ts";
+import { until } from "../../support/poll.ts";
 import { connectFor, natsFor } from "../../support/tap.ts";
 
 t.test("typed calls over NATS: bodies, params, queries, typed errors", async (t) => {
@@ -98,18 +99,17 @@ t.test("payloads over max_payload: a clear error each way, no crash", async (t) 
 t.test("a subject nobody serves is UNAVAILABLE at once, not after the deadline", async (t) => {
   const server = await natsFor(t);
   const nc = await connectFor(t, server);
-  const client = createClient<EchoBlock>(natsTransport(nc, "t.nobody"), { timeoutMs: 5000 });
+  // A deadline far past the test's: an answer at all shows it did not wait for it.
+  const client = createClient<EchoBlock>(natsTransport(nc, "t.nobody"), { timeoutMs: 600_000 });
   const calls = [
     () => unwrap(client.ping.$get()),
     () => unwrap(client.items.$post({ json: { id: "a", name: "n" } })),
   ];
   for (const call of calls) {
-    const start = Date.now();
     const error = (await (call() as Promise<unknown>).catch((e) => e)) as UnavailableError;
     t.ok(error instanceof UnavailableError, error.message);
     t.equal(error.retryable, true);
     t.match(error.message, /no service is listening on t\.nobody/);
-    t.ok(Date.now() - start < 500, `answered in ${Date.now() - start} ms`);
   }
 });
 
@@ -122,10 +122,9 @@ t.test("every call has a deadline: a slow handler gives TIMEOUT on time", async 
     timeoutMs: 300,
     attemptTimeoutMs: 100,
   });
-  const start = Date.now();
   await t.rejects(unwrap(client.slow.$get({ query: { ms: "2000" } })), { code: ErrorCode.TIMEOUT });
-  const elapsed = Date.now() - start;
-  t.ok(elapsed >= 250 && elapsed < 1000, `gave up after ${elapsed} ms`);
+  // Each attempt (a GET is retried) is a handler sleeping 2 s: the caller did not wait for one.
+  t.ok(served.inFlight() > 0, "the caller gave up while the 2 s handlers were still working");
 });
 
 t.test("singletons in a queue group: each call answered exactly once", async (t) => {
@@ -187,7 +186,7 @@ t.test("stop() answers the calls in flight, then the subject goes quiet", async 
   const served = serveNats(echoBlock(), { nc, subject: "t.stop" });
   const client = createClient<EchoBlock>(natsTransport(nc, "t.stop"));
   const pending = unwrap(client.slow.$get({ query: { ms: "200" } }));
-  while (served.inFlight() === 0) await new Promise((r) => setTimeout(r, 5));
+  await until(() => served.inFlight() > 0, "the slow call in flight", { intervalMs: 5 });
   await served.stop();
   t.same(await pending, { slept: 200 });
   await t.rejects(unwrap(client.ping.$get()), { code: ErrorCode.UNAVAILABLE });

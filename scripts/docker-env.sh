@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes Docker usable for flotilla's images and compose layouts on a machine that may have nothing
 # (a fresh Debian CI machine): engine and compose from apt, the daemon, an egress guard, the base
-# images (pulled, or local stand-ins when no registry answers), then the role images.
+# images (pulled, or local stand-ins when no registry answers), then the role images (npm run images:
+# one stage of images/Dockerfile per role).
 # Idempotent; a second run only checks. Root is needed only for the steps that install or start.
 #
 #   bash scripts/docker-env.sh          # prints one line per step; writes dist/docker.env

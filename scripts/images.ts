@@ -1,7 +1,8 @@
 /**
- * `npm run images`: builds the role images (images/<role>/Dockerfile) from dist/image/flotilla.mjs,
- * tags them flotilla/<role>:<package version> and :latest, and prints each one's size and what it
- * adds to the Node base. Rebuilds the bundle first when it is missing or older than the sources.
+ * `npm run images`: builds the role images from dist/image/flotilla.mjs, one stage of
+ * images/Dockerfile per role (`--target <role>`), tags them flotilla/<role>:<package version> and
+ * :latest, and prints each one's size and what it adds to the Node base. Rebuilds the bundle first
+ * when it is missing or older than the sources.
  *
  *   npm run images                           # base: --node-image, env NODE_IMAGE, dist/docker.env,
  *                                            # else node:24-bookworm-slim
@@ -25,6 +26,7 @@ const ROLES = ["dispatcher", "resourcemanager", "jobmanager", "taskmanager"] as 
 const DEFAULT_NODE_IMAGE = "node:24-bookworm-slim";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const BUNDLE = join(ROOT, "dist/image/flotilla.mjs");
+const DOCKERFILE = join(ROOT, "images/Dockerfile");
 const MB = 1024 * 1024;
 
 const { values: flags } = parseArgs({
@@ -150,7 +152,7 @@ let failure: string | undefined;
 try {
   for (const role of ROLES) {
     const started = Date.now();
-    const args = ["build", "-q", "-f", join(ROOT, "images", role, "Dockerfile")];
+    const args = ["build", "-q", "-f", DOCKERFILE, "--target", role];
     const buildArgs = { NODE_IMAGE: nodeImage, VERSION: version, SOURCE: source };
     for (const [key, value] of Object.entries(buildArgs)) {
       args.push("--build-arg", `${key}=${value}`);

@@ -1,9 +1,16 @@
-/** The role images (images/<role>/Dockerfile): what they contain, who they run as, and that a TaskManager container comes up healthy against NATS. */
+/** The role images (a stage per role in images/Dockerfile): what they contain, who they run as, and that a TaskManager container comes up healthy against NATS. */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import t from "tap";
-import { type DockerEnv, docker, ensureDocker, inspect, ROLES } from "../../support/docker.ts";
+import {
+  type DockerEnv,
+  docker,
+  ensureDocker,
+  inspect,
+  ROLES,
+  type Role,
+} from "../../support/docker.ts";
 
 // The first ensureDocker() on a fresh machine installs Docker and builds the stand-in images.
 t.setTimeout(15 * 60_000);
@@ -35,6 +42,14 @@ t.test("every role image is labelled, runs as node and adds a few MB to the base
     t.comment(`${role}: ${(image.Size / MB).toFixed(1)} MB, adds ${added.toFixed(2)} MB`);
     t.ok(added < 15, `${role} adds ${added.toFixed(2)} MB to ${env.nodeImage} (goal: < 10)`);
   }
+});
+
+t.test("the role images share every layer: one Dockerfile, a stage per role", async (t) => {
+  const layersOf = async (role: Role): Promise<string[]> =>
+    (await inspect(env.images[role])).RootFS.Layers;
+  const [first, ...others] = ROLES;
+  const expected = await layersOf(first);
+  for (const role of others) t.same(await layersOf(role), expected, `${role}: ${first}'s layers`);
 });
 
 t.test("the bundled command runs on the bare base as uid 1000", async (t) => {

@@ -3,9 +3,10 @@
  * the in-process and HTTP transports compare, all measured against raw NATS in the same run.
  * The server side runs in a child process (`rpc_server.ts`); this process is the client.
  *
- * Then the data plane (`channel.ts`) on the same nats-server.
+ * Then the data plane (`channel.ts`) and heartbeat loss detection (`heartbeat.ts`) on the same
+ * nats-server.
  *
- * Flags: --section request-reply|data-plane, --calls N (sequential calls per case), --warmup N,
+ * Flags: --section request-reply|data-plane|heartbeat, --calls N (sequential calls per case), --warmup N,
  * --ops N (calls per case in flight together), --in-flight N, --rounds N.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -23,6 +24,7 @@ import {
 import { type EchoBlock, echoBlock } from "../support/echo_block.ts";
 import { startNats } from "../support/nats.ts";
 import { measureChannel } from "./channel.ts";
+import { measureHeartbeat } from "./heartbeat.ts";
 import { type Case, measureCases, numberFlag } from "./measure.ts";
 import type { BenchResult } from "./report.ts";
 import type { RpcServerReady } from "./rpc_server.ts";
@@ -191,6 +193,7 @@ const measureDataPlane: RpcBenchSection = ({ natsUrl, progress }) =>
 export const sections: { name: string; measure: RpcBenchSection }[] = [
   { name: "request-reply", measure: measureRequestReply },
   { name: "data-plane", measure: measureDataPlane },
+  { name: "heartbeat", measure: measureHeartbeat },
 ];
 
 function chosenSections(args: string[]): typeof sections {

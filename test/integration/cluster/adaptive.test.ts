@@ -5,6 +5,7 @@
  */
 import t, { type Test } from "tap";
 import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
 
 const ADAPTIVE_JOB = "test/support/jobs/adaptive_sequence.ts";
@@ -61,24 +62,7 @@ async function checkExactlyOnce(
   const details = await cluster.result(jobId, 90_000);
   t.equal(details.state, "finished", `finished: ${JSON.stringify(details.error ?? "")}`);
   const { body } = await cluster.call("GET", `/jobs/${jobId}/results`);
-  const values = Object.values(body as Record<string, { kind: string }[]>).flat() as {
-    kind: string;
-    key: number;
-    count: number;
-  }[];
-  t.same(
-    values.filter((v) => v.kind === "alert"),
-    [],
-    "no record lost or seen twice",
-  );
-  t.same(
-    values
-      .filter((v) => v.kind === "count")
-      .map((v) => [v.key, v.count])
-      .sort((a, b) => a[0]! - b[0]!),
-    Array.from({ length: keys }, (_, k) => [k, perKey]),
-    "every key counted exactly perKey records",
-  );
+  exactlyOnce(t, body, keys, perKey);
   return details;
 }
 

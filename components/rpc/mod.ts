@@ -18,7 +18,9 @@ export {
   natsChannelSender,
 } from "./channel_nats.ts";
 export {
+  type Answered,
   type ClientOptions,
+  callAll,
   createClient,
   type RpcClient,
   RpcResponse,

@@ -3,11 +3,13 @@
  * this process, on the in-process fabric and memory HA stores, speaking the very same protocols
  * as a cluster of processes over NATS. What `flotilla run` uses when no cluster is configured.
  */
-import { type Logger, silentLogger, subjects } from "../core/mod.ts";
-import { createDispatcher, type DispatcherApp, dispatcherApp } from "../dispatcher/mod.ts";
+import { compileConfig, type Logger, silentLogger, subjects, TimeoutError } from "../core/mod.ts";
+import { createDispatcher, dispatcherApp } from "../dispatcher/mod.ts";
 import { memoryHaServices } from "../ha/mod.ts";
+import { type JobManagerDeadlines, jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
+import type { DispatcherApp } from "../protocol/mod.ts";
 import { createResourceManager, staticDriver } from "../resourcemanager/mod.ts";
-import { type CallDeadlines, createClient, localTransport, type RpcClient } from "../rpc/mod.ts";
+import { createClient, localTransport, type RpcClient } from "../rpc/mod.ts";
 import { createTaskManager, type TaskManager } from "../taskmanager/mod.ts";
 import { type Fabric, localFabric } from "./fabric.ts";
 import { dispatcherStores } from "./stores.ts";
@@ -25,8 +27,12 @@ export interface MiniClusterOptions {
   heartbeatIntervalMs?: number;
   /** @default 300000 */
   slotRequestTimeoutMs?: number;
-  /** Deadlines of the ResourceManager's calls (`rpc.timeout`, `rpc.attempt-timeout`). @default 5000, 1000 */
-  deadlines?: CallDeadlines;
+  /**
+   * Deadlines of the blocks' calls (`rpc.timeout`, `rpc.attempt-timeout`) and of a canceled
+   * task's last report (`task.cancellation.timeout`); a TaskManager that has not registered
+   * within `rpc.timeout` fails the start. @default the config keys' defaults
+   */
+  deadlines?: JobManagerDeadlines;
   /** Deadline of one call of `client`, the REST API's (`client.timeout`). @default 30000 */
   clientTimeoutMs?: number;
   log?: Logger;
@@ -48,10 +54,11 @@ export async function startMiniCluster({
   connectNats,
   heartbeatIntervalMs = 1000,
   slotRequestTimeoutMs = 300_000,
-  deadlines,
+  deadlines: given,
   clientTimeoutMs = 30_000,
   log = silentLogger,
 }: MiniClusterOptions = {}): Promise<MiniCluster> {
+  const deadlines = { ...jobManagerDeadlinesFrom(compileConfig({ env: {} })), ...given };
   const fabric = localFabric(connectNats ? { connectNats } : {});
   const ha = memoryHaServices({ log });
   const stores = dispatcherStores(ha);
@@ -64,9 +71,8 @@ export async function startMiniCluster({
     config: {
       heartbeatIntervalMs,
       heartbeatTimeoutMs,
-      ...(deadlines
-        ? { rpcTimeoutMs: deadlines.timeoutMs, rpcAttemptTimeoutMs: deadlines.attemptTimeoutMs }
-        : {}),
+      rpcTimeoutMs: deadlines.rpc.timeoutMs,
+      rpcAttemptTimeoutMs: deadlines.rpc.attemptTimeoutMs,
     },
     log,
   });
@@ -92,12 +98,27 @@ export async function startMiniCluster({
   );
   const tmServed = tms.map((tm) => fabric.serve(tm.subject, tm.app));
   for (const tm of tms) tm.start();
-  while (!tms.every((tm) => tm.isRegistered())) await new Promise((r) => setTimeout(r, 2));
-  const dispatcher = createDispatcher({ clusterId, fabric, stores, slotRequestTimeoutMs, log });
-  const rest = dispatcherApp(dispatcher, {
-    rmSubject: rm.subject,
-    transportFor: fabric.transportFor,
+  const stopResources = async () => {
+    await Promise.all(tms.map((tm) => tm.stop()));
+    await Promise.all(tmServed.map((s) => s.stop()));
+    await rm.stop();
+    await rmServed.stop();
+  };
+  await registered(tms, deadlines.rpc.timeoutMs).catch(async (err: unknown) => {
+    await stopResources();
+    throw err;
   });
+  // One term: no other Dispatcher ever ran these jobs.
+  const dispatcher = createDispatcher({
+    clusterId,
+    fabric,
+    stores,
+    term: 1,
+    deadlines,
+    slotRequestTimeoutMs,
+    log,
+  });
+  const rest = dispatcherApp(dispatcher);
   const restServed = fabric.serve(subjects.dispatcher(clusterId), rest);
   return {
     fabric,
@@ -107,10 +128,24 @@ export async function startMiniCluster({
     async stop() {
       await dispatcher.suspend();
       await restServed.stop();
-      await Promise.all(tms.map((tm) => tm.stop()));
-      await Promise.all(tmServed.map((s) => s.stop()));
-      await rm.stop();
-      await rmServed.stop();
+      await stopResources();
     },
   };
+}
+
+/**
+ * Resolves once every TaskManager registered at the ResourceManager: one call each, in this
+ * process, so within one call's deadline. Nothing announces a registration, so it looks often.
+ */
+async function registered(tms: TaskManager[], timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const waiting = tms.filter((tm) => !tm.isRegistered());
+    if (waiting.length === 0) return;
+    if (performance.now() >= deadline)
+      throw new TimeoutError(
+        `MiniCluster: TaskManager ${waiting.map((tm) => tm.tmId).join(", ")} did not register at the ResourceManager within ${timeoutMs} ms (rpc.timeout)`,
+      );
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }

@@ -9,7 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { BlockRole, type Config, configEnv, type Logger, subjects } from "../core/mod.ts";
 import { createDispatcher, type DispatcherStores, dispatcherApp } from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
-import { schedulerOptionsFrom } from "../jobmanager/mod.ts";
+import { jobManagerDeadlinesFrom, schedulerOptionsFrom } from "../jobmanager/mod.ts";
 import {
   createResourceManager,
   dockerDriver,
@@ -231,13 +231,14 @@ export function dispatcherService(
         clusterId,
         fabric: termFabric,
         stores: fencedStores(stores, fence),
+        // The term's fencing token grows from term to term: recovered jobs' attempts start above it.
+        term: token,
+        deadlines: jobManagerDeadlinesFrom(config),
         slotRequestTimeoutMs: config["slot.request.timeout"],
         scheduler: schedulerOptionsFrom(config),
         log: log.child({ term: token }),
       });
       const app = dispatcherApp(dispatcher, {
-        rmSubject: subjects.resourceManager(clusterId),
-        transportFor: termFabric.transportFor,
         config: {
           "cluster.id": clusterId,
           "heartbeat.interval": config["heartbeat.interval"],

@@ -9,8 +9,9 @@ import { connect } from "@nats-io/transport-node";
 import { type Config, type Logger, newTaskManagerId } from "../core/mod.ts";
 import { configureJobRuntime } from "../dataflow/internal_mod.ts";
 import { natsHaServices } from "../ha/mod.ts";
-import type { JobOutcome } from "../jobmanager/mod.ts";
-import { callDeadlinesFrom, type HttpServer, serveHttp } from "../rpc/mod.ts";
+import { jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
+import type { JobOutcome } from "../protocol/mod.ts";
+import { type HttpServer, serveHttp } from "../rpc/mod.ts";
 import { startAuto } from "./auto_role.ts";
 import { natsFabric } from "./fabric.ts";
 import { runJobMode } from "./job_mode.ts";
@@ -52,7 +53,7 @@ async function startMini(config: Config, log: Logger): Promise<RunningRole> {
     clusterId: config["cluster.id"],
     taskManagers: 1,
     slotsPerTaskManager: config["taskmanager.slots"],
-    deadlines: callDeadlinesFrom(config),
+    deadlines: jobManagerDeadlinesFrom(config),
     clientTimeoutMs: config["client.timeout"],
     // Only jobs with NATS sources or sinks connect.
     connectNats: (servers?: string) =>

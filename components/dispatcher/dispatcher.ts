@@ -1,120 +1,139 @@
 /**
  * The Dispatcher: the cluster's front door. It stores uploaded artifacts, persists submitted
- * jobs, starts one JobManager per job in this process (each served on `jm.<jobId>`), answers the
- * REST API, writes each job's result before forgetting it, and, when it becomes leader, starts
- * again every job that has no result yet, from its latest checkpoint. One Dispatcher lives for
- * one leadership term (cluster/role_blocks.ts): on losing it, it suspends its JobManagers.
+ * jobs, runs one JobManager per job in this process, writes each job's result before forgetting
+ * it, and, when it becomes leader, starts again every job that has no result yet, from its
+ * latest checkpoint. One Dispatcher lives for one leadership term (cluster/role_blocks.ts): on
+ * losing it, it suspends its JobManagers.
  */
-
-import type { Fabric, Served } from "../cluster/mod.ts";
-import { ErrorCode, FlotillaError, type Logger, newJobId, silentLogger } from "../core/mod.ts";
 import {
-  type CompletedCheckpoint,
-  loadArtifact,
-  loadCheckpoint,
-} from "../dataflow/internal_mod.ts";
+  ErrorCode,
+  FlotillaError,
+  type JobId,
+  type JobState,
+  type Logger,
+  newJobId,
+  parseJobId,
+  silentLogger,
+  subjects,
+} from "../core/mod.ts";
+import { artifactHash, loadArtifact, loadCheckpoint } from "../dataflow/internal_mod.ts";
+import type { SchedulerOptions } from "../jobmanager/mod.ts";
+import type {
+  ArtifactUploaded,
+  CancelAccepted,
+  CollectedResults,
+  JobDetails,
+  JobOutcome,
+  JobStopped,
+  JobSummary,
+  ResourceManagerApp,
+  ResourceRequirements,
+  SavepointTaken,
+  StopJob,
+  SubmitJob,
+  VertexDetails,
+} from "../protocol/mod.ts";
+import { createClient, type RpcClient, unwrap } from "../rpc/mod.ts";
 import {
-  createJobMaster,
-  type JobMaster,
-  type JobOutcome,
-  jobManagerApp,
-  type SchedulerOptions,
-} from "../jobmanager/mod.ts";
-import type { DispatcherStores, JobRecord, JobResultRecord } from "./types.ts";
+  type Deadlines,
+  firstAttemptOfTerm,
+  type JobManagerRun,
+  type JobManagerStart,
+  runJobManager,
+} from "./job_managers.ts";
+import type { DispatcherStores, JobManagerFabric, JobRecord, JobResultRecord } from "./types.ts";
 
 export interface DispatcherOptions {
   clusterId: string;
-  fabric: Fabric;
+  fabric: JobManagerFabric;
   stores: DispatcherStores;
+  /**
+   * The fencing token of this Dispatcher's leadership term: greater in every later term, so the
+   * JobManagers it recovers deploy attempts above any an earlier leader's did.
+   */
+  term: number;
+  /**
+   * Deadlines of its calls to JobManagers and the ResourceManager (`rpc.timeout`, ...) and of its
+   * JobManagers' (`jobManagerDeadlinesFrom(config)`).
+   */
+  deadlines: Deadlines;
   /** Fails a job whose slots do not come within this long. @default 300000 */
   slotRequestTimeoutMs?: number;
-  /** How many finished jobs keep their collected results in memory. @default 50 */
+  /** How many ended jobs keep their collected results and vertices in memory. @default 50 */
   retainedResults?: number;
   /** The cluster's scheduler settings (`jobmanager.scheduler`, ...). @default the default scheduler */
   scheduler?: SchedulerOptions;
   log?: Logger;
 }
 
-interface Running {
-  record: JobRecord;
-  jm: JobMaster;
-  served: Served;
+function unknownJob(jobId: string): FlotillaError {
+  return new FlotillaError(
+    ErrorCode.JOB_NOT_FOUND,
+    `no job ${jobId}: 'flotilla list' shows the jobs this cluster knows`,
+  );
+}
+
+function endedDetails(result: JobResultRecord, vertices: VertexDetails[] = []): JobDetails {
+  return {
+    jobId: parseJobId(result.jobId),
+    name: result.name,
+    state: result.state,
+    submittedAt: result.submittedAt,
+    restarts: result.restarts,
+    rescales: result.rescales ?? 0,
+    checkpoints: result.checkpoints,
+    vertices,
+    finishedAt: result.finishedAt,
+    ...(result.error ? { error: result.error } : {}),
+    ...(result.savepoint ? { savepoint: result.savepoint } : {}),
+  };
 }
 
 export function createDispatcher(options: DispatcherOptions) {
-  const {
+  const { clusterId, fabric, stores, term, deadlines, retainedResults = 50 } = options;
+  const log = (options.log ?? silentLogger).child({ role: "dispatcher", cluster: clusterId });
+  const settings = {
     clusterId,
     fabric,
     stores,
-    slotRequestTimeoutMs = 300_000,
-    retainedResults = 50,
-  } = options;
-  const log = (options.log ?? silentLogger).child({ role: "dispatcher", cluster: clusterId });
-  const running = new Map<string, Running>();
-  /** Collected results of recently ended jobs, oldest first. */
-  const endedResults = new Map<string, Record<string, unknown[]>>();
-  /** The vertices (with subtask states) of recently ended jobs, for their details. */
-  const endedVertices = new Map<string, unknown>();
+    deadlines,
+    slotRequestTimeoutMs: options.slotRequestTimeoutMs ?? 300_000,
+    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    log,
+  };
+  const resourceManager: RpcClient<ResourceManagerApp> = createClient<ResourceManagerApp>(
+    fabric.transportFor(subjects.resourceManager(clusterId)),
+    deadlines.rpc,
+  );
+  const running = new Map<string, JobManagerRun>();
+  /** What recently ended jobs leave behind in memory only, oldest first. */
+  const ended = new Map<string, { results: CollectedResults; vertices?: VertexDetails[] }>();
 
-  async function start(
-    record: JobRecord,
-    restoreFrom?: CompletedCheckpoint,
-    firstAttempt = 0,
-  ): Promise<JobMaster> {
-    const bytes = await stores.blobs.get(record.artifact);
-    if (!bytes)
-      throw new FlotillaError(
-        ErrorCode.NOT_FOUND,
-        `artifact ${record.artifact} is not in the blob store: upload it with POST /artifacts`,
-      );
-    const job = await loadArtifact(bytes, { name: `artifact ${record.artifact.slice(0, 12)}` });
-    const graph = job.graph({
-      args: record.args,
-      ...(record.parallelism ? { parallelism: record.parallelism } : {}),
-    });
-    const jm = createJobMaster({
-      // The adaptive scheduler rebuilds the graph with each vertex at the parallelism the slots
-      // and its bounds allow; so do TaskManagers, from the task descriptor.
-      rebuild: (vertexParallelism) =>
-        job.graph({
-          args: record.args,
-          ...(record.parallelism ? { parallelism: record.parallelism } : {}),
-          vertexParallelism,
-        }),
-      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
-      clusterId,
-      jobId: record.jobId,
-      graph,
-      artifact: record.artifact,
-      args: record.args,
-      ...(record.parallelism ? { parallelism: record.parallelism } : {}),
-      ...(restoreFrom ? { restoreFrom } : {}),
-      ...(record.resourceRequirements ? { resourceRequirements: record.resourceRequirements } : {}),
-      // Kept with the job's record, so the next leader's JobManager keeps the bounds.
-      onResourceRequirements: async (resourceRequirements) => {
-        record.resourceRequirements = resourceRequirements;
-        await stores.jobs.put(record);
-      },
-      firstAttempt,
-      transportFor: fabric.transportFor,
-      snapshots: stores.snapshots,
-      onCheckpoint: (cp) => stores.checkpoints.add(cp),
-      slotRequestTimeoutMs,
-      log,
-    });
-    const served = fabric.serve(jm.subject, jobManagerApp(jm));
-    running.set(record.jobId, { record, jm, served });
-    void jm.outcome.then((outcome) => ended(record, outcome));
-    // Retried by the JobManager until the ResourceManager answers (it may be electing itself).
-    if (!(await jm.start()))
-      log.warn({ job: record.jobId }, "declaring requirements failed; the JobManager retries");
-    return jm;
+  async function start(record: JobRecord, from: JobManagerStart = {}): Promise<void> {
+    const run = await runJobManager(settings, record, from);
+    running.set(record.jobId, run);
+    void run.outcome.then(
+      (outcome) => end(run, outcome),
+      (err: Error) => log.error({ job: record.jobId, err: err.message }, "JobManager failed"),
+    );
   }
 
-  async function ended(record: JobRecord, outcome: JobOutcome): Promise<void> {
+  async function end(run: JobManagerRun, outcome: JobOutcome): Promise<void> {
+    const { record } = run;
+    // Its last view of the vertices and what its sinks committed, while it still serves.
+    const [vertices, results] = await Promise.all([
+      unwrap(run.control.status.$get()).then(
+        (status) => status.vertices,
+        () => undefined,
+      ),
+      unwrap(run.control.results.$get()).catch((err: Error) => {
+        log.warn({ job: record.jobId, err: err.message }, "the ended job's results are lost");
+        return {};
+      }),
+    ]);
     const result: JobResultRecord = {
       jobId: record.jobId,
-      name: running.get(record.jobId)?.jm.graph.options.name ?? record.name,
+      name: record.name,
       state: outcome.state,
       ...(outcome.error ? { error: outcome.error } : {}),
       restarts: outcome.restarts,
@@ -130,60 +149,71 @@ export function createDispatcher(options: DispatcherOptions) {
       .catch((err: Error) => log.error({ err: err.message }, "storing the job result failed"));
     await stores.jobs.remove(record.jobId).catch(() => {});
     await stores.checkpoints.removeJob(record.jobId).catch(() => {});
-    endedResults.set(record.jobId, outcome.results);
-    const vertices = running.get(record.jobId)?.jm.info().vertices;
-    if (vertices) endedVertices.set(record.jobId, vertices);
-    while (endedResults.size > retainedResults) {
-      const oldest = endedResults.keys().next().value!;
-      endedResults.delete(oldest);
-      endedVertices.delete(oldest);
-    }
+    ended.set(record.jobId, { results, ...(vertices ? { vertices } : {}) });
+    while (ended.size > retainedResults) ended.delete(ended.keys().next().value!);
     log.info({ job: record.jobId, state: result.state }, "job ended");
-    const entry = running.get(record.jobId);
     running.delete(record.jobId);
-    // Late reports from TaskManagers still find the JM for a moment.
-    setTimeout(() => void entry?.served.stop(), 2000).unref?.();
+    // TaskManagers' late reports about the job find no JobManager: they drop them.
+    await run.retire();
+  }
+
+  /** Why a job has no JobManager here: ended (409), or unknown (404). */
+  async function notRunning(jobId: string): Promise<FlotillaError> {
+    const result = await stores.results.get(jobId);
+    return result
+      ? new FlotillaError(ErrorCode.CONFLICT, `job ${jobId} already ${result.state}`)
+      : unknownJob(jobId);
+  }
+
+  /** Calls the job's JobManager; a job that ended meanwhile (its JobManager gone) is a 409. */
+  async function withJobManager<T>(jobId: string, call: (run: JobManagerRun) => Promise<T>) {
+    const run = running.get(jobId);
+    if (!run) throw await notRunning(jobId);
+    try {
+      return await call(run);
+    } catch (err) {
+      if (!running.has(jobId)) throw await notRunning(jobId);
+      throw err;
+    }
+  }
+
+  async function currentState(run: JobManagerRun): Promise<JobState> {
+    try {
+      run.lastState = (await unwrap(run.control.status.$get())).state;
+    } catch (err) {
+      log.debug({ job: run.record.jobId, err: (err as Error).message }, "no status: last known");
+    }
+    return run.lastState;
   }
 
   return {
     log,
     stores,
-    running: () => [...running.values()],
-    job: (jobId: string) => running.get(jobId)?.jm,
+    resourceManager,
 
-    /** Whether the blob store has this artifact: a client then skips the upload. */
     async hasArtifact(artifact: string): Promise<boolean> {
       return stores.blobs.has(artifact);
     },
 
-    async uploadArtifact(
-      bytes: Uint8Array,
-    ): Promise<{ artifact: string; size: number; created: boolean }> {
+    async uploadArtifact(bytes: Uint8Array): Promise<ArtifactUploaded> {
       if (bytes.byteLength === 0)
         throw new FlotillaError(
           ErrorCode.BAD_REQUEST,
           "the artifact is empty: send the bundled job as the request body",
         );
-      const { artifactHash } = await import("../dataflow/internal_mod.ts");
       const hash = await artifactHash(bytes);
       const exists = await stores.blobs.has(hash);
       if (!exists) await stores.blobs.put(bytes);
       return { artifact: hash, size: bytes.byteLength, created: !exists };
     },
 
-    async submit(request: {
-      artifact: string;
-      args: Record<string, string>;
-      parallelism?: number;
-      savepoint?: string;
-    }): Promise<string> {
-      if (!(await stores.blobs.has(request.artifact))) {
+    async submit(request: SubmitJob): Promise<JobId> {
+      const bytes = await stores.blobs.get(request.artifact);
+      if (!bytes)
         throw new FlotillaError(
           ErrorCode.NOT_FOUND,
           `artifact ${request.artifact} is not in the blob store: upload it with POST /artifacts first`,
         );
-      }
-      const bytes = (await stores.blobs.get(request.artifact))!;
       const job = await loadArtifact(bytes, { name: `artifact ${request.artifact.slice(0, 12)}` });
       // Build once here, so a bad job is a 400 now rather than a failed job later.
       const graph = job.graph({
@@ -193,8 +223,9 @@ export function createDispatcher(options: DispatcherOptions) {
       const restoreFrom = request.savepoint
         ? await loadCheckpoint(stores.snapshots, request.savepoint)
         : undefined;
+      const jobId = newJobId();
       const record: JobRecord = {
-        jobId: newJobId(),
+        jobId,
         name: graph.options.name,
         artifact: request.artifact,
         args: request.args,
@@ -203,9 +234,9 @@ export function createDispatcher(options: DispatcherOptions) {
         submittedAt: Date.now(),
       };
       await stores.jobs.put(record);
-      if (restoreFrom) await stores.checkpoints.add({ ...restoreFrom, jobId: record.jobId });
-      await start(record, restoreFrom);
-      return record.jobId;
+      if (restoreFrom) await stores.checkpoints.add({ ...restoreFrom, jobId });
+      await start(record, restoreFrom ? { restoreFrom } : {});
+      return jobId;
     },
 
     /** As leader: start every stored job that has no result, from its latest checkpoint. */
@@ -215,82 +246,110 @@ export function createDispatcher(options: DispatcherOptions) {
         if (running.has(record.jobId) || (await stores.results.get(record.jobId))) continue;
         const latest = await stores.checkpoints.latest(record.jobId);
         log.info({ job: record.jobId, checkpoint: latest?.checkpointId }, "recovering job");
-        // Attempts of the recovered JobManager start at a fresh epoch (seconds since 2026), above
-        // anything the lost one deployed.
-        await start(record, latest, Math.floor((Date.now() - Date.UTC(2026, 0, 1)) / 1000) * 1000);
+        await start(record, {
+          ...(latest ? { restoreFrom: latest } : {}),
+          firstAttempt: firstAttemptOfTerm(term),
+        });
         recovered.push(record.jobId);
       }
       return recovered;
     },
 
-    async details(jobId: string) {
-      const entry = running.get(jobId);
-      if (entry) return { ...entry.jm.info(), submittedAt: entry.record.submittedAt };
-      const result = await stores.results.get(jobId);
-      if (result)
-        return {
-          ...result,
-          ...(endedVertices.has(jobId) ? { vertices: endedVertices.get(jobId) } : {}),
-        };
-      throw new FlotillaError(
-        ErrorCode.JOB_NOT_FOUND,
-        `no job ${jobId}: 'flotilla list' shows the jobs this cluster knows`,
+    /** Every job this Dispatcher knows, newest first. */
+    async jobs(): Promise<JobSummary[]> {
+      const runs = [...running.values()];
+      const live = await Promise.all(
+        runs.map(async (run) => ({
+          id: parseJobId(run.record.jobId),
+          name: run.record.name,
+          state: await currentState(run),
+          submittedAt: run.record.submittedAt,
+        })),
       );
+      const done = (await stores.results.list())
+        .filter((r) => !running.has(r.jobId))
+        .map((r) => ({
+          id: parseJobId(r.jobId),
+          name: r.name,
+          state: r.state,
+          submittedAt: r.submittedAt,
+          finishedAt: r.finishedAt,
+        }));
+      return [...live, ...done].sort((a, b) => b.submittedAt - a.submittedAt);
     },
 
-    async results(jobId: string): Promise<Record<string, unknown[]>> {
-      const entry = running.get(jobId);
-      if (entry) return entry.jm.results();
-      const kept = endedResults.get(jobId);
-      if (kept) return kept;
+    /** A running job as its JobManager sees it, or an ended job's result. */
+    async details(jobId: JobId): Promise<JobDetails> {
+      const run = running.get(jobId);
+      if (run) {
+        try {
+          const status = await unwrap(run.control.status.$get());
+          run.lastState = status.state;
+          return { ...status, submittedAt: run.record.submittedAt };
+        } catch (err) {
+          if (running.has(jobId)) throw err;
+        }
+      }
+      const result = await stores.results.get(jobId);
+      if (!result) throw unknownJob(jobId);
+      return endedDetails(result, ended.get(jobId)?.vertices);
+    },
+
+    /** What the job's `collect` sinks committed; an ended job's only while it is retained. */
+    async results(jobId: JobId): Promise<CollectedResults> {
+      const run = running.get(jobId);
+      if (run) {
+        try {
+          return await unwrap(run.control.results.$get());
+        } catch (err) {
+          if (running.has(jobId)) throw err;
+        }
+      }
+      const kept = ended.get(jobId);
+      if (kept) return kept.results;
       if (await stores.results.get(jobId)) return {};
-      throw new FlotillaError(ErrorCode.JOB_NOT_FOUND, `no job ${jobId}`);
+      throw unknownJob(jobId);
     },
 
-    async list() {
-      const live = [...running.values()].map((r) => ({
-        id: r.record.jobId,
-        name: r.jm.graph.options.name,
-        state: r.jm.status(),
-        submittedAt: r.record.submittedAt,
-      }));
-      const done = (await stores.results.list()).map((r) => ({
-        id: r.jobId,
-        name: r.name,
-        state: r.state,
-        submittedAt: r.submittedAt,
-        finishedAt: r.finishedAt,
-      }));
-      return [...live, ...done.filter((d) => !running.has(d.id))].sort(
-        (a, b) => b.submittedAt - a.submittedAt,
-      );
-    },
+    cancel: (jobId: JobId): Promise<CancelAccepted> =>
+      withJobManager(jobId, (run) => unwrap(run.control.cancel.$post())),
 
-    /** The job's JobManager, or the typed error saying why there is none (unknown, or ended). */
-    async control(jobId: string): Promise<JobMaster> {
-      const entry = running.get(jobId);
-      if (entry) return entry.jm;
-      const result = await stores.results.get(jobId);
-      if (result)
-        throw new FlotillaError(ErrorCode.CONFLICT, `job ${jobId} already ${result.state}`);
-      throw new FlotillaError(
-        ErrorCode.JOB_NOT_FOUND,
-        `no job ${jobId}: 'flotilla list' shows the jobs this cluster knows`,
-      );
-    },
+    savepoint: (jobId: JobId): Promise<SavepointTaken> =>
+      withJobManager(jobId, (run) => unwrap(run.savepoints.savepoints.$post())),
+
+    stop: (jobId: JobId, request: StopJob): Promise<JobStopped> =>
+      withJobManager(jobId, async (run) => {
+        const outcome = await unwrap(run.stops.stop.$post({ json: request }));
+        return {
+          jobId,
+          state: outcome.state,
+          ...(outcome.savepoint ? { savepoint: outcome.savepoint } : {}),
+        };
+      }),
+
+    resourceRequirements: (jobId: JobId): Promise<ResourceRequirements> =>
+      withJobManager(jobId, (run) => unwrap(run.control["resource-requirements"].$get())),
+
+    setResourceRequirements: (
+      jobId: JobId,
+      requirements: ResourceRequirements,
+    ): Promise<ResourceRequirements> =>
+      withJobManager(jobId, (run) =>
+        unwrap(run.control["resource-requirements"].$put({ json: requirements })),
+      ),
 
     /**
-     * Leadership lost, or the process stops: every JobManager stops serving and is suspended,
-     * without a result (its job is not over). The next leader recovers the jobs.
+     * Leadership lost, or the process stops: every JobManager is suspended, without a result
+     * (its job is not over), and stops serving. The next leader recovers the jobs.
      */
     async suspend(): Promise<void> {
-      const jobs = [...running.values()];
+      const runs = [...running.values()];
       running.clear();
-      for (const { jm } of jobs) jm.suspend();
-      await Promise.all(jobs.map(({ served }) => served.stop()));
-      if (jobs.length > 0)
+      for (const run of runs) run.suspend();
+      await Promise.all(runs.map((run) => run.retire()));
+      if (runs.length > 0)
         log.info(
-          { jobs: jobs.map(({ record }) => record.jobId) },
+          { jobs: runs.map(({ record }) => record.jobId) },
           "JobManagers suspended: the next leader recovers their jobs",
         );
     },

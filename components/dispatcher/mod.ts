@@ -1,12 +1,15 @@
-/** Public API of components/dispatcher: the REST front door and the job lifecycle. */
-export { type DispatcherApp, dispatcherApp } from "./block.ts";
+/** Public API of components/dispatcher: the REST front door and the jobs' JobManagers. */
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from "./dispatcher.ts";
+export { type DispatcherAppOptions, dispatcherApp, dispatcherHandlers } from "./handlers.ts";
 export {
-  cancelQuery,
-  type DispatcherStores,
-  type JobRecord,
-  type JobResultRecord,
-  jobIdParam,
-  stopSchema,
-  submitSchema,
+  ATTEMPTS_PER_TERM,
+  firstAttemptOfTerm,
+  savepointDeadlines,
+} from "./job_managers.ts";
+export type {
+  DispatcherStores,
+  JobManagerFabric,
+  JobRecord,
+  JobResultRecord,
+  Serving,
 } from "./types.ts";

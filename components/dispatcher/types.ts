@@ -1,10 +1,11 @@
 /**
- * The Dispatcher's contracts: what it keeps about jobs (the stores it needs; components/ha
- * provides them over JetStream and in memory) and the REST request bodies.
+ * What the Dispatcher keeps and what it runs on: its HA records and the stores it needs
+ * (components/ha provides them over JetStream and in memory), and the narrow part of a fabric
+ * its JobManagers live on. Its REST messages are its contract, in components/protocol.
  */
-import { z } from "zod";
 import type { CompletedCheckpoint, SnapshotStore } from "../dataflow/internal_mod.ts";
 import type { SubmittedJob } from "../ha/mod.ts";
+import type { FetchApp, Transport } from "../rpc/mod.ts";
 
 /** A submitted job, as the job-graph store keeps it: enough to start it again after a failover. */
 export type JobRecord = SubmittedJob;
@@ -48,24 +49,17 @@ export interface DispatcherStores {
   snapshots: SnapshotStore;
 }
 
-export const jobIdParam = z.object({
-  jobId: z
-    .string()
-    .regex(/^[0-9a-f]{32}$/, "a job id is 32 lowercase hex digits, as `flotilla list` prints"),
-});
+/** A subject being served; `stop` ends it. */
+export interface Serving {
+  stop(): Promise<void>;
+}
 
-export const artifactParam = z.object({
-  artifact: z.string().regex(/^[0-9a-f]{64}$/, "an artifact id is the sha256 of its bytes"),
-});
-
-export const submitSchema = z.strictObject({
-  /** sha256 of an artifact uploaded with POST /artifacts. */
-  artifact: z.string().regex(/^[0-9a-f]{64}$/, "the sha256 that POST /artifacts returned"),
-  args: z.record(z.string(), z.string()).default({}),
-  parallelism: z.number().int().min(1).max(32768).optional(),
-  /** A savepoint path to start from. */
-  savepoint: z.string().min(1).optional(),
-});
-
-export const cancelQuery = z.strictObject({ mode: z.enum(["cancel"]) });
-export const stopSchema = z.strictObject({ savepoint: z.boolean().default(true) });
+/**
+ * What the Dispatcher needs of the fabric it runs on (cluster/fabric.ts's `Fabric` is one): to
+ * serve a JobManager on its subject and to reach any block's subject. Nothing more, so the
+ * Dispatcher does not depend on how a cluster is woven.
+ */
+export interface JobManagerFabric {
+  transportFor(subject: string): Transport;
+  serve(subject: string, app: FetchApp): Serving;
+}

@@ -1,0 +1,92 @@
+/**
+ * What the Dispatcher does for each route of its contract (components/protocol dispatcher.ts):
+ * job routes delegate to the Dispatcher, which asks the job's JobManager; the cluster's
+ * resources come from the ResourceManager, through its typed client.
+ */
+import { JobState, toFlotillaError, UnavailableError } from "../core/mod.ts";
+import {
+  type ClusterConfig,
+  type ClusterOverview,
+  type DispatcherHandlers,
+  dispatcherRoutes,
+  type ResourceOverview,
+} from "../protocol/mod.ts";
+import { unwrap } from "../rpc/mod.ts";
+import type { Dispatcher } from "./dispatcher.ts";
+
+export interface DispatcherAppOptions {
+  /** What `GET /config` tells clients (no secrets). @default {} */
+  config?: ClusterConfig;
+}
+
+const ENDED: readonly JobState[] = [JobState.FINISHED, JobState.CANCELED, JobState.FAILED];
+
+export function dispatcherHandlers(
+  dispatcher: Dispatcher,
+  { config = {} }: DispatcherAppOptions = {},
+): DispatcherHandlers {
+  const rm = dispatcher.resourceManager;
+  return {
+    health: () => ({ ok: true }),
+    config: () => config,
+    async overview(): Promise<ClusterOverview> {
+      const [jobs, resources] = await Promise.all([
+        dispatcher.jobs(),
+        unwrap(rm.overview.$get()).then(
+          (overview): ResourceOverview | undefined => overview,
+          () => undefined,
+        ),
+      ]);
+      const count = (state: JobState) => jobs.filter((j) => j.state === state).length;
+      return {
+        taskmanagers: resources?.taskmanagers ?? 0,
+        slotsTotal: resources?.slotsTotal ?? 0,
+        slotsAvailable: resources?.slotsFree ?? 0,
+        jobsRunning: jobs.filter((j) => !ENDED.includes(j.state)).length,
+        jobsFinished: count(JobState.FINISHED),
+        jobsCanceled: count(JobState.CANCELED),
+        jobsFailed: count(JobState.FAILED),
+        resourceManager: resources ? "up" : "unreachable",
+      };
+    },
+    async taskManagers() {
+      try {
+        return (await unwrap(rm.taskmanagers.$get())).taskmanagers;
+      } catch (err) {
+        throw new UnavailableError(
+          `the ResourceManager did not answer (${toFlotillaError(err).message}): try again when it is elected`,
+          { cause: err },
+        );
+      }
+    },
+    uploadArtifact: (bytes) => dispatcher.uploadArtifact(bytes),
+    hasArtifact: (artifact) => dispatcher.hasArtifact(artifact),
+    jobs: () => dispatcher.jobs(),
+    submit: async (request) => ({ jobId: await dispatcher.submit(request) }),
+    job: (jobId) => dispatcher.details(jobId),
+    results: (jobId) => dispatcher.results(jobId),
+    cancel: (jobId) => dispatcher.cancel(jobId),
+    savepoint: (jobId) => dispatcher.savepoint(jobId),
+    stop: (jobId, request) => dispatcher.stop(jobId, request),
+    resourceRequirements: (jobId) => dispatcher.resourceRequirements(jobId),
+    setResourceRequirements: (jobId, requirements) =>
+      dispatcher.setResourceRequirements(jobId, requirements),
+    async metrics() {
+      const jobs = await dispatcher.jobs();
+      const lines = [
+        "# HELP flotilla_jobs Jobs known to the dispatcher, by state.",
+        "# TYPE flotilla_jobs gauge",
+      ];
+      for (const state of Object.values(JobState))
+        lines.push(
+          `flotilla_jobs{state="${state}"} ${jobs.filter((j) => j.state === state).length}`,
+        );
+      return `${lines.join("\n")}\n`;
+    },
+  };
+}
+
+/** The Dispatcher's app: its contract's routes over `dispatcher`. */
+export function dispatcherApp(dispatcher: Dispatcher, options: DispatcherAppOptions = {}) {
+  return dispatcherRoutes(dispatcherHandlers(dispatcher, options), { log: dispatcher.log });
+}

@@ -1,0 +1,448 @@
+/**
+ * The Dispatcher's app in-process (`app.request`, no sockets, no NATS): every route of its
+ * contract, the happy path and bad input, on a MiniCluster (real JobManagers, ResourceManager
+ * and TaskManagers on the in-process fabric). After each bad request the Dispatcher still
+ * answers and has lost nothing: the same jobs, the same artifact, the running jobs running.
+ */
+import t, { type Test } from "tap";
+import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
+import {
+  type ArtifactUploaded,
+  type ClusterOverview,
+  type JobDetails,
+  type JobStopped,
+  type JobSummary,
+  MAX_ARTIFACT_BYTES,
+  type ResourceRequirements,
+  type SavepointTaken,
+  type TaskManagerInfo,
+} from "../../../components/protocol/mod.ts";
+import { until } from "../../support/poll.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
+
+const mini = await startMiniCluster({ taskManagers: 2, slotsPerTaskManager: 4 });
+t.teardown(() => mini.stop());
+
+interface Sent {
+  json?: unknown;
+  /** A body sent as it is (malformed JSON, raw artifact bytes). */
+  raw?: string | Uint8Array;
+  contentType?: string;
+}
+
+/** One request to the Dispatcher's app; the reply's status and decoded body. */
+async function call(method: string, path: string, { json, raw, contentType }: Sent = {}) {
+  const init: RequestInit = { method };
+  if (json !== undefined || raw !== undefined) {
+    init.body = (json !== undefined ? JSON.stringify(json) : raw) as BodyInit;
+    init.headers = { "content-type": contentType ?? "application/json" };
+  }
+  const res = await mini.rest.request(path, init);
+  const text = await res.text();
+  const type = res.headers.get("content-type") ?? "";
+  return { status: res.status, body: type.includes("json") ? JSON.parse(text) : text };
+}
+
+async function ok<T>(method: string, path: string, status: number, sent?: Sent): Promise<T> {
+  const res = await call(method, path, sent);
+  if (res.status !== status)
+    throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as T;
+}
+
+const details = (jobId: string) => ok<JobDetails>("GET", `/jobs/${jobId}`, 200);
+const inState = (jobId: string, states: string[]) =>
+  until(
+    async () => {
+      const d = await details(jobId);
+      return states.includes(d.state) ? d : undefined;
+    },
+    `job ${jobId} ${states.join(" or ")}`,
+    { timeoutMs: 30_000 },
+  );
+
+const bundle = await bundleJob("examples/sequence-check.ts");
+const adaptiveBundle = await bundleJob("test/support/jobs/adaptive_sequence.ts");
+const UNKNOWN_JOB = "0".repeat(32);
+
+/** What a bad request must not change: the jobs there are, the artifact, the running jobs. */
+async function snapshot() {
+  const { jobs } = await ok<{ jobs: JobSummary[] }>("GET", "/jobs", 200);
+  return jobs.map((j) => ({
+    id: j.id,
+    // A running job may go from created to running meanwhile: that is not a loss.
+    state: ["created", "running"].includes(j.state) ? "live" : j.state,
+  }));
+}
+
+/** Asserts a bad request's typed 4xx, and that the Dispatcher still serves and lost nothing. */
+async function rejects(
+  t: Test,
+  name: string,
+  [method, path, sent]: [string, string, Sent?],
+  status: number,
+  code: string,
+  message: RegExp,
+) {
+  const before = await snapshot();
+  const res = await call(method, path, sent);
+  t.equal(res.status, status, `${name}: status`);
+  t.equal(res.body?.code, code, `${name}: code`);
+  t.match(res.body?.errors?.[0], message, `${name}: message`);
+  t.same((await call("GET", "/healthz")).body, { ok: true }, `${name}: still serving`);
+  t.same(await snapshot(), before, `${name}: nothing lost or changed`);
+}
+
+t.test("health, config, overview, TaskManagers, metrics", async (t) => {
+  t.same(await ok("GET", "/healthz", 200), { ok: true });
+  t.same(await ok("GET", "/config", 200), {}, "a MiniCluster tells clients no settings");
+  const overview = await ok<ClusterOverview>("GET", "/overview", 200);
+  t.match(overview, { taskmanagers: 2, slotsTotal: 8, resourceManager: "up" });
+  const { taskmanagers } = await ok<{ taskmanagers: TaskManagerInfo[] }>(
+    "GET",
+    "/taskmanagers",
+    200,
+  );
+  t.same(
+    taskmanagers.map((tm) => tm.tmId).sort(),
+    mini.taskManagers.map((tm) => tm.tmId).sort(),
+    "the ResourceManager's TaskManagers, through the Dispatcher",
+  );
+  const metrics = await call("GET", "/metrics");
+  t.equal(metrics.status, 200);
+  t.match(metrics.body, /# TYPE flotilla_jobs gauge\nflotilla_jobs\{state="created"\} \d+\n/);
+  await rejects(
+    t,
+    "unknown route",
+    ["GET", "/nowhere"],
+    404,
+    "NOT_FOUND",
+    /no route for GET \/nowhere/,
+  );
+});
+
+t.test("artifacts: upload once, look up, bad input", async (t) => {
+  const first = await ok<ArtifactUploaded>("POST", "/artifacts", 201, {
+    raw: bundle,
+    contentType: "application/octet-stream",
+  });
+  t.match(first, { artifact: /^[0-9a-f]{64}$/, size: bundle.byteLength, created: true });
+  const again = await ok<ArtifactUploaded>("POST", "/artifacts", 200, {
+    raw: bundle,
+    contentType: "application/octet-stream",
+  });
+  t.same(again, { ...first, created: false }, "the same bytes are stored once");
+  t.same(await ok("GET", `/artifacts/${first.artifact}`, 200), { artifact: first.artifact });
+
+  await rejects(
+    t,
+    "unknown artifact",
+    ["GET", `/artifacts/${"b".repeat(64)}`],
+    404,
+    "NOT_FOUND",
+    /no artifact b{64}: upload it/,
+  );
+  await rejects(
+    t,
+    "artifact id that is no sha256",
+    ["GET", "/artifacts/xyz"],
+    400,
+    "BAD_REQUEST",
+    /'artifact': an artifact id is the sha256/,
+  );
+  await rejects(
+    t,
+    "empty artifact",
+    ["POST", "/artifacts", { raw: "" }],
+    400,
+    "BAD_REQUEST",
+    /artifact is empty/,
+  );
+  await rejects(
+    t,
+    "oversized artifact",
+    ["POST", "/artifacts", { raw: new Uint8Array(MAX_ARTIFACT_BYTES + 1) }],
+    413,
+    "PAYLOAD_TOO_LARGE",
+    new RegExp(`artifact of ${MAX_ARTIFACT_BYTES + 1} bytes is over the ${MAX_ARTIFACT_BYTES}`),
+  );
+});
+
+/** Uploads a bundle (201 the first time, 200 after). */
+async function upload(bytes: Uint8Array): Promise<ArtifactUploaded> {
+  const res = await call("POST", "/artifacts", { raw: bytes });
+  if (res.status !== 201 && res.status !== 200) throw new Error(JSON.stringify(res.body));
+  return res.body as ArtifactUploaded;
+}
+const submit = async (json: unknown) =>
+  (await ok<{ jobId: string }>("POST", "/jobs", 202, { json })).jobId;
+
+t.test("a job from submit to finished: list, details, results", async (t) => {
+  const { artifact } = await upload(bundle);
+  const jobId = await submit({ artifact, args: { keys: "4", perKey: "300", rate: "20000" } });
+  t.match(jobId, /^[0-9a-f]{32}$/);
+  const { jobs } = await ok<{ jobs: JobSummary[] }>("GET", "/jobs", 200);
+  t.match(jobs[0], { id: jobId, name: "sequence-check" }, "newest first");
+
+  const running = await inState(jobId, ["running", "finished"]);
+  t.match(running, { jobId, name: "sequence-check", scheduler: "default", restarts: 0 });
+  t.type(running.attempt, "number", "a running job's details carry its attempt");
+  const ended = await inState(jobId, ["finished", "failed", "canceled"]);
+  t.equal(ended.state, "finished", JSON.stringify(ended.error));
+  t.type(ended.finishedAt, "number", "an ended job's details carry when it ended");
+  t.same(
+    ended.vertices.map((v) => v.subtasks.map((s) => s.state)),
+    [
+      ["finished", "finished"],
+      ["finished", "finished"],
+    ],
+    "the same JobDetails shape as while running: every vertex and subtask",
+  );
+  exactlyOnce(t, await ok("GET", `/jobs/${jobId}/results`, 200), 4, 300);
+  t.match(await ok<ClusterOverview>("GET", "/overview", 200), { jobsFinished: 1 });
+
+  await rejects(
+    t,
+    "malformed JSON",
+    ["POST", "/jobs", { raw: "{not json" }],
+    400,
+    "BAD_REQUEST",
+    /malformed application\/json/,
+  );
+  await rejects(
+    t,
+    "unknown field",
+    ["POST", "/jobs", { json: { artifact, color: "red" } }],
+    400,
+    "BAD_REQUEST",
+    /color/,
+  );
+  await rejects(
+    t,
+    "wrong type",
+    ["POST", "/jobs", { json: { artifact, parallelism: "two" } }],
+    400,
+    "BAD_REQUEST",
+    /'parallelism'/,
+  );
+  await rejects(
+    t,
+    "unsupported content type",
+    ["POST", "/jobs", { raw: "artifact=x", contentType: "text/plain" }],
+    400,
+    "BAD_REQUEST",
+    /unsupported content type "text\/plain"/,
+  );
+  await rejects(
+    t,
+    "an artifact the cluster does not have",
+    ["POST", "/jobs", { json: { artifact: "c".repeat(64) } }],
+    404,
+    "NOT_FOUND",
+    /artifact c{64} is not in the blob store/,
+  );
+  await rejects(
+    t,
+    "a savepoint that does not exist",
+    ["POST", "/jobs", { json: { artifact, savepoint: "savepoints/nope/1" } }],
+    404,
+    "NOT_FOUND",
+    /savepoints\/nope\/1/,
+  );
+  await rejects(
+    t,
+    "bad job id",
+    ["GET", "/jobs/not-a-job"],
+    400,
+    "BAD_REQUEST",
+    /'jobId': expected a job id of 32 lowercase hex digits/,
+  );
+  for (const [name, method, path] of [
+    ["details", "GET", `/jobs/${UNKNOWN_JOB}`],
+    ["results", "GET", `/jobs/${UNKNOWN_JOB}/results`],
+    ["cancel", "PATCH", `/jobs/${UNKNOWN_JOB}?mode=cancel`],
+    ["savepoint", "POST", `/jobs/${UNKNOWN_JOB}/savepoints`],
+    ["resource requirements", "GET", `/jobs/${UNKNOWN_JOB}/resource-requirements`],
+  ] as const)
+    await rejects(
+      t,
+      `${name} of an unknown job`,
+      [method, path],
+      404,
+      "JOB_NOT_FOUND",
+      /no job 0{32}/,
+    );
+  await rejects(
+    t,
+    "cancel of an ended job",
+    ["PATCH", `/jobs/${jobId}?mode=cancel`],
+    409,
+    "CONFLICT",
+    /already finished/,
+  );
+  await rejects(
+    t,
+    "savepoint of an ended job",
+    ["POST", `/jobs/${jobId}/savepoints`],
+    409,
+    "CONFLICT",
+    /already finished/,
+  );
+  await rejects(
+    t,
+    "stop of an ended job",
+    ["POST", `/jobs/${jobId}/stop`, { json: {} }],
+    409,
+    "CONFLICT",
+    /already finished/,
+  );
+  await rejects(
+    t,
+    "new bounds for an ended job",
+    [
+      "PUT",
+      `/jobs/${jobId}/resource-requirements`,
+      { json: { v: { parallelism: { lowerBound: 1, upperBound: 2 } } } },
+    ],
+    409,
+    "CONFLICT",
+    /already finished/,
+  );
+});
+
+t.test("cancel: 202 at once, then the job ends canceled", async (t) => {
+  const { artifact } = await upload(bundle);
+  const jobId = await submit({ artifact, args: { keys: "2", perKey: "1000000", rate: "200" } });
+  await inState(jobId, ["running"]);
+  t.type(await ok("GET", `/jobs/${jobId}/results`, 200), "object", "results while it runs");
+  t.same(
+    Object.keys(await ok("GET", `/jobs/${jobId}/resource-requirements`, 200)).length,
+    2,
+    "the bounds of each vertex, also for the default scheduler",
+  );
+  await rejects(
+    t,
+    "new bounds for a job on the default scheduler",
+    [
+      "PUT",
+      `/jobs/${jobId}/resource-requirements`,
+      { json: { "0-sequence": { parallelism: { lowerBound: 1, upperBound: 2 } } } },
+    ],
+    409,
+    "CONFLICT",
+    /default scheduler/,
+  );
+  await rejects(
+    t,
+    "cancel with a bad mode",
+    ["PATCH", `/jobs/${jobId}?mode=explode`],
+    400,
+    "BAD_REQUEST",
+    /'mode'/,
+  );
+  await rejects(
+    t,
+    "cancel without a mode",
+    ["PATCH", `/jobs/${jobId}`],
+    400,
+    "BAD_REQUEST",
+    /'mode'/,
+  );
+  const accepted = await ok<{ jobId: string; state: string }>(
+    "PATCH",
+    `/jobs/${jobId}?mode=cancel`,
+    202,
+  );
+  t.equal(accepted.jobId, jobId);
+  const ended = await inState(jobId, ["canceled", "finished", "failed"]);
+  t.match(ended, { state: "canceled", finishedAt: Number });
+  await rejects(
+    t,
+    "cancel again",
+    ["PATCH", `/jobs/${jobId}?mode=cancel`],
+    409,
+    "CONFLICT",
+    /already canceled/,
+  );
+});
+
+t.test("savepoint and stop of a running job; resume from the savepoint", async (t) => {
+  const { artifact } = await upload(bundle);
+  const args = { keys: "2", perKey: "600", rate: "400" };
+  const jobId = await submit({ artifact, args });
+  await until(async () => (await details(jobId)).checkpoints >= 1, "a checkpoint", {
+    timeoutMs: 30_000,
+  });
+  const taken = await ok<SavepointTaken>("POST", `/jobs/${jobId}/savepoints`, 201);
+  t.match(taken.path, new RegExp(`^savepoints/${jobId}/\\d+$`));
+  t.equal((await details(jobId)).state, "running", "a savepoint leaves the job running");
+  await rejects(
+    t,
+    "stop with an unknown field",
+    ["POST", `/jobs/${jobId}/stop`, { json: { drain: true } }],
+    400,
+    "BAD_REQUEST",
+    /drain/,
+  );
+  const stopped = await ok<JobStopped>("POST", `/jobs/${jobId}/stop`, 200, { json: {} });
+  t.match(stopped, { jobId, state: "finished", savepoint: /^savepoints\// });
+  t.match(await details(jobId), { state: "finished", savepoint: stopped.savepoint });
+
+  const resumed = await submit({ artifact, args, savepoint: stopped.savepoint });
+  const end = await inState(resumed, ["finished", "failed", "canceled"]);
+  t.equal(end.state, "finished", JSON.stringify(end.error));
+  exactlyOnce(t, await ok("GET", `/jobs/${resumed}/results`, 200), 2, 600);
+});
+
+t.test("resource requirements of an adaptive job", async (t) => {
+  const { artifact } = await upload(adaptiveBundle);
+  const jobId = await submit({ artifact, args: { keys: "2", perKey: "1000000", rate: "200" } });
+  const running = await inState(jobId, ["running"]);
+  t.equal(running.scheduler, "adaptive");
+  const bounds = await ok<ResourceRequirements>("GET", `/jobs/${jobId}/resource-requirements`, 200);
+  const vertices = Object.keys(bounds);
+  t.ok(vertices.length > 0, "a bound per vertex");
+  const narrower = Object.fromEntries(
+    vertices.map((v) => [v, { parallelism: { lowerBound: 1, upperBound: 2 } }]),
+  );
+  t.same(
+    await ok("PUT", `/jobs/${jobId}/resource-requirements`, 200, { json: narrower }),
+    narrower,
+  );
+  t.same(await ok("GET", `/jobs/${jobId}/resource-requirements`, 200), narrower);
+  await rejects(
+    t,
+    "bounds: malformed JSON",
+    ["PUT", `/jobs/${jobId}/resource-requirements`, { raw: "{not json" }],
+    400,
+    "BAD_REQUEST",
+    /malformed application\/json/,
+  );
+  await rejects(
+    t,
+    "bounds: not a number",
+    [
+      "PUT",
+      `/jobs/${jobId}/resource-requirements`,
+      { json: { [vertices[0]!]: { parallelism: { lowerBound: 1, upperBound: "four" } } } },
+    ],
+    400,
+    "BAD_REQUEST",
+    /upperBound/,
+  );
+  await rejects(
+    t,
+    "bounds: lower above upper",
+    [
+      "PUT",
+      `/jobs/${jobId}/resource-requirements`,
+      { json: { [vertices[0]!]: { parallelism: { lowerBound: 3, upperBound: 2 } } } },
+    ],
+    400,
+    "BAD_REQUEST",
+    /lowerBound must not be above upperBound/,
+  );
+  await ok("PATCH", `/jobs/${jobId}?mode=cancel`, 202);
+  await inState(jobId, ["canceled"]);
+});

@@ -62,7 +62,8 @@ Deno.test("NATS transport: the echo block's contract", async () => {
 
 Deno.test("NATS transport: a subject nobody serves is UNAVAILABLE at once", async () => {
   await using env = await echoOverNats();
-  const timeoutMs = 5000;
+  // A deadline far past the calls' usual time: an UNAVAILABLE at all shows it was not awaited.
+  const timeoutMs = 60_000;
   const client = createClient<EchoBlock>(natsTransport(env.nc, "flotilla.test.nobody"), {
     timeoutMs,
   });
@@ -72,20 +73,14 @@ Deno.test("NATS transport: a subject nobody serves is UNAVAILABLE at once", asyn
     POST: () => unwrap(client.items.$post({ json: { id: "a", name: "n" } })),
   };
   for (const [method, call] of Object.entries(calls)) {
-    const started = performance.now();
     const error = await assertRejectsWith(
       call(),
       ErrorCode.UNAVAILABLE,
       /no service is listening on flotilla\.test\.nobody/,
     );
-    const elapsed = performance.now() - started;
-    assert.ok(error instanceof UnavailableError);
+    assert.ok(error instanceof UnavailableError, method);
+    // "No responders" is an answer from the server (a deadline would end in TIMEOUT).
     assert.equal(error.retryable, true);
-    // "No responders" is an answer from the server, not a wait for the deadline.
-    assert.ok(
-      elapsed < timeoutMs / 5,
-      `${method} took ${elapsed.toFixed(0)} ms of ${timeoutMs} ms`,
-    );
   }
 });
 

@@ -16,8 +16,10 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import type { Test } from "tap";
 import type { CheckResult } from "../../../examples/sequence-check.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
 import type { FaultCluster } from "./cluster.ts";
 import { checkLeadership } from "./leaders.ts";
 import { type Fault, Timeline } from "./timeline.ts";
@@ -136,22 +138,19 @@ export async function runScenario(
     if (expect === "finished") {
       const { body } = await cluster.call("GET", `/jobs/${jobId}/results`);
       const rows = Object.values(body as Record<string, CheckResult[]>).flat();
-      const alertRows = rows.filter((r) => r.kind === "alert");
-      alerts = alertRows.length;
-      // Exactly-once is never excused by a known bug.
-      check(
-        alerts === 0,
-        `no sequence alert (${alerts}: ${JSON.stringify(alertRows.slice(0, 3))})`,
-        false,
-      );
-      const counts = new Map<number, number>();
-      for (const r of rows) if (r.kind === "count") counts.set(r.key, r.count);
-      const wrong = [...Array(keys).keys()].filter((k) => counts.get(k) !== perKey);
-      check(
-        wrong.length === 0,
-        `every key counted exactly ${perKey} times (wrong: ${wrong.map((k) => `${k}=${counts.get(k)}`).join(", ") || "none"})`,
-        false,
-      );
+      alerts = rows.filter((r) => r.kind === "alert").length;
+      // The shared verdict, its findings recorded as checks: exactly-once is never excused by a
+      // known bug.
+      const asChecks: Pick<Test, "same"> = {
+        same(found, wanted, ...extra) {
+          const message = typeof extra[0] === "string" ? extra[0] : "exactly once";
+          const ok = isDeepStrictEqual(found, wanted);
+          const shown = JSON.stringify(found).slice(0, 300);
+          check(ok, ok ? message : `${message} (found ${shown})`, false);
+          return ok;
+        },
+      };
+      exactlyOnce(asChecks, body, keys, perKey);
     }
     await checkResources(cluster, check);
   } catch (err) {

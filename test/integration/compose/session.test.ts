@@ -7,6 +7,7 @@ import t from "tap";
 import { events, flotilla } from "../../support/cli.ts";
 import { docker, ensureDocker, inspect } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
+import { until } from "../../support/poll.ts";
 
 t.setTimeout(600_000);
 
@@ -105,9 +106,11 @@ t.test("the next jobs reuse the containers", async (t) => {
 });
 
 t.test("idle containers are removed after the timeout", async (t) => {
-  const deadline = Date.now() + 40_000;
-  while ((await taskManagers()).length > 0 && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 1000));
+  await until(
+    async () => (await taskManagers()).length === 0,
+    "the idle TaskManager containers removed",
+    { timeoutMs: 40_000, intervalMs: 1000 },
+  );
   t.same(await taskManagers(), []);
   const overview = await (await fetch(`${rest}/overview`)).json();
   t.equal(overview.taskmanagers, 0);

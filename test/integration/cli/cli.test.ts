@@ -85,7 +85,7 @@ t.test(
   async (t) => {
     const nats = await natsFor(t);
     const cluster = await clusterFor(t, nats, { roles: ["master", "taskmanager"] });
-    const env = { FLOTILLA_CLUSTER: cluster.rest };
+    const env = { FLOTILLA_CLUSTER_ADDRESS: cluster.rest };
     const submitted = await flotilla(
       [
         "run",

@@ -9,6 +9,17 @@ export {
   type SlotSharingGroupSpec,
 } from "./graph/job_graph.ts";
 export { Partitioning } from "./graph/nodes.ts";
+export {
+  type JobError,
+  JobLifecycle,
+  type JobLifecycleAction,
+  type JobLifecycleActionKind,
+  type JobLifecycleActionOf,
+  type JobLifecycleOptions,
+  type JobOutcome,
+  type Parallelism,
+  taskKey,
+} from "./lifecycle/mod.ts";
 export { artifactHash, bundleJob, isArtifact, loadArtifact } from "./runtime/artifact.ts";
 export { counterIn, type TaskServices } from "./runtime/chain.ts";
 export { CheckpointCoordinator } from "./runtime/coordinator.ts";
@@ -28,8 +39,7 @@ export {
 export {
   type JobHandle,
   type JobResult,
-  JobState,
-  type JobStatus,
+  type LocalJobStatus,
   type LocalRunOptions,
   loadSnapshots,
   runLocal,

@@ -8,6 +8,7 @@
 import {
   ErrorCode,
   FlotillaError,
+  JobState,
   type Logger,
   silentLogger,
   subjects,
@@ -18,7 +19,6 @@ import {
   CommittedResults,
   type CompletedCheckpoint,
   type JobGraph,
-  JobState,
   restartPolicy,
   type SnapshotStore,
 } from "../dataflow/internal_mod.ts";

@@ -5,8 +5,8 @@
  * redeploy restoring the checkpoint (keyed state is redistributed by key groups, per vertex).
  * The JobManager owns the job's lifecycle; this owns the parallelism.
  */
-import type { Logger } from "../core/mod.ts";
-import { type CheckpointCoordinator, type JobGraph, JobState } from "../dataflow/internal_mod.ts";
+import { JobState, type Logger } from "../core/mod.ts";
+import type { CheckpointCoordinator, JobGraph } from "../dataflow/internal_mod.ts";
 import {
   type Bounds,
   type Clock,

@@ -1,22 +1,30 @@
 /**
  * The local executor: runs every task of a job graph in this process, connected by in-process
- * channels, with the same Task code a TaskManager hosts. It owns the job's lifecycle: attempts,
- * the checkpoint coordinator, restarts by strategy from the latest checkpoint, savepoints, stop.
+ * channels, with the same Task code a TaskManager hosts. Its lifecycle decisions (attempts,
+ * restarts, savepoints, stop, cancel) come from the shared `JobLifecycle`; this carries them out.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connect } from "@nats-io/transport-node";
 import {
-  cbor,
   ErrorCode,
   FlotillaError,
+  type JobState,
   type Logger,
   newJobId,
   silentLogger,
+  snapshotPrefix,
   toFlotillaError,
 } from "../../core/mod.ts";
 import type { JobGraph } from "../graph/job_graph.ts";
+import { JobLifecycle } from "../lifecycle/job_lifecycle.ts";
+import type { JobLifecycleAction, JobOutcome } from "../lifecycle/types.ts";
 import { CheckpointCoordinator } from "./coordinator.ts";
-import { deployTask, localChannels } from "./deploy.ts";
+import {
+  type AttemptReports,
+  deployLocalAttempt,
+  type LocalAttempt,
+  taskKeysOf,
+} from "./local_attempt.ts";
 import { restartPolicy } from "./restart.ts";
 import { CommittedResults } from "./results.ts";
 import {
@@ -25,27 +33,11 @@ import {
   memorySnapshotStore,
   type SnapshotStore,
 } from "./snapshot_store.ts";
-import { type Task, type TaskSnapshot, TaskState } from "./task.ts";
 
-/**
- * Job states (Flink's). The local executor goes from running straight to restarting; a JobManager
- * passes through failing while it stops the attempt, and is suspended (no result: the job is
- * not over) when its Dispatcher loses leadership and the next leader takes the job over.
- */
-export const JobState = {
-  CREATED: "created",
-  RUNNING: "running",
-  FAILING: "failing",
-  RESTARTING: "restarting",
-  CANCELING: "canceling",
-  FINISHED: "finished",
-  CANCELED: "canceled",
-  FAILED: "failed",
-  SUSPENDED: "suspended",
-} as const;
-export type JobState = (typeof JobState)[keyof typeof JobState];
+export { loadSnapshots } from "./local_attempt.ts";
 
-export interface JobStatus {
+/** What `JobHandle.status()` shows of a job running in this process. */
+export interface LocalJobStatus {
   jobId: string;
   name: string;
   state: JobState;
@@ -63,15 +55,11 @@ export interface JobStatus {
   }>;
 }
 
-export interface JobResult {
+/** How a local job ended: the lifecycle's outcome, with what its sinks collected. */
+export interface JobResult extends JobOutcome<FlotillaError> {
   jobId: string;
-  state: "finished" | "canceled" | "failed";
-  error?: FlotillaError;
   /** What each `collect` sink committed, by sink id. */
   results: Record<string, unknown[]>;
-  restarts: number;
-  checkpoints: number;
-  savepoint?: string;
   durationMs: number;
 }
 
@@ -90,7 +78,7 @@ export interface LocalRunOptions {
   /** Records per output batch. @default 1000 */
   batchSize?: number;
   /** Called on every job state change. */
-  onStateChange?(status: JobStatus): void;
+  onStateChange?(status: LocalJobStatus): void;
 }
 
 export interface JobHandle {
@@ -101,20 +89,13 @@ export interface JobHandle {
    */
   cancelTask(vertexId: string, subtask: number): Promise<void>;
   readonly result: Promise<JobResult>;
-  status(): JobStatus;
+  status(): LocalJobStatus;
   cancel(): Promise<JobResult>;
   /** Takes a savepoint of the running job; resolves with its path in the store. */
   savepoint(): Promise<string>;
   /** Savepoint, then cancel: the job ends FINISHED with the savepoint path in its result. */
   stop(): Promise<JobResult>;
 }
-
-interface Attempt {
-  tasks: Task[];
-  done: Promise<void>;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHandle {
   const jobId = options.jobId ?? newJobId();
@@ -123,27 +104,29 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
   const committed = new CommittedResults();
   const connections = new Map<string, Promise<NatsConnection>>();
   const started = Date.now();
-  let state: JobState = JobState.CREATED;
-  let attemptNo = 0;
-  let restarts = 0;
-  let current: Attempt | undefined;
-  let canceled = false;
-  let stopSavepoint: string | undefined;
+  const lifecycle = new JobLifecycle(jobId, {
+    restartPolicy: restartPolicy(graph.options.restartStrategy),
+    tasksAt: () => taskKeysOf(graph),
+  });
   let coordinator: CheckpointCoordinator | undefined;
+  let current: LocalAttempt | undefined;
+  const restartTimers = new Set<ReturnType<typeof setTimeout>>();
+  let stopCaller: ((error: FlotillaError) => void) | undefined;
+  let resolveResult!: (result: JobResult) => void;
+  let rejectResult!: (error: unknown) => void;
+  const result = new Promise<JobResult>((resolve, reject) => {
+    resolveResult = resolve;
+    rejectResult = reject;
+  });
 
-  const setState = (next: JobState) => {
-    state = next;
-    options.onStateChange?.(status());
-  };
-
-  function status(): JobStatus {
+  function status(): LocalJobStatus {
     const latest = coordinator?.latest;
     return {
       jobId,
       name: graph.options.name,
-      state,
-      attempt: attemptNo,
-      restarts,
+      state: lifecycle.state,
+      attempt: lifecycle.attempt,
+      restarts: lifecycle.restarts,
       checkpoints: coordinator?.completed ?? 0,
       ...(latest
         ? { lastCheckpoint: { id: latest.checkpointId, timestamp: latest.timestamp } }
@@ -191,73 +174,122 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
     },
   };
 
-  function deploy(restoreFrom: CompletedCheckpoint | undefined): Attempt {
-    const channels = localChannels({ credits: options.channelCredits ?? 4 });
-    const tasks: Task[] = [];
-    for (const v of graph.vertices) {
-      const restored = restoreFrom?.vertices[v.id];
-      for (let i = 0; i < v.parallelism; i++) {
-        tasks.push(
-          deployTask({
-            graph,
-            jobId,
-            vertexId: v.id,
-            subtask: i,
-            attempt: attemptNo,
-            channels,
-            services,
-            checkpointing: coordinator!.forTask(v.id, i),
-            ...(restored ? { restore: () => loadSnapshots(store, restored.handles) } : {}),
-            ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-          }),
-        );
-      }
+  // Actions are carried out in order; one that leads to an event queues that event's actions
+  // behind the rest instead of running them inside the switch.
+  const queue: JobLifecycleAction[] = [];
+  let draining = false;
+  function run(actions: readonly JobLifecycleAction[]): void {
+    queue.push(...actions);
+    if (draining) return;
+    draining = true;
+    try {
+      for (let action = queue.shift(); action; action = queue.shift()) carryOut(action);
+    } finally {
+      draining = false;
     }
-    const sources = tasks.filter((t) => t.vertex.source);
-    let failAttempt!: (err: FlotillaError) => void;
-    // A stuck task may never return from run(): failing the attempt does not wait for it.
-    const failed = new Promise<never>((_, reject) => {
-      failAttempt = reject;
-    });
-    coordinator!.attach({
-      trigger: (id, final) => {
-        for (const t of sources) t.triggerCheckpoint(id, final);
-      },
-      notify: async (id) => {
-        await Promise.all(tasks.map((t) => t.notifyCheckpointComplete(id)));
-      },
-      fail: (reason) => {
-        for (const t of tasks) void t.cancel(reason);
-        failAttempt(new FlotillaError(ErrorCode.TIMEOUT, reason));
-      },
-    });
-    const done = Promise.race([runAll(tasks), failed]);
-    return { tasks, done };
   }
 
-  async function runAll(tasks: Task[]): Promise<void> {
-    let failure: unknown;
-    const fail = async (err: unknown) => {
-      if (failure !== undefined) return;
-      failure = err;
-      await Promise.all(tasks.map((other) => other.cancel("another task failed")));
-    };
+  const reports: AttemptReports = {
+    taskEnded: (attempt, task, state, error) =>
+      run(lifecycle.taskStateChanged(attempt, task, state, error)),
+    attemptFailed: (attempt, error) => run(lifecycle.attemptFailed(attempt, error)),
+  };
+
+  function carryOut(action: JobLifecycleAction): void {
+    switch (action.kind) {
+      case "state":
+        log.info({ from: action.from, to: action.to, why: action.why }, "job state");
+        options.onStateChange?.({ ...status(), state: action.to });
+        return;
+      case "await-resources":
+        // In one process the resources are this process: they are always there.
+        run(lifecycle.resourcesReady());
+        return;
+      case "deploy":
+        deploy(action.attempt);
+        return;
+      case "stop-attempt": {
+        coordinator!.detach();
+        const deployed = current?.attempt === action.attempt;
+        // Failing a stuck attempt does not wait for the task stuck in user code; an attempt
+        // whose deployment threw has no task to wait for.
+        const stuck = deployed && current!.stop(action.reason);
+        if (stuck || !deployed) run(lifecycle.attemptStopped(action.attempt));
+        return;
+      }
+      case "schedule-restart": {
+        log.warn({ delayMs: action.delayMs }, "job attempt failed: restarting");
+        const timer = setTimeout(() => {
+          restartTimers.delete(timer);
+          run(lifecycle.restartDelayElapsed(action.attempt));
+        }, action.delayMs);
+        restartTimers.add(timer);
+        return;
+      }
+      case "trigger-savepoint":
+        coordinator!.triggerSavepoint().then(
+          (cp) =>
+            run(lifecycle.savepointCompleted(snapshotPrefix(cp.jobId, cp.checkpointId, true))),
+          (err: unknown) => run(lifecycle.savepointFailed(toFlotillaError(err))),
+        );
+        return;
+      case "trigger-checkpoint": {
+        const done = () =>
+          run(
+            lifecycle.rescaleCheckpointDone(action.attempt, { proceed: !coordinator!.finishing }),
+          );
+        coordinator!.triggerCheckpoint().then(done, done);
+        return;
+      }
+      case "stop-failed":
+        stopCaller?.(action.error);
+        stopCaller = undefined;
+        return;
+      case "end":
+        void end(action.outcome);
+        return;
+      case "suspend":
+        coordinator?.detach();
+        for (const timer of restartTimers) clearTimeout(timer);
+        return;
+    }
+  }
+
+  function deploy(attempt: number): void {
+    current = undefined;
+    try {
+      current = deployLocalAttempt({
+        graph,
+        jobId,
+        attempt,
+        services,
+        coordinator: coordinator!,
+        store,
+        restoreFrom: coordinator!.latest,
+        reports,
+        ...(options.channelCredits ? { channelCredits: options.channelCredits } : {}),
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      });
+    } catch (err) {
+      run(lifecycle.attemptFailed(attempt, toFlotillaError(err)));
+    }
+  }
+
+  async function end(outcome: JobOutcome<FlotillaError>): Promise<void> {
+    coordinator?.detach();
+    for (const timer of restartTimers) clearTimeout(timer);
     await Promise.all(
-      tasks.map((t) =>
-        t.run().then(
-          // A task canceled on its own (not with the job) is a failure of the attempt.
-          (end) =>
-            end === TaskState.CANCELED && !canceled && failure === undefined
-              ? fail(new FlotillaError(ErrorCode.CANCELED, `task ${t.vertex.name} was canceled`))
-              : undefined,
-          fail,
-        ),
-      ),
+      [...connections.values()].map((c) => c.then((nc) => nc.close()).catch(() => {})),
     );
-    if (failure !== undefined) throw failure;
+    resolveResult({
+      jobId,
+      ...outcome,
+      results: committed.bySink,
+      durationMs: Date.now() - started,
+    });
   }
 
-  async function execute(): Promise<JobResult> {
+  async function start(): Promise<void> {
     const restoreFrom =
       typeof options.restoreFrom === "string"
         ? await loadCheckpoint(store, options.restoreFrom)
@@ -268,95 +300,27 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
       store,
       log,
       ...(restoreFrom ? { restoredFrom: restoreFrom } : {}),
+      onCompleted: async () => lifecycle.checkpointCompleted(),
     });
-    const policy = restartPolicy(graph.options.restartStrategy);
-    for (;;) {
-      setState(JobState.RUNNING);
-      current = deploy(coordinator.latest);
-      try {
-        await current.done;
-        coordinator.detach();
-        if (canceled) return finish("canceled");
-        return finish("finished");
-      } catch (err) {
-        coordinator.detach();
-        if (canceled) return finish("canceled");
-        const error = toFlotillaError(err);
-        const decision = policy.onFailure(Date.now());
-        log.warn(
-          { err: error.message, restart: decision.restart, delayMs: decision.delayMs },
-          "job attempt failed",
-        );
-        if (!decision.restart)
-          return finish(
-            "failed",
-            new FlotillaError(error.code, `${error.message} (${decision.reason})`, {
-              cause: error,
-            }),
-          );
-        setState(JobState.RESTARTING);
-        await sleep(decision.delayMs);
-        if (canceled) return finish("canceled");
-        attemptNo++;
-        restarts++;
-      }
-    }
+    run(lifecycle.resourcesReady());
+    run(lifecycle.start());
   }
-
-  async function finish(
-    end: "finished" | "canceled" | "failed",
-    error?: FlotillaError,
-  ): Promise<JobResult> {
-    await Promise.all(
-      [...connections.values()].map((c) => c.then((nc) => nc.close()).catch(() => {})),
-    );
-    const finalState = stopSavepoint
-      ? JobState.FINISHED
-      : end === "finished"
-        ? JobState.FINISHED
-        : end === "canceled"
-          ? JobState.CANCELED
-          : JobState.FAILED;
-    setState(finalState);
-    return {
-      jobId,
-      state: stopSavepoint ? "finished" : end,
-      ...(error ? { error } : {}),
-      results: committed.bySink,
-      restarts,
-      checkpoints: coordinator?.completed ?? 0,
-      ...(stopSavepoint ? { savepoint: stopSavepoint } : {}),
-      durationMs: Date.now() - started,
-    };
-  }
-
-  const result = execute();
-
-  async function cancel(): Promise<JobResult> {
-    if (!canceled && state !== JobState.FINISHED && state !== JobState.FAILED) {
-      canceled = true;
-      setState(JobState.CANCELING);
-      await Promise.all(current?.tasks.map((t) => t.cancel("job canceled")) ?? []);
-    }
-    return await result;
-  }
+  start().catch(rejectResult);
 
   async function savepoint(): Promise<string> {
-    if (!coordinator || state !== JobState.RUNNING) {
-      throw new FlotillaError(
-        ErrorCode.CONFLICT,
-        `job ${jobId} is ${state}: savepoints need a running job`,
-      );
-    }
-    const cp = await coordinator.triggerSavepoint();
-    return `savepoints/${cp.jobId}/${cp.checkpointId}`;
+    lifecycle.checkSavepoint();
+    const cp = await coordinator!.triggerSavepoint();
+    return snapshotPrefix(cp.jobId, cp.checkpointId, true);
   }
 
   return {
     jobId,
     result,
     status,
-    cancel,
+    async cancel() {
+      run(lifecycle.cancel());
+      return await result;
+    },
     async cancelTask(vertexId, subtask) {
       const task = current?.tasks.find((t) => t.vertex.id === vertexId && t.subtask === subtask);
       if (!task)
@@ -365,27 +329,13 @@ export function runLocal(graph: JobGraph, options: LocalRunOptions = {}): JobHan
     },
     savepoint,
     async stop() {
-      stopSavepoint = await savepoint();
-      return await cancel();
+      const actions = lifecycle.stopWithSavepoint();
+      const stopped = new Promise<JobResult>((resolve, reject) => {
+        stopCaller = reject;
+        result.then(resolve, reject);
+      });
+      run(actions);
+      return await stopped;
     },
   };
 }
-
-export async function loadSnapshots(
-  store: SnapshotStore,
-  handles: string[],
-): Promise<(TaskSnapshot | undefined)[]> {
-  return await Promise.all(
-    handles.map(async (handle) => {
-      const bytes = await store.get(handle);
-      if (!bytes)
-        throw new FlotillaError(
-          ErrorCode.NOT_FOUND,
-          `snapshot ${handle} is missing from ${store.location}`,
-        );
-      return cbor.decode(bytes) as TaskSnapshot;
-    }),
-  );
-}
-
-export { TaskState };

@@ -1,7 +1,17 @@
-/** The local executor running whole jobs: operators, keyed state and timers, cancel, failure, backpressure. */
+/**
+ * The local executor running whole jobs: operators, keyed state and timers, cancel, failure,
+ * backpressure, and the lifecycle's states, restarts, stop and savepoints as a caller sees them.
+ */
 import t from "tap";
-import { runLocal } from "../../../components/dataflow/internal_mod.ts";
+import type { JobState } from "../../../components/core/mod.ts";
+import {
+  type LocalJobStatus,
+  memorySnapshotStore,
+  runLocal,
+  type SnapshotStore,
+} from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, type Sink, sinks, sources } from "../../../components/dataflow/mod.ts";
+import { until } from "../../support/poll.ts";
 
 const sorted = <T>(values: T[]) =>
   [...values].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
@@ -142,8 +152,7 @@ t.test("cancel stops an unbounded job promptly", async (t) => {
       .sink(sinks.log()),
   );
   const handle = runLocal(job.graph());
-  while ((handle.status().vertices[0]?.recordsIn ?? 0) < 1000)
-    await new Promise((r) => setTimeout(r, 5));
+  await until(() => (handle.status().vertices[0]?.recordsIn ?? 0) >= 1000, "1000 records in");
   const start = Date.now();
   const result = await handle.cancel();
   t.equal(result.state, "canceled");
@@ -205,7 +214,7 @@ t.test("backpressure: a slow sink bounds what is in flight, and nothing is dropp
       .sink(slow),
   );
   const handle = runLocal(job.graph(), { batchSize: 100, channelCredits: 2 });
-  while (seen.length < 5000) await new Promise((r) => setTimeout(r, 10));
+  await until(() => seen.length >= 5000, "5000 records at the slow sink");
   await handle.cancel();
   // Credits (2) x batch (100) on the channel, one batch at the sink and one being produced.
   t.ok(inFlightMax <= 600, `at most ${inFlightMax} records between source and sink`);
@@ -253,3 +262,110 @@ t.test(
     );
   },
 );
+
+/** Resolves at the first state change to `state`, with the status then. */
+function reaching(state: JobState) {
+  let reached!: (status: LocalJobStatus) => void;
+  const promise = new Promise<LocalJobStatus>((r) => {
+    reached = r;
+  });
+  return {
+    promise,
+    onStateChange: (status: LocalJobStatus) => {
+      if (status.state === state) reached(status);
+    },
+  };
+}
+
+t.test("a failure and a restart, as the job's states in order", async (t) => {
+  let failed = false;
+  const job = defineJob(
+    { name: "fail-once", restartStrategy: { type: "fixed-delay", attempts: 1, delayMs: 1 } },
+    (env) =>
+      env
+        .source(sources.collection([1, 2, 3]))
+        .map((n) => {
+          if (n === 2 && !failed) {
+            failed = true;
+            throw new Error("once");
+          }
+          return n;
+        })
+        .sink(sinks.collect()),
+  );
+  const states: string[] = [];
+  const attempts: number[] = [];
+  const handle = runLocal(job.graph(), {
+    onStateChange: (s) => {
+      states.push(s.state);
+      attempts.push(s.attempt);
+    },
+  });
+  const result = await handle.result;
+  t.same(states, ["running", "failing", "restarting", "running", "finished"]);
+  t.same(attempts, [0, 0, 0, 1, 1], "the restart deploys attempt 1");
+  t.equal(result.restarts, 1);
+  t.equal(result.rescales, 0);
+  t.same(sorted(collected(result)), [1, 2, 3]);
+});
+
+t.test("cancel during the restart delay ends the job without waiting for the delay", async (t) => {
+  const job = defineJob(
+    {
+      name: "always-fails",
+      restartStrategy: { type: "fixed-delay", attempts: 5, delayMs: 600_000 },
+    },
+    (env) =>
+      env
+        .source(sources.collection([1]))
+        .map(() => {
+          throw new Error("always");
+        })
+        .sink(sinks.collect()),
+  );
+  const restarting = reaching("restarting");
+  const handle = runLocal(job.graph(), { onStateChange: restarting.onStateChange });
+  await restarting.promise;
+  // Were the delay's timer left behind, this file would not end for ten minutes.
+  const result = await handle.cancel();
+  t.equal(result.state, "canceled");
+  t.equal(result.restarts, 0);
+  t.equal(handle.status().state, "canceled");
+});
+
+t.test("a stop whose savepoint fails leaves the job running; cancel still ends it", async (t) => {
+  const memory = memorySnapshotStore();
+  const store: SnapshotStore = {
+    ...memory,
+    location: "memory, refusing savepoints",
+    put: async (key, bytes) => {
+      if (key.startsWith("savepoints/")) throw new Error("disk full");
+      await memory.put(key, bytes);
+    },
+  };
+  const job = defineJob({ name: "unbounded", checkpointing: { intervalMs: 60_000 } }, (env) =>
+    env.source(sources.sequence({ keys: 2, ratePerSecond: 2000 })).sink(sinks.discard()),
+  );
+  const handle = runLocal(job.graph(), { store });
+  await until(() => (handle.status().vertices[0]?.recordsIn ?? 0) > 0, "records flowing");
+  await t.rejects(handle.stop(), { code: "TIMEOUT", message: /disk full/ });
+  t.equal(handle.status().state, "running");
+  await t.rejects(handle.savepoint(), /disk full/, "a plain savepoint fails the same way");
+  const result = await handle.cancel();
+  t.equal(result.state, "canceled");
+  t.equal(result.savepoint, undefined);
+});
+
+t.test("savepoint and stop need a running job", async (t) => {
+  const job = defineJob({ name: "short" }, (env) =>
+    env.source(sources.collection([1])).sink(sinks.collect()),
+  );
+  const handle = runLocal(job.graph());
+  t.equal((await handle.result).state, "finished");
+  await t.rejects(handle.savepoint(), {
+    code: "CONFLICT",
+    message: /is finished: savepoints need a running job/,
+  });
+  await t.rejects(handle.stop(), { code: "CONFLICT" });
+  t.equal((await handle.cancel()).state, "finished", "cancel after the end answers the result");
+});

@@ -10,10 +10,11 @@ import { bundleJob, isArtifact, loadArtifact } from "../dataflow/internal_mod.ts
 import { blobSnapshotStore, type HaServices } from "../ha/mod.ts";
 import {
   createJobMaster,
-  type JobOutcome,
   jobManagerApp,
+  jobManagerDeadlinesFrom,
   schedulerOptionsFrom,
 } from "../jobmanager/mod.ts";
+import type { JobOutcome } from "../protocol/mod.ts";
 import type { Fabric } from "./fabric.ts";
 
 export const EXIT_CODES = { finished: 0, failed: 1, canceled: 2 } as const;
@@ -67,6 +68,7 @@ export async function runJobMode({
     snapshots: blobSnapshotStore(ha.blobs),
     onCheckpoint: (cp) => ha.checkpoints.add(cp),
     slotRequestTimeoutMs: config["slot.request.timeout"],
+    ...jobManagerDeadlinesFrom(config),
     rebuild: (vertexParallelism) =>
       job.graph({ args, ...(parallelism ? { parallelism } : {}), vertexParallelism }),
     scheduler: schedulerOptionsFrom(config),

@@ -5,7 +5,7 @@
  * window, on an injectable clock).
  */
 import type { JobGraph } from "../dataflow/internal_mod.ts";
-import type { Profile } from "./types.ts";
+import type { ResourceProfile } from "../protocol/mod.ts";
 
 export interface SchedulerOptions {
   /** @default "default" (the job's own `scheduler` option wins) */
@@ -72,7 +72,7 @@ export type VertexParallelism = Record<string, number>;
 /** One slot-sharing group: its slots' profile and the vertices that share them. */
 export interface GroupModel {
   name: string;
-  profile: Profile;
+  profile: ResourceProfile;
   /** Ids of the group's vertices, in the graph's order. */
   vertices: string[];
 }

@@ -1,4 +1,7 @@
-/** Public API of components/jobmanager: one JobManager per job, its Hono app and its contract. */
+/**
+ * Public API of components/jobmanager: one JobManager per job and the app it is served as. Its
+ * contract (routes, messages, the app type callers are typed from) is components/protocol's.
+ */
 export {
   type Bounds,
   type Clock,
@@ -14,27 +17,12 @@ export {
   type VertexBounds,
   type VertexParallelism,
 } from "./adaptive.ts";
-export { type JobManagerApp, jobManagerApp } from "./block.ts";
+export { jobManagerApp, jobManagerHandlers } from "./handlers.ts";
+export { createJobMaster, type JobMaster } from "./job_master.ts";
 export {
-  createJobMaster,
+  DEFAULT_TASK_CANCELLATION_TIMEOUT_MS,
+  type JobManagerDeadlines,
   type JobManagerOptions,
-  type JobMaster,
-  type JobOutcome,
-  JobStatus,
-} from "./job_master.ts";
+  jobManagerDeadlinesFrom,
+} from "./options.ts";
 export { covers, type PooledSlot, SlotPool } from "./slot_pool.ts";
-export {
-  checkpointAckSchema,
-  checkpointDeclineSchema,
-  type Profile,
-  profileSchema,
-  type ResourceRequirements,
-  resourceRequirementsSchema,
-  resourcesUnavailableSchema,
-  resultsSchema,
-  type SlotOffer,
-  slotOfferSchema,
-  sourceEndedSchema,
-  type TaskReport,
-  taskReportSchema,
-} from "./types.ts";

@@ -7,6 +7,7 @@
  */
 import { JobState, type Logger } from "../core/mod.ts";
 import type { CheckpointCoordinator, JobGraph } from "../dataflow/internal_mod.ts";
+import type { ResourceRequirements } from "../protocol/mod.ts";
 import {
   type Bounds,
   type Clock,
@@ -24,7 +25,6 @@ import {
 } from "./adaptive.ts";
 import { boundsFrom, requirementsView } from "./resource_requirements.ts";
 import type { PooledSlot, SlotPool } from "./slot_pool.ts";
-import type { ResourceRequirements } from "./types.ts";
 
 /** A rescale waits at most this long for its checkpoint, then restores the latest one. */
 const RESCALE_CHECKPOINT_MS = 10_000;

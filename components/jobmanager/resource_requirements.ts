@@ -5,8 +5,8 @@
  */
 import { ErrorCode, FlotillaError } from "../core/mod.ts";
 import type { JobGraph } from "../dataflow/internal_mod.ts";
+import type { ResourceRequirements } from "../protocol/mod.ts";
 import type { VertexBounds } from "./adaptive.ts";
-import type { ResourceRequirements } from "./types.ts";
 
 /** Flink's shape of `bounds` (default: each vertex at its parallelism), in the graph's order. */
 export function requirementsView(

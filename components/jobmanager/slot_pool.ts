@@ -3,20 +3,21 @@
  * assignment of subtasks to them (subtask i of every vertex of a group shares the group's slot i,
  * as Flink's slot sharing).
  */
+import type { AllocationId, SlotId, TaskManagerId } from "../core/mod.ts";
 import type { JobGraph, SlotSharingGroupSpec } from "../dataflow/internal_mod.ts";
-import type { Profile } from "./types.ts";
+import type { ResourceProfile, ResourceRequirement } from "../protocol/mod.ts";
 
 export interface PooledSlot {
-  slotId: string;
-  allocationId: string;
-  tmId: string;
+  slotId: SlotId;
+  allocationId: AllocationId;
+  tmId: TaskManagerId;
   tmSubject: string;
-  profile: Profile;
+  profile: ResourceProfile;
   group: string;
 }
 
 /** An offered slot serves a group when it offers at least what the group asks for. */
-export function covers(offered: Profile, wanted: Profile): boolean {
+export function covers(offered: ResourceProfile, wanted: ResourceProfile): boolean {
   if (offered.cpu < wanted.cpu || offered.memoryMb < wanted.memoryMb) return false;
   for (const [k, v] of Object.entries(wanted.extended))
     if ((offered.extended[k] ?? 0) < v) return false;
@@ -25,7 +26,7 @@ export function covers(offered: Profile, wanted: Profile): boolean {
 
 export class SlotPool {
   #groups: SlotSharingGroupSpec[];
-  readonly #slots = new Map<string, PooledSlot>();
+  readonly #slots = new Map<SlotId, PooledSlot>();
 
   constructor(graph: JobGraph) {
     this.#groups = graph.slotSharingGroups;
@@ -41,7 +42,7 @@ export class SlotPool {
    * this job uses least, so whole TaskManagers become idle.
    */
   surplus(): PooledSlot[] {
-    const perTm = new Map<string, number>();
+    const perTm = new Map<TaskManagerId, number>();
     for (const s of this.#slots.values()) perTm.set(s.tmId, (perTm.get(s.tmId) ?? 0) + 1);
     return this.#groups.flatMap((g) => {
       const held = this.inGroup(g.name);
@@ -53,13 +54,18 @@ export class SlotPool {
     });
   }
 
+  /** Whether the pool still holds this allocation (a slot is offered again after a loss). */
+  holds(slot: { allocationId: AllocationId }): boolean {
+    return this.all().some((s) => s.allocationId === slot.allocationId);
+  }
+
   /** Forgets one slot (given back). */
-  remove(slotId: string): void {
+  remove(slotId: SlotId): void {
     this.#slots.delete(slotId);
   }
 
   /** What is still missing, per group: the requirement to declare to the RM. */
-  requirements(): { profile: Profile; count: number }[] {
+  requirements(): ResourceRequirement[] {
     return this.#groups.map((g) => ({ profile: g.profile, count: g.slots }));
   }
 
@@ -100,7 +106,7 @@ export class SlotPool {
   }
 
   /** Drops a lost TaskManager's slots; returns them. */
-  removeTaskManager(tmId: string): PooledSlot[] {
+  removeTaskManager(tmId: TaskManagerId): PooledSlot[] {
     const lost = [...this.#slots.values()].filter((s) => s.tmId === tmId);
     for (const s of lost) this.#slots.delete(s.slotId);
     return lost;

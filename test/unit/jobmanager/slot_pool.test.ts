@@ -1,5 +1,6 @@
 /** The JobManager's slot pool: targets that change, and which slots it gives back. */
 import t from "tap";
+import { type AllocationId, slotId, type TaskManagerId } from "../../../components/core/mod.ts";
 import { defineJob, sinks, sources } from "../../../components/dataflow/mod.ts";
 import { SlotPool } from "../../../components/jobmanager/mod.ts";
 
@@ -7,11 +8,11 @@ const ANY = { cpu: 0, memoryMb: 0, extended: {} };
 const graph = defineJob({ name: "pool", parallelism: 4 }, (env) =>
   env.source(sources.sequence({ keys: 4 })).sink(sinks.discard()),
 ).graph();
-const slot = (tmId: string, i: number) => ({
-  slotId: `${tmId}_${i}`,
-  allocationId: `a-${tmId}-${i}`,
-  tmId,
-  tmSubject: `tm.${tmId}`,
+const slot = (tm: string, i: number) => ({
+  slotId: slotId(tm as TaskManagerId, i),
+  allocationId: `a-${tm}-${i}` as AllocationId,
+  tmId: tm as TaskManagerId,
+  tmSubject: `tm.${tm}`,
   profile: ANY,
 });
 

@@ -1,0 +1,162 @@
+/**
+ * One attempt of the job as its JobManager places and follows it: which slot each subtask runs
+ * in (subtask i of every vertex of a slot-sharing group shares the group's slot i, as Flink's
+ * slot sharing), the descriptor that deploys it, its last state and counters, and the job
+ * details' per-vertex view. Pure: it calls nothing and keeps no timers.
+ */
+import { isTaskEnd, type JobId, type TaskManagerId, TaskState } from "../core/mod.ts";
+import type { CompletedCheckpoint, JobGraph } from "../dataflow/internal_mod.ts";
+import type { ResourceRequirements, TaskDescriptor, VertexDetails } from "../protocol/mod.ts";
+import type { PooledSlot, SlotPool } from "./slot_pool.ts";
+
+/** One subtask of an attempt. */
+export interface AttemptTask {
+  readonly vertexId: string;
+  readonly subtask: number;
+  readonly slot: PooledSlot;
+  state: TaskState;
+  metrics?: Record<string, number>;
+}
+
+/** What every task descriptor of the job carries, whatever the attempt. */
+export interface DeploymentBase {
+  jobId: JobId;
+  jmSubject: string;
+  artifact: string;
+  args: Record<string, string>;
+  /** The job's parallelism override (TaskManagers rebuild the graph with it). */
+  parallelism?: number;
+  /** The adaptive scheduler's per-vertex parallelism, applied by vertex id. */
+  vertexParallelism?: Record<string, number>;
+}
+
+const keyOf = (vertexId: string, subtask: number) => `${vertexId}/${subtask}`;
+
+export class Attempt {
+  readonly number: number;
+  readonly graph: JobGraph;
+  readonly #tasks = new Map<string, AttemptTask>();
+
+  /** Places every subtask of `graph` on the pool's slots; throws when a group lacks one. */
+  constructor(number: number, graph: JobGraph, pool: SlotPool) {
+    this.number = number;
+    this.graph = graph;
+    for (const v of graph.vertices)
+      for (let i = 0; i < v.parallelism; i++)
+        this.#tasks.set(keyOf(v.id, i), {
+          vertexId: v.id,
+          subtask: i,
+          slot: pool.slotFor(v.slotSharingGroup, i),
+          state: TaskState.DEPLOYING,
+        });
+  }
+
+  tasks(): AttemptTask[] {
+    return [...this.#tasks.values()];
+  }
+
+  /** The descriptors that deploy this attempt, each restoring its vertex from `restore`. */
+  descriptors(
+    base: DeploymentBase,
+    restore: CompletedCheckpoint | undefined,
+  ): { slot: PooledSlot; descriptor: TaskDescriptor }[] {
+    return this.tasks().map(({ vertexId, subtask, slot }) => {
+      const handles = restore?.vertices[vertexId]?.handles;
+      return {
+        slot,
+        descriptor: {
+          jobId: base.jobId,
+          attempt: this.number,
+          vertexId,
+          subtask,
+          allocationId: slot.allocationId,
+          jmSubject: base.jmSubject,
+          artifact: base.artifact,
+          args: base.args,
+          ...(base.parallelism ? { parallelism: base.parallelism } : {}),
+          ...(base.vertexParallelism ? { vertexParallelism: base.vertexParallelism } : {}),
+          ...(handles ? { restore: handles } : {}),
+        },
+      };
+    });
+  }
+
+  /** A task's report; false when it is ignored (an unknown task, or one that already ended). */
+  report(vertexId: string, subtask: number, state: TaskState, metrics?: Record<string, number>) {
+    const task = this.#tasks.get(keyOf(vertexId, subtask));
+    if (!task || isTaskEnd(task.state)) return false;
+    task.state = state;
+    if (metrics) task.metrics = metrics;
+    return true;
+  }
+
+  /** Running tasks' counters between state reports (best effort). */
+  updateMetrics(vertexId: string, subtask: number, metrics: Record<string, number>): void {
+    const task = this.#tasks.get(keyOf(vertexId, subtask));
+    if (task && !isTaskEnd(task.state)) task.metrics = metrics;
+  }
+
+  live(): AttemptTask[] {
+    return this.tasks().filter((t) => !isTaskEnd(t.state));
+  }
+
+  allEnded(): boolean {
+    return this.live().length === 0;
+  }
+
+  allFinished(): boolean {
+    return this.tasks().every((t) => t.state === TaskState.FINISHED);
+  }
+
+  /** The TaskManagers (by subject) that run any of `tasks`, each once. */
+  taskManagers(tasks: AttemptTask[] = this.tasks()): string[] {
+    return [...new Set(tasks.map((t) => t.slot.tmSubject))];
+  }
+
+  /** The TaskManagers that run a source subtask: where checkpoints are triggered. */
+  sourceTaskManagers(): string[] {
+    const sources = new Set(this.graph.vertices.filter((v) => v.source).map((v) => v.id));
+    return this.taskManagers(this.tasks().filter((t) => sources.has(t.vertexId)));
+  }
+
+  /** A TaskManager is gone: its live tasks failed with it. Whether it ran any. */
+  failTaskManager(tmId: TaskManagerId): boolean {
+    const hit = this.live().filter((t) => t.slot.tmId === tmId);
+    for (const t of hit) t.state = TaskState.FAILED;
+    return hit.length > 0;
+  }
+}
+
+/**
+ * The job details' view of each vertex of `graph` (the current attempt's, so its current
+ * parallelism), from that attempt's tasks; with `bounds` (adaptive jobs) each vertex's bounds.
+ */
+export function vertexDetails(
+  graph: JobGraph,
+  tasks: AttemptTask[],
+  bounds?: ResourceRequirements,
+): VertexDetails[] {
+  return graph.vertices.map((v) => {
+    const mine = tasks.filter((t) => t.vertexId === v.id);
+    const counts: Partial<Record<TaskState, number>> = {};
+    for (const t of mine) counts[t.state] = (counts[t.state] ?? 0) + 1;
+    const sum = (name: string) => mine.reduce((n, t) => n + (t.metrics?.[name] ?? 0), 0);
+    const bound = bounds?.[v.id]?.parallelism;
+    return {
+      id: v.id,
+      name: v.name,
+      parallelism: v.parallelism,
+      ...(bound ? { parallelismBounds: bound } : {}),
+      tasks: counts,
+      recordsIn: sum("recordsIn"),
+      recordsOut: sum("recordsOut"),
+      subtasks: mine.map((t) => ({
+        subtask: t.subtask,
+        state: t.state,
+        taskmanager: t.slot.tmId,
+        recordsIn: t.metrics?.recordsIn ?? 0,
+        recordsOut: t.metrics?.recordsOut ?? 0,
+      })),
+    };
+  });
+}

@@ -1,0 +1,229 @@
+/**
+ * A JobManager with in-process peers, for socket-free tests of its app: a fake ResourceManager and
+ * fake TaskManagers that mount the real contracts' routes (`resourceManagerRoutes`,
+ * `taskManagerTaskRoutes`) and record every call, so a test awaits what arrives.
+ */
+import {
+  type AllocationId,
+  ErrorCode,
+  FlotillaError,
+  type JobId,
+  newJobId,
+  type SlotId,
+  slotId,
+  subjects,
+  type TaskManagerId,
+  type TaskState,
+} from "../../../components/core/mod.ts";
+import { memorySnapshotStore } from "../../../components/dataflow/internal_mod.ts";
+import { defineJob, type JobOptions, sinks, sources } from "../../../components/dataflow/mod.ts";
+import {
+  createJobMaster,
+  type JobManagerOptions,
+  type JobMaster,
+  jobManagerApp,
+} from "../../../components/jobmanager/mod.ts";
+import {
+  type CancelTasks,
+  type FreeSlotRequest,
+  type JobManagerApp,
+  type RequirementsDeclaration,
+  type ResourceManagerHandlers,
+  resourceManagerRoutes,
+  type TaskDescriptor,
+  type TriggerCheckpoint,
+  taskManagerTaskRoutes,
+} from "../../../components/protocol/mod.ts";
+import {
+  createClient,
+  type FetchApp,
+  localTransport,
+  NoRespondersError,
+  type Transport,
+  unwrap,
+} from "../../../components/rpc/mod.ts";
+import { Recorder } from "../../support/fake_tm.ts";
+
+const CLUSTER = "t";
+export const ARTIFACT = "a".repeat(64);
+const ANY = { cpu: 0, memoryMb: 0, extended: {} };
+
+/** source (2) -> keyed map (2): four subtasks on two shared slots, sources on both. */
+export function twoByTwoJob(options: Partial<JobOptions> = {}) {
+  return defineJob({ name: "app", parallelism: 2, ...options }, (env) =>
+    env
+      .source(sources.sequence({ keys: 2 }))
+      .keyBy((r) => r.key)
+      .map((r) => r)
+      .sink(sinks.discard()),
+  );
+}
+
+export const twoByTwo = (options: Partial<JobOptions> = {}) => twoByTwoJob(options).graph();
+
+function fakeResourceManager() {
+  const declared = new Recorder<RequirementsDeclaration>();
+  const cleared = new Recorder<JobId>();
+  const unused = () => {
+    throw new FlotillaError(ErrorCode.NOT_FOUND, "the fake ResourceManager has no such route");
+  };
+  const handlers: ResourceManagerHandlers = {
+    health: unused,
+    overview: unused,
+    taskManagers: unused,
+    taskManager: unused,
+    register: unused,
+    heartbeat: unused,
+    unregister: unused,
+    jobs: unused,
+    declare(jobId, declaration) {
+      declared.push(declaration);
+      return { jobId, requirements: declaration.requirements };
+    },
+    clear(jobId) {
+      cleared.push(jobId);
+      return { jobId };
+    },
+  };
+  return { app: resourceManagerRoutes(handlers), declared, cleared };
+}
+
+export interface FakeTaskManagerOptions {
+  /** Report every task of a canceled attempt canceled, as a real TaskManager does. @default true */
+  reportsCanceled?: boolean;
+}
+
+/** A TaskManager's side of the JobManager's calls, recorded; its reports go back to `jm`. */
+function fakeTaskManager(
+  tmId: TaskManagerId,
+  jm: () => ReturnType<typeof createClient<JobManagerApp>>,
+  { reportsCanceled = true }: FakeTaskManagerOptions,
+) {
+  const deployed = new Recorder<TaskDescriptor>();
+  const canceled = new Recorder<CancelTasks>();
+  const triggered = new Recorder<TriggerCheckpoint & { checkpointId: number }>();
+  const confirmed = new Recorder<number>();
+  const freed = new Recorder<FreeSlotRequest & { slotId: SlotId }>();
+  /** Allocations whose deployment this TaskManager refuses with CONFLICT (not held for the job). */
+  const notHeld = new Set<string>();
+  const app = taskManagerTaskRoutes({
+    deploy(descriptor) {
+      if (notHeld.has(descriptor.allocationId))
+        throw new FlotillaError(ErrorCode.CONFLICT, `${descriptor.allocationId} is not held`);
+      deployed.push(descriptor);
+      const { jobId, attempt, vertexId, subtask } = descriptor;
+      return { deployed: `${jobId}/${attempt}/${vertexId}/${subtask}` };
+    },
+    cancelTasks(_jobId, request) {
+      canceled.push(request);
+      const live = deployed.items.filter((d) => d.attempt <= request.attempt);
+      // Reported after the reply, as a TaskManager's tasks stop on their own time.
+      if (reportsCanceled)
+        setImmediate(() => {
+          for (const { attempt, vertexId, subtask } of live)
+            void unwrap(
+              jm().tasks.state.$post({ json: { attempt, vertexId, subtask, state: "canceled" } }),
+            );
+        });
+      return { canceled: live.length };
+    },
+    triggerCheckpoint(_jobId, checkpointId, request) {
+      triggered.push({ ...request, checkpointId });
+      return { triggered: 1 };
+    },
+    confirmCheckpoint(_jobId, checkpointId) {
+      confirmed.push(checkpointId);
+      return { notified: 1 };
+    },
+    freeSlot(id, request) {
+      freed.push({ ...request, slotId: id });
+      return { freed: true };
+    },
+  });
+  const subject = subjects.taskManager(CLUSTER, tmId);
+  return { tmId, subject, app, deployed, canceled, triggered, confirmed, freed, notHeld };
+}
+
+export type FakeTaskManager = ReturnType<typeof fakeTaskManager>;
+
+export interface SetupOptions extends FakeTaskManagerOptions {
+  graph?: ReturnType<typeof twoByTwo>;
+  options?: Partial<JobManagerOptions>;
+}
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/** A JobManager of a `twoByTwo` job (by default), one fake TaskManager and a fake RM. */
+export function setup(t: Teardown, { graph = twoByTwo(), options = {}, ...tm }: SetupOptions = {}) {
+  const jobId = newJobId();
+  const peers = new Map<string, FetchApp>();
+  const transportFor = (subject: string): Transport => ({
+    target: subject,
+    send: (request, timeoutMs) => {
+      const app = peers.get(subject);
+      if (!app) return Promise.reject(new NoRespondersError(`nothing listens on ${subject}`));
+      return localTransport(app, subject).send(request, timeoutMs);
+    },
+  });
+  const rm = fakeResourceManager();
+  peers.set(subjects.resourceManager(CLUSTER), rm.app);
+  const jm: JobMaster = createJobMaster({
+    clusterId: CLUSTER,
+    jobId,
+    graph,
+    artifact: ARTIFACT,
+    transportFor,
+    snapshots: memorySnapshotStore(),
+    rpc: { timeoutMs: 2000, attemptTimeoutMs: 500 },
+    ...options,
+  });
+  const app = jobManagerApp(jm);
+  peers.set(jm.subject, app);
+  const client = createClient<JobManagerApp>(localTransport(app));
+  const taskManager = fakeTaskManager("tm-1" as TaskManagerId, () => client, tm);
+  peers.set(taskManager.subject, taskManager.app);
+  // Whatever a test leaves running ends with it: no timer outlives the test.
+  t.teardown(() => jm.suspend());
+
+  /** One route by method and path, as JSON, the way an operator's curl would call it. */
+  async function call(method: string, path: string, body?: unknown) {
+    const res = await app.request(path, {
+      method,
+      ...(body === undefined
+        ? {}
+        : {
+            headers: { "content-type": "application/json" },
+            body: typeof body === "string" ? body : JSON.stringify(body),
+          }),
+    });
+    return { status: res.status, body: (await res.json()) as unknown };
+  }
+
+  /** The fake TaskManager offers `count` slots of its own. */
+  function offer(count: number, from = 0) {
+    return call("POST", "/slots/offer", {
+      tmId: taskManager.tmId,
+      tmSubject: taskManager.subject,
+      slots: Array.from({ length: count }, (_, i) => ({
+        slotId: slotId(taskManager.tmId, from + i),
+        allocationId: `alloc-${from + i}` as AllocationId,
+        profile: ANY,
+      })),
+    });
+  }
+
+  /** Every task of `attempt` reports `state` (deployments recorded by the fake TaskManager). */
+  async function report(attempt: number, state: TaskState) {
+    for (const d of taskManager.deployed.items.filter((d) => d.attempt === attempt))
+      await call("POST", "/tasks/state", {
+        attempt,
+        vertexId: d.vertexId,
+        subtask: d.subtask,
+        state,
+      });
+  }
+
+  return { jobId, jm, app, client, rm, taskManager, call, offer, report };
+}

@@ -165,11 +165,6 @@ export const configKeys = {
     5000,
     "How long a JobManager waits for an attempt's canceled tasks to report they stopped (on a restart, a rescale, a cancel or a stop) before it goes on without them (Flink's task.cancellation.timeout).",
   ),
-  "task.cancellation.timeout": key(
-    duration,
-    5000,
-    "How long a JobManager waits for an attempt's canceled tasks to report they stopped (on a restart, a rescale, a cancel or a stop) before it goes on without them (Flink's task.cancellation.timeout).",
-  ),
   "jobmanager.scheduler": key(
     z.enum(["default", "adaptive"]),
     "default",

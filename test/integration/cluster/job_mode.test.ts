@@ -1,5 +1,6 @@
 /** Job mode: `flotilla start jobmanager` runs one job with TaskManagers that join it, and exits with the job's result. */
 import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import { natsFor } from "../../support/tap.ts";
@@ -12,7 +13,7 @@ async function runJob(
   natsUrl: string,
   file: string,
   args: string,
-  { stopAfterMs }: { stopAfterMs?: number } = {},
+  { stopWhenRunning = false }: { stopWhenRunning?: boolean } = {},
 ): Promise<number | null> {
   const env = {
     ...process.env,
@@ -26,9 +27,16 @@ async function runJob(
   };
   const jm = spawn(process.execPath, [BIN, "start", "jobmanager"], {
     cwd: ROOT,
-    env,
-    stdio: ["ignore", "ignore", "inherit"],
+    // Its info log says when the job runs (the "job state" line): the moment to stop it.
+    env: stopWhenRunning ? { ...env, FLOTILLA_LOG_LEVEL: "info" } : env,
+    stdio: ["ignore", stopWhenRunning ? "pipe" : "ignore", "inherit"],
   });
+  if (stopWhenRunning) {
+    const lines = createInterface({ input: jm.stdout!, crlfDelay: Infinity });
+    lines.on("line", (line) => {
+      if (/"msg":"job state"/.test(line) && /"to":"running"/.test(line)) jm.kill("SIGTERM");
+    });
+  }
   const tm = spawn(process.execPath, [BIN, "start", "taskmanager"], {
     cwd: ROOT,
     env,
@@ -39,7 +47,6 @@ async function runJob(
     tm.kill("SIGKILL");
   });
   const timer = setTimeout(() => jm.kill("SIGKILL"), 60_000);
-  if (stopAfterMs !== undefined) setTimeout(() => jm.kill("SIGTERM"), stopAfterMs);
   const code = await new Promise<number | null>((resolve) => jm.once("exit", (c) => resolve(c)));
   clearTimeout(timer);
   return code;
@@ -59,7 +66,7 @@ t.test("a job-mode process stopped with SIGTERM cancels its job and exits 2", as
   const nats = await natsFor(t);
   const endless = "keys=2,perKey=1000000,rate=1000";
   t.equal(
-    await runJob(t, nats.url, "examples/sequence-check.ts", endless, { stopAfterMs: 3000 }),
+    await runJob(t, nats.url, "examples/sequence-check.ts", endless, { stopWhenRunning: true }),
     2,
   );
 });

@@ -1,18 +1,20 @@
-/** Public API of components/taskmanager: the TaskManager block and its contract. */
-export { SlotTable } from "./slot_table.ts";
+/**
+ * Public API of components/taskmanager: the TaskManager block. Its contract (routes, messages,
+ * `TaskManagerApp`) is components/protocol/taskmanager.ts.
+ */
+export type { TaskManagerApp } from "../protocol/mod.ts";
+export { type TaskManagerCore, taskManagerHandlers } from "./handlers.ts";
 export {
-  createTaskManager,
-  type TaskManager,
-  type TaskManagerApp,
+  type CompiledTaskManagerOptions,
+  compileTaskManagerOptions,
   type TaskManagerOptions,
-} from "./task_manager.ts";
+} from "./options.ts";
+export { type HeldSlot, SlotTable } from "./slot_table.ts";
+export { createTaskManager, type TaskManager } from "./task_manager.ts";
 export {
-  allocateSchema,
-  freeSlotSchema,
-  jobAttemptSchema,
-  type SlotReport,
-  SlotState,
-  type TaskDescriptor,
-  taskDescriptorSchema,
-  triggerSchema,
-} from "./types.ts";
+  type CheckpointTrigger,
+  type Deployment,
+  deploymentKey,
+  type RunningTask,
+  TaskTable,
+} from "./task_table.ts";

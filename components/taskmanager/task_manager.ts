@@ -1,612 +1,215 @@
 /**
- * The TaskManager: offers its slots to the ResourceManager, hands allocated slots to the job's
- * JobManager, runs the subtasks the JobManager deploys (the dataflow runtime's Task, loaded from
- * the job artifact), and reports their states, checkpoint acknowledgements and results back.
- * It keeps registering while no RM answers and re-registers when the RM forgets it.
+ * `createTaskManager()`: the TaskManager block. It serves its contract
+ * (`taskManagerRoutes(handlers)`), registers at the ResourceManager and reports its slots, offers
+ * allocated slots to the job's JobManager, runs the subtasks the JobManager deploys and reports
+ * on them; it wires the slot and task tables (the decisions) to those effects.
  */
-import type { NatsConnection } from "@nats-io/transport-node";
-import { z } from "zod";
 import {
-  BlockRole,
-  codecFor,
-  decodeBody,
-  ErrorCode,
-  FlotillaError,
-  fromWire,
-  JSON_TYPE,
-  json,
-  type Logger,
-  newTaskManagerId,
-  silentLogger,
-  snapshotKey,
+  type AllocationId,
+  type JobId,
+  type SlotId,
   subjects,
-  toFlotillaError,
+  type TaskManagerId,
 } from "../core/mod.ts";
+import type { Task } from "../dataflow/internal_mod.ts";
 import {
-  type ChannelFactory,
-  deployTask,
-  loadArtifact,
-  loadSnapshots,
-  type SnapshotStore,
-  type Task,
-} from "../dataflow/internal_mod.ts";
-import type { JobGraph } from "../dataflow/mod.ts";
-import {
-  body,
-  createBlock,
-  createClient,
-  FencingTokens,
-  fencing,
-  HeartbeatMonitor,
-  params,
-  reply,
-  type Transport,
-  unwrap,
-} from "../rpc/mod.ts";
-import { SlotTable } from "./slot_table.ts";
-import {
-  allocateSchema,
-  freeSlotSchema,
-  jobAttemptSchema,
+  type JobManagerTaskApp,
   type SlotReport,
-  SlotState,
   type TaskDescriptor,
-  taskDescriptorSchema,
-  triggerSchema,
-} from "./types.ts";
+  type TaskManagerApp,
+  taskManagerRoutes,
+} from "../protocol/mod.ts";
+import { createClient, FencingTokens } from "../rpc/mod.ts";
+import { type TaskDeployment, type TaskManagerCore, taskManagerHandlers } from "./handlers.ts";
+import { JobGraphs } from "./job_graphs.ts";
+import { compileTaskManagerOptions, type TaskManagerOptions } from "./options.ts";
+import { type MetricsBatch, ReportQueue, sendMetrics } from "./reports.ts";
+import { ResourceManagerConnection } from "./rm_connection.ts";
+import { SlotOffers } from "./slot_offers.ts";
+import { SlotTable } from "./slot_table.ts";
+import { createTask } from "./task_start.ts";
+import { TaskTable } from "./task_table.ts";
 
-type Profile = SlotReport["profile"];
-
-export interface TaskManagerOptions {
-  clusterId: string;
-  /** @default a fresh `tm-<hex>` id */
-  tmId?: string;
-  /** How this TaskManager reaches other blocks by subject (NATS, or in-process). */
-  transportFor(subject: string): Transport;
-  /** The data-plane channels of one job attempt. */
-  channelsFor(jobId: string, attempt: number): ChannelFactory;
-  /** Where job artifacts are (by sha256). */
-  artifacts: { get(key: string): Promise<Uint8Array | undefined> };
-  /** Where task snapshots go and come from. */
-  snapshots: SnapshotStore;
-  /** One profile per slot. @default one slot with no declared resources */
-  slots?: Profile[];
-  /** What the whole TaskManager offers. @default the sum of the slots */
-  totalResources?: Profile;
-  /** For sources and sinks that use NATS. */
-  connectNats?(servers?: string): Promise<NatsConnection>;
-  /** @default 1000 */
-  heartbeatIntervalMs?: number;
-  /** @default 5000 */
-  heartbeatTimeoutMs?: number;
-  log?: Logger;
+export interface TaskManager {
+  readonly tmId: TaskManagerId;
+  /** Where it answers: `subjects.taskManager(cluster, tmId)`. */
+  readonly subject: string;
+  readonly app: TaskManagerApp;
+  slots(): SlotReport[];
+  /** Its subtasks that exist, with their state. */
+  runningTasks(): (TaskDescriptor & { state: Task["state"] })[];
+  isRegistered(): boolean;
+  /** Resolves once registered at the ResourceManager; a TimeoutError naming it after `timeoutMs`. */
+  whenRegistered(timeoutMs: number): Promise<void>;
+  /** Registers at the ResourceManager and heartbeats it. */
+  start(): void;
+  /** Cancels its subtasks (their reports are dropped) and ends its loops. */
+  stop(): Promise<void>;
 }
 
-interface Running {
-  descriptor: TaskDescriptor;
-  task: Task;
-  /** Reports to the JM go one after another, in order. */
-  reports: Promise<void>;
-}
-
-/** A task being deployed: the checkpoint triggers it must not miss, and a cancel that came. */
-interface SettingUp {
-  jobId: string;
-  attempt: number;
-  triggers: { id: number; final: boolean }[];
-  /** Canceled while being set up: the task is canceled as soon as it exists. */
-  canceled?: string;
-}
-
-const ANY: Profile = { cpu: 0, memoryMb: 0, extended: {} };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function sum(profiles: Profile[]): Profile {
-  const extended: Record<string, number> = {};
-  for (const p of profiles)
-    for (const [k, v] of Object.entries(p.extended)) extended[k] = (extended[k] ?? 0) + v;
-  return {
-    cpu: profiles.reduce((n, p) => n + p.cpu, 0),
-    memoryMb: profiles.reduce((n, p) => n + p.memoryMb, 0),
-    extended,
-  };
-}
-
-export function createTaskManager(options: TaskManagerOptions) {
-  const {
-    clusterId,
-    tmId = newTaskManagerId(),
-    transportFor,
-    heartbeatIntervalMs = 1000,
-    heartbeatTimeoutMs = 5000,
-    log: baseLog = silentLogger,
-  } = options;
-  const log = baseLog.child({ role: "taskmanager", tm: tmId });
+export function createTaskManager(options: TaskManagerOptions): TaskManager {
+  const o = compileTaskManagerOptions(options);
+  const { tmId, clusterId, transportFor, rpc, heartbeatIntervalMs, heartbeatTimeoutMs } = o;
+  const log = o.log.child({ role: "taskmanager", tm: tmId });
   const subject = subjects.taskManager(clusterId, tmId);
   const rmSubject = subjects.resourceManager(clusterId);
-  const profiles = options.slots ?? [ANY];
-  const slots = new SlotTable(tmId, profiles);
-  const totalResources = options.totalResources ?? sum(profiles);
-  const tokens = new FencingTokens();
-  const tasks = new Map<string, Running>();
-  /** Tasks being deployed (not in `tasks` yet), with the checkpoint triggers they missed. */
-  const settingUp = new Map<string, SettingUp>();
-  const graphs = new Map<string, Promise<JobGraph>>();
-  const client = (target: string, timeoutMs = 5000): any =>
-    createClient<any>(transportFor(target), { timeoutMs });
-  let stopped = false;
-  let registered = false;
-  let lastRmContact = 0;
+  const fencingTokens = new FencingTokens();
+  const slots = new SlotTable(tmId, [...o.slots]);
+  const tasks = new TaskTable<Task, ReportQueue>();
+  const graphs = new JobGraphs(o.artifacts);
 
-  const jmMonitor = new HeartbeatMonitor<string>({
-    intervalMs: heartbeatIntervalMs,
-    timeoutMs: heartbeatTimeoutMs,
-    ping: (jobId, jmSubject) => syncSlots(jobId, jmSubject),
-    onLost: (jobId, jmSubject, reason) => {
-      log.warn(
-        { job: jobId, reason },
-        "JobManager lost: canceling its tasks and freeing its slots",
-      );
-      void cancelJob(jobId, Number.POSITIVE_INFINITY, `JobManager lost: ${reason}`).then(() => {
-        if (slots.freeJob(jobId).length === 0) return;
-        reportNow?.();
-        // If a JobManager of the job does answer after all (one that was taking over while
-        // this TaskManager gave up), it must not keep counting on the freed slots: to it, this
-        // TaskManager is gone (its next attempt asks the ResourceManager for slots again).
-        void unwrap(
-          client(jmSubject).taskmanagers[":tmId"].lost.$post({
-            param: { tmId },
-            json: {
-              reason: `TaskManager ${tmId} freed the job's slots: JobManager lost (${reason})`,
-            },
-          }),
-        ).catch(() => {});
-      });
-    },
+  /** A JobManager's client whose calls end within `timeoutMs` (and the configured deadlines). */
+  const jobManager = (jmSubject: string, timeoutMs = rpc.timeoutMs) =>
+    createClient<JobManagerTaskApp>(transportFor(jmSubject), {
+      timeoutMs: Math.min(rpc.timeoutMs, timeoutMs),
+      attemptTimeoutMs: Math.min(rpc.attemptTimeoutMs, timeoutMs),
+    });
+
+  const rm = new ResourceManagerConnection({
+    tmId,
+    rmSubject,
+    transport: transportFor(rmSubject),
+    registration: () => ({
+      tmId,
+      subject,
+      slots: slots.reports(),
+      totalResources: o.totalResources,
+    }),
+    slots: () => slots.reports(),
+    fencingTokens,
+    rpc,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    log,
+    onHeartbeat: () => sendMetrics(metricsBatches(), jobManager, heartbeatIntervalMs, log),
   });
 
-  const key = (d: Pick<TaskDescriptor, "jobId" | "attempt" | "vertexId" | "subtask">) =>
-    `${d.jobId}/${d.attempt}/${d.vertexId}/${d.subtask}`;
+  const offers = new SlotOffers({
+    tmId,
+    subject,
+    slots,
+    transportFor,
+    rpc,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    log,
+    release: (slotId, allocationId, why) => release(slotId, allocationId, why),
+    jobManagerLost: (jobId, reason) => jobManagerLost(jobId, reason),
+  });
 
-  function graphFor(d: TaskDescriptor): Promise<JobGraph> {
-    const id = `${d.jobId}/${d.artifact}/${d.parallelism ?? ""}/${JSON.stringify(d.vertexParallelism ?? {})}/${JSON.stringify(d.args)}`;
-    let graph = graphs.get(id);
-    if (!graph) {
-      graph = (async () => {
-        const bytes = await options.artifacts.get(d.artifact);
-        if (!bytes)
-          throw new FlotillaError(
-            ErrorCode.NOT_FOUND,
-            `artifact ${d.artifact} is not in the blob store`,
-          );
-        const job = await loadArtifact(bytes, { name: `job ${d.jobId}` });
-        return job.graph({
-          args: d.args,
-          ...(d.parallelism ? { parallelism: d.parallelism } : {}),
-          ...(d.vertexParallelism ? { vertexParallelism: d.vertexParallelism } : {}),
-        });
-      })();
-      graphs.set(id, graph);
-      graph.catch(() => graphs.delete(id));
-    }
-    return graph;
-  }
-
-  /** Calls the task's JM, retrying a little; a JM that stays away is the JM monitor's business. */
-  function toJm(running: Running, call: (jm: any) => Promise<unknown>, what: string): void {
-    running.reports = running.reports.then(async () => {
-      // At least five tries and the heartbeat timeout: a lost acknowledgement costs a whole
-      // checkpoint, so a report rides out a NATS restart that the JobManager itself survives.
-      const started = Date.now();
-      for (let i = 0; i < 5 || Date.now() - started < heartbeatTimeoutMs; i++) {
-        try {
-          await unwrap(call(client(running.descriptor.jmSubject)) as Promise<never>);
-          return;
-        } catch (err) {
-          if (!toFlotillaError(err).retryable) {
-            log.warn({ err: (err as Error).message, what }, "JobManager refused a report");
-            return;
-          }
-          await sleep(Math.min(50 * 2 ** i, 500));
-        }
+  /** Running subtasks' counters, per JobManager and attempt. */
+  function metricsBatches(): MetricsBatch[] {
+    const batches = new Map<string, MetricsBatch>();
+    for (const { descriptor: d, task } of tasks.running()) {
+      if (task?.state !== "running") continue;
+      const key = `${d.jmSubject}/${d.attempt}`;
+      let batch = batches.get(key);
+      if (!batch) {
+        batch = { jmSubject: d.jmSubject, report: { attempt: d.attempt, tasks: [] } };
+        batches.set(key, batch);
       }
-      log.warn({ what, job: running.descriptor.jobId }, "JobManager unreachable: report dropped");
-    });
-  }
-
-  async function deploy(d: TaskDescriptor): Promise<void> {
-    const k = key(d);
-    if (tasks.has(k) || settingUp.has(k)) return; // a retried deployment
-    slots.byAllocation(d.allocationId, d.jobId);
-    // Checkpoint triggers of this attempt that come while the task is set up (the artifact may
-    // still be loading) are kept for it: a source that missed its trigger would leave every
-    // channel that already delivered the barrier blocked, and the job stalled until the
-    // checkpoint times out.
-    const pending: SettingUp = { jobId: d.jobId, attempt: d.attempt, triggers: [] };
-    settingUp.set(k, pending);
-    try {
-      await setUp(d, k, pending);
-    } finally {
-      settingUp.delete(k);
-    }
-  }
-
-  async function setUp(d: TaskDescriptor, k: string, pending: SettingUp): Promise<void> {
-    // Tasks of an older attempt of this job (left by a JobManager that was replaced) go first.
-    await cancelJob(d.jobId, d.attempt - 1);
-    const graph = await graphFor(d);
-    graph.vertex(d.vertexId);
-    const jm = () => client(d.jmSubject);
-    const running: Running = {
-      descriptor: d,
-      task: undefined as unknown as Task,
-      reports: Promise.resolve(),
-    };
-    const attempt = { attempt: d.attempt, vertexId: d.vertexId, subtask: d.subtask };
-    running.task = deployTask({
-      graph,
-      jobId: d.jobId,
-      vertexId: d.vertexId,
-      subtask: d.subtask,
-      attempt: d.attempt,
-      channels: options.channelsFor(d.jobId, d.attempt),
-      services: {
-        log,
-        args: d.args,
-        connectNats: (servers) =>
-          options.connectNats?.(servers) ??
-          Promise.reject(new FlotillaError(ErrorCode.UNAVAILABLE, "no NATS here")),
-        publishResults: async (sinkId, values, batchId) => {
-          await unwrap(
-            jm().results.$post({ json: { sinkId, values, ...(batchId ? { batchId } : {}) } }),
-          );
-        },
-      },
-      checkpointing: {
-        store: async (id, bytes) => {
-          const handle = snapshotKey(d.jobId, id, d.vertexId, d.subtask);
-          await options.snapshots.put(handle, bytes);
-          return handle;
-        },
-        acknowledge: (checkpointId, handle, bytes) =>
-          toJm(
-            running,
-            (c) => c.checkpoints.ack.$post({ json: { ...attempt, checkpointId, handle, bytes } }),
-            "ack",
-          ),
-        decline: (checkpointId, reason) =>
-          toJm(
-            running,
-            (c) => c.checkpoints.decline.$post({ json: { ...attempt, checkpointId, reason } }),
-            "decline",
-          ),
-        sourceEnded: () =>
-          toJm(running, (c) => c.sources.ended.$post({ json: attempt }), "source ended"),
-      },
-      ...(d.restore ? { restore: () => loadSnapshots(options.snapshots, d.restore!) } : {}),
-      onStateChange: (state, error) =>
-        toJm(
-          running,
-          (c) =>
-            c.tasks.state.$post({
-              json: {
-                ...attempt,
-                state,
-                ...(error ? { error: { code: error.code, message: error.message } } : {}),
-                metrics: running.task?.metrics(),
-              },
-            }),
-          `state ${state}`,
-        ),
-    });
-    tasks.set(k, running);
-    if (pending.canceled !== undefined) void running.task.cancel(pending.canceled);
-    else if (running.task.vertex.source)
-      for (const { id, final } of pending.triggers) running.task.triggerCheckpoint(id, final);
-    running.task
-      .run()
-      .catch(() => {})
-      .finally(() => {
-        void running.reports.finally(() => tasks.delete(k));
+      batch.report.tasks.push({
+        vertexId: d.vertexId,
+        subtask: d.subtask,
+        metrics: task.metrics(),
       });
+    }
+    return [...batches.values()];
   }
 
-  async function cancelJob(
-    jobId: string,
-    upToAttempt: number,
-    reason = "canceled by the JobManager",
-  ): Promise<number> {
-    for (const pending of settingUp.values())
-      if (pending.jobId === jobId && pending.attempt <= upToAttempt) pending.canceled ??= reason;
-    const matching = [...tasks.values()].filter(
-      (r) => r.descriptor.jobId === jobId && r.descriptor.attempt <= upToAttempt,
-    );
-    await Promise.all(matching.map((r) => r.task.cancel(reason)));
-    return matching.length;
+  /** Once a job holds no slot here, its JobManager is not watched; with no subtask left, its graphs go. */
+  function jobMayHaveLeft(jobId: JobId): void {
+    if (slots.heldBy(jobId).length > 0) return;
+    offers.forget(jobId);
+    if (!tasks.has(jobId)) graphs.forget(jobId);
   }
 
-  function tasksOf(jobId: string, attempt?: number): Running[] {
-    return [...tasks.values()].filter(
-      (r) =>
-        r.descriptor.jobId === jobId && (attempt === undefined || r.descriptor.attempt === attempt),
-    );
+  /** The JobManager is done with these subtasks: no more reports, and they stop. */
+  async function giveUp(deployments: TaskDeployment[], why: string): Promise<void> {
+    for (const d of deployments) {
+      d.reports.close(why);
+      if (!d.task) d.canceled ??= why;
+    }
+    await Promise.all(deployments.map((d) => d.task?.cancel(why)));
   }
 
-  /**
-   * The heartbeat to a job's JobManager offers the job's active slots again, as Flink's
-   * TaskExecutor offers its slots to every new JobMaster leader and frees the ones the JobMaster
-   * does not hold (syncSlotsWithSnapshotFromJobMaster): a JobManager recovered after a failover
-   * gets the slots back (its first deployment replaces their old tasks), and a slot that no
-   * JobManager holds any more is freed with its tasks instead of staying allocated for good.
-   *
-   * While a JobManager is being replaced, the old one may still answer for the job (a deposed
-   * leader that has not stopped yet); it does not hold the new JobManager's slots. So where the
-   * transport can, every answer is collected, and a slot is freed only if none of them holds it.
-   */
-  async function syncSlots(jobId: string, jmSubject: string): Promise<void> {
-    const active = slots
-      .reports()
-      .filter((s) => s.jobId === jobId && s.state === SlotState.ACTIVE && s.allocationId);
-    if (active.length === 0) {
-      await unwrap(client(jmSubject, heartbeatIntervalMs).heartbeat.$get());
-      return;
-    }
-    const offer = {
-      tmId,
-      tmSubject: subject,
-      slots: active.map(({ slotId, allocationId, profile }) => ({ slotId, allocationId, profile })),
-    };
-    const held = await offerToAll(jmSubject, offer);
-    for (const slot of active) {
-      if (held.has(slot.slotId)) continue;
-      log.warn(
-        { slot: slot.slotId, job: jobId, allocation: slot.allocationId },
-        "no JobManager of the job holds this slot (any more): freeing it",
-      );
-      await releaseSlot(slot.slotId, slot.allocationId!, "the JobManager does not hold the slot");
-    }
-  }
-
-  /** Slot ids that at least one JobManager answering on `jmSubject` accepted. */
-  async function offerToAll(jmSubject: string, offer: unknown): Promise<Set<string>> {
-    const transport = transportFor(jmSubject);
-    if (!transport.sendAll) {
-      const { accepted } = (await unwrap(
-        client(jmSubject, heartbeatIntervalMs).slots.offer.$post({ json: offer }),
-      )) as { accepted: string[] };
-      return new Set(accepted);
-    }
-    const replies = await transport.sendAll(
-      {
-        method: "POST",
-        path: "/slots/offer",
-        headers: { "content-type": JSON_TYPE },
-        body: json.encode(offer),
-      },
-      heartbeatIntervalMs,
-    );
-    const held = new Set<string>();
-    let refused: FlotillaError | undefined;
-    for (const r of replies) {
-      const decoded = r.body ? decodeBody(codecFor(r.headers["content-type"]) ?? json, r.body) : {};
-      if (r.status >= 400) {
-        refused ??= fromWire(r.status, decoded);
-        continue;
-      }
-      for (const id of (decoded as { accepted?: string[] }).accepted ?? []) held.add(id);
-    }
-    if (refused && held.size === 0 && replies.every((r) => r.status >= 400)) throw refused;
-    return held;
-  }
-
-  /** Cancels the tasks running in an allocation and frees its slot; false if it moved on. */
-  async function releaseSlot(slotId: string, allocationId: string, why: string): Promise<boolean> {
-    const slot = slots.get(slotId);
-    if (slot.jobId && slot.allocationId === allocationId) {
-      const still = tasksOf(slot.jobId).filter((r) => r.descriptor.allocationId === allocationId);
-      await Promise.all(still.map((r) => r.task.cancel(why)));
-    }
+  async function release(slotId: SlotId, allocationId: AllocationId, why: string) {
+    const { jobId } = slots.get(slotId);
+    if (slots.holds(slotId, allocationId)) await giveUp(tasks.release(allocationId, why), why);
     const freed = slots.free(slotId, allocationId);
-    if (freed) reportNow?.();
-    if (!slots.jobs().length) jmMonitor.stop();
+    if (freed) rm.reportNow();
+    if (jobId) jobMayHaveLeft(jobId);
     return freed;
   }
 
-  async function offer(slot: SlotReport, jmSubject: string): Promise<void> {
-    const { slotId, allocationId, jobId } = slot;
-    for (let i = 0; i < 5 && slots.get(slotId).allocationId === allocationId; i++) {
-      try {
-        const { accepted } = (await unwrap(
-          client(jmSubject).slots.offer.$post({
-            json: {
-              tmId,
-              tmSubject: subject,
-              slots: [{ slotId, allocationId, profile: slot.profile }],
-            },
-          }),
-        )) as { accepted: string[] };
-        if (accepted.includes(slotId)) {
-          slots.activate(slotId, allocationId!);
-          jmMonitor.monitor(jobId!, jmSubject);
-        } else {
-          slots.free(slotId, allocationId);
-        }
-        return;
-      } catch (err) {
-        if (!toFlotillaError(err).retryable) break;
-        await sleep(100 * 2 ** i);
-      }
-    }
-    log.warn({ slot: slotId, job: jobId }, "slot offer not accepted: freeing the slot");
-    slots.free(slotId, allocationId);
+  async function jobManagerLost(jobId: JobId, reason: string): Promise<number> {
+    await giveUp(tasks.abandonJob(jobId, reason), reason);
+    const held = slots.heldBy(jobId);
+    for (const slot of held) slots.free(slot.slotId, slot.allocationId);
+    if (held.length > 0) rm.reportNow();
+    jobMayHaveLeft(jobId);
+    return held.length;
   }
 
-  const app = createBlock({ log })
-    .get("/healthz", (c) => reply(c, { ok: true, tmId, registered }))
-    .get("/heartbeat", (c) => reply(c, { tmId, slots: slots.reports() }))
-    .get("/slots", (c) => reply(c, slots.reports()))
-    .post(
-      "/slots/:slotId/allocate",
-      fencing(tokens, () => BlockRole.RESOURCE_MANAGER),
-      params(z.object({ slotId: z.string() })),
-      body(allocateSchema),
-      (c) => {
-        const { slotId } = c.req.valid("param");
-        const { jobId, allocationId, jmSubject } = c.req.valid("json");
-        const slot = slots.allocate(slotId, jobId, allocationId);
-        void offer({ ...slot }, jmSubject);
-        return reply(c, { slotId, allocationId, state: slot.state });
-      },
-    )
-    .post(
-      "/slots/:slotId/free",
-      params(z.object({ slotId: z.string() })),
-      body(freeSlotSchema),
-      async (c) => {
-        const { slotId } = c.req.valid("param");
-        const freed = await releaseSlot(slotId, c.req.valid("json").allocationId, "slot freed");
-        return reply(c, { freed });
-      },
-    )
-    .post("/tasks", body(taskDescriptorSchema), async (c) => {
-      const d = c.req.valid("json");
-      await deploy(d);
-      return reply(c, { deployed: key(d) }, 202);
-    })
-    .post(
-      "/jobs/:jobId/cancel",
-      params(z.object({ jobId: z.string() })),
-      body(jobAttemptSchema),
-      async (c) => {
-        const canceled = await cancelJob(c.req.valid("param").jobId, c.req.valid("json").attempt);
-        return reply(c, { canceled });
-      },
-    )
-    .post(
-      "/jobs/:jobId/checkpoints/:id/trigger",
-      params(z.object({ jobId: z.string(), id: z.coerce.number().int().min(1) })),
-      body(triggerSchema),
-      (c) => {
-        const { jobId, id } = c.req.valid("param");
-        const { attempt, final } = c.req.valid("json");
-        const sources = tasksOf(jobId, attempt).filter((r) => r.task.vertex.source);
-        for (const r of sources) r.task.triggerCheckpoint(id, final);
-        for (const pending of settingUp.values())
-          if (pending.jobId === jobId && pending.attempt === attempt)
-            pending.triggers.push({ id, final });
-        return reply(c, { triggered: sources.length });
-      },
-    )
-    .post(
-      "/jobs/:jobId/checkpoints/:id/complete",
-      params(z.object({ jobId: z.string(), id: z.coerce.number().int().min(1) })),
-      async (c) => {
-        const { jobId, id } = c.req.valid("param");
-        const running = tasksOf(jobId);
-        await Promise.all(running.map((r) => r.task.notifyCheckpointComplete(id)));
-        return reply(c, { notified: running.length });
-      },
-    );
-
-  async function registerLoop(): Promise<void> {
-    const rm = client(rmSubject, 2000);
-    let backoff = 100;
-    while (!stopped) {
-      try {
-        const answer = (await unwrap(
-          rm.taskmanagers.$post({
-            json: { tmId, subject, slots: slots.reports(), totalResources },
-          }),
-        )) as { rmToken: number };
-        tokens.admit(answer.rmToken, BlockRole.RESOURCE_MANAGER);
-        registered = true;
-        lastRmContact = Date.now();
-        log.info({ rm: rmSubject, token: answer.rmToken }, "registered at the ResourceManager");
-        return;
-      } catch (err) {
-        log.debug({ err: (err as Error).message }, "ResourceManager not reachable yet; retrying");
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 2000);
-      }
-    }
-  }
-
-  /** Slot reports double as the TM's heartbeat to the RM; an RM that forgot us gets us again. */
-  /** Wakes the report loop at once: freed slots reach the RM now, not at the next heartbeat. */
-  let reportNow: (() => void) | undefined;
-
-  /** Counters of running tasks, to each task's JobManager, once per heartbeat (best effort). */
-  function reportMetrics(): void {
-    const perJm = new Map<string, { attempt: number; tasks: unknown[] }>();
-    for (const r of tasks.values()) {
-      if (r.task.state !== "running") continue;
-      const { jmSubject, attempt, vertexId, subtask } = r.descriptor;
-      const batch = perJm.get(jmSubject) ?? { attempt, tasks: [] };
-      batch.tasks.push({ vertexId, subtask, metrics: r.task.metrics() });
-      perJm.set(jmSubject, batch);
-    }
-    for (const [jmSubject, batch] of perJm)
-      void unwrap((client(jmSubject) as any).tasks.metrics.$post({ json: batch })).catch(() => {});
-  }
-
-  async function reportLoop(): Promise<void> {
-    const rm = client(rmSubject, heartbeatIntervalMs);
-    while (!stopped) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, heartbeatIntervalMs);
-        reportNow = () => {
-          clearTimeout(timer);
-          resolve();
-        };
+  const core: TaskManagerCore = {
+    tmId,
+    slots,
+    tasks,
+    registered: () => rm.registered,
+    reportsTo: (jmSubject) =>
+      new ReportQueue({
+        jobManager: (timeoutMs) => jobManager(jmSubject, timeoutMs),
+        jmSubject,
+        deadlineMs: heartbeatTimeoutMs,
+        log,
+      }),
+    offer: (slot, jmSubject) => void offers.offer(slot, jmSubject),
+    async start(deployment) {
+      const d = deployment.descriptor;
+      const graph = await graphs.graphFor(d);
+      const task = createTask(d, graph, deployment.reports, {
+        channelsFor: o.channelsFor,
+        snapshots: o.snapshots,
+        ...(o.connectNats ? { connectNats: o.connectNats } : {}),
+        jobManager: (jmSubject) => jobManager(jmSubject),
+        log,
       });
-      reportNow = undefined;
-      if (stopped) return;
-      reportMetrics();
-      if (!registered) continue;
-      try {
-        const { known } = (await unwrap(
-          rm.taskmanagers[":tmId"].heartbeat.$put({
-            param: { tmId },
-            json: { slots: slots.reports() },
-          }),
-        )) as {
-          known: boolean;
-        };
-        lastRmContact = Date.now();
-        if (!known) {
-          registered = false;
-          await registerLoop();
-        }
-      } catch {
-        if (Date.now() - lastRmContact > heartbeatTimeoutMs) {
-          log.warn("ResourceManager lost: registering again");
-          registered = false;
-          await registerLoop();
-        }
-      }
-    }
-  }
+      const now = tasks.started(deployment, task);
+      if (now.kind === "cancel") void task.cancel(now.reason);
+      else for (const { id, final } of now.triggers) task.triggerCheckpoint(id, final);
+      void task
+        .run()
+        .catch(() => {}) // its failure is reported as its state
+        .then(() => deployment.reports.settled())
+        .finally(() => {
+          tasks.remove(deployment);
+          jobMayHaveLeft(d.jobId);
+        });
+    },
+    abandon(deployment, reason) {
+      deployment.reports.close(reason);
+      tasks.remove(deployment);
+      jobMayHaveLeft(deployment.descriptor.jobId);
+    },
+    release,
+  };
 
-  let loops: Promise<void> | undefined;
+  const app = taskManagerRoutes(taskManagerHandlers(core), { fencingTokens, log });
+
   return {
     tmId,
     subject,
     app,
     slots: () => slots.reports(),
-    runningTasks: () => [...tasks.values()].map((r) => ({ ...r.descriptor, state: r.task.state })),
-    isRegistered: () => registered,
-    start(): void {
-      loops ??= registerLoop().then(() => reportLoop());
-    },
-    async stop(): Promise<void> {
-      stopped = true;
-      reportNow?.(); // the report loop ends now, not after its heartbeat sleep
-      jmMonitor.stop();
-      await Promise.all([...tasks.values()].map((r) => r.task.cancel("TaskManager stopping")));
-      await loops?.catch(() => {});
+    runningTasks: () =>
+      tasks.running().flatMap((d) => (d.task ? [{ ...d.descriptor, state: d.task.state }] : [])),
+    isRegistered: () => rm.registered,
+    whenRegistered: (timeoutMs) => rm.whenRegistered(timeoutMs),
+    start: () => rm.start(),
+    async stop() {
+      offers.stop();
+      await giveUp(tasks.all(), "TaskManager stopping");
+      await rm.stop();
     },
   };
 }
-
-export type TaskManager = ReturnType<typeof createTaskManager>;
-export type TaskManagerApp = TaskManager["app"];

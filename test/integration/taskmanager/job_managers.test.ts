@@ -5,43 +5,48 @@
  * JobManager answering for the job holds it (an old one that has not stopped yet holds none).
  */
 import t from "tap";
-import { z } from "zod";
-import { subjects } from "../../../components/core/mod.ts";
+import { type AllocationId, type JobId, JobState, subjects } from "../../../components/core/mod.ts";
 import { blobSnapshotStore, memoryBlobStore } from "../../../components/ha/mod.ts";
 import {
-  body,
-  createBlock,
+  jobManagerTaskRoutes,
+  type ResourceProfile,
+  type TaskManagerSlotApp,
+} from "../../../components/protocol/mod.ts";
+import {
   createClient,
   fencingHeaders,
   natsTransport,
-  reply,
   serveNats,
   unwrap,
 } from "../../../components/rpc/mod.ts";
-import { createTaskManager, type TaskManagerApp } from "../../../components/taskmanager/mod.ts";
+import { createTaskManager } from "../../../components/taskmanager/mod.ts";
+import { until } from "../../support/poll.ts";
 import { connectFor, natsFor } from "../../support/tap.ts";
 
-const JOB = "0123456789abcdef0123456789abcdef";
-const ANY = { cpu: 0, memoryMb: 0, extended: {} };
-const offerSchema = z.object({
-  tmId: z.string(),
-  tmSubject: z.string(),
-  slots: z.array(z.object({ slotId: z.string(), allocationId: z.string() }).passthrough()),
-});
+const JOB = "0123456789abcdef0123456789abcdef" as JobId;
+const ANY: ResourceProfile = { cpu: 0, memoryMb: 0, extended: {} };
 
-/** A JobManager that holds the allocations in `holds` and, while `takesNew`, any offered. */
+/** A JobManager from its contract that holds the allocations in `holds` and, while `takesNew`, any offered. */
 function fakeJobManager(takesNew: boolean) {
-  const state = { holds: new Set<string>(), takesNew, offers: 0 };
-  const app = createBlock()
-    .get("/heartbeat", (c) => reply(c, { jobId: JOB, state: "running" }))
-    .post("/slots/offer", body(offerSchema), (c) => {
+  const state = { holds: new Set<AllocationId>(), takesNew, offers: 0 };
+  const ignored = () => {};
+  const app = jobManagerTaskRoutes({
+    heartbeat: () => ({ jobId: JOB, state: JobState.RUNNING }),
+    offerSlots(offer) {
       state.offers++;
-      const accepted = c.req.valid("json").slots.filter((s) => {
+      const accepted = offer.slots.filter((s) => {
         if (state.takesNew) state.holds.add(s.allocationId);
         return state.holds.has(s.allocationId);
       });
-      return reply(c, { accepted: accepted.map((s) => s.slotId) });
-    });
+      return { accepted: accepted.map((s) => s.slotId) };
+    },
+    taskState: ignored,
+    taskMetrics: ignored,
+    acknowledgeCheckpoint: ignored,
+    declineCheckpoint: ignored,
+    sourceEnded: ignored,
+    results: ignored,
+  });
   return { state, app };
 }
 
@@ -69,7 +74,7 @@ t.test("JobManagers come and go: the TaskManager's slots follow them", async (t)
   const jmSubject = subjects.jobManager("t", JOB);
   const first = fakeJobManager(true);
   const firstServed = serveNats(first.app, { nc, subject: jmSubject });
-  const rm = createClient<TaskManagerApp>(natsTransport(nc, tm.subject), {
+  const rm = createClient<TaskManagerSlotApp>(natsTransport(nc, tm.subject), {
     headers: fencingHeaders(1),
   });
   await unwrap(
@@ -79,15 +84,8 @@ t.test("JobManagers come and go: the TaskManager's slots follow them", async (t)
     }),
   );
   const slot = () => tm.slots().find((s) => s.slotId === "tm-x_0")!;
-  const until = async (what: string, test: () => boolean) => {
-    const deadline = Date.now() + 3000;
-    while (!test()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
-  await until("the slot active", () => slot().state === "active");
-  await until("offers again with the heartbeats", () => first.state.offers >= 4);
+  await until(() => slot().state === "active", "the slot active");
+  await until(() => first.state.offers >= 4, "offers again with the heartbeats");
   t.equal(slot().state, "active", "the JobManager holding it keeps it active");
 
   // The JobManager is replaced: the new one gets the slot from the next heartbeat.
@@ -95,19 +93,22 @@ t.test("JobManagers come and go: the TaskManager's slots follow them", async (t)
   const second = fakeJobManager(true);
   const secondServed = serveNats(second.app, { nc, subject: jmSubject });
   t.teardown(() => secondServed.stop());
-  await until("the new JobManager offered the slot", () => second.state.holds.has("alloc-1"));
+  await until(
+    () => second.state.holds.has("alloc-1" as AllocationId),
+    "the new JobManager offered the slot",
+  );
   t.equal(slot().state, "active", "and it stays active");
 
   // An old JobManager still answering (it holds nothing of the new one's) does not free it.
   const stale = fakeJobManager(false);
   const staleServed = serveNats(stale.app, { nc, subject: jmSubject });
-  await until("the old one refused some offers", () => stale.state.offers >= 4);
+  await until(() => stale.state.offers >= 4, "the old one refused some offers");
   t.equal(slot().state, "active", "kept while any JobManager holds it");
   await staleServed.stop();
 
   // No JobManager holds it any more: freed.
   second.state.holds.clear();
   second.state.takesNew = false;
-  await until("the slot freed", () => slot().state === "free");
+  await until(() => slot().state === "free", "the slot freed");
   t.pass("freed once no JobManager holds it");
 });

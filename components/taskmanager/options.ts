@@ -1,0 +1,119 @@
+/**
+ * The TaskManager's options in two stages: `TaskManagerOptions` (what a caller passes) ->
+ * `compileTaskManagerOptions()` (ids parsed, defaults filled, timing validated once).
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  InvalidConfigError,
+  type Logger,
+  newTaskManagerId,
+  parseTaskManagerId,
+  silentLogger,
+  type TaskManagerId,
+} from "../core/mod.ts";
+import type { ChannelFactory, SnapshotStore } from "../dataflow/internal_mod.ts";
+import type { ResourceProfile } from "../protocol/mod.ts";
+import type { CallDeadlines, Transport } from "../rpc/mod.ts";
+import type { ArtifactSource } from "./job_graphs.ts";
+
+export interface TaskManagerOptions {
+  clusterId: string;
+  /** @default a fresh `tm-<hex>` id */
+  tmId?: string;
+  /** How this TaskManager reaches other blocks by subject (NATS, or in-process). */
+  transportFor(subject: string): Transport;
+  /** The data-plane channels of one job attempt. */
+  channelsFor(jobId: string, attempt: number): ChannelFactory;
+  /** Where job artifacts are (by sha256). */
+  artifacts: ArtifactSource;
+  /** Where task snapshots go and come from. */
+  snapshots: SnapshotStore;
+  /** One profile per slot. @default one slot with no declared resources */
+  slots?: ResourceProfile[];
+  /** What the whole TaskManager offers. @default the sum of the slots */
+  totalResources?: ResourceProfile;
+  /** For sources and sinks that use NATS. */
+  connectNats?(servers?: string): Promise<NatsConnection>;
+  /**
+   * Deadlines of its calls to the ResourceManager and JobManagers (`rpc.timeout`,
+   * `rpc.attempt-timeout`). @default `{ timeoutMs: 5000, attemptTimeoutMs: 1000 }`
+   */
+  rpc?: CallDeadlines;
+  /**
+   * How often it heartbeats the RM and each job's JobManager (`heartbeat.interval`); also the
+   * deadline of one heartbeat. @default 1000
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * Silence after which the RM or a JobManager counts as lost (`heartbeat.timeout`); also how
+   * long a slot offer or a report to a JobManager is tried. @default 5000
+   */
+  heartbeatTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface CompiledTaskManagerOptions
+  extends Readonly<
+    Required<Omit<TaskManagerOptions, "tmId" | "connectNats" | "totalResources" | "slots">>
+  > {
+  readonly tmId: TaskManagerId;
+  readonly slots: readonly ResourceProfile[];
+  readonly totalResources: ResourceProfile;
+  readonly connectNats?: (servers?: string) => Promise<NatsConnection>;
+}
+
+/** Declares no resources: any requirement fits it (the RM's ANY). */
+const ANY: ResourceProfile = { cpu: 0, memoryMb: 0, extended: {} };
+
+export function sumProfiles(profiles: readonly ResourceProfile[]): ResourceProfile {
+  const extended: Record<string, number> = {};
+  for (const p of profiles)
+    for (const [k, v] of Object.entries(p.extended)) extended[k] = (extended[k] ?? 0) + v;
+  return {
+    cpu: profiles.reduce((n, p) => n + p.cpu, 0),
+    memoryMb: profiles.reduce((n, p) => n + p.memoryMb, 0),
+    extended,
+  };
+}
+
+export function compileTaskManagerOptions({
+  tmId,
+  slots = [ANY],
+  totalResources = sumProfiles(slots),
+  rpc = { timeoutMs: 5000, attemptTimeoutMs: 1000 },
+  heartbeatIntervalMs = 1000,
+  heartbeatTimeoutMs = 5000,
+  log = silentLogger,
+  ...rest
+}: TaskManagerOptions): CompiledTaskManagerOptions {
+  const timing = {
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    "rpc.timeoutMs": rpc.timeoutMs,
+    "rpc.attemptTimeoutMs": rpc.attemptTimeoutMs,
+  };
+  for (const [key, value] of Object.entries(timing)) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new InvalidConfigError(
+        key,
+        `TaskManager option ${key} is ${String(value)}: expected a positive number of milliseconds`,
+      );
+    }
+  }
+  if (heartbeatTimeoutMs < heartbeatIntervalMs) {
+    throw new InvalidConfigError(
+      "heartbeatTimeoutMs",
+      `heartbeat timeout ${heartbeatTimeoutMs} ms is shorter than the heartbeat interval ${heartbeatIntervalMs} ms: every JobManager would be lost between two heartbeats`,
+    );
+  }
+  return {
+    ...rest,
+    tmId: tmId === undefined ? newTaskManagerId() : parseTaskManagerId(tmId),
+    slots,
+    totalResources,
+    rpc,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    log,
+  };
+}

@@ -91,6 +91,7 @@ export async function startMiniCluster({
         extended: {},
       })),
       ...(fabric.connectNats ? { connectNats: fabric.connectNats } : {}),
+      rpc: deadlines.rpc,
       heartbeatIntervalMs,
       heartbeatTimeoutMs,
       log,

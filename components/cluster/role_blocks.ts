@@ -326,6 +326,7 @@ export function startTaskManager({
     snapshots: dispatcherStores(ha).snapshots,
     slots,
     connectNats: fabric.connectNats!,
+    rpc: callDeadlinesFrom(config),
     heartbeatIntervalMs: config["heartbeat.interval"],
     heartbeatTimeoutMs: config["heartbeat.timeout"],
     log,

@@ -9,7 +9,7 @@
  * wall-clock expiry. A lease written under an outer lease (the `auto` role's `master`) is taken
  * over at once by a contender that holds that outer lease: the holder's term ended with it.
  */
-import type { Clock } from "../core/clock.ts";
+import type { Clock } from "../core/mod.ts";
 import {
   ErrorCode,
   FlotillaError,

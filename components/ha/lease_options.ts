@@ -2,8 +2,13 @@
  * The options of a lease election, checked once and filled with their defaults: a bad lease or
  * renewal interval fails at construction with the values that were wrong.
  */
-import { type Clock, systemClock } from "../core/clock.ts";
-import { InvalidArgumentError, type Logger, silentLogger } from "../core/mod.ts";
+import {
+  type Clock,
+  InvalidArgumentError,
+  type Logger,
+  silentLogger,
+  systemClock,
+} from "../core/mod.ts";
 import type { LeaderElectionOptions } from "./types.ts";
 
 export interface LeaseElectionOptions extends LeaderElectionOptions {

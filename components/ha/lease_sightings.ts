@@ -2,7 +2,7 @@
  * What a contender has seen of a lease key (which revision, first seen when, the highest term),
  * and from that how long a standby must still wait before it may take the lease over.
  */
-import type { Clock } from "../core/clock.ts";
+import type { Clock } from "../core/mod.ts";
 import type { LeaseValue } from "./lease.ts";
 
 export interface Sighting {

@@ -3,8 +3,13 @@
  * silent for longer than the timeout is lost, and so is one that twice in a row has nobody
  * listening (Flink 1.14's rpc-failure-threshold), without waiting for the timeout.
  */
-import { type Clock, systemClock } from "../core/clock.ts";
-import { ErrorCode, type FlotillaError, toFlotillaError } from "../core/mod.ts";
+import {
+  type Clock,
+  ErrorCode,
+  type FlotillaError,
+  systemClock,
+  toFlotillaError,
+} from "../core/mod.ts";
 
 export interface HeartbeatOptions<T> {
   /** @default 1000 (config `heartbeat.interval`) */

@@ -3,7 +3,7 @@
  * this process, on the in-process fabric and memory HA stores, speaking the very same protocols
  * as a cluster of processes over NATS. What `flotilla run` uses when no cluster is configured.
  */
-import { compileConfig, type Logger, silentLogger, subjects, TimeoutError } from "../core/mod.ts";
+import { compileConfig, type Logger, silentLogger, subjects } from "../core/mod.ts";
 import { createDispatcher, dispatcherApp } from "../dispatcher/mod.ts";
 import { memoryHaServices } from "../ha/mod.ts";
 import { type JobManagerDeadlines, jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
@@ -134,19 +134,7 @@ export async function startMiniCluster({
   };
 }
 
-/**
- * Resolves once every TaskManager registered at the ResourceManager: one call each, in this
- * process, so within one call's deadline. Nothing announces a registration, so it looks often.
- */
+/** Resolves once every TaskManager registered at the ResourceManager: one call each, in this process. */
 async function registered(tms: TaskManager[], timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const waiting = tms.filter((tm) => !tm.isRegistered());
-    if (waiting.length === 0) return;
-    if (performance.now() >= deadline)
-      throw new TimeoutError(
-        `MiniCluster: TaskManager ${waiting.map((tm) => tm.tmId).join(", ")} did not register at the ResourceManager within ${timeoutMs} ms (rpc.timeout)`,
-      );
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  await Promise.all(tms.map((tm) => tm.whenRegistered(timeoutMs)));
 }

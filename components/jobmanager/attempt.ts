@@ -5,7 +5,7 @@
  * details' per-vertex view. Pure: it calls nothing and keeps no timers.
  */
 import { isTaskEnd, type JobId, type TaskManagerId, TaskState } from "../core/mod.ts";
-import type { CompletedCheckpoint, JobGraph } from "../dataflow/internal_mod.ts";
+import { type CompletedCheckpoint, type JobGraph, taskKey } from "../dataflow/internal_mod.ts";
 import type { ResourceRequirements, TaskDescriptor, VertexDetails } from "../protocol/mod.ts";
 import type { PooledSlot, SlotPool } from "./slot_pool.ts";
 
@@ -30,8 +30,6 @@ export interface DeploymentBase {
   vertexParallelism?: Record<string, number>;
 }
 
-const keyOf = (vertexId: string, subtask: number) => `${vertexId}/${subtask}`;
-
 export class Attempt {
   readonly number: number;
   readonly graph: JobGraph;
@@ -43,7 +41,7 @@ export class Attempt {
     this.graph = graph;
     for (const v of graph.vertices)
       for (let i = 0; i < v.parallelism; i++)
-        this.#tasks.set(keyOf(v.id, i), {
+        this.#tasks.set(taskKey(v.id, i), {
           vertexId: v.id,
           subtask: i,
           slot: pool.slotFor(v.slotSharingGroup, i),
@@ -83,7 +81,7 @@ export class Attempt {
 
   /** A task's report; false when it is ignored (an unknown task, or one that already ended). */
   report(vertexId: string, subtask: number, state: TaskState, metrics?: Record<string, number>) {
-    const task = this.#tasks.get(keyOf(vertexId, subtask));
+    const task = this.#tasks.get(taskKey(vertexId, subtask));
     if (!task || isTaskEnd(task.state)) return false;
     task.state = state;
     if (metrics) task.metrics = metrics;
@@ -92,7 +90,7 @@ export class Attempt {
 
   /** Running tasks' counters between state reports (best effort). */
   updateMetrics(vertexId: string, subtask: number, metrics: Record<string, number>): void {
-    const task = this.#tasks.get(keyOf(vertexId, subtask));
+    const task = this.#tasks.get(taskKey(vertexId, subtask));
     if (task && !isTaskEnd(task.state)) task.metrics = metrics;
   }
 
@@ -119,11 +117,11 @@ export class Attempt {
     return this.taskManagers(this.tasks().filter((t) => sources.has(t.vertexId)));
   }
 
-  /** A TaskManager is gone: its live tasks failed with it. Whether it ran any. */
-  failTaskManager(tmId: TaskManagerId): boolean {
+  /** A TaskManager is gone: its live tasks failed with it (no report of theirs will come). */
+  failTaskManager(tmId: TaskManagerId): AttemptTask[] {
     const hit = this.live().filter((t) => t.slot.tmId === tmId);
     for (const t of hit) t.state = TaskState.FAILED;
-    return hit.length > 0;
+    return hit;
   }
 }
 

@@ -1,12 +1,12 @@
 /**
  * The adaptive scheduler inside one JobManager: after every change of slots or bounds it asks
- * `decide` (adaptive.ts) what to do, and starts the job at the per-vertex parallelism the slots
- * allow, or rescales it: checkpoint, cancel the tasks, rebuild the graph at the new parallelism,
- * redeploy restoring the checkpoint (keyed state is redistributed by key groups, per vertex).
- * The JobManager owns the job's lifecycle; this owns the parallelism.
+ * `decide` (adaptive.ts) what to do and tells the JobManager the parallelism a waiting job can
+ * start at, or the one a running job should be rescaled to. The job lifecycle carries the rescale
+ * out (checkpoint, stop, redeploy restoring it, with keyed state redistributed by key groups);
+ * this owns the bounds, the per-vertex parallelism and the graph built for it.
  */
 import { JobState, type Logger } from "../core/mod.ts";
-import type { CheckpointCoordinator, JobGraph } from "../dataflow/internal_mod.ts";
+import type { JobGraph } from "../dataflow/internal_mod.ts";
 import type { ResourceRequirements } from "../protocol/mod.ts";
 import {
   type Bounds,
@@ -24,23 +24,17 @@ import {
   type VertexParallelism,
 } from "./adaptive.ts";
 import { boundsFrom, requirementsView } from "./resource_requirements.ts";
-import type { PooledSlot, SlotPool } from "./slot_pool.ts";
-
-/** A rescale waits at most this long for its checkpoint, then restores the latest one. */
-const RESCALE_CHECKPOINT_MS = 10_000;
+import type { SlotPool } from "./slot_pool.ts";
 
 /** What the rescaler needs of its JobManager. */
 export interface RescalerHost {
   readonly log: Logger;
   readonly pool: SlotPool;
-  readonly coordinator: CheckpointCoordinator;
-  status(): JobState;
-  setStatus(next: JobState, why: string): void;
-  /** Cancels the running attempt's tasks and waits until they stopped. */
-  stopAttempt(): Promise<void>;
-  /** Deploys a new attempt of `graph` on the pool's slots. */
-  deploy(graph: JobGraph): void;
-  freeSlot(slot: PooledSlot): Promise<void>;
+  state(): JobState;
+  /** The slots allow the job to start at `parallelism`: a job waiting for them deploys. */
+  ready(parallelism: VertexParallelism): void;
+  /** The running job should run at `parallelism`. */
+  rescale(parallelism: VertexParallelism, why: string): void;
   /** Declares the pool's requirements to the ResourceManager again. */
   declare(): void;
   /** Why the job is not running yet (shown in its details). */
@@ -67,7 +61,7 @@ export function createRescaler({
   initial,
   clock,
 }: RescalerOptions) {
-  const { log, pool, coordinator } = host;
+  const { log, pool } = host;
   const model = slotModel(base);
   let bounds: VertexBounds = defaultBounds(base, scheduler);
   if (initial) {
@@ -85,11 +79,8 @@ export function createRescaler({
     Object.fromEntries(g.vertices.map((v) => [v.id, v.parallelism]));
   /** Graphs by per-vertex parallelism; null where the graph would differ from the base graph's. */
   const graphs = new Map<string, JobGraph | null>([[keyOf(parallelismOf(base)), base]]);
-  /** The running (or last) attempt's parallelism per vertex; unset before the first attempt. */
+  /** The deployed (or last) attempt's parallelism per vertex; unset before the first attempt. */
   let parallelism: VertexParallelism | undefined;
-  let current = base;
-  let rescales = 0;
-  let rescaling = false;
   /** Why the slots or bounds last changed: what the rescale log line says. */
   let change = "slots offered";
   const stabilization = new StabilizationWindow({
@@ -143,10 +134,9 @@ export function createRescaler({
   }
 
   function evaluate(windowElapsed: boolean): void {
-    if (rescaling) return; // the rescale looks again when it is done
-    const status = host.status();
-    const running = status === JobState.RUNNING;
-    if (!running && status !== JobState.CREATED) return; // a restart or an end is under way
+    const state = host.state();
+    const running = state === JobState.RUNNING;
+    if (!running && state !== JobState.CREATED) return; // a restart, a rescale or an end is under way
     const d = decide({
       running,
       ...(running && parallelism !== undefined ? { current: parallelism } : {}),
@@ -160,82 +150,18 @@ export function createRescaler({
     }
     stabilization.close();
     if (d.action === "wait") host.waiting(d.why);
-    if (d.action === "start") startAt(d.parallelism);
-    if (d.action === "rescale") void rescale(d.parallelism);
-  }
-
-  /** Deploys a new attempt at parallelism `p` (a rescale when it differs from the last one). */
-  function startAt(p: VertexParallelism): void {
-    const g = graphAt(p)!;
-    if (parallelism === undefined) log.info({ parallelism: p, bounds }, "starting");
-    else if (!sameParallelism(p, parallelism)) {
-      rescales++;
-      log.info({ from: parallelism, to: p, why: change }, "rescaled");
+    if (d.action === "start") host.ready(d.parallelism);
+    if (d.action === "rescale") {
+      log.info({ from: parallelism, to: d.parallelism, why: change }, "rescaling");
+      host.rescale(d.parallelism, change);
     }
-    parallelism = p;
-    current = g;
-    for (const slot of pool.surplus()) {
-      pool.remove(slot.slotId);
-      void host.freeSlot(slot);
-    }
-    host.deploy(g);
-  }
-
-  async function rescale(to: VertexParallelism): Promise<void> {
-    rescaling = true;
-    const from = parallelism;
-    const running = () => host.status() === JobState.RUNNING && !coordinator.finishing;
-    try {
-      log.info({ from, to, why: change }, "rescaling: taking a checkpoint");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const limit = Math.min(
-        current.options.checkpointing?.timeoutMs ?? 60_000,
-        RESCALE_CHECKPOINT_MS,
-      );
-      try {
-        await Promise.race([
-          coordinator.triggerCheckpoint(),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no checkpoint within ${limit} ms`)), limit);
-          }),
-        ]);
-      } catch (err) {
-        if (running())
-          log.warn(
-            { err: (err as Error).message, checkpoint: coordinator.latest?.checkpointId },
-            "rescale checkpoint failed: restoring the latest completed one",
-          );
-      } finally {
-        clearTimeout(timer);
-      }
-      // The input ended meanwhile (the final checkpoint is due), or the job failed or ended.
-      if (!running()) return;
-      host.setStatus(
-        JobState.RESTARTING,
-        `rescaling from ${JSON.stringify(from)} to ${JSON.stringify(to)}: ${change}`,
-      );
-      await host.stopAttempt();
-      if (host.status() !== JobState.RESTARTING) return; // a cancel won
-      const now = target(); // slots may have come or gone while the tasks stopped
-      if (now === undefined) {
-        host.setStatus(JobState.CREATED, "waiting for slots");
-        return;
-      }
-      startAt(now);
-    } finally {
-      rescaling = false;
-    }
-    evaluate(false);
   }
 
   retarget();
   return {
-    /** The running (or last) attempt's parallelism per vertex, what TaskManagers build with. */
+    /** The deployed (or last) attempt's parallelism per vertex, what TaskManagers build with. */
     get vertexParallelism(): VertexParallelism | undefined {
       return parallelism;
-    },
-    get rescales(): number {
-      return rescales;
     },
     /** The range the job's vertices may run in: the lowest lower and the highest upper bound. */
     get bounds(): Bounds {
@@ -245,16 +171,29 @@ export function createRescaler({
         upperBound: Math.max(...all.map((b) => b.upperBound)),
       };
     },
-    /** Slots came (offered) or went (a TaskManager lost, with the job not running on it). */
-    slotsChanged(why: string): void {
-      change = why;
+    /** The graph at `p` (one `ready` or `rescale` named, so one the builder accepted). */
+    graphAt(p: VertexParallelism): JobGraph {
+      const g = graphAt(p);
+      if (!g) throw new Error(`no graph at parallelism ${JSON.stringify(p)}`);
+      return g;
+    },
+    /** An attempt deploys at `p`: from now on the job runs at it. */
+    deployed(p: VertexParallelism): void {
+      if (parallelism === undefined) log.info({ parallelism: p, bounds }, "starting");
+      else if (!sameParallelism(p, parallelism))
+        log.info({ from: parallelism, to: p, why: change }, "rescaled");
+      parallelism = p;
+    },
+    /** Slots came (offered) or went (a TaskManager lost, a slot refused), or an attempt deployed. */
+    slotsChanged(why?: string): void {
+      if (why) change = why;
       evaluate(false);
     },
-    /** After a failure the job waits for slots again: with the last attempt's slots, at once. */
-    restart(): void {
+    /** The job waits for slots again: with the last attempt's slots still there, at once. */
+    resume(): void {
       const now = target();
       if (now !== undefined && parallelism !== undefined && sameParallelism(now, parallelism))
-        startAt(now);
+        host.ready(now);
       else evaluate(false);
     },
     requirements(): ResourceRequirements {

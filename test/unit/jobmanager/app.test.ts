@@ -40,7 +40,7 @@ t.test("from declaration to finished: offers, deploys, reports, results, release
   const [declared] = await s.rm.declared.waitFor((d) => d.length === 1, "a declaration");
   t.same(declared, { jmSubject: s.jm.subject, requirements: [{ profile: ANY, count: 2 }] });
   t.same((await s.call("GET", "/heartbeat")).body, { jobId: s.jobId, state: "created" });
-  t.match(await status(s), { state: "created", attempt: -1, scheduler: "default" });
+  t.match(await status(s), { state: "created", attempt: 0, scheduler: "default" });
 
   const offered = await s.offer(3);
   t.equal(offered.status, 200);
@@ -474,4 +474,103 @@ t.test("suspended: no outcome, and control calls are refused", async (t) => {
   t.same(s.taskManager.freed.items, [], "nor its slots freed");
   const never = Symbol("pending");
   t.equal(await Promise.race([s.jm.outcome, Promise.resolve(never)]), never, "no outcome");
+});
+
+t.test("a cancel during the restart delay ends the job at once", async (t) => {
+  const graph = twoByTwo({
+    restartStrategy: { type: "fixed-delay", attempts: 3, delayMs: 600_000 },
+  });
+  const s = setup(t, { graph });
+  await running(s);
+  await s.call("POST", "/tasks/state", {
+    attempt: 0,
+    vertexId: "2-map",
+    subtask: 0,
+    state: "failed",
+    error: { code: "INTERNAL", message: "boom" },
+  });
+  await inState(s, JobState.RESTARTING);
+  t.same((await s.call("POST", "/cancel")).status, 202);
+  t.match(await s.jm.outcome, { state: "canceled", restarts: 0 }, "not after ten minutes");
+});
+
+t.test("a task canceled without being asked fails the attempt", async (t) => {
+  const graph = twoByTwo({ restartStrategy: { type: "fixed-delay", attempts: 1, delayMs: 0 } });
+  const s = setup(t, { graph });
+  await running(s);
+  await s.call("POST", "/tasks/state", {
+    attempt: 0,
+    vertexId: "0-sequence-source",
+    subtask: 1,
+    state: "canceled",
+  });
+  await running(s, 1);
+  t.match(await status(s), { attempt: 1, restarts: 1 });
+});
+
+t.test("a stop whose savepoint fails tells its caller; the job runs on", async (t) => {
+  const s = setup(t);
+  await running(s);
+  const stop = s.call("POST", "/stop", { savepoint: true });
+  await s.taskManager.triggered.waitFor((x) => x.length === 1, "the savepoint's trigger");
+  await s.call("POST", "/checkpoints/decline", {
+    attempt: 0,
+    vertexId: "0-sequence-source",
+    subtask: 0,
+    checkpointId: 1,
+    reason: "no space left",
+  });
+  const failed = await stop;
+  t.ok(failed.status >= 400, `the stop failed (${failed.status})`);
+  t.match(failed.body, { errors: [/no space left/] });
+  t.match(await status(s), { state: "running" });
+  t.same(s.taskManager.canceled.items, [], "no task canceled");
+});
+
+t.test("adaptive: lowered bounds rescale through a checkpoint onto fewer slots", async (t) => {
+  const job = twoByTwoJob({ scheduler: "adaptive" });
+  const s = setup(t, {
+    graph: job.graph(),
+    options: { rebuild: (vertexParallelism) => job.graph({ vertexParallelism }) },
+  });
+  const first = await running(s);
+  const one = { parallelism: { lowerBound: 1, upperBound: 1 } };
+  const put = await s.call("PUT", "/resource-requirements", {
+    "0-sequence-source": one,
+    "2-map": one,
+  });
+  t.equal(put.status, 200);
+  const [trigger] = await s.taskManager.triggered.waitFor((x) => x.length === 1, "its checkpoint");
+  for (const d of first)
+    await s.call("POST", "/checkpoints/ack", {
+      attempt: 0,
+      vertexId: d.vertexId,
+      subtask: d.subtask,
+      checkpointId: trigger!.checkpointId,
+      handle: `h-${d.vertexId}-${d.subtask}`,
+      bytes: 1,
+    });
+  await s.taskManager.canceled.waitFor((c) => c.length === 1, "the old attempt canceled");
+  const second = await s.taskManager.deployed.waitFor(
+    (d) => d.filter((x) => x.attempt === 1).length === 2,
+    "attempt 1 at parallelism 1",
+  );
+  const redeployed = second.filter((d) => d.attempt === 1);
+  t.same(
+    redeployed.map((d) => [d.vertexId, d.subtask, d.vertexParallelism, d.restore]),
+    [
+      [
+        "0-sequence-source",
+        0,
+        { "0-sequence-source": 1, "2-map": 1 },
+        ["h-0-sequence-source-0", "h-0-sequence-source-1"],
+      ],
+      ["2-map", 0, { "0-sequence-source": 1, "2-map": 1 }, ["h-2-map-0", "h-2-map-1"]],
+    ],
+    "each vertex restores every old subtask's snapshot",
+  );
+  const [freed] = await s.taskManager.freed.waitFor((f) => f.length === 1, "the surplus slot back");
+  t.equal(freed!.slotId, "tm-1_1");
+  await s.report(1, TaskState.RUNNING);
+  t.match(await status(s), { state: "running", attempt: 1, rescales: 1, restarts: 0 });
 });

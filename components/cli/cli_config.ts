@@ -3,7 +3,7 @@
  * `--cluster-id`) > `FLOTILLA_*` environment > `FLOTILLA_CONFIG` file > defaults. The job
  * runtime (secrets, artifact cache) of this process is set from it too.
  */
-import { type Config, compileConfig } from "../core/mod.ts";
+import { type Config, compileConfig, InvalidConfigError } from "../core/mod.ts";
 import { configureJobRuntime } from "../dataflow/internal_mod.ts";
 import { type ClusterApi, remoteCluster } from "./cluster_api.ts";
 import type { Flags } from "./io.ts";
@@ -16,9 +16,22 @@ export function configureCli(flags: Flags): Config {
   try {
     config = compileConfig({
       // cac reads `--cluster-id 7` as a number; an id is a string.
-      flags: { "cluster.address": text(flags.cluster), "cluster.id": text(flags.clusterId) },
+      flags: {
+        "cluster.address": text(flags.cluster),
+        "cluster.id": text(flags.clusterId),
+        "client.cancel-timeout": text(flags.timeout),
+      },
     });
   } catch (err) {
+    // The address is what a user mistypes most: say what a good one looks like.
+    if (
+      err instanceof InvalidConfigError &&
+      err.key === "cluster.address" &&
+      flags.cluster !== undefined
+    )
+      throw usage(
+        `bad cluster address ${JSON.stringify(text(flags.cluster))}: use http://host:8081 or nats://host:4222`,
+      );
     throw usage((err as Error).message);
   }
   configureJobRuntime(config);

@@ -1,11 +1,14 @@
 /**
  * What the CLI talks to: a remote cluster's REST API over HTTP (`http://host:8081`), the same
  * API over NATS (`nats://host:4222`, the way in when only NATS is reachable), or an embedded
- * MiniCluster started in this process when no cluster is configured.
+ * MiniCluster started in this process when no cluster is configured. Each is a client typed from
+ * the Dispatcher's contract (`DispatcherApp`), so a renamed route or field is a compile error here.
  */
-import { ErrorCode, FlotillaError, fromWire, subjects } from "../core/mod.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ErrorCode, FlotillaError, subjects, toFlotillaError } from "../core/mod.ts";
 import { artifactHash } from "../dataflow/internal_mod.ts";
-import type { FetchApp } from "../rpc/mod.ts";
+import type { DispatcherApp } from "../protocol/mod.ts";
+import { createClient, httpTransport, type RpcClient, type Transport, unwrap } from "../rpc/mod.ts";
 
 export interface Uploaded {
   artifact: string;
@@ -16,68 +19,59 @@ export interface Uploaded {
 
 export interface ClusterApi {
   readonly target: string;
-  call(method: string, path: string, body?: unknown): Promise<any>;
+  /** The Dispatcher's API; `unwrap(call)` gives a call's typed body or throws its typed error. */
+  readonly client: RpcClient<DispatcherApp>;
   /** Uploads an artifact unless the cluster already has it (content-addressed by sha256). */
   upload(bytes: Uint8Array): Promise<Uploaded>;
   close(): Promise<void>;
 }
 
-/** One HTTP-shaped request, however it travels; rejects with a typed error for a non-2xx. */
-type Exchange = (method: string, path: string, body?: Uint8Array | string) => Promise<any>;
-
-function decodeText(status: number, ok: boolean, text: string): any {
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {}
-  if (!ok) throw fromWire(status, body);
-  return body;
+/**
+ * The cluster did not answer at all. Not retried call by call: a command that waits through a
+ * failover retries it itself and says so; the others fail at once, in one line.
+ */
+class ClusterUnreachableError extends FlotillaError {
+  override name = "ClusterUnreachableError";
+  override readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.UNAVAILABLE, message, options);
+  }
 }
 
-function api(target: string, exchange: Exchange, close = async () => {}): ClusterApi {
+/** `transport`, its failures to deliver explained by `explain` (where, and what to check). */
+function explained(transport: Transport, explain: (cause: FlotillaError) => string): Transport {
   return {
-    target,
-    call: (method, path, body) =>
-      exchange(method, path, body === undefined ? undefined : JSON.stringify(body)),
-    async upload(bytes) {
-      const artifact = await artifactHash(bytes);
-      try {
-        await exchange("GET", `/artifacts/${artifact}`);
-        return { artifact, uploaded: false, bytes: bytes.byteLength };
-      } catch (err) {
-        if ((err as FlotillaError).code !== ErrorCode.NOT_FOUND) throw err;
-      }
-      const stored = await exchange("POST", "/artifacts", bytes);
-      return { artifact: stored.artifact, uploaded: true, bytes: bytes.byteLength };
-    },
-    close,
+    target: transport.target,
+    ...(transport.settling ? { settling: () => transport.settling!() } : {}),
+    send: (request, timeoutMs) =>
+      transport.send(request, timeoutMs).catch((thrown: unknown) => {
+        const cause = toFlotillaError(thrown);
+        if (cause instanceof ClusterUnreachableError || cause.code !== ErrorCode.UNAVAILABLE)
+          throw cause;
+        throw new ClusterUnreachableError(explain(cause), { cause });
+      }),
   };
 }
 
-const unreachable = (target: string, cause: string) =>
-  new FlotillaError(
-    ErrorCode.UNAVAILABLE,
-    `cannot reach the cluster at ${target} (${cause}): is it running? check --cluster / FLOTILLA_CLUSTER_ADDRESS`,
-  );
-
-/** Requests to a fetch-style handler: the REST endpoint over HTTP, or an in-process app. */
-function fetchExchange(base: string, fetchFn: typeof fetch, timeoutMs: number): Exchange {
-  return async (method, path, body) => {
-    let res: Response;
-    try {
-      res = await fetchFn(base + path, {
-        method,
-        ...(body === undefined
-          ? {}
-          : typeof body === "string"
-            ? { body, headers: { "content-type": "application/json" } }
-            : { body: body as BodyInit }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      throw unreachable(base, (err as { cause?: Error }).cause?.message ?? (err as Error).message);
-    }
-    return decodeText(res.status, res.ok, await res.text());
+function api(target: string, client: RpcClient<DispatcherApp>, close = async () => {}): ClusterApi {
+  return {
+    target,
+    client,
+    async upload(bytes) {
+      const artifact = await artifactHash(bytes);
+      try {
+        await unwrap(client.artifacts[":artifact"].$get({ param: { artifact } }));
+        return { artifact, uploaded: false, bytes: bytes.byteLength };
+      } catch (err) {
+        if (toFlotillaError(err).code !== ErrorCode.NOT_FOUND) throw err;
+      }
+      // The route takes the bundle's bytes as they are, not a JSON body (copied onto an
+      // ArrayBuffer, which is what a request body may be).
+      const body = new Uint8Array(bytes);
+      const stored = await unwrap(client.artifacts.$post(undefined, { init: { body } }));
+      return { artifact: stored.artifact, uploaded: true, bytes: bytes.byteLength };
+    },
+    close,
   };
 }
 
@@ -96,53 +90,49 @@ export function remoteCluster(
       { usage: true },
     );
   const base = url.replace(/\/+$/, "");
-  return api(base, fetchExchange(base, fetch, timeoutMs));
+  const transport = explained(
+    httpTransport(base),
+    (cause) =>
+      `cannot reach the cluster at ${base} (${cause.message}): is it running? check --cluster / FLOTILLA_CLUSTER_ADDRESS`,
+  );
+  return api(
+    base,
+    createClient<DispatcherApp>(transport, { timeoutMs, attemptTimeoutMs: timeoutMs }),
+  );
 }
 
-/** The Dispatcher's API on `flotilla.<clusterId>.dispatcher`, JSON bodies in the envelope. */
+/** The Dispatcher's API on `flotilla.<clusterId>.dispatcher`, connecting on the first call. */
 function natsCluster(url: string, clusterId: string, timeoutMs: number): ClusterApi {
   const subject = subjects.dispatcher(clusterId);
-  const target = `${url} (cluster ${clusterId})`;
-  let connection: Promise<import("@nats-io/transport-node").NatsConnection> | undefined;
-  const connectOnce = () => {
-    connection ??= import("@nats-io/transport-node").then(({ connect }) =>
-      connect({ servers: url, name: "flotilla-cli", maxReconnectAttempts: 2 }).catch((err) => {
-        throw unreachable(url, (err as Error).message);
-      }),
-    );
+  let connection: Promise<{ nc: NatsConnection; transport: Transport }> | undefined;
+  const connected = () => {
+    connection ??= (async () => {
+      const { connect } = await import("@nats-io/transport-node");
+      const { natsTransport } = await import("../rpc/mod.ts");
+      const nc = await connect({ servers: url, name: "flotilla-cli", maxReconnectAttempts: 2 });
+      return { nc, transport: natsTransport(nc, subject) };
+    })().catch((err: unknown) => {
+      throw new ClusterUnreachableError(
+        `cannot reach the cluster at ${url} (${(err as Error).message}): is it running? check --cluster / FLOTILLA_CLUSTER_ADDRESS`,
+        { cause: err },
+      );
+    });
     return connection;
   };
-  const exchange: Exchange = async (method, path, body) => {
-    const { natsTransport, send, RpcResponse } = await import("../rpc/mod.ts");
-    const transport = natsTransport(await connectOnce(), subject);
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (typeof body === "string") headers["content-type"] = "application/json";
-    let reply: InstanceType<typeof RpcResponse>;
-    try {
-      reply = new RpcResponse(
-        await send(
-          transport,
-          {
-            method,
-            path,
-            headers,
-            body: typeof body === "string" ? new TextEncoder().encode(body) : body,
-          },
-          { timeoutMs },
-        ),
-      );
-    } catch (err) {
-      if ((err as FlotillaError).code === ErrorCode.UNAVAILABLE)
-        throw new FlotillaError(
-          ErrorCode.UNAVAILABLE,
-          `no dispatcher of cluster '${clusterId}' answers on ${url}: is it running? is --cluster-id (FLOTILLA_CLUSTER_ID) right?`,
-        );
-      throw err;
-    }
-    return decodeText(reply.status, reply.ok, await reply.text());
-  };
-  return api(target, exchange, async () => {
-    if (connection) await (await connection.catch(() => undefined))?.close();
+  const transport = explained(
+    {
+      target: subject,
+      send: async (request, ms) => (await connected()).transport.send(request, ms),
+    },
+    () =>
+      `no dispatcher of cluster '${clusterId}' answers on ${url}: is it running? is --cluster-id (FLOTILLA_CLUSTER_ID) right?`,
+  );
+  const client = createClient<DispatcherApp>(transport, {
+    timeoutMs,
+    attemptTimeoutMs: timeoutMs,
+  });
+  return api(`${url} (cluster ${clusterId})`, client, async () => {
+    if (connection) await (await connection.catch(() => undefined))?.nc.close();
   });
 }
 
@@ -163,10 +153,5 @@ export async function localCluster({
     clientTimeoutMs: timeoutMs,
     connectNats: (servers?: string) => connect({ servers: (servers ?? natsUrl).split(",") }),
   });
-  const app: FetchApp = mini.rest;
-  const inProcess = ((input: string, init?: RequestInit) =>
-    app.fetch(new Request(input, init))) as typeof fetch;
-  return api("embedded MiniCluster", fetchExchange("http://mini", inProcess, timeoutMs), () =>
-    mini.stop(),
-  );
+  return api("embedded MiniCluster", mini.client, () => mini.stop());
 }

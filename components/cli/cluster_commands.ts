@@ -8,7 +8,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Config, configEnv, ErrorCode, FlotillaError } from "../core/mod.ts";
-import { configureJobRuntime } from "../dataflow/internal_mod.ts";
+import { configureJobRuntime, type JobPlan } from "../dataflow/internal_mod.ts";
+import type { ClusterOverview } from "../protocol/mod.ts";
+import { unwrap } from "../rpc/mod.ts";
 import { remote } from "./cli_config.ts";
 import { type ComposeCall, compose, failed } from "./compose.ts";
 import type { Flags, Output } from "./io.ts";
@@ -53,21 +55,21 @@ async function waitForCluster(
   taskmanagers: number,
   out: Output,
   config: Config,
-): Promise<unknown> {
+): Promise<ClusterOverview> {
   const cluster = remote(config, address);
   const deadline = Date.now() + 120_000;
   let said = "";
   try {
     for (;;) {
-      const overview = await cluster.call("GET", "/overview").catch(() => undefined);
-      const registered = (overview as { taskmanagers?: number } | undefined)?.taskmanagers ?? -1;
+      const overview = await unwrap(cluster.client.overview.$get()).catch(() => undefined);
+      const registered = overview?.taskmanagers ?? -1;
       const line =
         registered < 0
           ? `waiting for ${address}`
           : `${registered}/${taskmanagers} TaskManagers registered`;
       if (line !== said && !out.json) out.line(line);
       said = line;
-      if (registered >= taskmanagers) return overview;
+      if (overview && registered >= taskmanagers) return overview;
       if (Date.now() > deadline)
         throw new FlotillaError(
           ErrorCode.TIMEOUT,
@@ -182,13 +184,18 @@ function slotsNeeded(plan: {
   return [...groups.values()].reduce((a, b) => a + b, 0);
 }
 
+/** A loaded job, as far as a compose stack needs it: its plan for these arguments. */
+interface PlannedJob {
+  graph(input: { args: Record<string, string>; parallelism?: number }): { plan(): JobPlan };
+}
+
 /**
  * The job as its own compose stack (compose/job.yml): bundle, mount the artifact, `up
  * --exit-code-from jobmanager`, then remove the stack. Returns the job's exit code.
  */
 export async function runComposeJob(
   bytes: Uint8Array,
-  job: { graph(input: { args: Record<string, string>; parallelism?: number }): { plan(): any } },
+  job: PlannedJob,
   {
     args,
     parallelism,
@@ -255,7 +262,7 @@ export async function runComposeJob(
 async function prepareStack(
   dir: string,
   bytes: Uint8Array,
-  job: { graph(input: { args: Record<string, string>; parallelism?: number }): { plan(): any } },
+  job: PlannedJob,
   {
     args,
     parallelism,

@@ -4,14 +4,18 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Config, ErrorCode, FlotillaError } from "../core/mod.ts";
+import { type Config, ErrorCode, FlotillaError, isJobEnd, TimeoutError } from "../core/mod.ts";
 import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
+import type { JobDetails } from "../protocol/mod.ts";
+import { unwrap } from "../rpc/mod.ts";
 import { remote } from "./cli_config.ts";
-import { localCluster } from "./cluster_api.ts";
+import { type ClusterApi, localCluster } from "./cluster_api.ts";
 import { EXIT, type Output } from "./io.ts";
 import { usage } from "./usage.ts";
 
-const TERMINAL = new Set(["finished", "failed", "canceled"]);
+/** A job's details, typed from the Dispatcher's contract. */
+const detailsOf = (cluster: ClusterApi, jobId: string): Promise<JobDetails> =>
+  unwrap(cluster.client.jobs[":jobId"].$get({ param: { jobId } }));
 
 export function parseArgs(raw: unknown): Record<string, string> {
   const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
@@ -86,13 +90,13 @@ const count = (n: number) =>
  * One status line: job state, tasks per vertex by state, and (with `records`) records in/out and
  * the last checkpoint. Plain output leaves the moving counters out so it prints only on change.
  */
-function describe(d: any, records = true): string {
-  const vertices = (d.vertices ?? []).map((v: any) => {
+function describe(d: JobDetails, records = true): string {
+  const vertices = d.vertices.map((v) => {
     const tasks =
-      Object.entries(v.tasks ?? {})
+      Object.entries(v.tasks)
         .map(([s, n]) => `${n} ${s}`)
         .join(", ") || "-";
-    const io = records ? ` (in ${count(v.recordsIn ?? 0)}, out ${count(v.recordsOut ?? 0)})` : "";
+    const io = records ? ` (in ${count(v.recordsIn)}, out ${count(v.recordsOut)})` : "";
     // Adaptive jobs change parallelism: show it and its bounds (the tasks count says it otherwise).
     const b = v.parallelismBounds;
     const p =
@@ -172,21 +176,25 @@ export async function run(
         `${file}: artifact ${artifact.slice(0, 12)} (${bytes.byteLength} bytes${uploaded ? ", uploaded" : ", already on the cluster"})`,
       );
     const savepoint = flags.fromSavepoint as string | undefined;
-    const { jobId } = await cluster.call("POST", "/jobs", {
-      artifact,
-      args,
-      ...(parallelism ? { parallelism } : {}),
-      ...(savepoint ? { savepoint } : {}),
-    });
+    const { jobId } = await unwrap(
+      cluster.client.jobs.$post({
+        json: {
+          artifact,
+          args,
+          ...(parallelism ? { parallelism } : {}),
+          ...(savepoint ? { savepoint } : {}),
+        },
+      }),
+    );
     out.event({ event: "submitted", jobId, cluster: cluster.target });
     if (!out.json) out.line(`submitted ${jobId} to ${cluster.target}`);
     if (flags.detached) return EXIT.ok;
     const tty = !out.json && process.stdout.isTTY === true;
     let last = "";
-    let details: any;
+    let details: JobDetails;
     let polls = 0;
     for (;;) {
-      details = await throughFailover(() => cluster.call("GET", `/jobs/${jobId}`), out);
+      details = await throughFailover(() => detailsOf(cluster, jobId), out);
       // A status event or plain line when state, tasks or checkpoints change; a TTY line always.
       const changed = describe(details, false);
       if (tty)
@@ -199,30 +207,33 @@ export async function run(
           event: "status",
           jobId,
           state: details.state,
-          restarts: details.restarts ?? 0,
-          checkpoints: details.checkpoints ?? 0,
+          restarts: details.restarts,
+          checkpoints: details.checkpoints,
           ...(details.lastCheckpoint ? { lastCheckpoint: details.lastCheckpoint } : {}),
-          vertices: (details.vertices ?? []).map((v: any) => ({
+          vertices: details.vertices.map((v) => ({
             id: v.id,
             name: v.name,
             parallelism: v.parallelism,
             tasks: v.tasks,
-            recordsIn: v.recordsIn ?? 0,
-            recordsOut: v.recordsOut ?? 0,
+            recordsIn: v.recordsIn,
+            recordsOut: v.recordsOut,
           })),
         });
         if (!out.json && !tty) out.line(describe(details));
       }
-      if (TERMINAL.has(details.state)) break;
+      if (isJobEnd(details.state)) break;
       // Short jobs end within a few polls; long ones are not polled more than 4 times a second.
       await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** polls++, 250)));
     }
     if (tty) process.stdout.write("\n");
-    const results = await throughFailover(() => cluster.call("GET", `/jobs/${jobId}/results`), out);
+    const results = await throughFailover(
+      () => unwrap(cluster.client.jobs[":jobId"].results.$get({ param: { jobId } })),
+      out,
+    );
     if (out.json)
       out.event({ event: "ended", jobId, state: details.state, error: details.error, results });
     else {
-      for (const [sink, values] of Object.entries(results as Record<string, unknown[]>)) {
+      for (const [sink, values] of Object.entries(results)) {
         out.line(`${sink}: ${values.length} results`);
         for (const value of values) out.line(`  ${JSON.stringify(value)}`);
       }
@@ -238,71 +249,113 @@ export async function run(
   }
 }
 
-export async function list(
-  _flags: Record<string, unknown>,
-  out: Output,
+/** Runs `command` against the configured cluster and closes the connection after. */
+async function withCluster(
   config: Config,
-): Promise<number> {
-  const { jobs } = await remote(config).call("GET", "/jobs");
-  if (out.json) out.event({ jobs });
-  else if (jobs.length === 0) out.line("no jobs");
-  else for (const j of jobs) out.line(`${j.id}  ${j.state.padEnd(10)}  ${j.name}`);
-  return EXIT.ok;
-}
-
-export async function status(
-  jobId: string,
-  _flags: Record<string, unknown>,
-  out: Output,
-  config: Config,
-): Promise<number> {
-  const d = await remote(config).call("GET", `/jobs/${jobId}`);
-  if (out.json) out.event(d);
-  else out.line(`${jobId} ${d.name}: ${describe(d)}`);
-  return EXIT.ok;
-}
-
-export async function cancel(
-  jobId: string,
-  _flags: Record<string, unknown>,
-  out: Output,
-  config: Config,
+  command: (cluster: ClusterApi) => Promise<number>,
 ): Promise<number> {
   const cluster = remote(config);
-  await cluster.call("PATCH", `/jobs/${jobId}?mode=cancel`);
-  let d: any;
-  for (;;) {
-    d = await cluster.call("GET", `/jobs/${jobId}`);
-    if (TERMINAL.has(d.state)) break;
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    return await command(cluster);
+  } finally {
+    await cluster.close();
   }
-  if (out.json) out.event({ jobId, state: d.state });
-  else out.line(`${jobId} ${d.state}`);
-  return EXIT.ok;
 }
 
-export async function stop(
-  jobId: string,
-  flags: Record<string, unknown>,
-  out: Output,
-  config: Config,
-): Promise<number> {
-  const r = await remote(config).call("POST", `/jobs/${jobId}/stop`, {
-    savepoint: Boolean(flags.savepoint),
+export function list(_flags: Record<string, unknown>, out: Output, config: Config) {
+  return withCluster(config, async (cluster) => {
+    const { jobs } = await unwrap(cluster.client.jobs.$get());
+    if (out.json) out.event({ jobs });
+    else if (jobs.length === 0) out.line("no jobs");
+    else for (const j of jobs) out.line(`${j.id}  ${j.state.padEnd(10)}  ${j.name}`);
+    return EXIT.ok;
   });
-  if (out.json) out.event(r);
-  else out.line(`${jobId} ${r.state}${r.savepoint ? `, savepoint ${r.savepoint}` : ""}`);
-  return EXIT.ok;
 }
 
-export async function savepoint(
+export function status(
   jobId: string,
   _flags: Record<string, unknown>,
   out: Output,
   config: Config,
-): Promise<number> {
-  const r = await remote(config).call("POST", `/jobs/${jobId}/savepoints`);
-  if (out.json) out.event({ jobId, ...r });
-  else out.line(r.path);
-  return EXIT.ok;
+) {
+  return withCluster(config, async (cluster) => {
+    const d = await detailsOf(cluster, jobId);
+    if (out.json) out.event(d);
+    else out.line(`${jobId} ${d.name}: ${describe(d)}`);
+    return EXIT.ok;
+  });
+}
+
+/** While a canceled job has not ended, how often `cancel` says it still waits. */
+const CANCEL_PROGRESS_MS = 5000;
+const seconds = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 1000)} s`);
+
+/**
+ * Cancels the job and waits, up to `client.cancel-timeout` (`--timeout`), until it ended, saying
+ * every few seconds that it still waits. Nothing announces a job's end to a client: it asks.
+ */
+export function cancel(
+  jobId: string,
+  _flags: Record<string, unknown>,
+  out: Output,
+  config: Config,
+) {
+  const timeoutMs = config["client.cancel-timeout"];
+  return withCluster(config, async (cluster) => {
+    await unwrap(
+      cluster.client.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } }),
+    );
+    const started = performance.now();
+    let said = started;
+    for (;;) {
+      const { state } = await detailsOf(cluster, jobId);
+      if (isJobEnd(state)) {
+        if (out.json) out.event({ jobId, state });
+        else out.line(`${jobId} ${state}`);
+        return EXIT.ok;
+      }
+      const waited = performance.now() - started;
+      if (waited >= timeoutMs)
+        throw new TimeoutError(
+          `job ${jobId} was canceled but did not end within ${seconds(timeoutMs)} (it is ${state}): 'flotilla status ${jobId}' shows what it waits for; wait longer with --timeout (client.cancel-timeout)`,
+        );
+      if (performance.now() - said >= CANCEL_PROGRESS_MS) {
+        said = performance.now();
+        out.event({ event: "waiting", jobId, state, waitedMs: Math.round(waited) });
+        if (!out.json)
+          out.line(
+            `${jobId} ${state}: waiting for it to end (${seconds(waited)} of ${seconds(timeoutMs)})`,
+          );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+}
+
+export function stop(jobId: string, flags: Record<string, unknown>, out: Output, config: Config) {
+  return withCluster(config, async (cluster) => {
+    const r = await unwrap(
+      cluster.client.jobs[":jobId"].stop.$post({
+        param: { jobId },
+        json: { savepoint: Boolean(flags.savepoint) },
+      }),
+    );
+    if (out.json) out.event(r);
+    else out.line(`${jobId} ${r.state}${r.savepoint ? `, savepoint ${r.savepoint}` : ""}`);
+    return EXIT.ok;
+  });
+}
+
+export function savepoint(
+  jobId: string,
+  _flags: Record<string, unknown>,
+  out: Output,
+  config: Config,
+) {
+  return withCluster(config, async (cluster) => {
+    const r = await unwrap(cluster.client.jobs[":jobId"].savepoints.$post({ param: { jobId } }));
+    if (out.json) out.event({ jobId, ...r });
+    else out.line(r.path);
+    return EXIT.ok;
+  });
 }

@@ -159,7 +159,12 @@ export function program(io: ProgramIo): CAC {
   clusterOptions(
     cli
       .command("cancel <jobId>", "Cancel a job and wait until it is canceled.")
-      .example("flotilla cancel 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60 --cluster http://localhost:8081"),
+      .option(
+        "--timeout <duration>",
+        "How long to wait for the job to end, e.g. 90s or 2m (client.cancel-timeout; default: 60s)",
+      )
+      .example("flotilla cancel 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60 --cluster http://localhost:8081")
+      .example("flotilla cancel 5f1c8e0d2a9b4c7e8f6a1b2c3d4e5f60 --timeout 5m --json"),
   ).action(command("cancel"));
 
   clusterOptions(

@@ -84,6 +84,11 @@ export const configKeys = {
     30_000,
     "Client: deadline of one CLI request to the cluster's REST API, over HTTP or NATS (Flink's client.timeout).",
   ),
+  "client.cancel-timeout": key(
+    duration,
+    60_000,
+    "Client: how long flotilla cancel waits for the canceled job to end before it gives up (flag --timeout).",
+  ),
   "nats.url": key(z.string().min(1), "nats://127.0.0.1:4222", "NATS server(s), comma-separated."),
   "rpc.timeout": key(duration, 5000, "Deadline of one control-plane call, retries included."),
   "rpc.attempt-timeout": key(

@@ -182,6 +182,13 @@ export async function send(
   }
 }
 
+/** What a call takes besides its arguments (hc's `ClientRequestOptions`, the parts honoured). */
+interface CallOptions {
+  headers?: HeaderMap;
+  /** Only `body` as a Uint8Array: sent as it is, for routes that take raw bytes. */
+  init?: { body?: unknown };
+}
+
 /** A typed client for `App` over any transport: `client.jobs[":id"].$get({ param: { id } })`. */
 export function createClient<App extends Hono<any, any, any>>(
   transport: Transport,
@@ -193,7 +200,7 @@ export function createClient<App extends Hono<any, any, any>>(
     parts: string[],
     method: string,
     args: CallArgs | undefined,
-    opt?: { headers?: HeaderMap },
+    opt?: CallOptions,
   ) {
     const headers: HeaderMap = {
       accept: cbor.contentType,
@@ -205,6 +212,10 @@ export function createClient<App extends Hono<any, any, any>>(
     if (args?.json !== undefined) {
       body = codec.encode(args.json);
       headers["content-type"] = codec.contentType;
+    } else if (opt?.init?.body instanceof Uint8Array) {
+      // Raw bytes, as hc sends `init.body` (an artifact upload).
+      body = opt.init.body;
+      headers["content-type"] ??= "application/octet-stream";
     }
     const request = { method, path: buildPath(parts, args), headers, body };
     return new RpcResponse(await send(transport, request, options));
@@ -218,7 +229,7 @@ export function createClient<App extends Hono<any, any, any>>(
         let child = children.get(key);
         if (!child) {
           child = key.startsWith("$")
-            ? (args?: CallArgs, opt?: { headers?: HeaderMap }) =>
+            ? (args?: CallArgs, opt?: CallOptions) =>
                 call(parts, key.slice(1).toUpperCase(), args, opt)
             : node([...parts, key]);
           children.set(key, child);

@@ -1,6 +1,6 @@
 /** Leader election of the ResourceManager across processes: one serves, the standby takes over, the old token is refused. */
 import t from "tap";
-import { StaleLeaderError, subjects } from "../../../components/core/mod.ts";
+import { BlockRole, StaleLeaderError, subjects } from "../../../components/core/mod.ts";
 import { natsHaServices } from "../../../components/ha/mod.ts";
 import {
   createClient,
@@ -28,7 +28,7 @@ t.test(
 
     const nc = await connectFor(t, nats);
     const ha = await natsHaServices({ nc, clusterId: cluster.env.FLOTILLA_CLUSTER_ID! });
-    const probe = ha.election({ role: "rm", holder: "test-probe" });
+    const probe = ha.election({ role: BlockRole.RESOURCE_MANAGER, holder: "test-probe" });
     const first = (await probe.leader())!;
     t.ok(first.holder === "rm-a" || first.holder === "rm-b", `leader ${first.holder}`);
 

@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import t, { type Test } from "tap";
+import type { ClusterOverview } from "../../../components/protocol/mod.ts";
 import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
@@ -73,8 +74,8 @@ async function settledMaster(among: Instance[]): Promise<{ master: Instance; tms
   );
 }
 
-async function overview(): Promise<any> {
-  return (await cluster.call("GET", "/overview")).body;
+async function overview(): Promise<ClusterOverview> {
+  return (await cluster.call("GET", "/overview")).body as ClusterOverview;
 }
 
 async function checkResults(t: Test, jobId: string, perKey: number): Promise<void> {

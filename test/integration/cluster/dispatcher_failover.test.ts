@@ -4,6 +4,7 @@
  * adaptive job keeps the parallelism bounds a PUT set before the failover.
  */
 import t, { type Test } from "tap";
+import type { JobDetails } from "../../../components/protocol/mod.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
@@ -63,13 +64,10 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
   const parallelism = async (rest: string) => {
     const res = await fetch(`${rest}/jobs/${jobId}`);
     if (res.status !== 200) return undefined;
-    const body = await res.json();
-    if (
-      body.state !== "running" ||
-      body.vertices.some((v: any) => v.tasks.running !== v.parallelism)
-    )
+    const body = (await res.json()) as JobDetails;
+    if (body.state !== "running" || body.vertices.some((v) => v.tasks.running !== v.parallelism))
       return undefined;
-    return Object.fromEntries(body.vertices.map((v: any) => [v.id, v.parallelism]));
+    return Object.fromEntries(body.vertices.map((v) => [v.id, v.parallelism]));
   };
   const at = (rest: string, want: Record<string, number>, what: string) =>
     cluster.waitFor(

@@ -44,7 +44,7 @@ t.test("the MiniCluster runs a checkpointed job and answers the REST contract", 
       json: { artifact, args: { keys: "6", perKey: "1500", rate: "20000" } },
     }),
   );
-  const details: any = await until(
+  const details = await until(
     async () => {
       const d = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }));
       return ENDED(d) ? d : undefined;
@@ -54,9 +54,7 @@ t.test("the MiniCluster runs a checkpointed job and answers the REST contract", 
   );
   t.equal(details.state, "finished", JSON.stringify(details.error));
   t.same(
-    details.vertices.map((v: { subtasks: { subtask: number; state: string }[] }) =>
-      v.subtasks.map((s) => [s.subtask, s.state]),
-    ),
+    details.vertices.map((v) => v.subtasks.map((s) => [s.subtask, s.state])),
     [
       [
         [0, "finished"],
@@ -95,8 +93,7 @@ t.test("savepoint, stop and resume at another parallelism on the MiniCluster", a
   );
   await until(
     async () =>
-      ((await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }))) as any).checkpoints >=
-      1,
+      (await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }))).checkpoints >= 1,
     "a checkpoint",
     WAIT,
   );
@@ -110,7 +107,7 @@ t.test("savepoint, stop and resume at another parallelism on the MiniCluster", a
       json: { artifact, args, parallelism: 3, savepoint: stopped.savepoint! },
     }),
   );
-  const d: any = await until(
+  const d = await until(
     async () => {
       const now = await unwrap(
         mini.client.jobs[":jobId"].$get({ param: { jobId: resumed.jobId } }),
@@ -142,16 +139,16 @@ t.test("records in and out show while the job runs, not only when it ends", asyn
       json: { artifact, args: { keys: "2", perKey: "100000", rate: "2000" } },
     }),
   );
-  const details: any = await until(
+  const details = await until(
     async () => {
-      const d: any = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }));
-      return d.state === "running" && d.vertices[0].recordsOut > 0 ? d : undefined;
+      const d = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }));
+      return d.state === "running" && d.vertices[0]!.recordsOut > 0 ? d : undefined;
     },
     "records out while running",
     { timeoutMs: 10_000, intervalMs: 50 },
   );
   t.equal(details.state, "running");
-  t.ok(details.vertices[0].recordsOut > 0, "the source's records out, while running");
-  t.ok(details.vertices[1].recordsIn > 0, "the check's records in, while running");
+  t.ok(details.vertices[0]!.recordsOut > 0, "the source's records out, while running");
+  t.ok(details.vertices[1]!.recordsIn > 0, "the check's records in, while running");
   await unwrap(mini.client.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } }));
 });

@@ -1,0 +1,113 @@
+/**
+ * A job recovered by the next leader: the first Dispatcher (term token 3) runs it and loses its
+ * leadership (suspends its JobManager, no result); the next (token 7) recovers it from the HA
+ * stores, its attempts numbered from its token, above any the first one deployed, and it runs
+ * to its end there. In-process: real ResourceManager, TaskManager and JobManagers, memory HA.
+ */
+import t from "tap";
+import { dispatcherStores, localFabric } from "../../../components/cluster/mod.ts";
+import { compileConfig, JobState } from "../../../components/core/mod.ts";
+import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
+import {
+  ATTEMPTS_PER_TERM,
+  createDispatcher,
+  dispatcherApp,
+} from "../../../components/dispatcher/mod.ts";
+import { memoryHaServices } from "../../../components/ha/mod.ts";
+import { jobManagerDeadlinesFrom } from "../../../components/jobmanager/mod.ts";
+import type { DispatcherApp, JobDetails } from "../../../components/protocol/mod.ts";
+import { createResourceManager, staticDriver } from "../../../components/resourcemanager/mod.ts";
+import { createClient, localTransport, unwrap } from "../../../components/rpc/mod.ts";
+import { createTaskManager } from "../../../components/taskmanager/mod.ts";
+import { until } from "../../support/poll.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
+
+const clusterId = "recovery";
+const deadlines = jobManagerDeadlinesFrom(compileConfig({ env: {} }));
+const fabric = localFabric();
+const stores = dispatcherStores(memoryHaServices());
+const heartbeat = { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000 };
+
+const rm = createResourceManager({
+  transportFor: fabric.transportFor,
+  clusterId,
+  token: 1,
+  driver: staticDriver(),
+  config: heartbeat,
+});
+const rmServed = fabric.serve(rm.subject, rm.app);
+await rm.start();
+const tm = createTaskManager({
+  clusterId,
+  transportFor: fabric.transportFor,
+  channelsFor: fabric.channelsFor,
+  artifacts: stores.blobs,
+  snapshots: stores.snapshots,
+  slots: Array.from({ length: 4 }, () => ({ cpu: 0, memoryMb: 0, extended: {} })),
+  rpc: deadlines.rpc,
+  ...heartbeat,
+});
+const tmServed = fabric.serve(tm.subject, tm.app);
+tm.start();
+t.teardown(async () => {
+  await tm.stop();
+  await tmServed.stop();
+  await rm.stop();
+  await rmServed.stop();
+});
+await until(() => tm.isRegistered(), "the TaskManager registered");
+
+/** A Dispatcher of the leadership term with fencing token `term`, and its typed REST client. */
+function leader(term: number) {
+  const dispatcher = createDispatcher({ clusterId, fabric, stores, term, deadlines });
+  const client = createClient<DispatcherApp>(localTransport(dispatcherApp(dispatcher)));
+  const details = (jobId: string) => unwrap(client.jobs[":jobId"].$get({ param: { jobId } }));
+  const running = (jobId: string) =>
+    until(
+      async () => {
+        const d = await details(jobId);
+        return d.state === JobState.RUNNING && d.checkpoints > 0 ? d : undefined;
+      },
+      `job ${jobId} running with a checkpoint under term ${term}`,
+      { timeoutMs: 30_000 },
+    );
+  return { dispatcher, client, details, running };
+}
+
+t.test("the next leader recovers a job with attempts above the last leader's", async (t) => {
+  const first = leader(3);
+  const bytes = new Uint8Array(await bundleJob("examples/sequence-check.ts"));
+  const { artifact } = await unwrap(
+    first.client.artifacts.$post(undefined, { init: { body: bytes } }),
+  );
+  const args = { keys: "2", perKey: "3000", rate: "1500" };
+  const { jobId } = await unwrap(first.client.jobs.$post({ json: { artifact, args } }));
+  const before: JobDetails = await first.running(jobId);
+  t.equal(before.attempt, 0, "a new job starts at attempt 0");
+
+  // Leadership lost: its JobManager stops acting, without a result; its tasks run on meanwhile.
+  await first.dispatcher.suspend();
+
+  const next = leader(7);
+  t.same(await next.dispatcher.recover(), [jobId], "the job without a result is recovered");
+  const after = await next.running(jobId);
+  t.equal(after.attempt, 7 * ATTEMPTS_PER_TERM, "its first attempt is the term's");
+  t.ok(after.attempt! > before.attempt!, "above every attempt the last leader deployed");
+
+  const ended = await until(
+    async () => {
+      const d = await next.details(jobId);
+      return ["finished", "failed", "canceled"].includes(d.state) ? d : undefined;
+    },
+    "the recovered job's end",
+    { timeoutMs: 60_000 },
+  );
+  t.equal(ended.state, "finished", JSON.stringify(ended.error));
+  exactlyOnce(
+    t,
+    await unwrap(next.client.jobs[":jobId"].results.$get({ param: { jobId } })),
+    2,
+    3000,
+  );
+  await next.dispatcher.suspend();
+});

@@ -7,7 +7,10 @@ export type Call = (
   path: string,
   body?: unknown,
   raw?: string,
-) => Promise<{ status: number; body: any }>;
+) => Promise<{ status: number; body: unknown }>;
+
+/** What an error reply carries (components/core errors: `{errors: [message], code}`). */
+type ErrorBody = { errors?: string[]; code?: string } | undefined;
 
 import type { Test } from "tap";
 
@@ -180,9 +183,10 @@ export async function restBadInput(t: Asserts, call: Call, finishedJobId: string
   ];
   for (const [name, method, path, body, raw, status, code, message] of cases) {
     const res = await call(method, path, body, raw);
+    const error = res.body as ErrorBody;
     t.equal(res.status, status, `${name}: status`);
-    t.equal(res.body?.code, code, `${name}: code`);
-    t.match(res.body?.errors?.[0], message, `${name}: message`);
+    t.equal(error?.code, code, `${name}: code`);
+    t.match(error?.errors?.[0], message, `${name}: message`);
   }
   t.same((await call("GET", "/jobs")).body, before, "no state changed");
 }

@@ -55,7 +55,7 @@ t.teardown(async () => {
   await rm.stop();
   await rmServed.stop();
 });
-await until(() => tm.isRegistered(), "the TaskManager registered");
+await tm.whenRegistered(deadlines.rpc.timeoutMs);
 
 /** A Dispatcher of the leadership term with fencing token `term`, and its typed REST client. */
 function leader(term: number) {

@@ -1,6 +1,6 @@
 /**
  * A fake TaskManager for the ResourceManager tests: the two routes the RM calls (heartbeat and
- * slot allocation, from `taskManagerRoutes`) over a slot table in memory, plus `Recorder`, which
+ * slot allocation, from `taskManagerSlotRoutes`) over a slot table in memory, plus `Recorder`, which
  * lets a test await what arrives instead of sleeping.
  *
  * Run as a script it is a whole fake TaskManager process, as the process driver starts one:
@@ -9,6 +9,7 @@
  * which the driver sets); it heartbeats the RM, registers again when the RM forgot it, and
  * unregisters on SIGTERM (unless `FAKE_TM_IGNORE_SIGTERM=1`).
  */
+
 import { pathToFileURL } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import {
@@ -23,19 +24,16 @@ import {
 } from "../../components/core/mod.ts";
 import {
   type AllocateSlotRequest,
-  covers,
-  profile,
   type ResourceManagerApp,
   type ResourceProfile,
   type SlotReport,
-  subtract,
-  sum,
   type TaskManagerRegistration,
-  taskManagerRoutes,
-} from "../../components/resourcemanager/mod.ts";
+  taskManagerSlotRoutes,
+} from "../../components/protocol/mod.ts";
+import { covers, profile, subtract, sum } from "../../components/resourcemanager/mod.ts";
 import {
   createClient,
-  type FencingTokens,
+  FencingTokens,
   natsTransport,
   serveNats,
   unwrap,
@@ -82,7 +80,7 @@ export interface FakeTaskManagerOptions {
   dynamicSlots?: boolean;
   /** @default the sum of the slots */
   total?: ResourceProfile;
-  /** Fence RM calls with these tokens. */
+  /** The RM tokens seen (a fresh table by default): a call from an older RM gets 409. */
   fencingTokens?: FencingTokens;
   /** Called after each new allocation. */
   onAllocate?: (allocation: Allocation) => void;
@@ -96,7 +94,7 @@ export function fakeTaskManager({
   slots = [],
   dynamicSlots = false,
   total = sum(slots),
-  fencingTokens,
+  fencingTokens = new FencingTokens(),
   onAllocate,
 }: FakeTaskManagerOptions) {
   const tmId = parseTaskManagerId(name);
@@ -115,42 +113,44 @@ export function fakeTaskManager({
   const used = () =>
     sum([...table.values()].filter((s) => s.state !== "free").map((s) => s.profile));
 
-  const app = taskManagerRoutes({
-    ...(fencingTokens ? { fencingTokens } : {}),
-    heartbeat: () => {
-      heartbeats.push(Date.now());
-      return { tmId, slots: report() };
-    },
-    allocate: (id, request) => {
-      let slot = table.get(id);
-      if (!slot && dynamicSlots) {
-        const free = subtract(total, used());
-        if (!covers(free, request.profile)) {
-          throw new FlotillaError(ErrorCode.CONFLICT, `not enough resources left for ${id}`);
+  const app = taskManagerSlotRoutes(
+    {
+      heartbeat: () => {
+        heartbeats.push(Date.now());
+        return { tmId, slots: report() };
+      },
+      allocate: (id, request) => {
+        let slot = table.get(id);
+        if (!slot && dynamicSlots) {
+          const free = subtract(total, used());
+          if (!covers(free, request.profile)) {
+            throw new FlotillaError(ErrorCode.CONFLICT, `not enough resources left for ${id}`);
+          }
+          const index = Number(id.slice(id.lastIndexOf("_") + 1));
+          slot = { slotId: id, index, profile: request.profile, state: "free" };
+          table.set(id, slot);
         }
-        const index = Number(id.slice(id.lastIndexOf("_") + 1));
-        slot = { slotId: id, index, profile: request.profile, state: "free" };
-        table.set(id, slot);
-      }
-      if (!slot) throw new FlotillaError(ErrorCode.NOT_FOUND, `no slot ${id} on ${tmId}`);
-      if (slot.allocationId === request.allocationId)
+        if (!slot) throw new FlotillaError(ErrorCode.NOT_FOUND, `no slot ${id} on ${tmId}`);
+        if (slot.allocationId === request.allocationId)
+          return { slotId: id, allocationId: request.allocationId };
+        if (slot.state !== "free" || refuse.has(id)) {
+          throw new FlotillaError(
+            ErrorCode.CONFLICT,
+            `slot ${id} is held by ${slot.allocationId ?? "someone else"}`,
+          );
+        }
+        Object.assign(slot, {
+          state: "allocated",
+          jobId: request.jobId,
+          allocationId: request.allocationId,
+        });
+        allocations.push({ ...request, slotId: id });
+        onAllocate?.({ ...request, slotId: id });
         return { slotId: id, allocationId: request.allocationId };
-      if (slot.state !== "free" || refuse.has(id)) {
-        throw new FlotillaError(
-          ErrorCode.CONFLICT,
-          `slot ${id} is held by ${slot.allocationId ?? "someone else"}`,
-        );
-      }
-      Object.assign(slot, {
-        state: "allocated",
-        jobId: request.jobId,
-        allocationId: request.allocationId,
-      });
-      allocations.push({ ...request, slotId: id });
-      onAllocate?.({ ...request, slotId: id });
-      return { slotId: id, allocationId: request.allocationId };
+      },
     },
-  });
+    { fencingTokens },
+  );
 
   return {
     tmId,

@@ -5,6 +5,7 @@
  */
 import type { Hono } from "hono";
 import type { ClientResponse, hc } from "hono/client";
+import type { ResponseFormat } from "hono/types";
 import type { SuccessStatusCode } from "hono/utils/http-status";
 import {
   type Codec,
@@ -28,7 +29,15 @@ import type { Transport } from "./transport.ts";
 /** The app every client proxy serves: the proxy reads routes off the call, whatever `App` says. */
 type AnyApp = Hono;
 
-export type RpcClient<App extends Hono<any, any, any>> = ReturnType<typeof hc<App, string>>;
+/**
+ * Any block's Hono app, as a type parameter bound. The one `any` of the client: Hono's app type is
+ * invariant in its env and route schema, so no other bound admits every app (hono's own `hc`
+ * constrains its parameter the same way).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: Hono<E, S, B> is invariant in E and S; see above.
+export type HonoApp = Hono<any, any, any>;
+
+export type RpcClient<App extends HonoApp> = ReturnType<typeof hc<App, string>>;
 
 export interface ClientOptions {
   /** Deadline of each call, retries included, in ms. @default 5000 (config `rpc.timeout`) */
@@ -69,7 +78,7 @@ export class RpcResponse {
   }
 
   /** The decoded body (CBOR or JSON by Content-Type); undefined when there is none. */
-  json(): Promise<any> {
+  json(): Promise<unknown> {
     const body = this.envelope.body;
     if (!body || body.byteLength === 0) return Promise.resolve(undefined);
     const codec = codecFor(this.envelope.headers["content-type"]);
@@ -190,7 +199,7 @@ interface CallOptions {
 }
 
 /** A typed client for `App` over any transport: `client.jobs[":id"].$get({ param: { id } })`. */
-export function createClient<App extends Hono<any, any, any>>(
+export function createClient<App extends HonoApp>(
   transport: Transport,
   options: ClientOptions = {},
 ): RpcClient<App> {
@@ -242,14 +251,14 @@ export function createClient<App extends Hono<any, any, any>>(
 }
 
 type SuccessBody<R> =
-  R extends ClientResponse<infer T, infer S, any>
+  R extends ClientResponse<infer T, infer S, ResponseFormat>
     ? S extends SuccessStatusCode
       ? T
       : never
     : never;
 
 /** Awaits a call and returns its typed success body, or throws the typed error it carried. */
-export async function unwrap<R extends ClientResponse<any, any, any>>(
+export async function unwrap<R extends ClientResponse<unknown, number, ResponseFormat>>(
   pending: Promise<R> | R,
 ): Promise<SuccessBody<R>> {
   const res = (await pending) as unknown as RpcResponse;

@@ -25,5 +25,5 @@ export interface Transport {
 
 /** Something that answers fetch-style requests: a Hono app, or anything with its `fetch`. */
 export interface FetchApp {
-  fetch(request: Request, ...rest: any[]): Response | Promise<Response>;
+  fetch(request: Request, ...rest: unknown[]): Response | Promise<Response>;
 }

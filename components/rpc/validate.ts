@@ -3,7 +3,7 @@
  * `query(schema)` the query string, `params(schema)` the path; a failure is a 400 naming the
  * field and what was wrong, and the handler never runs.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, Env, MiddlewareHandler } from "hono";
 import { validator } from "hono/validator";
 import type { z } from "zod";
 import { codecFor, decodeBody, ErrorCode, FlotillaError } from "../core/mod.ts";
@@ -47,7 +47,7 @@ async function readBody(c: Context): Promise<unknown> {
 }
 
 type Validated<Target extends string, S extends z.ZodType> = MiddlewareHandler<
-  any,
+  Env,
   string,
   { in: { [K in Target]: z.input<S> }; out: { [K in Target]: z.output<S> } }
 >;

@@ -319,8 +319,8 @@ export class WindowedStream<T, K> {
     this.#allowedLatenessMs = allowedLatenessMs;
   }
 
-  #fold<R>(aggregation: WindowAggregation<T, any, any>): DataStream<WindowResult<K, R>> {
-    const factory = windowOperator<T, K, unknown, R>({
+  #fold<ACC, R>(aggregation: WindowAggregation<T, ACC, R>): DataStream<WindowResult<K, R>> {
+    const factory = windowOperator<T, K, ACC, R>({
       assigner: this.#assigner,
       aggregation,
       ...(this.#allowedLatenessMs !== undefined
@@ -335,7 +335,7 @@ export class WindowedStream<T, K> {
 
   /** Each window's records folded pairwise into one of the same type. */
   reduce(fn: (a: T, b: T) => T): DataStream<WindowResult<K, T>> {
-    return this.#fold<T>({ kind: "reduce", reduce: fn });
+    return this.#fold<T, T>({ kind: "reduce", reduce: fn });
   }
 
   /** Each window's records folded into an accumulator, then `result` of it. */
@@ -345,12 +345,12 @@ export class WindowedStream<T, K> {
     merge?: (a: ACC, b: ACC) => ACC;
     result: (accumulator: ACC) => R;
   }): DataStream<WindowResult<K, R>> {
-    return this.#fold<R>({ kind: "aggregate", ...aggregate } as WindowAggregation<T, any, any>);
+    return this.#fold<ACC, R>({ kind: "aggregate", ...aggregate });
   }
 
   /** How many records each window got. */
   count(): DataStream<WindowResult<K, number>> {
-    return this.#fold<number>({ kind: "count" });
+    return this.#fold<number, number>({ kind: "count" });
   }
 }
 

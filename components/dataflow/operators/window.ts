@@ -56,14 +56,15 @@ interface Folder {
   result(accumulator: unknown): unknown;
 }
 
-function folderOf(aggregation: WindowAggregation<any, any, any>): Folder {
+/** The folder's state is untyped: what goes in is what the aggregation's own functions made. */
+function folderOf<IN, ACC, R>(aggregation: WindowAggregation<IN, ACC, R>): Folder {
   switch (aggregation?.kind) {
     case "reduce": {
       const { reduce } = aggregation;
       checkFunction("reduce", reduce);
       return {
-        add: (acc, has, v) => (has ? reduce(acc, v) : v),
-        merge: reduce,
+        add: (acc, has, v) => (has ? reduce(acc as IN, v as IN) : v),
+        merge: (a, b) => reduce(a as IN, b as IN),
         result: (acc) => acc,
       };
     }
@@ -72,7 +73,11 @@ function folderOf(aggregation: WindowAggregation<any, any, any>): Folder {
       for (const [name, fn] of Object.entries({ create, add, result }))
         checkFunction(`aggregate '${name}'`, fn);
       if (merge !== undefined) checkFunction("aggregate 'merge'", merge);
-      return { add: (acc, has, v) => add(has ? acc : create(), v), merge, result };
+      return {
+        add: (acc, has, v) => add(has ? (acc as ACC) : create(), v as IN),
+        merge: merge && ((a, b) => merge(a as ACC, b as ACC)),
+        result: (acc) => result(acc as ACC),
+      };
     }
     case "count":
       return {

@@ -257,7 +257,7 @@ t.test(
     t.same(
       Object.values(result.results)
         .flat()
-        .sort((a: any, b: any) => a - b),
+        .sort((a, b) => Number(a) - Number(b)),
       [10, 20, 30],
     );
   },

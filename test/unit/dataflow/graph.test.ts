@@ -1,7 +1,13 @@
 import t from "tap";
 import { GraphRecorder } from "../../../components/dataflow/graph/nodes.ts";
 import { buildJobGraph } from "../../../components/dataflow/internal_mod.ts";
-import { defineJob, sinks, sources, windows } from "../../../components/dataflow/mod.ts";
+import {
+  defineJob,
+  type JobEnv,
+  sinks,
+  sources,
+  windows,
+} from "../../../components/dataflow/mod.ts";
 
 const words = defineJob({ name: "words", parallelism: 2 }, (env) =>
   env
@@ -213,7 +219,7 @@ t.test("the CLI's parallelism override applies to the graph", (t) => {
 });
 
 t.test("checkpointing options are checked when the job is defined", (t) => {
-  const build = (env: any) => env.source(sources.collection([1])).sink(sinks.discard());
+  const build = (env: JobEnv) => env.source(sources.collection([1])).sink(sinks.discard());
   t.throws(
     () => defineJob({ name: "bad", checkpointing: { intervalMs: 5 } }, build),
     /checkpointing.intervalMs must be >= 10 ms, got 5/,

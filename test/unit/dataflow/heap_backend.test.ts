@@ -1,4 +1,4 @@
-import t from "tap";
+import t, { type Test } from "tap";
 import { cbor, ErrorCode } from "../../../components/core/mod.ts";
 import {
   createKeyedBackend,
@@ -11,10 +11,7 @@ import type { KeyedSnapshot } from "../../../components/dataflow/types.ts";
 const MAX_PARALLELISM = 128;
 
 /** The assertions `check` uses, so it takes any tap test. */
-interface Asserts {
-  equal(...args: any[]): boolean;
-  same(...args: any[]): boolean;
-}
+type Asserts = Pick<Test, "equal" | "same">;
 
 function backend(subtask = 0, parallelism = 1, now?: () => number): KeyedBackendWithTimers {
   return createKeyedBackend({

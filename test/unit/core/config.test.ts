@@ -112,7 +112,11 @@ t.test("extended resources: name=amount pairs from env or flags, an object from 
 
 t.test("ids and addresses are checked where they are configured", (t) => {
   const bad = (flags: Record<string, unknown>, key: string) =>
-    t.throws(() => compileConfig({ env: noEnv, flags }), { key }, `${JSON.stringify(flags)}`);
+    t.throws(
+      () => compileConfig({ env: noEnv, flags }),
+      { code: "INVALID_CONFIG", key },
+      JSON.stringify(flags),
+    );
   bad({ "cluster.address": "localhost:8081" }, "cluster.address");
   bad({ "taskmanager.id": "tm.1" }, "taskmanager.id");
   bad({ "cluster.instance-id": "a b" }, "cluster.instance-id");

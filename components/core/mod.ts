@@ -13,6 +13,7 @@ export {
   configReference,
   envName,
 } from "./config.ts";
+export { checkDurations, checkHeartbeat } from "./durations.ts";
 export {
   codeForStatus,
   ErrorCode,

@@ -2,7 +2,7 @@
  * The ResourceManager's timing options in two stages: `ResourceManagerConfig` (what a caller
  * passes, every field defaulted) -> `compileResourceManagerConfig()` (validated once).
  */
-import { type Config, InvalidConfigError } from "../core/mod.ts";
+import { type Config, checkDurations, checkHeartbeat } from "../core/mod.ts";
 import { callDeadlinesFrom } from "../rpc/mod.ts";
 
 export interface ResourceManagerConfig {
@@ -41,20 +41,8 @@ export function compileResourceManagerConfig({
     rpcTimeoutMs,
     rpcAttemptTimeoutMs,
   };
-  for (const [key, value] of Object.entries(compiled)) {
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new InvalidConfigError(
-        key,
-        `ResourceManager option ${key} is ${String(value)}: expected a positive number of milliseconds`,
-      );
-    }
-  }
-  if (heartbeatTimeoutMs < heartbeatIntervalMs) {
-    throw new InvalidConfigError(
-      "heartbeatTimeoutMs",
-      `heartbeat timeout ${heartbeatTimeoutMs} ms is shorter than the heartbeat interval ${heartbeatIntervalMs} ms: every TaskManager would be lost between two heartbeats`,
-    );
-  }
+  checkDurations("ResourceManager", compiled);
+  checkHeartbeat(heartbeatIntervalMs, heartbeatTimeoutMs, "TaskManager");
   return Object.freeze(compiled);
 }
 

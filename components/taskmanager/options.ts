@@ -4,7 +4,8 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
-  InvalidConfigError,
+  checkDurations,
+  checkHeartbeat,
   type Logger,
   newTaskManagerId,
   parseTaskManagerId,
@@ -92,20 +93,8 @@ export function compileTaskManagerOptions({
     "rpc.timeoutMs": rpc.timeoutMs,
     "rpc.attemptTimeoutMs": rpc.attemptTimeoutMs,
   };
-  for (const [key, value] of Object.entries(timing)) {
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new InvalidConfigError(
-        key,
-        `TaskManager option ${key} is ${String(value)}: expected a positive number of milliseconds`,
-      );
-    }
-  }
-  if (heartbeatTimeoutMs < heartbeatIntervalMs) {
-    throw new InvalidConfigError(
-      "heartbeatTimeoutMs",
-      `heartbeat timeout ${heartbeatTimeoutMs} ms is shorter than the heartbeat interval ${heartbeatIntervalMs} ms: every JobManager would be lost between two heartbeats`,
-    );
-  }
+  checkDurations("TaskManager", timing);
+  checkHeartbeat(heartbeatIntervalMs, heartbeatTimeoutMs, "JobManager");
   return {
     ...rest,
     tmId: tmId === undefined ? newTaskManagerId() : parseTaskManagerId(tmId),

@@ -2,22 +2,15 @@
  * What a task is given and what it reports: its deployment (graph, channels, services,
  * checkpoint hooks), its states, and the snapshot it takes at a barrier.
  */
-import type { FlotillaError } from "../../core/mod.ts";
+import type { FlotillaError, TaskState } from "../../core/mod.ts";
+
+export { TaskState } from "../../core/mod.ts";
+
 import type { ChannelReceiver } from "../../rpc/mod.ts";
 import type { JobGraph } from "../graph/job_graph.ts";
 import type { Frame, KeyedSnapshot } from "../types.ts";
 import type { TaskServices } from "./chain.ts";
 import type { RecordWriter } from "./record_writer.ts";
-
-export const TaskState = {
-  DEPLOYING: "deploying",
-  RUNNING: "running",
-  FINISHED: "finished",
-  CANCELING: "canceling",
-  CANCELED: "canceled",
-  FAILED: "failed",
-} as const;
-export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 
 /** What a task snapshots at a barrier; CBOR-encoded into the snapshot store. */
 export interface TaskSnapshot {

@@ -32,8 +32,7 @@ const DEFAULT_TIMINGS = {
 const LONG_JOB = { keys: "16", perKey: "100000000", rate: "500" };
 
 async function busyTaskManagers(cluster: FaultCluster, jobId: string): Promise<string[]> {
-  const { body } = await cluster.call("GET", "/taskmanagers");
-  return (body.taskmanagers as { tmId: string; slots: { jobId?: string }[] }[])
+  return (await cluster.taskManagers())
     .filter((tm) => cluster.tms.has(tm.tmId) && tm.slots.some((s) => s.jobId === jobId))
     .map((tm) => tm.tmId);
 }
@@ -65,8 +64,8 @@ async function submitToRunning(cluster: FaultCluster, runs: number): Promise<num
     await timeline.until("canceled", (s) => s.state === "canceled", 30_000);
     await timeline.stop();
     await cluster.waitFor("slots free again", async () => {
-      const { body } = await cluster.call("GET", "/overview");
-      return body.slotsAvailable === body.slotsTotal ? true : undefined;
+      const { slotsAvailable, slotsTotal } = await cluster.overview();
+      return slotsAvailable === slotsTotal ? true : undefined;
     });
   }
   return samples;

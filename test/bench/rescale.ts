@@ -18,6 +18,7 @@
  * Flags: --repeats N (default 3); --no-containers skips the container measurement.
  */
 import { performance } from "node:perf_hooks";
+import { isJobEnd } from "../../components/core/mod.ts";
 import { type ClusterProcesses, clusterFor } from "../support/cluster.ts";
 import { startNats } from "../support/nats.ts";
 import { numberFlag } from "./measure.ts";
@@ -31,28 +32,23 @@ const GOAL_MS = 5000;
 /** Practically unbounded: the job runs until canceled. */
 const ARGS = { keys: "8", perKey: "100000000", rate: "2000" };
 
-interface VertexView {
-  parallelism: number;
-  tasks: Record<string, number>;
-}
-
 /** Every task of the current attempt RUNNING at parallelism `p` (any p when undefined). */
 function runningAt(cluster: ClusterProcesses, jobId: string, p?: number, after = -1) {
   return cluster.waitFor(
     `job ${jobId} running at ${p ?? "its parallelism"}`,
     async () => {
-      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
-      if (["finished", "failed", "canceled"].includes(body.state))
-        throw new Error(`job ended ${body.state}: ${JSON.stringify(body.error)}`);
-      return body.state === "running" &&
-        body.attempt > after &&
-        (body.vertices as VertexView[]).every(
+      const job = await cluster.job(jobId);
+      if (isJobEnd(job.state))
+        throw new Error(`job ended ${job.state}: ${JSON.stringify(job.error)}`);
+      return job.state === "running" &&
+        (job.attempt ?? -1) > after &&
+        job.vertices.every(
           (v) =>
             (p === undefined || v.parallelism === p) &&
             v.tasks.running === v.parallelism &&
             Object.keys(v.tasks).length === 1,
         )
-        ? body
+        ? job
         : undefined;
     },
     60_000,
@@ -61,12 +57,12 @@ function runningAt(cluster: ClusterProcesses, jobId: string, p?: number, after =
 
 function taskManagers(cluster: ClusterProcesses, n: number) {
   return cluster.waitFor(`${n} TaskManagers`, async () =>
-    (await cluster.call("GET", "/overview")).body.taskmanagers === n ? true : undefined,
+    (await cluster.overview()).taskmanagers === n ? true : undefined,
   );
 }
 
 async function cancel(cluster: ClusterProcesses, jobId: string): Promise<void> {
-  await cluster.call("PATCH", `/jobs/${jobId}?mode=cancel`);
+  await cluster.cancel(jobId);
   await cluster.result(jobId);
 }
 
@@ -98,7 +94,7 @@ async function processRescale(repeats: number): Promise<BenchResult[]> {
     const killToRunning: number[] = [];
     for (let i = 0; i < repeats; i++) {
       progress(`repeat ${i + 1}/${repeats}: a TaskManager joins`);
-      const before = (await cluster.call("GET", `/jobs/${jobId}`)).body.attempt as number;
+      const before = (await cluster.job(jobId)).attempt ?? -1;
       const spawned = performance.now();
       const extra = cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: `tm-extra-${i}` });
       await taskManagers(cluster, 2);
@@ -110,7 +106,7 @@ async function processRescale(repeats: number): Promise<BenchResult[]> {
       progress(`repeat ${i + 1}/${repeats}: kill -9 it`);
       const killed = performance.now();
       extra.kill("SIGKILL");
-      await runningAt(cluster, jobId, 2, at4.attempt);
+      await runningAt(cluster, jobId, 2, at4.attempt ?? -1);
       killToRunning.push(ms(killed));
     }
     await cancel(cluster, jobId);
@@ -136,12 +132,11 @@ async function processRescale(repeats: number): Promise<BenchResult[]> {
       const id = await cluster.submit("sequence-check.ts", { args: ARGS });
       const first = await runningAt(cluster, id);
       // A TaskManager the job runs on; the other one has room for the whole job.
-      const victim = (first.vertices as { subtasks: { taskmanager: string }[] }[])[0]!.subtasks[0]!
-        .taskmanager;
+      const victim = first.vertices[0]!.subtasks[0]!.taskmanager;
       const killed = performance.now();
       live.get(victim)!.kill("SIGKILL");
       live.delete(victim);
-      await runningAt(cluster, id, undefined, first.attempt);
+      await runningAt(cluster, id, undefined, first.attempt ?? -1);
       plainRestart.push(ms(killed));
       await cancel(cluster, id);
       await taskManagers(cluster, 1);

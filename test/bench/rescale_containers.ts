@@ -9,11 +9,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { isJobEnd } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
+import { unwrap } from "../../components/rpc/mod.ts";
 import { composeProject, type NatsRest, natsRest } from "../support/compose.ts";
 import { docker, ensureDocker } from "../support/docker.ts";
 import { freePort } from "../support/nats.ts";
 import { until } from "../support/poll.ts";
+import { dispatcherRest } from "../support/rest.ts";
 
 /** The fault suite's job: reactive rescales never use up its restart budget. */
 const JOB = fileURLToPath(new URL("../faults/jobs/sequence_check.ts", import.meta.url));
@@ -45,24 +48,20 @@ export async function dockerMissing(): Promise<string | undefined> {
   return undefined;
 }
 
-interface VertexView {
-  parallelism: number;
-  tasks: Record<string, number>;
-}
-
 /** Every task of an attempt after `after` RUNNING at parallelism `p`; resolves with its attempt. */
 function runningAt(rest: NatsRest, jobId: string, p: number, after: number): Promise<number> {
   return until(
     async () => {
-      const { body } = await rest.call("GET", `/jobs/${jobId}`);
-      if (["finished", "failed", "canceled"].includes(body.state))
-        throw new Error(`job ended ${body.state}: ${JSON.stringify(body.error)}`);
-      return body.state === "running" &&
-        body.attempt > after &&
-        (body.vertices as VertexView[]).every(
+      const job = await rest.job(jobId);
+      if (isJobEnd(job.state))
+        throw new Error(`job ended ${job.state}: ${JSON.stringify(job.error)}`);
+      return job.state === "running" &&
+        job.attempt !== undefined &&
+        job.attempt > after &&
+        job.vertices.every(
           (v) => v.parallelism === p && v.tasks.running === p && Object.keys(v.tasks).length === 1,
         )
-        ? (body.attempt as number)
+        ? job.attempt
         : undefined;
     },
     `job ${jobId} running at ${p}`,
@@ -121,23 +120,17 @@ export async function measureContainerRescale(
     const api = rest;
     const taskManagers = (n: number) =>
       until(
-        async () =>
-          (await api.call("GET", "/overview")).body.taskmanagers === n ? Date.now() : undefined,
+        async () => ((await api.overview()).taskmanagers === n ? Date.now() : undefined),
         `${n} TaskManagers registered`,
         { timeoutMs: 90_000, intervalMs: 50 },
       );
     await taskManagers(1);
     progress("containers: reactive job at 2 on one TaskManager node");
-    const uploaded = await api.call("POST", "/artifacts", await bundleJob(JOB), 30_000);
-    const submitted = await api.call(
-      "POST",
-      "/jobs",
-      { artifact: uploaded.body.artifact, args: ARGS },
-      30_000,
-    );
-    if (submitted.status !== 202)
-      throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
-    const jobId = submitted.body.jobId as string;
+    // Over NATS, with room for a busy machine; the route takes the bundle as it is.
+    const slow = dispatcherRest(api.transport, { timeoutMs: 30_000 }).api;
+    const body = new Uint8Array(await bundleJob(JOB));
+    const { artifact } = await unwrap(slow.artifacts.$post(undefined, { init: { body } }));
+    const { jobId } = await unwrap(slow.jobs.$post({ json: { artifact, args: ARGS } }));
     let attempt = await runningAt(api, jobId, 2, -1);
 
     const result: ContainerRescale = {
@@ -173,7 +166,7 @@ export async function measureContainerRescale(
       if (shrunk.code !== 0) throw new Error(`compose up --scale node=2: ${shrunk.output}`);
       await taskManagers(1);
     }
-    await api.call("PATCH", `/jobs/${jobId}?mode=cancel`).catch(() => undefined);
+    await api.cancel(jobId).catch(() => undefined);
     return result;
   } finally {
     events.stop();

@@ -10,28 +10,27 @@
 import { readFileSync } from "node:fs";
 import { startMiniCluster } from "../../components/cluster/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
+import { localTransport, unwrap } from "../../components/rpc/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
 import { startNats } from "../support/nats.ts";
+import { type DispatcherRest, dispatcherRest } from "../support/rest.ts";
 import { numberFlag } from "./measure.ts";
 import { type BenchResult, percentile } from "./report.ts";
 
 const progress = (line: string) => process.stderr.write(`[bench submit] ${line}\n`);
-type Call = (
-  method: string,
-  path: string,
-  body?: unknown,
-) => Promise<{ status: number; body: any }>;
-
-async function timeJobs(call: Call, upload: (bytes: Uint8Array) => Promise<string>, jobs: number) {
-  const artifact = await upload(await bundleJob("test/bench/jobs/one_record.ts"));
+/** Times jobs submitted through the Dispatcher's REST API (typed by its contract). */
+async function timeJobs({ api, job }: DispatcherRest, jobs: number) {
+  // The route takes the bundle as it is (copied onto an ArrayBuffer, as a request body is).
+  const bundle = new Uint8Array(await bundleJob("test/bench/jobs/one_record.ts"));
+  const { artifact } = await unwrap(api.artifacts.$post(undefined, { init: { body: bundle } }));
   const toRunning: number[] = [];
   const toFinished: number[] = [];
   const run = async (record: boolean) => {
     const t0 = performance.now();
-    const { body } = await call("POST", "/jobs", { artifact });
+    const { jobId } = await unwrap(api.jobs.$post({ json: { artifact } }));
     let sawRunning = false;
     for (;;) {
-      const { body: d } = await call("GET", `/jobs/${body.jobId}`);
+      const d = await job(jobId);
       if (!sawRunning && (d.state === "running" || d.state === "finished")) {
         sawRunning = true;
         if (record) toRunning.push(performance.now() - t0);
@@ -73,22 +72,8 @@ export async function run(args: string[]): Promise<BenchResult[]> {
     progress("MiniCluster (baseline)");
     const mini = await startMiniCluster({ taskManagers: 2, slotsPerTaskManager: 2 });
     teardowns.push(() => mini.stop());
-    const miniCall: Call = async (method, path, body) => {
-      const res = await mini.rest.request(path, {
-        method,
-        ...(body
-          ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }
-          : {}),
-      });
-      return { status: res.status, body: await res.json() };
-    };
-    const miniUpload = async (bytes: Uint8Array) =>
-      (
-        await (
-          await mini.rest.request("/artifacts", { method: "POST", body: bytes as BodyInit })
-        ).json()
-      ).artifact as string;
-    const m = await timeJobs(miniCall, miniUpload, jobs);
+    // In-process, as the CLI reaches an embedded MiniCluster.
+    const m = await timeJobs(dispatcherRest(localTransport(mini.rest)), jobs);
 
     progress("cluster of processes over NATS");
     const nats = await startNats();
@@ -105,18 +90,12 @@ export async function run(args: string[]): Promise<BenchResult[]> {
       cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: id }),
     );
     await cluster.waitFor("3 TaskManagers", async () =>
-      (await cluster.call("GET", "/overview")).body.taskmanagers === 3 ? true : undefined,
+      (await cluster.overview()).taskmanagers === 3 ? true : undefined,
     );
     const masterPid = cluster.processes[0]!.pid!;
     const idleTm = rssMb(tms[0]!.pid!);
     const idleMaster = masterPid ? rssMb(masterPid) : 0;
-    const upload = async (bytes: Uint8Array) =>
-      (
-        (await (
-          await fetch(`${cluster.rest}/artifacts`, { method: "POST", body: bytes as BodyInit })
-        ).json()) as { artifact: string }
-      ).artifact;
-    const n = await timeJobs(cluster.call, upload, jobs);
+    const n = await timeJobs(cluster, jobs);
 
     const base = (what: string) => `MiniCluster ${what}`;
     const pair = (what: string, mv: number, nv: number, unit: BenchResult["unit"]) => {
@@ -142,7 +121,7 @@ export async function run(args: string[]): Promise<BenchResult[]> {
     pair("sustained jobs/s (4 submitters)", m.jobsPerSecond, n.jobsPerSecond, "ops/s");
 
     progress("memory after the finished jobs");
-    const finished = (await cluster.call("GET", "/overview")).body.jobsFinished as number;
+    const finished = (await cluster.overview()).jobsFinished;
     results.push(
       { name: "idle TaskManager RSS", value: idleTm, unit: "MB" },
       { name: "master (Dispatcher + RM) RSS idle", value: idleMaster, unit: "MB" },
@@ -159,30 +138,27 @@ export async function run(args: string[]): Promise<BenchResult[]> {
       args: { keys: "8", perKey: "100000", rate: "5000" },
     });
     await cluster.waitFor("a checkpoint", async () =>
-      (await cluster.call("GET", `/jobs/${jobId}`)).body.checkpoints >= 1 ? true : undefined,
+      (await cluster.job(jobId)).checkpoints >= 1 ? true : undefined,
     );
-    const { body } = await cluster.call("GET", "/taskmanagers");
-    const busy = (body.taskmanagers as { tmId: string; slots: { jobId?: string }[] }[]).find((tm) =>
+    const busy = (await cluster.taskManagers()).find((tm) =>
       tm.slots.some((s) => s.jobId === jobId),
     )!;
     const victim = tms[["tm-1", "tm-2", "tm-3"].indexOf(busy.tmId)]!;
-    const attemptBefore = (await cluster.call("GET", `/jobs/${jobId}`)).body.attempt as number;
+    const attemptBefore = (await cluster.job(jobId)).attempt ?? -1;
     const killedAt = performance.now();
     victim.kill("SIGKILL");
     const detected = await cluster.waitFor("loss detected", async () =>
-      (await cluster.call("GET", "/overview")).body.taskmanagers === 2
-        ? performance.now() - killedAt
-        : undefined,
+      (await cluster.overview()).taskmanagers === 2 ? performance.now() - killedAt : undefined,
     );
     const runningAgain = await cluster.waitFor(
       "running again",
       async () => {
-        const { body: d } = await cluster.call("GET", `/jobs/${jobId}`);
-        return d.attempt > attemptBefore &&
+        const d = await cluster.job(jobId);
+        return (d.attempt ?? -1) > attemptBefore &&
           d.state === "running" &&
           d.vertices.every(
-            (v: { tasks: Record<string, number> }) =>
-              (v.tasks.running ?? 0) === Object.values(v.tasks).reduce((a, b) => a + b, 0),
+            (v) =>
+              (v.tasks.running ?? 0) === Object.values(v.tasks).reduce((a, b) => a + (b ?? 0), 0),
           )
           ? performance.now() - killedAt
           : undefined;
@@ -193,7 +169,7 @@ export async function run(args: string[]): Promise<BenchResult[]> {
       { name: "TM loss detected (kill -9 -> RM drops it)", value: detected, unit: "ms" },
       { name: "kill -9 TM -> job RUNNING again", value: runningAgain, unit: "ms" },
     );
-    await cluster.call("PATCH", `/jobs/${jobId}?mode=cancel`);
+    await cluster.cancel(jobId);
   } finally {
     for (const fn of teardowns.reverse()) await fn();
   }

@@ -16,21 +16,15 @@ const rows: Row[] = [];
 t.teardown(() => process.stderr.write(`\n${formatRows(rows)}\n`));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface VertexView {
-  parallelism: number;
-  tasks: Record<string, number>;
-}
-
 /** Every task RUNNING at parallelism `p`, with a checkpoint completed after `since`. */
 async function runningAt(cluster: ContainerCluster, jobId: string, p: number, since: number) {
   return await cluster.waitFor(
     `job running at ${p} with a checkpoint`,
     async () => {
-      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
-      const vertices = body.vertices as VertexView[];
-      return body.state === "running" &&
-        (body.lastCheckpoint?.timestamp ?? 0) > since &&
-        vertices.every((v) => v.parallelism === p && v.tasks.running === p)
+      const job = await cluster.job(jobId);
+      return job.state === "running" &&
+        (job.lastCheckpoint?.timestamp ?? 0) > since &&
+        job.vertices.every((v) => v.parallelism === p && v.tasks.running === p)
         ? Date.now()
         : undefined;
     },
@@ -66,9 +60,8 @@ t.test("docker network disconnect of a TaskManager node, then connect", async (t
         await settle(fault);
         // Cut off, not dead: only the heartbeat timeout tells the ResourceManager it is gone.
         await cluster.waitFor(`the ResourceManager letting ${victim.tm} go`, async () => {
-          const { body } = await cluster.call("GET", "/taskmanagers");
-          const listed = (body.taskmanagers as { tmId: string }[]).map((tm) => tm.tmId);
-          return listed.includes(victim.tm!) ? undefined : true;
+          const listed = (await cluster.taskManagers()).map((tm) => tm.tmId);
+          return listed.some((tmId) => tmId === victim.tm) ? undefined : true;
         });
         t.pass(`the ResourceManager let the cut-off ${victim.tm} go`);
         await cluster.connect(victim.name);

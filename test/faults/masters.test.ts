@@ -94,9 +94,11 @@ t.test("cancel the job in the middle of faults: it stays canceled across a failo
           // for 3 s (staying canceled is the point), a look every 250 ms.
           const watchUntil = Date.now() + 3000;
           while (Date.now() < watchUntil) {
-            const { status, body } = await cluster.call("GET", `/jobs/${jobId}`);
-            if (status !== 200 || body.state !== "canceled") {
-              t.fail(`after the failover the job is ${status} ${JSON.stringify(body.state)}`);
+            const job = await cluster.job(jobId).catch((err: Error) => err);
+            if (job instanceof Error || job.state !== "canceled") {
+              t.fail(
+                `after the failover the job is ${job instanceof Error ? job.message : job.state}`,
+              );
               return;
             }
             const answering = await cluster.responders(

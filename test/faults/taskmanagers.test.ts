@@ -22,7 +22,7 @@ const cluster = await faultCluster(t, { taskManagers: 4 });
 async function atLeast(taskManagers: number): Promise<void> {
   while (cluster.tms.size < taskManagers) cluster.startTaskManager();
   await cluster.waitFor(`${taskManagers} TaskManagers registered`, async () =>
-    (await cluster.call("GET", "/overview")).body.taskmanagers >= taskManagers ? true : undefined,
+    (await cluster.overview()).taskmanagers >= taskManagers ? true : undefined,
   );
 }
 
@@ -143,8 +143,7 @@ t.test("a TaskManager cut off (SIGSTOP past the heartbeat timeout), then back", 
           await hit(victim!, "SIGCONT");
           // Back: it registers again (its stale slots and tasks must go; the scenario checks).
           await cluster.waitFor(`${victim} registered again`, async () => {
-            const { body } = await cluster.call("GET", "/taskmanagers");
-            return (body.taskmanagers as { tmId: string }[]).some((tm) => tm.tmId === victim)
+            return (await cluster.taskManagers()).some((tm) => tm.tmId === victim)
               ? true
               : undefined;
           });

@@ -1,6 +1,13 @@
 /** Runs the `flotilla` command as a user would (bin/flotilla.js in a child process) and captures it. */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { JobId, JobState } from "../../components/core/mod.ts";
+import type {
+  ClusterOverview,
+  CollectedResults,
+  JobSummary,
+  VertexDetails,
+} from "../../components/protocol/mod.ts";
 
 export const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -38,11 +45,75 @@ export function flotilla(
   });
 }
 
-/** The JSON event lines of a `--json` run. */
-export function events(stdout: string): any[] {
+/** What `flotilla run --json` prints, a line each (components/cli/commands.ts's `run`). */
+export type RunEvent =
+  | { event: "unavailable"; message: string }
+  | { event: "artifact"; artifact: string; bytes: number; uploaded: boolean }
+  | { event: "submitted"; jobId: JobId; cluster: string }
+  | {
+      event: "status";
+      jobId: JobId;
+      state: JobState;
+      restarts: number;
+      checkpoints: number;
+      lastCheckpoint?: { id: number; timestamp: number };
+      vertices: Omit<VertexDetails, "subtasks" | "parallelismBounds">[];
+    }
+  | {
+      event: "ended";
+      jobId: JobId;
+      state: JobState;
+      error?: { code: string; message: string };
+      results: CollectedResults;
+    };
+
+/** What `flotilla run --layout job --json` prints: a per-job stack (cluster_commands.ts). */
+export type JobStackEvent =
+  | { event: "stack"; project: string; taskmanagers: number; slots: number }
+  /** The jobmanager's log lines, as it logged them. */
+  | { event: "log"; service: string; msg?: string; state?: string; level?: number }
+  | { event: "ended"; project: string; state: JobState; exitCode: number };
+
+/** `flotilla cluster up --json`: where the cluster is and what it has. */
+export interface ClusterUp {
+  layout: string;
+  project: string;
+  cluster: string;
+  rest: string;
+  overview: ClusterOverview;
+}
+
+/** `flotilla list --json`. */
+export interface JobList {
+  jobs: JobSummary[];
+}
+
+/**
+ * The JSON lines of a `--json` command, read as what that command prints: `RunEvent` for
+ * `flotilla run` (the default), else the command's own shape (`JobList`, `JobDetails`, ...).
+ */
+export function events<E extends object = RunEvent>(stdout: string): E[] {
   return stdout
     .trim()
     .split("\n")
     .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l));
+    .map((l) => JSON.parse(l) as E);
+}
+
+/** The events of one kind, in order: `eventsOf(events(stdout), "status")`. */
+export function eventsOf<E extends { event: string }, K extends E["event"]>(
+  all: E[],
+  kind: K,
+): Extract<E, { event: K }>[] {
+  return all.filter((e): e is Extract<E, { event: K }> => e.event === kind);
+}
+
+/** The first event of one kind; throws, quoting the output, when there is none. */
+export function eventOf<E extends { event: string }, K extends E["event"]>(
+  all: E[],
+  kind: K,
+): Extract<E, { event: K }> {
+  const found = eventsOf(all, kind)[0];
+  if (!found) throw new Error(`no '${kind}' event in ${JSON.stringify(all).slice(0, 1000)}`);
+  return found;
 }

@@ -1,13 +1,18 @@
 /**
  * A flotilla cluster of real processes for tests: `flotilla start <role>` per process against a
- * test nats-server, reached over REST. Every process is killed at teardown.
+ * test nats-server, reached over REST (typed by the Dispatcher's contract). Every process is
+ * killed at teardown.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { isJobEnd } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
+import type { JobDetails } from "../../components/protocol/mod.ts";
+import { httpTransport, type Transport, unwrap } from "../../components/rpc/mod.ts";
 import { freePort, type NatsServer, onProcessEnd } from "./nats.ts";
 import { until } from "./poll.ts";
+import { type DispatcherRest, dispatcherRest, type RestCall, restCall } from "./rest.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -16,38 +21,11 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-/**
- * One REST call: a JSON body (or raw bytes, as an artifact upload), the status and the parsed
- * body (the text when it is not JSON). With `timeoutMs`, aborted after that long.
- */
-export async function restRequest(
-  rest: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  timeoutMs?: number,
-): Promise<{ status: number; body: any }> {
-  const res = await fetch(rest + path, {
-    method,
-    ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-    ...(body === undefined
-      ? {}
-      : body instanceof Uint8Array
-        ? { body: body as BodyInit }
-        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {}
-  return { status: res.status, body: parsed };
-}
-
-export interface ClusterProcesses {
+/** The Dispatcher's REST API of whichever master `rest` points at. */
+export interface ClusterProcesses extends DispatcherRest {
   /**
-   * The REST endpoint `call`, `submit` and `result` use; a test whose master moves (the `auto`
-   * role) points it at the new one.
+   * The REST endpoint every call uses; a test whose master moves (the `auto` role) points it at
+   * the new one.
    */
   rest: string;
   readonly env: Record<string, string>;
@@ -62,8 +40,8 @@ export interface ClusterProcesses {
     extraEnv?: Record<string, string>,
     options?: { onLine?: (line: string) => void },
   ): ChildProcess;
-  /** GET/POST/PATCH to the REST API; returns status and parsed body. */
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** One raw REST call (bad input, error statuses); the typed reads are `api` and its helpers. */
+  call: RestCall;
   waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs?: number): Promise<T>;
   /** Uploads a bundled example and submits it; returns the job id. */
   submit(
@@ -71,7 +49,7 @@ export interface ClusterProcesses {
     request?: { args?: Record<string, string>; parallelism?: number; savepoint?: string },
   ): Promise<string>;
   /** Waits until the job is finished, failed or canceled; returns its details. */
-  result(jobId: string, timeoutMs?: number): Promise<any>;
+  result(jobId: string, timeoutMs?: number): Promise<JobDetails>;
 }
 
 const live = new Set<ChildProcess>();
@@ -113,6 +91,13 @@ export async function clusterFor(
     ...extra,
   };
   const rest = `http://127.0.0.1:${port}`;
+  // Follows `cluster.rest`, which a test may move to another master.
+  const transport: Transport = {
+    get target() {
+      return cluster.rest;
+    },
+    send: (request, timeoutMs) => httpTransport(cluster.rest).send(request, timeoutMs),
+  };
   const children: ChildProcess[] = [];
   t.teardown(async () => {
     for (const child of children) child.kill("SIGKILL");
@@ -125,6 +110,7 @@ export async function clusterFor(
     );
   });
   const cluster: ClusterProcesses = {
+    ...dispatcherRest(transport),
     rest,
     env,
     processes: children,
@@ -142,21 +128,17 @@ export async function clusterFor(
       child.once("exit", () => live.delete(child));
       return child;
     },
-    call: (method, path, body) => restRequest(cluster.rest, method, path, body),
+    call: restCall(transport),
     waitFor: (what, probe, timeoutMs = 20_000) => until(probe, what, { timeoutMs, intervalMs: 50 }),
     async submit(example, request = {}) {
       // "wordcount.ts" is an example; a path with a folder is relative to the repository.
       const path = example.includes("/") ? example : `examples/${example}`;
-      const bytes = await bundleJob(fileURLToPath(new URL(`../../${path}`, import.meta.url)));
-      const uploaded = await fetch(`${cluster.rest}/artifacts`, {
-        method: "POST",
-        body: bytes as BodyInit,
-      });
-      const { artifact } = (await uploaded.json()) as { artifact: string };
-      const submitted = await cluster.call("POST", "/jobs", { artifact, ...request });
-      if (submitted.status !== 202)
-        throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
-      return submitted.body.jobId as string;
+      const bundled = await bundleJob(fileURLToPath(new URL(`../../${path}`, import.meta.url)));
+      // The route takes the bundle as it is (copied onto an ArrayBuffer, as a request body is).
+      const body = new Uint8Array(bundled);
+      const { artifact } = await unwrap(cluster.api.artifacts.$post(undefined, { init: { body } }));
+      const { jobId } = await unwrap(cluster.api.jobs.$post({ json: { artifact, ...request } }));
+      return jobId;
     },
     async result(jobId, timeoutMs = 60_000) {
       let last: unknown;
@@ -164,15 +146,14 @@ export async function clusterFor(
         .waitFor(
           `job ${jobId} to end`,
           async () => {
-            const { body } = await cluster.call("GET", `/jobs/${jobId}`);
-            last = body;
-            return ["finished", "failed", "canceled"].includes(body.state) ? body : undefined;
+            const details = await cluster.job(jobId);
+            last = details;
+            return isJobEnd(details.state) ? details : undefined;
           },
           timeoutMs,
         )
         .catch(async (err: Error) => {
-          const resources = (await cluster.call("GET", "/taskmanagers").catch(() => undefined))
-            ?.body;
+          const resources = await cluster.taskManagers().catch(() => undefined);
           throw new Error(
             `${err.message}; last seen ${JSON.stringify(last)}; taskmanagers ${JSON.stringify(resources)}`,
           );
@@ -187,8 +168,8 @@ export async function clusterFor(
   }
   const tms = roles.filter((r) => r === "taskmanager").length;
   await cluster.waitFor("the cluster to come up", async () => {
-    const { status, body } = await cluster.call("GET", "/overview");
-    return status === 200 && body.taskmanagers === tms ? body : undefined;
+    const overview = await cluster.overview();
+    return overview.taskmanagers === tms ? overview : undefined;
   });
   return cluster;
 }

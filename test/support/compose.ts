@@ -6,9 +6,11 @@
  */
 import { spawn } from "node:child_process";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { natsTransport, RpcResponse, send } from "../../components/rpc/mod.ts";
+import { subjects } from "../../components/core/mod.ts";
+import { natsTransport, type Transport } from "../../components/rpc/mod.ts";
 import { ROOT } from "./cli.ts";
 import { docker } from "./docker.ts";
+import { type DispatcherRest, dispatcherRest, type RestCall, restCall } from "./rest.ts";
 
 export interface ComposeResult {
   code: number | null;
@@ -102,8 +104,11 @@ export function composeProject({ file, project, env }: ComposeProjectOptions): C
   };
 }
 
-/** GET on a node's own port 8081, from inside its container (elastic nodes publish no port). */
-export async function inside(id: string, path: string, timeoutMs = 15_000): Promise<any> {
+/**
+ * GET on a node's own port 8081, from inside its container (elastic nodes publish no port): the
+ * parsed body, or undefined when the node did not answer with JSON.
+ */
+export async function inside(id: string, path: string, timeoutMs = 15_000): Promise<unknown> {
   const script = `fetch("http://127.0.0.1:8081${path}").then((r) => r.text()).then(console.log, () => process.exit(1))`;
   const r = await docker(["exec", id, "node", "-e", script], { timeoutMs });
   if (r.code !== 0) return undefined;
@@ -114,50 +119,37 @@ export async function inside(id: string, path: string, timeoutMs = 15_000): Prom
   }
 }
 
-export interface NatsRest {
+/** The cluster's REST API over NATS, typed by the Dispatcher's contract. */
+export interface NatsRest extends DispatcherRest {
   readonly nc: NatsConnection;
-  /**
-   * One call on the Dispatcher's subject (`flotilla.<clusterId>.dispatcher`): the HTTP status
-   * and the parsed body; throws when no Dispatcher answers within `timeoutMs`.
-   */
-  call(
-    method: string,
-    path: string,
-    body?: unknown,
-    timeoutMs?: number,
-  ): Promise<{ status: number; body: any }>;
+  /** The Dispatcher's subject (`subjects.dispatcher(clusterId)`), for a client of its own. */
+  readonly transport: Transport;
+  /** One raw call (one attempt); throws when no Dispatcher answers within the deadline. */
+  call: RestCall;
   close(): Promise<void>;
 }
 
-/** The cluster's REST API over NATS, as `flotilla --cluster nats://...` reaches it. */
-export async function natsRest(url: string, clusterId: string): Promise<NatsRest> {
+/**
+ * The cluster's REST API over NATS, as `flotilla --cluster nats://...` reaches it; each call has
+ * `timeoutMs`.
+ */
+export async function natsRest(
+  url: string,
+  clusterId: string,
+  { timeoutMs = 2000 }: { timeoutMs?: number } = {},
+): Promise<NatsRest> {
   const nc = await connect({
     servers: url,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 200,
     name: "flotilla-test",
   });
-  const transport = natsTransport(nc, `flotilla.${clusterId}.dispatcher`);
+  const transport = natsTransport(nc, subjects.dispatcher(clusterId));
   return {
+    ...dispatcherRest(transport, { timeoutMs }),
     nc,
-    async call(method, path, body, timeoutMs = 2000) {
-      const headers: Record<string, string> = { accept: "application/json" };
-      let bytes: Uint8Array | undefined;
-      if (body instanceof Uint8Array) bytes = body;
-      else if (body !== undefined) {
-        headers["content-type"] = "application/json";
-        bytes = new TextEncoder().encode(JSON.stringify(body));
-      }
-      const reply = new RpcResponse(
-        await send(transport, { method, path, headers, body: bytes }, { timeoutMs }),
-      );
-      const text = await reply.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {}
-      return { status: reply.status, body: parsed as any };
-    },
+    transport,
+    call: restCall(transport, { timeoutMs }),
     close: () => nc.close(),
   };
 }

@@ -64,11 +64,49 @@ export function docker(args: string[], options?: DockerOptions): Promise<DockerR
   return capture("docker", args, options);
 }
 
-/** `docker inspect` of one container (or image), parsed; throws when it does not exist. */
-export async function inspect(name: string): Promise<any> {
-  const out = await docker(["inspect", name]);
+/**
+ * What tests read of a container's inspect output (the Engine API's `ContainerInspectResponse`,
+ * which `docker inspect` prints and `GET /containers/{id}/json` answers).
+ */
+export interface ContainerInspect {
+  Id: string;
+  /** With a leading slash: `/flotilla-...`. */
+  Name: string;
+  State: { Status: string; Running: boolean; Health?: { Status: string } };
+  Config: { Image: string; Env: string[]; Labels: Record<string, string> };
+  HostConfig: { Memory: number; NanoCpus: number; RestartPolicy: { Name: string } };
+  NetworkSettings: {
+    Networks: Record<string, unknown>;
+    Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
+  };
+}
+
+/** What tests read of an image's inspect output (the Engine API's `ImageInspect`). */
+export interface ImageInspect {
+  Size: number;
+  Config: {
+    Labels: Record<string, string>;
+    Entrypoint: string[] | null;
+    User: string;
+    Healthcheck?: { Test?: string[] };
+  };
+  RootFS: { Layers: string[] };
+}
+
+async function inspectAs(type: "container" | "image", name: string): Promise<unknown> {
+  const out = await docker(["inspect", "--type", type, name]);
   if (out.code !== 0) throw new Error(`docker inspect ${name} failed: ${out.stderr.trim()}`);
-  return JSON.parse(out.stdout)[0];
+  return (JSON.parse(out.stdout) as unknown[])[0];
+}
+
+/** `docker inspect` of one container, parsed; throws when it does not exist. */
+export async function inspect(container: string): Promise<ContainerInspect> {
+  return (await inspectAs("container", container)) as ContainerInspect;
+}
+
+/** `docker inspect` of one image, parsed; throws when it does not exist. */
+export async function inspectImage(image: string): Promise<ImageInspect> {
+  return (await inspectAs("image", image)) as ImageInspect;
 }
 
 function readEnvFile(path: string): Record<string, string> {

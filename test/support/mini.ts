@@ -1,46 +1,46 @@
 /**
- * A MiniCluster's REST API from a test, in-process: JSON calls, a job file bundled, uploaded and
- * submitted, and polling a job's details until a condition holds.
+ * A MiniCluster's REST API from a test, in-process: typed by the Dispatcher's contract, a job
+ * file bundled, uploaded and submitted, and polling a job's details until a condition holds.
  */
 import type { MiniCluster } from "../../components/cluster/mod.ts";
+import { isJobEnd } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
+import type { JobDetails } from "../../components/protocol/mod.ts";
+import { localTransport, unwrap } from "../../components/rpc/mod.ts";
 import { until } from "./poll.ts";
+import { dispatcherRest, restCall } from "./rest.ts";
 
-export const ENDED = (d: { state: string }) => ["finished", "failed", "canceled"].includes(d.state);
+export const ENDED = (d: Pick<JobDetails, "state">) => isJobEnd(d.state);
 
 export function miniRest(mini: MiniCluster) {
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await mini.rest.request(path, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const transport = localTransport(mini.rest);
+  const rest = dispatcherRest(transport);
+  const { api } = rest;
   /** Bundles `file` (relative to the repository), uploads it and submits it; the job's id. */
   const submit = async (file: string, args: Record<string, string>) => {
-    const upload = await mini.rest.request("/artifacts", {
-      method: "POST",
-      body: (await bundleJob(file)) as BodyInit,
-    });
-    const { artifact } = (await upload.json()) as { artifact: string };
-    const submitted = await call("POST", "/jobs", { artifact, args });
-    if (submitted.status !== 202)
-      throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
-    return submitted.body.jobId as string;
+    // The route takes the bundle as it is (copied onto an ArrayBuffer, as a request body is).
+    const body = new Uint8Array(await bundleJob(file));
+    const { artifact } = await unwrap(api.artifacts.$post(undefined, { init: { body } }));
+    const { jobId } = await unwrap(api.jobs.$post({ json: { artifact, args } }));
+    return jobId;
   };
   /** The job's details once `done` says so; throws after `ms` with the last details. */
-  const untilJob = async (what: string, jobId: string, done: (d: any) => boolean, ms = 30_000) => {
-    let last: unknown;
+  const untilJob = async (
+    what: string,
+    jobId: string,
+    done: (d: JobDetails) => boolean,
+    ms = 30_000,
+  ) => {
+    let last: JobDetails | undefined;
     const check = async () => {
-      const { body } = await call("GET", `/jobs/${jobId}`);
-      last = body;
-      return done(body) ? body : undefined;
+      last = await rest.job(jobId);
+      return done(last) ? last : undefined;
     };
     return await until(check, what, { timeoutMs: ms }).catch((err: Error) => {
       throw new Error(`${err.message}; the job's last details: ${JSON.stringify(last)}`);
     });
   };
-  return { call, submit, until: untilJob };
+  /** One raw call (bad input, error statuses): the status and the parsed body. */
+  const call = restCall(transport);
+  return { ...rest, call, submit, until: untilJob };
 }

@@ -8,11 +8,25 @@
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { blobBucketName, kvBucketName, UnavailableError } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import { type HaServices, natsHaServices } from "../../../components/ha/mod.ts";
-import { decodeReply, encodeRequest } from "../../../components/rpc/mod.ts";
-import { type ClusterProcesses, clusterFor, restRequest } from "../../support/cluster.ts";
+import {
+  decodeReply,
+  encodeRequest,
+  httpTransport,
+  type ReplyEnvelope,
+  type Transport,
+  unwrap,
+} from "../../../components/rpc/mod.ts";
+import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
 import { freePort, type NatsServer } from "../../support/nats.ts";
+import {
+  type DispatcherRest,
+  dispatcherRest,
+  type RestCall,
+  restCall,
+} from "../../support/rest.ts";
 import { connectFor, natsFor } from "../../support/tap.ts";
 import { type LogLine, parseLine } from "./leaders.ts";
 
@@ -39,7 +53,8 @@ export interface FaultClusterOptions {
 
 export type Signal = "SIGKILL" | "SIGSTOP" | "SIGCONT" | "SIGTERM";
 
-export interface FaultCluster {
+/** The Dispatcher's REST API on whichever master answers as leader (a standby answers 503). */
+export interface FaultCluster extends DispatcherRest {
   readonly nats: NatsServer;
   readonly clusterId: string;
   readonly masters: Master[];
@@ -53,8 +68,8 @@ export interface FaultCluster {
   startMaster(): Promise<Master>;
   /** Sends a signal to a master or TaskManager by id; SIGKILL waits for the exit. */
   signal(id: string, signal: Signal): Promise<void>;
-  /** REST on whichever master answers as leader (a standby answers 503). */
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** One raw REST call on the leading master; throws when no master answers as leader. */
+  call: RestCall;
   /** The leading master's id according to the HA store. */
   leader(role?: "dispatcher" | "resourcemanager"): Promise<string | undefined>;
   /** The role's lease in the HA store: holder and fencing token. */
@@ -80,20 +95,18 @@ let bundled: Promise<Uint8Array> | undefined;
 
 /** Uploads the fault suite's job (bundled once per process) and submits it; the job's id. */
 export async function submitFaultJob(
-  call: FaultCluster["call"],
+  { api }: Pick<DispatcherRest, "api">,
   args: Record<string, string>,
   parallelism?: number,
 ): Promise<string> {
   bundled ??= bundleJob(JOB);
-  const { body } = await call("POST", "/artifacts", await bundled);
-  const submitted = await call("POST", "/jobs", {
-    artifact: body.artifact,
-    args,
-    ...(parallelism ? { parallelism } : {}),
-  });
-  if (submitted.status !== 202)
-    throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
-  return submitted.body.jobId as string;
+  // The route takes the bundle as it is (copied onto an ArrayBuffer, as a request body is).
+  const body = new Uint8Array(await bundled);
+  const { artifact } = await unwrap(api.artifacts.$post(undefined, { init: { body } }));
+  const { jobId } = await unwrap(
+    api.jobs.$post({ json: { artifact, args, ...(parallelism ? { parallelism } : {}) } }),
+  );
+  return jobId;
 }
 
 export async function faultCluster(
@@ -124,8 +137,37 @@ export async function faultCluster(
   let tmCount = 0;
   let preferred = masters[0]!;
   const probe = await leaderProbe(t, nats, clusterId);
+  // Each call goes to the master that answered last, else to the others in order; a master that
+  // is dead, silent for 2 s or standing by (503) is passed over.
+  const leading: Transport = {
+    target: "the leading master",
+    async send(request, timeoutMs) {
+      const order = [preferred, ...masters.filter((m) => m !== preferred)];
+      let last: ReplyEnvelope | Error | undefined;
+      for (const master of order) {
+        if (master.proc.exitCode !== null || master.proc.signalCode !== null) continue;
+        const reply = await httpTransport(master.rest)
+          .send(request, Math.min(timeoutMs, 2000))
+          .catch((err: Error) => err);
+        if (reply instanceof Error || reply.status === 503) {
+          last = reply;
+          continue;
+        }
+        preferred = master;
+        return reply;
+      }
+      const seen =
+        last instanceof Error
+          ? last.message
+          : last && `${last.status} ${new TextDecoder().decode(last.body)}`;
+      throw new UnavailableError(
+        `no master answered ${request.method} ${request.path} (last: ${seen ?? "none live"})`,
+      );
+    },
+  };
 
   const cluster: FaultCluster = {
+    ...dispatcherRest(leading),
     nats,
     clusterId,
     masters,
@@ -171,30 +213,14 @@ export async function faultCluster(
       proc.kill(signal);
       if (signal === "SIGKILL") await exited;
     },
-    async call(method, path, body) {
-      const order = [preferred, ...masters.filter((m) => m !== preferred)];
-      let last: { status: number; body: any } | undefined;
-      for (const master of order) {
-        if (master.proc.exitCode !== null || master.proc.signalCode !== null) continue;
-        const answer = await restRequest(master.rest, method, path, body, 2000).catch(
-          () => undefined,
-        );
-        if (!answer || answer.status === 503) {
-          last = answer ?? last;
-          continue;
-        }
-        preferred = master;
-        return answer;
-      }
-      throw new Error(`no master answered ${method} ${path} (last: ${JSON.stringify(last)})`);
-    },
+    call: restCall(leading),
     async leader(role = "dispatcher") {
       return (await probe.leader(role))?.holder;
     },
     lease: (role) => probe.leader(role),
     ha: probe.ha,
     storage: () => probe.storage(),
-    submit: (args, parallelism) => submitFaultJob(cluster.call, args, parallelism),
+    submit: (args, parallelism) => submitFaultJob(cluster, args, parallelism),
     waitFor: (what, probeFn, timeoutMs) => base.waitFor(what, probeFn, timeoutMs),
     responders: (subject, path, waitMs) => probe.responders(subject, path, waitMs),
   };
@@ -203,10 +229,7 @@ export async function faultCluster(
   for (let i = 0; i < taskManagers; i++) cluster.startTaskManager();
   await cluster.waitFor(
     `${taskManagers} TaskManagers`,
-    async () => {
-      const { body } = await cluster.call("GET", "/overview");
-      return body.taskmanagers === taskManagers ? true : undefined;
-    },
+    async () => ((await cluster.overview()).taskmanagers === taskManagers ? true : undefined),
     30_000,
   );
   return cluster;
@@ -246,7 +269,8 @@ export async function leaderProbe(t: Teardown, nats: NatsServer, clusterId: stri
     /** The storage of the cluster's KV bucket and blob store streams. */
     async storage(): Promise<string[]> {
       const jsm = await jetstreamManager(nc);
-      const names = [`KV_flotilla_${clusterId}`, `OBJ_flotilla_${clusterId}_blobs`];
+      // JetStream's streams behind a KV bucket and an object store: KV_<bucket>, OBJ_<store>.
+      const names = [`KV_${kvBucketName(clusterId)}`, `OBJ_${blobBucketName(clusterId)}`];
       return Promise.all(names.map(async (n) => (await jsm.streams.info(n)).config.storage));
     },
   };

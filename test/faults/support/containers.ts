@@ -13,6 +13,7 @@ import { type ComposeProject, composeProject, natsRest } from "../../support/com
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort, type NatsServer } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
+import { dispatcherRest } from "../../support/rest.ts";
 import { type FaultCluster, leaderProbe, type Signal, submitFaultJob } from "./cluster.ts";
 import { type LogLine, parseLine } from "./leaders.ts";
 
@@ -175,6 +176,7 @@ export async function containerCluster(
     until(probeFn, what, { timeoutMs, intervalMs: 100 });
 
   const cluster: ContainerCluster = {
+    ...dispatcherRest(rest.transport),
     project,
     nodes,
     nats,
@@ -254,7 +256,7 @@ export async function containerCluster(
       );
       return Object.fromEntries(named.map((n, i) => [n.name, seen[i]]));
     },
-    call: (method, path, body) => rest.call(method, path, body),
+    call: rest.call,
     async leader(role = "dispatcher") {
       const holder = (await probe.leader(role))?.holder;
       return [...nodes.values()].find((n) => n.holder === holder)?.name ?? holder;
@@ -264,7 +266,7 @@ export async function containerCluster(
     storage: () => probe.storage(),
     // Over NATS, with room for a busy machine.
     submit: (args, parallelism) =>
-      submitFaultJob((m, p, b) => rest.call(m, p, b, 30_000), args, parallelism),
+      submitFaultJob(dispatcherRest(rest.transport, { timeoutMs: 30_000 }), args, parallelism),
     waitFor,
     responders: (subject, path, waitMs) => probe.responders(subject, path, waitMs),
   };
@@ -275,8 +277,7 @@ export async function containerCluster(
     `${tmsWanted} TaskManagers registered`,
     async () => {
       if (cluster.taskManagerNodes().length !== tmsWanted) return undefined;
-      const { body } = await cluster.call("GET", "/overview");
-      return body.taskmanagers === tmsWanted ? true : undefined;
+      return (await cluster.overview()).taskmanagers === tmsWanted ? true : undefined;
     },
     60_000,
   );

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Test } from "tap";
+import type { ClusterOverview } from "../../../components/protocol/mod.ts";
 import type { CheckResult } from "../../../examples/sequence-check.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import type { FaultCluster } from "./cluster.ts";
@@ -136,8 +137,8 @@ export async function runScenario(
     );
     check(done.state === expect, `the job ended ${done.state} (expected ${expect})`);
     if (expect === "finished") {
-      const { body } = await cluster.call("GET", `/jobs/${jobId}/results`);
-      const rows = Object.values(body as Record<string, CheckResult[]>).flat();
+      const results = await cluster.results(jobId);
+      const rows = Object.values(results).flat() as CheckResult[];
       alerts = rows.filter((r) => r.kind === "alert").length;
       // The shared verdict, its findings recorded as checks: exactly-once is never excused by a
       // known bug.
@@ -150,7 +151,7 @@ export async function runScenario(
           return ok;
         },
       };
-      exactlyOnce(asChecks, body, keys, perKey);
+      exactlyOnce(asChecks, results, keys, perKey);
     }
     await checkResources(cluster, check);
   } catch (err) {
@@ -190,20 +191,14 @@ export async function runScenario(
 
 /** Every slot free after the job, and exactly the live TaskManagers registered. */
 async function checkResources(cluster: FaultCluster, check: (ok: boolean, m: string) => void) {
-  let last: { overview?: any; listed?: string[] } = {};
+  let last: { overview?: ClusterOverview; listed?: string[] } = {};
   const live = () => [...cluster.tms.keys()].sort();
   const settled = await cluster
     .waitFor(
       "slots free and registrations = live TaskManagers",
       async () => {
-        const overview = (await cluster.call("GET", "/overview")).body;
-        const listed = (
-          (await cluster.call("GET", "/taskmanagers")).body.taskmanagers as {
-            tmId: string;
-          }[]
-        )
-          .map((tm) => tm.tmId)
-          .sort();
+        const overview = await cluster.overview();
+        const listed = (await cluster.taskManagers()).map((tm) => tm.tmId).sort();
         last = { overview, listed };
         return overview.slotsAvailable === overview.slotsTotal &&
           JSON.stringify(listed) === JSON.stringify(live())
@@ -229,8 +224,7 @@ function contextFor(cluster: FaultCluster, timeline: Timeline, jobId: string): F
     timeline,
     jobId,
     async busyTaskManagers() {
-      const { body } = await cluster.call("GET", "/taskmanagers");
-      return (body.taskmanagers as { tmId: string; slots: { jobId?: string }[] }[])
+      return (await cluster.taskManagers())
         .filter((tm) => cluster.tms.has(tm.tmId) && tm.slots.some((s) => s.jobId === jobId))
         .map((tm) => tm.tmId);
     },

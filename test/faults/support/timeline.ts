@@ -5,13 +5,15 @@
  * job was healthy again (RUNNING with a checkpoint completed after the last fault).
  */
 
-import { subjects } from "../../../components/core/mod.ts";
+import { isJobEnd, subjects } from "../../../components/core/mod.ts";
+import type { JobDetails } from "../../../components/protocol/mod.ts";
 import type { FaultCluster } from "./cluster.ts";
 
 export interface Sample {
   at: number;
   state: string;
-  attempt: number;
+  /** Undefined once the job ended (an ended job's details name no attempt). */
+  attempt: number | undefined;
   /** Every task of the attempt is running. */
   running: boolean;
   lastCheckpoint?: { id: number; timestamp: number };
@@ -36,18 +38,11 @@ export interface Recovery {
   ms: number | undefined;
 }
 
-interface JobDetails {
-  state: string;
-  attempt: number;
-  lastCheckpoint?: { id: number; timestamp: number };
-  vertices?: { tasks: Record<string, number>; recordsIn?: number }[];
-}
-
 export function sampleOf(at: number, d: JobDetails): Sample {
   const running =
     d.state === "running" &&
     (d.vertices ?? []).every((v) => {
-      const total = Object.values(v.tasks).reduce((a, b) => a + b, 0);
+      const total = Object.values(v.tasks).reduce((a, b) => a + (b ?? 0), 0);
       return total > 0 && (v.tasks.running ?? 0) === total;
     });
   return {
@@ -196,11 +191,14 @@ export class Timeline {
 
   async #run(): Promise<void> {
     while (!this.#stopped) {
+      // One attempt per sample (the raw call; the typed read would retry within its deadline
+      // and blur the timeline): a 200 of GET /jobs/:jobId carries the job's JobDetails.
       const answer = await this.cluster.call("GET", `/jobs/${this.jobId}`).catch(() => undefined);
       if (answer?.status === 200) {
+        const details = answer.body as JobDetails;
         // Stamped when the answer came: a call can hang on a frozen master before another answers.
-        this.samples.push(sampleOf(Date.now(), answer.body as JobDetails));
-        if (["finished", "canceled", "failed"].includes(answer.body.state)) return;
+        this.samples.push(sampleOf(Date.now(), details));
+        if (isJobEnd(details.state)) return;
       }
       await new Promise((r) => setTimeout(r, 50)); // the sampling interval of the timeline
     }

@@ -1,6 +1,6 @@
 /** The flotilla command as a user runs it: output, --json shape and exit codes, embedded and remote. */
 import t from "tap";
-import { flotilla } from "../../support/cli.ts";
+import { eventOf, events, flotilla } from "../../support/cli.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { natsFor } from "../../support/tap.ts";
 
@@ -100,13 +100,9 @@ t.test(
       env,
     );
     t.equal(submitted.code, 0, submitted.stderr);
-    const { jobId } = submitted.stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l))
-      .find((e) => e.event === "submitted");
+    const { jobId } = eventOf(events(submitted.stdout), "submitted");
     await cluster.waitFor("running", async () =>
-      (await cluster.call("GET", `/jobs/${jobId}`)).body.state === "running" ? true : undefined,
+      (await cluster.job(jobId)).state === "running" ? true : undefined,
     );
     const status = await flotilla(["status", jobId, "--json"], env);
     t.match(JSON.parse(status.stdout), { jobId, state: "running" });

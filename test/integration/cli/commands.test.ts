@@ -7,9 +7,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import t from "tap";
+import type { JobDetails } from "../../../components/protocol/mod.ts";
+import { httpTransport } from "../../../components/rpc/mod.ts";
+import { eventOf, events, eventsOf, type JobList } from "../../support/cli.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
+import { dispatcherRest } from "../../support/rest.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
 
@@ -86,12 +90,6 @@ function launch(args: string[], env: Record<string, string | undefined> = ENV): 
 
 const flotilla = (args: string[]) => launch(args).done;
 
-const events = (stdout: string): any[] =>
-  stdout
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l));
-
 const lines = (text: string) => text.trim().split("\n").filter(Boolean);
 
 /** Results of every sink, one JSON string each, sorted: comparable across runs and clusters. */
@@ -105,15 +103,14 @@ const sortedResults = (results: Record<string, unknown[]>) =>
 async function waitForJob(
   rest: string,
   jobId: string,
-  done: (details: any) => boolean,
+  done: (details: JobDetails) => boolean,
   what: string,
   timeoutMs = 30_000,
-): Promise<any> {
-  let last: unknown;
+): Promise<JobDetails> {
+  const dispatcher = dispatcherRest(httpTransport(rest));
+  let last: JobDetails | undefined;
   const check = async () => {
-    const res = await fetch(`${rest}/jobs/${jobId}`);
-    if (!res.ok) return undefined;
-    last = await res.json();
+    last = await dispatcher.job(jobId);
     return done(last) ? last : undefined;
   };
   return await until(check, `job ${jobId}: ${what}`, { timeoutMs, intervalMs: 50 }).catch(
@@ -124,7 +121,7 @@ async function waitForJob(
 }
 
 /** Running with a completed checkpoint: every task is deployed, so a savepoint can be taken. */
-const checkpointing = (d: any) => d.state === "running" && (d.checkpoints ?? 0) >= 1;
+const checkpointing = (d: JobDetails) => d.state === "running" && d.checkpoints >= 1;
 
 /** `flotilla start mini` on a free port, up once /healthz answers, stopped at teardown. */
 async function startMini(t: {
@@ -237,12 +234,13 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
       const evs = events(again.stdout);
       t.match(evs[0], { event: "artifact", artifact: /^[0-9a-f]{64}$/, uploaded: false });
       t.match(evs[1], { event: "submitted", jobId: JOB_ID, cluster: target.label });
+      const { jobId: submitted } = eventOf(evs, "submitted");
       t.ok(
-        evs.slice(2, -1).every((e) => e.event === "status" && e.jobId === evs[1].jobId),
+        evs.slice(2, -1).every((e) => e.event === "status" && e.jobId === submitted),
         "status events in between",
       );
-      const ended = evs.at(-1);
-      t.match(ended, { event: "ended", jobId: evs[1].jobId, state: "finished" });
+      t.match(evs.at(-1), { event: "ended", jobId: submitted, state: "finished" });
+      const ended = eventOf(evs, "ended");
       // The human run printed the same results, one JSON value per line.
       const printed = lines(first.stdout)
         .filter((l) => l.startsWith("  {"))
@@ -278,7 +276,7 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         t.equal(submitted.length, 2, "artifact and submitted, nothing more");
         t.match(submitted[0], { event: "artifact" });
         t.match(submitted[1], { event: "submitted", jobId: JOB_ID });
-        const jobId: string = submitted[1].jobId;
+        const { jobId } = eventOf(submitted, "submitted");
         await waitForJob(target.rest, jobId, checkpointing, "a checkpoint");
 
         const listed = await flotilla(["list", ...target.flags]);
@@ -286,9 +284,9 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         t.match(listed.stdout, new RegExp(`^${jobId}\\s+running\\s+sequence-check$`, "m"));
         const listedJson = await flotilla(["list", "--json", ...target.flags]);
         t.equal(listedJson.code, 0, listedJson.stderr);
-        const { jobs } = JSON.parse(listedJson.stdout);
+        const [listedJobs] = events<JobList>(listedJson.stdout);
         t.match(
-          jobs.find((j: { id: string }) => j.id === jobId),
+          listedJobs?.jobs.find((j) => j.id === jobId),
           { id: jobId, name: "sequence-check", state: "running", submittedAt: Number },
         );
 
@@ -303,10 +301,10 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         );
         const statusJson = await flotilla(["status", jobId, "--json", ...target.flags]);
         t.equal(statusJson.code, 0, statusJson.stderr);
-        const details = JSON.parse(statusJson.stdout);
+        const [details] = events<JobDetails>(statusJson.stdout);
         t.match(details, { jobId, name: "sequence-check", state: "running", vertices: Array });
         t.same(
-          details.vertices.map((v: { parallelism: number }) => v.parallelism),
+          details?.vertices.map((v) => v.parallelism),
           [2, 2],
           "two vertices at parallelism 2",
         );
@@ -323,7 +321,7 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
 
         const stopped = await flotilla(["stop", jobId, "--savepoint", "--json", ...target.flags]);
         t.equal(stopped.code, 0, stopped.stderr);
-        const stop = JSON.parse(stopped.stdout);
+        const stop = JSON.parse(stopped.stdout) as { savepoint: string };
         t.match(stop, {
           jobId,
           // Flink's stop-with-savepoint: the job ends finished, its savepoint kept.
@@ -350,16 +348,16 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         t.equal(resumed.code, 0, resumed.stderr);
         const evs = events(resumed.stdout);
         t.match(evs[0], { event: "artifact", uploaded: false });
-        const running = evs.find((e) => e.event === "status" && e.state === "running");
+        const statuses = eventsOf(evs, "status");
+        const running = statuses.find((e) => e.state === "running");
         t.same(
-          running?.vertices.map((v: { parallelism: number }) => v.parallelism),
+          running?.vertices.map((v) => v.parallelism),
           [3, 3],
           "runs at parallelism 3",
         );
-        const ended = evs.at(-1);
-        t.match(ended, { event: "ended", state: "finished" });
-        const last = evs.findLast((e) => e.event === "status");
-        const read = last.vertices.find((v: { id: string }) => v.id === "sequence").recordsOut;
+        t.match(evs.at(-1), { event: "ended", state: "finished" });
+        const ended = eventOf(evs, "ended");
+        const read = statuses.at(-1)?.vertices.find((v) => v.id === "sequence")?.recordsOut ?? 0;
         t.ok(
           read > 0 && read < keys * perKey,
           `the source went on from the savepoint: read ${read} of ${keys * perKey}`,
@@ -407,7 +405,7 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
       const [embedded, ...remote] = runs.map(({ code, stdout, stderr }) => {
         t.equal(code, 0, stderr);
         const evs = events(stdout);
-        return { artifact: evs[0].artifact, ended: evs.at(-1) };
+        return { artifact: eventOf(evs, "artifact").artifact, ended: eventOf(evs, "ended") };
       });
       t.match(embedded!.ended, { event: "ended", state: "finished" });
       t.equal(sortedResults(embedded!.ended.results).length, 6, "six windows");

@@ -4,6 +4,8 @@
  * lowered, and the exactly-once sequence check stays exact across every rescale.
  */
 import t, { type Test } from "tap";
+import { isJobEnd } from "../../../components/core/mod.ts";
+import type { VertexDetails } from "../../../components/protocol/mod.ts";
 import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
@@ -11,12 +13,6 @@ import { natsFor } from "../../support/tap.ts";
 const ADAPTIVE_JOB = "test/support/jobs/adaptive_sequence.ts";
 // Three clusters one after another, each running a job to its end (about 70 s in all).
 t.setTimeout(180_000);
-
-interface VertexView {
-  id: string;
-  parallelism: number;
-  tasks: Record<string, number>;
-}
 
 /**
  * Waits until every vertex runs all its tasks at `p` (one number for all, or per vertex id);
@@ -28,23 +24,23 @@ function runningAt(
   p: number | Record<string, number>,
   timeoutMs = 30_000,
 ) {
-  const want = (v: VertexView) => (typeof p === "number" ? p : p[v.id]);
+  const want = (v: VertexDetails) => (typeof p === "number" ? p : p[v.id]);
   return cluster.waitFor(
     `job ${jobId} running at parallelism ${JSON.stringify(p)}`,
     async () => {
-      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
-      if (["finished", "failed", "canceled"].includes(body.state))
+      const job = await cluster.job(jobId);
+      if (isJobEnd(job.state))
         throw new Error(
-          `job ended ${body.state} before running at ${JSON.stringify(p)}: ${JSON.stringify(body)}`,
+          `job ended ${job.state} before running at ${JSON.stringify(p)}: ${JSON.stringify(job)}`,
         );
-      return body.state === "running" &&
-        (body.vertices as VertexView[]).every(
+      return job.state === "running" &&
+        job.vertices.every(
           (v) =>
             v.parallelism === want(v) &&
             v.tasks.running === want(v) &&
             Object.keys(v.tasks).length === 1,
         )
-        ? body
+        ? job
         : undefined;
     },
     timeoutMs,
@@ -61,8 +57,7 @@ async function checkExactlyOnce(
 ) {
   const details = await cluster.result(jobId, 90_000);
   t.equal(details.state, "finished", `finished: ${JSON.stringify(details.error ?? "")}`);
-  const { body } = await cluster.call("GET", `/jobs/${jobId}/results`);
-  exactlyOnce(t, body, keys, perKey);
+  exactlyOnce(t, await cluster.results(jobId), keys, perKey);
   return details;
 }
 
@@ -73,7 +68,7 @@ t.test(
     const cluster = await clusterFor(t, nats, { roles: ["master"] });
     const first = cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: "tm-1" });
     await cluster.waitFor("one TaskManager", async () =>
-      (await cluster.call("GET", "/overview")).body.taskmanagers === 1 ? true : undefined,
+      (await cluster.overview()).taskmanagers === 1 ? true : undefined,
     );
     const [keys, perKey] = [8, 4000];
     const jobId = await cluster.submit(ADAPTIVE_JOB, {
@@ -89,14 +84,14 @@ t.test(
     const at4 = await runningAt(cluster, jobId, 4);
     t.equal(at4.rescales, 1, "one rescale, 2 -> 4");
     t.same(
-      new Set(at4.vertices[0].subtasks.map((s: { taskmanager: string }) => s.taskmanager)),
+      new Set(at4.vertices[0]!.subtasks.map((s) => s.taskmanager)),
       new Set(["tm-1", "tm-2"]),
       "on both TaskManagers",
     );
-    await cluster.waitFor("a checkpoint at 4", async () => {
-      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
-      return body.lastCheckpoint?.id > at4.lastCheckpoint.id ? true : undefined;
-    });
+    const checkpointAt4 = at4.lastCheckpoint?.id ?? 0;
+    await cluster.waitFor("a checkpoint at 4", async () =>
+      ((await cluster.job(jobId)).lastCheckpoint?.id ?? 0) > checkpointAt4 ? true : undefined,
+    );
 
     first.kill("SIGKILL");
     const back = await runningAt(cluster, jobId, 2);
@@ -122,8 +117,7 @@ t.test("reactive mode: a job uses every slot of three TaskManagers", async (t) =
   const at6 = await runningAt(cluster, jobId, 6);
   t.equal(at6.scheduler, "reactive");
   t.same(at6.parallelismBounds, { lowerBound: 1, upperBound: 128 }, "up to maxParallelism");
-  const { body } = await cluster.call("GET", "/overview");
-  t.equal(body.slotsAvailable, 0, "no slot left idle");
+  t.equal((await cluster.overview()).slotsAvailable, 0, "no slot left idle");
   await checkExactlyOnce(t, cluster, jobId, keys, perKey);
 });
 
@@ -149,7 +143,7 @@ t.test(
     const refused = async (body: unknown, pattern: RegExp, status = 400) => {
       const res = await cluster.call("PUT", path, body);
       t.equal(res.status, status, `${JSON.stringify(body)} -> ${status}`);
-      t.match(res.body.errors?.[0], pattern);
+      t.match(res.body, { errors: [pattern] });
     };
     await refused({}, /at least one vertex/);
     await refused({ sequence: bounds(3, 2) }, /lowerBound must not be above upperBound/);
@@ -165,7 +159,7 @@ t.test(
       sequence: bounds(1, 2),
     });
     t.equal(unknown.status, 404, "unknown job");
-    t.equal(unknown.body.code, "JOB_NOT_FOUND");
+    t.match(unknown.body, { code: "JOB_NOT_FOUND" });
     t.equal((await runningAt(cluster, jobId, 4)).rescales, 0, "refused calls changed nothing");
 
     const lowered = await cluster.call("PUT", path, {
@@ -177,8 +171,7 @@ t.test(
     const at2 = await runningAt(cluster, jobId, 2);
     t.equal(at2.rescales, 1, "rescaled 4 -> 2");
     const held = await cluster.waitFor("the surplus slots given back", async () => {
-      const { body } = await cluster.call("GET", "/taskmanagers");
-      const n = (body.taskmanagers as { slots: { jobId?: string }[] }[])
+      const n = (await cluster.taskManagers())
         .flatMap((tm) => tm.slots)
         .filter((s) => s.jobId === jobId).length;
       return n === 2 ? n : undefined;

@@ -7,7 +7,6 @@
  */
 import type { ChildProcess } from "node:child_process";
 import t, { type Test } from "tap";
-import type { ClusterOverview } from "../../../components/protocol/mod.ts";
 import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
@@ -74,22 +73,18 @@ async function settledMaster(among: Instance[]): Promise<{ master: Instance; tms
   );
 }
 
-async function overview(): Promise<ClusterOverview> {
-  return (await cluster.call("GET", "/overview")).body as ClusterOverview;
-}
-
 async function checkResults(t: Test, jobId: string, perKey: number): Promise<void> {
   const done = await cluster.result(jobId, 90_000);
   t.equal(done.state, "finished", JSON.stringify(done.error));
-  exactlyOnce(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 8, perKey);
+  exactlyOnce(t, await cluster.results(jobId), 8, perKey);
 }
 
 async function checkpointed(jobId: string): Promise<void> {
   await cluster.waitFor(
     "the job to run and checkpoint",
     async () => {
-      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
-      return body.state === "running" && body.checkpoints >= 2 ? true : undefined;
+      const job = await cluster.job(jobId);
+      return job.state === "running" && job.checkpoints >= 2 ? true : undefined;
     },
     30_000,
   );
@@ -100,16 +95,12 @@ t.test("three auto processes elect exactly one master; the others are TaskManage
   const { master, tms } = await settledMaster(instances);
   cluster.rest = master.url;
   const seen = await cluster.waitFor("both TaskManagers registered", async () => {
-    const o = await overview();
+    const o = await cluster.overview();
     return o.taskmanagers === 2 ? o : undefined;
   });
   t.equal(seen.slotsTotal, 8, "two TaskManagers of 4 slots");
-  const registered = (await cluster.call("GET", "/taskmanagers")).body;
   t.same(
-    JSON.stringify(registered)
-      .match(/tm-[0-9a-f]+/g)
-      ?.filter((id, n, all) => all.indexOf(id) === n)
-      .sort(),
+    (await cluster.taskManagers()).map((tm) => tm.tmId).sort(),
     tms.map((h) => h.taskmanager).sort(),
     "the registered TaskManagers are the non-masters'",
   );
@@ -136,12 +127,12 @@ t.test(
     cluster.rest = after.master.url;
     const promoted = before.tms.find((h) => h.holder !== after.tms[0]!.holder)!;
     await cluster.waitFor("the new master's own TaskManager to be gone", async () => {
-      const o = await overview();
+      const o = await cluster.overview();
       return o.taskmanagers === 1 ? o : undefined;
     });
-    const left = JSON.stringify((await cluster.call("GET", "/taskmanagers")).body);
-    t.notMatch(left, promoted.taskmanager!, "the promoted instance's TaskManager stopped");
-    t.match(left, after.tms[0]!.taskmanager!, "the other TaskManager re-registered");
+    const left = (await cluster.taskManagers()).map((tm) => tm.tmId as string);
+    t.notOk(left.includes(promoted.taskmanager!), "the promoted instance's TaskManager stopped");
+    t.ok(left.includes(after.tms[0]!.taskmanager!), "the other TaskManager re-registered");
     await checkResults(t, jobId, 8000);
   },
 );
@@ -151,7 +142,7 @@ t.test("a master paused past its lease steps down and comes back as a TaskManage
   const before = await settledMaster(alive());
   cluster.rest = before.master.url;
   await cluster.waitFor("two TaskManagers", async () =>
-    (await overview()).taskmanagers === 2 ? true : undefined,
+    (await cluster.overview()).taskmanagers === 2 ? true : undefined,
   );
   // Sample every instance's /healthz from here on: never two masters at once.
   let mostMasters = 0;
@@ -183,9 +174,7 @@ t.test("a master paused past its lease steps down and comes back as a TaskManage
     },
   );
   await cluster.waitFor("its TaskManager to register with the new master", async () =>
-    JSON.stringify((await cluster.call("GET", "/taskmanagers")).body).includes(back.taskmanager!)
-      ? true
-      : undefined,
+    (await cluster.taskManagers()).some((tm) => tm.tmId === back.taskmanager) ? true : undefined,
   );
   const old = await fetch(`${before.master.url}/overview`);
   t.equal(old.status, 503, "the deposed master no longer serves the REST API");

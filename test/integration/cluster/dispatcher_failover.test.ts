@@ -4,9 +4,12 @@
  * adaptive job keeps the parallelism bounds a PUT set before the failover.
  */
 import t, { type Test } from "tap";
+import { isJobEnd } from "../../../components/core/mod.ts";
 import type { JobDetails } from "../../../components/protocol/mod.ts";
+import { httpTransport } from "../../../components/rpc/mod.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
+import { dispatcherRest } from "../../support/rest.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
 
@@ -22,42 +25,46 @@ async function withStandby(t: Test) {
     FLOTILLA_CLUSTER_INSTANCE_ID: "d-b",
     FLOTILLA_REST_PORT: String(standbyPort),
   });
-  return { cluster, leader: cluster.processes[0]!, standby: `http://127.0.0.1:${standbyPort}` };
+  const standby = `http://127.0.0.1:${standbyPort}`;
+  return {
+    cluster,
+    leader: cluster.processes[0]!,
+    standby,
+    standbyRest: dispatcherRest(httpTransport(standby)),
+  };
 }
 
 t.test("a standby Dispatcher recovers a running job after the leader is killed", async (t) => {
-  const { cluster, leader, standby } = await withStandby(t);
+  const { cluster, leader, standby, standbyRest } = await withStandby(t);
   await cluster.waitFor("the standby's REST endpoint", async () =>
     (await fetch(`${standby}/healthz`)).ok ? true : undefined,
   );
   const standbyAnswer = await fetch(`${standby}/jobs`);
   t.equal(standbyAnswer.status, 503, "a standby refuses REST calls");
-  t.equal((await standbyAnswer.json()).code, "UNAVAILABLE");
+  t.match(await standbyAnswer.json(), { code: "UNAVAILABLE" });
 
   const jobId = await cluster.submit("sequence-check.ts", {
     args: { keys: "8", perKey: "8000", rate: "8000" },
   });
   await cluster.waitFor("two checkpoints", async () =>
-    (await cluster.call("GET", `/jobs/${jobId}`)).body.checkpoints >= 2 ? true : undefined,
+    (await cluster.job(jobId)).checkpoints >= 2 ? true : undefined,
   );
   leader.kill("SIGKILL");
 
   const done = await cluster.waitFor(
     "the job to finish under the new leader",
     async () => {
-      const res = await fetch(`${standby}/jobs/${jobId}`);
-      if (res.status !== 200) return undefined;
-      const body = await res.json();
-      return ["finished", "failed", "canceled"].includes(body.state) ? body : undefined;
+      const job = await standbyRest.job(jobId);
+      return isJobEnd(job.state) ? job : undefined;
     },
     60_000,
   );
   t.equal(done.state, "finished", JSON.stringify(done.error));
-  exactlyOnce(t, await (await fetch(`${standby}/jobs/${jobId}/results`)).json(), 8, 8000);
+  exactlyOnce(t, await standbyRest.results(jobId), 8, 8000);
 });
 
 t.test("bounds a PUT set survive the failover (kept with the job's HA record)", async (t) => {
-  const { cluster, leader, standby } = await withStandby(t);
+  const { cluster, leader, standby, standbyRest } = await withStandby(t);
   const jobId = await cluster.submit("test/support/jobs/adaptive_sequence.ts", {
     args: { keys: "8", perKey: "6000", rate: "2000" },
   });
@@ -86,7 +93,7 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
   t.equal(put.status, 200, JSON.stringify(put.body));
   await at(cluster.rest, { sequence: 4, "check-sequences": 2 }, "the check at 2 after the PUT");
   await cluster.waitFor("a checkpoint at the new parallelism", async () =>
-    (await cluster.call("GET", `/jobs/${jobId}`)).body.checkpoints >= 3 ? true : undefined,
+    (await cluster.job(jobId)).checkpoints >= 3 ? true : undefined,
   );
   leader.kill("SIGKILL");
 
@@ -100,11 +107,11 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
   const done = await cluster.waitFor(
     "the end",
     async () => {
-      const body = await (await fetch(`${standby}/jobs/${jobId}`)).json();
-      return ["finished", "failed", "canceled"].includes(body.state) ? body : undefined;
+      const job = await standbyRest.job(jobId);
+      return isJobEnd(job.state) ? job : undefined;
     },
     60_000,
   );
   t.equal(done.state, "finished", JSON.stringify(done.error));
-  exactlyOnce(t, await (await fetch(`${standby}/jobs/${jobId}/results`)).json(), 8, 6000);
+  exactlyOnce(t, await standbyRest.results(jobId), 8, 6000);
 });

@@ -23,7 +23,7 @@ t.test(
     };
     cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: "tm-1" });
     await cluster.waitFor("the TaskManager registered", async () =>
-      (await cluster.call("GET", "/overview")).body.taskmanagers === 1 ? true : undefined,
+      (await cluster.overview()).taskmanagers === 1 ? true : undefined,
     );
 
     const nc = await connectFor(t, nats);
@@ -41,7 +41,7 @@ t.test(
     t.ok(second.token > first.token, `token ${first.token} -> ${second.token}`);
 
     await cluster.waitFor("the TaskManager registered at the new leader", async () =>
-      (await cluster.call("GET", "/overview")).body.taskmanagers === 1 ? true : undefined,
+      (await cluster.overview()).taskmanagers === 1 ? true : undefined,
     );
     const tmSubject = subjects.taskManager(cluster.env.FLOTILLA_CLUSTER_ID!, "tm-1");
     await cluster.waitFor("the TaskManager to know the new token", async () => {

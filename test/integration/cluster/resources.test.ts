@@ -3,11 +3,6 @@ import t from "tap";
 import { clusterFor } from "../../support/cluster.ts";
 import { natsFor } from "../../support/tap.ts";
 
-interface TmView {
-  tmId: string;
-  slots: { jobId?: string }[];
-}
-
 t.test(
   "a vertex asking for more memory than some slots offer runs only on a TaskManager that fits",
   async (t) => {
@@ -22,15 +17,14 @@ t.test(
       FLOTILLA_TASKMANAGER_MEMORY_MB: "2048",
     });
     await cluster.waitFor("two TaskManagers", async () =>
-      (await cluster.call("GET", "/overview")).body.taskmanagers === 2 ? true : undefined,
+      (await cluster.overview()).taskmanagers === 2 ? true : undefined,
     );
 
     const fits = await cluster.submit("test/support/jobs/profiled.ts", {
       args: { memoryMb: "1024" },
     });
     const placed = await cluster.waitFor("the job placed", async () => {
-      const { body } = await cluster.call("GET", "/taskmanagers");
-      const holders = (body.taskmanagers as TmView[])
+      const holders = (await cluster.taskManagers())
         .filter((tm) => tm.slots.some((s) => s.jobId === fits))
         .map((tm) => tm.tmId);
       return holders.length ? holders : undefined;
@@ -42,8 +36,8 @@ t.test(
       args: { memoryMb: "4096" },
     });
     const waiting = await cluster.waitFor("a clear waiting status", async () => {
-      const { body } = await cluster.call("GET", `/jobs/${tooBig}`);
-      return body.state === "created" && body.waitingFor ? body : undefined;
+      const job = await cluster.job(tooBig);
+      return job.state === "created" && job.waitingFor ? job : undefined;
     });
     t.match(waiting.waitingFor, /cannot provide 1 x .*"memoryMb":4096/);
     t.equal((await cluster.call("PATCH", `/jobs/${tooBig}?mode=cancel`)).status, 202);
@@ -62,24 +56,19 @@ t.test(
         FLOTILLA_RESOURCEMANAGER_TASKMANAGER_TIMEOUT: "1000",
       },
     });
-    t.equal(
-      (await cluster.call("GET", "/overview")).body.taskmanagers,
-      0,
-      "no TaskManager before a job",
-    );
+    t.equal((await cluster.overview()).taskmanagers, 0, "no TaskManager before a job");
     const jobId = await cluster.submit("sequence-check.ts", {
       args: { keys: "4", perKey: "500", rate: "20000" },
     });
     const started = await cluster.waitFor("TaskManagers started by the driver", async () => {
-      const { body } = await cluster.call("GET", "/overview");
-      return body.taskmanagers >= 2 ? body.taskmanagers : undefined;
+      const { taskmanagers } = await cluster.overview();
+      return taskmanagers >= 2 ? taskmanagers : undefined;
     });
     t.ok(started >= 2, `${started} TaskManager processes`);
     t.equal((await cluster.result(jobId)).state, "finished");
     await cluster.waitFor(
       "idle TaskManagers released",
-      async () =>
-        (await cluster.call("GET", "/overview")).body.taskmanagers === 0 ? true : undefined,
+      async () => ((await cluster.overview()).taskmanagers === 0 ? true : undefined),
       20_000,
     );
     t.pass("released after the idle timeout");

@@ -22,25 +22,21 @@ t.test(
     const [w, s] = await Promise.all([cluster.result(words), cluster.result(sequences)]);
     t.equal(w.state, "finished", JSON.stringify(w.error));
     t.equal(s.state, "finished", JSON.stringify(s.error));
-    const counts = all((await cluster.call("GET", `/jobs/${words}/results`)).body) as {
-      word: string;
-      count: number;
-    }[];
+    const counts = all(await cluster.results(words)) as { word: string; count: number }[];
     t.equal(counts.find((r) => r.word === "to")?.count, 13);
     t.equal(
       counts.reduce((n, r) => n + r.count, 0),
       86,
       "every word of the text once",
     );
-    exactlyOnce(t, (await cluster.call("GET", `/jobs/${sequences}/results`)).body, 8, 3000);
+    exactlyOnce(t, await cluster.results(sequences), 8, 3000);
     t.ok(s.checkpoints >= 1, `${s.checkpoints} checkpoints`);
     await cluster.waitFor("slots back at the RM", async () => {
-      const { body } = await cluster.call("GET", "/overview");
-      return body.slotsAvailable === 4 ? body : undefined;
+      const overview = await cluster.overview();
+      return overview.slotsAvailable === 4 ? overview : undefined;
     });
-    const { body: list } = await cluster.call("GET", "/jobs");
     t.same(
-      list.jobs.map((j: { state: string }) => j.state),
+      (await cluster.jobs()).map((j) => j.state),
       ["finished", "finished"],
     );
 
@@ -69,16 +65,16 @@ t.test(
       args: { keys: "6", perKey: "1000", rate: "20000" },
     });
     const waiting = await cluster.waitFor("the job to wait for slots", async () => {
-      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
-      return body.state === "created" ? body : undefined;
+      const job = await cluster.job(jobId);
+      return job.state === "created" ? job : undefined;
     });
     t.equal(waiting.state, "created", "waits for a third slot");
     await new Promise((r) => setTimeout(r, 500)); // a watch, not a wait: it must not start
-    t.equal((await cluster.call("GET", `/jobs/${jobId}`)).body.state, "created", "still waiting");
+    t.equal((await cluster.job(jobId)).state, "created", "still waiting");
     cluster.spawn("taskmanager");
     const done = await cluster.result(jobId);
     t.equal(done.state, "finished", JSON.stringify(done.error));
-    exactlyOnce(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 6, 1000);
+    exactlyOnce(t, await cluster.results(jobId), 6, 1000);
   },
 );
 
@@ -92,17 +88,16 @@ t.test(
       process: cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: id }),
     }));
     await cluster.waitFor("three TaskManagers", async () =>
-      (await cluster.call("GET", "/overview")).body.taskmanagers === 3 ? true : undefined,
+      (await cluster.overview()).taskmanagers === 3 ? true : undefined,
     );
     const jobId = await cluster.submit("sequence-check.ts", {
       args: { keys: "8", perKey: "6000", rate: "12000" },
     });
     await cluster.waitFor("two checkpoints", async () => {
-      const { body } = await cluster.call("GET", `/jobs/${jobId}`);
-      return body.checkpoints >= 2 ? body : undefined;
+      const job = await cluster.job(jobId);
+      return job.checkpoints >= 2 ? job : undefined;
     });
-    const { body } = await cluster.call("GET", "/taskmanagers");
-    const busy = (body.taskmanagers as { tmId: string; slots: { jobId?: string }[] }[]).find((tm) =>
+    const busy = (await cluster.taskManagers()).find((tm) =>
       tm.slots.some((s) => s.jobId === jobId),
     );
     t.ok(busy, "a TaskManager runs the job");
@@ -111,6 +106,6 @@ t.test(
     const done = await cluster.result(jobId, 60_000);
     t.equal(done.state, "finished", JSON.stringify(done.error));
     t.ok(done.restarts >= 1, `${done.restarts} restarts`);
-    exactlyOnce(t, (await cluster.call("GET", `/jobs/${jobId}/results`)).body, 8, 6000);
+    exactlyOnce(t, await cluster.results(jobId), 8, 6000);
   },
 );

@@ -8,7 +8,8 @@
  * nothing.
  */
 import t, { type Test } from "tap";
-import { events, flotilla } from "../../support/cli.ts";
+import type { ClusterOverview, JobDetails } from "../../../components/protocol/mod.ts";
+import { eventOf, events, flotilla, type JobList } from "../../support/cli.ts";
 import { composeProject, inside } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
@@ -39,6 +40,19 @@ const runningNodes = () => stack.running("node");
 const waitFor = <T>(what: string, probe: () => Promise<T | undefined>) =>
   until(probe, what, { timeoutMs: 90_000, intervalMs: 500 });
 
+/** An `auto` node's /healthz (components/cluster/auto_role.ts): what it acts as now. */
+interface NodeHealth {
+  acting: "starting" | "master" | "taskmanager" | "switching";
+  holder: string;
+  taskmanager?: string;
+  dispatcherLeader?: boolean;
+}
+
+const healthOf = async (id: string) => (await inside(id, "/healthz")) as NodeHealth | undefined;
+/** A node's /overview: the cluster's on the master; a TaskManager node answers an error. */
+const overviewOf = async (id: string) =>
+  (await inside(id, "/overview")) as (Partial<ClusterOverview> & { code?: string }) | undefined;
+
 interface Roles {
   /** The one running node acting as master, its Dispatcher leading. */
   id: string;
@@ -49,11 +63,11 @@ interface Roles {
 /** The running nodes' roles once exactly one is master and the rest TaskManagers; else undefined. */
 async function settled(): Promise<Roles | undefined> {
   const nodes = await runningNodes();
-  const seen = await Promise.all(nodes.map((id) => inside(id, "/healthz")));
+  const seen = await Promise.all(nodes.map(healthOf));
   const masters = nodes.filter((_, n) => seen[n]?.acting === "master");
   const tms = nodes.filter((_, n) => seen[n]?.acting === "taskmanager");
   if (masters.length !== 1 || tms.length !== nodes.length - 1) return undefined;
-  if (!seen[nodes.indexOf(masters[0]!)].dispatcherLeader) return undefined;
+  if (!seen[nodes.indexOf(masters[0]!)]?.dispatcherLeader) return undefined;
   return { id: masters[0]!, tms };
 }
 
@@ -72,9 +86,9 @@ async function runJob(t: Test): Promise<void> {
     env,
   );
   t.equal(run.code, 0, run.stderr);
-  const ended = events(run.stdout).find((e) => e.event === "ended");
-  t.equal(ended?.state, "finished");
-  exactlyOnce(t, ended?.results, 4, 500);
+  const ended = eventOf(events(run.stdout), "ended");
+  t.equal(ended.state, "finished");
+  exactlyOnce(t, ended.results, 4, 500);
 }
 
 t.teardown(async () => {
@@ -91,11 +105,11 @@ t.test("up --scale node=3: one node is master, the others' TaskManagers register
     return roles && roles.tms.length === 2 ? roles : undefined;
   });
   const overview = await waitFor("two TaskManagers at the master", async () => {
-    const o = await inside(first.id, "/overview");
+    const o = await overviewOf(first.id);
     return o?.taskmanagers === 2 ? o : undefined;
   });
   t.equal(overview.slotsTotal, 4, "two TaskManagers of 2 slots");
-  const tmAnswer = await inside(first.tms[0]!, "/overview");
+  const tmAnswer = await overviewOf(first.tms[0]!);
   t.equal(tmAnswer?.code, "UNAVAILABLE", "a TaskManager node does not serve the REST API");
 });
 
@@ -110,19 +124,20 @@ t.test(
   async (t) => {
     const args = ["--arg", "keys=8", "--arg", "perKey=6000", "--arg", "rate=400"];
     const run = flotilla(["run", "examples/sequence-check.ts", ...cluster, "--json", ...args], env);
-    const json = async (...command: string[]) => {
+    /** The one JSON line `command --json` prints, read as `T`; undefined when it failed. */
+    const json = async <T extends object>(...command: string[]) => {
       const r = await flotilla([...command, ...cluster, "--json"], env);
-      return r.code === 0 ? events(r.stdout)[0] : undefined;
+      return r.code === 0 ? events<T>(r.stdout)[0] : undefined;
     };
     const jobId = await waitFor("the job in the list", async () => {
-      const listed = await json("list");
-      return listed?.jobs.find((j: any) => j.state === "running")?.id as string | undefined;
+      const listed = await json<JobList>("list");
+      return listed?.jobs.find((j) => j.state === "running")?.id;
     });
     const runningAt = (p: number) =>
       waitFor(`the job running at parallelism ${p}`, async () => {
-        const d = await json("status", jobId);
+        const d = await json<JobDetails>("status", jobId);
         return d?.state === "running" &&
-          d.vertices.every((v: any) => v.parallelism === p && v.tasks.running === p)
+          d.vertices.every((v) => v.parallelism === p && v.tasks.running === p)
           ? d
           : undefined;
       });
@@ -138,9 +153,9 @@ t.test(
 
     const ran = await run;
     t.equal(ran.code, 0, ran.stderr);
-    const ended = events(ran.stdout).find((e) => e.event === "ended");
-    t.equal(ended?.state, "finished");
-    exactlyOnce(t, ended?.results, 8, 6000);
+    const ended = eventOf(events(ran.stdout), "ended");
+    t.equal(ended.state, "finished");
+    exactlyOnce(t, ended.results, 8, 6000);
   },
 );
 
@@ -155,7 +170,7 @@ t.test(
     });
     t.ok(first.tms.includes(next.id), "a former TaskManager node is the master now");
     await waitFor("the remaining TaskManagers to register", async () => {
-      const o = await inside(next.id, "/overview");
+      const o = await overviewOf(next.id);
       return o?.taskmanagers === next.tms.length && o.taskmanagers > 0 ? o : undefined;
     });
     await runJob(t);
@@ -163,7 +178,7 @@ t.test(
     const up = await compose("up", "-d", "--scale", "node=3");
     t.equal(up.code, 0, `compose up${up.code ? `: ${up.output}` : ""}`);
     const overview = await waitFor("the new node's TaskManager at the master", async () => {
-      const o = await inside(next.id, "/overview");
+      const o = await overviewOf(next.id);
       return o?.taskmanagers === 2 ? o : undefined;
     });
     t.equal(overview.slotsTotal, 4, "a new node adds its slots");

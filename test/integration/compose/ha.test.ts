@@ -7,7 +7,8 @@
  * exactly once; `down` leaves nothing.
  */
 import t, { type Test } from "tap";
-import { events, flotilla } from "../../support/cli.ts";
+import type { JobDetails } from "../../../components/protocol/mod.ts";
+import { type ClusterUp, eventOf, events, flotilla, type JobList } from "../../support/cli.ts";
 import { composeProject } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
@@ -40,9 +41,10 @@ const stack = composeProject({
 });
 const ha = (action: string, ...more: string[]) =>
   flotilla(["cluster", action, "--layout", "ha", "--project", project, ...more], env);
-const json = async (...command: string[]) => {
+/** The one JSON line `command --json` prints, read as `T`; undefined when it failed. */
+const json = async <T extends object>(...command: string[]) => {
   const r = await flotilla([...command, ...cluster, "--json"], env);
-  return r.code === 0 ? events(r.stdout)[0] : undefined;
+  return r.code === 0 ? events<T>(r.stdout)[0] : undefined;
 };
 
 t.teardown(async () => {
@@ -89,29 +91,29 @@ async function survives(t: Test, fault: () => Promise<void>): Promise<void> {
   );
   const jobId = await until(
     async () => {
-      const listed = await json("list");
-      return listed?.jobs.find((j: any) => j.state === "running")?.id as string | undefined;
+      const listed = await json<JobList>("list");
+      return listed?.jobs.find((j) => j.state === "running")?.id;
     },
     "the job running",
     COMPOSE_WAIT,
   );
   await until(
-    async () => ((await json("status", jobId))?.checkpoints ?? 0) >= 2,
+    async () => ((await json<JobDetails>("status", jobId))?.checkpoints ?? 0) >= 2,
     "two checkpoints",
     COMPOSE_WAIT,
   );
   await fault();
   const ran = await run;
   t.equal(ran.code, 0, `the attached run ended well: ${ran.stderr.slice(-400)}`);
-  const ended = events(ran.stdout).find((e) => e.event === "ended");
-  t.equal(ended?.state, "finished");
-  exactlyOnce(t, ended?.results, 8, 6000);
+  const ended = eventOf(events(ran.stdout), "ended");
+  t.equal(ended.state, "finished");
+  exactlyOnce(t, ended.results, 8, 6000);
 }
 
 t.test("up: two masters, one leads; the cluster is reached over NATS", async (t) => {
   const up = await ha("up", "--scale", "2", "--json");
   t.equal(up.code, 0, up.stderr);
-  t.match(events(up.stdout).at(-1), {
+  t.match(events<ClusterUp>(up.stdout).at(-1), {
     cluster: `nats://127.0.0.1:${natsPort}`,
     overview: { taskmanagers: 2, slotsTotal: 4 },
   });
@@ -140,9 +142,9 @@ t.test("docker restart of NATS mid-job: file storage keeps the HA state", async 
     t.equal(restarted.code, 0, restarted.stderr);
   });
   // The earlier job's result (in the JetStream result store) is still there too.
-  const listed = await json("list");
+  const listed = await json<JobList>("list");
   t.equal(
-    listed?.jobs.filter((j: any) => j.state === "finished").length,
+    listed?.jobs.filter((j) => j.state === "finished").length,
     2,
     "both jobs' results survived the restart",
   );

@@ -8,6 +8,7 @@ import {
   docker,
   ensureDocker,
   inspect,
+  inspectImage,
   ROLES,
   type Role,
 } from "../../support/docker.ts";
@@ -26,9 +27,9 @@ t.before(async () => {
 });
 
 t.test("every role image is labelled, runs as node and adds a few MB to the base", async (t) => {
-  const base = await inspect(env.nodeImage);
+  const base = await inspectImage(env.nodeImage);
   for (const role of ROLES) {
-    const image = await inspect(env.images[role]);
+    const image = await inspectImage(env.images[role]);
     const labels = image.Config.Labels;
     t.equal(labels["org.opencontainers.image.title"], `flotilla-${role}`, `${role} title`);
     t.equal(labels["org.opencontainers.image.version"], version, `${role} version`);
@@ -46,7 +47,7 @@ t.test("every role image is labelled, runs as node and adds a few MB to the base
 
 t.test("the role images share every layer: one Dockerfile, a stage per role", async (t) => {
   const layersOf = async (role: Role): Promise<string[]> =>
-    (await inspect(env.images[role])).RootFS.Layers;
+    (await inspectImage(env.images[role])).RootFS.Layers;
   const [first, ...others] = ROLES;
   const expected = await layersOf(first);
   for (const role of others) t.same(await layersOf(role), expected, `${role}: ${first}'s layers`);
@@ -156,6 +157,6 @@ t.test("a TaskManager container becomes healthy with NATS on a user network", as
     return;
   }
   const state = (await inspect(tm)).State;
-  t.equal(state.Health.Status, "healthy");
+  t.equal(state.Health?.Status, "healthy");
   t.equal(state.Running, true);
 });

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { events, flotilla } from "../../support/cli.ts";
+import { events, flotilla, type JobStackEvent } from "../../support/cli.ts";
 import { docker, ensureDocker, inspect } from "../../support/docker.ts";
 
 t.setTimeout(600_000);
@@ -39,11 +39,11 @@ t.test("the sequence-check job as its own stack exits 0, and the stack is remove
     env,
   );
   t.equal(run.code, 0, run.stderr);
-  const all = events(run.stdout);
+  const all = events<JobStackEvent>(run.stdout);
   t.match(all[0], { event: "stack", project, slots: 2, taskmanagers: 1 });
   t.match(all.at(-1), { event: "ended", state: "finished", exitCode: 0 });
   t.ok(
-    all.some((e) => e.event === "log" && /job mode: starting the job/.test(e.msg)),
+    all.some((e) => e.event === "log" && /job mode: starting the job/.test(e.msg ?? "")),
     "the jobmanager's log is followed",
   );
   t.same(await leftovers(project), [], "no container left");

@@ -4,7 +4,7 @@
  * the next jobs, removes them after the idle timeout, and `down` leaves nothing behind.
  */
 import t from "tap";
-import { events, flotilla } from "../../support/cli.ts";
+import { type ClusterUp, events, eventsOf, flotilla } from "../../support/cli.ts";
 import { docker, ensureDocker, inspect } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
@@ -62,7 +62,7 @@ async function runProfiled(memoryMb: number, cpu: number): Promise<void> {
     env,
   );
   if (run.code !== 0) throw new Error(`profiled job failed: ${run.stdout}\n${run.stderr}`);
-  const ended = events(run.stdout).at(-1);
+  const ended = eventsOf(events(run.stdout), "ended")[0];
   if (ended?.state !== "finished") throw new Error(`profiled job: ${JSON.stringify(ended)}`);
 }
 
@@ -73,7 +73,7 @@ t.test(
   async (t) => {
     const up = await session("up", "--json");
     t.equal(up.code, 0, up.stderr);
-    t.match(events(up.stdout).at(-1), { overview: { taskmanagers: 0 } });
+    t.match(events<ClusterUp>(up.stdout).at(-1), { overview: { taskmanagers: 0 } });
     t.same(await taskManagers(), []);
     await runProfiled(256, 0.5);
     await runProfiled(384, 1);

@@ -5,11 +5,14 @@
  * TaskManager mid-job recovers with exactly-once results; `down` leaves nothing behind.
  */
 import t from "tap";
-import { events, flotilla } from "../../support/cli.ts";
+import { isJobEnd } from "../../../components/core/mod.ts";
+import { httpTransport } from "../../../components/rpc/mod.ts";
+import { type ClusterUp, eventOf, events, flotilla } from "../../support/cli.ts";
 import { composeProject } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
+import { dispatcherRest } from "../../support/rest.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 
 t.setTimeout(600_000);
@@ -27,7 +30,8 @@ const env = {
 };
 const cluster = (action: string, ...more: string[]) =>
   flotilla(["cluster", action, "--layout", "standalone", "--project", project, ...more], env);
-const get = async (path: string) => (await fetch(rest + path)).json() as Promise<any>;
+/** The published REST API, typed by the Dispatcher's contract. */
+const api = dispatcherRest(httpTransport(rest));
 /** The project's containers (their ids), by compose's labels. */
 const containers = composeProject({ file: "compose/standalone.yml", project, env }).ids;
 
@@ -38,7 +42,7 @@ t.teardown(async () => {
 t.test("up with 2 TaskManagers, then word count gives the right counts", async (t) => {
   const up = await cluster("up", "--scale", "2", "--json");
   t.equal(up.code, 0, up.stderr);
-  t.match(events(up.stdout).at(-1), {
+  t.match(events<ClusterUp>(up.stdout).at(-1), {
     project,
     rest,
     overview: { taskmanagers: 2, slotsTotal: 4 },
@@ -57,7 +61,7 @@ t.test("up with 2 TaskManagers, then word count gives the right counts", async (
 t.test("scaling to 3 TaskManagers adds their slots to the overview", async (t) => {
   const up = await cluster("up", "--scale", "3", "--json");
   t.equal(up.code, 0, up.stderr);
-  const overview = await get("/overview");
+  const overview = await api.overview();
   t.equal(overview.taskmanagers, 3);
   t.equal(overview.slotsTotal, 6);
 });
@@ -83,13 +87,13 @@ t.test("docker kill of a TaskManager mid-job: the job recovers, exactly once", a
     env,
   );
   t.equal(submitted.code, 0, submitted.stderr);
-  const { jobId } = events(submitted.stdout).find((e) => e.event === "submitted");
+  const { jobId } = eventOf(events(submitted.stdout), "submitted");
   // Kill a TaskManager that runs tasks of this job, after the first checkpoint.
   const victim: string = await until(
     async () => {
-      const job = await get(`/jobs/${jobId}`);
+      const job = await api.job(jobId);
       return job.state === "running" && job.checkpoints > 0
-        ? job.vertices[0]?.subtasks?.[0]?.taskmanager
+        ? job.vertices[0]?.subtasks[0]?.taskmanager
         : undefined;
     },
     "the job running on a TaskManager, with a checkpoint",
@@ -109,14 +113,14 @@ t.test("docker kill of a TaskManager mid-job: the job recovers, exactly once", a
   t.equal(killed.code, 0, killed.stderr);
   const job = await until(
     async () => {
-      const now = await get(`/jobs/${jobId}`);
-      return ["finished", "failed", "canceled"].includes(now.state) ? now : undefined;
+      const now = await api.job(jobId);
+      return isJobEnd(now.state) ? now : undefined;
     },
     "the job's end after the kill",
     { timeoutMs: 90_000, intervalMs: 500 },
   );
   t.equal(job.state, "finished", JSON.stringify(job));
-  exactlyOnce(t, await get(`/jobs/${jobId}/results`), 8, 3000);
+  exactlyOnce(t, await api.results(jobId), 8, 3000);
 });
 
 t.test("down leaves no containers and no network behind", async (t) => {

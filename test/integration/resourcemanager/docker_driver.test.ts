@@ -25,7 +25,7 @@ import {
   profile,
   type TaskManagerContainer,
 } from "../../../components/resourcemanager/mod.ts";
-import { ensureDocker } from "../../support/docker.ts";
+import { type ContainerInspect, ensureDocker } from "../../support/docker.ts";
 import { Recorder } from "../../support/fake_tm.ts";
 import { until } from "../../support/poll.ts";
 
@@ -68,14 +68,20 @@ const { images, natsImage } = await ensureDocker();
 ensureTestImage();
 const engine = dockerEngine();
 
-async function inspect(id: string): Promise<any> {
-  return (await engine.call("GET", `/containers/${id}/json`)).body;
+async function inspect(id: string): Promise<ContainerInspect> {
+  return (await engine.call<ContainerInspect>("GET", `/containers/${id}/json`)).body;
 }
 
-async function containersOf(clusterId: string): Promise<{ Id: string; State: string }[]> {
+/** Each entry of the Engine's container list (`ContainerSummary`): what these tests read. */
+interface ContainerSummary {
+  Id: string;
+  State: string;
+}
+
+async function containersOf(clusterId: string): Promise<ContainerSummary[]> {
   const filters = JSON.stringify({ label: [`${DOCKER_LABELS.cluster}=${clusterId}`] });
-  return (await engine.call<any[]>("GET", "/containers/json", { query: { all: true, filters } }))
-    .body;
+  const query = { all: true, filters };
+  return (await engine.call<ContainerSummary[]>("GET", "/containers/json", { query })).body;
 }
 
 /** Removes every container labelled for these clusters (whoever made it). */
@@ -183,9 +189,12 @@ t.test(
       [DOCKER_LABELS.tm]: tm!.tmId,
       [DOCKER_LABELS.managedBy]: "rm-test",
     });
-    t.same(JSON.parse(c.Config.Labels[DOCKER_LABELS.profile]), profile(0.5, 256, { gpu: 1 }));
     t.same(
-      (c.Config.Env as string[]).filter((e) => e.startsWith("FLOTILLA_")).sort(),
+      JSON.parse(c.Config.Labels[DOCKER_LABELS.profile] ?? "null"),
+      profile(0.5, 256, { gpu: 1 }),
+    );
+    t.same(
+      c.Config.Env.filter((e) => e.startsWith("FLOTILLA_")).sort(),
       [
         `FLOTILLA_CLUSTER_ID=${clusterId}`,
         "FLOTILLA_NATS_URL=nats://nats:4222",
@@ -355,7 +364,8 @@ t.test(
       })
     ).body;
     await engine.call("POST", `/containers/${natsId}/start`);
-    const port = (await inspect(natsId)).NetworkSettings.Ports["4222/tcp"][0].HostPort;
+    const port = (await inspect(natsId)).NetworkSettings.Ports["4222/tcp"]?.[0]?.HostPort;
+    if (!port) throw new Error("the NATS container published no port for 4222/tcp");
     const nc = await connect({
       servers: `nats://127.0.0.1:${port}`,
       waitOnFirstConnect: true,

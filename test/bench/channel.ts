@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { batchFrameEncoder, natsChannelSender } from "../../components/rpc/mod.ts";
-import type { ReceiverPlan } from "./channel_receiver.ts";
+import type { ReceiverLine, ReceiverPlan } from "./channel_receiver.ts";
 import type { BenchResult } from "./report.ts";
 
 export type RecordShape = "bytes" | "objects";
@@ -47,8 +47,10 @@ function makeRecord(shape: RecordShape, i: number, recordBytes: number): unknown
   return { id: i, ts: 1_700_000_000_000 + i, key: `key-${i % 1000}`, value };
 }
 
-/** A child's stdout as JSON lines, each awaited with a deadline. */
-function jsonLines(child: ChildProcess): (what: string, timeoutMs: number) => Promise<any> {
+/** The receiver's stdout as JSON lines, each awaited with a deadline. */
+function jsonLines(
+  child: ChildProcess,
+): (what: string, timeoutMs: number) => Promise<ReceiverLine> {
   const queue: string[] = [];
   let waiter: ((line: string) => void) | undefined;
   createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -58,7 +60,7 @@ function jsonLines(child: ChildProcess): (what: string, timeoutMs: number) => Pr
   return (what, timeoutMs) =>
     new Promise((resolve, reject) => {
       const queued = queue.shift();
-      if (queued !== undefined) return resolve(JSON.parse(queued));
+      if (queued !== undefined) return resolve(JSON.parse(queued) as ReceiverLine);
       const timer = setTimeout(() => {
         waiter = undefined;
         reject(new Error(`channel_receiver.ts: no ${what} line within ${timeoutMs} ms`));
@@ -70,7 +72,7 @@ function jsonLines(child: ChildProcess): (what: string, timeoutMs: number) => Pr
         waiter = undefined;
         clearTimeout(timer);
         child.off("exit", onExit);
-        resolve(JSON.parse(line));
+        resolve(JSON.parse(line) as ReceiverLine);
       };
     });
 }
@@ -128,6 +130,7 @@ async function runCase(
       await send(nc, run.subject, run.batches);
       const done = await next("done", 120_000);
       const seconds = (performance.now() - started) / 1000;
+      if (!("done" in done)) throw new Error(`${mode} run ${i}: ${JSON.stringify(done)}, not done`);
       if (done.records !== run.batches * plan.batchRecords) {
         throw new Error(`${mode} run ${i}: ${done.records} records arrived`);
       }

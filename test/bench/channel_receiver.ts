@@ -19,13 +19,16 @@ export interface ReceiverPlan {
   credits: number;
 }
 
+/** What the receiver prints, a JSON line each: a run is subscribed, or all of it arrived. */
+export type ReceiverLine = { ready: number } | { done: number; records: number; bytes: number };
+
 const plan = JSON.parse(process.argv[2] ?? "null") as ReceiverPlan | null;
 if (!plan) {
   process.stderr.write("usage: channel_receiver.ts '<plan json>'\n");
   process.exit(64);
 }
 
-const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+const say = (line: ReceiverLine) => process.stdout.write(`${JSON.stringify(line)}\n`);
 const nc = await connect({ servers: plan.natsUrl, name: "bench-channel-receiver" });
 void (async () => {
   for await (const s of nc.status()) {

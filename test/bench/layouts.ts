@@ -24,6 +24,8 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { bundleIsFresh } from "../../bin/bundle_fresh.js";
+import type { CheckResult } from "../../examples/sequence-check.ts";
+import { type ClusterUp, eventsOf, type JobStackEvent, type RunEvent } from "../support/cli.ts";
 import { type DockerEnv, docker, ensureDocker, ROLES } from "../support/docker.ts";
 import { freePort } from "../support/nats.ts";
 import { numberFlag } from "./measure.ts";
@@ -42,23 +44,24 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(" ")}`;
 
-interface Spawned {
+/** A finished command; `E`: what its --json lines are (`RunEvent` for `flotilla run`, ...). */
+interface Spawned<E = unknown> {
   code: number | null;
   /** Milliseconds from spawn to exit. */
   ms: number;
   /** The --json lines, each with the milliseconds from spawn to its arrival. */
-  events: { at: number; event: any }[];
+  events: { at: number; event: E }[];
   output: string;
 }
 
 const children = new Set<ChildProcess>();
 
 /** `node bin/flotilla.js <args>` with `env` (the caller's FLOTILLA_* removed), timed and followed. */
-async function flotilla(
+async function flotilla<E = unknown>(
   args: string[],
   env: Record<string, string>,
   timeoutMs = 180_000,
-): Promise<Spawned> {
+): Promise<Spawned<E>> {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith("FLOTILLA_")),
   );
@@ -69,14 +72,14 @@ async function flotilla(
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
-  const events: Spawned["events"] = [];
+  const events: Spawned<E>["events"] = [];
   let output = "";
   createInterface({ input: child.stdout! }).on("line", (line) => {
     const at = performance.now() - started;
     output += `${line}\n`;
     if (!line.startsWith("{")) return;
     try {
-      events.push({ at, event: JSON.parse(line) });
+      events.push({ at, event: JSON.parse(line) as E });
     } catch {}
   });
   child.stderr!.on("data", (c: Buffer) => {
@@ -92,7 +95,7 @@ async function flotilla(
   return { code, ms: performance.now() - started, events, output };
 }
 
-function mustSucceed(what: string, run: Spawned): Spawned {
+function mustSucceed<E>(what: string, run: Spawned<E>): Spawned<E> {
   if (run.code !== 0)
     throw new Error(
       `${what} exited ${run.code} after ${run.ms.toFixed(0)} ms:\n${run.output.slice(-3000)}`,
@@ -101,15 +104,15 @@ function mustSucceed(what: string, run: Spawned): Spawned {
 }
 
 /** Milliseconds from spawn to the first event that matches. */
-function at(run: Spawned, what: string, match: (e: any) => boolean): number {
+function at<E>(run: Spawned<E>, what: string, match: (e: E) => boolean): number {
   const found = run.events.find((e) => match(e.event));
   if (!found) throw new Error(`no ${what} in the output:\n${run.output.slice(-3000)}`);
   return found.at;
 }
 
 /** The sequence check's results: every key counted PER_KEY times, no alert. */
-function checkResults(ended: any): void {
-  const values = Object.values((ended?.results ?? {}) as Record<string, any[]>).flat();
+function checkResults(ended: Extract<RunEvent, { event: "ended" }> | undefined): void {
+  const values = Object.values(ended?.results ?? {}).flat() as CheckResult[];
   const counts = values.filter((v) => v.kind === "count");
   const alerts = values.filter((v) => v.kind === "alert");
   if (
@@ -236,7 +239,7 @@ async function perJobStacks(d: DockerEnv, runs: number) {
     stacks.push(stack);
     const run = mustSucceed(
       `per-job stack ${project}`,
-      await flotilla(
+      await flotilla<JobStackEvent>(
         ["run", JOB, "--target", "compose-job", "--project", project, "--json", ...JOB_ARGS],
         stack.env,
       ),
@@ -250,8 +253,12 @@ async function perJobStacks(d: DockerEnv, runs: number) {
       (e) => e.event === "log" && e.msg === "job ended",
     );
     const exited = at(run, "ended event", (e) => e.event === "ended");
-    const ended = run.events.find((e) => e.event.event === "ended")!.event;
-    if (ended.state !== "finished") throw new Error(`per-job stack ended ${JSON.stringify(ended)}`);
+    const [ended] = eventsOf(
+      run.events.map((e) => e.event),
+      "ended",
+    );
+    if (ended?.state !== "finished")
+      throw new Error(`per-job stack ended ${JSON.stringify(ended)}`);
     phases.total.push(run.ms);
     phases.beforeUp.push(up);
     phases.upToExit.push(exited - up);
@@ -292,7 +299,10 @@ async function sessionCluster(d: DockerEnv, layout: "standalone" | "session", ru
   progress(`${layout}: cluster up as ${project} on ${rest}`);
   const up = mustSucceed(
     `cluster up --layout ${layout}`,
-    await flotilla(["cluster", "up", "--layout", layout, "--project", project, "--json"], env),
+    await flotilla<ClusterUp>(
+      ["cluster", "up", "--layout", layout, "--project", project, "--json"],
+      env,
+    ),
   );
   const overview = up.events.at(-1)?.event.overview;
   progress(
@@ -304,11 +314,16 @@ async function sessionCluster(d: DockerEnv, layout: "standalone" | "session", ru
   for (let i = 0; i < runs; i++) {
     const run = mustSucceed(
       `${layout} job ${i + 1}`,
-      await flotilla(["run", JOB, "--cluster", rest, "--json", ...JOB_ARGS], env),
+      await flotilla<RunEvent>(["run", JOB, "--cluster", rest, "--json", ...JOB_ARGS], env),
     );
     const submitted = at(run, "submitted event", (e) => e.event === "submitted");
     const endedAt = at(run, "ended event", (e) => e.event === "ended");
-    checkResults(run.events.find((e) => e.event.event === "ended")!.event);
+    checkResults(
+      eventsOf(
+        run.events.map((e) => e.event),
+        "ended",
+      )[0],
+    );
     jobs.push(run.ms);
     onCluster.push(endedAt - submitted);
     toSubmitted.push(submitted);

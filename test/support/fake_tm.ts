@@ -181,6 +181,16 @@ export function fakeTaskManager({
 
 export type FakeTaskManager = ReturnType<typeof fakeTaskManager>;
 
+/**
+ * The test-only subjects of a fake TaskManager process, under the cluster's subject: where it
+ * tells its events, and where a test asks one to free its slots.
+ */
+export const fakeTaskManagerSubjects = {
+  events: (clusterId: string): string => `${subjects.cluster(clusterId)}.test.tm-events`,
+  free: (clusterId: string, tmId: string): string =>
+    `${subjects.cluster(clusterId)}.test.tm.${tmId}.free`,
+};
+
 /** The script: a fake TaskManager process that registers at the RM over NATS. */
 async function main(): Promise<void> {
   // Its configuration the way a real TaskManager reads it: what the driver set, and defaults.
@@ -195,7 +205,10 @@ async function main(): Promise<void> {
   const nc = await connect({ servers: config["nats.url"].split(",") });
   // Tests follow the process through events, and free its slots with a message.
   const tell = (event: string, detail: Record<string, unknown> = {}) =>
-    nc.publish(`flotilla.${clusterId}.test.tm-events`, JSON.stringify({ tmId, event, ...detail }));
+    nc.publish(
+      fakeTaskManagerSubjects.events(clusterId),
+      JSON.stringify({ tmId, event, ...detail }),
+    );
   const tm = fakeTaskManager({
     tmId,
     subject: subjects.taskManager(clusterId, tmId),
@@ -203,7 +216,7 @@ async function main(): Promise<void> {
     onAllocate: (a) => tell("allocated", { slotId: a.slotId, jobId: a.jobId, profile: a.profile }),
   });
   const served = serveNats(tm.app, { nc, subject: tm.subject });
-  nc.subscribe(`flotilla.${clusterId}.test.tm.${tmId}.free`, {
+  nc.subscribe(fakeTaskManagerSubjects.free(clusterId, tmId), {
     callback: () => {
       for (const slot of tm.report()) tm.free(slot.slotId);
       tell("freed");

@@ -18,7 +18,7 @@ import {
   type RunningTaskManager,
 } from "../../../components/resourcemanager/mod.ts";
 import { createClient, natsTransport, serveNats, unwrap } from "../../../components/rpc/mod.ts";
-import { fakeTaskManager, Recorder } from "../../support/fake_tm.ts";
+import { fakeTaskManager, fakeTaskManagerSubjects, Recorder } from "../../support/fake_tm.ts";
 import { connectFor, natsFor } from "../../support/tap.ts";
 
 interface Teardown {
@@ -38,7 +38,7 @@ interface TmEvent {
 /** What the fake TaskManager processes say on their events subject. */
 function tmEvents(nc: NatsConnection): Recorder<TmEvent> {
   const events = new Recorder<TmEvent>();
-  nc.subscribe(`flotilla.${clusterId}.test.tm-events`, {
+  nc.subscribe(fakeTaskManagerSubjects.events(clusterId), {
     callback: (_err, msg) => events.push(msg.json<TmEvent>()),
   });
   return events;
@@ -135,7 +135,7 @@ t.test(
 
     // The job ends; the process frees its slot and reports it with its next heartbeat.
     await unwrap(client.jobs[":jobId"].$delete({ param: { jobId: job } }));
-    nc.publish(`flotilla.${clusterId}.test.tm.${registered!.tmId}.free`);
+    nc.publish(fakeTaskManagerSubjects.free(clusterId, registered!.tmId));
     const [exit] = await exits.waitFor(
       (x) => x.length === 1,
       "the idle TaskManager to be stopped",

@@ -4,6 +4,7 @@
  * vertex's parallelism for the slots at hand, what to do about it, and when (the stabilization
  * window, on an injectable clock).
  */
+import { type Clock, systemClock } from "../core/mod.ts";
 import type { JobGraph } from "../dataflow/internal_mod.ts";
 import type { ResourceProfile } from "../protocol/mod.ts";
 
@@ -209,20 +210,17 @@ export function decide({
   return { action: "stabilize" };
 }
 
-export interface Clock {
-  now(): number;
-  setTimer(fn: () => void, ms: number): unknown;
-  clearTimer(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
+/**
+ * The system clock with timers that do not keep the process alive: a window still open when its
+ * JobManager stops must not hold the process up.
+ */
+const unrefClock: Clock = {
+  ...systemClock,
   setTimer: (fn, ms) => {
-    const handle = setTimeout(fn, ms);
+    const handle = systemClock.setTimer(fn, ms);
     (handle as { unref?: () => void }).unref?.();
     return handle;
   },
-  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
 /**
@@ -239,7 +237,7 @@ export class StabilizationWindow {
 
   constructor({
     stabilizationMs,
-    clock = systemClock,
+    clock = unrefClock,
     onElapsed,
   }: {
     stabilizationMs: number;

@@ -4,7 +4,6 @@
  */
 export {
   type Bounds,
-  type Clock,
   chooseParallelism,
   compileScheduler,
   decide,

@@ -2,11 +2,11 @@
  * What a JobManager is created with (`JobManagerOptions`), and the deadlines it takes from the
  * process's compiled config (`jobManagerDeadlinesFrom`), so no call or wait hard-codes its time.
  */
-import { type Config, configKeys, type JobId, type Logger } from "../core/mod.ts";
+import { type Clock, type Config, configKeys, type JobId, type Logger } from "../core/mod.ts";
 import type { CompletedCheckpoint, JobGraph, SnapshotStore } from "../dataflow/internal_mod.ts";
 import type { ResourceRequirements } from "../protocol/mod.ts";
 import { type CallDeadlines, callDeadlinesFrom, type Transport } from "../rpc/mod.ts";
-import type { Clock, SchedulerOptions } from "./adaptive.ts";
+import type { SchedulerOptions } from "./adaptive.ts";
 
 /** How long the JobManager's calls and waits may take. */
 export interface JobManagerDeadlines {

@@ -5,12 +5,11 @@
  * out (checkpoint, stop, redeploy restoring it, with keyed state redistributed by key groups);
  * this owns the bounds, the per-vertex parallelism and the graph built for it.
  */
-import { JobState, type Logger } from "../core/mod.ts";
+import { type Clock, JobState, type Logger } from "../core/mod.ts";
 import type { JobGraph } from "../dataflow/internal_mod.ts";
 import type { ResourceRequirements } from "../protocol/mod.ts";
 import {
   type Bounds,
-  type Clock,
   type CompiledScheduler,
   chooseParallelism,
   decide,

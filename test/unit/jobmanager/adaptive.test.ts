@@ -3,7 +3,6 @@ import t from "tap";
 import { defineJob, sinks, sources } from "../../../components/dataflow/mod.ts";
 import { sameStructure } from "../../../components/jobmanager/adaptive.ts";
 import {
-  type Clock,
   chooseParallelism,
   compileScheduler,
   decide,
@@ -12,6 +11,7 @@ import {
   slotModel,
   slotsFor,
 } from "../../../components/jobmanager/mod.ts";
+import { ManualClock } from "../../support/clock.ts";
 
 const seq = sources.sequence({ keys: 8, perKey: 10 });
 
@@ -207,59 +207,32 @@ t.test("what to do: wait, stabilize, start, keep or rescale", (t) => {
   t.end();
 });
 
-/** A clock the test moves by hand. */
-function manualClock() {
-  let now = 0;
-  const timers: { at: number; fn: () => void; id: number }[] = [];
-  let ids = 0;
-  const clock: Clock = {
-    now: () => now,
-    setTimer: (fn, ms) => {
-      const id = ++ids;
-      timers.push({ at: now + ms, fn, id });
-      return id;
-    },
-    clearTimer: (id) => {
-      const i = timers.findIndex((x) => x.id === id);
-      if (i >= 0) timers.splice(i, 1);
-    },
-  };
-  const advance = (ms: number) => {
-    now += ms;
-    for (const due of timers.filter((x) => x.at <= now)) {
-      timers.splice(timers.indexOf(due), 1);
-      due.fn();
-    }
-  };
-  return { clock, advance, pending: () => timers.length };
-}
-
 t.test(
   "the stabilization window opens on the first change and is not extended by later ones",
-  (t) => {
-    const { clock, advance, pending } = manualClock();
+  async (t) => {
+    const clock = new ManualClock();
     let elapsed = 0;
     const window = new StabilizationWindow({
       stabilizationMs: 2000,
       clock,
       onElapsed: () => elapsed++,
     });
+    const opened = clock.now();
     window.open();
-    t.equal(window.deadline, 2000);
-    advance(1500);
+    t.equal(window.deadline, opened + 2000);
+    await clock.advance(1500);
     window.open(); // another TaskManager's slots
-    t.equal(window.deadline, 2000, "the deadline stays");
-    advance(499);
+    t.equal(window.deadline, opened + 2000, "the deadline stays");
+    await clock.advance(499);
     t.equal(elapsed, 0);
-    advance(1);
+    await clock.advance(1);
     t.equal(elapsed, 1, "decides at 2000 ms after the first change");
     t.notOk(window.isOpen);
     window.open();
     window.close();
-    advance(5000);
+    await clock.advance(5000);
     t.equal(elapsed, 1, "a closed window does not fire");
-    t.equal(pending(), 0, "and leaves no timer");
-    t.end();
+    t.equal(clock.pending(), 0, "and leaves no timer");
   },
 );
 

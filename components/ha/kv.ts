@@ -17,6 +17,14 @@ export type KvChange =
   | { kind: "put"; record: KvRecord }
   | { kind: "delete"; key: string; revision: number };
 
+export interface KvWatchOptions {
+  /**
+   * Told `true` each time the watch is established (changes from then on reach `onChange`) and
+   * `false` when it lapsed (the store went away; it is started again when it is back).
+   */
+  onLive?(live: boolean): void;
+}
+
 export interface KvCallOptions {
   /** Deadline of this call, retries included. @default the store's timeout */
   timeoutMs?: number;
@@ -54,5 +62,5 @@ export interface HaKv {
    * Calls `onChange` for every later change of `key`, best effort: a watch can miss changes
    * while the store is unreachable, so callers re-read on their own schedule too.
    */
-  watch(key: string, onChange: (change: KvChange) => void): () => void;
+  watch(key: string, onChange: (change: KvChange) => void, options?: KvWatchOptions): () => void;
 }

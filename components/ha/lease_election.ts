@@ -31,6 +31,7 @@ import type {
   LeaderInfo,
   StopOptions,
 } from "./types.ts";
+import { WatchLiveness } from "./watch_liveness.ts";
 
 interface Lease {
   token: number;
@@ -59,6 +60,7 @@ export class LeaseElection implements LeaderElection {
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #sightings: LeaseSightings;
+  readonly #watch: WatchLiveness;
   #callbacks: LeaderCallbacks | undefined;
   #started = false;
   #stopped = false;
@@ -85,6 +87,7 @@ export class LeaseElection implements LeaderElection {
     this.#log = log.child({ role, holder });
     this.#clock = clock;
     this.#sightings = new LeaseSightings(clock, leaseMs);
+    this.#watch = new WatchLiveness(clock, `the watch of ${role}'s lease (holder ${holder})`);
   }
 
   start(callbacks: LeaderCallbacks): void {
@@ -96,7 +99,9 @@ export class LeaseElection implements LeaderElection {
     }
     this.#started = true;
     this.#callbacks = callbacks;
-    this.#unwatch = this.#kv.watch(this.#key, (change) => this.#onChange(change));
+    this.#unwatch = this.#kv.watch(this.#key, (change) => this.#onChange(change), {
+      onLive: (live) => this.#watch.set(live),
+    });
     this.#loop = this.#run();
   }
 
@@ -128,6 +133,10 @@ export class LeaseElection implements LeaderElection {
     };
   }
 
+  watching(timeoutMs = this.#leaseMs): Promise<void> {
+    return this.#watch.whenLive(timeoutMs);
+  }
+
   async leader(): Promise<LeaderInfo | undefined> {
     const record = await this.#kv.get(this.#key);
     const lease = record && decodeLease(record.value);
@@ -140,6 +149,7 @@ export class LeaseElection implements LeaderElection {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#unwatch?.();
+    this.#watch.end("the election was stopped");
     this.#revoke(resign ? "resigned: the election was stopped" : "stopped without resigning");
     this.#wake?.();
     await this.#loop;

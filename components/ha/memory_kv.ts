@@ -4,7 +4,7 @@
  * nats-server so what works embedded also fits a real cluster.
  */
 import { ErrorCode, FlotillaError } from "../core/mod.ts";
-import type { HaKv, KvChange, KvRecord } from "./kv.ts";
+import type { HaKv, KvChange, KvRecord, KvWatchOptions } from "./kv.ts";
 
 export interface MemoryKvOptions {
   /** Largest value accepted. @default 1 MiB, nats-server's default max_payload */
@@ -67,10 +67,11 @@ export class MemoryKv implements HaKv {
       .map(([key]) => key);
   }
 
-  watch(key: string, onChange: (change: KvChange) => void): () => void {
+  watch(key: string, onChange: (change: KvChange) => void, options?: KvWatchOptions): () => void {
     const watchers = this.#watchers.get(key) ?? new Set();
     this.#watchers.set(key, watchers);
     watchers.add(onChange);
+    options?.onLive?.(true); // in one process: live from here, and never lapses
     return () => watchers.delete(onChange);
   }
 

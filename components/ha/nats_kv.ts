@@ -7,9 +7,9 @@ import { jetstream } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm, KvWatchInclude } from "@nats-io/kv";
 import type { NatsConnection, QueuedIterator } from "@nats-io/transport-node";
 import { ErrorCode, FlotillaError, kvBucketName, type Logger, silentLogger } from "../core/mod.ts";
-import type { HaKv, KvCallOptions, KvChange, KvRecord } from "./kv.ts";
+import type { HaKv, KvCallOptions, KvChange, KvRecord, KvWatchOptions } from "./kv.ts";
 import { natsCall } from "./nats_call.ts";
-import { onReconnect } from "./reconnects.ts";
+import { onDisconnect, onReconnect } from "./reconnects.ts";
 
 export interface NatsHaOptions {
   nc: NatsConnection;
@@ -118,11 +118,21 @@ export class NatsKv implements HaKv {
     });
   }
 
-  watch(key: string, onChange: (change: KvChange) => void): () => void {
+  watch(key: string, onChange: (change: KvChange) => void, options?: KvWatchOptions): () => void {
     let stopped = false;
     let current: QueuedIterator<KvEntry> | undefined;
+    let live = false;
+    const setLive = (now: boolean) => {
+      if (now === live) return;
+      live = now;
+      options?.onLive?.(now);
+    };
     // A watch's consumer does not survive every server restart: start a fresh one on reconnect.
-    const unsubscribe = onReconnect(this.#nc, () => current?.stop());
+    const unsubscribe = onReconnect(this.#nc, () => {
+      setLive(false);
+      current?.stop();
+    });
+    const unsubscribeLost = onDisconnect(this.#nc, () => setLive(false));
     const run = async () => {
       while (!stopped && !this.#nc.isClosed()) {
         try {
@@ -138,6 +148,7 @@ export class NatsKv implements HaKv {
           });
           current = iter;
           if (stopped) iter.stop();
+          else setLive(true);
           for await (const entry of iter) {
             onChange(
               entry.operation === "PUT"
@@ -148,6 +159,7 @@ export class NatsKv implements HaKv {
         } catch (err) {
           this.#log.debug({ key, err: (err as Error).message }, "KV watch failed; retrying");
         }
+        setLive(false);
         if (!stopped) await new Promise((resolve) => setTimeout(resolve, REWATCH_MS));
       }
     };
@@ -155,6 +167,7 @@ export class NatsKv implements HaKv {
     return () => {
       stopped = true;
       unsubscribe();
+      unsubscribeLost();
       current?.stop();
     };
   }

@@ -82,6 +82,12 @@ export interface LeaderElection {
   fence(): LeaderFence;
   /** Who leads the role now (undefined when nobody holds a live lease), for any client. */
   leader(): Promise<LeaderInfo | undefined>;
+  /**
+   * Resolves once this contender watches the lease, so a resign reaches it at once instead of
+   * when the lease would have run out (after a lost connection: once the watch is back). Rejects
+   * with TIMEOUT after `timeoutMs` (@default the lease length), or when stopped first.
+   */
+  watching(timeoutMs?: number): Promise<void>;
   /** Stops contending (steps down first if leading). */
   stop(options?: StopOptions): Promise<void>;
 }

@@ -5,7 +5,6 @@
  * re-established). How soon within its lease it steps down is asserted on a manual clock in
  * test/unit/ha/step_down.test.ts.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import t, { type Test } from "tap";
 import { ErrorCode } from "../../../components/core/mod.ts";
 import { natsHaServices } from "../../../components/ha/mod.ts";
@@ -79,9 +78,9 @@ t.test("server killed and restarted: step down, re-election, fast resign again",
 
   // The standby's watch works again: a resign hands over at once.
   const standby = second.leader === a ? b : a;
-  // The standby's watch restarts in the background after the reconnect and nothing announces
-  // it: give it a moment. A watch still missing makes the order check below fail.
-  await sleep(600);
+  // The standby's watch is started again after the reconnect: once it is back, a resign reaches
+  // it at once.
+  await standby.election.watching(5000);
   const resigned = (await standby.election.leader())!;
   await second.leader.election.stop();
   const third = await standby.next("elected", LONG_LEASE_MS * 2);

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Test } from "tap";
-import { ErrorCode, StaleLeaderError } from "../../../components/core/mod.ts";
+import { ErrorCode, StaleLeaderError, subjects } from "../../../components/core/mod.ts";
 import type { HaServices, LeaderElectionOptions } from "../../../components/ha/mod.ts";
 import { Contender, firstElected } from "./contender.ts";
 import { sampleJob } from "./store_contract.ts";
@@ -28,7 +28,7 @@ export async function contender(
   const election = services.election({
     role,
     holder,
-    subject: `flotilla.test.${holder}`,
+    subject: subjects.leader("test", holder),
     leaseMs: LEASE_MS,
     renewMs: RENEW_MS,
     ...options,
@@ -57,7 +57,7 @@ export function electionContract(t: Test, setup: (t: Test) => Promise<ElectionHa
     t.throws(() => standby.election.fence(), StaleLeaderError);
     t.match(await standby.election.leader(), {
       holder: leader.holder,
-      subject: `flotilla.test.${leader.holder}`,
+      subject: subjects.leader("test", leader.holder),
       token,
       term: 1,
     });
@@ -72,9 +72,8 @@ export function electionContract(t: Test, setup: (t: Test) => Promise<ElectionHa
       const a = (await contender(t, h, "rm", "a", long)).start();
       const { token: first } = await firstElected([a], 5000);
       const b = (await contender(t, h, "rm", "b", long)).start();
-      // b's watch starts in the background and nothing announces it: give it a moment. A watch
-      // that missed the resign leaves b waiting out the 60 s lease, and the wait below fails.
-      await sleep(RENEW_MS * 2);
+      // A watch that missed the resign would leave b waiting out the 60 s lease.
+      await b.election.watching(5000);
       t.equal(b.count("elected"), 0);
       await a.election.stop();
       const elected = await b.next("elected", 5000);
@@ -85,6 +84,22 @@ export function electionContract(t: Test, setup: (t: Test) => Promise<ElectionHa
       t.equal(revoked?.tokenInside, undefined, "no token inside onRevoked");
       t.ok(revoked!.at <= elected.at, "stepped down before the successor was elected");
       t.match(await b.election.leader(), { holder: "b", token: elected.token, term: 2 });
+    },
+  );
+
+  t.test(
+    "watching(): resolves once the contender watches its lease, rejects once stopped",
+    async (t) => {
+      const h = await setup(t);
+      const a = (await contender(t, h, "rm", "a")).start();
+      await a.election.watching(5000);
+      t.pass("the watch is live");
+      await a.election.stop();
+      await t.rejects(
+        a.election.watching(5000),
+        { code: ErrorCode.CONFLICT },
+        "never, once stopped",
+      );
     },
   );
 

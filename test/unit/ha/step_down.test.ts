@@ -6,7 +6,7 @@
  */
 import t, { type Test } from "tap";
 import { ErrorCode, leaderKey, UnavailableError } from "../../../components/core/mod.ts";
-import type { HaKv, KvCallOptions, KvChange } from "../../../components/ha/kv.ts";
+import type { HaKv, KvCallOptions, KvChange, KvWatchOptions } from "../../../components/ha/kv.ts";
 import { LeaseElection } from "../../../components/ha/lease_election.ts";
 import { MemoryKv } from "../../../components/ha/memory_kv.ts";
 import { ManualClock } from "../../support/clock.ts";
@@ -65,10 +65,14 @@ class FaultyKv implements HaKv {
     await this.#gate();
     return this.#inner.keys(prefix, o);
   }
-  watch(key: string, onChange: (change: KvChange) => void) {
-    return this.#inner.watch(key, (change) => {
-      if (!this.paused) onChange(change);
-    });
+  watch(key: string, onChange: (change: KvChange) => void, options?: KvWatchOptions) {
+    return this.#inner.watch(
+      key,
+      (change) => {
+        if (!this.paused) onChange(change);
+      },
+      options,
+    );
   }
 }
 

@@ -236,6 +236,7 @@ export function dispatcherService(
         deadlines: jobManagerDeadlinesFrom(config),
         slotRequestTimeoutMs: config["slot.request.timeout"],
         scheduler: schedulerOptionsFrom(config),
+        leading: fence.active,
         log: log.child({ term: token }),
       });
       const app = dispatcherApp(dispatcher, {

@@ -63,6 +63,11 @@ export interface DispatcherOptions {
   retainedResults?: number;
   /** The cluster's scheduler settings (`jobmanager.scheduler`, ...). @default the default scheduler */
   scheduler?: SchedulerOptions;
+  /**
+   * Whether this term still leads (its fence, checked against the lease's own deadline): its
+   * JobManagers do not act on timers or late answers once it does not. @default always
+   */
+  leading?: () => boolean;
   log?: Logger;
 }
 
@@ -99,6 +104,7 @@ export function createDispatcher(options: DispatcherOptions) {
     deadlines,
     slotRequestTimeoutMs: options.slotRequestTimeoutMs ?? 300_000,
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    ...(options.leading ? { leading: options.leading } : {}),
     log,
   };
   const resourceManager: RpcClient<ResourceManagerApp> = createClient<ResourceManagerApp>(

@@ -91,6 +91,8 @@ export interface JobManagerSettings {
   deadlines: Deadlines;
   slotRequestTimeoutMs: number;
   scheduler?: SchedulerOptions;
+  /** Whether the Dispatcher's term still leads; its JobManagers stop acting once it does not. */
+  leading?: () => boolean;
   log: Logger;
 }
 
@@ -146,6 +148,7 @@ export async function runJobManager(
     snapshots: stores.snapshots,
     onCheckpoint: (cp) => stores.checkpoints.add(cp),
     slotRequestTimeoutMs: settings.slotRequestTimeoutMs,
+    ...(settings.leading ? { leading: settings.leading } : {}),
     ...deadlines,
     log,
   });

@@ -124,6 +124,7 @@ export function createJobMaster(options: JobManagerOptions) {
       ...(options.parallelism ? { parallelism: options.parallelism } : {}),
     },
     slotRequestTimeoutMs: options.slotRequestTimeoutMs ?? 300_000,
+    leading: options.leading ?? (() => true),
     taskCancellationTimeoutMs:
       options.taskCancellationTimeoutMs ?? DEFAULT_TASK_CANCELLATION_TIMEOUT_MS,
     ended: ({ error, ...end }) =>

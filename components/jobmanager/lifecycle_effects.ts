@@ -49,6 +49,8 @@ export interface LifecycleEffectsOptions {
   taskCancellationTimeoutMs: number;
   /** The job ended: its slots are back and its requirements cleared. */
   ended(outcome: LifecycleOutcome<FlotillaError>): void;
+  /** False once the Dispatcher's term is over: only the suspension is still carried out. */
+  leading(): boolean;
 }
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -81,7 +83,9 @@ export class LifecycleEffects {
    * behind the rest, so they never run inside the switch.
    */
   run(actions: readonly JobLifecycleAction[]): void {
-    this.#queue.push(...actions);
+    // A deposed JobManager does not act, whatever a timer or a late answer led to; it only
+    // quiets down when its Dispatcher suspends it.
+    this.#queue.push(...(this.#o.leading() ? actions : actions.filter(isSuspension)));
     if (this.#draining) return;
     this.#draining = true;
     try {
@@ -236,6 +240,7 @@ export class LifecycleEffects {
       trigger: (id, final) => {
         for (const tm of attempt.sourceTaskManagers())
           effects.triggerCheckpoint(tm, id, number, final).catch((err: Error) => {
+            if (!this.#o.leading()) return; // its term is over: the next leader checkpoints
             // A source that never got the trigger never sends its barrier: abort now rather
             // than at the checkpoint timeout, so the next checkpoint can start.
             log.warn({ err: err.message, checkpoint: id }, "trigger failed");
@@ -355,6 +360,11 @@ export class LifecycleEffects {
     clearTimeout(this.#cancelTimer);
     this.#cancelTimer = undefined;
   }
+}
+
+/** What a deposed JobManager still carries out: its suspension (and the state saying so). */
+function isSuspension(action: JobLifecycleAction): boolean {
+  return action.kind === "suspend" || (action.kind === "state" && action.to === JobState.SUSPENDED);
 }
 
 /** A task's error code as it came over the wire, if flotilla knows it. */

@@ -73,6 +73,12 @@ export interface JobManagerOptions extends JobManagerDeadlines {
   resourceRequirements?: ResourceRequirements;
   /** Persists bounds a PUT sets, so the next leader's JobManager keeps them; awaited by the PUT. */
   onResourceRequirements?(requirements: ResourceRequirements): Promise<void>;
+  /**
+   * Whether the JobManager's Dispatcher still leads (its term's fence): once it does not, what
+   * its timers and calls come back with is not acted on (a process resumed after a pause may run
+   * them before its step-down suspends the JobManager). @default always
+   */
+  leading?: () => boolean;
   /** For tests: the stabilization window's clock. */
   clock?: Clock;
   log?: Logger;

@@ -476,6 +476,31 @@ t.test("suspended: no outcome, and control calls are refused", async (t) => {
   t.equal(await Promise.race([s.jm.outcome, Promise.resolve(never)]), never, "no outcome");
 });
 
+t.test("once its Dispatcher's term is over it does not act, but is still suspended", async (t) => {
+  let leading = true;
+  const s = setup(t, { options: { leading: () => leading } });
+  await running(s);
+  leading = false; // the lease lapsed; the step-down has not run yet (a process resumed)
+  const failed = await s.call("POST", "/tasks/state", {
+    attempt: 0,
+    vertexId: "2-map",
+    subtask: 1,
+    state: "failed",
+    error: { code: "INTERNAL", message: "boom" },
+  });
+  t.equal(failed.status, 200, "the report is answered");
+  t.same(
+    s.taskManager.canceled.items,
+    [],
+    "no attempt is stopped: nothing goes to the TaskManager",
+  );
+  t.notMatch(await status(s), { state: "running" }, "the lifecycle took the report in");
+  s.jm.suspend();
+  t.match(await status(s), { state: "suspended" }, "the step-down still suspends it");
+  t.same(s.taskManager.freed.items, [], "no slot freed");
+  t.same(s.rm.cleared.items, [], "no requirement cleared");
+});
+
 t.test("a cancel during the restart delay ends the job at once", async (t) => {
   const graph = twoByTwo({
     restartStrategy: { type: "fixed-delay", attempts: 3, delayMs: 600_000 },

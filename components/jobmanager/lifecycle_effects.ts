@@ -139,7 +139,9 @@ export class LifecycleEffects {
         void this.#end(action.outcome);
         return;
       case "suspend":
-        this.quiesce();
+        this.quiesce(
+          "the JobManager is suspended: its Dispatcher no longer leads, the next leader's JobManager checkpoints the job",
+        );
         return;
       default: {
         const unknown: never = action;
@@ -187,13 +189,13 @@ export class LifecycleEffects {
   }
 
   /** Stops every timer and the coordinator: nothing acts for the job by itself any more. */
-  quiesce(): void {
+  quiesce(why?: string): void {
     this.#disarmSlotTimer();
     this.#clearCancelTimer();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#o.rescaler?.stop();
-    this.#o.coordinator.detach();
+    this.#o.coordinator.detach(why);
   }
 
   #awaitResources(): void {

@@ -116,11 +116,12 @@ export class CheckpointCoordinator {
   }
 
   /** The attempt ended (finished, failed or canceled): stop triggering, abort what is pending. */
-  detach(): void {
+  /** The attempt is over (or the job leaves this JobManager): a pending checkpoint is aborted. */
+  detach(reason = "the job attempt ended"): void {
     this.#attempt = undefined;
     if (this.#interval) clearInterval(this.#interval);
     this.#interval = undefined;
-    if (this.#pending) this.#abort(this.#pending, "the job attempt ended");
+    if (this.#pending) this.#abort(this.#pending, reason);
     const after = this.#afterPending;
     this.#afterPending = undefined;
     after?.();

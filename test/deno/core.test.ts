@@ -328,7 +328,7 @@ Deno.test("createLogger writes JSON lines with the block's bindings at or above 
   const lines: string[] = [];
   const log = createLogger({
     level: "info",
-    bindings: { role: "rm", cluster: "c1" },
+    bindings: { role: "resourcemanager", cluster: "c1" },
     destination: { write: (line: string) => lines.push(line) },
   });
   log.debug("hidden");
@@ -336,7 +336,7 @@ Deno.test("createLogger writes JSON lines with the block's bindings at or above 
   assert.equal(lines.length, 1);
   const entry = JSON.parse(lines[0]!);
   assert.equal(entry.msg, "registered");
-  assert.equal(entry.role, "rm");
+  assert.equal(entry.role, "resourcemanager");
   assert.equal(entry.cluster, "c1");
   assert.equal(entry.slots, 4);
   assert.equal(entry.level, 30);

@@ -28,9 +28,9 @@ t.test(
   "server paused (SIGSTOP): the leader steps down within its lease, then a new term",
   async (t) => {
     const { server, harness } = await setup(t);
-    const a = (await contender(t, harness, "rm", "a")).start();
+    const a = (await contender(t, harness, "resourcemanager", "a")).start();
     const { token: first } = await firstElected([a], 5000);
-    const b = (await contender(t, harness, "rm", "b")).start();
+    const b = (await contender(t, harness, "resourcemanager", "b")).start();
 
     process.kill(server.pid(), "SIGSTOP");
     let resumed = false;
@@ -38,7 +38,11 @@ t.test(
       if (!resumed) process.kill(server.pid(), "SIGCONT");
     });
     const revoked = await a.next("revoked", LEASE_MS * 2);
-    t.match(revoked.reason, /could not renew the lease of rm/, "stepped down during the pause");
+    t.match(
+      revoked.reason,
+      /could not renew the lease of resourcemanager/,
+      "stepped down during the pause",
+    );
     t.notOk(revoked.isLeaderInside, "isLeader() is already false inside onRevoked");
     t.equal(revoked.tokenInside, undefined);
     t.notOk(a.election.isLeader());

@@ -69,9 +69,9 @@ export function electionContract(t: Test, setup: (t: Test) => Promise<ElectionHa
       const h = await setup(t);
       // A lease far longer than the wait below: b can only be elected through the resign.
       const long = { leaseMs: 60_000, renewMs: RENEW_MS };
-      const a = (await contender(t, h, "rm", "a", long)).start();
+      const a = (await contender(t, h, "resourcemanager", "a", long)).start();
       const { token: first } = await firstElected([a], 5000);
-      const b = (await contender(t, h, "rm", "b", long)).start();
+      const b = (await contender(t, h, "resourcemanager", "b", long)).start();
       // A watch that missed the resign would leave b waiting out the 60 s lease.
       await b.election.watching(5000);
       t.equal(b.count("elected"), 0);
@@ -91,7 +91,7 @@ export function electionContract(t: Test, setup: (t: Test) => Promise<ElectionHa
     "watching(): resolves once the contender watches its lease, rejects once stopped",
     async (t) => {
       const h = await setup(t);
-      const a = (await contender(t, h, "rm", "a")).start();
+      const a = (await contender(t, h, "resourcemanager", "a")).start();
       await a.election.watching(5000);
       t.pass("the watch is live");
       await a.election.stop();
@@ -133,7 +133,7 @@ export function electionContract(t: Test, setup: (t: Test) => Promise<ElectionHa
     let bHolds = false;
     // a's lease is far longer than the waits below: taking it over means "at once".
     const a = (
-      await contender(t, h, "rm", "a", {
+      await contender(t, h, "resourcemanager", "a", {
         under: { lease: "master", held: () => aHolds },
         leaseMs: 60_000,
         renewMs: RENEW_MS,
@@ -142,9 +142,11 @@ export function electionContract(t: Test, setup: (t: Test) => Promise<ElectionHa
     const { token: first } = await firstElected([a], 5000);
     await a.election.stop({ resign: false }); // a dies: its lease stays
     aHolds = false;
-    const plain = (await contender(t, h, "rm", "plain")).start();
+    const plain = (await contender(t, h, "resourcemanager", "plain")).start();
     const b = (
-      await contender(t, h, "rm", "b", { under: { lease: "master", held: () => bHolds } })
+      await contender(t, h, "resourcemanager", "b", {
+        under: { lease: "master", held: () => bHolds },
+      })
     ).start();
     await sleep(RENEW_MS * 2); // a watch, not a wait: nobody may take it meanwhile
     t.equal(

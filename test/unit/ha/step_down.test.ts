@@ -78,7 +78,7 @@ class FaultyKv implements HaKv {
 
 function contender(t: Test, clock: ManualClock, kv: HaKv, holder: string): Contender {
   const election = new LeaseElection(kv, {
-    role: "rm",
+    role: "resourcemanager",
     holder,
     leaseMs: LEASE_MS,
     renewMs: RENEW_MS,
@@ -138,7 +138,7 @@ t.test(
       `stepped down ${Math.round(revoked.at - pausedAt)} ms after the store went away, within the ${LEASE_MS} ms lease`,
     );
     t.ok(revoked.at > pausedAt + LEASE_MS - RENEW_MS * 2, "not long before it had to");
-    t.match(revoked.reason, /could not renew the lease of rm within 1000 ms/);
+    t.match(revoked.reason, /could not renew the lease of resourcemanager within 1000 ms/);
     t.notOk(revoked.isLeaderInside);
     t.ok(
       elected.at > revoked.at,
@@ -228,7 +228,10 @@ t.test("two standbys take over the same stale lease at once: exactly one wins", 
   const clock = new ManualClock();
   const shared = new MemoryKv();
   const ghost = { holder: "ghost", subject: "", term: 7, expiresAt: clock.now() - 1, leaseMs: 100 };
-  const stale = await shared.put(leaderKey("rm"), new TextEncoder().encode(JSON.stringify(ghost)));
+  const stale = await shared.put(
+    leaderKey("resourcemanager"),
+    new TextEncoder().encode(JSON.stringify(ghost)),
+  );
   const barrier = new WriteBarrier(2); // both claims are in flight before either lands
   const b = contender(t, clock, new RacingKv(shared, barrier), "b").start();
   const c = contender(t, clock, new RacingKv(shared, barrier), "c").start();
@@ -241,14 +244,18 @@ t.test("two standbys take over the same stale lease at once: exactly one wins", 
 
 t.test("options are checked", async (t) => {
   const kv = new MemoryKv();
-  t.throws(() => new LeaseElection(kv, { role: "rm", holder: "a", leaseMs: 1000, renewMs: 950 }), {
-    code: ErrorCode.INVALID_ARGUMENT,
-    message: /renewMs \(950\) must be positive and under 90% of leaseMs \(1000\)/,
-  });
+  t.throws(
+    () =>
+      new LeaseElection(kv, { role: "resourcemanager", holder: "a", leaseMs: 1000, renewMs: 950 }),
+    {
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: /renewMs \(950\) must be positive and under 90% of leaseMs \(1000\)/,
+    },
+  );
   t.throws(() => new LeaseElection(kv, { role: "", holder: "a" }), {
     code: ErrorCode.INVALID_ARGUMENT,
   });
-  const election = new LeaseElection(kv, { role: "rm", holder: "a" });
+  const election = new LeaseElection(kv, { role: "resourcemanager", holder: "a" });
   election.start({ onElected() {}, onRevoked() {} });
   t.throws(() => election.start({ onElected() {}, onRevoked() {} }), { code: ErrorCode.CONFLICT });
   await election.stop();

@@ -5,14 +5,14 @@ import { echoBlock } from "../../support/echo_block.ts";
 
 t.test("FencingTokens admits equal or newer tokens and rejects older ones per scope", (t) => {
   const tokens = new FencingTokens();
-  tokens.admit(5, "rm");
-  tokens.admit(5, "rm");
-  tokens.admit(7, "rm");
-  t.equal(tokens.current("rm"), 7);
-  t.throws(() => tokens.admit(6, "rm"), StaleLeaderError);
+  tokens.admit(5, "resourcemanager");
+  tokens.admit(5, "resourcemanager");
+  tokens.admit(7, "resourcemanager");
+  t.equal(tokens.current("resourcemanager"), 7);
+  t.throws(() => tokens.admit(6, "resourcemanager"), StaleLeaderError);
   t.throws(
-    () => tokens.admit(6, "rm"),
-    /fencing token 6 for rm is older than the current leader's 7/,
+    () => tokens.admit(6, "resourcemanager"),
+    /fencing token 6 for resourcemanager is older than the current leader's 7/,
   );
   tokens.admit(1, "jm.job-a");
   t.equal(tokens.current("jm.job-a"), 1, "scopes are independent");

@@ -4,6 +4,7 @@
  * SlotManager (a refused allocation frees the slot for another match); nothing here throws.
  */
 import { ensureError, type Logger, type TaskManagerId } from "../core/mod.ts";
+import type { JobManagerResourceApp, TaskManagerSlotApp } from "../protocol/mod.ts";
 import {
   type ClientOptions,
   createClient,
@@ -12,7 +13,6 @@ import {
   type Transport,
   unwrap,
 } from "../rpc/mod.ts";
-import type { JobManagerResourceApp, TaskManagerSlotApp } from "../protocol/mod.ts";
 import { describeProfile } from "./profile.ts";
 import type { SlotManager } from "./slot_manager.ts";
 import type { ResourceDriver, SlotManagerAction } from "./types.ts";
@@ -58,7 +58,10 @@ export class ActionExecutor {
   taskManager(subject: string): RpcClient<TaskManagerSlotApp> {
     let client = this.#tmClients.get(subject);
     if (!client) {
-      client = createClient<TaskManagerSlotApp>(this.#o.transportFor(subject), this.#clientOptions());
+      client = createClient<TaskManagerSlotApp>(
+        this.#o.transportFor(subject),
+        this.#clientOptions(),
+      );
       this.#tmClients.set(subject, client);
     }
     return client;
@@ -71,7 +74,10 @@ export class ActionExecutor {
   #jobManager(subject: string): RpcClient<JobManagerResourceApp> {
     let client = this.#jmClients.get(subject);
     if (!client) {
-      client = createClient<JobManagerResourceApp>(this.#o.transportFor(subject), this.#clientOptions());
+      client = createClient<JobManagerResourceApp>(
+        this.#o.transportFor(subject),
+        this.#clientOptions(),
+      );
       this.#jmClients.set(subject, client);
     }
     return client;

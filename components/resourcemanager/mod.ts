@@ -29,6 +29,7 @@ export {
   type RunningTaskManager,
 } from "./drivers/process.ts";
 export { staticDriver } from "./drivers/static.ts";
+export { type ResourceManagerCore, resourceManagerHandlers } from "./handlers.ts";
 export {
   ANY_PROFILE,
   add,
@@ -48,6 +49,5 @@ export {
   type ResourceManager,
   type ResourceManagerOptions,
 } from "./resource_manager.ts";
-export { type ResourceManagerCore, resourceManagerHandlers } from "./handlers.ts";
 export { SlotManager, type SlotManagerOptions } from "./slot_manager.ts";
 export type { AffectedJob, ResourceDriver, SlotManagerAction } from "./types.ts";

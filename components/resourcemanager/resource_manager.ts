@@ -13,6 +13,11 @@ import {
   type TaskManagerId,
 } from "../core/mod.ts";
 import {
+  type ResourceManagerApp,
+  resourceManagerRoutes,
+  taskManagerHeartbeatSchema,
+} from "../protocol/mod.ts";
+import {
   HeartbeatMonitor,
   type NatsServer,
   natsTransport,
@@ -27,11 +32,6 @@ import {
 } from "./config.ts";
 import { staticDriver } from "./drivers/static.ts";
 import { ActionExecutor } from "./executor.ts";
-import {
-  type ResourceManagerApp,
-  resourceManagerRoutes,
-  taskManagerHeartbeatSchema,
-} from "../protocol/mod.ts";
 import { type ResourceManagerCore, resourceManagerHandlers } from "./handlers.ts";
 import { SlotManager } from "./slot_manager.ts";
 import type { AffectedJob, ResourceDriver } from "./types.ts";

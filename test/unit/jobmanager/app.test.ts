@@ -336,24 +336,12 @@ t.test("a failed task restarts the job by its strategy on the slots it holds", a
   const graph = twoByTwo({ restartStrategy: { type: "fixed-delay", attempts: 1, delayMs: 0 } });
   const s = setup(t, { graph });
   await running(s, 0);
-  await s.call("POST", "/tasks/state", {
-    attempt: 0,
-    vertexId: "2-map",
-    subtask: 1,
-    state: "failed",
-    error: { code: "INTERNAL", message: "boom" },
-  });
+  await s.taskFailed(0, "2-map", 1, "boom");
   await running(s, 1);
   t.match(await status(s), { state: "running", attempt: 1, restarts: 1 });
   t.same(s.rm.declared.items.length, 1, "the slots it held: no new declaration");
 
-  await s.call("POST", "/tasks/state", {
-    attempt: 1,
-    vertexId: "0-sequence-source",
-    subtask: 0,
-    state: "failed",
-    error: { code: "INTERNAL", message: "boom again" },
-  });
+  await s.taskFailed(1, "0-sequence-source", 0, "boom again");
   const outcome = await s.jm.outcome;
   t.match(outcome, {
     state: "failed",
@@ -481,13 +469,7 @@ t.test("once its Dispatcher's term is over it does not act, but is still suspend
   const s = setup(t, { options: { leading: () => leading } });
   await running(s);
   leading = false; // the lease lapsed; the step-down has not run yet (a process resumed)
-  const failed = await s.call("POST", "/tasks/state", {
-    attempt: 0,
-    vertexId: "2-map",
-    subtask: 1,
-    state: "failed",
-    error: { code: "INTERNAL", message: "boom" },
-  });
+  const failed = await s.taskFailed(0, "2-map", 1, "boom");
   t.equal(failed.status, 200, "the report is answered");
   t.same(
     s.taskManager.canceled.items,
@@ -507,13 +489,7 @@ t.test("a cancel during the restart delay ends the job at once", async (t) => {
   });
   const s = setup(t, { graph });
   await running(s);
-  await s.call("POST", "/tasks/state", {
-    attempt: 0,
-    vertexId: "2-map",
-    subtask: 0,
-    state: "failed",
-    error: { code: "INTERNAL", message: "boom" },
-  });
+  await s.taskFailed(0, "2-map", 0, "boom");
   await inState(s, JobState.RESTARTING);
   t.same((await s.call("POST", "/cancel")).status, 202);
   t.match(await s.jm.outcome, { state: "canceled", restarts: 0 }, "not after ten minutes");

@@ -225,5 +225,16 @@ export function setup(t: Teardown, { graph = twoByTwo(), options = {}, ...tm }: 
       });
   }
 
-  return { jobId, jm, app, client, rm, taskManager, call, offer, report };
+  /** One subtask of `attempt` reports it failed, as its TaskManager would. */
+  function taskFailed(attempt: number, vertexId: string, subtask: number, message: string) {
+    return call("POST", "/tasks/state", {
+      attempt,
+      vertexId,
+      subtask,
+      state: "failed",
+      error: { code: "INTERNAL", message },
+    });
+  }
+
+  return { jobId, jm, app, client, rm, taskManager, call, offer, report, taskFailed };
 }

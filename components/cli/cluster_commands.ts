@@ -33,18 +33,34 @@ function scaleOf(flags: Flags): number | undefined {
 
 /**
  * Where a layout is reached from this host: REST, or NATS where the master moves (elastic, and
- * ha, whose standby master may lead and answers on another REST port). Compose is asked where it
- * published the port: which host port that is (FLOTILLA_REST_PORT, FLOTILLA_NATS_PORT, ...) is
- * the compose file's business, not flotilla config.
+ * ha, whose standby master may lead and answers on another REST port). The engine is asked where
+ * the service's container published the port (which host port that is, FLOTILLA_REST_PORT,
+ * FLOTILLA_NATS_PORT, ..., is the compose file's business, not flotilla config): straight from
+ * the engine by compose's labels, as `ps` does, which costs a few ms where `compose port` costs a
+ * compose start (about a second with Compose v1).
  */
-async function addressOf(call: ComposeCall): Promise<string> {
+function addressOf({ layout, project }: ComposeCall): string {
   const [service, port, scheme] =
-    call.layout === "elastic" || call.layout === "ha"
+    layout === "elastic" || layout === "ha"
       ? ["nats", 4222, "nats"]
-      : [call.layout === "session" ? "dispatcher" : "master", 8081, "http"];
-  const result = await compose(call, (c, o) => c.port(service, port, o));
-  const published = /^(.*):(\d+)$/.exec(result.out.trim().split("\n")[0] ?? "");
-  if (result.exitCode !== 0 || !published) throw failed(`compose port ${service} ${port}`, result);
+      : [layout === "session" ? "dispatcher" : "master", 8081, "http"];
+  const docker = (args: string[]) => spawnSync("docker", args, { encoding: "utf8" });
+  const listed = docker([
+    "ps",
+    "-q",
+    "--filter",
+    `label=com.docker.compose.project=${project}`,
+    "--filter",
+    `label=com.docker.compose.service=${service}`,
+  ]);
+  const container = listed.stdout.trim().split("\n")[0];
+  const mapped = container ? docker(["port", container, `${port}/tcp`]) : undefined;
+  const published = /^(.*):(\d+)$/.exec(mapped?.stdout.trim().split("\n")[0] ?? "");
+  if (!published)
+    throw new FlotillaError(
+      ErrorCode.UNAVAILABLE,
+      `cannot find where ${service} of ${project} published port ${port}: ${(mapped ?? listed).stderr.trim() || "no running container"} (flotilla cluster ps --layout ${layout} shows the stack)`,
+    );
   // Published on every interface: this host reaches it on its loopback.
   const host = ["0.0.0.0", "::", "[::]"].includes(published[1]!) ? "127.0.0.1" : published[1];
   return `${scheme}://${host}:${published[2]}`;
@@ -104,7 +120,7 @@ export async function clusterCommand(
         (c, o) => c.upAll({ ...o, commandOptions: [["--scale", `${service}=${scale}`]] }), // upAll adds -d
       );
       if (result.exitCode !== 0) throw failed("compose up", result);
-      const url = await addressOf(call);
+      const url = addressOf(call);
       const overview = await waitForCluster(
         url,
         layout === "elastic" ? scale - 1 : scale,

@@ -1,10 +1,11 @@
 /**
  * The CLI's configuration, compiled once per command like a role's: flags (`--cluster`,
- * `--cluster-id`) > `FLOTILLA_*` environment > `FLOTILLA_CONFIG` file > defaults. The job
+ * `--cluster-id`, `--token-file`) > `FLOTILLA_*` environment > `FLOTILLA_CONFIG` file > defaults. The job
  * runtime (secrets, artifact cache) of this process is set from it too.
  */
 import { type Config, compileConfig, InvalidConfigError } from "../core/mod.ts";
 import { configureJobRuntime } from "../dataflow/internal_mod.ts";
+import { clientRestToken } from "../security/mod.ts";
 import { type ClusterApi, remoteCluster } from "./cluster_api.ts";
 import type { Flags } from "./io.ts";
 import { usage } from "./usage.ts";
@@ -20,6 +21,7 @@ export function configureCli(flags: Flags): Config {
         "cluster.address": text(flags.cluster),
         "cluster.id": text(flags.clusterId),
         "client.cancel-timeout": text(flags.timeout),
+        "rest.token-file": text(flags.tokenFile),
       },
     });
   } catch (err) {
@@ -44,8 +46,10 @@ export function remote(config: Config, address = config["cluster.address"]): Clu
     throw usage(
       "no cluster given: pass --cluster http://host:8081 (or nats://host:4222) or set FLOTILLA_CLUSTER_ADDRESS",
     );
+  const token = clientRestToken(config);
   return remoteCluster(address, {
     clusterId: config["cluster.id"],
     timeoutMs: config["client.timeout"],
+    ...(token ? { token } : {}),
   });
 }

@@ -9,6 +9,7 @@ import { ErrorCode, FlotillaError, subjects, toFlotillaError } from "../core/mod
 import { artifactHash } from "../dataflow/internal_mod.ts";
 import type { DispatcherApp } from "../protocol/mod.ts";
 import { createClient, httpTransport, type RpcClient, type Transport, unwrap } from "../rpc/mod.ts";
+import { withBearer } from "../security/mod.ts";
 
 export interface Uploaded {
   artifact: string;
@@ -75,12 +76,19 @@ function api(target: string, client: RpcClient<DispatcherApp>, close = async () 
   };
 }
 
-/** `timeoutMs`: deadline of one request (config `client.timeout`). */
+/**
+ * `timeoutMs`: deadline of one request (config `client.timeout`); `token`: the REST token every
+ * request carries (config `rest.token-file`).
+ */
 export function remoteCluster(
   url: string,
-  { clusterId = "default", timeoutMs = 30_000 }: { clusterId?: string; timeoutMs?: number } = {},
+  {
+    clusterId = "default",
+    timeoutMs = 30_000,
+    token,
+  }: { clusterId?: string; timeoutMs?: number; token?: string } = {},
 ): ClusterApi {
-  if (/^(nats|tls):\/\//.test(url)) return natsCluster(url, clusterId, timeoutMs);
+  if (/^(nats|tls):\/\//.test(url)) return natsCluster(url, clusterId, timeoutMs, token);
   if (!/^https?:\/\//.test(url))
     throw Object.assign(
       new FlotillaError(
@@ -91,7 +99,7 @@ export function remoteCluster(
     );
   const base = url.replace(/\/+$/, "");
   const transport = explained(
-    httpTransport(base),
+    withBearer(httpTransport(base), token),
     (cause) =>
       `cannot reach the cluster at ${base} (${cause.message}): is it running? check --cluster / FLOTILLA_CLUSTER_ADDRESS`,
   );
@@ -102,7 +110,12 @@ export function remoteCluster(
 }
 
 /** The Dispatcher's API on `flotilla.<clusterId>.dispatcher`, connecting on the first call. */
-function natsCluster(url: string, clusterId: string, timeoutMs: number): ClusterApi {
+function natsCluster(
+  url: string,
+  clusterId: string,
+  timeoutMs: number,
+  token: string | undefined,
+): ClusterApi {
   const subject = subjects.dispatcher(clusterId);
   let connection: Promise<{ nc: NatsConnection; transport: Transport }> | undefined;
   const connected = () => {
@@ -110,7 +123,7 @@ function natsCluster(url: string, clusterId: string, timeoutMs: number): Cluster
       const { connect } = await import("@nats-io/transport-node");
       const { natsTransport } = await import("../rpc/mod.ts");
       const nc = await connect({ servers: url, name: "flotilla-cli", maxReconnectAttempts: 2 });
-      return { nc, transport: natsTransport(nc, subject) };
+      return { nc, transport: withBearer(natsTransport(nc, subject), token) };
     })().catch((err: unknown) => {
       throw new ClusterUnreachableError(
         `cannot reach the cluster at ${url} (${(err as Error).message}): is it running? check --cluster / FLOTILLA_CLUSTER_ADDRESS`,

@@ -78,6 +78,10 @@ export function program(io: ProgramIo): CAC {
         .option(
           "--cluster-id <id>",
           "With a nats:// address: the cluster's id (cluster.id; default: default)",
+        )
+        .option(
+          "--token-file <file>",
+          "File of the REST token to send (rest.token-file; default: the one a cluster on this machine generated)",
         ),
     );
 

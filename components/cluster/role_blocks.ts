@@ -41,6 +41,8 @@ export interface RoleContext {
   clusterId: string;
   /** Names this process in leader leases. */
   holder: string;
+  /** Puts a REST app behind this process's token check (`restGuardFrom`). */
+  guardRest: (app: FetchApp) => FetchApp;
 }
 
 /** The flotilla program this process runs (bin/flotilla.js or a bundle): driven TMs run it too. */
@@ -239,13 +241,16 @@ export function dispatcherService(
         leading: fence.active,
         log: log.child({ term: token }),
       });
-      const app = dispatcherApp(dispatcher, {
-        config: {
-          "cluster.id": clusterId,
-          "heartbeat.interval": config["heartbeat.interval"],
-          "heartbeat.timeout": config["heartbeat.timeout"],
-        },
-      });
+      // Guarded on NATS as on HTTP: the CLI reaches it either way, with the same token.
+      const app = ctx.guardRest(
+        dispatcherApp(dispatcher, {
+          config: {
+            "cluster.id": clusterId,
+            "heartbeat.interval": config["heartbeat.interval"],
+            "heartbeat.timeout": config["heartbeat.timeout"],
+          },
+        }),
+      );
       termApp = app;
       const served = termFabric.serve(subjects.dispatcher(clusterId), app);
       void dispatcher

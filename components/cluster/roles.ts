@@ -11,7 +11,8 @@ import { configureJobRuntime } from "../dataflow/internal_mod.ts";
 import { natsHaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
 import type { JobOutcome } from "../protocol/mod.ts";
-import { type HttpServer, serveHttp } from "../rpc/mod.ts";
+import { type FetchApp, type HttpServer, serveHttp } from "../rpc/mod.ts";
+import { restGuardFrom } from "../security/mod.ts";
 import { startAuto } from "./auto_role.ts";
 import { natsFabric } from "./fabric.ts";
 import { runJobMode } from "./job_mode.ts";
@@ -48,7 +49,11 @@ export interface RunningRole {
  * `mini`: every block in this process (a MiniCluster, no NATS, memory stores), its REST API on
  * `rest.port`, so the CLI's job commands work against it like against a real cluster.
  */
-async function startMini(config: Config, log: Logger): Promise<RunningRole> {
+async function startMini(
+  config: Config,
+  log: Logger,
+  guard: (app: FetchApp) => FetchApp,
+): Promise<RunningRole> {
   const mini = await startMiniCluster({
     clusterId: config["cluster.id"],
     taskManagers: 1,
@@ -60,7 +65,7 @@ async function startMini(config: Config, log: Logger): Promise<RunningRole> {
       connect({ servers: (servers ?? config["nats.url"]).split(",") }),
     log,
   });
-  const http = await serveHttp(mini.rest, {
+  const http = await serveHttp(guard(mini.rest), {
     port: config["rest.port"],
     hostname: config["rest.address"],
   });
@@ -77,7 +82,11 @@ async function startMini(config: Config, log: Logger): Promise<RunningRole> {
 
 export async function startRole(role: Role, config: Config, log: Logger): Promise<RunningRole> {
   configureJobRuntime(config);
-  if (role === "mini") return startMini(config, log.child({ role }));
+  // Roles that serve the REST API check its tokens; read (or generated) once, before anything starts.
+  const guardRest = ["mini", "master", "dispatcher", "auto"].includes(role)
+    ? restGuardFrom(config, log.child({ role }))
+    : (app: FetchApp) => app;
+  if (role === "mini") return startMini(config, log.child({ role }), guardRest);
   const clusterId = config["cluster.id"];
   const nc = await connect({
     servers: config["nats.url"].split(","),
@@ -97,6 +106,7 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
     holder:
       config["cluster.instance-id"] ||
       `${role === "auto" ? hostname() : role}-${newTaskManagerId().slice(3)}`,
+    guardRest,
   };
   if (role === "auto") {
     const auto = await startAuto(ctx);

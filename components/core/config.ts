@@ -98,8 +98,37 @@ export const configKeys = {
   ),
   "heartbeat.interval": key(duration, 1000, "How often blocks ping the blocks they depend on."),
   "heartbeat.timeout": key(duration, 5000, "Silence after which a target counts as lost."),
-  "rest.address": key(z.string().min(1), "0.0.0.0", "Address the REST/HTTP endpoint binds to."),
+  "rest.address": key(
+    z.string().min(1),
+    "127.0.0.1",
+    "Address the REST/HTTP endpoint binds to. The images set 0.0.0.0 (a container's port is published by compose, on 127.0.0.1 unless FLOTILLA_REST_BIND says otherwise).",
+  ),
   "rest.port": key(port, 8081, "Port of the REST/HTTP endpoint (0 picks a free one)."),
+  "rest.authentication": key(
+    z.enum(["token", "none"]),
+    "token",
+    "token: every REST route but /healthz needs a bearer token (rest.token-file, rest.read-token-file). none: no check at all, for a REST port that only a trusted proxy reaches; the process warns at start.",
+  ),
+  "rest.token-file": key(
+    z.string(),
+    "",
+    "File of the admin REST token (one per line; several while rotating): it may read everything and upload, submit, cancel, stop, savepoint and rescale. A server without one generates a token into credentials.dir and logs the file's path; the CLI sends the token of this file (flag --token-file), or else of the one generated for cluster.id, if there is one.",
+  ),
+  "rest.read-token-file": key(
+    z.string(),
+    "",
+    "File of read-only REST tokens (one per line): every GET route, nothing that changes state. Empty: no read-only tokens.",
+  ),
+  "web.submit.enable": key(
+    z.union([z.boolean(), z.enum(["true", "false"]).transform((text) => text === "true")]),
+    true,
+    "false: the REST API refuses artifact uploads and job submissions (403), as Flink's web.submit.enable does; jobs already running can still be listed, canceled and stopped.",
+  ),
+  "credentials.dir": key(
+    z.string(),
+    "",
+    "Where this machine keeps a cluster's generated credentials: the REST token a server generates without rest.token-file, and what flotilla secrets (and cluster up) generate for the compose layouts, which mount them as compose secrets. Empty: ~/.flotilla/<cluster.id>.",
+  ),
   "health.port": key(
     port,
     0,

@@ -9,6 +9,8 @@ export const ErrorCode = {
   BAD_ENVELOPE: "BAD_ENVELOPE",
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
   INVALID_CONFIG: "INVALID_CONFIG",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  FORBIDDEN: "FORBIDDEN",
   NOT_FOUND: "NOT_FOUND",
   JOB_NOT_FOUND: "JOB_NOT_FOUND",
   CONFLICT: "CONFLICT",
@@ -28,6 +30,8 @@ export const statusOf: Record<ErrorCode, number> = {
   BAD_ENVELOPE: 400,
   INVALID_ARGUMENT: 400,
   INVALID_CONFIG: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
   CONFLICT: 409,
@@ -154,6 +158,8 @@ export function typedError(code: ErrorCode, message: string): FlotillaError {
 }
 
 export function codeForStatus(status: number): ErrorCode {
+  if (status === 401) return ErrorCode.UNAUTHORIZED;
+  if (status === 403) return ErrorCode.FORBIDDEN;
   if (status === 404) return ErrorCode.NOT_FOUND;
   if (status === 409) return ErrorCode.CONFLICT;
   if (status === 413) return ErrorCode.PAYLOAD_TOO_LARGE;

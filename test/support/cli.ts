@@ -8,6 +8,7 @@ import type {
   JobSummary,
   VertexDetails,
 } from "../../components/protocol/mod.ts";
+import { TOKEN_ENV } from "./rest_token.ts";
 
 export const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -26,7 +27,8 @@ export function flotilla(
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
-      env: { ...process.env, ...env },
+      // The test clusters' token, as a user who exported FLOTILLA_REST_TOKEN_FILE has it.
+      env: { ...process.env, ...TOKEN_ENV, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

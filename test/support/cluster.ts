@@ -13,6 +13,7 @@ import { httpTransport, type Transport, unwrap } from "../../components/rpc/mod.
 import { freePort, type NatsServer, onProcessEnd } from "./nats.ts";
 import { until } from "./poll.ts";
 import { type DispatcherRest, dispatcherRest, type RestCall, restCall } from "./rest.ts";
+import { authorized, TOKEN_ENV } from "./rest_token.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -88,16 +89,17 @@ export async function clusterFor(
     FLOTILLA_HEARTBEAT_INTERVAL: "250",
     FLOTILLA_HEARTBEAT_TIMEOUT: "1500",
     FLOTILLA_HA_LEASE: "1500",
+    ...TOKEN_ENV,
     ...extra,
   };
   const rest = `http://127.0.0.1:${port}`;
   // Follows `cluster.rest`, which a test may move to another master.
-  const transport: Transport = {
+  const transport: Transport = authorized({
     get target() {
       return cluster.rest;
     },
     send: (request, timeoutMs) => httpTransport(cluster.rest).send(request, timeoutMs),
-  };
+  });
   const children: ChildProcess[] = [];
   t.teardown(async () => {
     for (const child of children) child.kill("SIGKILL");

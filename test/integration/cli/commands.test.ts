@@ -14,6 +14,7 @@ import { clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
 import { dispatcherRest } from "../../support/rest.ts";
+import { authorized, TOKEN_ENV } from "../../support/rest_token.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
 
@@ -28,9 +29,12 @@ const JOB_ID = /[0-9a-f]{32}/;
 t.setTimeout(300_000);
 
 /** The caller's cluster settings are left out: every command here says where it goes. */
-const ENV = Object.fromEntries(
-  Object.entries(process.env).filter(([key]) => !/^FLOTILLA_(CLUSTER|NATS_URL)/.test(key)),
-);
+const ENV = {
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !/^FLOTILLA_(CLUSTER|NATS_URL)/.test(key)),
+  ),
+  ...TOKEN_ENV,
+};
 
 interface Outcome {
   code: number | null;
@@ -107,7 +111,7 @@ async function waitForJob(
   what: string,
   timeoutMs = 30_000,
 ): Promise<JobDetails> {
-  const dispatcher = dispatcherRest(httpTransport(rest));
+  const dispatcher = dispatcherRest(authorized(httpTransport(rest)));
   let last: JobDetails | undefined;
   const check = async () => {
     last = await dispatcher.job(jobId);

@@ -10,6 +10,7 @@ import { httpTransport } from "../../../components/rpc/mod.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
 import { dispatcherRest } from "../../support/rest.ts";
+import { AUTH_HEADERS, authorized } from "../../support/rest_token.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
 
@@ -30,7 +31,7 @@ async function withStandby(t: Test) {
     cluster,
     leader: cluster.processes[0]!,
     standby,
-    standbyRest: dispatcherRest(httpTransport(standby)),
+    standbyRest: dispatcherRest(authorized(httpTransport(standby))),
   };
 }
 
@@ -69,7 +70,7 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
     args: { keys: "8", perKey: "6000", rate: "2000" },
   });
   const parallelism = async (rest: string) => {
-    const res = await fetch(`${rest}/jobs/${jobId}`);
+    const res = await fetch(`${rest}/jobs/${jobId}`, { headers: AUTH_HEADERS });
     if (res.status !== 200) return undefined;
     const body = (await res.json()) as JobDetails;
     if (body.state !== "running" || body.vertices.some((v) => v.tasks.running !== v.parallelism))
@@ -98,7 +99,9 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
   leader.kill("SIGKILL");
 
   await at(standby, { sequence: 4, "check-sequences": 2 }, "the recovered job at the PUT's bounds");
-  const requirements = await (await fetch(`${standby}/jobs/${jobId}/resource-requirements`)).json();
+  const requirements = await (
+    await fetch(`${standby}/jobs/${jobId}/resource-requirements`, { headers: AUTH_HEADERS })
+  ).json();
   t.match(
     requirements,
     { "check-sequences": { parallelism: { lowerBound: 1, upperBound: 2 } } },

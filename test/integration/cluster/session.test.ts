@@ -4,6 +4,7 @@
  */
 import t from "tap";
 import { clusterFor } from "../../support/cluster.ts";
+import { TEST_TOKEN } from "../../support/rest_token.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
 import { restBadInput } from "./rest_contract.ts";
@@ -46,7 +47,10 @@ t.test(
         raw !== undefined
           ? fetch(cluster.rest + path, {
               method,
-              headers: { "content-type": "application/json" },
+              headers: {
+                "content-type": "application/json",
+                authorization: `Bearer ${TEST_TOKEN}`,
+              },
               body: raw,
             }).then(async (r) => ({ status: r.status, body: await r.json() }))
           : cluster.call(method, path, body),

@@ -1,0 +1,105 @@
+/**
+ * The REST API's gate: every route but `/healthz` needs `Authorization: Bearer <token>`, checked
+ * in constant time by Hono's `bearerAuth`. A `read` token may GET; an `admin` token may also
+ * upload, submit, cancel, stop, savepoint and rescale. With submission off (Flink's
+ * `web.submit.enable: false`) uploads and submissions are refused whatever the token. Refusals
+ * are `{errors, code}`: 401 UNAUTHORIZED, 403 FORBIDDEN, 400 BAD_REQUEST for a malformed header.
+ */
+import { Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { timingSafeEqual } from "hono/utils/buffer";
+import { ErrorCode, type WireError } from "../core/mod.ts";
+import type { FetchApp } from "../rpc/mod.ts";
+
+export type RestScope = "read" | "admin";
+
+export interface RestTokens {
+  /** Tokens that may do everything. At least one. */
+  admin: readonly string[];
+  /** Tokens that may read (GET) only. */
+  read?: readonly string[];
+}
+
+export interface RestGuardOptions {
+  /** Who may call; undefined lets every caller do everything (`rest.authentication: none`). */
+  tokens?: RestTokens;
+  /** False refuses artifact uploads and job submissions. @default true */
+  submit?: boolean;
+}
+
+const OPEN_PATHS = new Set(["/healthz"]);
+const READS = new Set(["GET", "HEAD"]);
+/** The routes that bring code into the cluster. */
+const SUBMISSIONS = new Set(["/artifacts", "/jobs"]);
+
+type GuardEnv = { Variables: { scope: RestScope } };
+
+const refusal = (code: ErrorCode, message: string): WireError => ({ errors: [message], code });
+
+/** `app` behind the gate. */
+export function guardRest(app: FetchApp, { tokens, submit = true }: RestGuardOptions): FetchApp {
+  if (tokens && tokens.admin.length === 0)
+    throw new Error("guardRest: at least one admin token is needed");
+  const guard = new Hono<GuardEnv>();
+  guard.use("*", async (c, next) => {
+    if (OPEN_PATHS.has(c.req.path)) return app.fetch(c.req.raw);
+    await next();
+  });
+  if (tokens) {
+    const scopeOf = async (token: string): Promise<RestScope | undefined> => {
+      // Every token is compared (hashed, in constant time): how many match says nothing.
+      let scope: RestScope | undefined;
+      for (const admin of tokens.admin) if (await timingSafeEqual(admin, token)) scope = "admin";
+      for (const read of tokens.read ?? [])
+        if ((await timingSafeEqual(read, token)) && !scope) scope = "read";
+      return scope;
+    };
+    guard.use(
+      "*",
+      bearerAuth<GuardEnv>({
+        verifyToken: async (token, c) => {
+          const scope = await scopeOf(token);
+          if (scope) c.set("scope", scope);
+          return scope !== undefined;
+        },
+        noAuthenticationHeader: {
+          message: refusal(
+            ErrorCode.UNAUTHORIZED,
+            "this REST API needs a token: send 'Authorization: Bearer <token>' (the CLI sends the one in FLOTILLA_REST_TOKEN_FILE or --token-file)",
+          ),
+        },
+        invalidAuthenticationHeader: {
+          message: refusal(
+            ErrorCode.BAD_REQUEST,
+            "the Authorization header must be 'Bearer <token>'",
+          ),
+        },
+        invalidToken: {
+          message: refusal(ErrorCode.UNAUTHORIZED, "this token is not valid for this cluster"),
+        },
+      }),
+    );
+  }
+  guard.use("*", async (c, next) => {
+    const writes = !READS.has(c.req.method);
+    if (writes && tokens && c.get("scope") !== "admin")
+      return c.json(
+        refusal(
+          ErrorCode.FORBIDDEN,
+          `a read-only token may not ${c.req.method} ${c.req.path}: it needs an admin token`,
+        ),
+        403,
+      );
+    if (!submit && c.req.method === "POST" && SUBMISSIONS.has(c.req.path))
+      return c.json(
+        refusal(
+          ErrorCode.FORBIDDEN,
+          "this cluster does not take jobs over REST (web.submit.enable: false)",
+        ),
+        403,
+      );
+    await next();
+  });
+  guard.all("*", (c) => app.fetch(c.req.raw));
+  return guard;
+}

@@ -1,6 +1,6 @@
 /**
- * `flotilla cluster up|down|ps|logs --layout <name>` and `run --target compose-job`: the compose
- * layouts driven from Node. `up` waits (with progress) until the REST API answers and the
+ * `flotilla cluster up|down|ps|logs|secrets --layout <name>` and `run --target compose-job`: the
+ * compose layouts driven from Node; `secrets` makes the credentials the layouts mount. `up` waits (with progress) until the REST API answers and the
  * TaskManagers registered; a per-job stack exits with the job's exit code and is removed after.
  */
 import { spawnSync } from "node:child_process";
@@ -11,6 +11,7 @@ import { type Config, configEnv, ErrorCode, FlotillaError } from "../core/mod.ts
 import { configureJobRuntime, type JobPlan } from "../dataflow/internal_mod.ts";
 import type { ClusterOverview } from "../protocol/mod.ts";
 import { unwrap } from "../rpc/mod.ts";
+import { CLUSTER_SECRETS, credentialsDir, ensureClusterSecrets } from "../security/mod.ts";
 import { remote } from "./cli_config.ts";
 import { type ComposeCall, compose, failed } from "./compose.ts";
 import type { Flags, Output } from "./io.ts";
@@ -108,9 +109,32 @@ export async function clusterCommand(
   if (layout === "job" && action === "up")
     throw usage("the job layout runs one job: use flotilla run <job> --target compose-job");
   const project = projectOf(flags, layout);
-  const call = { layout, project };
+  // Where the compose files find the cluster's secrets (their default is ~/.flotilla/default).
+  const credentials = credentialsDir(config);
+  const call = { layout, project, env: { FLOTILLA_CREDENTIALS_DIR: credentials } };
   switch (action) {
+    case "secrets": {
+      const secrets = ensureClusterSecrets(credentials, { rotate: flags.rotate === true });
+      if (out.json) out.event(secrets);
+      else {
+        out.line(
+          secrets.generated.length
+            ? `generated ${secrets.generated.join(", ")} in ${secrets.dir}`
+            : `${secrets.dir} has every secret already (--rotate makes new ones)`,
+        );
+        for (const [name, file] of Object.entries(secrets.files))
+          out.line(`  ${file}: ${CLUSTER_SECRETS[name as keyof typeof CLUSTER_SECRETS]}`);
+        if (flags.rotate === true)
+          out.line(
+            "running stacks read them at start: docker compose ... up -d --force-recreate takes the new ones",
+          );
+      }
+      return 0;
+    }
     case "up": {
+      const secrets = ensureClusterSecrets(credentials);
+      if (!out.json && secrets.generated.length)
+        out.line(`generated ${secrets.generated.join(", ")} in ${secrets.dir}`);
       // elastic scales its identical nodes (one becomes the master); the others their TMs.
       const service = layout === "elastic" ? "node" : "taskmanager";
       const scale = scaleOf(flags) ?? (layout === "session" ? 0 : layout === "elastic" ? 3 : 2);
@@ -181,7 +205,7 @@ export async function clusterCommand(
       return result.exitCode === 0 ? 0 : 1;
     }
     default:
-      throw usage(`unknown cluster action '${action}': use up, down, ps or logs`);
+      throw usage(`unknown cluster action '${action}': use up, down, ps, logs or secrets`);
   }
 }
 

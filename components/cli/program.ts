@@ -191,8 +191,9 @@ export function program(io: ProgramIo): CAC {
     cli
       .command(
         "cluster <action>",
-        "Run a compose layout: up (waits until ready), down, ps, logs. Needs Docker Compose v2 or v1.",
+        "Run a compose layout: up (waits until ready), down, ps, logs; secrets makes the credentials the layouts mount (up does it too). Needs Docker Compose v2 or v1.",
       )
+      .option("--rotate", "secrets: replace every secret with a new one")
       .option("--layout <name>", "standalone, session, job, elastic or ha (default: standalone)")
       .option(
         "--scale <n>",
@@ -205,7 +206,8 @@ export function program(io: ProgramIo): CAC {
         "flotilla cluster up --layout elastic --scale 4   # then --cluster nats://127.0.0.1:4222",
       )
       .example("flotilla cluster up --layout ha         # standby master; reach it over NATS too")
-      .example("flotilla cluster down --layout standalone"),
+      .example("flotilla cluster down --layout standalone")
+      .example("flotilla cluster secrets   # before docker compose -f compose/<layout>.yml up"),
   ).action(command("clusterCommand"));
 
   cli

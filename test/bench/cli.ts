@@ -17,6 +17,7 @@ import { bundleIsFresh } from "../../bin/bundle_fresh.js";
 import { remoteCluster } from "../../components/cli/cluster_api.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
 import { freePort } from "../support/nats.ts";
+import { TEST_TOKEN, TOKEN_ENV } from "../support/rest_token.ts";
 import { numberFlag } from "./measure.ts";
 import { type BenchResult, percentile } from "./report.ts";
 
@@ -30,7 +31,7 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith("FLOTILLA_")),
   );
-  return { ...env, FLOTILLA_LOG_LEVEL: "error", ...extra };
+  return { ...env, FLOTILLA_LOG_LEVEL: "error", ...TOKEN_ENV, ...extra };
 }
 
 /** Milliseconds from spawn to exit; throws unless it exited 0 and printed what `expect` wants. */
@@ -169,7 +170,7 @@ async function bundleAndUpload(uploads: number): Promise<BenchResult[]> {
   progress("starting flotilla start mini");
   const { url, child } = await startMini();
   try {
-    const cluster = remoteCluster(url);
+    const cluster = remoteCluster(url, { token: TEST_TOKEN });
     // A warm repeat sends the same bytes, which the cluster already has: the client asks for
     // them by hash and skips the POST. A unique trailing comment forces a real upload.
     const once = async (fresh?: number) => {

@@ -26,6 +26,7 @@ import { fileURLToPath } from "node:url";
 import { bundleIsFresh } from "../../bin/bundle_fresh.js";
 import type { CheckResult } from "../../examples/sequence-check.ts";
 import { type ClusterUp, eventsOf, type JobStackEvent, type RunEvent } from "../support/cli.ts";
+import { testCredentials } from "../support/compose.ts";
 import { type DockerEnv, docker, ensureDocker, ROLES } from "../support/docker.ts";
 import { freePort } from "../support/nats.ts";
 import { numberFlag } from "./measure.ts";
@@ -286,6 +287,8 @@ async function sessionCluster(d: DockerEnv, layout: "standalone" | "session", ru
     ...d.composeEnv,
     FLOTILLA_REST_PORT: String(port),
     FLOTILLA_CLUSTER_ID: clusterId,
+    // The secrets cluster up would make, in a temporary dir rather than ~/.flotilla.
+    FLOTILLA_CREDENTIALS_DIR: testCredentials(project),
     ...(layout === "session" ? { FLOTILLA_NETWORK: project } : {}),
   };
   const stack: Stack = {

@@ -5,12 +5,18 @@
  * only published port of the elastic layout).
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { subjects } from "../../components/core/mod.ts";
 import { natsTransport, type Transport } from "../../components/rpc/mod.ts";
+import { ensureClusterSecrets } from "../../components/security/mod.ts";
 import { ROOT } from "./cli.ts";
 import { docker } from "./docker.ts";
+import { onProcessEnd } from "./nats.ts";
 import { type DispatcherRest, dispatcherRest, type RestCall, restCall } from "./rest.ts";
+import { authorized, TEST_TOKEN } from "./rest_token.ts";
 
 export interface ComposeResult {
   code: number | null;
@@ -52,7 +58,25 @@ export interface ComposeProject {
   down(): Promise<{ result: ComposeResult; left: string[] }>;
 }
 
-export function composeProject({ file, project, env }: ComposeProjectOptions): ComposeProject {
+/**
+ * A project's credentials dir (FLOTILLA_CREDENTIALS_DIR): the secrets `flotilla cluster secrets`
+ * makes, its admin token the test token (so `authorized` transports and CLI runs get in).
+ */
+export function testCredentials(project: string): string {
+  const dir = join(CREDENTIALS_ROOT, project);
+  const { files } = ensureClusterSecrets(dir);
+  writeFileSync(files["rest-token"], `${TEST_TOKEN}\n`, { mode: 0o644 });
+  return dir;
+}
+const CREDENTIALS_ROOT = mkdtempSync(join(tmpdir(), "flotilla-credentials-"));
+onProcessEnd(() => rmSync(CREDENTIALS_ROOT, { recursive: true, force: true }));
+
+export function composeProject({
+  file,
+  project,
+  env: given,
+}: ComposeProjectOptions): ComposeProject {
+  const env = { FLOTILLA_CREDENTIALS_DIR: testCredentials(project), ...given };
   const compose = async (...args: string[]): Promise<ComposeResult> => {
     const [cmd, pre] = await composeCommand();
     return new Promise((resolve) => {
@@ -105,11 +129,12 @@ export function composeProject({ file, project, env }: ComposeProjectOptions): C
 }
 
 /**
- * GET on a node's own port 8081, from inside its container (elastic nodes publish no port): the
+ * GET on a node's own port 8081, from inside its container (with the token mounted there) (elastic nodes publish no port): the
  * parsed body, or undefined when the node did not answer with JSON.
  */
 export async function inside(id: string, path: string, timeoutMs = 15_000): Promise<unknown> {
-  const script = `fetch("http://127.0.0.1:8081${path}").then((r) => r.text()).then(console.log, () => process.exit(1))`;
+  // With the admin token the container has as a compose secret, for the routes that need one.
+  const script = `const token = require("fs").readFileSync("/run/secrets/rest-token", "utf8").trim(); fetch("http://127.0.0.1:8081${path}", { headers: { authorization: "Bearer " + token } }).then((r) => r.text()).then(console.log, () => process.exit(1))`;
   const r = await docker(["exec", id, "node", "-e", script], { timeoutMs });
   if (r.code !== 0) return undefined;
   try {
@@ -144,7 +169,7 @@ export async function natsRest(
     reconnectTimeWait: 200,
     name: "flotilla-test",
   });
-  const transport = natsTransport(nc, subjects.dispatcher(clusterId));
+  const transport = authorized(natsTransport(nc, subjects.dispatcher(clusterId)));
   return {
     ...dispatcherRest(transport, { timeoutMs }),
     nc,

@@ -9,10 +9,11 @@
 import t, { type Test } from "tap";
 import type { JobDetails } from "../../../components/protocol/mod.ts";
 import { type ClusterUp, eventOf, events, flotilla, type JobList } from "../../support/cli.ts";
-import { composeProject } from "../../support/compose.ts";
+import { composeProject, testCredentials } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
+import { AUTH_HEADERS } from "../../support/rest_token.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 
 t.setTimeout(600_000);
@@ -27,6 +28,7 @@ const natsVersion = (await docker(["run", "--rm", d.composeEnv.FLOTILLA_NATS_IMA
 const [, minor] = (natsVersion.match(/v2\.(\d+)/) ?? []).map(Number);
 const env: Record<string, string> = {
   ...d.composeEnv,
+  FLOTILLA_CREDENTIALS_DIR: testCredentials(project),
   FLOTILLA_REST_PORT: String(restPort),
   FLOTILLA_STANDBY_REST_PORT: String(standbyPort),
   FLOTILLA_NATS_PORT: String(natsPort),
@@ -55,7 +57,7 @@ t.teardown(async () => {
 async function restStatus(): Promise<{ master: number; "master-standby": number }> {
   const [master, standby] = await Promise.all(
     [restPort, standbyPort].map((port) =>
-      fetch(`http://127.0.0.1:${port}/jobs`).then(
+      fetch(`http://127.0.0.1:${port}/jobs`, { headers: AUTH_HEADERS }).then(
         (r) => r.status,
         () => 0,
       ),

@@ -5,9 +5,11 @@
  */
 import t from "tap";
 import { type ClusterUp, events, eventsOf, flotilla } from "../../support/cli.ts";
+import { testCredentials } from "../../support/compose.ts";
 import { docker, ensureDocker, inspect } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
+import { AUTH_HEADERS } from "../../support/rest_token.ts";
 
 t.setTimeout(600_000);
 
@@ -18,6 +20,7 @@ const clusterId = `s${port}`;
 const rest = `http://127.0.0.1:${port}`;
 const env = {
   ...d.composeEnv,
+  FLOTILLA_CREDENTIALS_DIR: testCredentials(project),
   FLOTILLA_REST_PORT: String(port),
   FLOTILLA_CLUSTER_ID: clusterId,
   FLOTILLA_NETWORK: project,
@@ -112,7 +115,7 @@ t.test("idle containers are removed after the timeout", async (t) => {
     { timeoutMs: 40_000, intervalMs: 1000 },
   );
   t.same(await taskManagers(), []);
-  const overview = await (await fetch(`${rest}/overview`)).json();
+  const overview = await (await fetch(`${rest}/overview`, { headers: AUTH_HEADERS })).json();
   t.equal(overview.taskmanagers, 0);
 });
 

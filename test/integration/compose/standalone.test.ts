@@ -1,12 +1,16 @@
 /**
  * compose/standalone.yml end to end, on a real Docker daemon with the project's own images,
  * driven the way a user drives it: `flotilla cluster up|down` and `flotilla run --cluster`.
- * Word count with the right counts; scaling to 3 TaskManagers adds their slots; `docker kill` of a
+ * Word count with the right counts; the REST API takes only the tokens `cluster up` generated; scaling to 3 TaskManagers adds their slots; `docker kill` of a
  * TaskManager mid-job recovers with exactly-once results; `down` leaves nothing behind.
  */
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
 import { isJobEnd } from "../../../components/core/mod.ts";
 import { httpTransport } from "../../../components/rpc/mod.ts";
+import { withBearer } from "../../../components/security/mod.ts";
 import { type ClusterUp, eventOf, events, flotilla } from "../../support/cli.ts";
 import { composeProject } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
@@ -21,8 +25,13 @@ const d = await ensureDocker();
 const port = await freePort();
 const project = `flotilla-sa-${port}`;
 const rest = `http://127.0.0.1:${port}`;
+/** As a user's: empty, so `cluster up` generates the secrets and the CLI finds its token there. */
+const credentials = mkdtempSync(join(tmpdir(), "flotilla-sa-credentials-"));
 const env = {
   ...d.composeEnv,
+  FLOTILLA_CREDENTIALS_DIR: credentials,
+  // Not the test token: the one `cluster up` generates, found by the CLI without a setting.
+  FLOTILLA_REST_TOKEN_FILE: "",
   FLOTILLA_REST_PORT: String(port),
   FLOTILLA_HEARTBEAT_TIMEOUT: "3s",
   // info: each TaskManager logs its id, which is how the test finds the container to kill.
@@ -31,12 +40,17 @@ const env = {
 const cluster = (action: string, ...more: string[]) =>
   flotilla(["cluster", action, "--layout", "standalone", "--project", project, ...more], env);
 /** The published REST API, typed by the Dispatcher's contract. */
-const api = dispatcherRest(httpTransport(rest));
+const token = () => readFileSync(join(credentials, "rest-token"), "utf8").trim();
+const api = dispatcherRest({
+  target: rest,
+  send: (request, timeoutMs) => withBearer(httpTransport(rest), token()).send(request, timeoutMs),
+});
 /** The project's containers (their ids), by compose's labels. */
 const containers = composeProject({ file: "compose/standalone.yml", project, env }).ids;
 
 t.teardown(async () => {
   await cluster("down");
+  rmSync(credentials, { recursive: true, force: true });
 });
 
 t.test("up with 2 TaskManagers, then word count gives the right counts", async (t) => {
@@ -56,6 +70,32 @@ t.test("up with 2 TaskManagers, then word count gives the right counts", async (
   t.match(run.stdout, /\{"word":"to","count":13\}/);
   t.match(run.stdout, /\{"word":"the","count":6\}/);
   t.match(run.stdout, /: 51 results/);
+});
+
+t.test("the REST API takes the generated tokens only, kept out of env and inspect", async (t) => {
+  t.equal(statSync(credentials).mode & 0o777, 0o700, "the credentials dir is its user's only");
+  const admin = token();
+  const read = readFileSync(join(credentials, "rest-read-token"), "utf8").trim();
+  const status = async (path: string, bearer?: string, method = "GET") =>
+    (
+      await fetch(`${rest}${path}`, {
+        method,
+        ...(bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {}),
+      })
+    ).status;
+  t.equal(await status("/healthz"), 200, "/healthz is open");
+  t.equal(await status("/jobs"), 401, "no token: 401");
+  t.equal(await status("/jobs", "x".repeat(43)), 401, "a wrong token: 401");
+  t.equal(await status("/jobs", read), 200, "the read token reads");
+  t.equal(await status("/jobs", admin), 200, "the admin token reads");
+  t.equal(await status("/jobs/0/stop", read, "POST"), 403, "the read token may not stop a job");
+  const [master] = await composeProject({ file: "compose/standalone.yml", project, env }).ids(
+    "label=com.docker.compose.service=master",
+  );
+  const inspected = (await docker(["inspect", master!])).stdout;
+  t.notMatch(inspected, admin, "the admin token is not in docker inspect");
+  t.notMatch(inspected, read, "the read token is not in docker inspect");
+  t.match(inspected, /\/run\/secrets\/rest-token/, "it is a mounted file");
 });
 
 t.test("scaling to 3 TaskManagers adds their slots to the overview", async (t) => {

@@ -9,7 +9,7 @@ import { ErrorCode, FlotillaError, subjects, toFlotillaError } from "../core/mod
 import { artifactHash } from "../dataflow/internal_mod.ts";
 import type { DispatcherApp } from "../protocol/mod.ts";
 import { createClient, httpTransport, type RpcClient, type Transport, unwrap } from "../rpc/mod.ts";
-import { withBearer } from "../security/mod.ts";
+import { type NatsConnectOptions, withBearer } from "../security/mod.ts";
 
 export interface Uploaded {
   artifact: string;
@@ -86,9 +86,16 @@ export function remoteCluster(
     clusterId = "default",
     timeoutMs = 30_000,
     token,
-  }: { clusterId?: string; timeoutMs?: number; token?: string } = {},
+    nats = {},
+  }: {
+    clusterId?: string;
+    timeoutMs?: number;
+    token?: string;
+    /** How a nats:// address is connected to (credentials, TLS; its servers are `url`). */
+    nats?: Omit<NatsConnectOptions, "servers">;
+  } = {},
 ): ClusterApi {
-  if (/^(nats|tls):\/\//.test(url)) return natsCluster(url, clusterId, timeoutMs, token);
+  if (/^(nats|tls):\/\//.test(url)) return natsCluster(url, clusterId, timeoutMs, token, nats);
   if (!/^https?:\/\//.test(url))
     throw Object.assign(
       new FlotillaError(
@@ -115,6 +122,7 @@ function natsCluster(
   clusterId: string,
   timeoutMs: number,
   token: string | undefined,
+  natsOptions: Omit<NatsConnectOptions, "servers">,
 ): ClusterApi {
   const subject = subjects.dispatcher(clusterId);
   let connection: Promise<{ nc: NatsConnection; transport: Transport }> | undefined;
@@ -122,7 +130,12 @@ function natsCluster(
     connection ??= (async () => {
       const { connect } = await import("@nats-io/transport-node");
       const { natsTransport } = await import("../rpc/mod.ts");
-      const nc = await connect({ servers: url, name: "flotilla-cli", maxReconnectAttempts: 2 });
+      const nc = await connect({
+        ...natsOptions,
+        servers: url,
+        name: "flotilla-cli",
+        maxReconnectAttempts: 2,
+      });
       return { nc, transport: withBearer(natsTransport(nc, subject), token) };
     })().catch((err: unknown) => {
       throw new ClusterUnreachableError(

@@ -114,7 +114,10 @@ export async function clusterCommand(
   const call = { layout, project, env: { FLOTILLA_CREDENTIALS_DIR: credentials } };
   switch (action) {
     case "secrets": {
-      const secrets = ensureClusterSecrets(credentials, { rotate: flags.rotate === true });
+      const secrets = ensureClusterSecrets(credentials, {
+        clusterId: config["cluster.id"],
+        rotate: flags.rotate === true,
+      });
       if (out.json) out.event(secrets);
       else {
         out.line(
@@ -123,7 +126,7 @@ export async function clusterCommand(
             : `${secrets.dir} has every secret already (--rotate makes new ones)`,
         );
         for (const [name, file] of Object.entries(secrets.files))
-          out.line(`  ${file}: ${CLUSTER_SECRETS[name as keyof typeof CLUSTER_SECRETS]}`);
+          out.line(`  ${file}: ${CLUSTER_SECRETS[name]}`);
         if (flags.rotate === true)
           out.line(
             "running stacks read them at start: docker compose ... up -d --force-recreate takes the new ones",
@@ -132,7 +135,7 @@ export async function clusterCommand(
       return 0;
     }
     case "up": {
-      const secrets = ensureClusterSecrets(credentials);
+      const secrets = ensureClusterSecrets(credentials, { clusterId: config["cluster.id"] });
       if (!out.json && secrets.generated.length)
         out.line(`generated ${secrets.generated.join(", ")} in ${secrets.dir}`);
       // elastic scales its identical nodes (one becomes the master); the others their TMs.
@@ -331,6 +334,10 @@ async function prepareStack(
   const taskmanagers = scaleOf(flags) ?? Math.max(1, Math.ceil(slots / perTaskManager));
   const artifact = join(dir, "job.mjs");
   await writeFile(artifact, bytes);
+  // The stack's NATS users: the cluster's credentials, as for the other layouts.
+  const credentials = ensureClusterSecrets(credentialsDir(config), {
+    clusterId: config["cluster.id"],
+  });
   return {
     taskmanagers,
     slots,
@@ -347,6 +354,8 @@ async function prepareStack(
           "job.parallelism": parallelism ?? 0,
         }),
         FLOTILLA_JOB_ARTIFACT: artifact,
+        FLOTILLA_CLUSTER_ID: config["cluster.id"],
+        FLOTILLA_CREDENTIALS_DIR: credentials.dir,
       },
       onOutput: (chunk: string) => followJobManager(chunk, out),
     },

@@ -3,21 +3,12 @@
  * Dispatcher under leader election, a TaskManager, a /healthz endpoint. `roles.ts` composes them
  * per role; `auto_role.ts` switches one process between master and TaskManager with them.
  */
-import { hostname } from "node:os";
-import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BlockRole, type Config, configEnv, type Logger, subjects } from "../core/mod.ts";
+import { BlockRole, type Config, type Logger, subjects } from "../core/mod.ts";
 import { createDispatcher, type DispatcherStores, dispatcherApp } from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom, schedulerOptionsFrom } from "../jobmanager/mod.ts";
-import {
-  createResourceManager,
-  dockerDriver,
-  processDriver,
-  type ResourceDriver,
-  resourceManagerConfigFrom,
-  staticDriver,
-} from "../resourcemanager/mod.ts";
+import { createResourceManager, resourceManagerConfigFrom } from "../resourcemanager/mod.ts";
 import {
   callDeadlinesFrom,
   createBlock,
@@ -29,6 +20,7 @@ import {
   serveHttp,
 } from "../rpc/mod.ts";
 import { createTaskManager } from "../taskmanager/mod.ts";
+import { driverFor } from "./drivers.ts";
 import { type Fabric, natsFabric } from "./fabric.ts";
 import { type Fence, fencedFabric, fencedStores, fencedTransports } from "./fencing.ts";
 import { dispatcherStores } from "./stores.ts";
@@ -43,54 +35,6 @@ export interface RoleContext {
   holder: string;
   /** Puts a REST app behind this process's token check (`restGuardFrom`). */
   guardRest: (app: FetchApp) => FetchApp;
-}
-
-/** The flotilla program this process runs (bin/flotilla.js or a bundle): driven TMs run it too. */
-const BIN = /\.m?js$/.test(process.argv[1] ?? "")
-  ? process.argv[1]!
-  : fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
-
-/**
- * What a driven TaskManager shares with the ResourceManager that starts it, as the env of those
- * config keys: where the cluster is, how it logs, and the timing both sides of a heartbeat or a
- * call must agree on. (Its id and slot profile the driver adds.)
- */
-function sharedWithTaskManagers(config: Config): Record<string, string> {
-  return configEnv({
-    "nats.url": config["nats.url"],
-    "cluster.id": config["cluster.id"],
-    "log.level": config["log.level"],
-    "heartbeat.interval": config["heartbeat.interval"],
-    "heartbeat.timeout": config["heartbeat.timeout"],
-    "rpc.timeout": config["rpc.timeout"],
-    "rpc.attempt-timeout": config["rpc.attempt-timeout"],
-  });
-}
-
-/**
- * The RM's driver: `process` starts `flotilla start taskmanager` children on this machine,
- * `docker` starts TaskManager containers through the Docker Engine API.
- */
-function driverFor(config: Config, log: Logger): ResourceDriver {
-  const driver = config["resourcemanager.driver"];
-  if (driver === "static") return staticDriver();
-  const env = sharedWithTaskManagers(config);
-  if (driver === "docker") {
-    return dockerDriver({
-      clusterId: config["cluster.id"],
-      socketPath: config["docker.socket"],
-      image: config["docker.taskmanager-image"],
-      ...(config["docker.network"] ? { network: config["docker.network"] } : {}),
-      ...(config["docker.max-taskmanagers"] > 0
-        ? { maxTaskManagers: config["docker.max-taskmanagers"] }
-        : {}),
-      env,
-      // In a container the hostname is its id: `docker ps --filter label=...` says which RM.
-      managedBy: config["cluster.instance-id"] || hostname(),
-      log,
-    });
-  }
-  return processDriver({ command: [process.execPath, BIN, "start", "taskmanager"], env, log });
 }
 
 export interface Leadership {

@@ -12,7 +12,7 @@ import { natsHaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
 import type { JobOutcome } from "../protocol/mod.ts";
 import { type FetchApp, type HttpServer, serveHttp } from "../rpc/mod.ts";
-import { restGuardFrom } from "../security/mod.ts";
+import { natsConnectOptions, restGuardFrom } from "../security/mod.ts";
 import { startAuto } from "./auto_role.ts";
 import { natsFabric } from "./fabric.ts";
 import { runJobMode } from "./job_mode.ts";
@@ -62,7 +62,7 @@ async function startMini(
     clientTimeoutMs: config["client.timeout"],
     // Only jobs with NATS sources or sinks connect.
     connectNats: (servers?: string) =>
-      connect({ servers: (servers ?? config["nats.url"]).split(",") }),
+      connect(servers ? { servers: servers.split(",") } : natsConnectOptions(config)),
     log,
   });
   const http = await serveHttp(guard(mini.rest), {
@@ -89,7 +89,7 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
   if (role === "mini") return startMini(config, log.child({ role }), guardRest);
   const clusterId = config["cluster.id"];
   const nc = await connect({
-    servers: config["nats.url"].split(","),
+    ...natsConnectOptions(config),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     name: `flotilla-${role}`,

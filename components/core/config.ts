@@ -90,6 +90,39 @@ export const configKeys = {
     "Client: how long flotilla cancel waits for the canceled job to end before it gives up (flag --timeout).",
   ),
   "nats.url": key(z.string().min(1), "nats://127.0.0.1:4222", "NATS server(s), comma-separated."),
+  "nats.user": key(
+    z.string(),
+    "",
+    "NATS user name, with nats.password-file (for a server whose users have passwords).",
+  ),
+  "nats.password-file": key(z.string(), "", "File holding the NATS password of nats.user."),
+  "nats.token-file": key(z.string(), "", "File holding a NATS authentication token."),
+  "nats.nkey-file": key(
+    z.string(),
+    "",
+    "File holding this process's NATS nkey seed (SU...): how the compose layouts' roles authenticate (flotilla cluster secrets makes one per role).",
+  ),
+  "nats.creds-file": key(
+    z.string(),
+    "",
+    "A NATS credentials file (a user JWT and its nkey seed), for servers in operator mode.",
+  ),
+  "nats.inbox-prefix": key(
+    z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_'"),
+    "_INBOX",
+    "Prefix of the subjects this process's replies come back on; a NATS user whose permissions allow only its own (_INBOX_<role>) cannot read another role's replies.",
+  ),
+  "nats.tls.ca-file": key(
+    z.string(),
+    "",
+    "CA certificate (PEM) that NATS server certificates are checked against; set, the connection uses TLS.",
+  ),
+  "nats.tls.cert-file": key(
+    z.string(),
+    "",
+    "Client certificate (PEM) for mutual TLS with NATS, with nats.tls.key-file.",
+  ),
+  "nats.tls.key-file": key(z.string(), "", "Private key (PEM) of nats.tls.cert-file."),
   "rpc.timeout": key(duration, 5000, "Deadline of one control-plane call, retries included."),
   "rpc.attempt-timeout": key(
     duration,
@@ -127,7 +160,7 @@ export const configKeys = {
   "credentials.dir": key(
     z.string(),
     "",
-    "Where this machine keeps a cluster's generated credentials: the REST token a server generates without rest.token-file, and what flotilla secrets (and cluster up) generate for the compose layouts, which mount them as compose secrets. Empty: ~/.flotilla/<cluster.id>.",
+    "Where this machine keeps a cluster's generated credentials: the REST token a server generates without rest.token-file, and what flotilla cluster secrets (and cluster up, run --target compose-job) generate for the compose layouts, which mount them as compose secrets: REST tokens, NATS nkey seeds and the NATS users configuration. Empty: ~/.flotilla/<cluster.id>.",
   ),
   "health.port": key(
     port,
@@ -163,6 +196,11 @@ export const configKeys = {
     z.enum(["static", "process", "docker"]),
     "static",
     "How the ResourceManager gets TaskManagers: static (they join by themselves), process (it starts local ones) or docker (it starts containers through the Docker Engine API).",
+  ),
+  "resourcemanager.taskmanager-nkey-file": key(
+    z.string(),
+    "",
+    "The NATS nkey seed file of the TaskManagers the ResourceManager's driver starts: the docker driver copies it into each container (never into its environment), the process driver names it. Empty: they authenticate as the ResourceManager does.",
   ),
   "resourcemanager.taskmanager-timeout": key(
     duration,

@@ -2,56 +2,91 @@
  * A compose cluster's credentials, generated once per cluster on the machine that starts it
  * (`flotilla cluster secrets`, and `flotilla cluster up` before it starts a layout) into
  * `credentials.dir`, which the compose files mount as compose secrets (files under /run/secrets,
- * named in no environment value and shown by no `docker inspect`). The directory is this user's
- * only (0700); the files in it are 0644 so that the containers' non-root user can read the ones
- * bind-mounted into them, while nobody else on this machine can reach them.
+ * named in no environment value and shown by no `docker inspect`): the REST tokens, an nkey seed
+ * per NATS user, and the nats-server `authorization` block naming their public keys. The
+ * directory is this user's only (0700); the files in it are 0644 so that the containers' non-root
+ * user can read the ones bind-mounted into them, while nobody else on this machine can reach them.
  */
-import { chmodSync, lstatSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { nkeys } from "@nats-io/transport-node";
+import { InvalidConfigError } from "../core/mod.ts";
+import { NATS_USERS, type NatsUser, natsAuthConfig } from "./nats_users.ts";
 import { generateToken, privateDir, readTokenFile } from "./tokens.ts";
 
+/** The nkey seed file of a NATS user in `credentials.dir`. */
+export const nkeyFileOf = (user: NatsUser): string => `nats-${user}.nk`;
+/** The nats-server configuration include naming every user (public keys, no secret). */
+export const NATS_AUTH_CONF = "nats-auth.conf";
+
 /** Every credential file of a cluster: its name in `credentials.dir` and what it is for. */
-export const CLUSTER_SECRETS = {
+export const CLUSTER_SECRETS: Record<string, string> = {
   "rest-token":
     "admin REST token: reads, and uploads, submits, cancels, stops, savepoints, rescales",
   "rest-read-token": "read-only REST token: every GET",
-} as const;
-export type ClusterSecret = keyof typeof CLUSTER_SECRETS;
+  ...Object.fromEntries(NATS_USERS.map((u) => [nkeyFileOf(u), `NATS nkey seed of the ${u} user`])),
+  [NATS_AUTH_CONF]: "nats-server users and permissions (public keys only)",
+};
 
 export interface ClusterSecrets {
   dir: string;
-  /** Each secret's file. */
-  files: Record<ClusterSecret, string>;
-  /** The secrets made now (the others were there and are kept). */
-  generated: ClusterSecret[];
+  clusterId: string;
+  /** Each file, by name. */
+  files: Record<string, string>;
+  /** The files made now (the others were there and are kept). */
+  generated: string[];
 }
 
 /**
- * Makes the secrets `dir` lacks (all of them with `rotate`), keeps the others. A file that is
- * there but not a valid token is an error naming it, not silently replaced.
+ * Makes the secrets of cluster `clusterId` that `dir` lacks (all of them with `rotate`), keeps
+ * the others, and writes the NATS users' configuration for the seeds there are. A file that is
+ * there but not valid is an error naming it, not silently replaced.
  */
 export function ensureClusterSecrets(
   dir: string,
-  { rotate = false }: { rotate?: boolean } = {},
+  { clusterId, rotate = false }: { clusterId: string; rotate?: boolean },
 ): ClusterSecrets {
   privateDir(dir);
-  const names = Object.keys(CLUSTER_SECRETS) as ClusterSecret[];
-  const files = Object.fromEntries(names.map((name) => [name, join(dir, name)])) as Record<
-    ClusterSecret,
-    string
-  >;
-  const generated: ClusterSecret[] = [];
-  for (const name of names) {
-    const file = files[name];
-    if (!rotate && exists(file)) {
-      readTokenFile(file, "credentials.dir");
-      continue;
-    }
-    writeFileSync(file, `${generateToken()}\n`, { mode: 0o644 });
-    chmodSync(file, 0o644);
+  const files = Object.fromEntries(Object.keys(CLUSTER_SECRETS).map((n) => [n, join(dir, n)]));
+  const generated: string[] = [];
+  const write = (name: string, text: string) => {
+    writeFileSync(files[name]!, text, { mode: 0o644 });
+    chmodSync(files[name]!, 0o644);
     generated.push(name);
+  };
+  for (const name of ["rest-token", "rest-read-token"]) {
+    if (!rotate && exists(files[name]!)) readTokenFile(files[name]!, "credentials.dir");
+    else write(name, `${generateToken()}\n`);
   }
-  return { dir, files, generated };
+  const publicKeys: Partial<Record<NatsUser, string>> = {};
+  for (const user of NATS_USERS) {
+    const name = nkeyFileOf(user);
+    if (!rotate && exists(files[name]!)) publicKeys[user] = publicKeyOf(files[name]!);
+    else {
+      const pair = nkeys.createUser();
+      write(name, `${new TextDecoder().decode(pair.getSeed())}\n`);
+      publicKeys[user] = pair.getPublicKey();
+    }
+  }
+  const auth = natsAuthConfig(clusterId, publicKeys);
+  const current = exists(files[NATS_AUTH_CONF]!)
+    ? readFileSync(files[NATS_AUTH_CONF]!, "utf8")
+    : "";
+  if (current !== auth) write(NATS_AUTH_CONF, auth);
+  return { dir, clusterId, files, generated };
+}
+
+function publicKeyOf(path: string): string {
+  try {
+    return nkeys
+      .fromSeed(new TextEncoder().encode(readFileSync(path, "utf8").trim()))
+      .getPublicKey();
+  } catch {
+    throw new InvalidConfigError(
+      "credentials.dir",
+      `${path} does not hold an nkey seed: remove it (or flotilla cluster secrets --rotate) to make a new one`,
+    );
+  }
 }
 
 function exists(path: string): boolean {

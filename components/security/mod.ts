@@ -2,10 +2,25 @@
 
 export {
   CLUSTER_SECRETS,
-  type ClusterSecret,
   type ClusterSecrets,
   ensureClusterSecrets,
+  NATS_AUTH_CONF,
+  nkeyFileOf,
 } from "./cluster_secrets.ts";
+export {
+  clientNatsOptions,
+  type NatsConnectOptions,
+  natsConnectOptions,
+  readSecretFile,
+} from "./nats_auth.ts";
+export {
+  inboxPrefixOf,
+  NATS_USERS,
+  type NatsPermissions,
+  type NatsUser,
+  natsAuthConfig,
+  natsPermissions,
+} from "./nats_users.ts";
 export {
   clientRestToken,
   restGuardFrom,

@@ -60,7 +60,7 @@ export function readTokenFile(path: string, configKey: string): string[] {
   if (bad >= 0)
     throw new InvalidConfigError(
       configKey,
-      `token ${bad + 1} in ${path} (config key '${configKey}') is not a bearer token: 16 to 512 letters, digits and ._~+/- (flotilla secrets makes good ones)`,
+      `token ${bad + 1} in ${path} (config key '${configKey}') is not a bearer token: 16 to 512 letters, digits and ._~+/- (flotilla cluster secrets makes good ones)`,
     );
   return tokens;
 }

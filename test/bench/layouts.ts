@@ -288,7 +288,7 @@ async function sessionCluster(d: DockerEnv, layout: "standalone" | "session", ru
     FLOTILLA_REST_PORT: String(port),
     FLOTILLA_CLUSTER_ID: clusterId,
     // The secrets cluster up would make, in a temporary dir rather than ~/.flotilla.
-    FLOTILLA_CREDENTIALS_DIR: testCredentials(project),
+    FLOTILLA_CREDENTIALS_DIR: testCredentials(project, clusterId),
     ...(layout === "session" ? { FLOTILLA_NETWORK: project } : {}),
   };
   const stack: Stack = {

@@ -116,7 +116,9 @@ export async function measureContainerRescale(
   try {
     const up = await project.compose("up", "-d", "--scale", "node=2");
     if (up.code !== 0) throw new Error(`compose up failed: ${up.output}`);
-    rest = await natsRest(`nats://127.0.0.1:${port}`, clusterId);
+    rest = await natsRest(`nats://127.0.0.1:${port}`, clusterId, {
+      credentials: project.credentials,
+    });
     const api = rest;
     const taskManagers = (n: number) =>
       until(

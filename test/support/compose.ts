@@ -5,13 +5,23 @@
  * only published port of the elastic layout).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  type ConnectionOptions,
+  connect,
+  type NatsConnection,
+  nkeyAuthenticator,
+} from "@nats-io/transport-node";
 import { subjects } from "../../components/core/mod.ts";
 import { natsTransport, type Transport } from "../../components/rpc/mod.ts";
-import { ensureClusterSecrets } from "../../components/security/mod.ts";
+import {
+  ensureClusterSecrets,
+  inboxPrefixOf,
+  type NatsUser,
+  nkeyFileOf,
+} from "../../components/security/mod.ts";
 import { ROOT } from "./cli.ts";
 import { docker } from "./docker.ts";
 import { onProcessEnd } from "./nats.ts";
@@ -47,6 +57,8 @@ export interface ComposeProjectOptions {
 
 export interface ComposeProject {
   readonly project: string;
+  /** Its FLOTILLA_CREDENTIALS_DIR: REST tokens (the admin one is the test token), NATS users. */
+  readonly credentials: string;
   /** The project's default network (`<project>_default`). */
   readonly network: string;
   compose(...args: string[]): Promise<ComposeResult>;
@@ -62,10 +74,10 @@ export interface ComposeProject {
  * A project's credentials dir (FLOTILLA_CREDENTIALS_DIR): the secrets `flotilla cluster secrets`
  * makes, its admin token the test token (so `authorized` transports and CLI runs get in).
  */
-export function testCredentials(project: string): string {
+export function testCredentials(project: string, clusterId = "default"): string {
   const dir = join(CREDENTIALS_ROOT, project);
-  const { files } = ensureClusterSecrets(dir);
-  writeFileSync(files["rest-token"], `${TEST_TOKEN}\n`, { mode: 0o644 });
+  const { files } = ensureClusterSecrets(dir, { clusterId });
+  writeFileSync(files["rest-token"]!, `${TEST_TOKEN}\n`, { mode: 0o644 });
   return dir;
 }
 const CREDENTIALS_ROOT = mkdtempSync(join(tmpdir(), "flotilla-credentials-"));
@@ -76,7 +88,10 @@ export function composeProject({
   project,
   env: given,
 }: ComposeProjectOptions): ComposeProject {
-  const env = { FLOTILLA_CREDENTIALS_DIR: testCredentials(project), ...given };
+  const env = {
+    FLOTILLA_CREDENTIALS_DIR: testCredentials(project, given.FLOTILLA_CLUSTER_ID),
+    ...given,
+  };
   const compose = async (...args: string[]): Promise<ComposeResult> => {
     const [cmd, pre] = await composeCommand();
     return new Promise((resolve) => {
@@ -107,6 +122,7 @@ export function composeProject({
       .filter(Boolean);
   return {
     project,
+    credentials: env.FLOTILLA_CREDENTIALS_DIR,
     network: `${project}_default`,
     compose,
     ids,
@@ -161,9 +177,17 @@ export interface NatsRest extends DispatcherRest {
 export async function natsRest(
   url: string,
   clusterId: string,
-  { timeoutMs = 2000 }: { timeoutMs?: number } = {},
+  {
+    timeoutMs = 2000,
+    credentials,
+  }: {
+    timeoutMs?: number;
+    /** A credentials dir: connect as its `cli` user, as the CLI does. */
+    credentials?: string;
+  } = {},
 ): Promise<NatsRest> {
   const nc = await connect({
+    ...(credentials ? natsUserOptions(credentials, "cli") : {}),
     servers: url,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 200,
@@ -176,5 +200,17 @@ export async function natsRest(
     transport,
     call: restCall(transport, { timeoutMs }),
     close: () => nc.close(),
+  };
+}
+
+/** How a client connects as `user` of a credentials dir (its nkey seed, its own reply inbox). */
+export function natsUserOptions(
+  credentials: string,
+  user: NatsUser,
+): Pick<ConnectionOptions, "authenticator" | "inboxPrefix"> {
+  const seed = readFileSync(join(credentials, nkeyFileOf(user)), "utf8").trim();
+  return {
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+    inboxPrefix: inboxPrefixOf(user),
   };
 }

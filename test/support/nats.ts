@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ConnectionOptions } from "@nats-io/transport-node";
 import { until } from "./poll.ts";
 
 export interface NatsServerOptions {
@@ -17,6 +18,10 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** @default "nats-server" on PATH, or env NATS_SERVER_BIN */
   binary?: string;
+  /** An `authorization` block (`natsAuthConfig`): the server's users; anonymous clients refused. */
+  authorization?: string;
+  /** What `connectFor` connects with (a user of `authorization`). */
+  clientOptions?: NatsServer["clientOptions"];
 }
 
 export interface NatsServer {
@@ -35,6 +40,8 @@ export interface NatsServer {
   restart(): Promise<void>;
   /** Stop and remove the store directory. Safe to call twice. */
   cleanup(): Promise<void>;
+  /** What a test's client connects with when the server wants credentials (a NATS user's). */
+  readonly clientOptions?: Pick<ConnectionOptions, "authenticator" | "inboxPrefix">;
 }
 
 const running = new Set<ChildProcess>();
@@ -103,6 +110,10 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   const conf = [`listen: "127.0.0.1:${port}"`];
   if (maxPayload !== undefined) conf.push(`max_payload: ${maxPayload}`);
   if (jetstream) conf.push(`jetstream { store_dir: "${join(storeDir, "js")}" }`);
+  if (options.authorization) {
+    writeFileSync(join(storeDir, "nats-auth.conf"), options.authorization);
+    conf.push('include "nats-auth.conf"');
+  }
   const confPath = join(storeDir, "nats.conf");
   writeFileSync(confPath, `${conf.join("\n")}\n`);
 
@@ -147,6 +158,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
+    ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}),
     pid: () => child?.pid ?? -1,
     stop: () => signal("SIGTERM"),
     kill: () => signal("SIGKILL"),

@@ -15,6 +15,7 @@ export async function natsFor(t: Teardown, options?: NatsServerOptions): Promise
 /** A client that keeps reconnecting (tests restart servers under it). */
 export async function connectFor(t: Teardown, server: NatsServer): Promise<NatsConnection> {
   const nc = await connect({
+    ...server.clientOptions,
     servers: server.url,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 100,

@@ -9,7 +9,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { type ComposeProject, composeProject, natsRest } from "../../support/compose.ts";
+import {
+  type ComposeProject,
+  composeProject,
+  natsRest,
+  natsUserOptions,
+} from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort, type NatsServer } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
@@ -153,6 +158,8 @@ export async function containerCluster(
   const natsContainer = async () => (await project.running("nats"))[0] ?? "";
   const nats: NatsServer = {
     url: `nats://127.0.0.1:${port}`,
+    // The probes read leases and ask who answers, as the master's user may.
+    clientOptions: natsUserOptions(project.credentials, "master"),
     port,
     storeDir: "(the nats-data volume)",
     pid: () => {
@@ -168,7 +175,7 @@ export async function containerCluster(
   const up = await project.compose("up", "-d", "--scale", `node=${nodeCount}`);
   if (up.code !== 0) throw new Error(`compose up failed: ${up.output}`);
   await follow();
-  const rest = await natsRest(nats.url, clusterId);
+  const rest = await natsRest(nats.url, clusterId, { credentials: project.credentials });
   t.teardown(() => rest.close());
   const probe = await leaderProbe(t, nats, clusterId);
 

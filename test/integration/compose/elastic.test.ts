@@ -10,7 +10,7 @@
 import t, { type Test } from "tap";
 import type { ClusterOverview, JobDetails } from "../../../components/protocol/mod.ts";
 import { eventOf, events, flotilla, type JobList } from "../../support/cli.ts";
-import { composeProject, inside } from "../../support/compose.ts";
+import { composeProject, inside, testCredentials } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
@@ -27,6 +27,8 @@ const env: Record<string, string> = {
   ...d.composeEnv,
   FLOTILLA_NATS_PORT: String(natsPort),
   FLOTILLA_CLUSTER_ID: clusterId,
+  // The stack's NATS users: the CLI connects as `cli` from here, as a user's does.
+  FLOTILLA_CREDENTIALS_DIR: testCredentials(project, clusterId),
   FLOTILLA_HA_LEASE: "2s",
   FLOTILLA_HEARTBEAT_TIMEOUT: "3s",
   FLOTILLA_LOG_LEVEL: "warn",

@@ -9,12 +9,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { events, flotilla, type JobStackEvent } from "../../support/cli.ts";
+import { testCredentials } from "../../support/compose.ts";
 import { docker, ensureDocker, inspect } from "../../support/docker.ts";
 
 t.setTimeout(600_000);
 
 const d = await ensureDocker();
-const env = { ...d.composeEnv, FLOTILLA_LOG_LEVEL: "info" };
+const env = {
+  ...d.composeEnv,
+  FLOTILLA_LOG_LEVEL: "info",
+  // Where run --target compose-job makes the stack's NATS users (not ~/.flotilla).
+  FLOTILLA_CREDENTIALS_DIR: testCredentials("flotilla-job-test"),
+};
 const leftovers = async (project: string) =>
   (await docker(["ps", "-aq", "--filter", `label=com.docker.compose.project=${project}`])).stdout
     .split("\n")

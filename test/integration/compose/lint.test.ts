@@ -5,9 +5,12 @@
  * HA overlay's NATS config is one the local nats-server accepts.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
+import { ensureClusterSecrets, NATS_AUTH_CONF } from "../../../components/security/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const files = readdirSync(`${ROOT}compose`).filter((f) => f.endsWith(".yml"));
@@ -64,8 +67,16 @@ t.test("the HA overlay's NATS config for this nats-server's version is valid", a
   t.ok(major !== undefined, `nats-server --version: ${version}`);
   // 2.9 refuses sync_interval (compose/ha.yml says so and names the 2.9 file).
   const file = major! > 2 || minor! >= 10 ? "nats-ha.conf" : "nats-ha-2.9.conf";
-  const r = spawnSync("nats-server", ["-c", `compose/${file}`, "-t"], {
-    cwd: ROOT,
+  // As in the container: the file at /etc/nats/flotilla.conf includes the users at
+  // /run/secrets/nats-auth.conf, which flotilla cluster secrets makes.
+  const root = mkdtempSync(join(tmpdir(), "flotilla-nats-conf-"));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, "etc/nats"), { recursive: true });
+  copyFileSync(`${ROOT}compose/${file}`, join(root, "etc/nats/flotilla.conf"));
+  const secrets = ensureClusterSecrets(join(root, "credentials"), { clusterId: "default" });
+  mkdirSync(join(root, "run/secrets"), { recursive: true });
+  copyFileSync(secrets.files[NATS_AUTH_CONF]!, join(root, "run/secrets", NATS_AUTH_CONF));
+  const r = spawnSync("nats-server", ["-c", join(root, "etc/nats/flotilla.conf"), "-t"], {
     encoding: "utf8",
   });
   t.equal(r.status, 0, `${file}: ${r.stderr}`);

@@ -20,7 +20,7 @@ const clusterId = `s${port}`;
 const rest = `http://127.0.0.1:${port}`;
 const env = {
   ...d.composeEnv,
-  FLOTILLA_CREDENTIALS_DIR: testCredentials(project),
+  FLOTILLA_CREDENTIALS_DIR: testCredentials(project, clusterId),
   FLOTILLA_REST_PORT: String(port),
   FLOTILLA_CLUSTER_ID: clusterId,
   FLOTILLA_NETWORK: project,

@@ -1,0 +1,141 @@
+/**
+ * How this process connects to NATS, from its configuration: the servers, one way to
+ * authenticate (user and password, token, nkey seed or credentials file, each read from a file),
+ * TLS, and the prefix its replies come back on. Every connection a role or the CLI makes to the
+ * cluster's NATS takes these; a job's connection to another server does not.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type Authenticator,
+  type ConnectionOptions,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  nkeys,
+  tokenAuthenticator,
+  usernamePasswordAuthenticator,
+} from "@nats-io/transport-node";
+import { type Config, type ConfigKey, InvalidConfigError } from "../core/mod.ts";
+import { nkeyFileOf } from "./cluster_secrets.ts";
+import { inboxPrefixOf } from "./nats_users.ts";
+import { credentialsDir } from "./tokens.ts";
+
+const MAX_SECRET_BYTES = 64 * 1024;
+
+/** The trimmed content of the secret file `path` (config key `configKey`), never in an error. */
+export function readSecretFile(path: string, configKey: ConfigKey): string {
+  let text: string;
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new Error("not a regular file");
+    if (stat.size > MAX_SECRET_BYTES) throw new Error(`larger than ${MAX_SECRET_BYTES} bytes`);
+    text = readFileSync(path, "utf8").trim();
+  } catch (err) {
+    throw new InvalidConfigError(
+      configKey,
+      `cannot read ${path} (config key '${configKey}'): ${(err as Error).message}`,
+    );
+  }
+  if (!text)
+    throw new InvalidConfigError(configKey, `${path} (config key '${configKey}') is empty`);
+  return text;
+}
+
+function nkeySeed(path: string): Uint8Array {
+  const seed = new TextEncoder().encode(readSecretFile(path, "nats.nkey-file"));
+  try {
+    nkeys.fromSeed(seed).getPublicKey();
+  } catch {
+    throw new InvalidConfigError(
+      "nats.nkey-file",
+      `${path} (config key 'nats.nkey-file') does not hold an nkey seed (a line starting with SU)`,
+    );
+  }
+  return seed;
+}
+
+export type NatsConnectOptions = Pick<
+  ConnectionOptions,
+  "servers" | "authenticator" | "tls" | "inboxPrefix"
+>;
+
+/** The options every connection to the cluster's NATS takes; `servers` defaults to `nats.url`. */
+export function natsConnectOptions(config: Config, servers?: string): NatsConnectOptions {
+  const ways: [ConfigKey, () => Authenticator][] = [];
+  if (config["nats.user"] || config["nats.password-file"]) {
+    if (!config["nats.user"] || !config["nats.password-file"])
+      throw new InvalidConfigError(
+        config["nats.user"] ? "nats.password-file" : "nats.user",
+        "nats.user and nats.password-file go together",
+      );
+    ways.push([
+      "nats.user",
+      () =>
+        usernamePasswordAuthenticator(
+          config["nats.user"],
+          readSecretFile(config["nats.password-file"], "nats.password-file"),
+        ),
+    ]);
+  }
+  if (config["nats.token-file"])
+    ways.push([
+      "nats.token-file",
+      () => tokenAuthenticator(readSecretFile(config["nats.token-file"], "nats.token-file")),
+    ]);
+  if (config["nats.nkey-file"])
+    ways.push(["nats.nkey-file", () => nkeyAuthenticator(nkeySeed(config["nats.nkey-file"]))]);
+  if (config["nats.creds-file"])
+    ways.push([
+      "nats.creds-file",
+      () =>
+        credsAuthenticator(
+          new TextEncoder().encode(readSecretFile(config["nats.creds-file"], "nats.creds-file")),
+        ),
+    ]);
+  if (ways.length > 1)
+    throw new InvalidConfigError(
+      ways[1]![0],
+      `one way to authenticate to NATS, not ${ways.length}: ${ways.map(([k]) => k).join(", ")}`,
+    );
+  const ca = config["nats.tls.ca-file"];
+  const cert = config["nats.tls.cert-file"];
+  const key = config["nats.tls.key-file"];
+  if (Boolean(cert) !== Boolean(key))
+    throw new InvalidConfigError(
+      cert ? "nats.tls.key-file" : "nats.tls.cert-file",
+      "nats.tls.cert-file and nats.tls.key-file go together",
+    );
+  for (const [k, file] of [
+    ["nats.tls.ca-file", ca],
+    ["nats.tls.cert-file", cert],
+    ["nats.tls.key-file", key],
+  ] as const)
+    if (file) readSecretFile(file, k);
+  return {
+    servers: (servers ?? config["nats.url"]).split(","),
+    ...(ways[0] ? { authenticator: ways[0][1]() } : {}),
+    ...(ca || cert
+      ? {
+          tls: { ...(ca ? { caFile: ca } : {}), ...(cert ? { certFile: cert, keyFile: key } : {}) },
+        }
+      : {}),
+    ...(config["nats.inbox-prefix"] !== "_INBOX"
+      ? { inboxPrefix: config["nats.inbox-prefix"] }
+      : {}),
+  };
+}
+
+/**
+ * A client's NATS options: its own settings when it has any, else the `cli` user's seed that
+ * `flotilla cluster secrets` made for `cluster.id` on this machine, if there is one.
+ */
+export function clientNatsOptions(config: Config, servers?: string): NatsConnectOptions {
+  const own = natsConnectOptions(config, servers);
+  const seed = join(credentialsDir(config), nkeyFileOf("cli"));
+  if (own.authenticator || !existsSync(seed)) return own;
+  return {
+    ...own,
+    authenticator: nkeyAuthenticator(nkeySeed(seed)),
+    inboxPrefix: inboxPrefixOf("cli"),
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * The NATS users of a cluster, against a real nats-server running the `authorization` block
+ * `flotilla cluster secrets` generates: a master and two TaskManagers, each as its role's user,
+ * run an exactly-once job while strangers and other roles try what they must not. Anonymous and
+ * unknown clients are refused at connect; a role reaching outside its allow lists gets the
+ * server's permissions violation; what each role must do works (the job ends with exact counts).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection, nkeyAuthenticator, nkeys } from "@nats-io/transport-node";
+import t from "tap";
+import { kvBucketName, leaderKey, subjects } from "../../components/core/mod.ts";
+import { decodeReply, encodeRequest } from "../../components/rpc/mod.ts";
+import { ensureClusterSecrets, type NatsUser, nkeyFileOf } from "../../components/security/mod.ts";
+import { clusterFor } from "../support/cluster.ts";
+import { natsUserOptions } from "../support/compose.ts";
+import { TEST_TOKEN } from "../support/rest_token.ts";
+import { exactlyOnce } from "../support/sequence.ts";
+import { natsFor } from "../support/tap.ts";
+
+t.setTimeout(240_000);
+
+const clusterId = `sec${process.pid}`;
+const credentials = mkdtempSync(join(tmpdir(), "flotilla-sec-"));
+t.teardown(() => rmSync(credentials, { recursive: true, force: true }));
+const secrets = ensureClusterSecrets(join(credentials, "c"), { clusterId });
+const nats = await natsFor(t, {
+  authorization: readFileSync(secrets.files["nats-auth.conf"]!, "utf8"),
+  clientOptions: natsUserOptions(secrets.dir, "master"),
+});
+
+/** A role process's environment: its user's seed file and its own reply inbox. */
+const as = (user: NatsUser) => ({
+  FLOTILLA_NATS_NKEY_FILE: join(secrets.dir, nkeyFileOf(user)),
+  FLOTILLA_NATS_INBOX_PREFIX: `_INBOX_${user}`,
+});
+
+async function clientAs(user: NatsUser | "stranger"): Promise<NatsConnection> {
+  const options =
+    user === "stranger"
+      ? { authenticator: nkeyAuthenticator(nkeys.createUser().getSeed()) }
+      : natsUserOptions(secrets.dir, user);
+  const nc = await connect({ servers: nats.url, ...options, maxReconnectAttempts: 0 });
+  t.teardown(() => nc.close());
+  return nc;
+}
+
+/** Resolves with the server's refusal of a subscription (the error that closes it). */
+async function subscriptionRefused(nc: NatsConnection, subject: string): Promise<string> {
+  const sub = nc.subscribe(subject);
+  const closed = (await sub.closed) as Error | undefined;
+  return closed?.message ?? "not refused";
+}
+
+/** A request's outcome: the server's refusal of the publish, or what came back. */
+async function requestOutcome(nc: NatsConnection, subject: string, body: Uint8Array) {
+  try {
+    const msg = await nc.request(subject, body, { timeout: 2000 });
+    return `answered ${decodeReply(msg.data).status}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+const PERMISSION = /Permissions Violation/i;
+
+const cluster = await clusterFor(t, nats, {
+  roles: [],
+  env: { FLOTILLA_CLUSTER_ID: clusterId },
+  ready: async () => {},
+});
+cluster.spawn("master", as("master"));
+cluster.spawn("taskmanager", as("taskmanager"));
+cluster.spawn("taskmanager", as("taskmanager"));
+await cluster.waitFor("two TaskManagers", async () =>
+  (await cluster.overview().catch(() => undefined))?.taskmanagers === 2 ? true : undefined,
+);
+// A job runs through everything below and must end exactly once.
+const jobId = await cluster.submit("sequence-check.ts", {
+  args: { keys: "8", perKey: "4000", rate: "4000" },
+  parallelism: 4,
+});
+
+t.test("anonymous and unknown clients are refused at connect", async (t) => {
+  await t.rejects(
+    connect({ servers: nats.url, maxReconnectAttempts: 0 }),
+    /Authorization Violation/,
+    "no credentials",
+  );
+  await t.rejects(
+    clientAs("stranger").then((nc) => nc.flush()),
+    /Authorization Violation/,
+    "an nkey the server does not know",
+  );
+});
+
+t.test("a TaskManager's user cannot act as another block or touch leases", async (t) => {
+  const tm = await clientAs("taskmanager");
+  t.match(
+    await subscriptionRefused(tm, subjects.dispatcher(clusterId)),
+    PERMISSION,
+    "cannot answer the Dispatcher's subject",
+  );
+  t.match(
+    await subscriptionRefused(tm, subjects.resourceManager(clusterId)),
+    PERMISSION,
+    "cannot answer the ResourceManager's subject",
+  );
+  t.match(await subscriptionRefused(tm, "flotilla.>"), PERMISSION, "cannot read flotilla.>");
+  const kv = await new Kvm(jetstream(tm)).open(kvBucketName(clusterId));
+  await t.rejects(
+    kv.put(leaderKey("resourcemanager"), "forged"),
+    PERMISSION,
+    "cannot forge the ResourceManager's lease",
+  );
+  await t.rejects(kv.put("jobs.forged", "{}"), PERMISSION, "cannot write a job record");
+});
+
+t.test("the CLI's user reaches the Dispatcher's API and nothing else", async (t) => {
+  const cli = await clientAs("cli");
+  const overview = encodeRequest({
+    method: "GET",
+    path: "/overview",
+    headers: { authorization: `Bearer ${TEST_TOKEN}` },
+  });
+  t.equal(
+    await requestOutcome(cli, subjects.dispatcher(clusterId), overview),
+    "answered 200",
+    "GET /overview over NATS with the token",
+  );
+  t.equal(
+    await requestOutcome(
+      cli,
+      subjects.dispatcher(clusterId),
+      encodeRequest({ method: "GET", path: "/overview", headers: {} }),
+    ),
+    "answered 401",
+    "over NATS too the REST API wants its token",
+  );
+  t.match(
+    await requestOutcome(cli, subjects.resourceManager(clusterId), overview),
+    PERMISSION,
+    "cannot call the ResourceManager",
+  );
+  const register = encodeRequest({ method: "POST", path: "/taskmanagers", headers: {} });
+  t.match(
+    await requestOutcome(cli, subjects.resourceManager(clusterId), register),
+    PERMISSION,
+    "cannot register a TaskManager",
+  );
+  t.match(
+    await subscriptionRefused(cli, `${subjects.cluster(clusterId)}.data.>`),
+    PERMISSION,
+    "cannot read the data plane",
+  );
+  t.match(
+    await subscriptionRefused(cli, "_INBOX_master.>"),
+    PERMISSION,
+    "cannot read the master's replies",
+  );
+});
+
+t.test("the ResourceManager's user may write its lease only", async (t) => {
+  const rm = await clientAs("resourcemanager");
+  const kv = await new Kvm(jetstream(rm)).open(kvBucketName(clusterId));
+  await t.rejects(kv.put("jobs.forged", "{}"), PERMISSION, "cannot write a job record");
+  await t.rejects(
+    kv.put(leaderKey("dispatcher"), "forged"),
+    PERMISSION,
+    "cannot forge the Dispatcher's lease",
+  );
+  t.match(
+    await subscriptionRefused(rm, `${subjects.cluster(clusterId)}.data.>`),
+    PERMISSION,
+    "cannot read the data plane",
+  );
+});
+
+t.test("the job the roles ran meanwhile ends exactly once", async (t) => {
+  const job = await cluster.result(jobId, 120_000);
+  t.equal(job.state, "finished", JSON.stringify(job.error));
+  exactlyOnce(t, await cluster.results(jobId), 8, 4000);
+});

@@ -29,6 +29,7 @@ export {
   type RunningTaskManager,
 } from "./drivers/process.ts";
 export { staticDriver } from "./drivers/static.ts";
+export type { ContainerFile } from "./drivers/tar.ts";
 export { type ResourceManagerCore, resourceManagerHandlers } from "./handlers.ts";
 export {
   ANY_PROFILE,

@@ -4,6 +4,7 @@
  * (`NanoCpus`, `Memory`) and the same config environment (`taskmanager.id`, its one slot's
  * profile) the process driver gives a child. Containers carry `org.flotilla.*` labels, so a new RM finds its predecessor's: running
  * ones are adopted (their TaskManagers register again by themselves), the rest are removed.
+ * Secrets (NATS credentials) go in as files, copied into the container before it starts.
  */
 import {
   ErrorCode,
@@ -17,12 +18,13 @@ import { covers, describeProfile, isAny, profile as makeProfile } from "../profi
 import type { ResourceDriver, ResourceProfile } from "../types.ts";
 import {
   type DockerEngine,
-  DockerEngineError,
   type DockerEngineOptions,
   demuxLogs,
   dockerEngine,
   type EventStream,
 } from "./docker_engine.ts";
+import { explainRefusal } from "./docker_refusals.ts";
+import { archiveOfFiles, type ContainerFile } from "./tar.ts";
 import { taskManagerEnv } from "./taskmanager_env.ts";
 
 export const DOCKER_LABELS = {
@@ -45,6 +47,13 @@ export interface DockerDriverOptions extends DockerEngineOptions {
    * besides its id and profile. @default {}
    */
   env?: Record<string, string>;
+  /**
+   * Files copied into every TaskManager container before it starts, e.g. its NATS credentials:
+   * never in its env or labels (what `docker inspect` shows). @default [] (mode: 0o400)
+   */
+  files?: ContainerFile[];
+  /** Owner of `files` in the container: the images' `node` user. @default { uid: 1000, gid: 1000 } */
+  filesOwner?: { uid: number; gid: number };
   /** The container's `Cmd` (after the image's entrypoint, if it has one). @default the image's */
   command?: string[];
   /** Who started the containers (`org.flotilla.managed-by`), e.g. the RM's instance. @default clusterId */
@@ -115,33 +124,14 @@ function profileOfLabel(label: string | undefined): ResourceProfile {
   }
 }
 
-/** The Engine's refusal to create or start a container, in words that say what to change. */
-function explain(err: unknown, what: string, image: string, network?: string): unknown {
-  if (!(err instanceof DockerEngineError)) return err;
-  const said = err.engineMessage;
-  if (err.engineStatus === 404 && /no such image/i.test(said)) {
-    return new DockerEngineError(
-      404,
-      said,
-      `the TaskManager image ${image} is not on the Docker host (Docker Engine: ${said}): build it with \`npm run images\`, or set docker.taskmanager-image to an image that is there (the docker driver never pulls)`,
-    );
-  }
-  if (network && err.engineStatus === 404 && /network/i.test(said)) {
-    return new DockerEngineError(
-      404,
-      said,
-      `the network ${network} for TaskManager containers does not exist (Docker Engine: ${said}): set docker.network to a network that reaches NATS (in compose: the project's network)`,
-    );
-  }
-  return new DockerEngineError(err.engineStatus, said, `cannot ${what} (${image}): ${said}`);
-}
-
 export function dockerDriver({
   clusterId,
   image = "flotilla/taskmanager:latest",
   network,
   env = {},
   command,
+  files = [],
+  filesOwner,
   managedBy = clusterId,
   defaultProfile = makeProfile(1, 1024),
   maxProfile,
@@ -154,6 +144,8 @@ export function dockerDriver({
   engine = dockerEngine({ socketPath, apiVersion, timeoutMs }),
   log = silentLogger,
 }: DockerDriverOptions): DockerDriver {
+  // Built once: a bad path fails here, not at each start.
+  const filesTar = files.length > 0 ? archiveOfFiles(files, filesOwner) : undefined;
   const owned = new Map<TaskManagerId, TaskManagerContainer>();
   let starting = 0;
   let stopped = false;
@@ -311,16 +303,19 @@ export function dockerDriver({
       });
       containerId = created.body.Id;
     } catch (err) {
-      throw explain(err, "create a TaskManager container", image, network);
+      throw explainRefusal(err, "create a TaskManager container", image, network);
     }
     const tm: TaskManagerContainer = { tmId, containerId, name, profile: p, adopted: false };
     owned.set(tmId, tm);
+    let step = `copy ${files.map((f) => f.path).join(", ")} into TaskManager container ${name}`;
     try {
+      if (filesTar) await engine.putArchive(containerId, "/", filesTar);
+      step = `start TaskManager container ${name}`;
       await engine.call("POST", `/containers/${containerId}/start`, { accept: [304] });
     } catch (err) {
       owned.delete(tmId);
       await remove(containerId).catch(() => {});
-      throw explain(err, `start TaskManager container ${name}`, image, network);
+      throw explainRefusal(err, step, image, network);
     }
     if (stopped) {
       // stop() ran while this one was being created: it did not see it.

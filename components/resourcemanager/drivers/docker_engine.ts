@@ -40,6 +40,12 @@ export interface DockerEngine {
     path: string,
     options?: { query?: Query; body?: unknown; accept?: number[] },
   ): Promise<{ status: number; body: T }>;
+  /**
+   * Extracts the tar archive `tar` into the container (created or running) at `path`
+   * (`PUT /containers/{id}/archive`); owners and modes are the archive's own. It never puts a
+   * file where the container has a directory, nor the reverse: the Engine refuses instead.
+   */
+  putArchive(containerId: string, path: string, tar: Uint8Array): Promise<void>;
   /** The raw body of a GET (e.g. container logs), as bytes. */
   raw(path: string, query?: Query): Promise<Buffer>;
   /** Follows `GET /events`: `onEvent` per JSON line until `close()` or the stream ends. */
@@ -95,19 +101,16 @@ export function dockerEngine({
     method: string,
     path: string,
     query: Query | undefined,
-    body: unknown,
+    body: { type: string; bytes: Uint8Array } | undefined,
   ): Promise<{ status: number; bytes: Buffer }> {
     const what = `${method} ${path}`;
     return new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req: ClientRequest = httpRequest(
         {
           socketPath,
           method,
           path: pathWith(apiVersion, path, query),
-          headers: payload
-            ? { "content-type": "application/json", "content-length": payload.length }
-            : {},
+          headers: body ? { "content-type": body.type, "content-length": body.bytes.length } : {},
           timeout: timeoutMs,
         },
         (res) => {
@@ -123,7 +126,7 @@ export function dockerEngine({
         );
       });
       req.on("error", (err) => reject(unreachable(socketPath, what, err)));
-      req.end(payload);
+      req.end(body?.bytes);
     });
   }
 
@@ -148,7 +151,11 @@ export function dockerEngine({
       path: string,
       { query, body, accept = [] }: { query?: Query; body?: unknown; accept?: number[] } = {},
     ) {
-      const { status, bytes } = await send(method, path, query, body);
+      const json =
+        body === undefined
+          ? undefined
+          : { type: "application/json", bytes: Buffer.from(JSON.stringify(body)) };
+      const { status, bytes } = await send(method, path, query, json);
       if ((status < 200 || status >= 300) && !accept.includes(status)) {
         throw failure(method, path, status, bytes);
       }
@@ -160,6 +167,13 @@ export function dockerEngine({
         parsed = text;
       }
       return { status, body: parsed as T };
+    },
+    async putArchive(containerId, path, tar) {
+      const url = `/containers/${containerId}/archive`;
+      const body = { type: "application/x-tar", bytes: tar };
+      const query = { path, noOverwriteDirNonDir: true };
+      const { status, bytes } = await send("PUT", url, query, body);
+      if (status < 200 || status >= 300) throw failure("PUT", url, status, bytes);
     },
     async raw(path, query) {
       const { status, bytes } = await send("GET", path, query, undefined);

@@ -153,6 +153,7 @@ function crashable(): { engine: DockerEngine; crash(): void } {
       socketPath: engine.socketPath,
       call: (method, path, options) => (crashed ? dead() : engine.call(method, path, options)),
       raw: (path, query) => (crashed ? dead() : engine.raw(path, query)),
+      putArchive: (id, path, tar) => (crashed ? dead() : engine.putArchive(id, path, tar)),
       events(query, onEvent) {
         const stream = engine.events(query, (e) => crashed || onEvent(e));
         streams.push(stream);

@@ -220,7 +220,10 @@ export function createDispatcher(options: DispatcherOptions) {
           ErrorCode.NOT_FOUND,
           `artifact ${request.artifact} is not in the blob store: upload it with POST /artifacts first`,
         );
-      const job = await loadArtifact(bytes, { name: `artifact ${request.artifact.slice(0, 12)}` });
+      const job = await loadArtifact(bytes, {
+        name: `artifact ${request.artifact.slice(0, 12)}`,
+        expected: request.artifact,
+      });
       // Build once here, so a bad job is a 400 now rather than a failed job later.
       const graph = job.graph({
         args: request.args,

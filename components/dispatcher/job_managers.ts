@@ -119,7 +119,10 @@ export async function runJobManager(
       ErrorCode.NOT_FOUND,
       `artifact ${record.artifact} is not in the blob store: upload it with POST /artifacts`,
     );
-  const job = await loadArtifact(bytes, { name: `artifact ${record.artifact.slice(0, 12)}` });
+  const job = await loadArtifact(bytes, {
+    name: `artifact ${record.artifact.slice(0, 12)}`,
+    expected: record.artifact,
+  });
   const built = {
     args: record.args,
     ...(record.parallelism ? { parallelism: record.parallelism } : {}),

@@ -57,7 +57,7 @@ export class JobGraphs {
         `artifact ${d.artifact} of job ${d.jobId} is not in the blob store`,
       );
     }
-    const job = await loadArtifact(bytes, { name: `job ${d.jobId}` });
+    const job = await loadArtifact(bytes, { name: `job ${d.jobId}`, expected: d.artifact });
     return job.graph({
       args: d.args,
       ...(d.parallelism ? { parallelism: d.parallelism } : {}),

@@ -9,7 +9,7 @@
  * bundled role in a container image, and from any cache directory.
  */
 import { existsSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ErrorCode, FlotillaError } from "../../core/mod.ts";
@@ -31,14 +31,25 @@ const loaded = new Map<string, Promise<JobDefinition>>();
 
 /**
  * Imports an artifact (once per process and hash) and returns its job definition. A module
- * whose default export is not `defineJob(...)` is a clear INVALID_ARGUMENT error. `cacheDir`
- * defaults to the process's `artifact.cache-dir`.
+ * whose default export is not `defineJob(...)` is a clear INVALID_ARGUMENT error. `expected`,
+ * the content address the bytes were fetched by, must be their sha256: bytes that do not hash
+ * to it (an object rewritten in the store) are refused, never imported. `cacheDir` defaults to
+ * the process's `artifact.cache-dir`.
  */
 export function loadArtifact(
   bytes: Uint8Array,
-  { cacheDir = jobRuntimeSettings().artifactCacheDir, name = "artifact" } = {},
+  {
+    cacheDir = jobRuntimeSettings().artifactCacheDir,
+    name = "artifact",
+    expected,
+  }: { cacheDir?: string; name?: string; expected?: string } = {},
 ): Promise<JobDefinition> {
   return artifactHash(bytes).then((hash) => {
+    if (expected !== undefined && expected !== hash)
+      throw new FlotillaError(
+        ErrorCode.CONFLICT,
+        `${name}: the bytes stored as artifact ${expected} hash to ${hash}: refusing to load code that is not the artifact submitted`,
+      );
     let job = loaded.get(hash);
     if (!job) {
       job = importArtifact(hash, bytes, cacheDir, name);
@@ -57,10 +68,12 @@ async function importArtifact(
 ): Promise<JobDefinition> {
   (globalThis as Record<symbol, unknown>)[RUNTIME] ??= runtime;
   const path = join(cacheDir, `${hash}.mjs`);
-  if (!existsSync(path)) {
+  // A cached file is imported only if it still is these bytes (the cache may be shared).
+  if (!existsSync(path) || (await artifactHash(await readFile(path))) !== hash) {
     await mkdir(cacheDir, { recursive: true });
-    await writeFile(`${path}.tmp`, bytes);
-    await rename(`${path}.tmp`, path);
+    const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, bytes, { flag: "wx" });
+    await rename(tmp, path);
   }
   let module: { default?: unknown };
   try {

@@ -153,9 +153,9 @@ t.test("accept() false: a server drops requests unanswered; another one answers"
   t.teardown(() => Promise.all(servers.map((s) => s.stop())));
   const transport = natsTransport(nc, "t.accept");
   const ping = { method: "GET", path: "/ping", headers: {} };
-  t.equal((await transport.sendAll!(ping, 200)).length, 2, "both answer while accepting");
+  t.equal((await transport.sendAll!(ping, 1000)).length, 2, "both answer while accepting");
   leading = false;
-  t.equal((await transport.sendAll!(ping, 200)).length, 1, "then only the other one");
+  t.equal((await transport.sendAll!(ping, 1000)).length, 1, "then only the other one");
   const calls = (await (await deposed.request("/calls")).json()).calls as number;
   t.equal(calls, 1, "the dropped request never reached the app");
 });
@@ -169,7 +169,7 @@ t.test("sendAll: every reply within the wait; nobody listening is UNAVAILABLE", 
   const servers = [1, 2, 3].map(() => serveNats(echoBlock(), { nc, subject: "t.all" }));
   t.teardown(() => Promise.all(servers.map((s) => s.stop())));
   await nc.flush();
-  const replies = await transport.sendAll!(ping, 200);
+  const replies = await transport.sendAll!(ping, 1000);
   t.same(
     replies.map((r) => r.status),
     [200, 200, 200],

@@ -7,7 +7,7 @@ import { compileConfig, type Logger, silentLogger, subjects } from "../core/mod.
 import { createDispatcher, dispatcherApp } from "../dispatcher/mod.ts";
 import { memoryHaServices } from "../ha/mod.ts";
 import { type JobManagerDeadlines, jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
-import type { DispatcherApp } from "../protocol/mod.ts";
+import { type DispatcherApp, RM_FENCING_SCOPE } from "../protocol/mod.ts";
 import { createResourceManager, staticDriver } from "../resourcemanager/mod.ts";
 import { createClient, localTransport, type RpcClient } from "../rpc/mod.ts";
 import { createTaskManager, type TaskManager } from "../taskmanager/mod.ts";
@@ -38,6 +38,12 @@ export interface MiniClusterOptions {
   log?: Logger;
 }
 
+/**
+ * The fencing token of the one ResourceManager, which holds no lease (nothing else contends in
+ * this process): its TaskManagers take this token and no other.
+ */
+const RM_TOKEN = 1;
+
 export interface MiniCluster {
   readonly fabric: Fabric;
   readonly rest: DispatcherApp;
@@ -66,7 +72,7 @@ export async function startMiniCluster({
   const rm = createResourceManager({
     transportFor: fabric.transportFor,
     clusterId,
-    token: 1,
+    token: RM_TOKEN,
     driver: staticDriver(),
     config: {
       heartbeatIntervalMs,
@@ -94,6 +100,7 @@ export async function startMiniCluster({
       rpc: deadlines.rpc,
       heartbeatIntervalMs,
       heartbeatTimeoutMs,
+      verifyFencingToken: async (scope, token) => scope === RM_FENCING_SCOPE && token === RM_TOKEN,
       log,
     }),
   );

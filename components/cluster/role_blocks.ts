@@ -23,6 +23,7 @@ import { createTaskManager } from "../taskmanager/mod.ts";
 import { driverFor } from "./drivers.ts";
 import { type Fabric, natsFabric } from "./fabric.ts";
 import { type Fence, fencedFabric, fencedStores, fencedTransports } from "./fencing.ts";
+import { leaseTokenVerifier } from "./lease_tokens.ts";
 import { dispatcherStores } from "./stores.ts";
 
 export interface RoleContext {
@@ -258,6 +259,7 @@ export function startTaskManager({
   nc,
   ha,
   clusterId,
+  holder,
 }: RoleContext): RunningTaskManager {
   const fabric = natsFabric(nc, clusterId);
   // A driven TaskManager gets taskmanager.slots 1 and that slot's profile from its driver.
@@ -279,6 +281,8 @@ export function startTaskManager({
     rpc: callDeadlinesFrom(config),
     heartbeatIntervalMs: config["heartbeat.interval"],
     heartbeatTimeoutMs: config["heartbeat.timeout"],
+    // Any client that reaches the TaskManager's subject could present a made-up RM token.
+    verifyFencingToken: leaseTokenVerifier(ha, { holder, leaseMs: config["ha.lease"] }),
     log,
   });
   const served = fabric.serve(tm.subject, tm.app);

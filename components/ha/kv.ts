@@ -10,6 +10,11 @@ export interface KvRecord {
   value: Uint8Array;
   /** Bucket-wide sequence of this write: it only grows. */
   revision: number;
+  /**
+   * When the store wrote it (epoch ms, the store's clock), where the store says: JetStream does,
+   * memory does not. Bounds what a lease in the value may claim.
+   */
+  writtenAt?: number;
 }
 
 /** What a watch reports: a write, or a delete (with the revision of the delete marker). */

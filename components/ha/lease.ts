@@ -1,6 +1,7 @@
 /**
  * The lease a leader keeps under `leader.<role>`: who holds it, where it serves, its term, and
- * when it ends. The expiry lives in the value because nats-server before 2.11 has no per-key TTL.
+ * when it ends. The expiry lives in the value because nats-server before 2.11 has no per-key TTL,
+ * so a reader caps what the value claims (`leaseEnd`): a forged expiry cannot outlast its write.
  */
 import { json } from "../core/mod.ts";
 import type { KvRecord } from "./kv.ts";
@@ -23,6 +24,15 @@ export function encodeLease(value: LeaseValue): Uint8Array {
   return json.encode(value);
 }
 
+/**
+ * The longest lease a reader honours, whatever a lease says (unless its own configured lease is
+ * longer): a lease written with an absurd `leaseMs` or `expiresAt` makes standbys wait this long
+ * at most after its write, rather than for ever.
+ */
+export const MAX_LEASE_MS = 10 * 60_000;
+
+const isFiniteNumber = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n);
+
 /** The lease in a record, or undefined for anything that is not one. */
 export function decodeLease(bytes: Uint8Array): LeaseValue | undefined {
   try {
@@ -31,8 +41,8 @@ export function decodeLease(bytes: Uint8Array): LeaseValue | undefined {
       !value ||
       typeof value.holder !== "string" ||
       typeof value.subject !== "string" ||
-      typeof value.term !== "number" ||
-      typeof value.expiresAt !== "number"
+      !isFiniteNumber(value.term) ||
+      !isFiniteNumber(value.expiresAt)
     ) {
       return undefined;
     }
@@ -41,7 +51,7 @@ export function decodeLease(bytes: Uint8Array): LeaseValue | undefined {
       subject: value.subject,
       term: value.term,
       expiresAt: value.expiresAt,
-      leaseMs: typeof value.leaseMs === "number" ? value.leaseMs : 0,
+      leaseMs: isFiniteNumber(value.leaseMs) && value.leaseMs > 0 ? value.leaseMs : 0,
       ...(typeof value.token === "number" ? { token: value.token } : {}),
       ...(typeof value.under === "string" ? { under: value.under } : {}),
     };
@@ -54,4 +64,21 @@ export function decodeLease(bytes: Uint8Array): LeaseValue | undefined {
 export function tokenOf(record: KvRecord, lease = decodeLease(record.value)): number | undefined {
   if (!lease) return undefined;
   return lease.token ?? record.revision;
+}
+
+/**
+ * The lease length a reader waits for: the written one, at least the reader's own `leaseMs`
+ * (it cannot know better than its configuration) and at most `MAX_LEASE_MS` (or its own, if longer).
+ */
+export function honouredLeaseMs(lease: LeaseValue, ownLeaseMs: number): number {
+  return Math.min(Math.max(lease.leaseMs, ownLeaseMs), Math.max(MAX_LEASE_MS, ownLeaseMs));
+}
+
+/**
+ * The wall-clock end (epoch ms) a reader believes of a lease written at `writtenAt` (the store's
+ * timestamp of the write, or when this reader first saw it): the written `expiresAt`, but never
+ * later than `writtenAt` plus the honoured lease length.
+ */
+export function leaseEnd(lease: LeaseValue, writtenAt: number, ownLeaseMs: number): number {
+  return Math.min(lease.expiresAt, writtenAt + honouredLeaseMs(lease, ownLeaseMs));
 }

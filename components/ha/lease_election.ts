@@ -6,8 +6,9 @@
  * Safety does not rest on the server or on clocks agreeing: a leader steps down on its own
  * monotonic clock `leaseMs` (less a margin) after sending its last acknowledged renewal, while a
  * standby waits `leaseMs` after it first saw that revision (which is later) and for the written
- * wall-clock expiry. A lease written under an outer lease (the `auto` role's `master`) is taken
- * over at once by a contender that holds that outer lease: the holder's term ended with it.
+ * wall-clock expiry, both capped (lease.ts `leaseEnd`): a forged lease cannot keep standbys out
+ * for ever. A lease written under an outer lease (the `auto` role's `master`) is taken over at
+ * once by a contender that holds that outer lease: the holder's term ended with it.
  */
 import type { Clock } from "../core/mod.ts";
 import {
@@ -19,7 +20,7 @@ import {
   toFlotillaError,
 } from "../core/mod.ts";
 import type { HaKv, KvChange } from "./kv.ts";
-import { decodeLease, encodeLease, type LeaseValue, tokenOf } from "./lease.ts";
+import { decodeLease, encodeLease, type LeaseValue, leaseEnd, tokenOf } from "./lease.ts";
 import { compileLeaseOptions, type LeaseElectionOptions } from "./lease_options.ts";
 import { LeaseSightings } from "./lease_sightings.ts";
 import { isClosed } from "./nats_call.ts";
@@ -140,8 +141,12 @@ export class LeaseElection implements LeaderElection {
   async leader(): Promise<LeaderInfo | undefined> {
     const record = await this.#kv.get(this.#key);
     const lease = record && decodeLease(record.value);
-    if (!record || !lease || this.#clock.now() >= lease.expiresAt) return undefined;
-    const { holder, subject, term, expiresAt } = lease;
+    if (!record || !lease) return undefined;
+    // Capped: a lease claiming to last for ever ends MAX_LEASE_MS after it was written.
+    const { writtenAt } = this.#sightings.see(record.revision, lease, record.writtenAt);
+    const expiresAt = leaseEnd(lease, writtenAt, this.#leaseMs);
+    if (this.#clock.now() >= expiresAt) return undefined;
+    const { holder, subject, term } = lease;
     return { holder, subject, term, token: lease.token ?? record.revision, expiresAt };
   }
 
@@ -203,7 +208,8 @@ export class LeaseElection implements LeaderElection {
     const record = await this.#kv.get(this.#key, { timeoutMs: this.#renewMs, retry: false });
     if (this.#stopped) return 0;
     if (!record) return await this.#claim(undefined);
-    const observed = this.#sightings.see(record.revision, decodeLease(record.value));
+    const { revision, value, writtenAt } = record;
+    const observed = this.#sightings.see(revision, decodeLease(value), writtenAt);
     const untilExpiry = this.#sightings.untilExpiry(observed);
     if (untilExpiry > 0 && !this.#outranks(observed.value))
       // Under the same outer lease: look again soon, the outer lease may come to this process.
@@ -308,6 +314,7 @@ export class LeaseElection implements LeaderElection {
     this.#sightings.see(
       revision,
       change.kind === "put" ? decodeLease(change.record.value) : undefined,
+      change.kind === "put" ? change.record.writtenAt : undefined,
     );
     const lease = this.#lease;
     if (lease) {

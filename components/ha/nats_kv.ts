@@ -198,5 +198,12 @@ export class NatsKv implements HaKv {
 }
 
 function toRecord(entry: KvEntry): KvRecord {
-  return { key: entry.key, value: entry.value, revision: entry.revision };
+  // The server's timestamp of the write (a header on direct gets, message info on watches).
+  const writtenAt = entry.created.getTime();
+  return {
+    key: entry.key,
+    value: entry.value,
+    revision: entry.revision,
+    ...(Number.isFinite(writtenAt) ? { writtenAt } : {}),
+  };
 }

@@ -38,7 +38,14 @@ export {
   type ReplyEnvelope,
   type RequestEnvelope,
 } from "./envelope.ts";
-export { FENCING_HEADER, FencingTokens, fencing, fencingHeaders } from "./fencing.ts";
+export {
+  FENCING_HEADER,
+  FencingTokens,
+  type FencingTokensOptions,
+  type FencingTokenVerifier,
+  fencing,
+  fencingHeaders,
+} from "./fencing.ts";
 export { HeartbeatMonitor, type HeartbeatOptions } from "./heartbeat.ts";
 export { httpTransport } from "./http_transport.ts";
 export { dispatch, localTransport } from "./local_transport.ts";

@@ -14,7 +14,7 @@ import {
 } from "../core/mod.ts";
 import type { ChannelFactory, SnapshotStore } from "../dataflow/internal_mod.ts";
 import type { ResourceProfile } from "../protocol/mod.ts";
-import type { CallDeadlines, Transport } from "../rpc/mod.ts";
+import type { CallDeadlines, FencingTokenVerifier, Transport } from "../rpc/mod.ts";
 import type { ArtifactSource } from "./job_graphs.ts";
 
 export interface TaskManagerOptions {
@@ -50,17 +50,29 @@ export interface TaskManagerOptions {
    * long a slot offer or a report to a JobManager is tried. @default 5000
    */
   heartbeatTimeoutMs?: number;
+  /**
+   * Confirms a ResourceManager token higher than any seen (scope `RM_FENCING_SCOPE`) against
+   * the RM's lease in the HA store, so a made-up token is refused instead of locking the real
+   * RM out. @default none: every newer token is believed (in-process blocks, tests)
+   */
+  verifyFencingToken?: FencingTokenVerifier;
   log?: Logger;
 }
 
 export interface CompiledTaskManagerOptions
   extends Readonly<
-    Required<Omit<TaskManagerOptions, "tmId" | "connectNats" | "totalResources" | "slots">>
+    Required<
+      Omit<
+        TaskManagerOptions,
+        "tmId" | "connectNats" | "totalResources" | "slots" | "verifyFencingToken"
+      >
+    >
   > {
   readonly tmId: TaskManagerId;
   readonly slots: readonly ResourceProfile[];
   readonly totalResources: ResourceProfile;
   readonly connectNats?: (servers?: string) => Promise<NatsConnection>;
+  readonly verifyFencingToken?: FencingTokenVerifier;
 }
 
 /** Declares no resources: any requirement fits it (the RM's ANY). */

@@ -123,8 +123,9 @@ export class ResourceManagerConnection {
         const answer = await unwrap(
           this.#register.taskmanagers.$post({ json: this.#o.registration() }),
         );
-        // An RM older than one this TaskManager already follows is refused here too.
-        fencingTokens.admit(answer.rmToken, RM_FENCING_SCOPE);
+        // An RM older than one this TaskManager already follows, or one whose token the HA
+        // store does not confirm, is refused here too.
+        await fencingTokens.admit(answer.rmToken, RM_FENCING_SCOPE);
         this.#registered = true;
         this.#lastContact = performance.now();
         this.#lastError = "";

@@ -53,7 +53,10 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
   const log = o.log.child({ role: "taskmanager", tm: tmId });
   const subject = subjects.taskManager(clusterId, tmId);
   const rmSubject = subjects.resourceManager(clusterId);
-  const fencingTokens = new FencingTokens();
+  // Only a token the HA store confirms is remembered: one made up cannot lock the real RM out.
+  const fencingTokens = new FencingTokens(
+    o.verifyFencingToken ? { verify: o.verifyFencingToken } : {},
+  );
   const slots = new SlotTable(tmId, [...o.slots]);
   const tasks = new TaskTable<Task, ReportQueue>();
   const graphs = new JobGraphs(o.artifacts);

@@ -1,13 +1,14 @@
 /**
  * The REST API's gate: every route but `/healthz` needs `Authorization: Bearer <token>`, checked
- * in constant time by Hono's `bearerAuth`. A `read` token may GET; an `admin` token may also
- * upload, submit, cancel, stop, savepoint and rescale. With submission off (Flink's
+ * by Hono's `bearerAuth` (header parsing, challenges) against SHA-256 digests compared in constant
+ * time. A `read` token may GET; an `admin` token may also upload, submit, cancel, stop, savepoint
+ * and rescale. With submission off (Flink's
  * `web.submit.enable: false`) uploads and submissions are refused whatever the token. Refusals
  * are `{errors, code}`: 401 UNAUTHORIZED, 403 FORBIDDEN, 400 BAD_REQUEST for a malformed header.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
-import { timingSafeEqual } from "hono/utils/buffer";
 import { ErrorCode, type WireError } from "../core/mod.ts";
 import type { FetchApp } from "../rpc/mod.ts";
 
@@ -34,6 +35,8 @@ const SUBMISSIONS = new Set(["/artifacts", "/jobs"]);
 
 type GuardEnv = { Variables: { scope: RestScope } };
 
+const digest = (token: string): Buffer => createHash("sha256").update(token).digest();
+
 const refusal = (code: ErrorCode, message: string): WireError => ({ errors: [message], code });
 
 /** `app` behind the gate. */
@@ -46,19 +49,24 @@ export function guardRest(app: FetchApp, { tokens, submit = true }: RestGuardOpt
     await next();
   });
   if (tokens) {
-    const scopeOf = async (token: string): Promise<RestScope | undefined> => {
-      // Every token is compared (hashed, in constant time): how many match says nothing.
+    // Digests of the known tokens, made once: a call hashes only the token it presents, then
+    // compares digests in constant time, every one of them (how many match says nothing).
+    const known = [
+      ...tokens.admin.map((token) => ({ digest: digest(token), scope: "admin" as const })),
+      ...(tokens.read ?? []).map((token) => ({ digest: digest(token), scope: "read" as const })),
+    ];
+    const scopeOf = (token: string): RestScope | undefined => {
+      const presented = digest(token);
       let scope: RestScope | undefined;
-      for (const admin of tokens.admin) if (await timingSafeEqual(admin, token)) scope = "admin";
-      for (const read of tokens.read ?? [])
-        if ((await timingSafeEqual(read, token)) && !scope) scope = "read";
+      for (const k of known)
+        if (timingSafeEqual(k.digest, presented) && scope !== "admin") scope = k.scope;
       return scope;
     };
     guard.use(
       "*",
       bearerAuth<GuardEnv>({
-        verifyToken: async (token, c) => {
-          const scope = await scopeOf(token);
+        verifyToken: (token, c) => {
+          const scope = scopeOf(token);
           if (scope) c.set("scope", scope);
           return scope !== undefined;
         },

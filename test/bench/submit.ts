@@ -19,7 +19,7 @@ import { type BenchResult, percentile } from "./report.ts";
 
 const progress = (line: string) => process.stderr.write(`[bench submit] ${line}\n`);
 /** Times jobs submitted through the Dispatcher's REST API (typed by its contract). */
-async function timeJobs({ api, job }: DispatcherRest, jobs: number) {
+export async function timeJobs({ api, job }: DispatcherRest, jobs: number) {
   // The route takes the bundle as it is (copied onto an ArrayBuffer, as a request body is).
   const bundle = new Uint8Array(await bundleJob("test/bench/jobs/one_record.ts"));
   const { artifact } = await unwrap(api.artifacts.$post(undefined, { init: { body: bundle } }));

@@ -1,0 +1,236 @@
+/**
+ * `npm run bench -- security`: what authentication costs, measured against the same thing without
+ * it in the same run. RPC: a block's request/reply over NATS as anonymous clients of an open
+ * server vs as the cluster's NATS users (nkeys, allow lists) of a server that checks them; REST:
+ * an HTTP route bare vs behind the bearer-token gate. Data plane: records/s published through a
+ * subject to a subscriber, open vs as the taskmanager user. Submit: submit -> RUNNING of a
+ * one-record job on a cluster of processes, open (no NATS users, REST authentication none) vs
+ * secured (NATS users, REST token). TLS is not built yet and so not measured.
+ *
+ * Flags: --calls N (sequential RPC calls per case, default 3000), --records N (data plane, default
+ * 200000), --jobs N (submissions per cluster, default 40), --section rpc|data-plane|submit.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { subjects } from "../../components/core/mod.ts";
+import {
+  createClient,
+  httpTransport,
+  natsTransport,
+  serveHttp,
+  serveNats,
+  unwrap,
+} from "../../components/rpc/mod.ts";
+import {
+  ensureClusterSecrets,
+  guardRest,
+  NATS_AUTH_CONF,
+  type NatsUser,
+  nkeyFileOf,
+  withBearer,
+} from "../../components/security/mod.ts";
+import { clusterFor } from "../support/cluster.ts";
+import { natsUserOptions } from "../support/compose.ts";
+import { type EchoBlock, echoBlock } from "../support/echo_block.ts";
+import { type NatsServer, startNats } from "../support/nats.ts";
+import { TEST_TOKEN } from "../support/rest_token.ts";
+import { measureCases, numberFlag } from "./measure.ts";
+import type { BenchResult } from "./report.ts";
+import { timeJobs } from "./submit.ts";
+
+const progress = (line: string) => process.stderr.write(`[bench security] ${line}\n`);
+const CLUSTER = "bench";
+
+interface Servers {
+  open: NatsServer;
+  secured: NatsServer;
+  credentials: string;
+  as(user: NatsUser): Promise<NatsConnection>;
+}
+
+async function servers(teardowns: (() => unknown)[]): Promise<Servers> {
+  const root = mkdtempSync(join(tmpdir(), "flotilla-bench-security-"));
+  teardowns.push(() => rmSync(root, { recursive: true, force: true }));
+  const secrets = ensureClusterSecrets(join(root, "credentials"), { clusterId: CLUSTER });
+  const open = await startNats();
+  teardowns.push(() => open.cleanup());
+  const secured = await startNats({
+    authorization: readFileSync(secrets.files[NATS_AUTH_CONF]!, "utf8"),
+  });
+  teardowns.push(() => secured.cleanup());
+  return {
+    open,
+    secured,
+    credentials: secrets.dir,
+    async as(user) {
+      const nc = await connect({ servers: secured.url, ...natsUserOptions(secrets.dir, user) });
+      teardowns.push(() => nc.close());
+      return nc;
+    },
+  };
+}
+
+async function rpc(s: Servers, args: string[], teardowns: (() => unknown)[]) {
+  const calls = numberFlag(args, "--calls", 3000);
+  const subject = subjects.dispatcher(CLUSTER);
+  const openServe = await connect({ servers: s.open.url });
+  const openCall = await connect({ servers: s.open.url });
+  teardowns.push(
+    () => openServe.close(),
+    () => openCall.close(),
+  );
+  const served = [
+    serveNats(echoBlock(), { nc: openServe, subject }),
+    serveNats(echoBlock(), { nc: await s.as("dispatcher"), subject }),
+  ];
+  teardowns.push(() => Promise.all(served.map((x) => x.stop())));
+  const open = createClient<EchoBlock>(natsTransport(openCall, subject));
+  const users = createClient<EchoBlock>(natsTransport(await s.as("cli"), subject));
+  const http = await serveHttp(echoBlock());
+  const gated = await serveHttp(guardRest(echoBlock(), { tokens: { admin: [TEST_TOKEN] } }));
+  teardowns.push(
+    () => http.close(),
+    () => gated.close(),
+  );
+  const bare = createClient<EchoBlock>(httpTransport(http.url));
+  const token = createClient<EchoBlock>(withBearer(httpTransport(gated.url), TEST_TOKEN));
+  const nats = await measureCases(
+    [
+      { name: "rpc NATS open", call: () => unwrap(open.ping.$get()) },
+      { name: "rpc NATS users", call: () => unwrap(users.ping.$get()) },
+    ],
+    { calls, ops: calls * 2, progress },
+  );
+  const rest = await measureCases(
+    [
+      { name: "REST HTTP bare", call: () => unwrap(bare.ping.$get()) },
+      { name: "REST HTTP token", call: () => unwrap(token.ping.$get()) },
+    ],
+    { calls, ops: calls * 2, progress },
+  );
+  return [...nats, ...rest];
+}
+
+/** Records/s of `records` 100-byte messages through one subject to one subscriber. */
+async function publishRate(pub: NatsConnection, sub: NatsConnection, records: number) {
+  const subject = `${subjects.cluster(CLUSTER)}.data.bench.0.0.0`;
+  const payload = new Uint8Array(100);
+  const received = new Promise<void>((resolve) => {
+    let n = 0;
+    sub.subscribe(subject, {
+      callback: () => {
+        if (++n === records) resolve();
+      },
+    });
+  });
+  await sub.flush();
+  const t0 = performance.now();
+  for (let i = 0; i < records; i++) {
+    pub.publish(subject, payload);
+    if (i % 1000 === 999) await pub.flush();
+  }
+  await received;
+  return records / ((performance.now() - t0) / 1000);
+}
+
+async function dataPlane(s: Servers, args: string[], teardowns: (() => unknown)[]) {
+  const records = numberFlag(args, "--records", 200_000);
+  const open = [await connect({ servers: s.open.url }), await connect({ servers: s.open.url })];
+  teardowns.push(() => Promise.all(open.map((nc) => nc.close())));
+  const users = [await s.as("taskmanager"), await s.as("taskmanager")];
+  const rates = { open: [] as number[], users: [] as number[] };
+  for (let round = 0; round < 3; round++) {
+    progress(`data plane round ${round + 1}/3`);
+    rates.open.push(await publishRate(open[0]!, open[1]!, records));
+    rates.users.push(await publishRate(users[0]!, users[1]!, records));
+  }
+  const best = (xs: number[]) => Math.max(...xs);
+  return [
+    { name: "data plane open", value: best(rates.open), unit: "records/s" as const },
+    {
+      name: "data plane users",
+      value: best(rates.users),
+      unit: "records/s" as const,
+      baseline: "data plane open",
+    },
+  ];
+}
+
+async function submit(s: Servers, args: string[], teardowns: (() => unknown)[]) {
+  const jobs = numberFlag(args, "--jobs", 40);
+  const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
+  const timed = async (secured: boolean) => {
+    progress(`cluster of processes, ${secured ? "secured" : "open"}`);
+    const nats = secured ? s.secured : s.open;
+    const as = (user: NatsUser): Record<string, string> =>
+      secured
+        ? {
+            FLOTILLA_NATS_NKEY_FILE: join(s.credentials, nkeyFileOf(user)),
+            FLOTILLA_NATS_INBOX_PREFIX: `_INBOX_${user}`,
+          }
+        : {};
+    const cluster = await clusterFor(t, nats, {
+      roles: [],
+      env: {
+        FLOTILLA_CLUSTER_ID: CLUSTER,
+        ...(secured ? {} : { FLOTILLA_REST_AUTHENTICATION: "none" }),
+      },
+      ready: async () => {},
+    });
+    const procs = [
+      cluster.spawn("master", as("master")),
+      cluster.spawn("taskmanager", as("taskmanager")),
+      cluster.spawn("taskmanager", as("taskmanager")),
+    ];
+    await cluster.waitFor("2 TaskManagers", async () =>
+      (await cluster.overview().catch(() => undefined))?.taskmanagers === 2 ? true : undefined,
+    );
+    const result = await timeJobs(cluster, jobs);
+    for (const p of procs) p.kill("SIGKILL");
+    return result;
+  };
+  const open = await timed(false);
+  const secured = await timed(true);
+  const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return [
+    { name: "submit->RUNNING p50 open", value: p50(open.toRunning), unit: "ms" as const },
+    {
+      name: "submit->RUNNING p50 secured",
+      value: p50(secured.toRunning),
+      unit: "ms" as const,
+      baseline: "submit->RUNNING p50 open",
+    },
+    { name: "sustained jobs/s open", value: open.jobsPerSecond, unit: "ops/s" as const },
+    {
+      name: "sustained jobs/s secured",
+      value: secured.jobsPerSecond,
+      unit: "ops/s" as const,
+      baseline: "sustained jobs/s open",
+    },
+  ];
+}
+
+const SECTIONS = { rpc, "data-plane": dataPlane, submit } as const;
+
+export async function run(args: string[]): Promise<BenchResult[]> {
+  const at = args.indexOf("--section");
+  const chosen = at >= 0 ? [args[at + 1] as keyof typeof SECTIONS] : Object.keys(SECTIONS);
+  for (const name of chosen)
+    if (!(name in SECTIONS))
+      throw new Error(`unknown --section ${name}: choose ${Object.keys(SECTIONS).join(", ")}`);
+  const teardowns: (() => unknown)[] = [];
+  try {
+    const s = await servers(teardowns);
+    const results: BenchResult[] = [];
+    for (const name of chosen as (keyof typeof SECTIONS)[]) {
+      progress(`section ${name}`);
+      results.push(...(await SECTIONS[name](s, args, teardowns)));
+    }
+    return results;
+  } finally {
+    for (const fn of teardowns.reverse()) await Promise.resolve(fn()).catch(() => {});
+  }
+}

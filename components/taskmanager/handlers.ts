@@ -7,6 +7,7 @@
 import {
   type AllocationId,
   ErrorCode,
+  FlotillaError,
   type JobId,
   NotFoundError,
   type SlotId,
@@ -23,6 +24,8 @@ export type TaskDeployment = Deployment<Task, ReportQueue>;
 /** What the handlers need from the TaskManager. */
 export interface TaskManagerCore {
   readonly tmId: TaskManagerId;
+  /** Where the JobManager of `jobId` answers: the only subject its slots and subtasks report to. */
+  jobManagerSubject(jobId: JobId): string;
   readonly slots: SlotTable;
   readonly tasks: TaskTable<Task, ReportQueue>;
   registered(): boolean;
@@ -50,6 +53,19 @@ export function taskManagerHandlers(tm: TaskManagerCore): TaskManagerHandlers {
     );
   }
 
+  /**
+   * A slot is offered, and a subtask reports, to its job's JobManager only: a call naming another
+   * subject (which would send the job's slots, results and checkpoints elsewhere) is refused.
+   */
+  function ownJobManager(jobId: JobId, jmSubject: string): void {
+    const expected = tm.jobManagerSubject(jobId);
+    if (jmSubject !== expected)
+      throw new FlotillaError(
+        ErrorCode.INVALID_ARGUMENT,
+        `jmSubject ${JSON.stringify(jmSubject)} is not the JobManager of job ${jobId} (${expected})`,
+      );
+  }
+
   async function cancel(jobId: JobId, upToAttempt: number, reason: string): Promise<number> {
     const running = tasks.cancel(jobId, upToAttempt, reason);
     await Promise.all(running.map((d) => d.task?.cancel(reason)));
@@ -62,6 +78,7 @@ export function taskManagerHandlers(tm: TaskManagerCore): TaskManagerHandlers {
     heartbeat: () => ({ tmId: tm.tmId, slots: slots.reports() }),
 
     allocate(slotId, { jobId, allocationId, jmSubject }) {
+      ownJobManager(jobId, jmSubject);
       const { slot, fresh } = slots.allocate(slotId, jobId, allocationId);
       // A retried allocation is on its way to the JobManager already (or there).
       if (fresh) tm.offer(slot, jmSubject);
@@ -70,7 +87,9 @@ export function taskManagerHandlers(tm: TaskManagerCore): TaskManagerHandlers {
 
     async deploy(descriptor) {
       const { jobId, attempt, allocationId } = descriptor;
+      // Only for an allocation this TaskManager holds for the job, reporting to the job's JobManager.
       slots.byAllocation(allocationId, jobId);
+      ownJobManager(jobId, descriptor.jmSubject);
       const deployment = tasks.admit(descriptor, () => tm.reportsTo(descriptor.jmSubject));
       if (deployment) {
         try {

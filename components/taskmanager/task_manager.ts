@@ -156,6 +156,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
   const core: TaskManagerCore = {
     tmId,
+    jobManagerSubject: (jobId) => subjects.jobManager(clusterId, jobId),
     slots,
     tasks,
     registered: () => rm.registered,

@@ -186,6 +186,15 @@ t.test(
         /'jmSubject'/,
       ],
       [
+        "allocate reporting to another job's JobManager",
+        "POST",
+        `/slots/${SLOT}/allocate`,
+        { json: { ...allocation(), jmSubject: "t.jobmanager.elsewhere" }, token: 1 },
+        400,
+        ErrorCode.INVALID_ARGUMENT,
+        /is not the JobManager of job/,
+      ],
+      [
         "allocate with a bad slot id",
         "POST",
         "/slots/no%20slot/allocate",
@@ -229,6 +238,15 @@ t.test(
         409,
         ErrorCode.CONFLICT,
         /allocation alloc-1 of job fedcba/,
+      ],
+      [
+        "deploy reporting to another subject than the job's JobManager",
+        "POST",
+        "/tasks",
+        { json: descriptor({ jmSubject: "t.jobmanager.elsewhere" }) },
+        400,
+        ErrorCode.INVALID_ARGUMENT,
+        /is not the JobManager of job/,
       ],
       [
         "deploy an artifact not in the store",

@@ -124,6 +124,7 @@ export function fakeResourceManager(token: number) {
     jobs: unused,
     declare: unused,
     clear: unused,
+    allocation: unused,
     register(registration) {
       registrations.push(registration);
       state.known = true;

@@ -6,9 +6,9 @@
  * was not what ended the wait.
  */
 import t, { type Test } from "tap";
-import { ErrorCode } from "../../../components/core/mod.ts";
+import { ErrorCode, subjects } from "../../../components/core/mod.ts";
 import { until } from "../../support/poll.ts";
-import { ANY, JM, JOB, TM, taskManagerFor } from "./fixtures.ts";
+import { ANY, CLUSTER, JM, JOB, TM, taskManagerFor } from "./fixtures.ts";
 
 const SLOT = `${TM}_0`;
 const allocate = { jobId: JOB, allocationId: "alloc-1", jmSubject: JM, profile: ANY };
@@ -88,11 +88,13 @@ t.test("an offer nobody answers frees the slot at the offer deadline", async (t)
     heartbeatIntervalMs: 100,
     heartbeatTimeoutMs: 300,
   });
-  const nobody = "t.jobmanager.nobody";
+  // A job whose JobManager nobody serves.
+  const silentJob = "fedcba9876543210fedcba9876543210";
+  const nobody = subjects.jobManager(CLUSTER, silentJob);
   t.equal(
     (
       await request("POST", `/slots/${SLOT}/allocate`, {
-        json: { ...allocate, jmSubject: nobody },
+        json: { ...allocate, jobId: silentJob, jmSubject: nobody },
         token: 1,
       })
     ).status,

@@ -1,10 +1,17 @@
 /**
- * The JobManager's calls to its peers, typed by their contracts: requirements to the
- * ResourceManager; deployments, checkpoint triggers and confirmations, cancels and freed slots
+ * The JobManager's calls to its peers, typed by their contracts: requirements and allocation
+ * checks to the ResourceManager; deployments, checkpoint triggers and confirmations, cancels and freed slots
  * to TaskManagers. It decides nothing: callers choose what to call and what a failure means.
  */
-import type { JobId, Logger } from "../core/mod.ts";
+import {
+  type AllocationId,
+  ErrorCode,
+  FlotillaError,
+  type JobId,
+  type Logger,
+} from "../core/mod.ts";
 import type {
+  AllocationInfo,
   ResourceManagerApp,
   ResourceRequirement,
   TaskDescriptor,
@@ -68,6 +75,19 @@ export class JobManagerEffects {
     await unwrap(this.#rm.jobs[":jobId"].$delete({ param: { jobId: this.#o.jobId } })).catch(
       (err: Error) => this.#o.log.debug({ err: err.message }, "clearing requirements failed"),
     );
+  }
+
+  /**
+   * The ResourceManager's record of an allocation (what an offered slot is checked against):
+   * undefined when it has none; rejects when the RM cannot be asked.
+   */
+  async allocation(allocationId: AllocationId): Promise<AllocationInfo | undefined> {
+    try {
+      return await unwrap(this.#rm.allocations[":allocationId"].$get({ param: { allocationId } }));
+    } catch (err) {
+      if (err instanceof FlotillaError && err.code === ErrorCode.NOT_FOUND) return undefined;
+      throw err;
+    }
   }
 
   /** Starts one subtask on the TaskManager holding its slot; rejects with the typed error. */

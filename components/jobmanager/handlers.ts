@@ -14,7 +14,7 @@ function alreadyEnded(jm: JobMaster): FlotillaError {
 export function jobManagerHandlers(jm: JobMaster): JobManagerHandlers {
   return {
     heartbeat: () => ({ jobId: jm.jobId, state: jm.status() }),
-    offerSlots: (offer) => ({ accepted: jm.offer(offer) }),
+    offerSlots: async (offer) => ({ accepted: await jm.offer(offer) }),
     taskState: (report) => jm.onTaskReport(report),
     taskMetrics: (report) => jm.onTaskMetrics(report),
     // A report of another attempt (or of a JobManager's predecessor) finds no callbacks: ignored.

@@ -7,6 +7,7 @@
  * are and rescales as they change.
  */
 import {
+  type AllocationId,
   ErrorCode,
   FlotillaError,
   isJobEnd,
@@ -40,6 +41,7 @@ import { compileScheduler } from "./adaptive.ts";
 import { vertexDetails } from "./attempt.ts";
 import { JobManagerEffects } from "./effects.ts";
 import { LifecycleEffects } from "./lifecycle_effects.ts";
+import { confirmedSlots, type OfferedSlot } from "./offer_check.ts";
 import { DEFAULT_TASK_CANCELLATION_TIMEOUT_MS, type JobManagerOptions } from "./options.ts";
 import { createRescaler, type Rescaler } from "./rescaler.ts";
 import { requirementsView } from "./resource_requirements.ts";
@@ -137,9 +139,30 @@ export function createJobMaster(options: JobManagerOptions) {
 
   /** Whether this JobManager is done with the job: it ended, or was suspended. */
   const ended = () => isJobEnd(lifecycle.state) || lifecycle.state === JobState.SUSPENDED;
+  const refusesSlots = () => ended() || lifecycle.state === JobState.CANCELING;
 
   function conflict(why: string): FlotillaError {
     return new FlotillaError(ErrorCode.CONFLICT, `job ${jobId} is ${lifecycle.state}: ${why}`);
+  }
+
+  /** Takes the slots of `offer` held already or `confirmed` by the RM, as far as a group needs them. */
+  function take({ tmId, tmSubject, slots }: SlotOffer, confirmed: Set<OfferedSlot>): SlotId[] {
+    const held = new Set(pool.all().map((s) => s.slotId));
+    const accepted = slots
+      .filter((s) => confirmed.has(s) || pool.isPooled(s))
+      .filter((s) => pool.offer({ ...s, tmId, tmSubject }))
+      .map((s) => s.slotId);
+    // A slot offered again (the RM matching again after a loss) is no news.
+    const added = accepted.filter((id) => !held.has(id)).length;
+    if (!rescaler) {
+      if (pool.complete()) run.run(lifecycle.resourcesReady());
+    } else if (added > 0) {
+      // A job restarting looks at its slots again before it redeploys.
+      if (lifecycle.state !== JobState.RUNNING) lifecycle.resourcesLost();
+      const what = added === 1 ? "a slot" : `${added} slots`;
+      rescaler.slotsChanged(`${tmId} offered ${what} (${pool.all().length} in all)`);
+    }
+    return accepted;
   }
 
   return {
@@ -160,24 +183,20 @@ export function createJobMaster(options: JobManagerOptions) {
       run.run(lifecycle.start());
       return run.firstDeclaration ?? Promise.resolve(true);
     },
-    /** Takes the offered slots a group still needs; the slots the job holds of the offer. */
-    offer({ tmId, tmSubject, slots }: SlotOffer): SlotId[] {
-      if (ended() || lifecycle.state === JobState.CANCELING) return [];
-      const held = new Set(pool.all().map((s) => s.slotId));
-      const accepted = slots
-        .filter((s) => pool.offer({ ...s, tmId, tmSubject }))
-        .map((s) => s.slotId);
-      // A slot offered again (the RM matching again after a loss) is no news.
-      const added = accepted.filter((id) => !held.has(id)).length;
-      if (!rescaler) {
-        if (pool.complete()) run.run(lifecycle.resourcesReady());
-      } else if (added > 0) {
-        // A job restarting looks at its slots again before it redeploys.
-        if (lifecycle.state !== JobState.RUNNING) lifecycle.resourcesLost();
-        const what = added === 1 ? "a slot" : `${added} slots`;
-        rescaler.slotsChanged(`${tmId} offered ${what} (${pool.all().length} in all)`);
-      }
-      return accepted;
+    /**
+     * Takes the offered slots a group still needs, a new one only if the ResourceManager confirms
+     * it allocated it to this job on that TaskManager and slot; the slots the job holds of the offer.
+     * An offer with nothing new to check (a heartbeat's re-offer, slots no group needs) is
+     * answered at once, without a call.
+     */
+    offer(offer: SlotOffer): SlotId[] | Promise<SlotId[]> {
+      if (refusesSlots()) return [];
+      const candidates = pool.wanted(offer.slots);
+      if (candidates.length === 0) return take(offer, new Set());
+      const check = { jobId, allocation: (id: AllocationId) => effects.allocation(id), log };
+      return confirmedSlots(offer, candidates, check).then((confirmed) =>
+        refusesSlots() ? [] : take(offer, confirmed),
+      );
     },
     onTaskReport: (report: TaskStateReport): void => run.taskReported(report),
     /** Running tasks' counters between state reports (records in/out for status and the CLI). */

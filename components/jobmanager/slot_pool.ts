@@ -79,6 +79,29 @@ export class SlotPool {
     return this.missing().length === 0;
   }
 
+  /** Whether the pool holds this very slot and allocation (a re-offer is no new slot). */
+  isPooled(slot: { slotId: SlotId; allocationId: AllocationId }): boolean {
+    return this.#slots.get(slot.slotId)?.allocationId === slot.allocationId;
+  }
+
+  /**
+   * Of `slots`, the new ones (their slot id not pooled, the first of a repeated one) that `offer`
+   * would take now, in order: only those are worth checking before they are offered.
+   */
+  wanted<S extends { slotId: SlotId; profile: ResourceProfile }>(slots: readonly S[]): S[] {
+    const room = new Map(this.#groups.map((g) => [g.name, g.slots - this.inGroup(g.name).length]));
+    const seen = new Set<SlotId>();
+    return slots.filter((slot) => {
+      if (this.#slots.has(slot.slotId) || seen.has(slot.slotId)) return false;
+      seen.add(slot.slotId);
+      const group = this.#groups.find(
+        (g) => room.get(g.name)! > 0 && covers(slot.profile, g.profile),
+      );
+      if (group) room.set(group.name, room.get(group.name)! - 1);
+      return group !== undefined;
+    });
+  }
+
   /** Takes an offered slot if a group still needs one it fits; returns whether it was taken. */
   offer(slot: Omit<PooledSlot, "group">): boolean {
     if (this.#slots.has(slot.slotId))

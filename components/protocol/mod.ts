@@ -88,6 +88,7 @@ export {
   type VertexDetails,
 } from "./jobmanager.ts";
 export {
+  type AllocationInfo,
   type HeartbeatAnswer,
   type HeartbeatReport,
   heartbeatReportSchema,

@@ -7,13 +7,16 @@
  * `ResourceManagerGateway.registerTaskExecutor`) and then reports its slots with each heartbeat
  * (`PUT /taskmanagers/:tmId/heartbeat`, `sendSlotReport` + `heartbeatFromTaskManager`); a
  * JobManager declares what its job needs (`PUT /jobs/:jobId/requirements`,
- * `declareRequiredResources`) and clears it when the job ends (`DELETE /jobs/:jobId`).
+ * `declareRequiredResources`) and clears it when the job ends (`DELETE /jobs/:jobId`). Before a
+ * JobManager takes an offered slot it asks whose allocation it is (`GET /allocations/:allocationId`):
+ * all TaskManagers share one NATS user, so the offer alone proves nothing.
  */
 import { z } from "zod";
-import type { JobId, Logger, TaskManagerId } from "../core/mod.ts";
+import type { AllocationId, JobId, Logger, SlotId, TaskManagerId } from "../core/mod.ts";
 import { body, createBlock, params, reply } from "../rpc/mod.ts";
 import {
   type Answer,
+  allocationIdSchema,
   jobIdParamSchema,
   same,
   subjectSchema,
@@ -108,6 +111,21 @@ export interface TaskManagerInfo {
   idleSince: number | undefined;
 }
 
+/**
+ * `GET /allocations/:allocationId`: a slot allocation this RM made (pending or confirmed by its
+ * TaskManager), or learned from a TaskManager's slot report after a failover.
+ */
+export interface AllocationInfo {
+  allocationId: AllocationId;
+  jobId: JobId;
+  tmId: TaskManagerId;
+  slotId: SlotId;
+  /** Where the TaskManager holding it registered to answer: where the job's tasks go. */
+  tmSubject: string;
+  /** Not yet confirmed by the TaskManager. */
+  pending: boolean;
+}
+
 /** Each entry of `GET /jobs`. */
 export interface JobRequirementsInfo {
   jobId: JobId;
@@ -155,6 +173,8 @@ export const requirementsDeclarationSchema = z.strictObject({
   requirements: z.array(resourceRequirementSchema).max(1024),
 });
 
+const allocationIdParamSchema = z.object({ allocationId: allocationIdSchema });
+
 same<z.output<typeof registrationSchema>, TaskManagerRegistration>(true);
 same<z.output<typeof heartbeatReportSchema>, HeartbeatReport>(true);
 same<z.output<typeof requirementsDeclarationSchema>, RequirementsDeclaration>(true);
@@ -176,6 +196,8 @@ export interface ResourceManagerHandlers {
   declare(jobId: JobId, declaration: RequirementsDeclaration): Answer<RequirementsDeclared>;
   /** 404 JOB_NOT_FOUND when the job declared nothing. */
   clear(jobId: JobId): Answer<RequirementsCleared>;
+  /** 404 NOT_FOUND when no slot is allocated with this id (never made, refused, or freed). */
+  allocation(allocationId: AllocationId): Answer<AllocationInfo>;
 }
 
 export function resourceManagerRoutes(h: ResourceManagerHandlers, { log }: { log?: Logger } = {}) {
@@ -207,6 +229,9 @@ export function resourceManagerRoutes(h: ResourceManagerHandlers, { log }: { log
     )
     .delete("/jobs/:jobId", params(jobIdParamSchema), async (c) =>
       reply(c, await h.clear(c.req.valid("param").jobId)),
+    )
+    .get("/allocations/:allocationId", params(allocationIdParamSchema), async (c) =>
+      reply(c, await h.allocation(c.req.valid("param").allocationId)),
     );
 }
 

@@ -1,7 +1,7 @@
 /**
  * What the ResourceManager does for each route of its contract (components/protocol
  * resourcemanager.ts): TaskManager registration and heartbeats, job requirement declarations,
- * and read-only views, each delegated to the RM's core.
+ * the allocations JobManagers check offers against, and read-only views, each delegated to the RM's core.
  */
 import {
   ErrorCode,
@@ -72,6 +72,16 @@ export function resourceManagerHandlers(rm: ResourceManagerCore): ResourceManage
         );
       }
       return { jobId };
+    },
+    allocation(allocationId) {
+      const allocation = sm.allocation(allocationId);
+      if (!allocation) {
+        throw new NotFoundError(
+          ErrorCode.NOT_FOUND,
+          `allocation ${allocationId} is not a slot allocation this ResourceManager made or knows of (never made, refused by its TaskManager, or freed)`,
+        );
+      }
+      return allocation;
     },
   };
 }

@@ -24,6 +24,7 @@ import {
 } from "./task_manager_entry.ts";
 import type {
   AffectedJob,
+  AllocationInfo,
   JobRequirementsInfo,
   ResourceOverview,
   ResourceProfile,
@@ -209,6 +210,24 @@ export class SlotManager {
 
   taskManagers(): TaskManagerInfo[] {
     return [...this.#tms.values()].map(infoOf);
+  }
+
+  /**
+   * The slot allocated with `allocationId` and what it is for. The allocation is recorded when
+   * it is made, before the TaskManager is called, so the TaskManager's first offer finds it.
+   */
+  allocation(allocationId: AllocationId): AllocationInfo | undefined {
+    const found = this.#findAllocation(allocationId);
+    if (!found?.slot.jobId || !holds(found.slot, found.slot.jobId)) return undefined;
+    const { tm, slot } = found;
+    return {
+      allocationId,
+      jobId: slot.jobId!,
+      tmId: tm.tmId,
+      slotId: slot.slotId,
+      tmSubject: tm.registration.subject,
+      pending: slot.pending,
+    };
   }
 
   hasJob(jobId: JobId): boolean {

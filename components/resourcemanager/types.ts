@@ -10,6 +10,7 @@ import type { ResourceProfile, ResourceRequirement } from "../protocol/mod.ts";
 export {
   type AllocateSlotReply,
   type AllocateSlotRequest,
+  type AllocationInfo,
   type HeartbeatReport,
   type JobRequirementsInfo,
   type RegistrationReply,

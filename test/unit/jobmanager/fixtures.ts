@@ -1,7 +1,8 @@
 /**
  * A JobManager with in-process peers, for socket-free tests of its app: a fake ResourceManager and
  * fake TaskManagers that mount the real contracts' routes (`resourceManagerRoutes`,
- * `taskManagerTaskRoutes`) and record every call, so a test awaits what arrives.
+ * `taskManagerTaskRoutes`) and record every call, so a test awaits what arrives. `peers` is what
+ * listens on each subject (a test removes the RM's entry to make it unreachable).
  */
 import {
   type AllocationId,
@@ -24,6 +25,7 @@ import {
   jobManagerApp,
 } from "../../../components/jobmanager/mod.ts";
 import {
+  type AllocationInfo,
   type CancelTasks,
   type FreeSlotRequest,
   type JobManagerApp,
@@ -44,7 +46,7 @@ import {
 } from "../../../components/rpc/mod.ts";
 import { Recorder } from "../../support/fake_tm.ts";
 
-const CLUSTER = "t";
+export const CLUSTER = "t";
 export const ARTIFACT = "a".repeat(64);
 const ANY = { cpu: 0, memoryMb: 0, extended: {} };
 
@@ -61,9 +63,14 @@ export function twoByTwoJob(options: Partial<JobOptions> = {}) {
 
 export const twoByTwo = (options: Partial<JobOptions> = {}) => twoByTwoJob(options).graph();
 
+/** A ResourceManager from its contract: records declarations, answers for the allocations in `made`. */
 function fakeResourceManager() {
   const declared = new Recorder<RequirementsDeclaration>();
   const cleared = new Recorder<JobId>();
+  /** Allocations this RM made (as the real one records them before it calls the TaskManager). */
+  const made = new Map<AllocationId, AllocationInfo>();
+  /** Every allocation a JobManager asked about. */
+  const lookups = new Recorder<AllocationId>();
   const unused = () => {
     throw new FlotillaError(ErrorCode.NOT_FOUND, "the fake ResourceManager has no such route");
   };
@@ -84,8 +91,14 @@ function fakeResourceManager() {
       cleared.push(jobId);
       return { jobId };
     },
+    allocation(allocationId) {
+      lookups.push(allocationId);
+      const known = made.get(allocationId);
+      if (!known) throw new FlotillaError(ErrorCode.NOT_FOUND, `no allocation ${allocationId}`);
+      return known;
+    },
   };
-  return { app: resourceManagerRoutes(handlers), declared, cleared };
+  return { app: resourceManagerRoutes(handlers), declared, cleared, made, lookups };
 }
 
 export interface FakeTaskManagerOptions {
@@ -201,17 +214,29 @@ export function setup(t: Teardown, { graph = twoByTwo(), options = {}, ...tm }: 
     return { status: res.status, body: (await res.json()) as unknown };
   }
 
-  /** The fake TaskManager offers `count` slots of its own. */
-  function offer(count: number, from = 0) {
-    return call("POST", "/slots/offer", {
-      tmId: taskManager.tmId,
-      tmSubject: taskManager.subject,
-      slots: Array.from({ length: count }, (_, i) => ({
-        slotId: slotId(taskManager.tmId, from + i),
-        allocationId: `alloc-${from + i}` as AllocationId,
-        profile: ANY,
-      })),
-    });
+  /**
+   * The fake TaskManager offers `count` slots of its own, each allocated to the job by the fake
+   * RM first (as the real RM records an allocation before it calls the TaskManager), unless
+   * `allocatedByRm` is false: a forged offer.
+   */
+  function offer(count: number, from = 0, { allocatedByRm = true } = {}) {
+    const { tmId, subject: tmSubject } = taskManager;
+    const slots = Array.from({ length: count }, (_, i) => ({
+      slotId: slotId(tmId, from + i),
+      allocationId: `alloc-${from + i}` as AllocationId,
+      profile: ANY,
+    }));
+    if (allocatedByRm)
+      for (const slot of slots)
+        rm.made.set(slot.allocationId, {
+          allocationId: slot.allocationId,
+          jobId,
+          tmId,
+          slotId: slot.slotId,
+          tmSubject,
+          pending: true,
+        });
+    return call("POST", "/slots/offer", { tmId, tmSubject, slots });
   }
 
   /** Every task of `attempt` reports `state` (deployments recorded by the fake TaskManager). */
@@ -236,5 +261,5 @@ export function setup(t: Teardown, { graph = twoByTwo(), options = {}, ...tm }: 
     });
   }
 
-  return { jobId, jm, app, client, rm, taskManager, call, offer, report, taskFailed };
+  return { jobId, jm, app, client, rm, peers, taskManager, call, offer, report, taskFailed };
 }

@@ -299,6 +299,57 @@ t.test("a TaskManager that refuses: the slot goes elsewhere; a stale RM is refus
   t.match(rm.slotManager.overview(), { slotsFree: 0, pendingRequirements: 1 }, "no retry loop");
 });
 
+t.test(
+  "GET /allocations/:allocationId: what the RM allocated, from before the TM is called",
+  async (t) => {
+    const { rm, client, register, declare } = setup(t);
+    const job = newJobId();
+    /** The RM's own record of each allocation at the moment its TaskManager is called. */
+    const seenWhenCalled: unknown[] = [];
+    const tm = fakeTaskManager({
+      tmId: "tm-a",
+      slots: [small],
+      onAllocate: (a) => seenWhenCalled.push(rm.slotManager.allocation(a.allocationId)),
+    });
+    await register(tm);
+    await declare(job, "t.jm", [{ profile: small, count: 1 }]);
+    await rm.settled();
+    const [made] = tm.allocations.items;
+    const slot = slotId("tm-a" as TaskManagerId, 0);
+    t.match(seenWhenCalled, [{ allocationId: made!.allocationId, pending: true }]);
+    const found = await rm.app.request(`/allocations/${made!.allocationId}`);
+    t.equal(found.status, 200);
+    t.same(await found.json(), {
+      allocationId: made!.allocationId,
+      jobId: job,
+      tmId: "tm-a",
+      slotId: slot,
+      tmSubject: tm.subject,
+      pending: false,
+    });
+
+    const unknown = await rm.app.request("/allocations/alloc-forged");
+    t.equal(unknown.status, 404);
+    t.match(await unknown.json(), {
+      code: ErrorCode.NOT_FOUND,
+      errors: [/allocation alloc-forged is not a slot allocation this ResourceManager made/],
+    });
+    const bad = await rm.app.request("/allocations/not%20an%20id");
+    t.equal(bad.status, 400, "a malformed id is bad input");
+
+    // The job freed the slot; once its TaskManager reports so, the allocation is gone.
+    tm.free(slot);
+    await unwrap(
+      client.taskmanagers[":tmId"].heartbeat.$put({
+        param: { tmId: "tm-a" },
+        json: { slots: tm.report() },
+      }),
+    );
+    const freed = await rm.app.request(`/allocations/${made!.allocationId}`);
+    t.equal(freed.status, 404, "freed: no longer vouched for");
+  },
+);
+
 t.test("DELETE /jobs/:jobId forgets requirements; an unknown job is 404", async (t) => {
   const { rm, client, declare } = setup(t);
   const job = newJobId();

@@ -1,6 +1,6 @@
 /** SlotManager: matching, requirement changes, reconciliation, loss, idle release, the driver. */
 import t from "tap";
-import { type JobId, newJobId, slotId } from "../../../components/core/mod.ts";
+import { type AllocationId, type JobId, newJobId, slotId } from "../../../components/core/mod.ts";
 import { ANY_PROFILE, profile } from "../../../components/resourcemanager/mod.ts";
 import {
   allocations,
@@ -403,4 +403,36 @@ t.test("a driver that can start TaskManagers: request-tm per missing slot, once"
   sm.taskManagerRequestFailed(small);
   time.t += 1000;
   t.same(kinds(sm.checkTimeouts()), ["request-tm"], "a success resets the back-off to a second");
+});
+
+t.test("allocation(): what a JobManager checks an offer against", async (t) => {
+  const { sm } = slotManager();
+  sm.registerTaskManager(fixedTaskManager("tm-a", [small, small]));
+  const job = newJobId();
+  const [a, b] = allocations(sm.declareRequirements(job, jm(job), [{ profile: small, count: 2 }]));
+  // Recorded with the decision, before the TaskManager is called: its first offer finds it.
+  t.same(sm.allocation(a!.allocationId), {
+    allocationId: a!.allocationId,
+    jobId: job,
+    tmId: "tm-a",
+    slotId: a!.slotId,
+    tmSubject: "t.tm.tm-a",
+    pending: true,
+  });
+  sm.allocationConfirmed(a!.allocationId);
+  t.match(sm.allocation(a!.allocationId), { pending: false });
+  t.equal(sm.allocation("alloc-unknown" as AllocationId), undefined, "never made");
+  sm.allocationFailed(b!.allocationId);
+  t.equal(sm.allocation(b!.allocationId), undefined, "refused by its TaskManager");
+  sm.reportSlots(tmId("tm-a"), [reportOf(a!, 0, "releasing"), reportOf(b!, 1, "free")]);
+  t.equal(sm.allocation(a!.allocationId), undefined, "being released: the job no longer holds it");
+
+  // A new RM (after a failover) learns the allocations from the TaskManagers' registrations.
+  const { sm: next } = slotManager();
+  next.registerTaskManager({
+    ...fixedTaskManager("tm-a", [small, small]),
+    slots: [reportOf(a!, 0, "active"), reportOf(b!, 1, "free")],
+  });
+  t.match(next.allocation(a!.allocationId), { jobId: job, tmId: "tm-a", slotId: a!.slotId });
+  t.equal(next.allocation(b!.allocationId), undefined);
 });

@@ -5,7 +5,7 @@
  */
 import { type Config, compileConfig, InvalidConfigError } from "../core/mod.ts";
 import { configureJobRuntime } from "../dataflow/internal_mod.ts";
-import { clientNatsOptions, clientRestToken } from "../security/mod.ts";
+import { clientNatsOptions, clientRestCa, clientRestToken } from "../security/mod.ts";
 import { type ClusterApi, remoteCluster } from "./cluster_api.ts";
 import type { Flags } from "./io.ts";
 import { usage } from "./usage.ts";
@@ -47,11 +47,13 @@ export function remote(config: Config, address = config["cluster.address"]): Clu
       "no cluster given: pass --cluster http://host:8081 (or nats://host:4222) or set FLOTILLA_CLUSTER_ADDRESS",
     );
   const token = clientRestToken(config);
-  const { servers: _, ...nats } = clientNatsOptions(config);
+  const ca = /^https:/.test(address) ? clientRestCa(config) : undefined;
+  const { servers: _, ...nats } = clientNatsOptions(config, address);
   return remoteCluster(address, {
     clusterId: config["cluster.id"],
     timeoutMs: config["client.timeout"],
     ...(token ? { token } : {}),
+    ...(ca ? { ca } : {}),
     nats,
   });
 }

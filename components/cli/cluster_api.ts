@@ -86,11 +86,14 @@ export function remoteCluster(
     clusterId = "default",
     timeoutMs = 30_000,
     token,
+    ca,
     nats = {},
   }: {
     clusterId?: string;
     timeoutMs?: number;
     token?: string;
+    /** A CA (PEM) an https:// cluster's certificate is checked with, besides the system's. */
+    ca?: string;
     /** How a nats:// address is connected to (credentials, TLS; its servers are `url`). */
     nats?: Omit<NatsConnectOptions, "servers">;
   } = {},
@@ -106,7 +109,7 @@ export function remoteCluster(
     );
   const base = url.replace(/\/+$/, "");
   const transport = explained(
-    withBearer(httpTransport(base), token),
+    withBearer(httpTransport(base, ca ? { ca } : {}), token),
     (cause) =>
       `cannot reach the cluster at ${base} (${cause.message}): is it running? check --cluster / FLOTILLA_CLUSTER_ADDRESS`,
   );

@@ -183,6 +183,7 @@ export async function startAuto(ctx: RoleContext): Promise<AutoRole> {
   const http = await serveHttp(front, {
     port: config["rest.port"],
     hostname: config["rest.address"],
+    ...(ctx.restTls ? { tls: ctx.restTls } : {}),
   });
   const healthPort = config["health.port"];
   const healthHttp =

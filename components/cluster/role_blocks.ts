@@ -36,6 +36,8 @@ export interface RoleContext {
   holder: string;
   /** Puts a REST app behind this process's token check (`restGuardFrom`). */
   guardRest: (app: FetchApp) => FetchApp;
+  /** The REST endpoint's certificate and key (`rest.tls.*`): HTTPS when set. */
+  restTls?: { cert: string; key: string };
 }
 
 export interface Leadership {
@@ -233,6 +235,7 @@ export async function startDispatcher(
   const http = await serveHttp(service.app, {
     port: ctx.config["rest.port"],
     hostname: ctx.config["rest.address"],
+    ...(ctx.restTls ? { tls: ctx.restTls } : {}),
   });
   ctx.log.info({ url: http.url }, "REST endpoint up");
   return {

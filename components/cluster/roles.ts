@@ -12,7 +12,7 @@ import { natsHaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
 import type { JobOutcome } from "../protocol/mod.ts";
 import { type FetchApp, type HttpServer, serveHttp } from "../rpc/mod.ts";
-import { natsConnectOptions, restGuardFrom } from "../security/mod.ts";
+import { natsConnectOptions, restGuardFrom, restTlsFrom } from "../security/mod.ts";
 import { startAuto } from "./auto_role.ts";
 import { natsFabric } from "./fabric.ts";
 import { runJobMode } from "./job_mode.ts";
@@ -65,9 +65,11 @@ async function startMini(
       connect(servers ? { servers: servers.split(",") } : natsConnectOptions(config)),
     log,
   });
+  const tls = restTlsFrom(config);
   const http = await serveHttp(guard(mini.rest), {
     port: config["rest.port"],
     hostname: config["rest.address"],
+    ...(tls ? { tls } : {}),
   });
   log.info({ url: http.url, slots: config["taskmanager.slots"] }, "MiniCluster REST endpoint up");
   return {
@@ -87,6 +89,7 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
     ? restGuardFrom(config, log.child({ role }))
     : (app: FetchApp) => app;
   if (role === "mini") return startMini(config, log.child({ role }), guardRest);
+  const restTls = restTlsFrom(config);
   const clusterId = config["cluster.id"];
   const nc = await connect({
     ...natsConnectOptions(config),
@@ -107,6 +110,7 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
       config["cluster.instance-id"] ||
       `${role === "auto" ? hostname() : role}-${newTaskManagerId().slice(3)}`,
     guardRest,
+    ...(restTls ? { restTls } : {}),
   };
   if (role === "auto") {
     const auto = await startAuto(ctx);
@@ -131,8 +135,8 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
     const tm = startTaskManager(ctx);
     stops.push(() => tm.stop());
   }
-  if (!http && config["health.port"] > 0) {
-    // Roles without the REST API answer a container HEALTHCHECK here.
+  if (config["health.port"] > 0 && config["health.port"] !== http?.port) {
+    // A container HEALTHCHECK asks here: roles without the REST API, and REST over HTTPS.
     const health = await serveHealth(ctx, config["health.port"], () => ({
       ok: !nc.isClosed(),
       role,

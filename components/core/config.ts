@@ -137,6 +137,17 @@ export const configKeys = {
     "Address the REST/HTTP endpoint binds to. The images set 0.0.0.0 (a container's port is published by compose, on 127.0.0.1 unless FLOTILLA_REST_BIND says otherwise).",
   ),
   "rest.port": key(port, 8081, "Port of the REST/HTTP endpoint (0 picks a free one)."),
+  "rest.tls.cert-file": key(
+    z.string(),
+    "",
+    "Server: certificate (PEM) of the REST endpoint; with rest.tls.key-file it serves HTTPS only.",
+  ),
+  "rest.tls.key-file": key(z.string(), "", "Server: private key (PEM) of rest.tls.cert-file."),
+  "rest.tls.ca-file": key(
+    z.string(),
+    "",
+    "Client: CA certificate (PEM) the CLI checks an https:// cluster's certificate with (besides the system's); empty: the ca of credentials.dir when flotilla cluster secrets --tls made one.",
+  ),
   "rest.authentication": key(
     z.enum(["token", "none"]),
     "token",
@@ -165,7 +176,7 @@ export const configKeys = {
   "health.port": key(
     port,
     0,
-    "Roles without the REST API (taskmanager, resourcemanager, jobmanager) serve GET /healthz on this port; 0: none.",
+    "GET /healthz over plain HTTP on this port, for a container HEALTHCHECK: roles without the REST API (taskmanager, resourcemanager, jobmanager), and the others when it differs from rest.port (their REST API on HTTPS); 0: none.",
   ),
   "taskmanager.id": key(
     optionalName,

@@ -47,7 +47,7 @@ export {
   fencingHeaders,
 } from "./fencing.ts";
 export { HeartbeatMonitor, type HeartbeatOptions } from "./heartbeat.ts";
-export { httpTransport } from "./http_transport.ts";
+export { type HttpTransportOptions, httpTransport } from "./http_transport.ts";
 export { dispatch, localTransport } from "./local_transport.ts";
 export {
   mapNatsError,

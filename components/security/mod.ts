@@ -1,5 +1,7 @@
-/** Public API of components/security: REST tokens and their gate, and the files secrets live in. */
-
+/**
+ * Public API of components/security: REST tokens and their gate, NATS users and connection
+ * credentials, TLS, and the files secrets live in.
+ */
 export {
   CLUSTER_SECRETS,
   type ClusterSecrets,
@@ -22,12 +24,15 @@ export {
   natsPermissions,
 } from "./nats_users.ts";
 export {
+  clientRestCa,
   clientRestToken,
   restGuardFrom,
+  restTlsFrom,
   restTokensFrom,
   withBearer,
 } from "./rest_auth.ts";
 export { guardRest, type RestGuardOptions, type RestScope, type RestTokens } from "./rest_guard.ts";
+export { clientCertOf, clientKeyOf, ensureTlsFiles, TLS_FILES } from "./tls_certs.ts";
 export {
   credentialsDir,
   ensureTokenFile,

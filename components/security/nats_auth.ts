@@ -18,6 +18,7 @@ import {
 import { type Config, type ConfigKey, InvalidConfigError } from "../core/mod.ts";
 import { nkeyFileOf } from "./cluster_secrets.ts";
 import { inboxPrefixOf } from "./nats_users.ts";
+import { clientCertOf, clientKeyOf, TLS_FILES } from "./tls_certs.ts";
 import { credentialsDir } from "./tokens.ts";
 
 const MAX_SECRET_BYTES = 64 * 1024;
@@ -131,11 +132,25 @@ export function natsConnectOptions(config: Config, servers?: string): NatsConnec
  */
 export function clientNatsOptions(config: Config, servers?: string): NatsConnectOptions {
   const own = natsConnectOptions(config, servers);
-  const seed = join(credentialsDir(config), nkeyFileOf("cli"));
-  if (own.authenticator || !existsSync(seed)) return own;
+  const dir = credentialsDir(config);
+  const seed = join(dir, nkeyFileOf("cli"));
+  const withSeed =
+    own.authenticator || !existsSync(seed)
+      ? own
+      : {
+          ...own,
+          authenticator: nkeyAuthenticator(nkeySeed(seed)),
+          inboxPrefix: inboxPrefixOf("cli"),
+        };
+  // A tls:// cluster whose certificates flotilla cluster secrets --tls made: its CA, the cli's.
+  const tlsUrl = (servers ?? config["nats.url"]).startsWith("tls://");
+  if (withSeed.tls || !tlsUrl || !existsSync(join(dir, TLS_FILES.ca))) return withSeed;
   return {
-    ...own,
-    authenticator: nkeyAuthenticator(nkeySeed(seed)),
-    inboxPrefix: inboxPrefixOf("cli"),
+    ...withSeed,
+    tls: {
+      caFile: join(dir, TLS_FILES.ca),
+      certFile: join(dir, clientCertOf("cli")),
+      keyFile: join(dir, clientKeyOf("cli")),
+    },
   };
 }

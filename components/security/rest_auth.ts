@@ -6,10 +6,13 @@
  * `flotilla list --cluster http://127.0.0.1:8081` work together without a step between.
  */
 import { existsSync } from "node:fs";
-import type { Config, Logger } from "../core/mod.ts";
+import { join } from "node:path";
+import { type Config, InvalidConfigError, type Logger } from "../core/mod.ts";
 import type { FetchApp, Transport } from "../rpc/mod.ts";
+import { readSecretFile } from "./nats_auth.ts";
 import { guardRest, type RestTokens } from "./rest_guard.ts";
-import { ensureTokenFile, generatedTokenFile, readTokenFile } from "./tokens.ts";
+import { TLS_FILES } from "./tls_certs.ts";
+import { credentialsDir, ensureTokenFile, generatedTokenFile, readTokenFile } from "./tokens.ts";
 
 /** The tokens this server takes; undefined with `rest.authentication: none`. */
 export function restTokensFrom(config: Config, log: Logger): RestTokens | undefined {
@@ -73,4 +76,31 @@ export function withBearer(transport: Transport, token: string | undefined): Tra
       ? { sendAll: (request, waitMs) => transport.sendAll!(authorized(request), waitMs) }
       : {}),
   };
+}
+
+/** The REST endpoint's certificate and key (`rest.tls.*-file`), or undefined for plain HTTP. */
+export function restTlsFrom(config: Config): { cert: string; key: string } | undefined {
+  const certFile = config["rest.tls.cert-file"];
+  const keyFile = config["rest.tls.key-file"];
+  if (Boolean(certFile) !== Boolean(keyFile))
+    throw new InvalidConfigError(
+      certFile ? "rest.tls.key-file" : "rest.tls.cert-file",
+      "rest.tls.cert-file and rest.tls.key-file go together",
+    );
+  if (!certFile) return undefined;
+  return {
+    cert: readSecretFile(certFile, "rest.tls.cert-file"),
+    key: readSecretFile(keyFile, "rest.tls.key-file"),
+  };
+}
+
+/**
+ * The CA a client checks an https:// cluster with: `rest.tls.ca-file`, else the cluster CA that
+ * `flotilla cluster secrets --tls` made in credentials.dir, if any.
+ */
+export function clientRestCa(config: Config): string | undefined {
+  if (config["rest.tls.ca-file"])
+    return readSecretFile(config["rest.tls.ca-file"], "rest.tls.ca-file");
+  const made = join(credentialsDir(config), TLS_FILES.ca);
+  return existsSync(made) ? readSecretFile(made, "rest.tls.ca-file") : undefined;
 }

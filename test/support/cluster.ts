@@ -66,6 +66,7 @@ export async function clusterFor(
     env: extra = {},
     onLine,
     ready,
+    restCa,
   }: {
     roles?: string[];
     env?: Record<string, string>;
@@ -76,6 +77,8 @@ export async function clusterFor(
      * as `roles` has "taskmanager" entries
      */
     ready?: (cluster: ClusterProcesses) => Promise<unknown>;
+    /** The REST API is HTTPS (`rest.tls.*` in `env`), its certificate signed by this CA (PEM). */
+    restCa?: string;
   } = {},
 ): Promise<ClusterProcesses> {
   const port = await freePort();
@@ -92,13 +95,14 @@ export async function clusterFor(
     ...TOKEN_ENV,
     ...extra,
   };
-  const rest = `http://127.0.0.1:${port}`;
+  const rest = `${restCa ? "https" : "http"}://127.0.0.1:${port}`;
   // Follows `cluster.rest`, which a test may move to another master.
   const transport: Transport = authorized({
     get target() {
       return cluster.rest;
     },
-    send: (request, timeoutMs) => httpTransport(cluster.rest).send(request, timeoutMs),
+    send: (request, timeoutMs) =>
+      httpTransport(cluster.rest, restCa ? { ca: restCa } : {}).send(request, timeoutMs),
   });
   const children: ChildProcess[] = [];
   t.teardown(async () => {

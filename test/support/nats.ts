@@ -22,6 +22,8 @@ export interface NatsServerOptions {
   authorization?: string;
   /** What `connectFor` connects with (a user of `authorization`). */
   clientOptions?: NatsServer["clientOptions"];
+  /** TLS only, with this certificate; `verify`: clients need a certificate the CA signed. */
+  tls?: { cert: string; key: string; ca: string; verify?: boolean };
 }
 
 export interface NatsServer {
@@ -41,7 +43,7 @@ export interface NatsServer {
   /** Stop and remove the store directory. Safe to call twice. */
   cleanup(): Promise<void>;
   /** What a test's client connects with when the server wants credentials (a NATS user's). */
-  readonly clientOptions?: Pick<ConnectionOptions, "authenticator" | "inboxPrefix">;
+  readonly clientOptions?: Pick<ConnectionOptions, "authenticator" | "inboxPrefix" | "tls">;
 }
 
 const running = new Set<ChildProcess>();
@@ -110,6 +112,12 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   const conf = [`listen: "127.0.0.1:${port}"`];
   if (maxPayload !== undefined) conf.push(`max_payload: ${maxPayload}`);
   if (jetstream) conf.push(`jetstream { store_dir: "${join(storeDir, "js")}" }`);
+  if (options.tls) {
+    const { cert, key, ca, verify = false } = options.tls;
+    conf.push(
+      `tls { cert_file: "${cert}", key_file: "${key}", ca_file: "${ca}", verify: ${verify} }`,
+    );
+  }
   if (options.authorization) {
     writeFileSync(join(storeDir, "nats-auth.conf"), options.authorization);
     conf.push('include "nats-auth.conf"');
@@ -155,7 +163,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   await start();
   let cleaned = false;
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${options.tls ? "tls" : "nats"}://127.0.0.1:${port}`,
     port,
     storeDir,
     ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}),

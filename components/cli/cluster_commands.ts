@@ -11,9 +11,14 @@ import { type Config, configEnv, ErrorCode, FlotillaError } from "../core/mod.ts
 import { configureJobRuntime, type JobPlan } from "../dataflow/internal_mod.ts";
 import type { ClusterOverview } from "../protocol/mod.ts";
 import { unwrap } from "../rpc/mod.ts";
-import { CLUSTER_SECRETS, credentialsDir, ensureClusterSecrets } from "../security/mod.ts";
+import {
+  CLUSTER_SECRETS,
+  credentialsDir,
+  ensureClusterSecrets,
+  ensureTlsFiles,
+} from "../security/mod.ts";
 import { remote } from "./cli_config.ts";
-import { type ComposeCall, compose, failed } from "./compose.ts";
+import { type ComposeCall, compose, composeFile, failed } from "./compose.ts";
 import type { Flags, Output } from "./io.ts";
 import { usage } from "./usage.ts";
 
@@ -40,11 +45,11 @@ function scaleOf(flags: Flags): number | undefined {
  * the engine by compose's labels, as `ps` does, which costs a few ms where `compose port` costs a
  * compose start (about a second with Compose v1).
  */
-function addressOf({ layout, project }: ComposeCall): string {
+function addressOf({ layout, project, tls }: ComposeCall): string {
   const [service, port, scheme] =
     layout === "elastic" || layout === "ha"
-      ? ["nats", 4222, "nats"]
-      : [layout === "session" ? "dispatcher" : "master", 8081, "http"];
+      ? ["nats", 4222, tls ? "tls" : "nats"]
+      : [layout === "session" ? "dispatcher" : "master", 8081, tls ? "https" : "http"];
   const docker = (args: string[]) => spawnSync("docker", args, { encoding: "utf8" });
   const listed = docker([
     "ps",
@@ -111,13 +116,17 @@ export async function clusterCommand(
   const project = projectOf(flags, layout);
   // Where the compose files find the cluster's secrets (their default is ~/.flotilla/default).
   const credentials = credentialsDir(config);
-  const call = { layout, project, env: { FLOTILLA_CREDENTIALS_DIR: credentials } };
+  const tls = flags.tls === true;
+  const call = { layout, project, tls, env: { FLOTILLA_CREDENTIALS_DIR: credentials } };
+  if (tls) composeFile(layout, true); // a layout the overlay does not cover is a usage error now
   switch (action) {
     case "secrets": {
       const secrets = ensureClusterSecrets(credentials, {
         clusterId: config["cluster.id"],
         rotate: flags.rotate === true,
       });
+      if (tls)
+        secrets.generated.push(...ensureTlsFiles(credentials, { rotate: flags.rotate === true }));
       if (out.json) out.event(secrets);
       else {
         out.line(
@@ -136,6 +145,7 @@ export async function clusterCommand(
     }
     case "up": {
       const secrets = ensureClusterSecrets(credentials, { clusterId: config["cluster.id"] });
+      if (tls) secrets.generated.push(...ensureTlsFiles(credentials));
       if (!out.json && secrets.generated.length)
         out.line(`generated ${secrets.generated.join(", ")} in ${secrets.dir}`);
       // elastic scales its identical nodes (one becomes the master); the others their TMs.

@@ -26,8 +26,14 @@ export function packageRoot(): string {
   }
 }
 
-/** The compose file(s) of a layout: `ha` is standalone.yml with the ha.yml overlay. */
-export function composeFile(layout: string): string[] {
+/** Layouts the TLS overlay (compose/tls.yml) applies to. */
+export const TLS_LAYOUTS: readonly string[] = ["standalone"];
+
+/**
+ * The compose file(s) of a layout: `ha` is standalone.yml with the ha.yml overlay; `tls` adds
+ * the tls.yml overlay (standalone only).
+ */
+export function composeFile(layout: string, tls = false): string[] {
   if (!(LAYOUTS as readonly string[]).includes(layout))
     throw Object.assign(
       new FlotillaError(
@@ -36,8 +42,17 @@ export function composeFile(layout: string): string[] {
       ),
       { usage: true },
     );
+  if (tls && !TLS_LAYOUTS.includes(layout))
+    throw Object.assign(
+      new FlotillaError(
+        ErrorCode.INVALID_ARGUMENT,
+        `--tls works with --layout ${TLS_LAYOUTS.join(", ")} (compose/tls.yml), not ${layout}`,
+      ),
+      { usage: true },
+    );
   const file = (name: string) => join(packageRoot(), "compose", `${name}.yml`);
-  return layout === "ha" ? [file("standalone"), file("ha")] : [file(layout)];
+  const files = layout === "ha" ? [file("standalone"), file("ha")] : [file(layout)];
+  return tls ? [...files, file("tls")] : files;
 }
 
 let detected: Compose.IDockerComposeExecutableOptions | undefined;
@@ -60,6 +75,8 @@ export function composeExecutable(): Compose.IDockerComposeExecutableOptions {
 export interface ComposeCall {
   layout: Layout | string;
   project: string;
+  /** With the TLS overlay. */
+  tls?: boolean;
   env?: Record<string, string>;
   /** Receives the output of compose (and, with `up` attached, of the containers). */
   onOutput?: (chunk: string) => void;
@@ -72,7 +89,7 @@ export async function compose<R extends Compose.IDockerComposeResult>(
 ): Promise<R> {
   const lib = await import("docker-compose");
   const options: Compose.IDockerComposeOptions = {
-    config: composeFile(call.layout),
+    config: composeFile(call.layout, call.tls),
     cwd: packageRoot(),
     executable: composeExecutable(),
     composeOptions: [

@@ -194,6 +194,7 @@ export function program(io: ProgramIo): CAC {
         "Run a compose layout: up (waits until ready), down, ps, logs; secrets makes the credentials the layouts mount (up does it too). Needs Docker Compose v2 or v1.",
       )
       .option("--rotate", "secrets: replace every secret with a new one")
+      .option("--tls", "up, secrets: TLS for NATS (mutual) and HTTPS for REST (compose/tls.yml)")
       .option("--layout <name>", "standalone, session, job, elastic or ha (default: standalone)")
       .option(
         "--scale <n>",
@@ -207,7 +208,10 @@ export function program(io: ProgramIo): CAC {
       )
       .example("flotilla cluster up --layout ha         # standby master; reach it over NATS too")
       .example("flotilla cluster down --layout standalone")
-      .example("flotilla cluster secrets   # before docker compose -f compose/<layout>.yml up"),
+      .example("flotilla cluster secrets   # before docker compose -f compose/<layout>.yml up")
+      .example(
+        "flotilla cluster up --layout standalone --tls   # then --cluster https://127.0.0.1:8081",
+      ),
   ).action(command("clusterCommand"));
 
   cli

@@ -17,7 +17,10 @@ const files = readdirSync(`${ROOT}compose`).filter((f) => f.endsWith(".yml"));
 const env = { ...process.env, FLOTILLA_JOB_ARTIFACT: "/tmp/job.mjs" };
 const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
 /** Overlays are only valid on top of the file they extend. */
-const overlays: Record<string, string> = { "ha.yml": "standalone.yml" };
+const overlays: Record<string, string> = {
+  "ha.yml": "standalone.yml",
+  "tls.yml": "standalone.yml",
+};
 const composeArgs = (file: string) => [
   ...(overlays[file] ? ["-f", `compose/${overlays[file]}`] : []),
   "-f",
@@ -25,7 +28,14 @@ const composeArgs = (file: string) => [
 ];
 
 t.test("the layouts are all there", async (t) => {
-  t.same(files.sort(), ["elastic.yml", "ha.yml", "job.yml", "session.yml", "standalone.yml"]);
+  t.same(files.sort(), [
+    "elastic.yml",
+    "ha.yml",
+    "job.yml",
+    "session.yml",
+    "standalone.yml",
+    "tls.yml",
+  ]);
 });
 
 const composes: [string, string[]][] = [];

@@ -24,7 +24,9 @@ const env = {
   FLOTILLA_REST_PORT: String(port),
   FLOTILLA_CLUSTER_ID: clusterId,
   FLOTILLA_NETWORK: project,
-  FLOTILLA_RESOURCEMANAGER_TASKMANAGER_TIMEOUT: "6s",
+  // Long enough that a container outlives the next job's start on a loaded machine (the reuse
+  // tests), short enough that the idle test waits little.
+  FLOTILLA_RESOURCEMANAGER_TASKMANAGER_TIMEOUT: "15s",
   FLOTILLA_LOG_LEVEL: "warn",
 };
 const session = (action: string, ...more: string[]) =>
@@ -112,7 +114,7 @@ t.test("idle containers are removed after the timeout", async (t) => {
   await until(
     async () => (await taskManagers()).length === 0,
     "the idle TaskManager containers removed",
-    { timeoutMs: 40_000, intervalMs: 1000 },
+    { timeoutMs: 60_000, intervalMs: 1000 },
   );
   t.same(await taskManagers(), []);
   const overview = await (await fetch(`${rest}/overview`, { headers: AUTH_HEADERS })).json();

@@ -38,3 +38,31 @@ t.test("a lower target leaves surplus slots, taken from the least used TaskManag
   t.ok(pool.complete());
   t.end();
 });
+
+t.test("wanted(): the new slots an offer would add, as offer() takes them", (t) => {
+  const pool = new SlotPool(graph);
+  t.ok(pool.offer(slot("a", 0)));
+  const big = { cpu: 4, memoryMb: 0, extended: {} };
+  pool.retarget([
+    { name: "big", slots: 1, profile: big },
+    { name: "default", slots: 3, profile: ANY },
+  ]);
+  const offered = [
+    slot("a", 0), // held already: a re-offer, nothing to check
+    { ...slot("a", 0), allocationId: "a-other" as AllocationId }, // held under another allocation
+    slot("b", 0),
+    slot("b", 0), // the same slot twice
+    slot("b", 1),
+    { ...slot("b", 2), profile: big },
+    slot("b", 3), // no group has room left
+  ];
+  t.same(
+    pool.wanted(offered).map((s) => s.slotId),
+    ["b_0", "b_1", "b_2"],
+    "each new slot once, while a group it fits has room",
+  );
+  t.ok(pool.isPooled(slot("a", 0)));
+  t.notOk(pool.isPooled({ ...slot("a", 0), allocationId: "a-other" as AllocationId }));
+  t.notOk(pool.isPooled(slot("b", 0)));
+  t.end();
+});

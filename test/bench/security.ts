@@ -5,7 +5,8 @@
  * an HTTP route bare vs behind the bearer-token gate. Data plane: records/s published through a
  * subject to a subscriber, open vs as the taskmanager user. Submit: submit -> RUNNING of a
  * one-record job on a cluster of processes, open (no NATS users, REST authentication none) vs
- * secured (NATS users, REST token). TLS is not built yet and so not measured.
+ * secured (NATS users, REST token). RPC and data plane with TLS too (mutual TLS on NATS, HTTPS),
+ * its cost printed against the same open baseline.
  *
  * Flags: --calls N (sequential RPC calls per case, default 3000), --records N (data plane, default
  * 200000), --jobs N (submissions per cluster, default 40), --section rpc|data-plane|submit.
@@ -18,6 +19,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { subjects } from "../../components/core/mod.ts";
 import {
   createClient,
+  type FetchApp,
   httpTransport,
   natsTransport,
   serveHttp,
@@ -25,11 +27,15 @@ import {
   unwrap,
 } from "../../components/rpc/mod.ts";
 import {
+  clientCertOf,
+  clientKeyOf,
   ensureClusterSecrets,
+  ensureTlsFiles,
   guardRest,
   NATS_AUTH_CONF,
   type NatsUser,
   nkeyFileOf,
+  TLS_FILES,
   withBearer,
 } from "../../components/security/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
@@ -47,8 +53,11 @@ const CLUSTER = "bench";
 interface Servers {
   open: NatsServer;
   secured: NatsServer;
+  /** As `secured`, over mutual TLS. */
+  tls: NatsServer;
   credentials: string;
-  as(user: NatsUser): Promise<NatsConnection>;
+  as(user: NatsUser, overTls?: boolean): Promise<NatsConnection>;
+  restTls: { cert: string; key: string; ca: string };
 }
 
 async function servers(teardowns: (() => unknown)[]): Promise<Servers> {
@@ -57,18 +66,47 @@ async function servers(teardowns: (() => unknown)[]): Promise<Servers> {
   const secrets = ensureClusterSecrets(join(root, "credentials"), { clusterId: CLUSTER });
   const open = await startNats();
   teardowns.push(() => open.cleanup());
-  const secured = await startNats({
-    authorization: readFileSync(secrets.files[NATS_AUTH_CONF]!, "utf8"),
-  });
+  const authorization = readFileSync(secrets.files[NATS_AUTH_CONF]!, "utf8");
+  const secured = await startNats({ authorization });
   teardowns.push(() => secured.cleanup());
+  ensureTlsFiles(secrets.dir);
+  const file = (name: string) => join(secrets.dir, name);
+  const tls = await startNats({
+    authorization,
+    tls: {
+      cert: file(TLS_FILES.natsCert),
+      key: file(TLS_FILES.natsKey),
+      ca: file(TLS_FILES.ca),
+      verify: true,
+    },
+  });
+  teardowns.push(() => tls.cleanup());
   return {
     open,
     secured,
+    tls,
     credentials: secrets.dir,
-    async as(user) {
-      const nc = await connect({ servers: secured.url, ...natsUserOptions(secrets.dir, user) });
+    async as(user, overTls = false) {
+      const nc = await connect({
+        servers: overTls ? tls.url : secured.url,
+        ...natsUserOptions(secrets.dir, user),
+        ...(overTls
+          ? {
+              tls: {
+                caFile: file(TLS_FILES.ca),
+                certFile: file(clientCertOf(user)),
+                keyFile: file(clientKeyOf(user)),
+              },
+            }
+          : {}),
+      });
       teardowns.push(() => nc.close());
       return nc;
+    },
+    restTls: {
+      cert: readFileSync(file(TLS_FILES.restCert), "utf8"),
+      key: readFileSync(file(TLS_FILES.restKey), "utf8"),
+      ca: readFileSync(file(TLS_FILES.ca), "utf8"),
     },
   };
 }
@@ -85,22 +123,32 @@ async function rpc(s: Servers, args: string[], teardowns: (() => unknown)[]) {
   const served = [
     serveNats(echoBlock(), { nc: openServe, subject }),
     serveNats(echoBlock(), { nc: await s.as("dispatcher"), subject }),
+    serveNats(echoBlock(), { nc: await s.as("dispatcher", true), subject }),
   ];
   teardowns.push(() => Promise.all(served.map((x) => x.stop())));
   const open = createClient<EchoBlock>(natsTransport(openCall, subject));
   const users = createClient<EchoBlock>(natsTransport(await s.as("cli"), subject));
+  const overTls = createClient<EchoBlock>(natsTransport(await s.as("cli", true), subject));
+  const gate = (): FetchApp => guardRest(echoBlock(), { tokens: { admin: [TEST_TOKEN] } });
   const http = await serveHttp(echoBlock());
-  const gated = await serveHttp(guardRest(echoBlock(), { tokens: { admin: [TEST_TOKEN] } }));
+  const gated = await serveHttp(gate());
+  const { ca, ...certificate } = s.restTls;
+  const https = await serveHttp(gate(), { tls: certificate });
   teardowns.push(
     () => http.close(),
     () => gated.close(),
+    () => https.close(),
   );
   const bare = createClient<EchoBlock>(httpTransport(http.url));
   const token = createClient<EchoBlock>(withBearer(httpTransport(gated.url), TEST_TOKEN));
+  const tokenTls = createClient<EchoBlock>(
+    withBearer(httpTransport(https.url, { ca }), TEST_TOKEN),
+  );
   const nats = await measureCases(
     [
       { name: "rpc NATS open", call: () => unwrap(open.ping.$get()) },
       { name: "rpc NATS users", call: () => unwrap(users.ping.$get()) },
+      { name: "rpc NATS users+TLS", call: () => unwrap(overTls.ping.$get()) },
     ],
     { calls, ops: calls * 2, progress },
   );
@@ -108,6 +156,7 @@ async function rpc(s: Servers, args: string[], teardowns: (() => unknown)[]) {
     [
       { name: "REST HTTP bare", call: () => unwrap(bare.ping.$get()) },
       { name: "REST HTTP token", call: () => unwrap(token.ping.$get()) },
+      { name: "REST HTTPS token", call: () => unwrap(tokenTls.ping.$get()) },
     ],
     { calls, ops: calls * 2, progress },
   );
@@ -141,11 +190,13 @@ async function dataPlane(s: Servers, args: string[], teardowns: (() => unknown)[
   const open = [await connect({ servers: s.open.url }), await connect({ servers: s.open.url })];
   teardowns.push(() => Promise.all(open.map((nc) => nc.close())));
   const users = [await s.as("taskmanager"), await s.as("taskmanager")];
-  const rates = { open: [] as number[], users: [] as number[] };
+  const tls = [await s.as("taskmanager", true), await s.as("taskmanager", true)];
+  const rates = { open: [] as number[], users: [] as number[], tls: [] as number[] };
   for (let round = 0; round < 3; round++) {
     progress(`data plane round ${round + 1}/3`);
     rates.open.push(await publishRate(open[0]!, open[1]!, records));
     rates.users.push(await publishRate(users[0]!, users[1]!, records));
+    rates.tls.push(await publishRate(tls[0]!, tls[1]!, records));
   }
   const best = (xs: number[]) => Math.max(...xs);
   return [
@@ -153,6 +204,12 @@ async function dataPlane(s: Servers, args: string[], teardowns: (() => unknown)[
     {
       name: "data plane users",
       value: best(rates.users),
+      unit: "records/s" as const,
+      baseline: "data plane open",
+    },
+    {
+      name: "data plane users+TLS",
+      value: best(rates.tls),
       unit: "records/s" as const,
       baseline: "data plane open",
     },

@@ -50,7 +50,15 @@ t.test("up --tls: certificates made, the REST API on HTTPS, TaskManagers over TL
 
 t.test("a job runs over HTTPS and NATS TLS", async (t) => {
   const run = await flotilla(
-    ["run", "examples/wordcount.ts", "--cluster", `https://127.0.0.1:${port}`],
+    [
+      "run",
+      "examples/wordcount.ts",
+      "--cluster",
+      `https://127.0.0.1:${port}`,
+      // The TaskManagers' /data is examples/data, as in the standalone layout.
+      "--arg",
+      "input=/data/words.txt",
+    ],
     env,
   );
   t.equal(run.code, 0, run.stderr);

@@ -36,7 +36,17 @@ export interface SlotOffersOptions {
   heartbeatTimeoutMs: number;
   log: Logger;
   /** Cancels the allocation's subtasks and frees its slot; false when it moved on. */
-  release(slotId: SlotId, allocationId: AllocationId, why: string): Promise<boolean>;
+  /**
+   * Frees the slot; `promptly` false leaves telling the ResourceManager to the next heartbeat
+   * (a slot the JobManager refused: told at once, the RM may allocate it to the job again at once,
+   * and a JobManager that refuses it again makes that a loop without pause).
+   */
+  release(
+    slotId: SlotId,
+    allocationId: AllocationId,
+    why: string,
+    options?: { promptly?: boolean },
+  ): Promise<boolean>;
   /** The job's JobManager is lost: its subtasks are canceled, its slots freed; how many. */
   jobManagerLost(jobId: JobId, reason: string): Promise<number>;
 }
@@ -90,7 +100,7 @@ export class SlotOffers {
     }
     if (!slots.holds(slotId, allocationId)) return;
     log.warn({ slot: slotId, job: jobId, allocation: allocationId }, `${why}: freeing the slot`);
-    await this.#o.release(slotId, allocationId, why);
+    await this.#o.release(slotId, allocationId, why, { promptly: false });
   }
 
   /** The job holds no slot here any more: its JobManager is not watched. */

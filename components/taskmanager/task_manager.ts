@@ -96,7 +96,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     log,
-    release: (slotId, allocationId, why) => release(slotId, allocationId, why),
+    release: (slotId, allocationId, why, options) => release(slotId, allocationId, why, options),
     jobManagerLost: (jobId, reason) => jobManagerLost(jobId, reason),
   });
 
@@ -136,11 +136,16 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     await Promise.all(deployments.map((d) => d.task?.cancel(why)));
   }
 
-  async function release(slotId: SlotId, allocationId: AllocationId, why: string) {
+  async function release(
+    slotId: SlotId,
+    allocationId: AllocationId,
+    why: string,
+    { promptly = true }: { promptly?: boolean } = {},
+  ) {
     const { jobId } = slots.get(slotId);
     if (slots.holds(slotId, allocationId)) await giveUp(tasks.release(allocationId, why), why);
     const freed = slots.free(slotId, allocationId);
-    if (freed) rm.reportNow();
+    if (freed && promptly) rm.reportNow();
     if (jobId) jobMayHaveLeft(jobId);
     return freed;
   }

@@ -34,7 +34,7 @@ t.test("no module reads the environment outside compileConfig", (t) => {
   t.same(
     readers.filter((path) => !(path in ALLOWED)),
     [],
-    "make it a key in configKeys (components/core/config.ts) and read the compiled Config",
+    "make it a key in configKeys (components/core/config_keys.ts) and read the compiled Config",
   );
   t.end();
 });

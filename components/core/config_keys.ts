@@ -1,0 +1,262 @@
+/**
+ * Every configuration key: its schema, default and what it does. The README's configuration
+ * reference is generated from this table (npm run docs:config).
+ */
+import { z } from "zod";
+import {
+  clusterAddress,
+  duration,
+  key,
+  optionalName,
+  port,
+  resourceAmounts,
+  subjectToken,
+} from "./config_schemas.ts";
+
+/** Every configuration key, its default and what it does. The README reference is generated from this. */
+export const configKeys = {
+  "cluster.id": key(
+    subjectToken,
+    "default",
+    "Names the cluster; every NATS subject starts with it.",
+  ),
+  "cluster.instance-id": key(
+    z.string().regex(/^[A-Za-z0-9_.-]{0,64}$/, "up to 64 letters, digits, '.', '-' and '_'"),
+    "",
+    "Names this process: in leader leases, and on the TaskManager containers its docker driver starts (label org.flotilla.managed-by). Empty: the role (auto: the hostname) plus a random suffix in leases, the hostname on containers.",
+  ),
+  "cluster.address": key(
+    clusterAddress,
+    "",
+    "Client: the cluster the CLI's job commands talk to (flag --cluster): http://host:8081 (REST) or nats://host:4222 (the same API over NATS). Empty: run starts an embedded MiniCluster; list, status, cancel, stop and savepoint need one.",
+  ),
+  "client.timeout": key(
+    duration,
+    30_000,
+    "Client: deadline of one CLI request to the cluster's REST API, over HTTP or NATS (Flink's client.timeout).",
+  ),
+  "client.cancel-timeout": key(
+    duration,
+    60_000,
+    "Client: how long flotilla cancel waits for the canceled job to end before it gives up (flag --timeout).",
+  ),
+  "nats.url": key(z.string().min(1), "nats://127.0.0.1:4222", "NATS server(s), comma-separated."),
+  "nats.user": key(
+    z.string(),
+    "",
+    "NATS user name, with nats.password-file (for a server whose users have passwords).",
+  ),
+  "nats.password-file": key(z.string(), "", "File holding the NATS password of nats.user."),
+  "nats.token-file": key(z.string(), "", "File holding a NATS authentication token."),
+  "nats.nkey-file": key(
+    z.string(),
+    "",
+    "File holding this process's NATS nkey seed (SU...): how the compose layouts' roles authenticate (flotilla cluster secrets makes one per role).",
+  ),
+  "nats.creds-file": key(
+    z.string(),
+    "",
+    "A NATS credentials file (a user JWT and its nkey seed), for servers in operator mode.",
+  ),
+  "nats.inbox-prefix": key(
+    z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_'"),
+    "_INBOX",
+    "Prefix of the subjects this process's replies come back on; a NATS user whose permissions allow only its own (_INBOX_<role>) cannot read another role's replies.",
+  ),
+  "nats.tls.ca-file": key(
+    z.string(),
+    "",
+    "CA certificate (PEM) that NATS server certificates are checked against; set, the connection uses TLS.",
+  ),
+  "nats.tls.cert-file": key(
+    z.string(),
+    "",
+    "Client certificate (PEM) for mutual TLS with NATS, with nats.tls.key-file.",
+  ),
+  "nats.tls.key-file": key(z.string(), "", "Private key (PEM) of nats.tls.cert-file."),
+  "rpc.timeout": key(duration, 5000, "Deadline of one control-plane call, retries included."),
+  "rpc.attempt-timeout": key(
+    duration,
+    1000,
+    "Deadline of one attempt of an idempotent call, which is retried within rpc.timeout.",
+  ),
+  "heartbeat.interval": key(duration, 1000, "How often blocks ping the blocks they depend on."),
+  "heartbeat.timeout": key(duration, 5000, "Silence after which a target counts as lost."),
+  "rest.address": key(
+    z.string().min(1),
+    "127.0.0.1",
+    "Address the REST/HTTP endpoint binds to. The images set 0.0.0.0 (a container's port is published by compose, on 127.0.0.1 unless FLOTILLA_REST_BIND says otherwise).",
+  ),
+  "rest.port": key(port, 8081, "Port of the REST/HTTP endpoint (0 picks a free one)."),
+  "rest.tls.cert-file": key(
+    z.string(),
+    "",
+    "Server: certificate (PEM) of the REST endpoint; with rest.tls.key-file it serves HTTPS only.",
+  ),
+  "rest.tls.key-file": key(z.string(), "", "Server: private key (PEM) of rest.tls.cert-file."),
+  "rest.tls.ca-file": key(
+    z.string(),
+    "",
+    "Client: CA certificate (PEM) the CLI checks an https:// cluster's certificate with (besides the system's); empty: the ca of credentials.dir when flotilla cluster secrets --tls made one.",
+  ),
+  "rest.authentication": key(
+    z.enum(["token", "none"]),
+    "token",
+    "token: every REST route but /healthz needs a bearer token (rest.token-file, rest.read-token-file). none: no check at all, for a REST port that only a trusted proxy reaches; the process warns at start.",
+  ),
+  "rest.token-file": key(
+    z.string(),
+    "",
+    "File of the admin REST token (one per line; several while rotating): it may read everything and upload, submit, cancel, stop, savepoint and rescale. A server without one generates a token into credentials.dir and logs the file's path; the CLI sends the token of this file (flag --token-file), or else of the one generated for cluster.id, if there is one.",
+  ),
+  "rest.read-token-file": key(
+    z.string(),
+    "",
+    "File of read-only REST tokens (one per line): every GET route, nothing that changes state. Empty: no read-only tokens.",
+  ),
+  "web.submit.enable": key(
+    z.union([z.boolean(), z.enum(["true", "false"]).transform((text) => text === "true")]),
+    true,
+    "false: the REST API refuses artifact uploads and job submissions (403), as Flink's web.submit.enable does; jobs already running can still be listed, canceled and stopped.",
+  ),
+  "credentials.dir": key(
+    z.string(),
+    "",
+    "Where this machine keeps a cluster's generated credentials: the REST token a server generates without rest.token-file, and what flotilla cluster secrets (and cluster up, run --target compose-job) generate for the compose layouts, which mount them as compose secrets: REST tokens, NATS nkey seeds and the NATS users configuration. Empty: ~/.flotilla/<cluster.id>.",
+  ),
+  "health.port": key(
+    port,
+    0,
+    "GET /healthz over plain HTTP on this port, for a container HEALTHCHECK: roles without the REST API (taskmanager, resourcemanager, jobmanager), and the others when it differs from rest.port (their REST API on HTTPS); 0: none.",
+  ),
+  "taskmanager.id": key(
+    optionalName,
+    "",
+    "This TaskManager's id (in its subject and slot ids); empty: a fresh random one. The process and docker drivers set it for the TaskManagers they start.",
+  ),
+  "taskmanager.slots": key(
+    z.coerce.number().int().min(1).max(1024),
+    2,
+    "Slots one TaskManager offers.",
+  ),
+  "taskmanager.cpu": key(
+    z.coerce.number().min(0),
+    0,
+    "CPU cores one slot offers (0: not declared).",
+  ),
+  "taskmanager.memory-mb": key(
+    z.coerce.number().min(0),
+    0,
+    "Memory (MB) one slot offers (0: not declared).",
+  ),
+  "taskmanager.extended-resources": key(
+    resourceAmounts,
+    "",
+    "Extended resources one slot offers, as name=amount pairs (gpu=1,fpga=2). The process and docker drivers set this, taskmanager.slots (1), .cpu and .memory-mb to the profile the ResourceManager asked for.",
+  ),
+  "resourcemanager.driver": key(
+    z.enum(["static", "process", "docker"]),
+    "static",
+    "How the ResourceManager gets TaskManagers: static (they join by themselves), process (it starts local ones) or docker (it starts containers through the Docker Engine API).",
+  ),
+  "resourcemanager.taskmanager-nkey-file": key(
+    z.string(),
+    "",
+    "The NATS nkey seed file of the TaskManagers the ResourceManager's driver starts: the docker driver copies it into each container (never into its environment), the process driver names it. Empty: they authenticate as the ResourceManager does.",
+  ),
+  "resourcemanager.taskmanager-timeout": key(
+    duration,
+    30_000,
+    "How long an idle TaskManager is kept before its driver stops it.",
+  ),
+  "docker.socket": key(
+    z.string().min(1),
+    "/var/run/docker.sock",
+    "Docker driver: the Docker Engine API socket (in a container: mount the host's socket there).",
+  ),
+  "docker.taskmanager-image": key(
+    z.string().min(1),
+    "flotilla/taskmanager:latest",
+    "Docker driver: the image of the TaskManager containers (built by npm run images; never pulled).",
+  ),
+  "docker.network": key(
+    z.string(),
+    "",
+    "Docker driver: the network TaskManager containers join; it must reach NATS (in compose: the project's network). Empty: the daemon's default bridge.",
+  ),
+  "docker.max-taskmanagers": key(
+    z.coerce.number().int().min(0),
+    0,
+    "Docker driver: most TaskManager containers at once (0: no limit).",
+  ),
+  "slot.request.timeout": key(
+    duration,
+    300_000,
+    "A job whose slots do not come within this long fails.",
+  ),
+  "task.cancellation.timeout": key(
+    duration,
+    5000,
+    "How long a JobManager waits for an attempt's canceled tasks to report they stopped (on a restart, a rescale, a cancel or a stop) before it goes on without them (Flink's task.cancellation.timeout).",
+  ),
+  "jobmanager.scheduler": key(
+    z.enum(["default", "adaptive"]),
+    "default",
+    "Scheduler of jobs that do not choose one (job option scheduler): default waits for every slot; adaptive runs with the slots there are between jobmanager.adaptive-scheduler.min-parallelism and the job's parallelism, and rescales as TaskManagers come and go.",
+  ),
+  "jobmanager.scheduler-mode": key(
+    z.enum(["", "reactive"]),
+    "",
+    "reactive: every job uses the adaptive scheduler and as many slots as the cluster offers, up to its maxParallelism (Flink's reactive mode; meant for clusters whose TaskManagers are started from outside).",
+  ),
+  "jobmanager.adaptive-scheduler.resource-stabilization-timeout": key(
+    duration,
+    2000,
+    "Adaptive scheduler: after slots appear or vanish, how long to wait for more before (re)starting at what is there; no wait once the job's upper bound is reached.",
+  ),
+  "jobmanager.adaptive-scheduler.min-parallelism": key(
+    z.coerce.number().int().min(1).max(32768),
+    1,
+    "Adaptive scheduler: the lowest parallelism a job runs at: the lower bound of every vertex that follows the job's parallelism, until PUT /jobs/:id/resource-requirements changes it.",
+  ),
+  "ha.lease": key(duration, 3000, "Leader lease: a leader that cannot renew within it steps down."),
+  "secrets.dir": key(
+    z.string().min(1),
+    "/run/secrets",
+    "The directory env.secret(name) reads a job's secrets from, wherever the job graph is built (compose and swarm mount secrets there).",
+  ),
+  "artifact.cache-dir": key(
+    z.string(),
+    "",
+    "Where loaded job artifacts are cached by their hash (Flink's blob.storage.directory). Empty: flotilla-artifacts in the OS temp directory.",
+  ),
+  "job.secret-file": key(
+    z.string(),
+    "",
+    'run --target compose-job: the host file the per-job stack gets as the compose secret job (env.secret("job")); empty: an empty secret.',
+  ),
+  "job.file": key(
+    z.string(),
+    "",
+    "Job mode: the job module the jobmanager role runs (.ts bundled at start, or a bundled .mjs).",
+  ),
+  "job.args": key(
+    z.string().regex(/^([^=,]+=[^,]*(,[^=,]+=[^,]*)*)?$/, "key=value pairs separated by commas"),
+    "",
+    "Job mode: job arguments as key=value,key=value.",
+  ),
+  "job.parallelism": key(
+    z.coerce.number().int().min(0),
+    0,
+    "Job mode: parallelism override (0: the job's own).",
+  ),
+  "log.level": key(
+    z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
+    "info",
+    "Lowest level of log lines written (JSON lines on stdout).",
+  ),
+} as const;
+
+export type Keys = typeof configKeys;
+export type ConfigKey = keyof Keys;
+export type Config = { readonly [K in ConfigKey]: z.output<Keys[K]["schema"]> };

@@ -26,12 +26,12 @@ export function packageRoot(): string {
   }
 }
 
-/** Layouts the TLS overlay (compose/tls.yml) applies to. */
-export const TLS_LAYOUTS: readonly string[] = ["standalone"];
+/** Layouts with a TLS overlay (compose/<layout>-tls.yml). */
+export const TLS_LAYOUTS: readonly string[] = ["standalone", "session"];
 
 /**
  * The compose file(s) of a layout: `ha` is standalone.yml with the ha.yml overlay; `tls` adds
- * the tls.yml overlay (standalone only).
+ * the layout's TLS overlay, `<layout>-tls.yml`.
  */
 export function composeFile(layout: string, tls = false): string[] {
   if (!(LAYOUTS as readonly string[]).includes(layout))
@@ -46,13 +46,13 @@ export function composeFile(layout: string, tls = false): string[] {
     throw Object.assign(
       new FlotillaError(
         ErrorCode.INVALID_ARGUMENT,
-        `--tls works with --layout ${TLS_LAYOUTS.join(", ")} (compose/tls.yml), not ${layout}`,
+        `--tls works with --layout ${TLS_LAYOUTS.join(" or ")} (compose/<layout>-tls.yml), not ${layout}`,
       ),
       { usage: true },
     );
   const file = (name: string) => join(packageRoot(), "compose", `${name}.yml`);
   const files = layout === "ha" ? [file("standalone"), file("ha")] : [file(layout)];
-  return tls ? [...files, file("tls")] : files;
+  return tls ? [...files, file(`${layout}-tls`)] : files;
 }
 
 let detected: Compose.IDockerComposeExecutableOptions | undefined;

@@ -5,8 +5,9 @@
  */
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { type Config, configEnv, type Logger } from "../core/mod.ts";
+import { type Config, type ConfigKey, configEnv, type Logger } from "../core/mod.ts";
 import {
+  type ContainerFile,
   dockerDriver,
   processDriver,
   type ResourceDriver,
@@ -36,25 +37,46 @@ function sharedWithTaskManagers(config: Config): Record<string, string> {
   });
 }
 
-/** Where the docker driver puts the TaskManagers' nkey seed in each container it starts. */
-const CONTAINER_NKEY_FILE = "/run/secrets/nats-taskmanager.nk";
+/**
+ * The credentials a ResourceManager hands the TaskManagers it starts: the file of each key below
+ * (when set) becomes the TaskManager's own setting (`as`): the path itself for a process on this
+ * machine, a copy at `path` for a container (copied in before it starts: in no env, label or
+ * `docker inspect`). The CA is the ResourceManager's own, its certificate being no secret.
+ */
+const HANDED: readonly { key: ConfigKey; as: ConfigKey; path: string }[] = [
+  {
+    key: "resourcemanager.taskmanager-nkey-file",
+    as: "nats.nkey-file",
+    path: "/run/secrets/nats-taskmanager.nk",
+  },
+  {
+    key: "resourcemanager.taskmanager-tls-cert-file",
+    as: "nats.tls.cert-file",
+    path: "/run/secrets/tls-taskmanager.crt",
+  },
+  {
+    key: "resourcemanager.taskmanager-tls-key-file",
+    as: "nats.tls.key-file",
+    path: "/run/secrets/tls-taskmanager.key",
+  },
+  { key: "nats.tls.ca-file", as: "nats.tls.ca-file", path: "/run/secrets/tls-ca.crt" },
+];
 
 /**
  * How a driven TaskManager authenticates to NATS, as the env of those config keys (paths, never
- * secrets): with `resourcemanager.taskmanager-nkey-file` as the `taskmanager` user (in a
- * container: where the docker driver copied the seed); else a process on this machine as this
- * process does, and a container without credentials.
+ * secrets): as the `taskmanager` user with the handed files when `resourcemanager.taskmanager-*`
+ * are set; else a process on this machine as this process does, and a container without.
  */
 function taskManagerNatsEnv(
   config: Config,
   where: "process" | "container",
 ): Record<string, string> {
-  const seed = config["resourcemanager.taskmanager-nkey-file"];
-  if (seed)
-    return configEnv({
-      "nats.nkey-file": where === "container" ? CONTAINER_NKEY_FILE : seed,
-      "nats.inbox-prefix": inboxPrefixOf("taskmanager"),
-    });
+  if (config["resourcemanager.taskmanager-nkey-file"]) {
+    const env: Record<string, string> = { "nats.inbox-prefix": inboxPrefixOf("taskmanager") };
+    for (const h of HANDED)
+      if (config[h.key]) env[h.as] = where === "container" ? h.path : String(config[h.key]);
+    return configEnv(env as Partial<Record<ConfigKey, string>>);
+  }
   if (where === "container") return {};
   return configEnv({
     "nats.user": config["nats.user"],
@@ -67,6 +89,16 @@ function taskManagerNatsEnv(
     "nats.tls.cert-file": config["nats.tls.cert-file"],
     "nats.tls.key-file": config["nats.tls.key-file"],
   });
+}
+
+/** The handed files a container gets, read once when the driver is made. */
+function handedFiles(config: Config): ContainerFile[] {
+  if (!config["resourcemanager.taskmanager-nkey-file"]) return [];
+  return HANDED.filter((h) => config[h.key]).map((h) => ({
+    path: h.path,
+    content: new TextEncoder().encode(`${readSecretFile(String(config[h.key]), h.key)}\n`),
+    mode: 0o400,
+  }));
 }
 
 /**
@@ -87,20 +119,7 @@ export function driverFor(config: Config, log: Logger): ResourceDriver {
         ? { maxTaskManagers: config["docker.max-taskmanagers"] }
         : {}),
       env: { ...env, ...taskManagerNatsEnv(config, "container") },
-      // The seed travels as a file copied into the container, never in its env or labels.
-      ...(config["resourcemanager.taskmanager-nkey-file"]
-        ? {
-            files: [
-              {
-                path: CONTAINER_NKEY_FILE,
-                content: new TextEncoder().encode(
-                  `${readSecretFile(config["resourcemanager.taskmanager-nkey-file"], "resourcemanager.taskmanager-nkey-file")}\n`,
-                ),
-                mode: 0o400,
-              },
-            ],
-          }
-        : {}),
+      files: handedFiles(config),
       // In a container the hostname is its id: `docker ps --filter label=...` says which RM.
       managedBy: config["cluster.instance-id"] || hostname(),
       log,

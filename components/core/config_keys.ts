@@ -164,6 +164,16 @@ export const configKeys = {
     "",
     "The NATS nkey seed file of the TaskManagers the ResourceManager's driver starts: the docker driver copies it into each container (never into its environment), the process driver names it. Empty: they authenticate as the ResourceManager does.",
   ),
+  "resourcemanager.taskmanager-tls-cert-file": key(
+    z.string(),
+    "",
+    "The NATS client certificate (PEM) of the TaskManagers the ResourceManager's driver starts, handed over as resourcemanager.taskmanager-nkey-file is (with this process's nats.tls.ca-file).",
+  ),
+  "resourcemanager.taskmanager-tls-key-file": key(
+    z.string(),
+    "",
+    "The private key of resourcemanager.taskmanager-tls-cert-file.",
+  ),
   "resourcemanager.taskmanager-timeout": key(
     duration,
     30_000,

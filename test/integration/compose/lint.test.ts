@@ -19,7 +19,8 @@ const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: "igno
 /** Overlays are only valid on top of the file they extend. */
 const overlays: Record<string, string> = {
   "ha.yml": "standalone.yml",
-  "tls.yml": "standalone.yml",
+  "standalone-tls.yml": "standalone.yml",
+  "session-tls.yml": "session.yml",
 };
 const composeArgs = (file: string) => [
   ...(overlays[file] ? ["-f", `compose/${overlays[file]}`] : []),
@@ -32,9 +33,10 @@ t.test("the layouts are all there", async (t) => {
     "elastic.yml",
     "ha.yml",
     "job.yml",
+    "session-tls.yml",
     "session.yml",
+    "standalone-tls.yml",
     "standalone.yml",
-    "tls.yml",
   ]);
 });
 

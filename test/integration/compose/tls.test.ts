@@ -1,5 +1,5 @@
 /**
- * compose/standalone.yml with the compose/tls.yml overlay, the way a user starts it:
+ * compose/standalone.yml with the compose/standalone-tls.yml overlay, the way a user starts it:
  * `flotilla cluster up --layout standalone --tls` makes the certificates, the stack comes up with
  * NATS on mutual TLS and the REST API on HTTPS, a job runs through `flotilla run --cluster
  * https://...` (the CLI checks the certificate with the cluster's CA), and plain HTTP gets nothing.

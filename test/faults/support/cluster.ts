@@ -27,6 +27,7 @@ import {
   type RestCall,
   restCall,
 } from "../../support/rest.ts";
+import { authorized } from "../../support/rest_token.ts";
 import { connectFor, natsFor } from "../../support/tap.ts";
 import { type LogLine, parseLine } from "./leaders.ts";
 
@@ -146,7 +147,7 @@ export async function faultCluster(
       let last: ReplyEnvelope | Error | undefined;
       for (const master of order) {
         if (master.proc.exitCode !== null || master.proc.signalCode !== null) continue;
-        const reply = await httpTransport(master.rest)
+        const reply = await authorized(httpTransport(master.rest))
           .send(request, Math.min(timeoutMs, 2000))
           .catch((err: Error) => err);
         if (reply instanceof Error || reply.status === 503) {

@@ -194,7 +194,10 @@ export function program(io: ProgramIo): CAC {
         "Run a compose layout: up (waits until ready), down, ps, logs; secrets makes the credentials the layouts mount (up does it too). Needs Docker Compose v2 or v1.",
       )
       .option("--rotate", "secrets: replace every secret with a new one")
-      .option("--tls", "up, secrets: TLS for NATS (mutual) and HTTPS for REST (compose/<layout>-tls.yml: standalone, session)")
+      .option(
+        "--tls",
+        "up, secrets: TLS for NATS (mutual) and HTTPS for REST (compose/<layout>-tls.yml: standalone, session)",
+      )
       .option("--layout <name>", "standalone, session, job, elastic or ha (default: standalone)")
       .option(
         "--scale <n>",

@@ -50,6 +50,11 @@ const HANDED: readonly { key: ConfigKey; as: ConfigKey; path: string }[] = [
     path: "/run/secrets/nats-taskmanager.nk",
   },
   {
+    key: "resourcemanager.taskmanager-job-nkey-file",
+    as: "nats.job-nkey-file",
+    path: "/run/secrets/nats-job.nk",
+  },
+  {
     key: "resourcemanager.taskmanager-tls-cert-file",
     as: "nats.tls.cert-file",
     path: "/run/secrets/tls-taskmanager.crt",
@@ -84,6 +89,7 @@ function taskManagerNatsEnv(
     "nats.token-file": config["nats.token-file"],
     "nats.nkey-file": config["nats.nkey-file"],
     "nats.creds-file": config["nats.creds-file"],
+    "nats.job-nkey-file": config["nats.job-nkey-file"],
     "nats.inbox-prefix": config["nats.inbox-prefix"],
     "nats.tls.ca-file": config["nats.tls.ca-file"],
     "nats.tls.cert-file": config["nats.tls.cert-file"],

@@ -36,7 +36,11 @@ export interface Fabric {
    */
   serve(subject: string, app: FetchApp, options?: ServeOptions): Served;
   channelsFor(jobId: string, attempt: number): ChannelFactory;
-  /** A NATS connection for sources and sinks that use NATS (absent in a local fabric without one). */
+  /**
+   * Opens a NATS connection for job code (sources and sinks that use NATS); its opener closes
+   * it. A NATS fabric has none: job code never gets the block's own connection (a role gives
+   * its TaskManager `jobNatsConnector`). Absent in a local fabric without one.
+   */
   connectNats?(servers?: string): Promise<NatsConnection>;
 }
 
@@ -47,8 +51,6 @@ export function natsFabric(nc: NatsConnection, clusterId: string): Fabric {
     serve: (subject, app, { queue, accept } = {}) =>
       serveNats(app, { nc, subject, ...(queue ? { queue } : {}), ...(accept ? { accept } : {}) }),
     channelsFor: (jobId, attempt) => natsChannels({ nc, clusterId, jobId, attempt }),
-    connectNats: async (servers) =>
-      servers ? (await import("@nats-io/transport-node")).connect({ servers }) : nc,
   };
 }
 

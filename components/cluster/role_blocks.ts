@@ -19,6 +19,7 @@ import {
   send,
   serveHttp,
 } from "../rpc/mod.ts";
+import { jobNatsConnector } from "../security/mod.ts";
 import { createTaskManager } from "../taskmanager/mod.ts";
 import { driverFor } from "./drivers.ts";
 import { type Fabric, natsFabric } from "./fabric.ts";
@@ -280,7 +281,7 @@ export function startTaskManager({
     artifacts: { get: (key) => ha.blobs.get(key) },
     snapshots: dispatcherStores(ha).snapshots,
     slots,
-    connectNats: fabric.connectNats!,
+    connectNats: jobNatsConnector(config),
     rpc: callDeadlinesFrom(config),
     heartbeatIntervalMs: config["heartbeat.interval"],
     heartbeatTimeoutMs: config["heartbeat.timeout"],

@@ -12,7 +12,12 @@ import { natsHaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
 import type { JobOutcome } from "../protocol/mod.ts";
 import { type FetchApp, type HttpServer, serveHttp } from "../rpc/mod.ts";
-import { natsConnectOptions, restGuardFrom, restTlsFrom } from "../security/mod.ts";
+import {
+  jobNatsConnector,
+  natsConnectOptions,
+  restGuardFrom,
+  restTlsFrom,
+} from "../security/mod.ts";
 import { startAuto } from "./auto_role.ts";
 import { natsFabric } from "./fabric.ts";
 import { runJobMode } from "./job_mode.ts";
@@ -60,9 +65,8 @@ async function startMini(
     slotsPerTaskManager: config["taskmanager.slots"],
     deadlines: jobManagerDeadlinesFrom(config),
     clientTimeoutMs: config["client.timeout"],
-    // Only jobs with NATS sources or sinks connect.
-    connectNats: (servers?: string) =>
-      connect(servers ? { servers: servers.split(",") } : natsConnectOptions(config)),
+    // Only jobs with NATS sources or sinks connect, as the job user.
+    connectNats: jobNatsConnector(config),
     log,
   });
   const tls = restTlsFrom(config);

@@ -53,6 +53,11 @@ export const configKeys = {
     "",
     "File holding this process's NATS nkey seed (SU...): how the compose layouts' roles authenticate (flotilla cluster secrets makes one per role).",
   ),
+  "nats.job-nkey-file": key(
+    z.string(),
+    "",
+    "File holding the NATS nkey seed of the job user, which a TaskManager's job code (its NATS sources and sinks) connects to the cluster's NATS as: an account of its own, with none of the cluster's subjects. Empty on a cluster whose NATS has users: job code gets no connection to it (one to servers the job names still works).",
+  ),
   "nats.creds-file": key(
     z.string(),
     "",
@@ -163,6 +168,11 @@ export const configKeys = {
     z.string(),
     "",
     "The NATS nkey seed file of the TaskManagers the ResourceManager's driver starts: the docker driver copies it into each container (never into its environment), the process driver names it. Empty: they authenticate as the ResourceManager does.",
+  ),
+  "resourcemanager.taskmanager-job-nkey-file": key(
+    z.string(),
+    "",
+    "The job user's nkey seed file for the TaskManagers the ResourceManager's driver starts (their nats.job-nkey-file), handed over as resourcemanager.taskmanager-nkey-file is.",
   ),
   "resourcemanager.taskmanager-tls-cert-file": key(
     z.string(),

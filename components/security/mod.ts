@@ -11,6 +11,8 @@ export {
 } from "./cluster_secrets.ts";
 export {
   clientNatsOptions,
+  jobNatsConnectOptions,
+  jobNatsConnector,
   type NatsConnectOptions,
   natsConnectOptions,
   readSecretFile,

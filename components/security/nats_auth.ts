@@ -2,14 +2,17 @@
  * How this process connects to NATS, from its configuration: the servers, one way to
  * authenticate (user and password, token, nkey seed or credentials file, each read from a file),
  * TLS, and the prefix its replies come back on. Every connection a role or the CLI makes to the
- * cluster's NATS takes these; a job's connection to another server does not.
+ * cluster's NATS takes these; a job's connection to another server does not, and job code's
+ * connection to the cluster's NATS is the `job` user's (`jobNatsConnectOptions`).
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   type Authenticator,
   type ConnectionOptions,
+  connect,
   credsAuthenticator,
+  type NatsConnection,
   nkeyAuthenticator,
   nkeys,
   tokenAuthenticator,
@@ -42,14 +45,14 @@ export function readSecretFile(path: string, configKey: ConfigKey): string {
   return text;
 }
 
-function nkeySeed(path: string): Uint8Array {
-  const seed = new TextEncoder().encode(readSecretFile(path, "nats.nkey-file"));
+function nkeySeed(path: string, configKey: ConfigKey = "nats.nkey-file"): Uint8Array {
+  const seed = new TextEncoder().encode(readSecretFile(path, configKey));
   try {
     nkeys.fromSeed(seed).getPublicKey();
   } catch {
     throw new InvalidConfigError(
-      "nats.nkey-file",
-      `${path} (config key 'nats.nkey-file') does not hold an nkey seed (a line starting with SU)`,
+      configKey,
+      `${path} (config key '${configKey}') does not hold an nkey seed (a line starting with SU)`,
     );
   }
   return seed;
@@ -124,6 +127,35 @@ export function natsConnectOptions(config: Config, servers?: string): NatsConnec
       ? { inboxPrefix: config["nats.inbox-prefix"] }
       : {}),
   };
+}
+
+/**
+ * The options of a connection job code opens (a NATS source or sink). To `servers` the job
+ * names: those servers, nothing of the cluster's. To the cluster's NATS: as the `job` user
+ * (`nats.job-nkey-file`), with this process's TLS files, so the job reaches its own account and
+ * never this block's subjects. A cluster whose NATS has users but no job user configured gives
+ * job code no connection: a clear error naming the key, not this block's credentials.
+ */
+export function jobNatsConnectOptions(config: Config, servers?: string): NatsConnectOptions {
+  if (servers) return { servers: servers.split(",") };
+  const own = natsConnectOptions(config);
+  const seed = config["nats.job-nkey-file"];
+  if (!seed && own.authenticator)
+    throw new InvalidConfigError(
+      "nats.job-nkey-file",
+      "this job uses the cluster's NATS, whose users this TaskManager knows, but it has no job user: set nats.job-nkey-file (FLOTILLA_NATS_JOB_NKEY_FILE) to the job user's seed (flotilla cluster secrets makes nats-job.nk), or give the source or sink its own servers",
+    );
+  return {
+    servers: own.servers,
+    ...(seed ? { authenticator: nkeyAuthenticator(nkeySeed(seed, "nats.job-nkey-file")) } : {}),
+    ...(own.tls ? { tls: own.tls } : {}),
+  };
+}
+
+/** Opens job code's connections (`jobNatsConnectOptions`); a bad setting rejects, naming its key. */
+export function jobNatsConnector(config: Config): (servers?: string) => Promise<NatsConnection> {
+  return async (servers) =>
+    connect({ ...jobNatsConnectOptions(config, servers), name: "flotilla-job" });
 }
 
 /**

@@ -6,6 +6,11 @@
  * and the JetStream subjects of the HA bucket and object store it needs. Everything else is
  * refused by the server. NATS 2.9 cannot limit which keys a JetStream consumer reads, so roles
  * that read the HA stores read all of them; writes are limited per role.
+ *
+ * Job code connects as the `job` user, which lives in an account of its own (`JOBS`): its
+ * subjects and JetStream streams are its own, and nothing of the cluster's (control subjects, the
+ * data plane, the HA bucket and object store, which are in the `FLOTILLA` account) is visible
+ * from it at all; a stream cannot even source one across accounts.
  */
 import { BlockRole, blobBucketName, kvBucketName, leaderKey, subjects } from "../core/mod.ts";
 
@@ -18,6 +23,7 @@ export const NATS_USERS = [
   "taskmanager",
   "node",
   "cli",
+  "job",
 ] as const;
 export type NatsUser = (typeof NATS_USERS)[number];
 
@@ -25,6 +31,9 @@ export interface NatsPermissions {
   publish: string[];
   subscribe: string[];
 }
+
+/** The account of the cluster's own users, and the account of job code (`job`). */
+export const NATS_ACCOUNTS = { cluster: "FLOTILLA", jobs: "JOBS" } as const;
 
 /** `_INBOX_<user>`: where a user's requests get their replies (config `nats.inbox-prefix`). */
 export const inboxPrefixOf = (user: NatsUser): string => `_INBOX_${user}`;
@@ -88,6 +97,8 @@ export function natsPermissions(user: NatsUser, clusterId: string): NatsPermissi
     node: { publish: [], subscribe: [] },
     // The Dispatcher's API over NATS (flotilla --cluster nats://...), nothing else.
     cli: { publish: [dispatcher], subscribe: [inbox] },
+    // Alone in the JOBS account: everything there, nothing of the cluster's (see top).
+    job: { publish: [">"], subscribe: [">"] },
   };
   const union = (...users: NatsUser[]): NatsPermissions => ({
     publish: [...new Set(users.flatMap((u) => roles[u].publish))],
@@ -103,34 +114,50 @@ export function natsPermissions(user: NatsUser, clusterId: string): NatsPermissi
 }
 
 /**
- * The `authorization` block of a nats-server configuration for `clusterId`: every user by its
- * nkey's public key, with its permissions. Anonymous clients are refused.
+ * The `accounts` block of a nats-server configuration for `clusterId`: the cluster's users by
+ * their nkeys' public keys with their permissions in the `FLOTILLA` account, and the `job` user
+ * alone in `JOBS`. Both accounts have JetStream. Anonymous clients are refused.
  */
 export function natsAuthConfig(
   clusterId: string,
   publicKeys: Partial<Record<NatsUser, string>>,
 ): string {
-  const users = NATS_USERS.filter((user) => publicKeys[user]).map((user) => {
+  const entry = (user: NatsUser) => {
     const { publish, subscribe } = natsPermissions(user, clusterId);
     return [
-      `    # ${user}`,
-      "    {",
-      `      nkey: ${JSON.stringify(publicKeys[user])}`,
-      "      permissions: {",
-      `        publish: { allow: ${JSON.stringify(publish)} }`,
-      `        subscribe: { allow: ${JSON.stringify(subscribe)} }`,
-      "        allow_responses: true",
-      "      }",
-      "    }",
+      `        # ${user}`,
+      "        {",
+      `          nkey: ${JSON.stringify(publicKeys[user])}`,
+      "          permissions: {",
+      `            publish: { allow: ${JSON.stringify(publish)} }`,
+      `            subscribe: { allow: ${JSON.stringify(subscribe)} }`,
+      "            allow_responses: true",
+      "          }",
+      "        }",
     ].join("\n");
-  });
+  };
+  const users = (which: readonly NatsUser[]) =>
+    which
+      .filter((user) => publicKeys[user])
+      .map(entry)
+      .join("\n");
   return [
     `# NATS users of flotilla cluster '${clusterId}', one per role (made by flotilla cluster secrets).`,
-    "# Public keys only: the seeds are each role's nats-<role>.nk.",
-    "authorization {",
-    "  users: [",
-    users.join("\n"),
-    "  ]",
+    "# Public keys only: the seeds are each role's nats-<role>.nk. Job code is the job user, in an",
+    "# account of its own: it sees none of the cluster's subjects or streams.",
+    "accounts {",
+    `  ${NATS_ACCOUNTS.cluster}: {`,
+    "    jetstream: enabled",
+    "    users: [",
+    users(NATS_USERS.filter((u) => u !== "job")),
+    "    ]",
+    "  }",
+    `  ${NATS_ACCOUNTS.jobs}: {`,
+    "    jetstream: enabled",
+    "    users: [",
+    users(["job"]),
+    "    ]",
+    "  }",
     "}",
     "",
   ].join("\n");

@@ -33,7 +33,11 @@ export interface TaskManagerOptions {
   slots?: ResourceProfile[];
   /** What the whole TaskManager offers. @default the sum of the slots */
   totalResources?: ResourceProfile;
-  /** For sources and sinks that use NATS. */
+  /**
+   * Opens a new NATS connection for a job's sources and sinks: to `servers`, or to the
+   * cluster's NATS as the job's user (never this TaskManager's own connection). The TaskManager
+   * keeps one per job and server list and closes it when the job leaves.
+   */
   connectNats?(servers?: string): Promise<NatsConnection>;
   /**
    * Deadlines of its calls to the ResourceManager and JobManagers (`rpc.timeout`,

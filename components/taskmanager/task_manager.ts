@@ -21,6 +21,7 @@ import {
 } from "../protocol/mod.ts";
 import { createClient, FencingTokens } from "../rpc/mod.ts";
 import { type TaskDeployment, type TaskManagerCore, taskManagerHandlers } from "./handlers.ts";
+import { JobConnections } from "./job_connections.ts";
 import { JobGraphs } from "./job_graphs.ts";
 import { compileTaskManagerOptions, type TaskManagerOptions } from "./options.ts";
 import { type MetricsBatch, ReportQueue, sendMetrics } from "./reports.ts";
@@ -60,6 +61,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
   const slots = new SlotTable(tmId, [...o.slots]);
   const tasks = new TaskTable<Task, ReportQueue>();
   const graphs = new JobGraphs(o.artifacts);
+  const connections = o.connectNats ? new JobConnections(o.connectNats, log) : undefined;
 
   /** A JobManager's client whose calls end within `timeoutMs` (and the configured deadlines). */
   const jobManager = (jmSubject: string, timeoutMs = rpc.timeoutMs) =>
@@ -120,11 +122,16 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     return [...batches.values()];
   }
 
-  /** Once a job holds no slot here, its JobManager is not watched; with no subtask left, its graphs go. */
+  /**
+   * Once a job holds no slot here, its JobManager is not watched; with no subtask left, its
+   * graphs and NATS connections go.
+   */
   function jobMayHaveLeft(jobId: JobId): void {
     if (slots.heldBy(jobId).length > 0) return;
     offers.forget(jobId);
-    if (!tasks.has(jobId)) graphs.forget(jobId);
+    if (tasks.has(jobId)) return;
+    graphs.forget(jobId);
+    void connections?.forget(jobId);
   }
 
   /** The JobManager is done with these subtasks: no more reports, and they stop. */
@@ -179,7 +186,9 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       const task = createTask(d, graph, deployment.reports, {
         channelsFor: o.channelsFor,
         snapshots: o.snapshots,
-        ...(o.connectNats ? { connectNats: o.connectNats } : {}),
+        ...(connections
+          ? { connectNats: (servers?: string) => connections.for(d.jobId, servers) }
+          : {}),
         jobManager: (jmSubject) => jobManager(jmSubject),
         log,
       });
@@ -218,6 +227,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     async stop() {
       offers.stop();
       await giveUp(tasks.all(), "TaskManager stopping");
+      await connections?.closeAll();
       await rm.stop();
     },
   };

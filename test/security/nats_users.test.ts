@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection, nkeyAuthenticator, nkeys } from "@nats-io/transport-node";
 import t from "tap";
@@ -17,7 +17,7 @@ import { decodeReply, encodeRequest } from "../../components/rpc/mod.ts";
 import { ensureClusterSecrets, type NatsUser, nkeyFileOf } from "../../components/security/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
 import { natsUserOptions } from "../support/compose.ts";
-import { TEST_TOKEN } from "../support/rest_token.ts";
+import { AUTH_HEADERS, TEST_TOKEN } from "../support/rest_token.ts";
 import { exactlyOnce } from "../support/sequence.ts";
 import { natsFor } from "../support/tap.ts";
 
@@ -32,10 +32,11 @@ const nats = await natsFor(t, {
   clientOptions: natsUserOptions(secrets.dir, "master"),
 });
 
-/** A role process's environment: its user's seed file and its own reply inbox. */
+/** A role process's environment: its user's seed file, its own reply inbox, its jobs' user. */
 const as = (user: NatsUser) => ({
   FLOTILLA_NATS_NKEY_FILE: join(secrets.dir, nkeyFileOf(user)),
   FLOTILLA_NATS_INBOX_PREFIX: `_INBOX_${user}`,
+  FLOTILLA_NATS_JOB_NKEY_FILE: join(secrets.dir, nkeyFileOf("job")),
 });
 
 async function clientAs(user: NatsUser | "stranger"): Promise<NatsConnection> {
@@ -178,6 +179,59 @@ t.test("the ResourceManager's user may write its lease only", async (t) => {
     "cannot read the data plane",
   );
 });
+
+t.test(
+  "job code is the job user: its streams are its account's, the cluster's are not there",
+  async (t) => {
+    const job = await clientAs("job");
+    const jsm = await jetstreamManager(job);
+    await jsm.streams.add({ name: "ORDERS", subjects: ["orders.>"] });
+    await jsm.streams.add({ name: "PAID", subjects: ["paid.>"] });
+    const js = jetstream(job);
+    const statuses = ["paid", "open", "canceled"] as const;
+    for (let i = 0; i < 60; i++)
+      await js.publish(
+        `orders.${i}`,
+        JSON.stringify({
+          id: `o${i}`,
+          customer: `c${i % 7}`,
+          cents: i * 10,
+          status: statuses[i % 3],
+        }),
+      );
+    // No `nats` arg: the ETL job's source and sink use the cluster's NATS, as the job user.
+    const etl = await cluster.submit("jetstream-etl.ts", { args: { input: "ORDERS" } });
+    const ended = await cluster.result(etl, 60_000);
+    t.equal(ended.state, "finished", JSON.stringify(ended.error));
+    t.equal((await jsm.streams.info("PAID")).state.messages, 20, "the paid orders, exactly once");
+
+    const master = await clientAs("master");
+    await t.rejects(
+      jetstreamManager(master).then((m) => m.streams.info("ORDERS")),
+      /stream not found|Permissions Violation/,
+      "the cluster's users do not reach the jobs' streams",
+    );
+    await t.rejects(
+      new Kvm(js).open(kvBucketName(clusterId)).then((kv) => kv.get(leaderKey("dispatcher"))),
+      /stream not found|bucket not found/i,
+      "the job user does not see the HA bucket",
+    );
+    t.match(
+      await requestOutcome(
+        job,
+        subjects.dispatcher(clusterId),
+        encodeRequest({ method: "GET", path: "/overview", headers: AUTH_HEADERS }),
+      ),
+      /no responders/i,
+      "nobody answers the Dispatcher's subject in the job's account",
+    );
+    // TaskManagers heartbeat the ResourceManager every second on the cluster's subjects; none of
+    // it reaches the job's account.
+    const seen = job.subscribe(`${subjects.cluster(clusterId)}.>`);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the window the test looks through
+    t.equal(seen.getReceived(), 0, "nothing of the cluster's subjects reaches the job user");
+  },
+);
 
 t.test("the job the roles ran meanwhile ends exactly once", async (t) => {
   const job = await cluster.result(jobId, 120_000);

@@ -3,7 +3,7 @@
  * (`flotilla cluster secrets`, and `flotilla cluster up` before it starts a layout) into
  * `credentials.dir`, which the compose files mount as compose secrets (files under /run/secrets,
  * named in no environment value and shown by no `docker inspect`): the REST tokens, an nkey seed
- * per NATS user, and the nats-server `authorization` block naming their public keys. The
+ * per NATS user, and the nats-server `accounts` block naming their public keys. The
  * directory is this user's only (0700); the files in it are 0644 so that the containers' non-root
  * user can read the ones bind-mounted into them, while nobody else on this machine can reach them.
  */

@@ -18,7 +18,7 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** @default "nats-server" on PATH, or env NATS_SERVER_BIN */
   binary?: string;
-  /** An `authorization` block (`natsAuthConfig`): the server's users; anonymous clients refused. */
+  /** The users' configuration (`natsAuthConfig`: an `accounts` block); anonymous clients refused. */
   authorization?: string;
   /** What `connectFor` connects with (a user of `authorization`). */
   clientOptions?: NatsServer["clientOptions"];

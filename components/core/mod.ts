@@ -63,6 +63,7 @@ export {
   checkpointKey,
   decodeToken,
   encodeToken,
+  isClusterCredentialName,
   jobKey,
   KeyPrefix,
   kvBucketName,

@@ -175,3 +175,11 @@ export function snapshotKey(
 ): string {
   return `checkpoints/${jobId}/${checkpointId}/${vertexId}/${subtask}`;
 }
+
+/**
+ * Whether `name` is one of a cluster's own credential files (`flotilla cluster secrets` makes
+ * only `rest-*`, `nats-*` and `tls-*` files): mounted beside a job's secrets, never one of them.
+ */
+export function isClusterCredentialName(name: string): boolean {
+  return /^(rest|nats|tls)-/.test(name);
+}

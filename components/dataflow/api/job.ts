@@ -4,7 +4,7 @@
  * JobManager, each TaskManager) calls `graph()` and gets the same one.
  */
 import { readFileSync } from "node:fs";
-import { ErrorCode, FlotillaError } from "../../core/mod.ts";
+import { ErrorCode, FlotillaError, isClusterCredentialName } from "../../core/mod.ts";
 import { buildJobGraph, type JobGraph } from "../graph/job_graph.ts";
 import { GraphRecorder } from "../graph/nodes.ts";
 import { jobRuntimeSettings } from "../runtime/job_runtime_settings.ts";
@@ -73,11 +73,17 @@ export class JobEnv {
    * A secret the deployment mounted as a file: `/run/secrets/<name>` (compose `secrets:`), or
    * under the config key `secrets.dir`. Read where the graph is built (JobManager and every
    * TaskManager), never passed through job arguments, REST or logs. Trailing newlines are trimmed.
+   * The cluster's own credentials (`rest-*`, `nats-*`, `tls-*`), mounted in the same directory,
+   * are not a job's secrets: asking for one is an error.
    */
   secret(name: string): string {
     if (!/^[A-Za-z0-9_.-]+$/.test(name))
       throw new JobDefinitionError(
         `bad secret name ${JSON.stringify(name)}: use letters, digits, _ . -`,
+      );
+    if (isClusterCredentialName(name))
+      throw new JobDefinitionError(
+        `secret '${name}' is one of the cluster's own credentials (rest-*, nats-*, tls-* are reserved), not a job's: name the job's secret otherwise`,
       );
     const dir = jobRuntimeSettings().secretsDir;
     try {

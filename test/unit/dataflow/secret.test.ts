@@ -35,3 +35,17 @@ t.test("a missing secret names itself, the directory and what to do", async (t) 
 t.test("a name that would leave the directory is refused", async (t) => {
   t.throws(() => jobReading("../etc/passwd").build(), { message: /bad secret name/ });
 });
+
+t.test(
+  "the cluster's own credentials, mounted beside a job's secrets, are not a job's",
+  async (t) => {
+    for (const name of ["nats-taskmanager.nk", "rest-token", "tls-ca.key", "nats-auth.conf"]) {
+      writeFileSync(join(dir, name), "the cluster's\n");
+      t.throws(
+        () => jobReading(name).build(),
+        { constructor: JobDefinitionError, message: /one of the cluster's own credentials/ },
+        name,
+      );
+    }
+  },
+);

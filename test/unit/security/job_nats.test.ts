@@ -1,9 +1,10 @@
 /**
  * Job code's NATS: what a job's connection to the cluster's NATS authenticates as (the job user,
  * never the block's own credentials), and that a TaskManager's job connections close once the
- * job has left, against a real nats-server with the generated users.
+ * job has left, against a real nats-server with the generated users; and that every credential
+ * file the cluster's secrets commands make is a name env.secret refuses.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -11,11 +12,13 @@ import {
   type Config,
   compileConfig,
   InvalidConfigError,
+  isClusterCredentialName,
   parseJobId,
   silentLogger,
 } from "../../../components/core/mod.ts";
 import {
   ensureClusterSecrets,
+  ensureTlsFiles,
   jobNatsConnectOptions,
   jobNatsConnector,
   nkeyFileOf,
@@ -97,5 +100,17 @@ t.test(
       silentLogger,
     );
     await t.rejects(refused.for(jobA), /nats\.job-nkey-file/, "no job user: the open is refused");
+  },
+);
+
+t.test(
+  "every file flotilla cluster secrets (--tls) makes is a reserved name env.secret refuses",
+  async (t) => {
+    const made = join(dir, "all");
+    ensureClusterSecrets(made, { clusterId: "jobnats" });
+    ensureTlsFiles(made);
+    const files = readdirSync(made);
+    t.ok(files.length > 20, `${files.length} files`);
+    for (const file of files) t.ok(isClusterCredentialName(file), file);
   },
 );

@@ -10,6 +10,13 @@ export {
 } from "./graph/job_graph.ts";
 export { Partitioning } from "./graph/nodes.ts";
 export {
+  type JobTopology,
+  type TopologyEdge,
+  type TopologyVertex,
+  topologyAt,
+  topologyOf,
+} from "./graph/topology.ts";
+export {
   type JobError,
   JobLifecycle,
   type JobLifecycleAction,

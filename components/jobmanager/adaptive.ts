@@ -5,7 +5,7 @@
  * window, on an injectable clock).
  */
 import { type Clock, systemClock } from "../core/mod.ts";
-import type { JobGraph } from "../dataflow/internal_mod.ts";
+import type { JobTopology } from "../dataflow/internal_mod.ts";
 import type { ResourceProfile } from "../protocol/mod.ts";
 
 export interface SchedulerOptions {
@@ -78,7 +78,7 @@ export interface GroupModel {
   vertices: string[];
 }
 
-export function slotModel(graph: JobGraph): GroupModel[] {
+export function slotModel(graph: JobTopology): GroupModel[] {
   return graph.slotSharingGroups.map((g) => ({
     name: g.name,
     profile: g.profile,
@@ -92,7 +92,7 @@ export function slotModel(graph: JobGraph): GroupModel[] {
  * vertex with `setParallelism` runs at exactly it.
  */
 export function defaultBounds(
-  graph: JobGraph,
+  graph: JobTopology,
   { reactive, minParallelism }: Pick<CompiledScheduler, "reactive" | "minParallelism">,
 ): VertexBounds {
   return Object.fromEntries(
@@ -280,8 +280,8 @@ export class StabilizationWindow {
  * restores into the other. A parallelism can change chaining (a fixed operator chains with its
  * neighbour only at equal parallelism); such a parallelism is not used.
  */
-export function sameStructure(a: JobGraph, b: JobGraph): boolean {
-  const shape = (g: JobGraph) =>
+export function sameStructure(a: JobTopology, b: JobTopology): boolean {
+  const shape = (g: JobTopology) =>
     JSON.stringify([
       g.vertices.map((v) => [v.id, v.operators.map((o) => o.id)]),
       g.edges.map((e) => [e.source, e.target]),

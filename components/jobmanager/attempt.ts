@@ -5,7 +5,7 @@
  * details' per-vertex view. Pure: it calls nothing and keeps no timers.
  */
 import { isTaskEnd, type JobId, type TaskManagerId, TaskState } from "../core/mod.ts";
-import { type CompletedCheckpoint, type JobGraph, taskKey } from "../dataflow/internal_mod.ts";
+import { type CompletedCheckpoint, type JobTopology, taskKey } from "../dataflow/internal_mod.ts";
 import type { ResourceRequirements, TaskDescriptor, VertexDetails } from "../protocol/mod.ts";
 import type { PooledSlot, SlotPool } from "./slot_pool.ts";
 
@@ -32,11 +32,11 @@ export interface DeploymentBase {
 
 export class Attempt {
   readonly number: number;
-  readonly graph: JobGraph;
+  readonly graph: JobTopology;
   readonly #tasks = new Map<string, AttemptTask>();
 
   /** Places every subtask of `graph` on the pool's slots; throws when a group lacks one. */
-  constructor(number: number, graph: JobGraph, pool: SlotPool) {
+  constructor(number: number, graph: JobTopology, pool: SlotPool) {
     this.number = number;
     this.graph = graph;
     for (const v of graph.vertices)
@@ -130,7 +130,7 @@ export class Attempt {
  * parallelism), from that attempt's tasks; with `bounds` (adaptive jobs) each vertex's bounds.
  */
 export function vertexDetails(
-  graph: JobGraph,
+  graph: JobTopology,
   tasks: AttemptTask[],
   bounds?: ResourceRequirements,
 ): VertexDetails[] {

@@ -22,8 +22,8 @@ import {
 import {
   CheckpointCoordinator,
   CommittedResults,
-  type JobGraph,
   JobLifecycle,
+  type JobTopology,
   type Parallelism,
   restartPolicy,
   taskKey,
@@ -57,7 +57,7 @@ export function createJobMaster(options: JobManagerOptions) {
     log.warn(
       "adaptive scheduling needs the job definition to rebuild its graph: default scheduler",
     );
-  const graphAt = (p: Parallelism | undefined): JobGraph =>
+  const graphAt = (p: Parallelism | undefined): JobTopology =>
     p && rescaler ? rescaler.graphAt(p) : submitted;
   const lifecycle = new JobLifecycle(jobId, {
     restartPolicy: restartPolicy(submitted.options.restartStrategy),
@@ -169,7 +169,7 @@ export function createJobMaster(options: JobManagerOptions) {
     jobId,
     subject,
     /** The current attempt's graph (its parallelism changes with the adaptive scheduler). */
-    get graph(): JobGraph {
+    get graph(): JobTopology {
       return run.graph;
     },
     /** The job's end; a suspended JobManager never has one (the job goes on elsewhere). */

@@ -16,10 +16,10 @@ import {
 } from "../core/mod.ts";
 import type {
   CheckpointCoordinator,
-  JobGraph,
   JobLifecycle,
   JobLifecycleAction,
   JobLifecycleActionOf,
+  JobTopology,
   JobOutcome as LifecycleOutcome,
 } from "../dataflow/internal_mod.ts";
 import { taskKey } from "../dataflow/internal_mod.ts";
@@ -42,7 +42,7 @@ export interface LifecycleEffectsOptions {
   rescaler?: Rescaler;
   /** Reactive mode waits for slots as long as it takes. */
   reactive: boolean;
-  graph: JobGraph;
+  graph: JobTopology;
   /** What every task descriptor carries (the adaptive parallelism is added per attempt). */
   deployment: Omit<DeploymentBase, "vertexParallelism">;
   slotRequestTimeoutMs: number;
@@ -58,7 +58,7 @@ type Timer = ReturnType<typeof setTimeout>;
 export class LifecycleEffects {
   readonly #o: LifecycleEffectsOptions;
   /** The current attempt's graph (its parallelism changes with the adaptive scheduler). */
-  graph: JobGraph;
+  graph: JobTopology;
   /** The current (or last) attempt as deployed; undefined before the first. */
   current: Attempt | undefined;
   /** Why the job is not running yet, shown in its details while created. */

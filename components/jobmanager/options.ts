@@ -3,7 +3,7 @@
  * process's compiled config (`jobManagerDeadlinesFrom`), so no call or wait hard-codes its time.
  */
 import { type Clock, type Config, configKeys, type JobId, type Logger } from "../core/mod.ts";
-import type { CompletedCheckpoint, JobGraph, SnapshotStore } from "../dataflow/internal_mod.ts";
+import type { CompletedCheckpoint, JobTopology, SnapshotStore } from "../dataflow/internal_mod.ts";
 import type { ResourceRequirements } from "../protocol/mod.ts";
 import { type CallDeadlines, callDeadlinesFrom, type Transport } from "../rpc/mod.ts";
 import type { SchedulerOptions } from "./adaptive.ts";
@@ -39,7 +39,7 @@ export const DEFAULT_TASK_CANCELLATION_TIMEOUT_MS = Number(
 export interface JobManagerOptions extends JobManagerDeadlines {
   clusterId: string;
   jobId: JobId;
-  graph: JobGraph;
+  graph: JobTopology;
   /** sha256 of the artifact TaskManagers load. */
   artifact: string;
   args?: Record<string, string>;
@@ -62,11 +62,11 @@ export interface JobManagerOptions extends JobManagerDeadlines {
    */
   slotRequestTimeoutMs?: number;
   /**
-   * Builds the job's graph with each vertex at the given parallelism (`job.graph({ args,
-   * parallelism, vertexParallelism })`): what the adaptive scheduler rescales with. Without it a
-   * job runs with the default scheduler.
+   * The job's topology with each vertex at the given parallelism (`topologyAt(graph, p)`, which
+   * gives what `job.graph({ args, parallelism, vertexParallelism })` would without running the
+   * job's code): what the adaptive scheduler rescales with. Without it the default scheduler.
    */
-  rebuild?(vertexParallelism: Record<string, number>): JobGraph;
+  rebuild?(vertexParallelism: Record<string, number>): JobTopology;
   /** The cluster's scheduler settings (`jobmanager.scheduler`, ...); the job's option wins. */
   scheduler?: SchedulerOptions;
   /** Bounds a PUT set before (kept in the job's HA record): the adaptive scheduler starts with them. */

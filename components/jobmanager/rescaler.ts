@@ -6,7 +6,7 @@
  * this owns the bounds, the per-vertex parallelism and the graph built for it.
  */
 import { type Clock, JobState, type Logger } from "../core/mod.ts";
-import type { JobGraph } from "../dataflow/internal_mod.ts";
+import type { JobTopology } from "../dataflow/internal_mod.ts";
 import type { ResourceRequirements } from "../protocol/mod.ts";
 import {
   type Bounds,
@@ -43,9 +43,9 @@ export interface RescalerHost {
 export interface RescalerOptions {
   host: RescalerHost;
   /** The job's graph as submitted: its vertices' parallelism are their upper bounds. */
-  graph: JobGraph;
+  graph: JobTopology;
   /** The graph with each vertex at the given parallelism (as TaskManagers build it). */
-  rebuild(vertexParallelism: VertexParallelism): JobGraph;
+  rebuild(vertexParallelism: VertexParallelism): JobTopology;
   scheduler: CompiledScheduler;
   /** Bounds set by an earlier PUT (before a failover): start with them instead of the defaults. */
   initial?: ResourceRequirements;
@@ -74,10 +74,10 @@ export function createRescaler({
   /** The vertices in the graph's order: what keys the graph cache. */
   const ids = base.vertices.map((v) => v.id);
   const keyOf = (p: VertexParallelism) => ids.map((id) => p[id]).join(",");
-  const parallelismOf = (g: JobGraph): VertexParallelism =>
+  const parallelismOf = (g: JobTopology): VertexParallelism =>
     Object.fromEntries(g.vertices.map((v) => [v.id, v.parallelism]));
   /** Graphs by per-vertex parallelism; null where the graph would differ from the base graph's. */
-  const graphs = new Map<string, JobGraph | null>([[keyOf(parallelismOf(base)), base]]);
+  const graphs = new Map<string, JobTopology | null>([[keyOf(parallelismOf(base)), base]]);
   /** The deployed (or last) attempt's parallelism per vertex; unset before the first attempt. */
   let parallelism: VertexParallelism | undefined;
   /** Why the slots or bounds last changed: what the rescale log line says. */
@@ -88,7 +88,7 @@ export function createRescaler({
     onElapsed: () => evaluate(true),
   });
 
-  function graphAt(p: VertexParallelism): JobGraph | null {
+  function graphAt(p: VertexParallelism): JobTopology | null {
     const key = keyOf(p);
     let g = graphs.get(key);
     if (g === undefined) {
@@ -171,7 +171,7 @@ export function createRescaler({
       };
     },
     /** The graph at `p` (one `ready` or `rescale` named, so one the builder accepted). */
-    graphAt(p: VertexParallelism): JobGraph {
+    graphAt(p: VertexParallelism): JobTopology {
       const g = graphAt(p);
       if (!g) throw new Error(`no graph at parallelism ${JSON.stringify(p)}`);
       return g;

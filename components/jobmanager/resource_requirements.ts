@@ -4,13 +4,13 @@
  * vertices it names; the others keep theirs.
  */
 import { ErrorCode, FlotillaError } from "../core/mod.ts";
-import type { JobGraph } from "../dataflow/internal_mod.ts";
+import type { JobTopology } from "../dataflow/internal_mod.ts";
 import type { ResourceRequirements } from "../protocol/mod.ts";
 import type { VertexBounds } from "./adaptive.ts";
 
 /** Flink's shape of `bounds` (default: each vertex at its parallelism), in the graph's order. */
 export function requirementsView(
-  graph: JobGraph,
+  graph: JobTopology,
   bounds: VertexBounds = fixedBounds(graph),
 ): ResourceRequirements {
   return Object.fromEntries(
@@ -19,7 +19,7 @@ export function requirementsView(
 }
 
 /** The bounds a job running at its fixed parallelism shows (the default scheduler). */
-export function fixedBounds(graph: JobGraph): VertexBounds {
+export function fixedBounds(graph: JobTopology): VertexBounds {
   return Object.fromEntries(
     graph.vertices.map((v) => [v.id, { lowerBound: v.parallelism, upperBound: v.parallelism }]),
   );
@@ -30,7 +30,7 @@ export function fixedBounds(graph: JobGraph): VertexBounds {
  * problem of the body is a 400 that names the vertex and what is wrong.
  */
 export function boundsFrom(
-  graph: JobGraph,
+  graph: JobTopology,
   current: VertexBounds,
   body: ResourceRequirements,
 ): VertexBounds {

@@ -4,7 +4,7 @@
  * as Flink's slot sharing).
  */
 import type { AllocationId, SlotId, TaskManagerId } from "../core/mod.ts";
-import type { JobGraph, SlotSharingGroupSpec } from "../dataflow/internal_mod.ts";
+import type { JobTopology, SlotSharingGroupSpec } from "../dataflow/internal_mod.ts";
 import type { ResourceProfile, ResourceRequirement } from "../protocol/mod.ts";
 
 export interface PooledSlot {
@@ -28,7 +28,7 @@ export class SlotPool {
   #groups: SlotSharingGroupSpec[];
   readonly #slots = new Map<SlotId, PooledSlot>();
 
-  constructor(graph: JobGraph) {
+  constructor(graph: JobTopology) {
     this.#groups = graph.slotSharingGroups;
   }
 

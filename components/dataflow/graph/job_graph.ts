@@ -26,6 +26,8 @@ export interface JobEdge {
   source: string;
   target: string;
   partitioning: Partitioning;
+  /** The user chose no partitioning: forward at equal parallelism, rebalance otherwise. */
+  implicit?: true;
   keySelector?: (value: unknown) => unknown;
 }
 
@@ -92,7 +94,7 @@ export interface JobPlan {
   slotSharingGroups: SlotSharingGroupSpec[];
 }
 
-function invalid(job: string, message: string): FlotillaError {
+export function invalid(job: string, message: string): FlotillaError {
   return new FlotillaError(ErrorCode.INVALID_ARGUMENT, `job '${job}': ${message}`);
 }
 
@@ -241,22 +243,14 @@ export function buildJobGraph(
     for (const input of inputsOf(node)) {
       const source = vertexOf.get(input.node)!;
       if (source === target) continue;
-      const samePar = source.parallelism === target.parallelism;
-      const partitioning =
-        input.partitioning ?? (samePar ? Partitioning.FORWARD : Partitioning.REBALANCE);
       const edge: JobEdge = {
         id: `e${edges.length}`,
         source: source.id,
         target: target.id,
-        partitioning,
+        partitioning: edgePartitioning(job, input.partitioning, source, target),
+        ...(input.partitioning === undefined ? { implicit: true as const } : {}),
         ...(input.keySelector ? { keySelector: input.keySelector } : {}),
       };
-      if (partitioning === Partitioning.FORWARD && !samePar) {
-        throw invalid(
-          job,
-          `forward edge from '${source.name}' (${source.parallelism}) to '${target.name}' (${target.parallelism}) needs equal parallelism`,
-        );
-      }
       edges.push(edge);
       source.outputs.push(edge);
       target.inputs.push(edge);
@@ -294,10 +288,30 @@ export function buildJobGraph(
   };
 }
 
-function applyVertexParallelism(
+type Sized = { id: string; name: string; parallelism: number };
+
+/** The partitioning the user chose, or forward at equal parallelism and rebalance otherwise. */
+export function edgePartitioning(
+  job: string,
+  chosen: Partitioning | undefined,
+  source: Sized,
+  target: Sized,
+): Partitioning {
+  const samePar = source.parallelism === target.parallelism;
+  const partitioning = chosen ?? (samePar ? Partitioning.FORWARD : Partitioning.REBALANCE);
+  if (partitioning === Partitioning.FORWARD && !samePar)
+    throw invalid(
+      job,
+      `forward edge from '${source.name}' (${source.parallelism}) to '${target.name}' (${target.parallelism}) needs equal parallelism`,
+    );
+  return partitioning;
+}
+
+/** Sets the vertices' parallelism (in place) from `overrides` by vertex id, checked. */
+export function applyVertexParallelism(
   job: string,
   maxParallelism: number,
-  vertices: JobVertex[],
+  vertices: Sized[],
   overrides: Record<string, number>,
 ): void {
   const unknown = Object.keys(overrides).filter((id) => !vertices.some((v) => v.id === id));
@@ -307,7 +321,8 @@ function applyVertexParallelism(
       `no vertex ${unknown.map((id) => `'${id}'`).join(", ")} to set the parallelism of; its vertices: ${vertices.map((v) => v.id).join(", ")}`,
     );
   for (const v of vertices) {
-    const p = overrides[v.id];
+    // Own keys only: a vertex uid such as "constructor" must not read Object.prototype's.
+    const p = Object.hasOwn(overrides, v.id) ? overrides[v.id] : undefined;
     if (p === undefined) continue;
     if (!Number.isInteger(p) || p < 1 || p > maxParallelism)
       throw invalid(

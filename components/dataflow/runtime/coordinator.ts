@@ -12,13 +12,13 @@ import {
   snapshotKey,
   snapshotPrefix,
 } from "../../core/mod.ts";
-import type { JobGraph } from "../graph/job_graph.ts";
+import type { JobTopology } from "../graph/topology.ts";
 import type { CompletedCheckpoint, SnapshotStore } from "./snapshot_store.ts";
 import type { TaskCheckpointing } from "./task.ts";
 
 export interface CoordinatorOptions {
   jobId: string;
-  graph: JobGraph;
+  graph: JobTopology;
   store: SnapshotStore;
   log: Logger;
   /** A checkpoint (or savepoint) to count ids from. */
@@ -54,7 +54,7 @@ interface Pending {
 
 export class CheckpointCoordinator {
   readonly #o: CoordinatorOptions;
-  #graph: JobGraph;
+  #graph: JobTopology;
   #expected: string[] = [];
   #sources = 0;
   #nextId: number;
@@ -79,7 +79,7 @@ export class CheckpointCoordinator {
    * The job runs at another parallelism from the next attempt on (the adaptive scheduler): the
    * tasks to expect change; ids, the latest checkpoint and the retained ones carry over.
    */
-  rebind(graph: JobGraph): void {
+  rebind(graph: JobTopology): void {
     if (this.#attempt)
       throw new FlotillaError(ErrorCode.CONFLICT, "rebind while an attempt is attached");
     this.#graph = graph;

@@ -8,6 +8,12 @@ import { bundleIsFresh } from "./bundle_fresh.js";
 // the sources), so it is decided before any config module exists to read it.
 if (process.env.FLOTILLA_FROM_SOURCE !== "1" && bundleIsFresh()) {
   await import("../dist/flotilla.mjs");
+} else if (process.argv[2] === "graph-worker") {
+  // The Dispatcher's graph sandbox runs under Node's permission model, where tsx cannot load.
+  process.stderr.write(
+    "the graph sandbox runs the built bundle, which is older than the sources: npm run build (or set dispatcher.graph-sandbox: none)\n",
+  );
+  process.exit(1);
 } else {
   const { register } = await import("tsx/esm/api");
   register();

@@ -1,6 +1,19 @@
 /** The `flotilla` executable: parses argv with the program, maps unknown commands to exit 64. */
+import { GRAPH_WORKER_COMMAND, runGraphWorker } from "../dataflow/internal_mod.ts";
 import { EXIT_USAGE, type Output } from "./io.ts";
 import { program } from "./program.ts";
+
+// Not a user's command: the Dispatcher's graph sandbox (see dataflow/runtime/graph_worker.ts).
+if (process.argv[2] === GRAPH_WORKER_COMMAND) {
+  await runGraphWorker(
+    process.stdin,
+    (bytes) =>
+      new Promise((resolve, reject) =>
+        process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())),
+      ),
+  );
+  process.exit(0);
+}
 
 const argv = process.argv.slice(2);
 const fail = (message: string, code = 1): never => {

@@ -6,7 +6,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { type Config, ErrorCode, FlotillaError, type Logger, newJobId } from "../core/mod.ts";
-import { bundleJob, isArtifact, loadArtifact } from "../dataflow/internal_mod.ts";
+import { bundleJob, isArtifact, topologyAt } from "../dataflow/internal_mod.ts";
+import type { GraphBuilder } from "../dispatcher/mod.ts";
 import { blobSnapshotStore, type HaServices } from "../ha/mod.ts";
 import {
   createJobMaster,
@@ -34,9 +35,12 @@ export async function runJobMode({
   ha,
   fabric,
   clusterId,
+  buildGraph,
 }: {
   config: Config;
   log: Logger;
+  /** Builds the job's graph where its code cannot reach this process (the graph sandbox). */
+  buildGraph: GraphBuilder;
   ha: HaServices;
   fabric: Fabric;
   clusterId: string;
@@ -52,10 +56,14 @@ export async function runJobMode({
   const raw = /\.m?js$/.test(file) ? new Uint8Array(await readFile(file)) : undefined;
   const bytes = raw && isArtifact(raw) ? raw : await bundleJob(file);
   const artifact = await ha.blobs.put(bytes);
-  const job = await loadArtifact(bytes, { name: file });
   const args = parseJobArgs(config["job.args"]);
   const parallelism = config["job.parallelism"] || undefined;
-  const graph = job.graph({ args, ...(parallelism ? { parallelism } : {}) });
+  const graph = await buildGraph({
+    artifact,
+    bytes,
+    args,
+    ...(parallelism ? { parallelism } : {}),
+  });
   const jobId = newJobId();
   const jm = createJobMaster({
     clusterId,
@@ -69,8 +77,7 @@ export async function runJobMode({
     onCheckpoint: (cp) => ha.checkpoints.add(cp),
     slotRequestTimeoutMs: config["slot.request.timeout"],
     ...jobManagerDeadlinesFrom(config),
-    rebuild: (vertexParallelism) =>
-      job.graph({ args, ...(parallelism ? { parallelism } : {}), vertexParallelism }),
+    rebuild: (vertexParallelism) => topologyAt(graph, vertexParallelism),
     scheduler: schedulerOptionsFrom(config),
     log,
   });

@@ -5,7 +5,12 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BlockRole, type Config, type Logger, subjects } from "../core/mod.ts";
-import { createDispatcher, type DispatcherStores, dispatcherApp } from "../dispatcher/mod.ts";
+import {
+  createDispatcher,
+  type DispatcherStores,
+  dispatcherApp,
+  type GraphBuilder,
+} from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom, schedulerOptionsFrom } from "../jobmanager/mod.ts";
 import { createResourceManager, resourceManagerConfigFrom } from "../resourcemanager/mod.ts";
@@ -37,6 +42,8 @@ export interface RoleContext {
   holder: string;
   /** Puts a REST app behind this process's token check (`restGuardFrom`). */
   guardRest: (app: FetchApp) => FetchApp;
+  /** Where submitted and recovered jobs' graphs are built (`dispatcher.graph-sandbox`). */
+  buildGraph: GraphBuilder;
   /** The REST endpoint's certificate and key (`rest.tls.*`): HTTPS when set. */
   restTls?: { cert: string; key: string };
 }
@@ -185,6 +192,7 @@ export function dispatcherService(
         term: token,
         deadlines: jobManagerDeadlinesFrom(config),
         slotRequestTimeoutMs: config["slot.request.timeout"],
+        buildGraph: ctx.buildGraph,
         scheduler: schedulerOptionsFrom(config),
         leading: fence.active,
         log: log.child({ term: token }),

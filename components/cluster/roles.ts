@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import { connect } from "@nats-io/transport-node";
 import { type Config, type Logger, newTaskManagerId } from "../core/mod.ts";
 import { configureJobRuntime } from "../dataflow/internal_mod.ts";
+import { graphBuilderFrom } from "../dispatcher/mod.ts";
 import { natsHaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
 import type { JobOutcome } from "../protocol/mod.ts";
@@ -114,6 +115,7 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
       config["cluster.instance-id"] ||
       `${role === "auto" ? hostname() : role}-${newTaskManagerId().slice(3)}`,
     guardRest,
+    buildGraph: graphBuilderFrom(config, log.child({ role })),
     ...(restTls ? { restTls } : {}),
   };
   if (role === "auto") {
@@ -157,6 +159,7 @@ export async function startRole(role: Role, config: Config, log: Logger): Promis
       ha,
       fabric: natsFabric(nc, clusterId),
       clusterId,
+      buildGraph: ctx.buildGraph,
     });
     outcome = job.outcome;
     stops.push(async () => {

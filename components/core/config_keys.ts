@@ -219,6 +219,16 @@ export const configKeys = {
     5000,
     "How long a JobManager waits for an attempt's canceled tasks to report they stopped (on a restart, a rescale, a cancel or a stop) before it goes on without them (Flink's task.cancellation.timeout).",
   ),
+  "dispatcher.graph-sandbox": key(
+    z.enum(["process", "none"]),
+    "process",
+    "Where a Dispatcher (or a job-mode JobManager) builds a submitted job's graph: process (a child process under Node's permission model: no environment, no credentials, reads of flotilla, the artifact and the job's secrets only) or none (in its own process, which holds the cluster's credentials; the embedded MiniCluster always does this).",
+  ),
+  "dispatcher.graph-timeout": key(
+    duration,
+    30_000,
+    "How long building a job's graph in the sandbox may take before the submission fails (a job's main function must return its dataflow, not run).",
+  ),
   "jobmanager.scheduler": key(
     z.enum(["default", "adaptive"]),
     "default",

@@ -27,7 +27,13 @@ export {
   type Parallelism,
   taskKey,
 } from "./lifecycle/mod.ts";
-export { artifactHash, bundleJob, isArtifact, loadArtifact } from "./runtime/artifact.ts";
+export {
+  artifactFile,
+  artifactHash,
+  bundleJob,
+  isArtifact,
+  loadArtifact,
+} from "./runtime/artifact.ts";
 export { counterIn, type TaskServices } from "./runtime/chain.ts";
 export { CheckpointCoordinator } from "./runtime/coordinator.ts";
 export {
@@ -38,6 +44,13 @@ export {
   localChannels,
   natsChannels,
 } from "./runtime/deploy.ts";
+export {
+  GRAPH_WORKER_COMMAND,
+  type GraphWorkerReply,
+  type GraphWorkerRequest,
+  graphWorkerReply,
+  runGraphWorker,
+} from "./runtime/graph_worker.ts";
 export {
   configureJobRuntime,
   type JobRuntimeSettings,

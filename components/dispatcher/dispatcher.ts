@@ -16,7 +16,7 @@ import {
   silentLogger,
   subjects,
 } from "../core/mod.ts";
-import { artifactHash, loadArtifact, loadCheckpoint } from "../dataflow/internal_mod.ts";
+import { artifactHash, loadCheckpoint } from "../dataflow/internal_mod.ts";
 import type { SchedulerOptions } from "../jobmanager/mod.ts";
 import type {
   ArtifactUploaded,
@@ -34,6 +34,7 @@ import type {
   VertexDetails,
 } from "../protocol/mod.ts";
 import { createClient, type RpcClient, unwrap } from "../rpc/mod.ts";
+import { type GraphBuilder, inProcessGraphBuilder } from "./graph_builder.ts";
 import {
   type Deadlines,
   firstAttemptOfTerm,
@@ -57,6 +58,11 @@ export interface DispatcherOptions {
    * JobManagers' (`jobManagerDeadlinesFrom(config)`).
    */
   deadlines: Deadlines;
+  /**
+   * Builds a submitted or recovered job's graph from its artifact (`graph_builder.ts`): the
+   * roles pass the sandbox, so user code never runs in this process. @default in this process
+   */
+  buildGraph?: GraphBuilder;
   /** Fails a job whose slots do not come within this long. @default 300000 */
   slotRequestTimeoutMs?: number;
   /** How many ended jobs keep their collected results and vertices in memory. @default 50 */
@@ -103,6 +109,7 @@ export function createDispatcher(options: DispatcherOptions) {
     stores,
     deadlines,
     slotRequestTimeoutMs: options.slotRequestTimeoutMs ?? 300_000,
+    buildGraph: options.buildGraph ?? inProcessGraphBuilder(),
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
     ...(options.leading ? { leading: options.leading } : {}),
     log,
@@ -220,12 +227,10 @@ export function createDispatcher(options: DispatcherOptions) {
           ErrorCode.NOT_FOUND,
           `artifact ${request.artifact} is not in the blob store: upload it with POST /artifacts first`,
         );
-      const job = await loadArtifact(bytes, {
-        name: `artifact ${request.artifact.slice(0, 12)}`,
-        expected: request.artifact,
-      });
       // Build once here, so a bad job is a 400 now rather than a failed job later.
-      const graph = job.graph({
+      const topology = await settings.buildGraph({
+        artifact: request.artifact,
+        bytes,
         args: request.args,
         ...(request.parallelism ? { parallelism: request.parallelism } : {}),
       });
@@ -235,7 +240,7 @@ export function createDispatcher(options: DispatcherOptions) {
       const jobId = newJobId();
       const record: JobRecord = {
         jobId,
-        name: graph.options.name,
+        name: topology.options.name,
         artifact: request.artifact,
         args: request.args,
         ...(request.parallelism ? { parallelism: request.parallelism } : {}),
@@ -244,7 +249,7 @@ export function createDispatcher(options: DispatcherOptions) {
       };
       await stores.jobs.put(record);
       if (restoreFrom) await stores.checkpoints.add({ ...restoreFrom, jobId });
-      await start(record, restoreFrom ? { restoreFrom } : {});
+      await start(record, { topology, ...(restoreFrom ? { restoreFrom } : {}) });
       return jobId;
     },
 

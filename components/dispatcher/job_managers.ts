@@ -11,7 +11,11 @@ import {
   parseJobId,
   subjects,
 } from "../core/mod.ts";
-import { type CompletedCheckpoint, type JobGraph, loadArtifact } from "../dataflow/internal_mod.ts";
+import {
+  type CompletedCheckpoint,
+  type JobTopology,
+  topologyAt,
+} from "../dataflow/internal_mod.ts";
 import {
   createJobMaster,
   type JobManagerDeadlines,
@@ -20,6 +24,7 @@ import {
 } from "../jobmanager/mod.ts";
 import type { JobManagerControlApp, JobOutcome } from "../protocol/mod.ts";
 import { type CallDeadlines, createClient, type RpcClient } from "../rpc/mod.ts";
+import type { GraphBuilder } from "./graph_builder.ts";
 import type { DispatcherStores, JobManagerFabric, JobRecord } from "./types.ts";
 
 /**
@@ -51,7 +56,7 @@ export type Deadlines = Required<JobManagerDeadlines>;
  * (`task.cancellation.timeout`), so a stop gets both on top.
  */
 export function savepointDeadlines(
-  graph: JobGraph,
+  graph: JobTopology,
   { rpc, taskCancellationTimeoutMs }: Deadlines,
 ): { savepoint: CallDeadlines; stop: CallDeadlines } {
   const checkpointMs = graph.options.checkpointing?.timeoutMs ?? DEFAULT_CHECKPOINT_TIMEOUT_MS;
@@ -90,6 +95,8 @@ export interface JobManagerSettings {
   stores: DispatcherStores;
   deadlines: Deadlines;
   slotRequestTimeoutMs: number;
+  /** Where the job's graph is built (the sandbox, for the roles). */
+  buildGraph: GraphBuilder;
   scheduler?: SchedulerOptions;
   /** Whether the Dispatcher's term still leads; its JobManagers stop acting once it does not. */
   leading?: () => boolean;
@@ -101,6 +108,8 @@ export interface JobManagerStart {
   restoreFrom?: CompletedCheckpoint;
   /** See `firstAttemptOfTerm`. @default 0 (a new job) */
   firstAttempt?: number;
+  /** The structure a submission just built; absent (a recovery): built again. */
+  topology?: JobTopology;
 }
 
 /**
@@ -110,7 +119,7 @@ export interface JobManagerStart {
 export async function runJobManager(
   settings: JobManagerSettings,
   record: JobRecord,
-  { restoreFrom, firstAttempt = 0 }: JobManagerStart,
+  { restoreFrom, firstAttempt = 0, topology }: JobManagerStart,
 ): Promise<JobManagerRun> {
   const { clusterId, fabric, stores, deadlines, log } = settings;
   const bytes = await stores.blobs.get(record.artifact);
@@ -119,19 +128,18 @@ export async function runJobManager(
       ErrorCode.NOT_FOUND,
       `artifact ${record.artifact} is not in the blob store: upload it with POST /artifacts`,
     );
-  const job = await loadArtifact(bytes, {
-    name: `artifact ${record.artifact.slice(0, 12)}`,
-    expected: record.artifact,
-  });
-  const built = {
-    args: record.args,
-    ...(record.parallelism ? { parallelism: record.parallelism } : {}),
-  };
-  const graph = job.graph(built);
+  const graph =
+    topology ??
+    (await settings.buildGraph({
+      artifact: record.artifact,
+      bytes,
+      args: record.args,
+      ...(record.parallelism ? { parallelism: record.parallelism } : {}),
+    }));
   const jm = createJobMaster({
-    // The adaptive scheduler rebuilds the graph with each vertex at the parallelism the slots
-    // and its bounds allow; so do TaskManagers, from the task descriptor.
-    rebuild: (vertexParallelism) => job.graph({ ...built, vertexParallelism }),
+    // The adaptive scheduler needs the graph at the parallelism the slots and its bounds allow:
+    // the same structure with those vertex parallelisms (TaskManagers rebuild it from the job).
+    rebuild: (vertexParallelism) => topologyAt(graph, vertexParallelism),
     ...(settings.scheduler ? { scheduler: settings.scheduler } : {}),
     clusterId,
     jobId: parseJobId(record.jobId),

@@ -67,14 +67,7 @@ async function importArtifact(
   name: string,
 ): Promise<JobDefinition> {
   (globalThis as Record<symbol, unknown>)[RUNTIME] ??= runtime;
-  const path = join(cacheDir, `${hash}.mjs`);
-  // A cached file is imported only if it still is these bytes (the cache may be shared).
-  if (!existsSync(path) || (await artifactHash(await readFile(path))) !== hash) {
-    await mkdir(cacheDir, { recursive: true });
-    const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(tmp, bytes, { flag: "wx" });
-    await rename(tmp, path);
-  }
+  const path = await writeArtifactFile(hash, bytes, cacheDir);
   let module: { default?: unknown };
   try {
     module = await import(pathToFileURL(path).href);
@@ -91,6 +84,46 @@ async function importArtifact(
     );
   }
   return module.default;
+}
+
+/**
+ * The artifact's module file in `cacheDir` (`<sha256>.mjs`), written unless it is there and still
+ * these bytes (the cache may be shared): what an import, here or in a graph sandbox, reads.
+ */
+async function writeArtifactFile(
+  hash: string,
+  bytes: Uint8Array,
+  cacheDir: string,
+): Promise<string> {
+  const path = join(cacheDir, `${hash}.mjs`);
+  if (!existsSync(path) || (await artifactHash(await readFile(path))) !== hash) {
+    await mkdir(cacheDir, { recursive: true });
+    const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, bytes, { flag: "wx" });
+    await rename(tmp, path);
+  }
+  return path;
+}
+
+/**
+ * Writes an artifact's module file for another process to import (a graph sandbox), after the
+ * same check `loadArtifact` makes: the bytes must hash to `expected`. Returns its path.
+ */
+export async function artifactFile(
+  bytes: Uint8Array,
+  {
+    cacheDir = jobRuntimeSettings().artifactCacheDir,
+    name = "artifact",
+    expected,
+  }: { cacheDir?: string; name?: string; expected: string },
+): Promise<string> {
+  const hash = await artifactHash(bytes);
+  if (expected !== hash)
+    throw new FlotillaError(
+      ErrorCode.CONFLICT,
+      `${name}: the bytes stored as artifact ${expected} hash to ${hash}: refusing to load code that is not the artifact submitted`,
+    );
+  return writeArtifactFile(hash, bytes, cacheDir);
 }
 
 /** The first line of every artifact. */

@@ -12,7 +12,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import t from "tap";
-import { ErrorCode, FlotillaError, type TaskManagerId } from "../../../components/core/mod.ts";
+import {
+  BlockRole,
+  ErrorCode,
+  FlotillaError,
+  type TaskManagerId,
+} from "../../../components/core/mod.ts";
+import { natsHaServices } from "../../../components/ha/mod.ts";
 import {
   ANY_PROFILE,
   type ContainerExit,
@@ -375,11 +381,23 @@ t.test(
     });
     t.teardown(() => nc.close());
 
+    // The RM holds its lease, as an elected one does: the TaskManager takes its fencing token
+    // only if the HA store's lease has it.
+    const ha = await natsHaServices({ nc, clusterId });
+    const election = ha.election({
+      role: BlockRole.RESOURCE_MANAGER,
+      holder: "rm-test",
+      leaseMs: 5000,
+    });
+    const token = await new Promise<number>((resolve) =>
+      election.start({ onElected: resolve, onRevoked: () => {} }),
+    );
+    t.teardown(() => election.stop());
     const driver = driverFor({ image: images.taskmanager });
     const rm = createResourceManager({
       nc,
       clusterId,
-      token: 1,
+      token,
       driver,
       config: { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 5000, idleTimeoutMs: 1500 },
     });

@@ -1,0 +1,283 @@
+/**
+ * Where the Dispatcher turns an artifact into its job's structure. `sandboxedGraphBuilder` (the
+ * roles' default, `dispatcher.graph-sandbox: process`) imports the user's code in a child process
+ * under Node's permission model: no environment, reads of flotilla's own code, the artifact and
+ * the job's secrets only, no writes, no child processes, a deadline and a heap limit. So job code
+ * never runs in the process that holds the Dispatcher's credentials, and a job that loops or
+ * grows while building its graph cannot stall the Dispatcher. `inProcessGraphBuilder` (`none`) is
+ * for the embedded MiniCluster, which is one process of the user's anyway.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import {
+  type Config,
+  cbor,
+  ErrorCode,
+  FlotillaError,
+  InvalidConfigError,
+  isClusterCredentialName,
+  type Logger,
+} from "../core/mod.ts";
+import {
+  artifactFile,
+  GRAPH_WORKER_COMMAND,
+  type GraphWorkerRequest,
+  type JobTopology,
+  loadArtifact,
+  topologyOf,
+} from "../dataflow/internal_mod.ts";
+import { checkedTopology } from "./topology_check.ts";
+
+export interface GraphBuildRequest {
+  /** The artifact's sha256; `bytes` must hash to it. */
+  artifact: string;
+  bytes: Uint8Array;
+  args: Record<string, string>;
+  parallelism?: number;
+}
+
+/** Builds a job's graph from its artifact and answers with its structure (plain data). */
+export type GraphBuilder = (request: GraphBuildRequest) => Promise<JobTopology>;
+
+const nameOf = (artifact: string) => `artifact ${artifact.slice(0, 12)}`;
+
+/** In this process: the MiniCluster's way, and tests'. */
+export function inProcessGraphBuilder(): GraphBuilder {
+  return async ({ artifact, bytes, args, parallelism }) => {
+    const job = await loadArtifact(bytes, { name: nameOf(artifact), expected: artifact });
+    return topologyOf(job.graph({ args, ...(parallelism ? { parallelism } : {}) }));
+  };
+}
+
+export interface GraphSandboxOptions {
+  /** The flotilla executable this process runs (`process.argv[1]`): the sandbox runs it too. */
+  entry: string;
+  /** Where artifact files are written for the sandbox to import. @default `artifact.cache-dir` */
+  cacheDir?: string;
+  /** The jobs' secrets (`secrets.dir`); the cluster's own credentials there stay unreadable. */
+  secretsDir: string;
+  /** `dispatcher.graph-timeout`. */
+  timeoutMs: number;
+  /** The sandbox's V8 heap limit. @default 256 */
+  memoryMb?: number;
+  /** Sandboxes at once; more requests wait. @default 2 */
+  concurrency?: number;
+  log: Logger;
+}
+
+/** The builder `dispatcher.graph-sandbox` names, for a process started as `flotilla start <role>`. */
+export function graphBuilderFrom(
+  config: Pick<Config, "dispatcher.graph-sandbox" | "dispatcher.graph-timeout" | "secrets.dir">,
+  log: Logger,
+): GraphBuilder {
+  if (config["dispatcher.graph-sandbox"] === "none") return inProcessGraphBuilder();
+  const entry = process.argv[1];
+  if (!entry)
+    throw new InvalidConfigError(
+      "dispatcher.graph-sandbox",
+      "the graph sandbox runs the flotilla executable, and this process has none (process.argv[1]): set dispatcher.graph-sandbox: none",
+    );
+  return sandboxedGraphBuilder({
+    entry,
+    secretsDir: config["secrets.dir"],
+    timeoutMs: config["dispatcher.graph-timeout"],
+    log,
+  });
+}
+
+/** Largest reply a sandbox may write (a graph's structure is kilobytes). */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+const STDERR_TAIL = 2000;
+const ENV = "/usr/bin/env";
+
+/** In a child process under the permission model (see top). */
+export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilder {
+  if ("Deno" in globalThis)
+    throw new InvalidConfigError(
+      "dispatcher.graph-sandbox",
+      "the graph sandbox runs on Node.js (its permission model); under Deno set dispatcher.graph-sandbox: none",
+    );
+  const entry = realpathSync(options.entry);
+  const code = packageRootOf(entry) ?? entry;
+  const { memoryMb = 256, concurrency = 2 } = options;
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const slot = async () => {
+    if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+  };
+  const release = () => {
+    running--;
+    waiting.shift()?.();
+  };
+  return async (request) => {
+    const name = nameOf(request.artifact);
+    const file = await artifactFile(request.bytes, {
+      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      name,
+      expected: request.artifact,
+    });
+    const input: GraphWorkerRequest = {
+      artifactFile: file,
+      artifact: request.artifact,
+      name,
+      args: request.args,
+      ...(request.parallelism ? { parallelism: request.parallelism } : {}),
+      secretsDir: options.secretsDir,
+    };
+    const readable = [code, file, ...jobSecretFiles(options.secretsDir)];
+    await slot();
+    try {
+      const reply = await runSandbox(
+        [
+          permissionFlag(),
+          ...readable.map((path) => `--allow-fs-read=${path}`),
+          `--max-old-space-size=${memoryMb}`,
+          entry,
+          GRAPH_WORKER_COMMAND,
+        ],
+        cbor.encode(input),
+        name,
+        options.timeoutMs,
+      );
+      return answerOf(reply, name);
+    } finally {
+      release();
+    }
+  };
+}
+
+/**
+ * The sandbox's answer, which its user code could have written itself: a job structure that
+ * passes `checkedTopology`, or its error, always a bad job (400) with a bounded message.
+ */
+function answerOf(reply: unknown, name: string): JobTopology {
+  if (reply && typeof reply === "object" && "topology" in reply)
+    return checkedTopology(reply.topology, name);
+  const error = reply && typeof reply === "object" && "error" in reply ? reply.error : undefined;
+  const message =
+    error && typeof error === "object" && "message" in error && typeof error.message === "string"
+      ? error.message.slice(0, STDERR_TAIL)
+      : `${name}: the graph sandbox's answer is neither a job structure nor an error`;
+  throw new FlotillaError(ErrorCode.INVALID_ARGUMENT, message);
+}
+
+function runSandbox(
+  args: string[],
+  input: Uint8Array,
+  name: string,
+  timeoutMs: number,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    // Through `env -i`: no environment at all, whatever preloads this process's spawn adds to it
+    // (NODE_OPTIONS from a test runner's coverage hooks, for one).
+    const [command, argv] = existsSync(ENV)
+      ? [ENV, ["-i", process.execPath, ...args]]
+      : [process.execPath, args];
+    const child = spawn(command, argv, { env: {}, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let size = 0;
+    let stderr = "";
+    let failure: FlotillaError | undefined;
+    const fail = (error: FlotillaError) => {
+      failure ??= error;
+      child.kill("SIGKILL");
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new FlotillaError(
+            ErrorCode.INVALID_ARGUMENT,
+            `${name}: building its job graph took longer than ${timeoutMs} ms (dispatcher.graph-timeout): a job's main function must return its dataflow, not run or wait`,
+          ),
+        ),
+      timeoutMs,
+    );
+    child.stdout.on("data", (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > MAX_REPLY_BYTES)
+        fail(
+          new FlotillaError(
+            ErrorCode.INVALID_ARGUMENT,
+            `${name}: the graph sandbox wrote more than ${MAX_REPLY_BYTES} bytes`,
+          ),
+        );
+      else out.push(chunk);
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL * 2);
+    });
+    child.stdin.on("error", () => {}); // a sandbox that died early: its exit says why
+    child.stdin.end(input);
+    child.once("error", (err) =>
+      fail(new FlotillaError(ErrorCode.INTERNAL, `cannot start the graph sandbox: ${err.message}`)),
+    );
+    child.once("close", (exitCode, signal) => {
+      clearTimeout(timer);
+      if (failure) return reject(failure);
+      try {
+        if (exitCode !== 0) throw new Error(`exit ${exitCode ?? signal}`);
+        resolve(cbor.decode(Buffer.concat(out)));
+      } catch (err) {
+        const why = warningsDropped(stderr) || (err as Error).message;
+        reject(
+          new FlotillaError(
+            ErrorCode.INVALID_ARGUMENT,
+            `${name}: the graph sandbox ended without an answer (${(err as Error).message}): ${why}`,
+          ),
+        );
+      }
+    });
+  });
+}
+
+/** `--permission` from Node 22.13/23.5 on, `--experimental-permission` before. */
+function permissionFlag(): string {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  return major > 22 || (major === 22 && minor >= 13) ? "--permission" : "--experimental-permission";
+}
+
+/** The installed flotilla package around `entry` (its code and dependencies), if there is one. */
+function packageRootOf(entry: string): string | undefined {
+  for (let dir = dirname(entry), i = 0; i < 3; dir = dirname(dir), i++) {
+    const manifest = join(dir, "package.json");
+    if (!existsSync(manifest)) continue;
+    try {
+      if ((JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "flotilla")
+        return dir;
+    } catch {
+      // not a package manifest we can read: keep looking
+    }
+  }
+  return undefined;
+}
+
+/** The job secrets in `dir`: its files, less the cluster's own credentials. */
+function jobSecretFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => !isClusterCredentialName(name))
+    .map((name) => join(dir, name))
+    .filter((path) => {
+      try {
+        return statSync(path).isFile();
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** The sandbox's stderr without the runtime's permission-model warnings. */
+function warningsDropped(stderr: string): string {
+  return stderr
+    .split("\n")
+    .filter((line) => line.trim() && !/Warning:|--trace-warnings/.test(line))
+    .join(" ")
+    .slice(-STDERR_TAIL);
+}

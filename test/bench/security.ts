@@ -4,8 +4,9 @@
  * server vs as the cluster's NATS users (nkeys, allow lists) of a server that checks them; REST:
  * an HTTP route bare vs behind the bearer-token gate. Data plane: records/s published through a
  * subject to a subscriber, open vs as the taskmanager user. Submit: submit -> RUNNING of a
- * one-record job on a cluster of processes, open (no NATS users, REST authentication none) vs
- * secured (NATS users, REST token). RPC and data plane with TLS too (mutual TLS on NATS, HTTPS),
+ * one-record job on a cluster of processes, open (no NATS users, REST authentication none, graphs
+ * built in the Dispatcher) vs authenticated (NATS users, REST token) vs that plus the graph sandbox
+ * (a process per submission, the roles' default). RPC and data plane with TLS too (mutual TLS on NATS, HTTPS),
  * its cost printed against the same open baseline.
  *
  * Flags: --calls N (sequential RPC calls per case, default 3000), --records N (data plane, default
@@ -219,8 +220,10 @@ async function dataPlane(s: Servers, args: string[], teardowns: (() => unknown)[
 async function submit(s: Servers, args: string[], teardowns: (() => unknown)[]) {
   const jobs = numberFlag(args, "--jobs", 40);
   const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
-  const timed = async (secured: boolean) => {
-    progress(`cluster of processes, ${secured ? "secured" : "open"}`);
+  type Mode = "open" | "authenticated" | "sandboxed";
+  const timed = async (mode: Mode) => {
+    progress(`cluster of processes, ${mode}`);
+    const secured = mode !== "open";
     const nats = secured ? s.secured : s.open;
     const as = (user: NatsUser): Record<string, string> =>
       secured
@@ -234,6 +237,8 @@ async function submit(s: Servers, args: string[], teardowns: (() => unknown)[]) 
       env: {
         FLOTILLA_CLUSTER_ID: CLUSTER,
         ...(secured ? {} : { FLOTILLA_REST_AUTHENTICATION: "none" }),
+        // The graph sandbox is a process per submission: measured on its own.
+        ...(mode === "sandboxed" ? {} : { FLOTILLA_DISPATCHER_GRAPH_SANDBOX: "none" }),
       },
       ready: async () => {},
     });
@@ -249,21 +254,34 @@ async function submit(s: Servers, args: string[], teardowns: (() => unknown)[]) 
     for (const p of procs) p.kill("SIGKILL");
     return result;
   };
-  const open = await timed(false);
-  const secured = await timed(true);
+  const open = await timed("open");
+  const authenticated = await timed("authenticated");
+  const sandboxed = await timed("sandboxed");
   const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return [
     { name: "submit->RUNNING p50 open", value: p50(open.toRunning), unit: "ms" as const },
     {
-      name: "submit->RUNNING p50 secured",
-      value: p50(secured.toRunning),
+      name: "submit->RUNNING p50 authenticated",
+      value: p50(authenticated.toRunning),
+      unit: "ms" as const,
+      baseline: "submit->RUNNING p50 open",
+    },
+    {
+      name: "submit->RUNNING p50 authenticated + graph sandbox",
+      value: p50(sandboxed.toRunning),
       unit: "ms" as const,
       baseline: "submit->RUNNING p50 open",
     },
     { name: "sustained jobs/s open", value: open.jobsPerSecond, unit: "ops/s" as const },
     {
-      name: "sustained jobs/s secured",
-      value: secured.jobsPerSecond,
+      name: "sustained jobs/s authenticated",
+      value: authenticated.jobsPerSecond,
+      unit: "ops/s" as const,
+      baseline: "sustained jobs/s open",
+    },
+    {
+      name: "sustained jobs/s authenticated + graph sandbox",
+      value: sandboxed.jobsPerSecond,
       unit: "ops/s" as const,
       baseline: "sustained jobs/s open",
     },

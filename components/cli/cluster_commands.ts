@@ -18,7 +18,7 @@ import {
   ensureTlsFiles,
 } from "../security/mod.ts";
 import { remote } from "./cli_config.ts";
-import { type ComposeCall, compose, composeFile, failed } from "./compose.ts";
+import { type ComposeCall, compose, failed } from "./compose.ts";
 import type { Flags, Output } from "./io.ts";
 import { usage } from "./usage.ts";
 
@@ -118,7 +118,6 @@ export async function clusterCommand(
   const credentials = credentialsDir(config);
   const tls = flags.tls === true;
   const call = { layout, project, tls, env: { FLOTILLA_CREDENTIALS_DIR: credentials } };
-  if (tls) composeFile(layout, true); // a layout the overlay does not cover is a usage error now
   switch (action) {
     case "secrets": {
       const secrets = ensureClusterSecrets(credentials, {
@@ -348,10 +347,14 @@ async function prepareStack(
   const credentials = ensureClusterSecrets(credentialsDir(config), {
     clusterId: config["cluster.id"],
   });
+  // --tls: compose/job-tls.yml, NATS on mutual TLS with the certificates made beside the users.
+  const tls = flags.tls === true;
+  if (tls) ensureTlsFiles(credentials.dir);
   return {
     taskmanagers,
     slots,
     call: {
+      tls,
       // job.yml reads these config keys' variables: its TaskManagers get the slots the stack was
       // sized by, its job the same secret file, the arguments and the parallelism.
       env: {

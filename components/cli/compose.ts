@@ -26,12 +26,9 @@ export function packageRoot(): string {
   }
 }
 
-/** Layouts with a TLS overlay (compose/<layout>-tls.yml). */
-export const TLS_LAYOUTS: readonly string[] = ["standalone", "session"];
-
 /**
  * The compose file(s) of a layout: `ha` is standalone.yml with the ha.yml overlay; `tls` adds
- * the layout's TLS overlay, `<layout>-tls.yml`.
+ * each file's TLS overlay after them, `<name>-tls.yml` (for ha: standalone-tls.yml, ha-tls.yml).
  */
 export function composeFile(layout: string, tls = false): string[] {
   if (!(LAYOUTS as readonly string[]).includes(layout))
@@ -42,17 +39,10 @@ export function composeFile(layout: string, tls = false): string[] {
       ),
       { usage: true },
     );
-  if (tls && !TLS_LAYOUTS.includes(layout))
-    throw Object.assign(
-      new FlotillaError(
-        ErrorCode.INVALID_ARGUMENT,
-        `--tls works with --layout ${TLS_LAYOUTS.join(" or ")} (compose/<layout>-tls.yml), not ${layout}`,
-      ),
-      { usage: true },
-    );
-  const file = (name: string) => join(packageRoot(), "compose", `${name}.yml`);
-  const files = layout === "ha" ? [file("standalone"), file("ha")] : [file(layout)];
-  return tls ? [...files, file(`${layout}-tls`)] : files;
+  const names = layout === "ha" ? ["standalone", "ha"] : [layout];
+  return [...names, ...(tls ? names.map((name) => `${name}-tls`) : [])].map((name) =>
+    join(packageRoot(), "compose", `${name}.yml`),
+  );
 }
 
 let detected: Compose.IDockerComposeExecutableOptions | undefined;

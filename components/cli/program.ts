@@ -120,6 +120,7 @@ export function program(io: ProgramIo): CAC {
         "--keep",
         "compose-job: keep the ended stack (logs, inspect); cluster down removes it",
       )
+      .option("--tls", "compose-job: NATS on mutual TLS (compose/job-tls.yml)")
       .option("--from-savepoint <path>", "Start from a savepoint")
       .example("flotilla run examples/wordcount.ts")
       .example("flotilla run examples/sequence-check.ts --arg keys=8 --parallelism 4 --json")
@@ -196,7 +197,7 @@ export function program(io: ProgramIo): CAC {
       .option("--rotate", "secrets: replace every secret with a new one")
       .option(
         "--tls",
-        "up, secrets: TLS for NATS (mutual) and HTTPS for REST (compose/<layout>-tls.yml: standalone, session)",
+        "up, secrets: TLS for NATS (mutual) and HTTPS for REST (compose/<layout>-tls.yml)",
       )
       .option("--layout <name>", "standalone, session, job, elastic or ha (default: standalone)")
       .option(

@@ -16,22 +16,25 @@ const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const files = readdirSync(`${ROOT}compose`).filter((f) => f.endsWith(".yml"));
 const env = { ...process.env, FLOTILLA_JOB_ARTIFACT: "/tmp/job.mjs" };
 const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
-/** Overlays are only valid on top of the file they extend. */
-const overlays: Record<string, string> = {
-  "ha.yml": "standalone.yml",
-  "standalone-tls.yml": "standalone.yml",
-  "session-tls.yml": "session.yml",
+/** Overlays are only valid on top of the files they extend, in this order. */
+const overlays: Record<string, string[]> = {
+  "ha.yml": ["standalone.yml"],
+  "standalone-tls.yml": ["standalone.yml"],
+  "session-tls.yml": ["session.yml"],
+  "elastic-tls.yml": ["elastic.yml"],
+  "job-tls.yml": ["job.yml"],
+  "ha-tls.yml": ["standalone.yml", "ha.yml", "standalone-tls.yml"],
 };
-const composeArgs = (file: string) => [
-  ...(overlays[file] ? ["-f", `compose/${overlays[file]}`] : []),
-  "-f",
-  `compose/${file}`,
-];
+const composeArgs = (file: string) =>
+  [...(overlays[file] ?? []), file].flatMap((f) => ["-f", `compose/${f}`]);
 
 t.test("the layouts are all there", async (t) => {
   t.same(files.sort(), [
+    "elastic-tls.yml",
     "elastic.yml",
+    "ha-tls.yml",
     "ha.yml",
+    "job-tls.yml",
     "job.yml",
     "session-tls.yml",
     "session.yml",

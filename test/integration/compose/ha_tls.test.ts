@@ -1,0 +1,132 @@
+/**
+ * compose/standalone.yml + ha.yml with standalone-tls.yml and ha-tls.yml, as `flotilla cluster up
+ * --layout ha --tls` starts it: NATS runs from the HA config file with TLS from its flags (mutual
+ * TLS), both masters serve HTTPS (the leader answers, the standby says it is one) and pass their
+ * health checks on the plain-HTTP health port, a job over tls:// finishes exactly once, and no
+ * key is in `docker inspect`.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { type ClusterUp, eventOf, events, flotilla } from "../../support/cli.ts";
+import { docker, ensureDocker } from "../../support/docker.ts";
+import { freePort } from "../../support/nats.ts";
+import { until } from "../../support/poll.ts";
+import { exactlyOnce } from "../../support/sequence.ts";
+
+t.setTimeout(600_000);
+
+const d = await ensureDocker();
+const [restPort, standbyPort, natsPort] = [await freePort(), await freePort(), await freePort()];
+const project = `flotilla-ha-tls-${natsPort}`;
+const credentials = mkdtempSync(join(tmpdir(), "flotilla-ha-tls-"));
+const address = `tls://127.0.0.1:${natsPort}`;
+// NATS 2.9 (the local stand-in) refuses `sync_interval`: compose/ha.yml names its 2.9 config.
+const natsVersion = (await docker(["run", "--rm", d.composeEnv.FLOTILLA_NATS_IMAGE!, "--version"]))
+  .stdout;
+const [, minor] = (natsVersion.match(/v2\.(\d+)/) ?? []).map(Number);
+const env = {
+  ...d.composeEnv,
+  FLOTILLA_REST_PORT: String(restPort),
+  FLOTILLA_STANDBY_REST_PORT: String(standbyPort),
+  FLOTILLA_NATS_PORT: String(natsPort),
+  FLOTILLA_NATS_CONFIG: minor !== undefined && minor < 10 ? "./nats-ha-2.9.conf" : "./nats-ha.conf",
+  FLOTILLA_CREDENTIALS_DIR: credentials,
+  // The tokens cluster up generates, found by the CLI.
+  FLOTILLA_REST_TOKEN_FILE: "",
+  FLOTILLA_LOG_LEVEL: "warn",
+};
+const ha = (action: string, ...more: string[]) =>
+  flotilla(["cluster", action, "--layout", "ha", "--tls", "--project", project, ...more], env);
+const containers = async (...filters: string[]) =>
+  (
+    await docker([
+      "ps",
+      "-aq",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+      ...filters.flatMap((f) => ["--filter", f]),
+    ])
+  ).stdout
+    .split("\n")
+    .filter(Boolean);
+
+t.teardown(async () => {
+  await ha("down");
+  rmSync(credentials, { recursive: true, force: true });
+});
+
+t.test("up --tls: NATS on mutual TLS from the HA config, reached at tls://", async (t) => {
+  const up = await ha("up", "--scale", "1", "--json");
+  t.equal(up.code, 0, up.stderr);
+  t.match(events<ClusterUp>(up.stdout).at(-1), { cluster: address, overview: { taskmanagers: 1 } });
+});
+
+t.test("both masters serve HTTPS: one leads, the other says it stands by", async (t) => {
+  const list = (port: number) =>
+    flotilla(["list", "--cluster", `https://127.0.0.1:${port}`, "--json"], env);
+  const [leader, standby] = await until(
+    async () => {
+      const [a, b] = await Promise.all([list(restPort), list(standbyPort)]);
+      if (a.code === 0 && b.code !== 0) return [a, b];
+      if (b.code === 0 && a.code !== 0) return [b, a];
+      return undefined;
+    },
+    "one master leading over HTTPS",
+    { timeoutMs: 90_000, intervalMs: 1000 },
+  );
+  t.match(leader.stdout, /"jobs"/);
+  t.match(standby.stdout + standby.stderr, /standby/, "the standby answered over HTTPS");
+  for (const service of ["master", "master-standby"]) {
+    const [id] = await containers(`label=com.docker.compose.service=${service}`);
+    const healthy = await until(
+      async () =>
+        (await docker(["inspect", "--format", "{{.State.Health.Status}}", id!])).stdout.trim() ===
+        "healthy",
+      `${service} healthy`,
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
+    t.ok(healthy, `${service}'s health check passes on the plain-HTTP health port`);
+  }
+});
+
+t.test("a job over NATS TLS finishes exactly once", async (t) => {
+  const run = await flotilla(
+    [
+      "run",
+      "examples/sequence-check.ts",
+      "--cluster",
+      address,
+      "--json",
+      "--arg",
+      "keys=4",
+      "--arg",
+      "perKey=500",
+    ],
+    env,
+  );
+  t.equal(run.code, 0, run.stderr);
+  const ended = eventOf(events(run.stdout), "ended");
+  t.equal(ended.state, "finished");
+  exactlyOnce(t, ended.results, 4, 500);
+});
+
+t.test("no key in docker inspect", async (t) => {
+  const keys = readdirSync(credentials)
+    .filter((f) => f.startsWith("tls-") && f.endsWith(".key"))
+    .map((f) => readFileSync(join(credentials, f), "utf8").split("\n")[1]!);
+  t.ok(keys.length >= 3, "the CA's, the servers' and the users' keys");
+  const ids = await containers();
+  t.ok(ids.length >= 4, "nats, two masters and a TaskManager");
+  for (const id of ids) {
+    const inspected = (await docker(["inspect", id])).stdout;
+    for (const key of keys) t.notMatch(inspected, key, `${id.slice(0, 12)}: no TLS key`);
+  }
+});
+
+t.test("down leaves nothing", async (t) => {
+  const down = await ha("down");
+  t.equal(down.code, 0, down.stderr);
+  t.same(await containers(), []);
+});

@@ -1,15 +1,19 @@
 /**
  * compose/standalone.yml + ha.yml with standalone-tls.yml and ha-tls.yml, as `flotilla cluster up
  * --layout ha --tls` starts it: NATS runs from the HA config file with TLS from its flags (mutual
- * TLS), both masters serve HTTPS (the leader answers, the standby says it is one) and pass their
- * health checks on the plain-HTTP health port, a job over tls:// finishes exactly once, and no
- * key is in `docker inspect`.
+ * TLS: a client without TLS or without a client certificate is refused), both masters serve
+ * HTTPS (the leader answers, the standby says it is one) and pass their health checks on the
+ * plain-HTTP health port, a job over tls:// finishes exactly once, and no key is in
+ * `docker inspect`.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
 import t from "tap";
+import { TLS_FILES } from "../../../components/security/mod.ts";
 import { type ClusterUp, eventOf, events, flotilla } from "../../support/cli.ts";
+import { natsUserOptions } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
@@ -77,7 +81,7 @@ t.test("both masters serve HTTPS: one leads, the other says it stands by", async
     { timeoutMs: 90_000, intervalMs: 1000 },
   );
   t.match(leader.stdout, /"jobs"/);
-  t.match(standby.stdout + standby.stderr, /standby/, "the standby answered over HTTPS");
+  t.match(standby.stdout + standby.stderr, /is a standby/, "the standby answered over HTTPS");
   for (const service of ["master", "master-standby"]) {
     const [id] = await containers(`label=com.docker.compose.service=${service}`);
     const healthy = await until(
@@ -89,6 +93,22 @@ t.test("both masters serve HTTPS: one leads, the other says it stands by", async
     );
     t.ok(healthy, `${service}'s health check passes on the plain-HTTP health port`);
   }
+});
+
+t.test("NATS takes TLS with a client certificate only", async (t) => {
+  const attempt = {
+    ...natsUserOptions(credentials, "cli"),
+    maxReconnectAttempts: 0,
+    timeout: 5000,
+  };
+  await t.rejects(
+    connect({ servers: `nats://127.0.0.1:${natsPort}`, ...attempt }),
+    "a client without TLS is refused",
+  );
+  await t.rejects(
+    connect({ servers: address, ...attempt, tls: { caFile: join(credentials, TLS_FILES.ca) } }),
+    "TLS without a client certificate is refused",
+  );
 });
 
 t.test("a job over NATS TLS finishes exactly once", async (t) => {

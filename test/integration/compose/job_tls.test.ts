@@ -65,7 +65,11 @@ t.test("the stack runs the job over mutual TLS, exactly once", async (t) => {
     ],
     env,
   );
-  t.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  t.equal(
+    run.code,
+    0,
+    run.code === 0 ? "the job's stack exited 0" : `${run.stdout}\n${run.stderr}`,
+  );
   t.match(events<JobStackEvent>(run.stdout).at(-1), {
     event: "ended",
     state: "finished",
@@ -90,7 +94,7 @@ t.test("NATS refuses a plain client inside the stack's network", async (t) => {
   const [nats] = await containers("label=com.docker.compose.service=nats");
   t.ok(nats, "the kept nats container");
   const started = await docker(["start", nats!]);
-  t.equal(started.code, 0, started.stderr);
+  t.equal(started.code, 0, `nats started again${started.code ? `: ${started.stderr}` : ""}`);
   // A plain client: reads NATS's INFO, then speaks the protocol without TLS. A server that
   // takes TLS only closes the connection instead of answering the PING.
   const probe = `
@@ -118,7 +122,7 @@ t.test("NATS refuses a plain client inside the stack's network", async (t) => {
     "-e",
     probe,
   ]);
-  t.equal(r.code, 0, r.stderr);
+  t.equal(r.code, 0, `the probe ran${r.code ? `: ${r.stderr}` : ""}`);
   const got = JSON.parse(r.stdout.trim().split("\n")[0]!) as string;
   const info = JSON.parse(/^INFO (\{.*\})/.exec(got)?.[1] ?? "{}") as {
     tls_required?: boolean;

@@ -1,48 +1,8 @@
-/** The `flotilla` executable: parses argv with the program, maps unknown commands to exit 64. */
-import { GRAPH_WORKER_COMMAND, runGraphWorker } from "../dataflow/internal_mod.ts";
-import { EXIT_USAGE, type Output } from "./io.ts";
-import { program } from "./program.ts";
+/**
+ * The `flotilla` executable: the CLI (cli_main.ts), or, as the hidden `graph-worker` command, a
+ * Dispatcher's graph sandbox, which loads only what building a job's graph needs.
+ */
+import { GRAPH_WORKER_COMMAND } from "../core/mod.ts";
 
-// Not a user's command: the Dispatcher's graph sandbox (see dataflow/runtime/graph_worker.ts).
-if (process.argv[2] === GRAPH_WORKER_COMMAND) {
-  await runGraphWorker(
-    process.stdin,
-    (bytes) =>
-      new Promise((resolve, reject) =>
-        process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())),
-      ),
-  );
-  process.exit(0);
-}
-
-const argv = process.argv.slice(2);
-const fail = (message: string, code = 1): never => {
-  process.stderr.write(`flotilla: ${message}\n`);
-  process.exit(code);
-};
-const json = argv.includes("--json");
-const out: Output = {
-  json,
-  line: (text) => process.stdout.write(`${text}\n`),
-  // Events are the --json output; people get lines instead.
-  event: (value) => {
-    if (json) process.stdout.write(`${JSON.stringify(value)}\n`);
-  },
-};
-const cli = program({
-  out,
-  verbose: argv.includes("--verbose"),
-  fail,
-  exit: (code) => process.exit(code),
-});
-
-try {
-  cli.parse(process.argv, { run: false });
-  if (!cli.matchedCommand && cli.args.length > 0)
-    fail(`unknown command '${cli.args[0]}': see flotilla --help`, EXIT_USAGE);
-  const asked = argv.some((a) => ["--help", "-h", "--version", "-v"].includes(a));
-  if (!cli.matchedCommand && !asked) cli.outputHelp();
-  await cli.runMatchedCommand();
-} catch (err) {
-  fail((err as Error).message, EXIT_USAGE);
-}
+if (process.argv[2] === GRAPH_WORKER_COMMAND) await import("./graph_worker_main.ts");
+else await import("./cli_main.ts");

@@ -63,6 +63,7 @@ export {
   checkpointKey,
   decodeToken,
   encodeToken,
+  GRAPH_WORKER_COMMAND,
   isClusterCredentialName,
   jobKey,
   KeyPrefix,

@@ -183,3 +183,9 @@ export function snapshotKey(
 export function isClusterCredentialName(name: string): boolean {
   return /^(rest|nats|tls)-/.test(name);
 }
+
+/**
+ * The hidden command of the flotilla executable that runs a Dispatcher's graph sandbox
+ * (dataflow/runtime/graph_worker.ts); bin/flotilla.js names it too.
+ */
+export const GRAPH_WORKER_COMMAND = "graph-worker";

@@ -28,7 +28,6 @@ export {
   taskKey,
 } from "./lifecycle/mod.ts";
 export {
-  artifactFile,
   artifactHash,
   bundleJob,
   isArtifact,
@@ -45,7 +44,6 @@ export {
   natsChannels,
 } from "./runtime/deploy.ts";
 export {
-  GRAPH_WORKER_COMMAND,
   type GraphWorkerReply,
   type GraphWorkerRequest,
   graphWorkerReply,

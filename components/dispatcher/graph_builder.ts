@@ -1,32 +1,34 @@
 /**
  * Where the Dispatcher turns an artifact into its job's structure. `sandboxedGraphBuilder` (the
  * roles' default, `dispatcher.graph-sandbox: process`) imports the user's code in a child process
- * under Node's permission model: no environment, reads of flotilla's own code, the artifact and
- * the job's secrets only, no writes, no child processes, a deadline and a heap limit. So job code
+ * under Node's permission model: no environment, reads of flotilla's own code and the job's
+ * secrets only (the artifact comes over stdin), no writes, no child processes, a deadline and a
+ * heap limit; one process per job, started ahead as a warm spare. So job code
  * never runs in the process that holds the Dispatcher's credentials, and a job that loops or
  * grows while building its graph cannot stall the Dispatcher. `inProcessGraphBuilder` (`none`) is
  * for the embedded MiniCluster, which is one process of the user's anyway.
  */
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import {
   type Config,
   cbor,
   ErrorCode,
   FlotillaError,
+  GRAPH_WORKER_COMMAND,
   InvalidConfigError,
   isClusterCredentialName,
   type Logger,
 } from "../core/mod.ts";
 import {
-  artifactFile,
-  GRAPH_WORKER_COMMAND,
+  artifactHash,
   type GraphWorkerRequest,
   type JobTopology,
   loadArtifact,
   topologyOf,
 } from "../dataflow/internal_mod.ts";
+import { type SandboxProcess, STDERR_TAIL, startSandboxProcess } from "./sandbox_process.ts";
 import { checkedTopology } from "./topology_check.ts";
 
 export interface GraphBuildRequest {
@@ -53,8 +55,6 @@ export function inProcessGraphBuilder(): GraphBuilder {
 export interface GraphSandboxOptions {
   /** The flotilla executable this process runs (`process.argv[1]`): the sandbox runs it too. */
   entry: string;
-  /** Where artifact files are written for the sandbox to import. @default `artifact.cache-dir` */
-  cacheDir?: string;
   /** The jobs' secrets (`secrets.dir`); the cluster's own credentials there stay unreadable. */
   secretsDir: string;
   /** `dispatcher.graph-timeout`. */
@@ -86,11 +86,6 @@ export function graphBuilderFrom(
   });
 }
 
-/** Largest reply a sandbox may write (a graph's structure is kilobytes). */
-const MAX_REPLY_BYTES = 16 * 1024 * 1024;
-const STDERR_TAIL = 2000;
-const ENV = "/usr/bin/env";
-
 /** In a child process under the permission model (see top). */
 export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilder {
   if ("Deno" in globalThis)
@@ -101,6 +96,30 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
   const entry = realpathSync(options.entry);
   const code = packageRootOf(entry) ?? entry;
   const { memoryMb = 256, concurrency = 2 } = options;
+  const launch = (readable: string[]) =>
+    startSandboxProcess(
+      [
+        permissionFlag(),
+        ...readable.map((path) => `--allow-fs-read=${path}`),
+        `--max-old-space-size=${memoryMb}`,
+        entry,
+        GRAPH_WORKER_COMMAND,
+      ],
+      readable,
+    );
+  // One process per job, never reused: a spare warms up while the current one works.
+  let spare: SandboxProcess | undefined;
+  const take = (): SandboxProcess => {
+    const readable = [code, ...jobSecretFiles(options.secretsDir)];
+    let sandbox = spare;
+    spare = undefined;
+    if (!sandbox || !isDeepStrictEqual(sandbox.readable, readable)) {
+      sandbox?.kill(); // started before the job secrets changed
+      sandbox = launch(readable);
+    }
+    spare = launch(readable);
+    return sandbox;
+  };
   let running = 0;
   const waiting: (() => void)[] = [];
   const slot = async () => {
@@ -113,34 +132,23 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
   };
   return async (request) => {
     const name = nameOf(request.artifact);
-    const file = await artifactFile(request.bytes, {
-      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-      name,
-      expected: request.artifact,
-    });
+    const hash = await artifactHash(request.bytes);
+    if (hash !== request.artifact)
+      throw new FlotillaError(
+        ErrorCode.CONFLICT,
+        `${name}: the bytes stored as artifact ${request.artifact} hash to ${hash}: refusing to load code that is not the artifact submitted`,
+      );
     const input: GraphWorkerRequest = {
-      artifactFile: file,
+      bytes: request.bytes,
       artifact: request.artifact,
       name,
       args: request.args,
       ...(request.parallelism ? { parallelism: request.parallelism } : {}),
       secretsDir: options.secretsDir,
     };
-    const readable = [code, file, ...jobSecretFiles(options.secretsDir)];
     await slot();
     try {
-      const reply = await runSandbox(
-        [
-          permissionFlag(),
-          ...readable.map((path) => `--allow-fs-read=${path}`),
-          `--max-old-space-size=${memoryMb}`,
-          entry,
-          GRAPH_WORKER_COMMAND,
-        ],
-        cbor.encode(input),
-        name,
-        options.timeoutMs,
-      );
+      const reply = await take().ask(cbor.encode(input), name, options.timeoutMs);
       return answerOf(reply, name);
     } finally {
       release();
@@ -161,75 +169,6 @@ function answerOf(reply: unknown, name: string): JobTopology {
       ? error.message.slice(0, STDERR_TAIL)
       : `${name}: the graph sandbox's answer is neither a job structure nor an error`;
   throw new FlotillaError(ErrorCode.INVALID_ARGUMENT, message);
-}
-
-function runSandbox(
-  args: string[],
-  input: Uint8Array,
-  name: string,
-  timeoutMs: number,
-): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    // Through `env -i`: no environment at all, whatever preloads this process's spawn adds to it
-    // (NODE_OPTIONS from a test runner's coverage hooks, for one).
-    const [command, argv] = existsSync(ENV)
-      ? [ENV, ["-i", process.execPath, ...args]]
-      : [process.execPath, args];
-    const child = spawn(command, argv, { env: {}, stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    let size = 0;
-    let stderr = "";
-    let failure: FlotillaError | undefined;
-    const fail = (error: FlotillaError) => {
-      failure ??= error;
-      child.kill("SIGKILL");
-    };
-    const timer = setTimeout(
-      () =>
-        fail(
-          new FlotillaError(
-            ErrorCode.INVALID_ARGUMENT,
-            `${name}: building its job graph took longer than ${timeoutMs} ms (dispatcher.graph-timeout): a job's main function must return its dataflow, not run or wait`,
-          ),
-        ),
-      timeoutMs,
-    );
-    child.stdout.on("data", (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > MAX_REPLY_BYTES)
-        fail(
-          new FlotillaError(
-            ErrorCode.INVALID_ARGUMENT,
-            `${name}: the graph sandbox wrote more than ${MAX_REPLY_BYTES} bytes`,
-          ),
-        );
-      else out.push(chunk);
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL * 2);
-    });
-    child.stdin.on("error", () => {}); // a sandbox that died early: its exit says why
-    child.stdin.end(input);
-    child.once("error", (err) =>
-      fail(new FlotillaError(ErrorCode.INTERNAL, `cannot start the graph sandbox: ${err.message}`)),
-    );
-    child.once("close", (exitCode, signal) => {
-      clearTimeout(timer);
-      if (failure) return reject(failure);
-      try {
-        if (exitCode !== 0) throw new Error(`exit ${exitCode ?? signal}`);
-        resolve(cbor.decode(Buffer.concat(out)));
-      } catch (err) {
-        const why = warningsDropped(stderr) || (err as Error).message;
-        reject(
-          new FlotillaError(
-            ErrorCode.INVALID_ARGUMENT,
-            `${name}: the graph sandbox ended without an answer (${(err as Error).message}): ${why}`,
-          ),
-        );
-      }
-    });
-  });
 }
 
 /** `--permission` from Node 22.13/23.5 on, `--experimental-permission` before. */
@@ -271,13 +210,4 @@ function jobSecretFiles(dir: string): string[] {
         return false;
       }
     });
-}
-
-/** The sandbox's stderr without the runtime's permission-model warnings. */
-function warningsDropped(stderr: string): string {
-  return stderr
-    .split("\n")
-    .filter((line) => line.trim() && !/Warning:|--trace-warnings/.test(line))
-    .join(" ")
-    .slice(-STDERR_TAIL);
 }

@@ -28,7 +28,6 @@ writeFileSync(join(secrets, "nats-master.nk"), "SUAMASTERSEED\n");
 
 const sandbox = sandboxedGraphBuilder({
   entry: join(ROOT, "bin/flotilla.js"),
-  cacheDir: join(dir, "cache"),
   secretsDir: secrets,
   timeoutMs: 5000,
   log: silentLogger,

@@ -34,7 +34,8 @@ const loaded = new Map<string, Promise<JobDefinition>>();
  * whose default export is not `defineJob(...)` is a clear INVALID_ARGUMENT error. `expected`,
  * the content address the bytes were fetched by, must be their sha256: bytes that do not hash
  * to it (an object rewritten in the store) are refused, never imported. `cacheDir` defaults to
- * the process's `artifact.cache-dir`.
+ * the process's `artifact.cache-dir`; `null` imports the bytes from memory (a data: URL), which a
+ * graph sandbox that may read and write no file does.
  */
 export function loadArtifact(
   bytes: Uint8Array,
@@ -42,7 +43,7 @@ export function loadArtifact(
     cacheDir = jobRuntimeSettings().artifactCacheDir,
     name = "artifact",
     expected,
-  }: { cacheDir?: string; name?: string; expected?: string } = {},
+  }: { cacheDir?: string | null; name?: string; expected?: string } = {},
 ): Promise<JobDefinition> {
   return artifactHash(bytes).then((hash) => {
     if (expected !== undefined && expected !== hash)
@@ -63,14 +64,17 @@ export function loadArtifact(
 async function importArtifact(
   hash: string,
   bytes: Uint8Array,
-  cacheDir: string,
+  cacheDir: string | null,
   name: string,
 ): Promise<JobDefinition> {
   (globalThis as Record<symbol, unknown>)[RUNTIME] ??= runtime;
-  const path = await writeArtifactFile(hash, bytes, cacheDir);
+  const url =
+    cacheDir === null
+      ? `data:text/javascript;base64,${Buffer.from(bytes).toString("base64")}`
+      : pathToFileURL(await writeArtifactFile(hash, bytes, cacheDir)).href;
   let module: { default?: unknown };
   try {
-    module = await import(pathToFileURL(path).href);
+    module = await import(url);
   } catch (err) {
     throw new FlotillaError(
       ErrorCode.INVALID_ARGUMENT,
@@ -88,7 +92,7 @@ async function importArtifact(
 
 /**
  * The artifact's module file in `cacheDir` (`<sha256>.mjs`), written unless it is there and still
- * these bytes (the cache may be shared): what an import, here or in a graph sandbox, reads.
+ * these bytes (the cache may be shared): what an import reads.
  */
 async function writeArtifactFile(
   hash: string,
@@ -103,27 +107,6 @@ async function writeArtifactFile(
     await rename(tmp, path);
   }
   return path;
-}
-
-/**
- * Writes an artifact's module file for another process to import (a graph sandbox), after the
- * same check `loadArtifact` makes: the bytes must hash to `expected`. Returns its path.
- */
-export async function artifactFile(
-  bytes: Uint8Array,
-  {
-    cacheDir = jobRuntimeSettings().artifactCacheDir,
-    name = "artifact",
-    expected,
-  }: { cacheDir?: string; name?: string; expected: string },
-): Promise<string> {
-  const hash = await artifactHash(bytes);
-  if (expected !== hash)
-    throw new FlotillaError(
-      ErrorCode.CONFLICT,
-      `${name}: the bytes stored as artifact ${expected} hash to ${hash}: refusing to load code that is not the artifact submitted`,
-    );
-  return writeArtifactFile(hash, bytes, cacheDir);
 }
 
 /** The first line of every artifact. */

@@ -1,23 +1,19 @@
 /**
  * The graph sandbox's inside: a process of its own (`flotilla graph-worker`, started by the
- * Dispatcher under the runtime's permission model, with no environment) that imports one job
- * artifact, builds its graph and answers with the graph's structure as plain data. User code
- * runs here, never in the Dispatcher's process. One CBOR request on stdin, one reply on stdout.
+ * Dispatcher under the runtime's permission model, with no environment, often before its request
+ * comes) that imports one job artifact from the bytes it is sent, builds its graph and answers
+ * with the graph's structure as plain data. User code runs here, never in the Dispatcher's
+ * process. One CBOR request on stdin, one reply on stdout.
  */
-import { readFile } from "node:fs/promises";
-import { dirname } from "node:path";
 import { cbor, ErrorCode, FlotillaError } from "../../core/mod.ts";
 import { type JobTopology, topologyOf } from "../graph/topology.ts";
 import { loadArtifact } from "./artifact.ts";
 import { configureJobRuntime } from "./job_runtime_settings.ts";
 
-/** The hidden CLI command that runs a graph worker. */
-export const GRAPH_WORKER_COMMAND = "graph-worker";
-
 export interface GraphWorkerRequest {
-  /** The artifact's module file (`<sha256>.mjs`), which the worker may read. */
-  artifactFile: string;
-  /** Its sha256: the file must still hash to it. */
+  /** The artifact's bytes, imported from memory (the worker may write no file). */
+  bytes: Uint8Array;
+  /** Their sha256. */
   artifact: string;
   /** How errors name the job, e.g. "artifact 1a2b3c4d5e6f". */
   name: string;
@@ -34,12 +30,12 @@ export type GraphWorkerReply =
 /** Builds the requested graph; every failure becomes an error reply naming what went wrong. */
 export async function graphWorkerReply(request: GraphWorkerRequest): Promise<GraphWorkerReply> {
   try {
-    configureJobRuntime({
-      "secrets.dir": request.secretsDir,
-      "artifact.cache-dir": dirname(request.artifactFile),
+    configureJobRuntime({ "secrets.dir": request.secretsDir, "artifact.cache-dir": "" });
+    const job = await loadArtifact(request.bytes, {
+      cacheDir: null,
+      name: request.name,
+      expected: request.artifact,
     });
-    const bytes = new Uint8Array(await readFile(request.artifactFile));
-    const job = await loadArtifact(bytes, { name: request.name, expected: request.artifact });
     const graph = job.graph({
       args: request.args,
       ...(request.parallelism ? { parallelism: request.parallelism } : {}),

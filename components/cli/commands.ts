@@ -150,6 +150,10 @@ export async function run(
     throw usage(`bad --target ${JSON.stringify(target)}: use local, remote or compose-job`);
   if (flags.detached && target !== "remote")
     throw usage("--detached needs a remote cluster: the embedded one ends with this process");
+  if (flags.tls && target !== "compose-job")
+    throw usage(
+      "--tls starts a compose-job stack on TLS (--target compose-job); a remote cluster's address says whether it is TLS (https://, tls://)",
+    );
   const args = parseArgs(flags.arg);
   const parallelism = parallelismOf(flags.parallelism);
   const bytes = await bundle(file);

@@ -19,7 +19,12 @@ import { type BenchResult, percentile } from "./report.ts";
 
 const progress = (line: string) => process.stderr.write(`[bench submit] ${line}\n`);
 /** Times jobs submitted through the Dispatcher's REST API (typed by its contract). */
-export async function timeJobs({ api, job }: DispatcherRest, jobs: number) {
+export async function timeJobs(
+  { api, job }: DispatcherRest,
+  jobs: number,
+  /** A pause before each timed submission (submitted back to back by default). */
+  { pauseMs = 0 }: { pauseMs?: number } = {},
+) {
   // The route takes the bundle as it is (copied onto an ArrayBuffer, as a request body is).
   const bundle = new Uint8Array(await bundleJob("test/bench/jobs/one_record.ts"));
   const { artifact } = await unwrap(api.artifacts.$post(undefined, { init: { body: bundle } }));
@@ -44,7 +49,10 @@ export async function timeJobs({ api, job }: DispatcherRest, jobs: number) {
     if (record) toFinished.push(performance.now() - t0);
   };
   for (let i = 0; i < 10; i++) await run(false);
-  for (let i = 0; i < jobs; i++) await run(true);
+  for (let i = 0; i < jobs; i++) {
+    if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+    await run(true);
+  }
   // Sustained: 4 submitters at once for a fixed number of jobs.
   const t0 = performance.now();
   const total = Math.max(40, Math.floor(jobs / 2));

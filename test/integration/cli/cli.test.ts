@@ -71,6 +71,7 @@ t.test("bad input: one line saying what to do, the right exit code, no stack", a
       /cannot reach the cluster at http:\/\/127\.0\.0\.1:1/,
     ],
     [["frobnicate"], 64, /unknown command 'frobnicate'/],
+    [["run", "examples/wordcount.ts", "--tls"], 64, /--tls starts a compose-job stack on TLS/],
   ];
   for (const [args, exit, message] of cases) {
     const { code, stdout, stderr } = await flotilla(args);

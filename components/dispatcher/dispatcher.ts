@@ -9,7 +9,7 @@ import {
   ErrorCode,
   FlotillaError,
   type JobId,
-  type JobState,
+  JobState,
   type Logger,
   newJobId,
   parseJobId,
@@ -122,8 +122,20 @@ export function createDispatcher(options: DispatcherOptions) {
   /** What recently ended jobs leave behind in memory only, oldest first. */
   const ended = new Map<string, { results: CollectedResults; vertices?: VertexDetails[] }>();
 
+  /**
+   * Jobs whose JobManager is being started: a recovered job's graph is built (in the sandbox, a
+   * process start) before its JobManager serves, and callers meanwhile hear it is coming.
+   */
+  const starting = new Map<string, JobRecord>();
+
   async function start(record: JobRecord, from: JobManagerStart = {}): Promise<void> {
-    const run = await runJobManager(settings, record, from);
+    starting.set(record.jobId, record);
+    let run: JobManagerRun;
+    try {
+      run = await runJobManager(settings, record, from);
+    } finally {
+      starting.delete(record.jobId);
+    }
     running.set(record.jobId, run);
     void run.outcome.then(
       (outcome) => end(run, outcome),
@@ -170,8 +182,13 @@ export function createDispatcher(options: DispatcherOptions) {
     await run.retire();
   }
 
-  /** Why a job has no JobManager here: ended (409), or unknown (404). */
+  /** Why a job has no JobManager here: starting (503, retry), ended (409), or unknown (404). */
   async function notRunning(jobId: string): Promise<FlotillaError> {
+    if (starting.has(jobId))
+      return new FlotillaError(
+        ErrorCode.UNAVAILABLE,
+        `job ${jobId} is starting (its JobManager is being created, e.g. after a leader change): try again`,
+      );
     const result = await stores.results.get(jobId);
     return result
       ? new FlotillaError(ErrorCode.CONFLICT, `job ${jobId} already ${result.state}`)
@@ -280,6 +297,12 @@ export function createDispatcher(options: DispatcherOptions) {
           submittedAt: run.record.submittedAt,
         })),
       );
+      const coming = [...starting.values()].map((record) => ({
+        id: parseJobId(record.jobId),
+        name: record.name,
+        state: JobState.CREATED,
+        submittedAt: record.submittedAt,
+      }));
       const done = (await stores.results.list())
         .filter((r) => !running.has(r.jobId))
         .map((r) => ({
@@ -289,7 +312,7 @@ export function createDispatcher(options: DispatcherOptions) {
           submittedAt: r.submittedAt,
           finishedAt: r.finishedAt,
         }));
-      return [...live, ...done].sort((a, b) => b.submittedAt - a.submittedAt);
+      return [...live, ...coming, ...done].sort((a, b) => b.submittedAt - a.submittedAt);
     },
 
     /** A running job as its JobManager sees it, or an ended job's result. */
@@ -305,7 +328,7 @@ export function createDispatcher(options: DispatcherOptions) {
         }
       }
       const result = await stores.results.get(jobId);
-      if (!result) throw unknownJob(jobId);
+      if (!result) throw await notRunning(jobId);
       return endedDetails(result, ended.get(jobId)?.vertices);
     },
 

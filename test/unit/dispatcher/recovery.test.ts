@@ -12,6 +12,8 @@ import {
   ATTEMPTS_PER_TERM,
   createDispatcher,
   dispatcherApp,
+  type GraphBuilder,
+  inProcessGraphBuilder,
 } from "../../../components/dispatcher/mod.ts";
 import { memoryHaServices } from "../../../components/ha/mod.ts";
 import { jobManagerDeadlinesFrom } from "../../../components/jobmanager/mod.ts";
@@ -58,8 +60,15 @@ t.teardown(async () => {
 await tm.whenRegistered(deadlines.rpc.timeoutMs);
 
 /** A Dispatcher of the leadership term with fencing token `term`, and its typed REST client. */
-function leader(term: number) {
-  const dispatcher = createDispatcher({ clusterId, fabric, stores, term, deadlines });
+function leader(term: number, buildGraph?: GraphBuilder) {
+  const dispatcher = createDispatcher({
+    clusterId,
+    fabric,
+    stores,
+    term,
+    deadlines,
+    ...(buildGraph ? { buildGraph } : {}),
+  });
   const client = createClient<DispatcherApp>(localTransport(dispatcherApp(dispatcher)));
   const details = (jobId: string) => unwrap(client.jobs[":jobId"].$get({ param: { jobId } }));
   const running = (jobId: string) =>
@@ -111,3 +120,52 @@ t.test("the next leader recovers a job with attempts above the last leader's", a
   );
   await next.dispatcher.suspend();
 });
+
+t.test(
+  "while a recovered job's graph is built, it is starting (503, listed), not unknown",
+  async (t) => {
+    const first = leader(11);
+    const bytes = new Uint8Array(await bundleJob("examples/sequence-check.ts"));
+    const { artifact } = await unwrap(
+      first.client.artifacts.$post(undefined, { init: { body: bytes } }),
+    );
+    const args = { keys: "2", perKey: "2000", rate: "2000" };
+    const { jobId } = await unwrap(first.client.jobs.$post({ json: { artifact, args } }));
+    await first.running(jobId);
+    await first.dispatcher.suspend();
+
+    // The next leader's graph building waits for the test, as a sandbox's process start does.
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const build = inProcessGraphBuilder();
+    const next = leader(13, async (request) => {
+      await gate;
+      return build(request);
+    });
+    const recovering = next.dispatcher.recover();
+    // Until recover() has read the stores the job is unknown here; then it is starting.
+    const refusal = await until(
+      () =>
+        next.details(jobId).then(
+          () => undefined,
+          (err: { code?: string; message: string }) =>
+            err.code === "UNAVAILABLE" ? err : undefined,
+        ),
+      "the recovering job's status answered as starting (UNAVAILABLE)",
+      { timeoutMs: 10_000 },
+    );
+    t.equal(refusal.code, "UNAVAILABLE", "a retryable 503, which the CLI waits out");
+    t.match(refusal.message, /is starting/);
+    const listed = (await unwrap(next.client.jobs.$get())).jobs.find((j) => j.id === jobId);
+    t.equal(listed?.state, JobState.CREATED, "listed while its JobManager is created");
+    release();
+    t.same(await recovering, [jobId]);
+    await next.running(jobId);
+    await unwrap(
+      next.client.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } }),
+    );
+    await next.dispatcher.suspend();
+  },
+);

@@ -35,6 +35,7 @@ import type {
 } from "../protocol/mod.ts";
 import { createClient, type RpcClient, unwrap } from "../rpc/mod.ts";
 import { type GraphBuilder, inProcessGraphBuilder } from "./graph_builder.ts";
+import { endedDetails, unknownJob } from "./job_answers.ts";
 import {
   type Deadlines,
   firstAttemptOfTerm,
@@ -77,29 +78,6 @@ export interface DispatcherOptions {
   log?: Logger;
 }
 
-function unknownJob(jobId: string): FlotillaError {
-  return new FlotillaError(
-    ErrorCode.JOB_NOT_FOUND,
-    `no job ${jobId}: 'flotilla list' shows the jobs this cluster knows`,
-  );
-}
-
-function endedDetails(result: JobResultRecord, vertices: VertexDetails[] = []): JobDetails {
-  return {
-    jobId: parseJobId(result.jobId),
-    name: result.name,
-    state: result.state,
-    submittedAt: result.submittedAt,
-    restarts: result.restarts,
-    rescales: result.rescales ?? 0,
-    checkpoints: result.checkpoints,
-    vertices,
-    finishedAt: result.finishedAt,
-    ...(result.error ? { error: result.error } : {}),
-    ...(result.savepoint ? { savepoint: result.savepoint } : {}),
-  };
-}
-
 export function createDispatcher(options: DispatcherOptions) {
   const { clusterId, fabric, stores, term, deadlines, retainedResults = 50 } = options;
   const log = (options.log ?? silentLogger).child({ role: "dispatcher", cluster: clusterId });
@@ -127,6 +105,8 @@ export function createDispatcher(options: DispatcherOptions) {
    * process start) before its JobManager serves, and callers meanwhile hear it is coming.
    */
   const starting = new Map<string, JobRecord>();
+  /** A new leader's `recover()` is reading the stores: a job not running yet may be one of its. */
+  let recovering = false;
 
   async function start(record: JobRecord, from: JobManagerStart = {}): Promise<void> {
     starting.set(record.jobId, record);
@@ -184,10 +164,12 @@ export function createDispatcher(options: DispatcherOptions) {
 
   /** Why a job has no JobManager here: starting (503, retry), ended (409), or unknown (404). */
   async function notRunning(jobId: string): Promise<FlotillaError> {
-    if (starting.has(jobId))
+    if (starting.has(jobId) || recovering)
       return new FlotillaError(
         ErrorCode.UNAVAILABLE,
-        `job ${jobId} is starting (its JobManager is being created, e.g. after a leader change): try again`,
+        starting.has(jobId)
+          ? `job ${jobId} is starting (its JobManager is being created, e.g. after a leader change): try again`
+          : `this Dispatcher is recovering its jobs after a leader change; job ${jobId} may be one of them: try again`,
       );
     const result = await stores.results.get(jobId);
     return result
@@ -272,18 +254,23 @@ export function createDispatcher(options: DispatcherOptions) {
 
     /** As leader: start every stored job that has no result, from its latest checkpoint. */
     async recover(): Promise<string[]> {
-      const recovered: string[] = [];
-      for (const record of await stores.jobs.list()) {
-        if (running.has(record.jobId) || (await stores.results.get(record.jobId))) continue;
-        const latest = await stores.checkpoints.latest(record.jobId);
-        log.info({ job: record.jobId, checkpoint: latest?.checkpointId }, "recovering job");
-        await start(record, {
-          ...(latest ? { restoreFrom: latest } : {}),
-          firstAttempt: firstAttemptOfTerm(term),
-        });
-        recovered.push(record.jobId);
+      recovering = true;
+      try {
+        const recovered: string[] = [];
+        for (const record of await stores.jobs.list()) {
+          if (running.has(record.jobId) || (await stores.results.get(record.jobId))) continue;
+          const latest = await stores.checkpoints.latest(record.jobId);
+          log.info({ job: record.jobId, checkpoint: latest?.checkpointId }, "recovering job");
+          await start(record, {
+            ...(latest ? { restoreFrom: latest } : {}),
+            firstAttempt: firstAttemptOfTerm(term),
+          });
+          recovered.push(record.jobId);
+        }
+        return recovered;
+      } finally {
+        recovering = false;
       }
-      return recovered;
     },
 
     /** Every job this Dispatcher knows, newest first. */

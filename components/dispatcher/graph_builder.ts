@@ -114,7 +114,10 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
     let sandbox = spare;
     spare = undefined;
     if (!sandbox || !isDeepStrictEqual(sandbox.readable, readable)) {
-      sandbox?.kill(); // started before the job secrets changed
+      if (sandbox) {
+        sandbox.kill();
+        options.log.debug({ readable }, "job secrets changed: the warm graph sandbox is replaced");
+      }
       sandbox = launch(readable);
     }
     spare = launch(readable);
@@ -122,13 +125,15 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
   };
   let running = 0;
   const waiting: (() => void)[] = [];
+  // A slot freed goes straight to the next waiter, so no caller overtakes it.
   const slot = async () => {
-    if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
+    if (running < concurrency) running++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
   };
   const release = () => {
-    running--;
-    waiting.shift()?.();
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
   };
   return async (request) => {
     const name = nameOf(request.artifact);

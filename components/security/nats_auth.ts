@@ -159,7 +159,7 @@ export function jobNatsConnector(config: Config): (servers?: string) => Promise<
 }
 
 /**
- * A client's NATS options: its own settings when it has any, else the `cli` user's seed that
+ * A client's NATS options: its own settings when it has some, else the `cli` user's seed that
  * `flotilla cluster secrets` made for `cluster.id` on this machine, if there is one.
  */
 export function clientNatsOptions(config: Config, servers?: string): NatsConnectOptions {

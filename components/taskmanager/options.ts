@@ -79,7 +79,7 @@ export interface CompiledTaskManagerOptions
   readonly verifyFencingToken?: FencingTokenVerifier;
 }
 
-/** Declares no resources: any requirement fits it (the RM's ANY). */
+/** Declares no resources: every requirement fits it (the RM's ANY profile). */
 const ANY: ResourceProfile = { cpu: 0, memoryMb: 0, extended: {} };
 
 export function sumProfiles(profiles: readonly ResourceProfile[]): ResourceProfile {

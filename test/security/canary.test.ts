@@ -7,8 +7,7 @@
  * id), so a sweep that looks nowhere fails instead of passing.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -16,17 +15,15 @@ import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
 import { blobBucketName, kvBucketName } from "../../components/core/mod.ts";
-import { ensureClusterSecrets, type NatsUser, nkeyFileOf } from "../../components/security/mod.ts";
+import type { NatsUser } from "../../components/security/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
 import { natsUserOptions } from "../support/compose.ts";
-import { natsFor } from "../support/tap.ts";
+import { securedNatsFor } from "../support/secured_nats.ts";
 
 t.setTimeout(180_000);
 
 const clusterId = `can${process.pid}`;
-const dir = mkdtempSync(join(tmpdir(), "flotilla-canary-"));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const secrets = ensureClusterSecrets(join(dir, "credentials"), { clusterId });
+const { dir, secrets, nats, roleEnv } = await securedNatsFor(t, clusterId);
 const jobSecrets = join(dir, "job-secrets");
 mkdirSync(jobSecrets, { mode: 0o700 });
 const canary = `canary-${randomBytes(12).toString("hex")}`;
@@ -34,15 +31,8 @@ writeFileSync(join(jobSecrets, "job"), `${canary}\n`);
 // Not secret: a job argument, which the job record keeps (the KV sweep's probe).
 const argProbe = `argprobe-${randomBytes(6).toString("hex")}`;
 
-const nats = await natsFor(t, {
-  authorization: readFileSync(secrets.files["nats-auth.conf"]!, "utf8"),
-  clientOptions: natsUserOptions(secrets.dir, "master"),
-});
-
 const as = (user: NatsUser) => ({
-  FLOTILLA_NATS_NKEY_FILE: join(secrets.dir, nkeyFileOf(user)),
-  FLOTILLA_NATS_INBOX_PREFIX: `_INBOX_${user}`,
-  FLOTILLA_NATS_JOB_NKEY_FILE: join(secrets.dir, nkeyFileOf("job")),
+  ...roleEnv(user),
   FLOTILLA_SECRETS_DIR: jobSecrets,
   FLOTILLA_LOG_LEVEL: "debug",
 });

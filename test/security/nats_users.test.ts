@@ -1,43 +1,20 @@
-/**
- * The NATS users of a cluster, against a real nats-server running the `authorization` block
- * `flotilla cluster secrets` generates: a master and two TaskManagers, each as its role's user,
- * run an exactly-once job while strangers and other roles try what they must not. Anonymous and
- * unknown clients are refused at connect; a role reaching outside its allow lists gets the
- * server's permissions violation; what each role must do works (the job ends with exact counts).
- */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection, nkeyAuthenticator, nkeys } from "@nats-io/transport-node";
 import t from "tap";
 import { kvBucketName, leaderKey, subjects } from "../../components/core/mod.ts";
 import { decodeReply, encodeRequest } from "../../components/rpc/mod.ts";
-import { ensureClusterSecrets, type NatsUser, nkeyFileOf } from "../../components/security/mod.ts";
+import type { NatsUser } from "../../components/security/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
 import { natsUserOptions } from "../support/compose.ts";
 import { AUTH_HEADERS, TEST_TOKEN } from "../support/rest_token.ts";
+import { securedNatsFor } from "../support/secured_nats.ts";
 import { exactlyOnce } from "../support/sequence.ts";
-import { natsFor } from "../support/tap.ts";
 
 t.setTimeout(240_000);
 
 const clusterId = `sec${process.pid}`;
-const credentials = mkdtempSync(join(tmpdir(), "flotilla-sec-"));
-t.teardown(() => rmSync(credentials, { recursive: true, force: true }));
-const secrets = ensureClusterSecrets(join(credentials, "c"), { clusterId });
-const nats = await natsFor(t, {
-  authorization: readFileSync(secrets.files["nats-auth.conf"]!, "utf8"),
-  clientOptions: natsUserOptions(secrets.dir, "master"),
-});
-
-/** A role process's environment: its user's seed file, its own reply inbox, its jobs' user. */
-const as = (user: NatsUser) => ({
-  FLOTILLA_NATS_NKEY_FILE: join(secrets.dir, nkeyFileOf(user)),
-  FLOTILLA_NATS_INBOX_PREFIX: `_INBOX_${user}`,
-  FLOTILLA_NATS_JOB_NKEY_FILE: join(secrets.dir, nkeyFileOf("job")),
-});
+const { secrets, nats, roleEnv: as } = await securedNatsFor(t, clusterId);
 
 async function clientAs(user: NatsUser | "stranger"): Promise<NatsConnection> {
   const options =

@@ -1,39 +1,17 @@
-/**
- * Forged slot offers against a real cluster (master and TaskManagers as their NATS users, a real
- * nats-server with the generated authorization): a client with TaskManager credentials may
- * publish on any JobManager's subject, so it offers the slots of a TaskManager that does not exist
- * to a job waiting for slots. The JobManager asks the ResourceManager and refuses them; no
- * call ever reaches the fake TaskManager, and the job, once real slots come, ends exactly once.
- */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
 import { subjects } from "../../components/core/mod.ts";
 import type { SlotOffer, TaskManagerInfo } from "../../components/protocol/mod.ts";
 import { decodeReply, encodeRequest } from "../../components/rpc/mod.ts";
-import { ensureClusterSecrets, type NatsUser, nkeyFileOf } from "../../components/security/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
 import { natsUserOptions } from "../support/compose.ts";
+import { securedNatsFor } from "../support/secured_nats.ts";
 import { exactlyOnce } from "../support/sequence.ts";
-import { natsFor } from "../support/tap.ts";
 
 t.setTimeout(240_000);
 
 const clusterId = `offers${process.pid}`;
-const credentials = mkdtempSync(join(tmpdir(), "flotilla-offers-"));
-t.teardown(() => rmSync(credentials, { recursive: true, force: true }));
-const secrets = ensureClusterSecrets(join(credentials, "c"), { clusterId });
-const nats = await natsFor(t, {
-  authorization: readFileSync(secrets.files["nats-auth.conf"]!, "utf8"),
-  clientOptions: natsUserOptions(secrets.dir, "master"),
-});
-
-const as = (user: NatsUser) => ({
-  FLOTILLA_NATS_NKEY_FILE: join(secrets.dir, nkeyFileOf(user)),
-  FLOTILLA_NATS_INBOX_PREFIX: `_INBOX_${user}`,
-});
+const { secrets, nats, roleEnv: as } = await securedNatsFor(t, clusterId);
 
 /** One call over NATS as raw as a forger would make it: the reply's status and JSON body. */
 async function call(

@@ -5,7 +5,7 @@
  * only published port of the elastic layout).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -14,6 +14,7 @@ import {
   type NatsConnection,
   nkeyAuthenticator,
 } from "@nats-io/transport-node";
+import type { Test } from "tap";
 import { subjects } from "../../components/core/mod.ts";
 import { natsTransport, type Transport } from "../../components/rpc/mod.ts";
 import {
@@ -83,6 +84,40 @@ export function testCredentials(project: string, clusterId = "default"): string 
 const CREDENTIALS_ROOT = mkdtempSync(join(tmpdir(), "flotilla-credentials-"));
 onProcessEnd(() => rmSync(CREDENTIALS_ROOT, { recursive: true, force: true }));
 
+/** The ids of compose project `project`'s containers (stopped ones too), narrowed by `filters`. */
+export async function projectContainers(project: string, ...filters: string[]): Promise<string[]> {
+  const listed = await docker([
+    "ps",
+    "-aq",
+    "--no-trunc",
+    "--filter",
+    `label=com.docker.compose.project=${project}`,
+    ...filters.flatMap((f) => ["--filter", f]),
+  ]);
+  return listed.stdout.split("\n").filter(Boolean);
+}
+
+/**
+ * Asserts that no TLS private key `flotilla cluster secrets --tls` made in `credentials` shows in
+ * `docker inspect` of the containers `ids` (at least `min` of them: `what`).
+ */
+export async function noTlsKeyInInspect(
+  t: Test,
+  credentials: string,
+  ids: string[],
+  { min, what }: { min: number; what: string },
+): Promise<void> {
+  const keys = readdirSync(credentials)
+    .filter((f) => f.startsWith("tls-") && f.endsWith(".key"))
+    .map((f) => readFileSync(join(credentials, f), "utf8").split("\n")[1]!);
+  t.ok(keys.length >= 3, "the CA's, the servers' and the users' keys");
+  t.ok(ids.length >= min, what);
+  for (const id of ids) {
+    const inspected = (await docker(["inspect", id])).stdout;
+    for (const key of keys) t.notMatch(inspected, key, `${id.slice(0, 12)}: no TLS key`);
+  }
+}
+
 export function composeProject({
   file,
   project,
@@ -107,19 +142,7 @@ export function composeProject({
       child.once("exit", (code) => resolve({ code, output }));
     });
   };
-  const ids = async (...filters: string[]) =>
-    (
-      await docker([
-        "ps",
-        "-aq",
-        "--no-trunc",
-        "--filter",
-        `label=com.docker.compose.project=${project}`,
-        ...filters.flatMap((f) => ["--filter", f]),
-      ])
-    ).stdout
-      .split("\n")
-      .filter(Boolean);
+  const ids = (...filters: string[]) => projectContainers(project, ...filters);
   return {
     project,
     credentials: env.FLOTILLA_CREDENTIALS_DIR,

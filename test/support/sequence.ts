@@ -5,6 +5,7 @@
  */
 import type { Test } from "tap";
 import type { CheckResult } from "../../examples/sequence-check.ts";
+import { eventOf, events, flotilla } from "./cli.ts";
 
 export function exactlyOnce(
   t: Pick<Test, "same">,
@@ -26,4 +27,32 @@ export function exactlyOnce(
     Array.from({ length: keys }, (_, k) => [k, perKey]),
     `every key counted exactly ${perKey} times`,
   );
+}
+
+/**
+ * Runs examples/sequence-check.ts (4 keys x 500) with the CLI against `clusterFlags` (`--cluster
+ * ...`), attached, and asserts it finished exactly once.
+ */
+export async function runsExactlyOnce(
+  t: Test,
+  clusterFlags: string[],
+  env: Record<string, string>,
+): Promise<void> {
+  const run = await flotilla(
+    [
+      "run",
+      "examples/sequence-check.ts",
+      ...clusterFlags,
+      "--json",
+      "--arg",
+      "keys=4",
+      "--arg",
+      "perKey=500",
+    ],
+    env,
+  );
+  t.equal(run.code, 0, run.stderr);
+  const ended = eventOf(events(run.stdout), "ended");
+  t.equal(ended.state, "finished");
+  exactlyOnce(t, ended.results, 4, 500);
 }

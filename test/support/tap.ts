@@ -2,7 +2,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type NatsServer, type NatsServerOptions, startNats } from "./nats.ts";
 
-interface Teardown {
+export interface Teardown {
   teardown(fn: () => unknown): void;
 }
 

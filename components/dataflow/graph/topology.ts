@@ -28,7 +28,7 @@ export interface TopologyVertex {
   fixedParallelism: boolean;
   slotSharingGroup: string;
   resources: ResourceSpec;
-  /** The chain, in order (after the source, if any). */
+  /** The chain, in order (after the source, when there is one). */
   operators: TopologyOperator[];
   /** Present iff the vertex starts with a source (a `Source` is one). */
   source?: { kind: string };

@@ -14,7 +14,7 @@ import { composeProject, inside, testCredentials } from "../../support/compose.t
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
-import { exactlyOnce } from "../../support/sequence.ts";
+import { exactlyOnce, runsExactlyOnce } from "../../support/sequence.ts";
 
 t.setTimeout(600_000);
 
@@ -74,23 +74,7 @@ async function settled(): Promise<Roles | undefined> {
 }
 
 async function runJob(t: Test): Promise<void> {
-  const run = await flotilla(
-    [
-      "run",
-      "examples/sequence-check.ts",
-      ...cluster,
-      "--json",
-      "--arg",
-      "keys=4",
-      "--arg",
-      "perKey=500",
-    ],
-    env,
-  );
-  t.equal(run.code, 0, run.stderr);
-  const ended = eventOf(events(run.stdout), "ended");
-  t.equal(ended.state, "finished");
-  exactlyOnce(t, ended.results, 4, 500);
+  await runsExactlyOnce(t, cluster, env);
 }
 
 t.teardown(async () => {

@@ -6,18 +6,18 @@
  * client without TLS or without a client certificate, each node's health check passes on its
  * plain-HTTP health port while the REST port serves HTTPS, and no key is in `docker inspect`.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import t from "tap";
 import { clientCertOf, clientKeyOf, TLS_FILES } from "../../../components/security/mod.ts";
-import { type ClusterUp, eventOf, events, flotilla } from "../../support/cli.ts";
-import { natsUserOptions } from "../../support/compose.ts";
+import { type ClusterUp, events, flotilla } from "../../support/cli.ts";
+import { natsUserOptions, noTlsKeyInInspect, projectContainers } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
-import { exactlyOnce } from "../../support/sequence.ts";
+import { runsExactlyOnce } from "../../support/sequence.ts";
 
 t.setTimeout(600_000);
 
@@ -38,10 +38,6 @@ const env = {
 };
 const cluster = (action: string, ...more: string[]) =>
   flotilla(["cluster", action, "--layout", "elastic", "--tls", "--project", project, ...more], env);
-const containers = async () =>
-  (await docker(["ps", "-aq", "--filter", `label=com.docker.compose.project=${project}`])).stdout
-    .split("\n")
-    .filter(Boolean);
 
 t.teardown(async () => {
   await cluster("down");
@@ -58,26 +54,7 @@ t.test("up --tls: the nodes join over mutual TLS, the CLI reaches them at tls://
 });
 
 t.test("a job over NATS TLS finishes exactly once", async (t) => {
-  const run = await flotilla(
-    [
-      "run",
-      "examples/sequence-check.ts",
-      "--cluster",
-      address,
-      "--cluster-id",
-      clusterId,
-      "--json",
-      "--arg",
-      "keys=4",
-      "--arg",
-      "perKey=500",
-    ],
-    env,
-  );
-  t.equal(run.code, 0, run.stderr);
-  const ended = eventOf(events(run.stdout), "ended");
-  t.equal(ended.state, "finished");
-  exactlyOnce(t, ended.results, 4, 500);
+  await runsExactlyOnce(t, ["--cluster", address, "--cluster-id", clusterId], env);
 });
 
 t.test("NATS takes TLS with a client certificate only", async (t) => {
@@ -148,20 +125,14 @@ t.test("every node's health check passes on the plain-HTTP health port", async (
 });
 
 t.test("no key in docker inspect", async (t) => {
-  const keys = readdirSync(credentials)
-    .filter((f) => f.startsWith("tls-") && f.endsWith(".key"))
-    .map((f) => readFileSync(join(credentials, f), "utf8").split("\n")[1]!);
-  t.ok(keys.length >= 3, "the CA's, the servers' and the users' keys");
-  const ids = await containers();
-  t.ok(ids.length >= 4, "nats and three nodes");
-  for (const id of ids) {
-    const inspected = (await docker(["inspect", id])).stdout;
-    for (const key of keys) t.notMatch(inspected, key, `${id.slice(0, 12)}: no TLS key`);
-  }
+  await noTlsKeyInInspect(t, credentials, await projectContainers(project), {
+    min: 4,
+    what: "nats and three nodes",
+  });
 });
 
 t.test("down leaves nothing", async (t) => {
   const down = await cluster("down");
   t.equal(down.code, 0, down.stderr);
-  t.same(await containers(), []);
+  t.same(await projectContainers(project), []);
 });

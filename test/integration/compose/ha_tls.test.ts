@@ -6,18 +6,18 @@
  * plain-HTTP health port, a job over tls:// finishes exactly once, and no key is in
  * `docker inspect`.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import t from "tap";
 import { TLS_FILES } from "../../../components/security/mod.ts";
-import { type ClusterUp, eventOf, events, flotilla } from "../../support/cli.ts";
-import { natsUserOptions } from "../../support/compose.ts";
+import { type ClusterUp, events, flotilla } from "../../support/cli.ts";
+import { natsUserOptions, noTlsKeyInInspect, projectContainers } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
-import { exactlyOnce } from "../../support/sequence.ts";
+import { runsExactlyOnce } from "../../support/sequence.ts";
 
 t.setTimeout(600_000);
 
@@ -43,18 +43,6 @@ const env = {
 };
 const ha = (action: string, ...more: string[]) =>
   flotilla(["cluster", action, "--layout", "ha", "--tls", "--project", project, ...more], env);
-const containers = async (...filters: string[]) =>
-  (
-    await docker([
-      "ps",
-      "-aq",
-      "--filter",
-      `label=com.docker.compose.project=${project}`,
-      ...filters.flatMap((f) => ["--filter", f]),
-    ])
-  ).stdout
-    .split("\n")
-    .filter(Boolean);
 
 t.teardown(async () => {
   await ha("down");
@@ -83,7 +71,7 @@ t.test("both masters serve HTTPS: one leads, the other says it stands by", async
   t.match(leader.stdout, /"jobs"/);
   t.match(standby.stdout + standby.stderr, /is a standby/, "the standby answered over HTTPS");
   for (const service of ["master", "master-standby"]) {
-    const [id] = await containers(`label=com.docker.compose.service=${service}`);
+    const [id] = await projectContainers(project, `label=com.docker.compose.service=${service}`);
     const healthy = await until(
       async () =>
         (await docker(["inspect", "--format", "{{.State.Health.Status}}", id!])).stdout.trim() ===
@@ -112,41 +100,18 @@ t.test("NATS takes TLS with a client certificate only", async (t) => {
 });
 
 t.test("a job over NATS TLS finishes exactly once", async (t) => {
-  const run = await flotilla(
-    [
-      "run",
-      "examples/sequence-check.ts",
-      "--cluster",
-      address,
-      "--json",
-      "--arg",
-      "keys=4",
-      "--arg",
-      "perKey=500",
-    ],
-    env,
-  );
-  t.equal(run.code, 0, run.stderr);
-  const ended = eventOf(events(run.stdout), "ended");
-  t.equal(ended.state, "finished");
-  exactlyOnce(t, ended.results, 4, 500);
+  await runsExactlyOnce(t, ["--cluster", address], env);
 });
 
 t.test("no key in docker inspect", async (t) => {
-  const keys = readdirSync(credentials)
-    .filter((f) => f.startsWith("tls-") && f.endsWith(".key"))
-    .map((f) => readFileSync(join(credentials, f), "utf8").split("\n")[1]!);
-  t.ok(keys.length >= 3, "the CA's, the servers' and the users' keys");
-  const ids = await containers();
-  t.ok(ids.length >= 4, "nats, two masters and a TaskManager");
-  for (const id of ids) {
-    const inspected = (await docker(["inspect", id])).stdout;
-    for (const key of keys) t.notMatch(inspected, key, `${id.slice(0, 12)}: no TLS key`);
-  }
+  await noTlsKeyInInspect(t, credentials, await projectContainers(project), {
+    min: 4,
+    what: "nats, two masters and a TaskManager",
+  });
 });
 
 t.test("down leaves nothing", async (t) => {
   const down = await ha("down");
   t.equal(down.code, 0, down.stderr);
-  t.same(await containers(), []);
+  t.same(await projectContainers(project), []);
 });

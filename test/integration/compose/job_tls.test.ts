@@ -6,12 +6,13 @@
  * port). NATS, inside the stack's network, refuses a plain client, and no key is in
  * `docker inspect` of the kept stack.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { TLS_FILES } from "../../../components/security/mod.ts";
 import { events, flotilla, type JobStackEvent } from "../../support/cli.ts";
+import { noTlsKeyInInspect, projectContainers } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 
@@ -26,18 +27,6 @@ const env = {
   // The TaskManagers log the job's verdict rows at info.
   FLOTILLA_LOG_LEVEL: "info",
 };
-const containers = async (...filters: string[]) =>
-  (
-    await docker([
-      "ps",
-      "-aq",
-      "--filter",
-      `label=com.docker.compose.project=${project}`,
-      ...filters.flatMap((f) => ["--filter", f]),
-    ])
-  ).stdout
-    .split("\n")
-    .filter(Boolean);
 const down = () =>
   flotilla(["cluster", "down", "--layout", "job", "--tls", "--project", project], env);
 
@@ -76,7 +65,7 @@ t.test("the stack runs the job over mutual TLS, exactly once", async (t) => {
     exitCode: 0,
   });
   t.ok(readdirSync(credentials).includes(TLS_FILES.ca), "the cluster's CA was made");
-  const tms = await containers("label=com.docker.compose.service=taskmanager");
+  const tms = await projectContainers(project, "label=com.docker.compose.service=taskmanager");
   t.ok(tms.length > 0, "the kept TaskManagers");
   const rows: unknown[] = [];
   for (const id of tms) {
@@ -91,7 +80,7 @@ t.test("the stack runs the job over mutual TLS, exactly once", async (t) => {
 });
 
 t.test("NATS refuses a plain client inside the stack's network", async (t) => {
-  const [nats] = await containers("label=com.docker.compose.service=nats");
+  const [nats] = await projectContainers(project, "label=com.docker.compose.service=nats");
   t.ok(nats, "the kept nats container");
   const started = await docker(["start", nats!]);
   t.equal(started.code, 0, `nats started again${started.code ? `: ${started.stderr}` : ""}`);
@@ -135,20 +124,14 @@ t.test("NATS refuses a plain client inside the stack's network", async (t) => {
 });
 
 t.test("no key in docker inspect", async (t) => {
-  const keys = readdirSync(credentials)
-    .filter((f) => f.startsWith("tls-") && f.endsWith(".key"))
-    .map((f) => readFileSync(join(credentials, f), "utf8").split("\n")[1]!);
-  t.ok(keys.length >= 3, "the CA's, the servers' and the users' keys");
-  const ids = await containers();
-  t.ok(ids.length >= 3, "nats, the jobmanager and a TaskManager");
-  for (const id of ids) {
-    const inspected = (await docker(["inspect", id])).stdout;
-    for (const key of keys) t.notMatch(inspected, key, `${id.slice(0, 12)}: no TLS key`);
-  }
+  await noTlsKeyInInspect(t, credentials, await projectContainers(project), {
+    min: 3,
+    what: "nats, the jobmanager and a TaskManager",
+  });
 });
 
 t.test("down leaves nothing", async (t) => {
   const result = await down();
   t.equal(result.code, 0, result.stderr);
-  t.same(await containers(), []);
+  t.same(await projectContainers(project), []);
 });

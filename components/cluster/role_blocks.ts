@@ -4,7 +4,7 @@
  * per role; `auto_role.ts` switches one process between master and TaskManager with them.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BlockRole, type Config, type Logger, subjects } from "../core/mod.ts";
+import { BlockRole, type Config, InvalidConfigError, type Logger, subjects } from "../core/mod.ts";
 import {
   createDispatcher,
   type DispatcherStores,
@@ -24,8 +24,8 @@ import {
   send,
   serveHttp,
 } from "../rpc/mod.ts";
-import { jobNatsConnector } from "../security/mod.ts";
-import { createTaskManager } from "../taskmanager/mod.ts";
+import { type JobNatsSettings, jobNatsConnector, jobNatsSettings } from "../security/mod.ts";
+import { createTaskManager, JobProcesses } from "../taskmanager/mod.ts";
 import { driverFor } from "./drivers.ts";
 import { type Fabric, natsFabric } from "./fabric.ts";
 import { type Fence, fencedFabric, fencedStores, fencedTransports } from "./fencing.ts";
@@ -290,6 +290,9 @@ export function startTaskManager({
     snapshots: dispatcherStores(ha).snapshots,
     slots,
     connectNats: jobNatsConnector(config),
+    ...(config["taskmanager.job-process"] === "process"
+      ? { jobProcesses: jobProcessesFor({ config, log, nc, ha, clusterId }) }
+      : {}),
     rpc: callDeadlinesFrom(config),
     heartbeatIntervalMs: config["heartbeat.interval"],
     heartbeatTimeoutMs: config["heartbeat.timeout"],
@@ -321,6 +324,46 @@ export function startTaskManager({
       );
     },
   };
+}
+
+/**
+ * The job processes of a TaskManager started as a role (`taskmanager.job-process: process`):
+ * they run the flotilla executable this process runs, and job code connects as the `job` user.
+ */
+function jobProcessesFor({
+  config,
+  log,
+  nc,
+  ha,
+  clusterId,
+}: Pick<RoleContext, "config" | "log" | "nc" | "ha" | "clusterId">): JobProcesses {
+  const entry = process.argv[1];
+  if (!entry)
+    throw new InvalidConfigError(
+      "taskmanager.job-process",
+      "a job process runs the flotilla executable, and this process has none (process.argv[1]): set taskmanager.job-process: none",
+    );
+  // No job user: job code gets no connection to the cluster's NATS (its own servers still
+  // work), and asking for one fails with this error.
+  let jobNats: JobNatsSettings | string;
+  try {
+    jobNats = jobNatsSettings(config);
+  } catch (err) {
+    jobNats = (err as Error).message;
+  }
+  return new JobProcesses({
+    entry,
+    clusterId,
+    nc,
+    artifacts: { get: (key: string) => ha.blobs.get(key) },
+    snapshots: dispatcherStores(ha).snapshots,
+    secretsDir: config["secrets.dir"],
+    jobNats,
+    memoryMb: config["taskmanager.job-process-memory-mb"],
+    metricsIntervalMs: config["heartbeat.interval"],
+    logLevel: config["log.level"],
+    log,
+  });
 }
 
 /** GET /healthz on `port`, answering what `describe` says (503 when it says not ok). */

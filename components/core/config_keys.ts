@@ -159,6 +159,16 @@ export const configKeys = {
     "",
     "Extended resources one slot offers, as name=amount pairs (gpu=1,fpga=2). The process and docker drivers set this, taskmanager.slots (1), .cpu and .memory-mb to the profile the ResourceManager asked for.",
   ),
+  "taskmanager.job-process": key(
+    z.enum(["process", "none"]),
+    "process",
+    "Where a TaskManager started as a role runs its subtasks: process (one child process per job under Node's permission model: no environment, no credentials, reads of flotilla, the job's secrets and the job user's NATS files only; its data plane, snapshots and reports go through the TaskManager, which passes the job's own subjects and keys only) or none (in the TaskManager's process, which holds its credentials; the embedded MiniCluster always runs subtasks in its own process).",
+  ),
+  "taskmanager.job-process-memory-mb": key(
+    z.coerce.number().int().min(16),
+    1024,
+    "V8 heap limit (MB) of each job process (taskmanager.job-process: process).",
+  ),
   "resourcemanager.driver": key(
     z.enum(["static", "process", "docker"]),
     "static",

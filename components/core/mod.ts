@@ -65,6 +65,7 @@ export {
   encodeToken,
   GRAPH_WORKER_COMMAND,
   isClusterCredentialName,
+  JOB_PROCESS_COMMAND,
   jobKey,
   KeyPrefix,
   kvBucketName,
@@ -75,6 +76,7 @@ export {
   snapshotPrefix,
   subjects,
 } from "./names.ts";
+export { jobSecretFiles, packageRootOf, permissionFlag } from "./sandbox.ts";
 export {
   isJobEnd,
   isTaskEnd,

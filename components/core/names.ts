@@ -58,6 +58,9 @@ export const subjects = {
   /** The singleton subject of a leader-elected role (what its lease names as the leader's). */
   leader: (clusterId: string, role: string): string =>
     `${subjects.cluster(clusterId)}.${token("role", role)}`,
+  /** `flotilla.<clusterId>.data.<jobId>`: every data-plane subject of one job is under it. */
+  jobData: (clusterId: string, jobId: string): string =>
+    `${subjects.cluster(clusterId)}.data.${token("channel jobId", jobId)}`,
   /** `flotilla.<clusterId>.data.<jobId>.<attempt>.<edge>.<targetSubtask>`, every part checked. */
   channel: ({ clusterId, jobId, attempt, edge, targetSubtask }: ChannelAddress): string =>
     `${subjects.cluster(clusterId)}.data.${token("channel jobId", jobId)}.${token("channel attempt", attempt)}.${token("channel edge", edge)}.${token("channel targetSubtask", targetSubtask)}`,
@@ -189,3 +192,9 @@ export function isClusterCredentialName(name: string): boolean {
  * (dataflow/runtime/graph_worker.ts); bin/flotilla.js names it too.
  */
 export const GRAPH_WORKER_COMMAND = "graph-worker";
+
+/**
+ * The hidden command a TaskManager starts one job process per job with: the job's subtasks run
+ * there, not in the TaskManager (taskmanager/job_process/); bin/flotilla.js names it too.
+ */
+export const JOB_PROCESS_COMMAND = "job-process";

@@ -8,8 +8,7 @@
  * grows while building its graph cannot stall the Dispatcher. `inProcessGraphBuilder` (`none`) is
  * for the embedded MiniCluster, which is one process of the user's anyway.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { realpathSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import {
   type Config,
@@ -18,8 +17,10 @@ import {
   FlotillaError,
   GRAPH_WORKER_COMMAND,
   InvalidConfigError,
-  isClusterCredentialName,
+  jobSecretFiles,
   type Logger,
+  packageRootOf,
+  permissionFlag,
 } from "../core/mod.ts";
 import {
   artifactHash,
@@ -174,45 +175,4 @@ function answerOf(reply: unknown, name: string): JobTopology {
       ? error.message.slice(0, STDERR_TAIL)
       : `${name}: the graph sandbox's answer is neither a job structure nor an error`;
   throw new FlotillaError(ErrorCode.INVALID_ARGUMENT, message);
-}
-
-/** `--permission` from Node 22.13/23.5 on, `--experimental-permission` before. */
-function permissionFlag(): string {
-  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-  return major > 22 || (major === 22 && minor >= 13) ? "--permission" : "--experimental-permission";
-}
-
-/** The installed flotilla package around `entry` (its code and dependencies), if there is one. */
-function packageRootOf(entry: string): string | undefined {
-  for (let dir = dirname(entry), i = 0; i < 3; dir = dirname(dir), i++) {
-    const manifest = join(dir, "package.json");
-    if (!existsSync(manifest)) continue;
-    try {
-      if ((JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "flotilla")
-        return dir;
-    } catch {
-      // not a package manifest we can read: keep looking
-    }
-  }
-  return undefined;
-}
-
-/** The job secrets in `dir`: its files, less the cluster's own credentials. */
-function jobSecretFiles(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((name) => !isClusterCredentialName(name))
-    .map((name) => join(dir, name))
-    .filter((path) => {
-      try {
-        return statSync(path).isFile();
-      } catch {
-        return false;
-      }
-    });
 }

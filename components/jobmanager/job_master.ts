@@ -266,6 +266,7 @@ export function createJobMaster(options: JobManagerOptions) {
     info(): JobStatus {
       const latest = coordinator.latest;
       const state = lifecycle.state;
+      const failure = lifecycle.failure;
       return {
         jobId,
         name: run.graph.options.name,
@@ -276,6 +277,8 @@ export function createJobMaster(options: JobManagerOptions) {
         rescales: lifecycle.rescales,
         ...(rescaler ? { parallelismBounds: rescaler.bounds } : {}),
         checkpoints: coordinator.completed,
+        // Why it failed, from the moment it is failed (before its end's effects are done).
+        ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
         ...(latest
           ? { lastCheckpoint: { id: latest.checkpointId, timestamp: latest.timestamp } }
           : {}),

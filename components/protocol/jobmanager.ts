@@ -233,6 +233,8 @@ export interface JobStatus {
   /** Adaptive jobs: the lowest lower and the highest upper bound of their vertices. */
   parallelismBounds?: ParallelismBounds;
   checkpoints: number;
+  /** Why it failed, once it has. */
+  error?: { code: string; message: string };
   lastCheckpoint?: { id: number; timestamp: number };
   /** While created: what the job waits for. */
   waitingFor?: string;

@@ -22,7 +22,6 @@
  * dataflow layer's): that send() rejects with PAYLOAD_TOO_LARGE naming both sizes, and smaller
  * batches still go. The frames and their encoding are in `channel_frames.ts`.
  */
-import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
   ErrorCode,
   FlotillaError,
@@ -51,13 +50,51 @@ import {
 } from "./channel_frames.ts";
 import { mapNatsError, NoRespondersError } from "./nats_transport.ts";
 
+/** A message as a channel reads it. */
+export interface ChannelMsg {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly reply?: string | undefined;
+  respond(data: Uint8Array): boolean;
+}
+
+/** A subscription as a channel ends it. */
+export interface ChannelSubscription {
+  unsubscribe(): void;
+}
+
+/**
+ * What a channel needs of a NATS connection: a `NatsConnection` has it, and so does a
+ * TaskManager's relay for one of its job processes (taskmanager/job_process/).
+ */
+export interface ChannelConnection {
+  subscribe(
+    subject: string,
+    options: { callback: (err: Error | null, msg: ChannelMsg) => void },
+  ): ChannelSubscription;
+  publish(subject: string, data: Uint8Array): void;
+  flush(): Promise<void>;
+  request(
+    subject: string,
+    data: Uint8Array,
+    options: { timeout: number },
+  ): Promise<{ data: Uint8Array }>;
+  isClosed(): boolean;
+  readonly info?: { readonly max_payload: number } | undefined;
+}
+
 /** How long one handshake request waits for its answer before it is tried again. */
 const REQUEST_TIMEOUT_MS = 1000;
 
 /** Shared plumbing of both ends: subscriptions that never throw into the client, drop, tell. */
-function plumbing(nc: NatsConnection, channel: string, log: Logger, counter: { dropped: number }) {
+function plumbing(
+  nc: ChannelConnection,
+  channel: string,
+  log: Logger,
+  counter: { dropped: number },
+) {
   return {
-    listen(subject: string, handle: (msg: Msg) => void): Subscription {
+    listen(subject: string, handle: (msg: ChannelMsg) => void): ChannelSubscription {
       return nc.subscribe(subject, {
         callback: (err, msg) => {
           try {
@@ -69,7 +106,7 @@ function plumbing(nc: NatsConnection, channel: string, log: Logger, counter: { d
         },
       });
     },
-    drop(msg: Msg, why: string): void {
+    drop(msg: ChannelMsg, why: string): void {
       counter.dropped++;
       const bytes = msg.data.byteLength;
       log.warn({ channel, subject: msg.subject, bytes, why }, "dropped a stray message");
@@ -87,7 +124,7 @@ function plumbing(nc: NatsConnection, channel: string, log: Logger, counter: { d
 }
 
 export interface NatsChannelSenderOptions {
-  nc: NatsConnection;
+  nc: ChannelConnection;
   /** The data subject, see `subjects.channel` (core/names.ts). */
   subject: string;
   /** How long to look for the receiver (at start, and when it stops answering). @default 30000 */
@@ -112,7 +149,7 @@ export function natsChannelSender<T>({
   let stopped = false;
   let accepted = false;
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
-  let creditSub: Subscription | undefined;
+  let creditSub: ChannelSubscription | undefined;
 
   const core: SenderCore<T> = new SenderCore<T>(
     subject,
@@ -233,7 +270,7 @@ export function natsChannelSender<T>({
 }
 
 export interface NatsChannelReceiverOptions {
-  nc: NatsConnection;
+  nc: ChannelConnection;
   /** The data subject, see `subjects.channel` (core/names.ts). */
   subject: string;
   /** Batches held before the sender waits; covers the round trip via nats-server. @default 32 */
@@ -252,7 +289,7 @@ export function natsChannelReceiver<T>({
   const subjects = channelSubjects(subject);
   let session: string | undefined;
   let grantScheduled = false;
-  const subs: Subscription[] = [];
+  const subs: ChannelSubscription[] = [];
 
   const core: ReceiverCore<T> = new ReceiverCore<T>(subject, credits, {
     grant() {

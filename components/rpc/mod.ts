@@ -12,6 +12,9 @@ export {
 } from "./channel.ts";
 export { batchFrameEncoder, channelSubjects } from "./channel_frames.ts";
 export {
+  type ChannelConnection,
+  type ChannelMsg,
+  type ChannelSubscription,
   type NatsChannelReceiverOptions,
   type NatsChannelSenderOptions,
   natsChannelReceiver,

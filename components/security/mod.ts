@@ -11,8 +11,11 @@ export {
 } from "./cluster_secrets.ts";
 export {
   clientNatsOptions,
+  type JobNatsSettings,
   jobNatsConnectOptions,
   jobNatsConnector,
+  jobNatsOpener,
+  jobNatsSettings,
   type NatsConnectOptions,
   natsConnectOptions,
   readSecretFile,

@@ -138,17 +138,49 @@ export function natsConnectOptions(config: Config, servers?: string): NatsConnec
  */
 export function jobNatsConnectOptions(config: Config, servers?: string): NatsConnectOptions {
   if (servers) return { servers: servers.split(",") };
+  return jobNatsOptionsFrom(jobNatsSettings(config));
+}
+
+/**
+ * Where and as whom job code connects to the cluster's NATS, as plain data (file names, read by
+ * whoever connects): what a TaskManager hands its job processes, which may read those files and
+ * none of the TaskManager's own.
+ */
+export interface JobNatsSettings {
+  servers: string[];
+  /** The `job` user's nkey seed (`nats.job-nkey-file`). */
+  seedFile?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+/** `jobNatsConnectOptions`' settings; a cluster with users and no job user is a config error. */
+export function jobNatsSettings(config: Config): JobNatsSettings {
   const own = natsConnectOptions(config);
-  const seed = config["nats.job-nkey-file"];
-  if (!seed && own.authenticator)
+  const seedFile = config["nats.job-nkey-file"];
+  if (!seedFile && own.authenticator)
     throw new InvalidConfigError(
       "nats.job-nkey-file",
       "this job uses the cluster's NATS, whose users this TaskManager knows, but it has no job user: set nats.job-nkey-file (FLOTILLA_NATS_JOB_NKEY_FILE) to the job user's seed (flotilla cluster secrets makes nats-job.nk), or give the source or sink its own servers",
     );
   return {
-    servers: own.servers,
-    ...(seed ? { authenticator: nkeyAuthenticator(nkeySeed(seed, "nats.job-nkey-file")) } : {}),
-    ...(own.tls ? { tls: own.tls } : {}),
+    servers: own.servers as string[],
+    ...(seedFile ? { seedFile } : {}),
+    ...(own.tls ? { tls: own.tls as NonNullable<JobNatsSettings["tls"]> } : {}),
+  };
+}
+
+/** The options of a job connection to `servers` (the job's own), else to the cluster's NATS. */
+export function jobNatsOptionsFrom(
+  settings: JobNatsSettings,
+  servers?: string,
+): NatsConnectOptions {
+  if (servers) return { servers: servers.split(",") };
+  return {
+    servers: settings.servers,
+    ...(settings.seedFile
+      ? { authenticator: nkeyAuthenticator(nkeySeed(settings.seedFile, "nats.job-nkey-file")) }
+      : {}),
+    ...(settings.tls ? { tls: settings.tls } : {}),
   };
 }
 
@@ -156,6 +188,14 @@ export function jobNatsConnectOptions(config: Config, servers?: string): NatsCon
 export function jobNatsConnector(config: Config): (servers?: string) => Promise<NatsConnection> {
   return async (servers) =>
     connect({ ...jobNatsConnectOptions(config, servers), name: "flotilla-job" });
+}
+
+/** Opens job code's connections from settings a TaskManager handed over (a job process's way). */
+export function jobNatsOpener(
+  settings: JobNatsSettings,
+): (servers?: string) => Promise<NatsConnection> {
+  return async (servers) =>
+    connect({ ...jobNatsOptionsFrom(settings, servers), name: "flotilla-job" });
 }
 
 /**

@@ -12,14 +12,25 @@ import {
   NotFoundError,
   type SlotId,
   type TaskManagerId,
+  type TaskState,
 } from "../core/mod.ts";
-import type { Task } from "../dataflow/internal_mod.ts";
 import type { TaskManagerHandlers } from "../protocol/mod.ts";
 import type { ReportQueue } from "./reports.ts";
 import type { HeldSlot, SlotTable } from "./slot_table.ts";
-import { type Deployment, deploymentKey, type TaskTable } from "./task_table.ts";
+import { type Deployment, deploymentKey, type RunningTask, type TaskTable } from "./task_table.ts";
 
-export type TaskDeployment = Deployment<Task, ReportQueue>;
+/**
+ * What the TaskManager needs of a subtask, wherever it runs: the dataflow runtime's Task (in
+ * this process) or a RemoteTask (in the job's process).
+ */
+export interface HostedTask extends RunningTask {
+  readonly state: TaskState;
+  metrics(): Record<string, number>;
+  run(): Promise<unknown>;
+  notifyCheckpointComplete(id: number): Promise<void>;
+}
+
+export type TaskDeployment = Deployment<HostedTask, ReportQueue>;
 
 /** What the handlers need from the TaskManager. */
 export interface TaskManagerCore {
@@ -27,7 +38,7 @@ export interface TaskManagerCore {
   /** Where the JobManager of `jobId` answers: the only subject its slots and subtasks report to. */
   jobManagerSubject(jobId: JobId): string;
   readonly slots: SlotTable;
-  readonly tasks: TaskTable<Task, ReportQueue>;
+  readonly tasks: TaskTable<HostedTask, ReportQueue>;
   registered(): boolean;
   /** The report queue of a new subtask of the JobManager at `jmSubject`. */
   reportsTo(jmSubject: string): ReportQueue;

@@ -4,6 +4,8 @@
  */
 export type { TaskManagerApp } from "../protocol/mod.ts";
 export { type TaskManagerCore, taskManagerHandlers } from "./handlers.ts";
+export { runJobProcess } from "./job_process/child.ts";
+export { JobProcesses, type JobProcessOptions } from "./job_process/job_processes.ts";
 export {
   type CompiledTaskManagerOptions,
   compileTaskManagerOptions,

@@ -16,6 +16,7 @@ import type { ChannelFactory, SnapshotStore } from "../dataflow/internal_mod.ts"
 import type { ResourceProfile } from "../protocol/mod.ts";
 import type { CallDeadlines, FencingTokenVerifier, Transport } from "../rpc/mod.ts";
 import type { ArtifactSource } from "./job_graphs.ts";
+import type { JobProcesses } from "./job_process/job_processes.ts";
 
 export interface TaskManagerOptions {
   clusterId: string;
@@ -39,6 +40,11 @@ export interface TaskManagerOptions {
    * keeps one per job and server list and closes it when the job leaves.
    */
   connectNats?(servers?: string): Promise<NatsConnection>;
+  /**
+   * Where its subtasks run: in a process per job (`taskmanager.job-process: process`, so job
+   * code never shares this process or its credentials). @default in this process
+   */
+  jobProcesses?: JobProcesses;
   /**
    * Deadlines of its calls to the ResourceManager and JobManagers (`rpc.timeout`,
    * `rpc.attempt-timeout`). @default `{ timeoutMs: 5000, attemptTimeoutMs: 1000 }`
@@ -68,7 +74,7 @@ export interface CompiledTaskManagerOptions
     Required<
       Omit<
         TaskManagerOptions,
-        "tmId" | "connectNats" | "totalResources" | "slots" | "verifyFencingToken"
+        "tmId" | "connectNats" | "totalResources" | "slots" | "verifyFencingToken" | "jobProcesses"
       >
     >
   > {
@@ -77,6 +83,7 @@ export interface CompiledTaskManagerOptions
   readonly totalResources: ResourceProfile;
   readonly connectNats?: (servers?: string) => Promise<NatsConnection>;
   readonly verifyFencingToken?: FencingTokenVerifier;
+  readonly jobProcesses?: JobProcesses;
 }
 
 /** Declares no resources: every requirement fits it (the RM's ANY profile). */

@@ -11,7 +11,6 @@ import {
   subjects,
   type TaskManagerId,
 } from "../core/mod.ts";
-import type { Task } from "../dataflow/internal_mod.ts";
 import {
   type JobManagerTaskApp,
   type SlotReport,
@@ -20,7 +19,12 @@ import {
   taskManagerRoutes,
 } from "../protocol/mod.ts";
 import { createClient, FencingTokens } from "../rpc/mod.ts";
-import { type TaskDeployment, type TaskManagerCore, taskManagerHandlers } from "./handlers.ts";
+import {
+  type HostedTask,
+  type TaskDeployment,
+  type TaskManagerCore,
+  taskManagerHandlers,
+} from "./handlers.ts";
 import { JobConnections } from "./job_connections.ts";
 import { JobGraphs } from "./job_graphs.ts";
 import { compileTaskManagerOptions, type TaskManagerOptions } from "./options.ts";
@@ -28,7 +32,7 @@ import { type MetricsBatch, ReportQueue, sendMetrics } from "./reports.ts";
 import { ResourceManagerConnection } from "./rm_connection.ts";
 import { SlotOffers } from "./slot_offers.ts";
 import { SlotTable } from "./slot_table.ts";
-import { createTask } from "./task_start.ts";
+import { createTask, subtaskReports } from "./task_start.ts";
 import { TaskTable } from "./task_table.ts";
 
 export interface TaskManager {
@@ -38,7 +42,7 @@ export interface TaskManager {
   readonly app: TaskManagerApp;
   slots(): SlotReport[];
   /** Its subtasks that exist, with their state. */
-  runningTasks(): (TaskDescriptor & { state: Task["state"] })[];
+  runningTasks(): (TaskDescriptor & { state: HostedTask["state"] })[];
   isRegistered(): boolean;
   /** Resolves once registered at the ResourceManager; a TimeoutError naming it after `timeoutMs`. */
   whenRegistered(timeoutMs: number): Promise<void>;
@@ -59,7 +63,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     o.verifyFencingToken ? { verify: o.verifyFencingToken } : {},
   );
   const slots = new SlotTable(tmId, [...o.slots]);
-  const tasks = new TaskTable<Task, ReportQueue>();
+  const tasks = new TaskTable<HostedTask, ReportQueue>();
   const graphs = new JobGraphs(o.artifacts);
   const connections = o.connectNats ? new JobConnections(o.connectNats, log) : undefined;
 
@@ -132,6 +136,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     if (tasks.has(jobId)) return;
     graphs.forget(jobId);
     void connections?.forget(jobId);
+    void o.jobProcesses?.forget(jobId);
   }
 
   /** The JobManager is done with these subtasks: no more reports, and they stop. */
@@ -182,16 +187,20 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     offer: (slot, jmSubject) => void offers.offer(slot, jmSubject),
     async start(deployment) {
       const d = deployment.descriptor;
-      const graph = await graphs.graphFor(d);
-      const task = createTask(d, graph, deployment.reports, {
-        channelsFor: o.channelsFor,
-        snapshots: o.snapshots,
-        ...(connections
-          ? { connectNats: (servers?: string) => connections.for(d.jobId, servers) }
-          : {}),
-        jobManager: (jmSubject) => jobManager(jmSubject),
-        log,
-      });
+      const task: HostedTask = o.jobProcesses
+        ? await o.jobProcesses.deploy(
+            d,
+            subtaskReports(d, deployment.reports, { snapshots: o.snapshots, jobManager }),
+          )
+        : createTask(d, await graphs.graphFor(d), deployment.reports, {
+            channelsFor: o.channelsFor,
+            snapshots: o.snapshots,
+            ...(connections
+              ? { connectNats: (servers?: string) => connections.for(d.jobId, servers) }
+              : {}),
+            jobManager: (jmSubject) => jobManager(jmSubject),
+            log,
+          });
       const now = tasks.started(deployment, task);
       if (now.kind === "cancel") void task.cancel(now.reason);
       else for (const { id, final } of now.triggers) task.triggerCheckpoint(id, final);
@@ -228,6 +237,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       offers.stop();
       await giveUp(tasks.all(), "TaskManager stopping");
       await connections?.closeAll();
+      await o.jobProcesses?.closeAll();
       await rm.stop();
     },
   };

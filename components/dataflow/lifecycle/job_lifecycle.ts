@@ -33,6 +33,7 @@ export class JobLifecycle {
   /** A stop of the current attempt was asked for and it has not stopped yet. */
   #stopping = false;
   #failure: { error: FlotillaError; restartable: boolean } | undefined;
+  #endError: FlotillaError | undefined;
   readonly #resources = new AttemptResources();
   /** A rescale waiting for its checkpoint. */
   #rescale: { attempt: number; why: string } | undefined;
@@ -254,6 +255,11 @@ export class JobLifecycle {
     return this.#state;
   }
 
+  /** Why the job failed, from the moment it is failed (its end's effects may still run). */
+  get failure(): FlotillaError | undefined {
+    return this.#state === JobState.FAILED ? this.#endError : undefined;
+  }
+
   /** The current attempt's number (the first one's before it is deployed). */
   get attempt(): number {
     return this.#attempt;
@@ -375,6 +381,7 @@ export class JobLifecycle {
     if (isJobEnd(this.#state) || this.#state === JobState.SUSPENDED) return [];
     this.#stopping = false;
     this.#rescale = undefined;
+    if (error && state === JobState.FAILED) this.#endError = error;
     const outcome: JobOutcome<FlotillaError> = {
       state,
       ...(error && state === JobState.FAILED ? { error } : {}),

@@ -3,9 +3,9 @@
  * one partitioner per out edge, and its checkpoint callbacks. Where channels come from is the
  * only difference between the local executor (in-process) and TaskManagers (NATS).
  */
-import type { NatsConnection } from "@nats-io/transport-node";
 import { subjects } from "../../core/mod.ts";
 import {
+  type ChannelConnection,
   type ChannelReceiver,
   type ChannelSender,
   localChannel,
@@ -61,7 +61,7 @@ export function natsChannels({
   attempt,
   credits = 4,
 }: {
-  nc: NatsConnection;
+  nc: ChannelConnection;
   clusterId: string;
   jobId: string;
   attempt: number;

@@ -2,7 +2,7 @@
  * The job commands: run (bundle, upload, submit, follow, print results), plan, list, status,
  * cancel, stop, savepoint. Every command prints one line per fact for people, or JSON with --json.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Config, ErrorCode, FlotillaError, isJobEnd, TimeoutError } from "../core/mod.ts";
 import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
@@ -26,6 +26,29 @@ export function parseArgs(raw: unknown): Record<string, string> {
     args[item.slice(0, at)] = item.slice(at + 1);
   }
   return args;
+}
+
+/**
+ * `--secret name=file`: the job's own secrets, each read from its file here (never a value on the
+ * command line, where `ps` and shell history would show it). Trailing newlines are trimmed by
+ * env.secret, as for mounted files.
+ */
+export function readSecrets(raw: unknown): Record<string, string> {
+  const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const secrets: Record<string, string> = {};
+  for (const item of list.map(String)) {
+    const at = item.indexOf("=");
+    if (at <= 0 || at === item.length - 1)
+      throw usage(
+        `bad --secret ${JSON.stringify(item.slice(0, Math.max(at, 0)) || item)}: use --secret name=file (the file holds the value)`,
+      );
+    const name = item.slice(0, at);
+    const file = item.slice(at + 1);
+    if (!existsSync(file))
+      throw usage(`--secret ${name}: ${file} is no file (the file holds the secret's value)`);
+    secrets[name] = readFileSync(file, "utf8");
+  }
+  return secrets;
 }
 
 export function parallelismOf(raw: unknown): number | undefined {
@@ -155,6 +178,11 @@ export async function run(
       "--tls starts a compose-job stack on TLS (--target compose-job); a remote cluster's address says whether it is TLS (https://, tls://)",
     );
   const args = parseArgs(flags.arg);
+  const secrets = readSecrets(flags.secret);
+  if (flags.secret !== undefined && target === "compose-job")
+    throw usage(
+      "--secret submits a secret to a session cluster; a compose-job stack's secrets are compose secrets: declare them in its compose file",
+    );
   const parallelism = parallelismOf(flags.parallelism);
   const bytes = await bundle(file);
   if (target === "compose-job") {
@@ -187,6 +215,7 @@ export async function run(
           args,
           ...(parallelism ? { parallelism } : {}),
           ...(savepoint ? { savepoint } : {}),
+          ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
         },
       }),
     );

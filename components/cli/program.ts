@@ -110,6 +110,10 @@ export function program(io: ProgramIo): CAC {
       )
       .option("--parallelism <n>", "Default parallelism of the job's operators")
       .option("--arg <key=value>", "A job argument; repeat for more")
+      .option(
+        "--secret <name=file>",
+        "A secret of this job only, read from a file (env.secret(name) in its code); repeat for more",
+      )
       .option("--detached", "Submit, print the job id and return (remote only)")
       .option(
         "--scale <n>",
@@ -125,6 +129,9 @@ export function program(io: ProgramIo): CAC {
       .example("flotilla run examples/wordcount.ts")
       .example("flotilla run examples/sequence-check.ts --arg keys=8 --parallelism 4 --json")
       .example("flotilla run examples/wordcount.ts --cluster http://localhost:8081 --detached")
+      .example(
+        "flotilla run job.ts --cluster http://localhost:8081 --secret db-password=./db-password.txt",
+      )
       .example(
         "flotilla run examples/sequence-check.ts --target compose-job   # exit code = result",
       ),

@@ -66,6 +66,7 @@ export {
   GRAPH_WORKER_COMMAND,
   isClusterCredentialName,
   JOB_PROCESS_COMMAND,
+  JOB_SECRET_NAME,
   jobKey,
   KeyPrefix,
   kvBucketName,

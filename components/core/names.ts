@@ -187,6 +187,9 @@ export function isClusterCredentialName(name: string): boolean {
   return /^(rest|nats|tls)-/.test(name);
 }
 
+/** What a job secret may be called: a file name of letters, digits, `_ . -`, not a credential's. */
+export const JOB_SECRET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
 /**
  * The hidden command of the flotilla executable that runs a Dispatcher's graph sandbox
  * (dataflow/runtime/graph_worker.ts); bin/flotilla.js names it too.

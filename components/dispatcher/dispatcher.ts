@@ -232,6 +232,7 @@ export function createDispatcher(options: DispatcherOptions) {
         bytes,
         args: request.args,
         ...(request.parallelism ? { parallelism: request.parallelism } : {}),
+        ...(request.secrets ? { secrets: request.secrets } : {}),
       });
       const restoreFrom = request.savepoint
         ? await loadCheckpoint(stores.snapshots, request.savepoint)
@@ -244,6 +245,7 @@ export function createDispatcher(options: DispatcherOptions) {
         args: request.args,
         ...(request.parallelism ? { parallelism: request.parallelism } : {}),
         ...(request.savepoint ? { savepoint: request.savepoint } : {}),
+        ...(request.secrets ? { secrets: request.secrets } : {}),
         submittedAt: Date.now(),
       };
       await stores.jobs.put(record);

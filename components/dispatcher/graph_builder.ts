@@ -38,6 +38,8 @@ export interface GraphBuildRequest {
   bytes: Uint8Array;
   args: Record<string, string>;
   parallelism?: number;
+  /** The job's own secrets, for `env.secret` while its graph is built. */
+  secrets?: Record<string, string>;
 }
 
 /** Builds a job's graph from its artifact and answers with its structure (plain data). */
@@ -47,9 +49,11 @@ const nameOf = (artifact: string) => `artifact ${artifact.slice(0, 12)}`;
 
 /** In this process: the MiniCluster's way, and tests'. */
 export function inProcessGraphBuilder(): GraphBuilder {
-  return async ({ artifact, bytes, args, parallelism }) => {
+  return async ({ artifact, bytes, args, parallelism, secrets }) => {
     const job = await loadArtifact(bytes, { name: nameOf(artifact), expected: artifact });
-    return topologyOf(job.graph({ args, ...(parallelism ? { parallelism } : {}) }));
+    return topologyOf(
+      job.graph({ args, ...(parallelism ? { parallelism } : {}), ...(secrets ? { secrets } : {}) }),
+    );
   };
 }
 
@@ -150,6 +154,7 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
       name,
       args: request.args,
       ...(request.parallelism ? { parallelism: request.parallelism } : {}),
+      ...(request.secrets ? { secrets: request.secrets } : {}),
       secretsDir: options.secretsDir,
     };
     await slot();

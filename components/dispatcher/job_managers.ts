@@ -135,6 +135,7 @@ export async function runJobManager(
       bytes,
       args: record.args,
       ...(record.parallelism ? { parallelism: record.parallelism } : {}),
+      ...(record.secrets ? { secrets: record.secrets } : {}),
     }));
   const jm = createJobMaster({
     // The adaptive scheduler needs the graph at the parallelism the slots and its bounds allow:
@@ -147,6 +148,7 @@ export async function runJobManager(
     artifact: record.artifact,
     args: record.args,
     ...(record.parallelism ? { parallelism: record.parallelism } : {}),
+    ...(record.secrets ? { secrets: record.secrets } : {}),
     ...(restoreFrom ? { restoreFrom } : {}),
     ...(record.resourceRequirements ? { resourceRequirements: record.resourceRequirements } : {}),
     // Kept with the job's record, so the next leader's JobManager keeps the bounds.

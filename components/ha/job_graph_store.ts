@@ -92,6 +92,18 @@ function checkJob(job: SubmittedJob): SubmittedJob {
     );
   }
   if (savepoint !== undefined) requireString(savepoint, `savepoint of job ${jobId}`);
+  const { secrets } = job;
+  if (
+    secrets !== undefined &&
+    (typeof secrets !== "object" ||
+      secrets === null ||
+      Object.values(secrets).some((v) => typeof v !== "string"))
+  ) {
+    // Never the values themselves in an error: names only.
+    throw new InvalidArgumentError(
+      `secrets of job ${jobId} must map names to strings (names: ${Object.keys(secrets ?? {}).join(", ")})`,
+    );
+  }
   const bounds = Object.entries(job.resourceRequirements ?? {});
   const positive = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
   for (const [vertex, entry] of bounds) {

@@ -108,6 +108,8 @@ export interface SubmittedJob {
   parallelism?: number;
   /** Savepoint path to start from. */
   savepoint?: string;
+  /** The job's own secrets (`env.secret`), kept for the next leader's JobManager. */
+  secrets?: Record<string, string>;
   /**
    * Per-vertex parallelism bounds set through PUT /jobs/:id/resource-requirements (adaptive
    * jobs), as Flink keeps them with the job graph: a recovered job keeps them.

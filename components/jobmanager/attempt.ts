@@ -24,6 +24,8 @@ export interface DeploymentBase {
   jmSubject: string;
   artifact: string;
   args: Record<string, string>;
+  /** The job's own secrets, for its code's `env.secret` on the TaskManagers. */
+  secrets?: Record<string, string>;
   /** The job's parallelism override (TaskManagers rebuild the graph with it). */
   parallelism?: number;
   /** The adaptive scheduler's per-vertex parallelism, applied by vertex id. */
@@ -71,6 +73,7 @@ export class Attempt {
           jmSubject: base.jmSubject,
           artifact: base.artifact,
           args: base.args,
+          ...(base.secrets ? { secrets: base.secrets } : {}),
           ...(base.parallelism ? { parallelism: base.parallelism } : {}),
           ...(base.vertexParallelism ? { vertexParallelism: base.vertexParallelism } : {}),
           ...(handles ? { restore: handles } : {}),

@@ -123,6 +123,7 @@ export function createJobMaster(options: JobManagerOptions) {
       jmSubject: subject,
       artifact: options.artifact,
       args: options.args ?? {},
+      ...(options.secrets ? { secrets: options.secrets } : {}),
       ...(options.parallelism ? { parallelism: options.parallelism } : {}),
     },
     slotRequestTimeoutMs: options.slotRequestTimeoutMs ?? 300_000,

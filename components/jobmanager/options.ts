@@ -43,6 +43,8 @@ export interface JobManagerOptions extends JobManagerDeadlines {
   /** sha256 of the artifact TaskManagers load. */
   artifact: string;
   args?: Record<string, string>;
+  /** The job's own secrets: its task descriptors carry them to its code's `env.secret`. */
+  secrets?: Record<string, string>;
   /** The parallelism override the graph was built with (TaskManagers rebuild it the same way). */
   parallelism?: number;
   restoreFrom?: CompletedCheckpoint;

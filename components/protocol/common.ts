@@ -5,7 +5,9 @@
 import { z } from "zod";
 import {
   type AllocationId,
+  isClusterCredentialName,
   isJobId,
+  JOB_SECRET_NAME,
   type JobId,
   type SlotId,
   type TaskManagerId,
@@ -45,6 +47,23 @@ export const subjectSchema = z
     /^[^\s.*>]+(\.[^\s.*>]+)*$/,
     "expected a NATS subject such as flotilla.default.taskmanager.tm-1",
   );
+/**
+ * A job's own secrets, by name (`env.secret(name)` reads them): at most 64, each under 64 KiB,
+ * named as files may be and never like the cluster's own credentials (`rest-*`, `nats-*`, `tls-*`).
+ */
+export const jobSecretsSchema = z
+  .record(
+    z
+      .string()
+      .regex(JOB_SECRET_NAME, "a secret's name is 1-128 letters, digits, '_', '.' or '-'")
+      .refine(
+        (name) => !isClusterCredentialName(name),
+        "rest-*, nats-* and tls-* name the cluster's own credentials, not a job's secrets",
+      ),
+    z.string().max(65_536),
+  )
+  .refine((secrets) => Object.keys(secrets).length <= 64, "at most 64 secrets per job");
+
 /** A job attempt: each restart or rescale deploys the next one. */
 export const attemptSchema = z.number().int().min(0);
 export const subtaskSchema = z.number().int().min(0);

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { ErrorCode, FlotillaError, type JobId, type JobState, type Logger } from "../core/mod.ts";
 import { body, createBlock, params, query, reply } from "../rpc/mod.ts";
-import { type Answer, artifactIdSchema, jobIdParamSchema } from "./common.ts";
+import { type Answer, artifactIdSchema, jobIdParamSchema, jobSecretsSchema } from "./common.ts";
 import {
   type CancelAccepted,
   type CollectedResults,
@@ -40,6 +40,11 @@ export const submitJobSchema = z.strictObject({
   parallelism: z.number().int().min(1).max(32_768).optional(),
   /** A savepoint path to start from, as `flotilla savepoint` printed it. */
   savepoint: z.string().min(1).max(1024).optional(),
+  /**
+   * The job's own secrets (`flotilla run --secret name=file`): its code reads them with
+   * `env.secret(name)`, no other job can, and no answer, log or job listing shows them.
+   */
+  secrets: jobSecretsSchema.optional(),
 });
 export type SubmitJob = z.output<typeof submitJobSchema>;
 

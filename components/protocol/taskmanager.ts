@@ -32,6 +32,7 @@ import {
   checkpointIdSchema,
   jobIdParamSchema,
   jobIdSchema,
+  jobSecretsSchema,
   same,
   slotIdParamSchema,
   subjectSchema,
@@ -111,6 +112,8 @@ export const taskDescriptorSchema = z.strictObject({
   vertexParallelism: z.record(vertexIdSchema, z.number().int().min(1).max(32_768)).optional(),
   /** Snapshot handles of every old subtask of this vertex, when restoring. */
   restore: z.array(z.string().min(1).max(1024)).max(32_768).optional(),
+  /** The job's own secrets (submitted with it), for `env.secret` in its code only. */
+  secrets: jobSecretsSchema.optional(),
 });
 export type TaskDescriptor = z.output<typeof taskDescriptorSchema>;
 

@@ -60,6 +60,7 @@ export class JobGraphs {
     const job = await loadArtifact(bytes, { name: `job ${d.jobId}`, expected: d.artifact });
     return job.graph({
       args: d.args,
+      ...(d.secrets ? { secrets: d.secrets } : {}),
       ...(d.parallelism ? { parallelism: d.parallelism } : {}),
       ...(d.vertexParallelism ? { vertexParallelism: d.vertexParallelism } : {}),
     });

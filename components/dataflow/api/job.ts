@@ -23,6 +23,8 @@ export interface GraphInput {
    * at, and what TaskManagers rebuild. Each must be 1..maxParallelism.
    */
   vertexParallelism?: Record<string, number>;
+  /** The job's own secrets, submitted with it: `env.secret(name)` reads these first. */
+  secrets?: Record<string, string>;
 }
 
 export interface JobDefinition {
@@ -43,10 +45,16 @@ export class JobDefinitionError extends FlotillaError {
 export class JobEnv {
   readonly #recorder: GraphRecorder;
   readonly #args: Record<string, string>;
+  readonly #secrets: Record<string, string>;
 
-  constructor(recorder: GraphRecorder, args: Record<string, string>) {
+  constructor(
+    recorder: GraphRecorder,
+    args: Record<string, string>,
+    secrets: Record<string, string> = {},
+  ) {
     this.#recorder = recorder;
     this.#args = args;
+    this.#secrets = secrets;
   }
 
   source<T>(source: Source<T>): DataStream<T> {
@@ -70,11 +78,12 @@ export class JobEnv {
   }
 
   /**
-   * A secret the deployment mounted as a file: `/run/secrets/<name>` (compose `secrets:`), or
-   * under the config key `secrets.dir`. Read where the graph is built (JobManager and every
-   * TaskManager), never passed through job arguments, REST or logs. Trailing newlines are trimmed.
-   * The cluster's own credentials (`rest-*`, `nats-*`, `tls-*`), mounted in the same directory,
-   * are not a job's secrets: asking for one is an error.
+   * A secret of this job: one submitted with it (`flotilla run --secret name=file`, readable by
+   * this job only), else one the deployment mounted as a file: `/run/secrets/<name>` (compose
+   * `secrets:`), or under the config key `secrets.dir`. Read where the graph is built (JobManager
+   * and every TaskManager), never passed through job arguments, REST or logs. Trailing newlines
+   * are trimmed. The cluster's own credentials (`rest-*`, `nats-*`, `tls-*`), mounted in the same
+   * directory, are not a job's secrets: asking for one is an error.
    */
   secret(name: string): string {
     if (!/^[A-Za-z0-9_.-]+$/.test(name))
@@ -85,12 +94,14 @@ export class JobEnv {
       throw new JobDefinitionError(
         `secret '${name}' is one of the cluster's own credentials (rest-*, nats-*, tls-* are reserved), not a job's: name the job's secret otherwise`,
       );
+    const own = Object.hasOwn(this.#secrets, name) ? this.#secrets[name] : undefined;
+    if (own !== undefined) return own.replace(/\r?\n$/, "");
     const dir = jobRuntimeSettings().secretsDir;
     try {
       return readFileSync(`${dir}/${name}`, "utf8").replace(/\r?\n$/, "");
     } catch {
       throw new JobDefinitionError(
-        `secret '${name}' is not in ${dir}: declare it under secrets: in the compose file (or set secrets.dir, FLOTILLA_SECRETS_DIR)`,
+        `secret '${name}' was not submitted with the job (flotilla run --secret ${name}=<file>) and is not in ${dir}: declare it under secrets: in the compose file (or set secrets.dir, FLOTILLA_SECRETS_DIR)`,
       );
     }
   }
@@ -140,11 +151,11 @@ export function defineJob(options: JobOptions, build: (env: JobEnv) => unknown):
   return {
     kind: "flotilla.job",
     options,
-    graph({ args = {}, parallelism, vertexParallelism } = {}) {
+    graph({ args = {}, parallelism, vertexParallelism, secrets } = {}) {
       const effective = parallelism === undefined ? options : { ...options, parallelism };
       checkOptions(effective);
       const recorder = new GraphRecorder();
-      build(new JobEnv(recorder, args));
+      build(new JobEnv(recorder, args, secrets));
       return buildJobGraph(recorder, effective, vertexParallelism);
     },
   };

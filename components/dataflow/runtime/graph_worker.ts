@@ -19,6 +19,8 @@ export interface GraphWorkerRequest {
   name: string;
   args: Record<string, string>;
   parallelism?: number;
+  /** The job's own secrets (submitted with it). */
+  secrets?: Record<string, string>;
   /** Where `env.secret` reads (the job's secrets there are readable to the worker; no others). */
   secretsDir: string;
 }
@@ -39,6 +41,7 @@ export async function graphWorkerReply(request: GraphWorkerRequest): Promise<Gra
     const graph = job.graph({
       args: request.args,
       ...(request.parallelism ? { parallelism: request.parallelism } : {}),
+      ...(request.secrets ? { secrets: request.secrets } : {}),
     });
     return { topology: topologyOf(graph) };
   } catch (err) {

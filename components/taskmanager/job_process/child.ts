@@ -156,6 +156,7 @@ export function runJobProcess(socket: Duplex, logLevel: LogLevel = "info"): Prom
         if (!graph) {
           graph = loaded.graph({
             args: d.args,
+            ...(d.secrets ? { secrets: d.secrets } : {}),
             ...(d.parallelism ? { parallelism: d.parallelism } : {}),
             ...(d.vertexParallelism ? { vertexParallelism: d.vertexParallelism } : {}),
           });

@@ -16,6 +16,7 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node"
 import {
   ErrorCode,
   FlotillaError,
+  InvalidConfigError,
   JOB_PROCESS_COMMAND,
   type JobId,
   jobSecretFiles,
@@ -83,9 +84,9 @@ export class JobProcesses {
 
   constructor(options: JobProcessOptions) {
     if ("Deno" in globalThis)
-      throw new FlotillaError(
-        ErrorCode.INVALID_CONFIG,
-        "taskmanager.job-process: a job process runs on Node.js (its permission model); under Deno set taskmanager.job-process: none",
+      throw new InvalidConfigError(
+        "taskmanager.job-process",
+        "a job process runs on Node.js (its permission model); under Deno set taskmanager.job-process: none",
       );
     this.#o = options;
     const entry = realpathSync(options.entry);
@@ -109,6 +110,7 @@ export class JobProcesses {
       subtask: d.subtask,
       attempt: d.attempt,
       args: d.args,
+      ...(d.secrets ? { secrets: d.secrets } : {}),
       ...(d.parallelism ? { parallelism: d.parallelism } : {}),
       ...(d.vertexParallelism ? { vertexParallelism: d.vertexParallelism } : {}),
       ...(d.restore ? { restore: d.restore } : {}),

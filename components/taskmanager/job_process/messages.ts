@@ -36,6 +36,8 @@ export interface DeployCall {
   subtask: number;
   attempt: number;
   args: Record<string, string>;
+  /** The job's own secrets (`env.secret`). */
+  secrets?: Record<string, string>;
   parallelism?: number;
   vertexParallelism?: Record<string, number>;
   /** The snapshot handles it restores from (fetched by `snapshot` calls, these only). */

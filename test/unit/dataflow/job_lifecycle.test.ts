@@ -120,6 +120,15 @@ t.test("restarts used up: failed, with the strategy's reason and the task's code
   t.equal(outcome.error?.code, ErrorCode.INTERNAL);
   t.equal(outcome.error?.message, "bad record (fixed-delay: 1 restart attempts used up)");
   t.match(outcome.error?.cause, { message: "bad record" }, "the attempt's error is its cause");
+  t.equal(m.failure, outcome.error, "why it failed, readable while its end's effects run");
+  t.end();
+});
+
+t.test("a job that is not failed has no failure, even while failing", (t) => {
+  const m = running();
+  m.attemptFailed(0, boom("bad record"));
+  t.not(m.state, "failed");
+  t.equal(m.failure, undefined);
   t.end();
 });
 

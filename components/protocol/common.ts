@@ -52,17 +52,20 @@ export const subjectSchema = z
  * named as files may be and never like the cluster's own credentials (`rest-*`, `nats-*`, `tls-*`).
  */
 export const jobSecretsSchema = z
-  .record(
-    z
-      .string()
-      .regex(JOB_SECRET_NAME, "a secret's name is 1-128 letters, digits, '_', '.' or '-'")
-      .refine(
-        (name) => !isClusterCredentialName(name),
-        "rest-*, nats-* and tls-* name the cluster's own credentials, not a job's secrets",
-      ),
-    z.string().max(65_536),
-  )
-  .refine((secrets) => Object.keys(secrets).length <= 64, "at most 64 secrets per job");
+  .record(z.string(), z.string().max(65_536))
+  .superRefine((secrets, ctx) => {
+    const names = Object.keys(secrets);
+    if (names.length > 64)
+      ctx.addIssue({ code: "custom", message: `at most 64 secrets per job, got ${names.length}` });
+    for (const name of names.slice(0, 65)) {
+      const message = !JOB_SECRET_NAME.test(name)
+        ? `a secret's name is 1-128 letters, digits, '_', '.' or '-', got ${JSON.stringify(name.slice(0, 64))}`
+        : isClusterCredentialName(name)
+          ? "rest-*, nats-* and tls-* name the cluster's own credentials, not a job's secrets"
+          : undefined;
+      if (message) ctx.addIssue({ code: "custom", path: [name], message });
+    }
+  });
 
 /** A job attempt: each restart or rescale deploys the next one. */
 export const attemptSchema = z.number().int().min(0);

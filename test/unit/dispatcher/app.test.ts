@@ -228,6 +228,47 @@ t.test("a job from submit to finished: list, details, results", async (t) => {
   );
   await rejects(
     t,
+    "a secret named like the cluster's own credentials",
+    ["POST", "/jobs", { json: { artifact, secrets: { "nats-master.nk": "x" } } }],
+    400,
+    "BAD_REQUEST",
+    /'secrets\.nats-master\.nk'.*cluster's own credentials/,
+  );
+  await rejects(
+    t,
+    "a secret whose name leaves its directory",
+    ["POST", "/jobs", { json: { artifact, secrets: { "../etc/passwd": "x" } } }],
+    400,
+    "BAD_REQUEST",
+    /a secret's name is 1-128 letters/,
+  );
+  await rejects(
+    t,
+    "too many secrets",
+    [
+      "POST",
+      "/jobs",
+      {
+        json: {
+          artifact,
+          secrets: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`s${i}`, "x"])),
+        },
+      },
+    ],
+    400,
+    "BAD_REQUEST",
+    /at most 64 secrets per job/,
+  );
+  await rejects(
+    t,
+    "a secret over 64 KiB",
+    ["POST", "/jobs", { json: { artifact, secrets: { big: "x".repeat(65_537) } } }],
+    400,
+    "BAD_REQUEST",
+    /'secrets\.big'/,
+  );
+  await rejects(
+    t,
     "unsupported content type",
     ["POST", "/jobs", { raw: "artifact=x", contentType: "text/plain" }],
     400,

@@ -52,7 +52,11 @@ export class RemoteTask {
   }
 
   async notifyCheckpointComplete(id: number): Promise<void> {
-    await this.#peer.call({ t: "complete", id: this.id, checkpointId: id });
+    if (this.#over) return;
+    // A process that is gone failed its subtasks already: nothing is left to tell.
+    await this.#peer.call({ t: "complete", id: this.id, checkpointId: id }).catch((err) => {
+      if (!this.#peer.closed) throw err;
+    });
   }
 
   // ---- what the process reports ----

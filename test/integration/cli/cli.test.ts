@@ -1,4 +1,8 @@
 /** The flotilla command as a user runs it: output, --json shape and exit codes, embedded and remote. */
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
 import { eventOf, events, flotilla } from "../../support/cli.ts";
 import { clusterFor } from "../../support/cluster.ts";
@@ -11,6 +15,19 @@ t.test("run on the embedded MiniCluster prints results and exits 0", async (t) =
   t.match(stdout, /: 6 results/);
   t.match(stdout, /\{"sensor":"a","from":0,"to":5000,"readings":3\}/);
   t.match(stdout, /[0-9a-f]{32} finished/);
+});
+
+t.test("run --secret: the job's code reads the file's content with env.secret", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "flotilla-cli-secret-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "pw.txt");
+  writeFileSync(file, "s3cret\n");
+  const expect = createHash("sha256").update("s3cret").digest("hex");
+  const args = ["run", "test/support/jobs/secret.ts", "--arg", `expect=${expect}`];
+  const { code, stdout, stderr } = await flotilla([...args, "--secret", `job=${file}`]);
+  t.equal(code, 0, stderr);
+  t.match(stdout, /[0-9a-f]{32} finished/);
+  t.notMatch(stdout + stderr, /s3cret/, "the value is not printed");
 });
 
 t.test("run --json emits one JSON event per line, ending with the results", async (t) => {
@@ -72,6 +89,21 @@ t.test("bad input: one line saying what to do, the right exit code, no stack", a
     ],
     [["frobnicate"], 64, /unknown command 'frobnicate'/],
     [["run", "examples/wordcount.ts", "--tls"], 64, /--tls starts a compose-job stack on TLS/],
+    [
+      ["run", "examples/wordcount.ts", "--secret", "pw"],
+      64,
+      /bad --secret "pw": use --secret name=file/,
+    ],
+    [
+      ["run", "examples/wordcount.ts", "--secret", "pw=/nonexistent/pw.txt"],
+      64,
+      /--secret pw: \/nonexistent\/pw\.txt is no file/,
+    ],
+    [
+      ["run", "test/support/jobs/secret.ts", "--arg", "expect=00"],
+      1,
+      /secret 'job' was not submitted with the job \(flotilla run --secret job=<file>\)/,
+    ],
   ];
   for (const [args, exit, message] of cases) {
     const { code, stdout, stderr } = await flotilla(args);

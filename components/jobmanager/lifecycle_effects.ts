@@ -334,8 +334,12 @@ export class LifecycleEffects {
     const { pool, effects } = this.#o;
     this.quiesce();
     clearTimeout(this.#declareRetry);
-    await Promise.all(pool.clear().map((slot) => effects.freeSlot(slot)));
-    await effects.clearRequirements();
+    const held = pool.clear();
+    // The requirements go first: slots freed while the ResourceManager still holds them would
+    // match them again, be allocated to this ended job and refused (churn another job waits on).
+    const cleared = effects.clearRequirements();
+    await Promise.all(held.map((slot) => effects.freeSlot(slot)));
+    await cleared;
     this.#o.ended(outcome);
   }
 

@@ -11,7 +11,7 @@ import type {
   SlotOfferAnswer,
 } from "../../../components/protocol/mod.ts";
 import { until } from "../../support/poll.ts";
-import { setup, twoByTwo, twoByTwoJob } from "./fixtures.ts";
+import { calls, setup, twoByTwo, twoByTwoJob } from "./fixtures.ts";
 
 const ANY = { cpu: 0, memoryMb: 0, extended: {} };
 const status = async (s: ReturnType<typeof setup>) =>
@@ -98,6 +98,8 @@ t.test("from declaration to finished: offers, deploys, reports, results, release
     ],
   );
   t.same(await s.rm.cleared.waitFor((c) => c.length === 1, "requirements cleared"), [s.jobId]);
+  const order = calls.filter((c) => c === `clear ${s.jobId}` || c.startsWith("free tm-1_"));
+  t.equal(order[0], `clear ${s.jobId}`, "its requirements cleared before its slots are freed");
   t.match(await status(s), { state: "finished" });
   t.same((await s.offer(1, 9)).body, { accepted: [] }, "an ended job takes no slot");
 });

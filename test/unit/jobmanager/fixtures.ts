@@ -63,6 +63,9 @@ export function twoByTwoJob(options: Partial<JobOptions> = {}) {
 
 export const twoByTwo = (options: Partial<JobOptions> = {}) => twoByTwoJob(options).graph();
 
+/** The order the fake ResourceManager and TaskManagers were called in (clears and frees). */
+export const calls: string[] = [];
+
 /** A ResourceManager from its contract: records declarations, answers for the allocations in `made`. */
 function fakeResourceManager() {
   const declared = new Recorder<RequirementsDeclaration>();
@@ -88,6 +91,7 @@ function fakeResourceManager() {
       return { jobId, requirements: declaration.requirements };
     },
     clear(jobId) {
+      calls.push(`clear ${jobId}`);
       cleared.push(jobId);
       return { jobId };
     },
@@ -149,6 +153,7 @@ function fakeTaskManager(
       return { notified: 1 };
     },
     freeSlot(id, request) {
+      calls.push(`free ${id}`);
       freed.push({ ...request, slotId: id });
       return { freed: true };
     },

@@ -3,8 +3,17 @@
  * Dispatcher under leader election, a TaskManager, a /healthz endpoint. `roles.ts` composes them
  * per role; `auto_role.ts` switches one process between master and TaskManager with them.
  */
+
+import { resolve } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BlockRole, type Config, InvalidConfigError, type Logger, subjects } from "../core/mod.ts";
+import {
+  BlockRole,
+  type Config,
+  type ConfigKey,
+  InvalidConfigError,
+  type Logger,
+  subjects,
+} from "../core/mod.ts";
 import {
   createDispatcher,
   type DispatcherStores,
@@ -24,7 +33,12 @@ import {
   send,
   serveHttp,
 } from "../rpc/mod.ts";
-import { type JobNatsSettings, jobNatsConnector, jobNatsSettings } from "../security/mod.ts";
+import {
+  credentialsDir,
+  type JobNatsSettings,
+  jobNatsConnector,
+  jobNatsSettings,
+} from "../security/mod.ts";
 import { createTaskManager, JobProcesses } from "../taskmanager/mod.ts";
 import { driverFor } from "./drivers.ts";
 import { type Fabric, natsFabric } from "./fabric.ts";
@@ -351,8 +365,14 @@ function jobProcessesFor({
   } catch (err) {
     jobNats = (err as Error).message;
   }
+  const readPaths = config["taskmanager.job-process-read"];
+  const writePaths = config["taskmanager.job-process-write"];
+  refuseCredentialPaths(config, "taskmanager.job-process-read", readPaths);
+  refuseCredentialPaths(config, "taskmanager.job-process-write", writePaths);
   return new JobProcesses({
     entry,
+    readPaths,
+    writePaths,
     clusterId,
     nc,
     artifacts: { get: (key: string) => ha.blobs.get(key) },
@@ -365,6 +385,38 @@ function jobProcessesFor({
     log,
   });
 }
+
+/**
+ * A path job processes may reach must not hold the cluster's credentials: the secrets directory,
+ * the credentials directory and every credential file this process is configured with.
+ */
+function refuseCredentialPaths(config: Config, key: ConfigKey, paths: readonly string[]): void {
+  const credentials = [
+    config["secrets.dir"],
+    credentialsDir(config),
+    ...CREDENTIAL_FILE_KEYS.map((k) => config[k]),
+  ]
+    .filter((p): p is string => typeof p === "string" && p.length > 0)
+    .map((p) => resolve(p));
+  for (const path of paths.map((p) => resolve(p)))
+    for (const held of credentials)
+      if (held === path || held.startsWith(path.endsWith("/") ? path : `${path}/`))
+        throw new InvalidConfigError(
+          key,
+          `${key} names ${path}, which holds ${held}, where the cluster's credentials are: job code must not reach it (name the data directories only)`,
+        );
+}
+
+const CREDENTIAL_FILE_KEYS = [
+  "nats.nkey-file",
+  "nats.password-file",
+  "nats.token-file",
+  "nats.creds-file",
+  "nats.tls.key-file",
+  "rest.token-file",
+  "rest.read-token-file",
+  "rest.tls.key-file",
+] as const satisfies readonly ConfigKey[];
 
 /** GET /healthz on `port`, answering what `describe` says (503 when it says not ok). */
 export async function serveHealth(

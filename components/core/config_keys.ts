@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import {
+  absolutePaths,
   clusterAddress,
   duration,
   key,
@@ -163,6 +164,16 @@ export const configKeys = {
     z.enum(["process", "none"]),
     "process",
     "Where a TaskManager started as a role runs its subtasks: process (one child process per job under Node's permission model: no environment, no credentials, reads of flotilla, the job's secrets and the job user's NATS files only; its data plane, snapshots and reports go through the TaskManager, which passes the job's own subjects and keys only) or none (in the TaskManager's process, which holds its credentials; the embedded MiniCluster always runs subtasks in its own process).",
+  ),
+  "taskmanager.job-process-read": key(
+    absolutePaths,
+    "",
+    "Files and directories a job process may read besides flotilla's code and the job's secrets: the data its sources read (comma-separated absolute paths; the images set /data, where the compose layouts mount FLOTILLA_DATA_DIR). Never a directory holding the cluster's credentials.",
+  ),
+  "taskmanager.job-process-write": key(
+    absolutePaths,
+    "",
+    "Files and directories a job process may write (its file sinks' directories; comma-separated absolute paths). None by default.",
   ),
   "taskmanager.job-process-memory-mb": key(
     z.coerce.number().int().min(16),

@@ -46,6 +46,14 @@ export const resourceAmounts = z.union([
     ),
   z.record(z.string(), z.number().min(0)),
 ]);
+/** Absolute paths, comma-separated (env, flags) or a list (a config file). */
+export const absolutePaths = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) =>
+    (typeof value === "string" ? value.split(",") : value).map((p) => p.trim()).filter(Boolean),
+  )
+  .refine((paths) => paths.every((p) => p.startsWith("/")), "absolute paths, comma-separated");
+
 export const clusterAddress = z
   .string()
   .regex(/^((https?|nats|tls):\/\/.+)?$/, "an http://, https://, nats:// or tls:// address");

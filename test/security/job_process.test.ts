@@ -8,9 +8,12 @@
  * fails, and the TaskManager keeps serving. With `taskmanager.job-process: none` the same code
  * reads what it likes: what the job process takes away.
  */
+
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
 import { clusterFor } from "../support/cluster.ts";
 import { exactlyOnce } from "../support/sequence.ts";
@@ -19,6 +22,7 @@ import { natsFor } from "../support/tap.ts";
 t.setTimeout(180_000);
 
 const PROBE = "test/support/jobs/task_probe.ts";
+const BIN = fileURLToPath(new URL("../../bin/flotilla.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "flotilla-job-process-"));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const secrets = join(dir, "secrets");
@@ -27,6 +31,12 @@ writeFileSync(join(secrets, "db-password"), "hunter2\n");
 // A cluster credential where job secrets are mounted (as compose mounts them): not the job's.
 const credential = join(secrets, "nats-taskmanager.nk");
 writeFileSync(credential, "SUATASKMANAGERSEED\n");
+// The jobs' input, which the TaskManager lets them read (taskmanager.job-process-read).
+const data = join(dir, "data");
+mkdirSync(data);
+writeFileSync(join(data, "words.txt"), "to be or not to be\n");
+const elsewhere = join(dir, "elsewhere.txt");
+writeFileSync(elsewhere, "not for jobs\n");
 
 /** The JSON the probe put in its failure message. */
 function probed(error: { message: string } | undefined): Record<string, unknown> {
@@ -35,7 +45,11 @@ function probed(error: { message: string } | undefined): Record<string, unknown>
   return JSON.parse(json) as Record<string, unknown>;
 }
 
-async function sessionWith(t: Test, jobProcess: "process" | "none") {
+async function sessionWith(
+  t: Test,
+  jobProcess: "process" | "none",
+  tmEnv: Record<string, string> = {},
+) {
   const nats = await natsFor(t);
   const cluster = await clusterFor(t, nats, {
     roles: ["master"],
@@ -49,6 +63,7 @@ async function sessionWith(t: Test, jobProcess: "process" | "none") {
       FLOTILLA_TASKMANAGER_SLOTS: "4",
       FLOTILLA_TASKMANAGER_JOB_PROCESS: jobProcess,
       FLOTILLA_LOG_LEVEL: "warn",
+      ...tmEnv,
     },
     { onLine: (line) => logs.push(line) },
   );
@@ -73,6 +88,53 @@ t.test("a job's tasks run in a process of their own, without the cluster's secre
     "the cluster credential beside the secrets is unreadable",
   );
   t.equal(found.secret, "hunter2", "the job's own secret is readable through env.secret");
+});
+
+t.test("a job reads the data directories it is given, and only those", async (t) => {
+  const { cluster } = await sessionWith(t, "process", {
+    FLOTILLA_TASKMANAGER_JOB_PROCESS_READ: data,
+  });
+  const probe = await cluster.submit(PROBE, { args: { read: join(data, "words.txt") } });
+  t.equal(probed((await cluster.result(probe)).error).read, "allowed");
+  const words = await cluster.submit("wordcount.ts", { args: { input: join(data, "words.txt") } });
+  const counted = await cluster.result(words);
+  t.equal(counted.state, "finished", JSON.stringify(counted.error));
+  const counts = Object.values(await cluster.results(words)).flat() as {
+    word: string;
+    count: number;
+  }[];
+  t.equal(counts.find((c) => c.word === "to")?.count, 2);
+  const refused = await cluster.submit("wordcount.ts", { args: { input: elsewhere } });
+  const failed = await cluster.result(refused);
+  t.equal(failed.state, "failed");
+  t.match(
+    failed.error?.message,
+    /cannot open .*elsewhere\.txt.*reads only .*taskmanager\.job-process-read \(FLOTILLA_TASKMANAGER_JOB_PROCESS_READ\)/,
+    "the refusal names the key that allows it",
+  );
+});
+
+t.test("a TaskManager refuses to let jobs read where the cluster's credentials are", async (t) => {
+  const nats = await natsFor(t);
+  const cluster = await clusterFor(t, nats, { roles: [], ready: async () => {} });
+  const tm = spawn(process.execPath, [BIN, "start", "taskmanager"], {
+    env: {
+      ...cluster.env,
+      FLOTILLA_SECRETS_DIR: secrets,
+      FLOTILLA_TASKMANAGER_JOB_PROCESS_READ: `${data},${dir}`,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.teardown(() => void tm.kill("SIGKILL"));
+  const output: Buffer[] = [];
+  tm.stdout.on("data", (b: Buffer) => output.push(b));
+  tm.stderr.on("data", (b: Buffer) => output.push(b));
+  const code = await new Promise((resolve) => tm.once("exit", resolve));
+  t.not(code, 0, "it does not start");
+  t.match(
+    Buffer.concat(output).toString(),
+    /taskmanager\.job-process-read names \S+, which holds \S+secrets, where the cluster's credentials are/,
+  );
 });
 
 t.test("with taskmanager.job-process: none the same code runs in the TaskManager", async (t) => {

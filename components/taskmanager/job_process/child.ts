@@ -274,7 +274,9 @@ export function runJobProcess(socket: Duplex, logLevel: LogLevel = "info"): Prom
           t: "state",
           id,
           state,
-          ...(error ? { error: { code: error.code, message: error.message.slice(0, 4000) } } : {}),
+          ...(error
+            ? { error: { code: error.code, message: withPermissionHint(error.message) } }
+            : {}),
           ...(metrics ? { metrics } : {}),
         });
       },
@@ -284,4 +286,13 @@ export function runJobProcess(socket: Duplex, logLevel: LogLevel = "info"): Prom
   }
 
   return closed;
+}
+
+/** Node's refusal names its own flags; a job's author needs the TaskManager's keys instead. */
+function withPermissionHint(message: string): string {
+  const refused =
+    /Access to this API has been restricted\.?( Use --allow-[\w-]+ to manage permissions\.)?/;
+  const hint =
+    "refused: a job process reads only flotilla's code, its secrets and taskmanager.job-process-read (FLOTILLA_TASKMANAGER_JOB_PROCESS_READ), writes only taskmanager.job-process-write, and starts no process or worker";
+  return message.replace(refused, hint).slice(0, 4000);
 }

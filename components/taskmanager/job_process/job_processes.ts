@@ -57,6 +57,10 @@ export interface JobProcessOptions {
   secretsDir: string;
   /** How job code connects to NATS (the `job` user), or why it cannot. */
   jobNats: JobNatsSettings | string;
+  /** What job code may read besides its code and secrets (`taskmanager.job-process-read`). */
+  readPaths?: readonly string[];
+  /** What job code may write (`taskmanager.job-process-write`). */
+  writePaths?: readonly string[];
   /** A job process's V8 heap limit (`taskmanager.job-process-memory-mb`). */
   memoryMb: number;
   /** How often a job process reports its subtasks' counters. */
@@ -147,10 +151,12 @@ export class JobProcesses {
         ? []
         : [o.jobNats.seedFile, ...Object.values(o.jobNats.tls ?? {})]
       ).filter((f): f is string => typeof f === "string" && f.length > 0),
+      ...(o.readPaths ?? []),
     ];
     const args = [
       permissionFlag(),
       ...readable.map((path) => `--allow-fs-read=${path}`),
+      ...(o.writePaths ?? []).map((path) => `--allow-fs-write=${path}`),
       `--max-old-space-size=${o.memoryMb}`,
       o.entry,
       JOB_PROCESS_COMMAND,

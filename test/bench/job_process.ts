@@ -29,7 +29,7 @@ export async function run(args: string[]): Promise<BenchResult[]> {
   try {
     const nats = await startNats();
     teardowns.push(() => nats.cleanup());
-    const bundle = new Uint8Array(await bundleJob("test/bench/jobs/wordcount.ts"));
+    const bundle = new Uint8Array(await bundleJob("test/bench/jobs/wordcount_job.ts"));
 
     const measure = async (mode: Mode) => {
       progress(`taskmanager.job-process: ${mode}`);

@@ -9,41 +9,29 @@
  * anything else, or garbage, is killed and its subtasks fail, naming why.
  */
 
-import { spawn } from "node:child_process";
-import { existsSync, realpathSync } from "node:fs";
 import type { Duplex } from "node:stream";
-import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import {
   ErrorCode,
   FlotillaError,
   InvalidConfigError,
-  JOB_PROCESS_COMMAND,
   type JobId,
   jobSecretFiles,
   type Logger,
   type LogLevel,
   NotFoundError,
-  packageRootOf,
-  permissionFlag,
   subjects,
 } from "../../core/mod.ts";
 import type { SnapshotStore } from "../../dataflow/internal_mod.ts";
 import type { TaskDescriptor } from "../../protocol/mod.ts";
-import { mapNatsError, NoRespondersError } from "../../rpc/mod.ts";
 import type { JobNatsSettings } from "../../security/mod.ts";
 import type { ArtifactSource } from "../job_graphs.ts";
 import type { SubtaskReports } from "../task_start.ts";
 import { type FromJobProcess, fromJobProcessSchema } from "./messages.ts";
+import { Relay } from "./relay.ts";
 import { RemoteTask } from "./remote_task.ts";
+import { forwardOutput, JobProcessSpawner } from "./spawn.ts";
 import { Peer, type WireMessage } from "./wire.ts";
-
-/** Subscriptions one job process may hold (three per channel end it runs). */
-const MAX_SUBSCRIPTIONS = 65_536;
-/** Requests it may have waiting for an answer (handshakes of its channels). */
-const MAX_PENDING_REPLIES = 65_536;
-/** Longest stderr line of it that is logged. */
-const MAX_LOG_LINE = 8192;
-const ENV = "/usr/bin/env";
 
 export interface JobProcessOptions {
   /** The flotilla executable (`process.argv[1]`): a job process runs it too. */
@@ -82,7 +70,7 @@ interface Hosted {
 
 export class JobProcesses {
   readonly #o: JobProcessOptions;
-  readonly #code: string;
+  readonly #spawner: JobProcessSpawner;
   readonly #byJob = new Map<JobId, Hosted>();
   #nextId = 1;
 
@@ -93,8 +81,22 @@ export class JobProcesses {
         "a job process runs on Node.js (its permission model); under Deno set taskmanager.job-process: none",
       );
     this.#o = options;
-    const entry = realpathSync(options.entry);
-    this.#code = packageRootOf(entry) ?? entry;
+    const jobNatsFiles =
+      typeof options.jobNats === "string"
+        ? []
+        : [options.jobNats.seedFile, ...Object.values(options.jobNats.tls ?? {})];
+    this.#spawner = new JobProcessSpawner({
+      entry: options.entry,
+      // Read at each start: the job secrets there now (a secret mounted later is readable).
+      readable: () => [
+        ...jobSecretFiles(options.secretsDir),
+        ...jobNatsFiles.filter((f): f is string => typeof f === "string" && f.length > 0),
+        ...(options.readPaths ?? []),
+      ],
+      writable: options.writePaths ?? [],
+      memoryMb: options.memoryMb,
+      logLevel: options.logLevel,
+    });
   }
 
   /** Jobs with a process. */
@@ -137,6 +139,7 @@ export class JobProcesses {
   }
 
   async closeAll(): Promise<void> {
+    this.#spawner.close();
     await Promise.all(this.jobs().map((jobId) => this.forget(jobId)));
   }
 
@@ -144,28 +147,7 @@ export class JobProcesses {
     const o = this.#o;
     const jobId = d.jobId;
     const log = o.log.child({ job: jobId });
-    const readable = [
-      this.#code,
-      ...jobSecretFiles(o.secretsDir),
-      ...(typeof o.jobNats === "string"
-        ? []
-        : [o.jobNats.seedFile, ...Object.values(o.jobNats.tls ?? {})]
-      ).filter((f): f is string => typeof f === "string" && f.length > 0),
-      ...(o.readPaths ?? []),
-    ];
-    const args = [
-      permissionFlag(),
-      ...readable.map((path) => `--allow-fs-read=${path}`),
-      ...(o.writePaths ?? []).map((path) => `--allow-fs-write=${path}`),
-      `--max-old-space-size=${o.memoryMb}`,
-      o.entry,
-      JOB_PROCESS_COMMAND,
-      o.logLevel,
-    ];
-    const [command, argv] = existsSync(ENV)
-      ? [ENV, ["-i", process.execPath, ...args]]
-      : [process.execPath, args];
-    const child = spawn(command, argv, { env: {}, stdio: ["ignore", "pipe", "pipe", "pipe"] });
+    const child = this.#spawner.take();
     const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
     const tasks = new Map<number, RemoteTask>();
     const restores = new Map<number, Set<string>>();
@@ -176,8 +158,7 @@ export class JobProcesses {
       log.warn({ why }, "job process killed");
       child.kill("SIGKILL");
     };
-    if (child.stdout) forwardLines(child.stdout, (line) => log.info({ stream: "stdout" }, line));
-    if (child.stderr) forwardLines(child.stderr, (line) => logLine(log, line));
+    forwardOutput(child, log);
     const relay = new Relay(o.nc, subjects.jobData(o.clusterId, jobId), (m) => peer.send(m), log);
     const peer: Peer = new Peer(child.stdio[3] as Duplex, {
       onMessage: (raw) => {
@@ -310,145 +291,4 @@ export class JobProcesses {
     this.#byJob.set(jobId, hosted);
     return hosted;
   }
-}
-
-/**
- * The data plane a job process reaches through its TaskManager: subjects under its job's prefix
- * only. Anything else is refused and logged; the process is not trusted to ask nicely.
- */
-class Relay {
-  readonly #nc: NatsConnection;
-  readonly #prefix: string;
-  readonly #send: (m: WireMessage) => void;
-  readonly #log: Logger;
-  readonly #subs = new Map<number, Subscription>();
-  readonly #replies = new Map<number, Msg>();
-  #nextDid = 1;
-
-  constructor(nc: NatsConnection, jobSubject: string, send: (m: WireMessage) => void, log: Logger) {
-    this.#nc = nc;
-    this.#prefix = `${jobSubject}.`;
-    this.#send = send;
-    this.#log = log;
-  }
-
-  #check(subject: string): void {
-    if (!subject.startsWith(this.#prefix) || /[\s*>]/.test(subject))
-      throw new FlotillaError(
-        ErrorCode.FORBIDDEN,
-        `a job process may use its own job's data subjects (${this.#prefix}...), not ${subject}`,
-      );
-  }
-
-  subscribe(sid: number, subject: string): void {
-    this.#check(subject);
-    if (this.#subs.has(sid) || this.#subs.size >= MAX_SUBSCRIPTIONS)
-      throw new FlotillaError(
-        ErrorCode.INVALID_ARGUMENT,
-        `subscription ${sid} exists or the process holds ${MAX_SUBSCRIPTIONS} already`,
-      );
-    const sub = this.#nc.subscribe(subject, {
-      callback: (err, msg) => {
-        if (err) return this.#log.warn({ err: err.message, subject }, "relayed subscription");
-        let did: number | undefined;
-        if (msg.reply) {
-          did = this.#nextDid++;
-          this.#replies.set(did, msg);
-          // Oldest first: a reply never answered is dropped once the map is full.
-          if (this.#replies.size > MAX_PENDING_REPLIES)
-            this.#replies.delete(this.#replies.keys().next().value as number);
-        }
-        this.#send({
-          t: "deliver",
-          sid,
-          subject: msg.subject,
-          data: msg.data,
-          ...(did ? { did } : {}),
-        });
-      },
-    });
-    this.#subs.set(sid, sub);
-  }
-
-  unsubscribe(sid: number): void {
-    this.#subs.get(sid)?.unsubscribe();
-    this.#subs.delete(sid);
-  }
-
-  publish(subject: string, data: Uint8Array): void {
-    this.#check(subject);
-    try {
-      this.#nc.publish(subject, data);
-    } catch (err) {
-      this.#log.warn({ err: (err as Error).message, subject }, "a relayed publish failed");
-    }
-  }
-
-  respond(did: number, data: Uint8Array): void {
-    const msg = this.#replies.get(did);
-    this.#replies.delete(did);
-    msg?.respond(data);
-  }
-
-  /** A request's answer; `{ noResponders }` when nobody listens (the channel retries those). */
-  async request(subject: string, data: Uint8Array, timeout: number): Promise<unknown> {
-    this.#check(subject);
-    try {
-      return (await this.#nc.request(subject, data, { timeout })).data;
-    } catch (err) {
-      const error = mapNatsError(err, subject, timeout);
-      if (error instanceof NoRespondersError) return { noResponders: error.message };
-      throw error;
-    }
-  }
-
-  close(): void {
-    for (const sub of this.#subs.values()) sub.unsubscribe();
-    this.#subs.clear();
-    this.#replies.clear();
-  }
-}
-
-/** Calls `each` with every line of `stream`, cut to `MAX_LOG_LINE`. */
-function forwardLines(stream: NodeJS.ReadableStream, each: (line: string) => void): void {
-  let partial = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    const lines = (partial + chunk).split("\n");
-    partial = (lines.pop() ?? "").slice(-MAX_LOG_LINE);
-    for (const line of lines) if (line.trim()) each(line.slice(0, MAX_LOG_LINE));
-  });
-}
-
-const LEVELS: Record<number, "trace" | "debug" | "info" | "warn" | "error" | "fatal"> = {
-  10: "trace",
-  20: "debug",
-  30: "info",
-  40: "warn",
-  50: "error",
-  60: "fatal",
-};
-
-/** A job process's log line, at its level with its fields (and this TaskManager's), or as text. */
-function logLine(log: Logger, line: string): void {
-  try {
-    const {
-      level,
-      msg,
-      time: _t,
-      pid: _p,
-      hostname: _h,
-      role: _r,
-      ...fields
-    } = JSON.parse(line) as Record<string, unknown>;
-    const at = LEVELS[Number(level)];
-    if (at && typeof msg === "string") {
-      log[at]({ ...fields, from: "job-process" }, msg);
-      return;
-    }
-  } catch {
-    // not a log line of ours: the runtime's own output (a warning, a crash)
-  }
-  if (/ExperimentalWarning|--trace-warnings/.test(line)) return;
-  log.warn({ stream: "stderr" }, line);
 }

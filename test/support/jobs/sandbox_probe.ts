@@ -9,15 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defineJob, sinks, sources } from "flotilla";
-
-const attempt = (what: () => unknown): string => {
-  try {
-    what();
-    return "allowed";
-  } catch (err) {
-    return (err as { code?: string }).code ?? (err as Error).message;
-  }
-};
+import { attempt } from "./attempt.ts";
 
 export default defineJob({ name: "sandbox-probe" }, (env) => {
   if (env.arg("loop", "false") === "true") for (;;);

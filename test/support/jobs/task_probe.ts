@@ -7,15 +7,7 @@
  */
 import { readFileSync, writeSync } from "node:fs";
 import { defineJob, sinks, sources } from "flotilla";
-
-const attempt = (what: () => unknown): string => {
-  try {
-    what();
-    return "allowed";
-  } catch (err) {
-    return (err as { code?: string }).code ?? (err as Error).message;
-  }
-};
+import { attempt } from "./attempt.ts";
 
 /** CBOR of a map of short strings and small integers: all a forged wire message needs. */
 function cbor(fields: Record<string, string | number>): Uint8Array {

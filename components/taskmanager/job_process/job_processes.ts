@@ -27,7 +27,7 @@ import type { TaskDescriptor } from "../../protocol/mod.ts";
 import type { JobNatsSettings } from "../../security/mod.ts";
 import type { ArtifactSource } from "../job_graphs.ts";
 import type { SubtaskReports } from "../task_start.ts";
-import { type FromJobProcess, fromJobProcessSchema } from "./messages.ts";
+import { type FromJobProcess, parseFromJobProcess } from "./messages.ts";
 import { Relay } from "./relay.ts";
 import { RemoteTask } from "./remote_task.ts";
 import { forwardOutput, JobProcessSpawner } from "./spawn.ts";
@@ -183,11 +183,10 @@ export class JobProcesses {
     });
 
     const parsed = (raw: WireMessage): FromJobProcess | undefined => {
-      const result = fromJobProcessSchema.safeParse(raw);
+      const result = parseFromJobProcess(raw);
       if (result.success) return result.data;
-      const issue = result.error.issues[0];
       kill(
-        `it sent a message the TaskManager refuses (${String(raw.t).slice(0, 32)}: ${issue?.path.join(".")} ${issue?.message})`,
+        `it sent a message the TaskManager refuses (${String(raw.t).slice(0, 32)}: ${result.why})`,
       );
       return undefined;
     };

@@ -105,3 +105,26 @@ export const fromJobProcessSchema = z.discriminatedUnion("t", [
   z.strictObject({ t: z.literal("flush"), rid: id }),
 ]);
 export type FromJobProcess = z.output<typeof fromJobProcessSchema>;
+
+/**
+ * A message from a job process, parsed. The data plane's publishes (most of what a job process
+ * sends) are checked by hand, the same checks as the schema's, without its cost per batch.
+ */
+export function parseFromJobProcess(
+  raw: unknown,
+): { success: true; data: FromJobProcess } | { success: false; why: string } {
+  const m = raw as Record<string, unknown>;
+  if (
+    m.t === "pub" &&
+    typeof m.subject === "string" &&
+    m.subject.length > 0 &&
+    m.subject.length <= 512 &&
+    m.data instanceof Uint8Array &&
+    Object.keys(m).length === 3
+  )
+    return { success: true, data: m as FromJobProcess };
+  const result = fromJobProcessSchema.safeParse(raw);
+  if (result.success) return result;
+  const issue = result.error.issues[0];
+  return { success: false, why: `${issue?.path.join(".")} ${issue?.message}` };
+}

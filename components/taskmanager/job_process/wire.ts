@@ -46,6 +46,7 @@ export class Peer {
   #buffered: Buffer[] = [];
   #bufferedBytes = 0;
   #closed: FlotillaError | undefined;
+  #corked = false;
 
   constructor(socket: Duplex, options: PeerOptions) {
     this.#socket = socket;
@@ -69,6 +70,15 @@ export class Peer {
       );
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32BE(body.byteLength, 0);
+    // Messages sent in one tick leave in one write (a batch's publish and its credit, say).
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
     this.#socket.write(head);
     this.#socket.write(body);
   }

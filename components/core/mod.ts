@@ -1,7 +1,18 @@
 /** Public API of components/core: ids, typed errors, configuration, logging and codecs. */
 
 export { type Clock, systemClock } from "./clock.ts";
-export { CBOR_TYPE, type Codec, cbor, codecFor, decodeBody, JSON_TYPE, json } from "./codec.ts";
+export {
+  CBOR_TYPE,
+  type Codec,
+  cbor,
+  codecFor,
+  decodeBody,
+  JSON_TYPE,
+  json,
+  MAX_PLAIN_DEPTH,
+  notPlainData,
+  plainCbor,
+} from "./codec.ts";
 export {
   type Config,
   type ConfigKey,

@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cbor, ErrorCode, FlotillaError } from "../core/mod.ts";
+import { ErrorCode, FlotillaError, plainCbor } from "../core/mod.ts";
 
 /** Largest reply a sandbox may write (a graph's structure is kilobytes). */
 const MAX_REPLY_BYTES = 16 * 1024 * 1024;
@@ -80,7 +80,7 @@ export function startSandboxProcess(args: string[], readable: readonly string[])
       if (failure) throw failure;
       try {
         if (code !== 0) throw new Error(`exit ${code ?? signal}`);
-        return cbor.decode(Buffer.concat(out));
+        return plainCbor.decode(Buffer.concat(out));
       } catch (err) {
         const why = warningsDropped(stderr) || (err as Error).message;
         throw new FlotillaError(

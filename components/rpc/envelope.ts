@@ -3,7 +3,7 @@
  * request `{method, path, headers, body}`, reply `{status, headers, body}`. Bodies are bytes whose
  * Content-Type (CBOR or JSON) says how to read them.
  */
-import { cbor, ErrorCode, FlotillaError, type WireError } from "../core/mod.ts";
+import { cbor, ErrorCode, FlotillaError, plainCbor, type WireError } from "../core/mod.ts";
 
 export type HeaderMap = Record<string, string>;
 
@@ -44,7 +44,7 @@ export function encodeRequest(envelope: RequestEnvelope): Uint8Array {
 export function decodeRequest(bytes: Uint8Array): RequestEnvelope {
   let value: unknown;
   try {
-    value = cbor.decode(bytes);
+    value = plainCbor.decode(bytes);
   } catch (err) {
     throw badEnvelope(`not CBOR (${bytes.byteLength} bytes): ${(err as Error).message}`);
   }
@@ -70,7 +70,7 @@ export function encodeReply(envelope: ReplyEnvelope): Uint8Array {
 export function decodeReply(bytes: Uint8Array): ReplyEnvelope {
   let value: unknown;
   try {
-    value = cbor.decode(bytes);
+    value = plainCbor.decode(bytes);
   } catch (err) {
     throw new FlotillaError(
       ErrorCode.INTERNAL,

@@ -6,7 +6,14 @@
  * buffers more than that for a job process.
  */
 import type { Duplex } from "node:stream";
-import { cbor, ErrorCode, FlotillaError, toFlotillaError, typedError } from "../../core/mod.ts";
+import {
+  cbor,
+  ErrorCode,
+  FlotillaError,
+  plainCbor,
+  toFlotillaError,
+  typedError,
+} from "../../core/mod.ts";
 
 /** Largest message either side may send (a subtask's snapshot is the largest). */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
@@ -127,7 +134,7 @@ export class Peer {
   #dispatch(body: Uint8Array): void {
     let message: WireMessage;
     try {
-      const decoded = cbor.decode(body) as unknown;
+      const decoded = plainCbor.decode(body) as unknown;
       if (!decoded || typeof decoded !== "object" || typeof (decoded as WireMessage).t !== "string")
         throw new Error("not a message with a kind (t)");
       message = decoded as WireMessage;

@@ -321,6 +321,16 @@ export class JobLifecycle {
   }
 
   #fail(error: FlotillaError, restartable = true): Actions {
+    // A subtask whose upstream failed fails too, its channel canceled (CANCELED), and may report
+    // first (a channel within a job process is quicker than the upstream's report): the failure
+    // that caused it, reported next, is the attempt's.
+    const cause = this.#failure;
+    if (
+      this.#state === JobState.FAILING &&
+      cause?.error.code === ErrorCode.CANCELED &&
+      error.code !== ErrorCode.CANCELED
+    )
+      this.#failure = { error, restartable: restartable && cause.restartable };
     if (this.#state !== JobState.RUNNING) return this.#settle();
     this.#failure = { error, restartable };
     this.#rescale = undefined;

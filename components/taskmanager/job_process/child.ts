@@ -15,6 +15,7 @@ import {
   type Logger,
   type LogLevel,
   NotFoundError,
+  TimeoutError,
 } from "../../core/mod.ts";
 import {
   type ChannelFactory,
@@ -170,16 +171,49 @@ export function runJobProcess(socket: Duplex, logLevel: LogLevel = "info"): Prom
     };
   }
 
-  /** The data plane through the TaskManager, which passes this job's channel subjects only. */
+  /**
+   * The data plane: through the TaskManager, which passes this job's channel subjects only, except
+   * between this process's own subtasks. A channel has one receiver and one sender, so a publish
+   * or request on a subject this process subscribes to is delivered here and never leaves it
+   * (DESIGN's "channels between subtasks on the same TaskManager bypass NATS"); delivery waits
+   * for the next turn of the event loop, as a message from NATS would.
+   */
   function relayConnection(maxPayload: number): ChannelConnection {
+    const local = new Map<string, Set<number>>();
+    const deliverHere = (subject: string, msg: Omit<ChannelMsg, "subject">) =>
+      setImmediate(() => {
+        for (const sid of local.get(subject) ?? []) subscriptions.get(sid)?.({ subject, ...msg });
+      });
     return {
       info: { max_payload: maxPayload },
       isClosed: () => peer.closed,
-      publish: (subject, data) => peer.send({ t: "pub", subject, data }),
+      publish(subject, data) {
+        if (local.get(subject)?.size) deliverHere(subject, { data, respond: () => false });
+        else peer.send({ t: "pub", subject, data });
+      },
       flush: async () => {
         await peer.call({ t: "flush" });
       },
-      request: async (subject, data, { timeout }) => {
+      async request(subject, data, { timeout }) {
+        if (local.get(subject)?.size)
+          return await new Promise((resolve, reject) => {
+            let answered = false;
+            const timer = setTimeout(() => {
+              answered = true;
+              reject(new TimeoutError(`no reply from ${subject} within ${timeout} ms`));
+            }, timeout);
+            deliverHere(subject, {
+              data,
+              reply: "here",
+              respond(answer) {
+                if (answered) return false;
+                answered = true;
+                clearTimeout(timer);
+                resolve({ data: answer });
+                return true;
+              },
+            });
+          });
         const answer = await peer.call({ t: "request", subject, data, timeout });
         if (answer instanceof Uint8Array) return { data: answer };
         const why = (answer as { noResponders?: unknown } | null)?.noResponders;
@@ -188,10 +222,15 @@ export function runJobProcess(socket: Duplex, logLevel: LogLevel = "info"): Prom
       subscribe(subject, { callback }) {
         const sid = nextSid++;
         subscriptions.set(sid, (msg) => callback(null, msg));
+        const here = local.get(subject) ?? new Set<number>();
+        local.set(subject, here);
+        here.add(sid);
         peer.send({ t: "sub", sid, subject });
         return {
           unsubscribe() {
             if (!subscriptions.delete(sid)) return;
+            here.delete(sid);
+            if (here.size === 0 && local.get(subject) === here) local.delete(subject);
             peer.send({ t: "unsub", sid });
           },
         };

@@ -124,6 +124,26 @@ t.test("restarts used up: failed, with the strategy's reason and the task's code
   t.end();
 });
 
+t.test("a channel canceled downstream is not the cause: the upstream's failure is", (t) => {
+  const noRestart = restartPolicy({ type: "none" });
+  const m = running({ restartPolicy: noRestart });
+  const canceled = new FlotillaError(ErrorCode.CANCELED, "channel x: the sender canceled");
+  const actions = [
+    ...m.taskStateChanged(0, "a/1", TaskState.FAILED, canceled),
+    ...m.taskStateChanged(0, "a/0", TaskState.FAILED, boom("cannot open /data/x")),
+    ...endAll(m, 0, TaskState.CANCELED),
+  ];
+  t.match(endOf(actions)?.error, { message: /cannot open \/data\/x/ });
+  const other = running({ restartPolicy: noRestart });
+  const first = [
+    ...other.taskStateChanged(0, "a/0", TaskState.FAILED, boom("first")),
+    ...other.taskStateChanged(0, "a/1", TaskState.FAILED, boom("second")),
+    ...endAll(other, 0, TaskState.CANCELED),
+  ];
+  t.match(endOf(first)?.error, { message: /first/ }, "else the first");
+  t.end();
+});
+
 t.test("a job that is not failed has no failure, even while failing", (t) => {
   const m = running();
   m.attemptFailed(0, boom("bad record"));

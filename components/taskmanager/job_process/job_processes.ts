@@ -1,8 +1,8 @@
 /**
  * A TaskManager's job processes (`taskmanager.job-process: process`): one child process per job
  * with subtasks here, started under Node's permission model (no environment; it reads flotilla's
- * code, the job's secrets and the job user's NATS files, and nothing else: not the TaskManager's
- * credentials), ended when the job leaves. The job's code runs there. The TaskManager is its
+ * code, the job's secrets, the job user's NATS files and the data directories it is given, and
+ * nothing else: not the TaskManager's credentials), ended when the job leaves (spawn.ts). The job's code runs there. The TaskManager is its
  * only way out, and passes only what is the job's own: publishes, subscriptions and requests
  * on the job's data-plane subjects (`flotilla.<c>.data.<job>.>`), the snapshots it restores
  * from, snapshots and results stored under its own subtasks' keys. A process that sends

@@ -1,5 +1,12 @@
 import t from "tap";
-import { cbor, codecFor, decodeBody, ErrorCode, json } from "../../../components/core/mod.ts";
+import {
+  cbor,
+  codecFor,
+  decodeBody,
+  ErrorCode,
+  json,
+  plainCbor,
+} from "../../../components/core/mod.ts";
 
 const sample = { id: "a", n: 42, f: 1.5, list: [1, "two", null], nested: { ok: true } };
 
@@ -21,7 +28,7 @@ t.test("CBOR carries bytes as bytes and writes plain maps any peer can read", (t
 });
 
 t.test("codecFor picks by media type and ignores parameters and case", (t) => {
-  t.equal(codecFor("application/cbor"), cbor);
+  t.equal(codecFor("application/cbor"), plainCbor, "between blocks: plain data only");
   t.equal(codecFor("Application/JSON; charset=utf-8"), json);
   t.equal(codecFor("application/problem+json"), json);
   t.equal(codecFor("text/plain"), undefined);

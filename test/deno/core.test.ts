@@ -23,6 +23,7 @@ import {
   newJobId,
   parseJobId,
   parseTaskManagerId,
+  plainCbor,
   StaleLeaderError,
   statusOf,
   TimeoutError,
@@ -83,8 +84,9 @@ Deno.test("json round-trips values as UTF-8 JSON text", () => {
 });
 
 Deno.test("codecFor picks a codec by media type and ignores parameters and case", () => {
-  assert.equal(codecFor("application/cbor"), cbor);
-  assert.equal(codecFor("Application/CBOR; charset=binary"), cbor);
+  // Between blocks CBOR decodes to plain data only (plainCbor); a job's snapshots use `cbor`.
+  assert.equal(codecFor("application/cbor"), plainCbor);
+  assert.equal(codecFor("Application/CBOR; charset=binary"), plainCbor);
   assert.equal(codecFor("application/json; charset=utf-8"), json);
   assert.equal(codecFor("application/problem+json"), json);
   assert.equal(codecFor("text/plain"), undefined);

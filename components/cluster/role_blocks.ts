@@ -303,10 +303,10 @@ export function startTaskManager({
     artifacts: { get: (key) => ha.blobs.get(key) },
     snapshots: dispatcherStores(ha).snapshots,
     slots,
-    connectNats: jobNatsConnector(config),
+    // Job code connects to NATS from its job process; in this process only with `none`.
     ...(config["taskmanager.job-process"] === "process"
       ? { jobProcesses: jobProcessesFor({ config, log, nc, ha, clusterId }) }
-      : {}),
+      : { connectNats: jobNatsConnector(config) }),
     rpc: callDeadlinesFrom(config),
     heartbeatIntervalMs: config["heartbeat.interval"],
     heartbeatTimeoutMs: config["heartbeat.timeout"],

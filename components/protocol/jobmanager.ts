@@ -43,10 +43,10 @@ import {
   vertexIdSchema,
 } from "./common.ts";
 import {
+  jobRequirementsSchema,
   type ResourceProfile,
   type ResourceRequirement,
   resourceProfileSchema,
-  resourceRequirementSchema,
 } from "./resources.ts";
 
 // ---- messages from TaskManagers ----------------------------------------------------------------
@@ -160,7 +160,7 @@ export interface ResourcesUnavailable {
   missing: ResourceRequirement[];
 }
 export const resourcesUnavailableSchema = z.strictObject({
-  missing: z.array(resourceRequirementSchema).max(1024),
+  missing: jobRequirementsSchema,
 });
 same<z.output<typeof resourcesUnavailableSchema>, ResourcesUnavailable>(true);
 

@@ -110,7 +110,11 @@ export {
   type TaskManagerRemoved,
 } from "./resourcemanager.ts";
 export {
+  jobRequirementsSchema,
+  MAX_EXTENDED_RESOURCES,
+  MAX_PROFILES_PER_JOB,
   MAX_SLOTS_PER_REQUIREMENT,
+  MAX_SLOTS_PER_TASKMANAGER,
   type ResourceProfile,
   type ResourceRequirement,
   resourceProfileSchema,

@@ -24,10 +24,10 @@ import {
   tmIdParamSchema,
 } from "./common.ts";
 import {
+  jobRequirementsSchema,
   type ResourceProfile,
   type ResourceRequirement,
   resourceProfileSchema,
-  resourceRequirementSchema,
   type SlotReport,
   slotTableSchema,
 } from "./resources.ts";
@@ -170,7 +170,7 @@ export const heartbeatReportSchema = z.strictObject({ slots: slotTableSchema });
 
 export const requirementsDeclarationSchema = z.strictObject({
   jmSubject: subjectSchema,
-  requirements: z.array(resourceRequirementSchema).max(1024),
+  requirements: jobRequirementsSchema,
 });
 
 const allocationIdParamSchema = z.object({ allocationId: allocationIdSchema });

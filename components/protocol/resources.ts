@@ -46,10 +46,19 @@ export interface ResourceRequirement {
 
 const amount = z.number().finite().nonnegative();
 
+/** Most extended resources (GPUs, ...) one profile names. */
+export const MAX_EXTENDED_RESOURCES = 16;
+
 export const resourceProfileSchema = z.strictObject({
   cpu: amount,
   memoryMb: amount,
-  extended: z.record(z.string().min(1).max(64), amount).default({}),
+  extended: z
+    .record(z.string().min(1).max(64), amount)
+    .refine(
+      (extended) => Object.keys(extended).length <= MAX_EXTENDED_RESOURCES,
+      `at most ${MAX_EXTENDED_RESOURCES} extended resources`,
+    )
+    .default({}),
 });
 
 export const slotReportSchema = z.strictObject({
@@ -61,29 +70,35 @@ export const slotReportSchema = z.strictObject({
   allocationId: allocationIdSchema.optional(),
 });
 
+/** Most slots one TaskManager offers (`taskmanager.slots` allows as many). */
+export const MAX_SLOTS_PER_TASKMANAGER = 1024;
+
 /** A complete slot table: every slot once, and every slot in use names its job. */
-export const slotTableSchema = z.array(slotReportSchema).superRefine((slots, ctx) => {
-  const ids = new Set<string>();
-  const indexes = new Set<number>();
-  for (const [i, slot] of slots.entries()) {
-    if (ids.has(slot.slotId) || indexes.has(slot.index)) {
-      ctx.addIssue({
-        code: "custom",
-        path: [i],
-        message: `slot ${slot.slotId} (index ${slot.index}) appears twice in the slot table`,
-      });
+export const slotTableSchema = z
+  .array(slotReportSchema)
+  .max(MAX_SLOTS_PER_TASKMANAGER)
+  .superRefine((slots, ctx) => {
+    const ids = new Set<string>();
+    const indexes = new Set<number>();
+    for (const [i, slot] of slots.entries()) {
+      if (ids.has(slot.slotId) || indexes.has(slot.index)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i],
+          message: `slot ${slot.slotId} (index ${slot.index}) appears twice in the slot table`,
+        });
+      }
+      if (slot.state !== "free" && !slot.jobId) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i, "jobId"],
+          message: `a ${slot.state} slot needs its jobId`,
+        });
+      }
+      ids.add(slot.slotId);
+      indexes.add(slot.index);
     }
-    if (slot.state !== "free" && !slot.jobId) {
-      ctx.addIssue({
-        code: "custom",
-        path: [i, "jobId"],
-        message: `a ${slot.state} slot needs its jobId`,
-      });
-    }
-    ids.add(slot.slotId);
-    indexes.add(slot.index);
-  }
-});
+  });
 
 /** Most slots of one profile a job may declare: Flink's highest parallelism. */
 export const MAX_SLOTS_PER_REQUIREMENT = 32_768;
@@ -92,6 +107,22 @@ export const resourceRequirementSchema = z.strictObject({
   profile: resourceProfileSchema,
   count: z.number().int().nonnegative().max(MAX_SLOTS_PER_REQUIREMENT),
 });
+
+/** Most different profiles one job asks for (one per slot sharing group is the usual case). */
+export const MAX_PROFILES_PER_JOB = 64;
+
+/**
+ * What one job asks for: at most `MAX_PROFILES_PER_JOB` profiles, and at most
+ * `MAX_SLOTS_PER_REQUIREMENT` slots in all, so no declaration makes the RM walk more.
+ */
+export const jobRequirementsSchema = z
+  .array(resourceRequirementSchema)
+  .max(MAX_PROFILES_PER_JOB)
+  .refine(
+    (requirements) =>
+      requirements.reduce((total, r) => total + r.count, 0) <= MAX_SLOTS_PER_REQUIREMENT,
+    `at most ${MAX_SLOTS_PER_REQUIREMENT} slots in all`,
+  );
 
 same<z.output<typeof resourceProfileSchema>, ResourceProfile>(true);
 same<z.output<typeof slotReportSchema>, SlotReport>(true);

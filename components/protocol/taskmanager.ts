@@ -206,9 +206,10 @@ export function taskManagerSlotRoutes(
     .get("/heartbeat", fenced, async (c) => reply(c, await h.heartbeat()))
     .post(
       "/slots/:slotId/allocate",
-      fenced,
+      // Validated first: a token is remembered only from a call that is well-formed.
       params(slotIdParamSchema),
       body(allocateSlotRequestSchema),
+      fenced,
       async (c) => reply(c, await h.allocate(c.req.valid("param").slotId, c.req.valid("json"))),
     );
 }

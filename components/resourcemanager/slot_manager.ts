@@ -42,6 +42,8 @@ export interface SlotManagerOptions {
   pendingTaskManagerTimeoutMs?: number;
   /** Whether a driver could start a TaskManager for a profile. @default never */
   canStartTaskManager?: (profile: ResourceProfile) => boolean;
+  /** Most TaskManagers asked of the driver and not registered yet. @default 64 */
+  maxPendingTaskManagers?: number;
   /** The clock, in ms. @default Date.now */
   now?: () => number;
 }
@@ -61,14 +63,17 @@ export class SlotManager {
   #order = 0;
   readonly #idleTimeoutMs: number;
   readonly #canStart: (profile: ResourceProfile) => boolean;
+  readonly #maxPendingTms: number;
   readonly #now: () => number;
 
   constructor({
     idleTimeoutMs = 30_000,
     pendingTaskManagerTimeoutMs = 300_000,
     canStartTaskManager = () => false,
+    maxPendingTaskManagers = 64,
     now = Date.now,
   }: SlotManagerOptions = {}) {
+    this.#maxPendingTms = maxPendingTaskManagers;
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#pendingTms = new PendingTaskManagers(pendingTaskManagerTimeoutMs, now);
     this.#canStart = canStartTaskManager;
@@ -263,7 +268,7 @@ export class SlotManager {
 
   // ---- internals ----------------------------------------------------------------------------
 
-  /** Matches every job's missing slots to free resources, then to the driver, then reports. */
+  /** Matches missing slots to free resources, then the driver; work bounded by what is placed. */
   #check(): SlotManagerAction[] {
     const actions: SlotManagerAction[] = [];
     const pool = this.#freePool();
@@ -274,8 +279,11 @@ export class SlotManager {
         let short = 0;
         for (let i = 0; i < count; i++) {
           const placement = place(pool, wanted);
-          if (placement) actions.push(this.#allocate(job, placement, wanted));
-          else short++;
+          if (!placement) {
+            short = count - i;
+            break;
+          }
+          actions.push(this.#allocate(job, placement, wanted));
         }
         for (let i = 0; i < pending.length && short > 0; ) {
           if (fits(wanted, pending[i]!)) {
@@ -284,7 +292,8 @@ export class SlotManager {
           } else i++;
         }
         if (short > 0 && this.#canStart(wanted) && this.#pendingTms.mayRequest(wanted)) {
-          for (; short > 0; short--) {
+          const room = this.#maxPendingTms - this.#pendingTms.count;
+          for (let asked = 0; short > 0 && asked < room; short--, asked++) {
             this.#pendingTms.requested(wanted);
             actions.push({ kind: "request-tm", profile: wanted });
           }

@@ -443,3 +443,54 @@ t.test(
     t.same(tms, ["tm-static"], "the driver's TaskManager is gone; the static one stays");
   },
 );
+
+t.test(
+  "requirements and slot tables past their bounds are refused, naming the bound",
+  async (t) => {
+    const { declare, client } = setup(t);
+    const job = newJobId();
+    const refused = async (what: Promise<unknown>, pattern: RegExp, why: string) => {
+      const err = await what.then(
+        () => undefined,
+        (e: unknown) => e as { code?: string; message?: string },
+      );
+      t.equal(err?.code, ErrorCode.BAD_REQUEST, why);
+      t.match(err?.message, pattern, why);
+    };
+    await refused(
+      declare(job, "t.jm.1", [{ profile: small, count: 1e9 }]),
+      /requirements.0.count.*<=32768/,
+      "a count of 1e9 (the message that once took the master down)",
+    );
+    await refused(
+      declare(job, "t.jm.1", [
+        { profile: small, count: 20_000 },
+        { profile: profile(2, 1024), count: 20_000 },
+      ]),
+      /at most 32768 slots in all/,
+      "two profiles that add up past 32,768",
+    );
+    await refused(
+      declare(
+        job,
+        "t.jm.1",
+        Array.from({ length: 65 }, (_, i) => ({ profile: profile(1, 100 + i), count: 1 })),
+      ),
+      /64/,
+      "65 profiles",
+    );
+    const tm = fakeTaskManager({ tmId: "tm-many", slots: [small] });
+    const registration = tm.registration();
+    const slots = Array.from({ length: 1025 }, (_, index) => ({
+      ...registration.slots![0]!,
+      slotId: slotId("tm-many" as TaskManagerId, index),
+      index,
+    }));
+    await refused(
+      unwrap(client.taskmanagers.$post({ json: { ...registration, slots } })),
+      /1024/,
+      "a TaskManager with 1,025 slots",
+    );
+    t.equal((await unwrap(client.overview.$get())).jobs, 0, "nothing was declared");
+  },
+);

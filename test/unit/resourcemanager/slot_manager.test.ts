@@ -436,3 +436,24 @@ t.test("allocation(): what a JobManager checks an offer against", async (t) => {
   t.match(next.allocation(a!.allocationId), { jobId: job, tmId: "tm-a", slotId: a!.slotId });
   t.equal(next.allocation(b!.allocationId), undefined);
 });
+
+t.test(
+  "a job asking for 32,768 slots: work in what is placed and asked, not the count",
+  async (t) => {
+    const { sm } = slotManager({ canStartTaskManager: () => true, maxPendingTaskManagers: 8 });
+    sm.registerTaskManager(fixedTaskManager("tm-a", [small, small]));
+    const job = newJobId();
+    const actions = sm.declareRequirements(job, jm(job), [{ profile: small, count: 32_768 }]);
+    t.equal(allocations(actions).length, 2, "both free slots allocated");
+    t.equal(
+      actions.filter((a) => a.kind === "request-tm").length,
+      8,
+      "the driver is asked for maxPendingTaskManagers, not 32,766",
+    );
+    t.equal(sm.overview().pendingTaskManagers, 8);
+    t.same(kinds(sm.checkTimeouts()), [], "nothing more is asked while those are pending");
+    const other = newJobId();
+    const more = sm.declareRequirements(other, jm(other), [{ profile: small, count: 5 }]);
+    t.same(kinds(more), [], "another job waits for room too: the cap is for the RM, not per job");
+  },
+);

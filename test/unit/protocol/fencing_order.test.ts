@@ -21,10 +21,10 @@ import { FencingTokens, fencingHeaders } from "../../../components/rpc/mod.ts";
 
 const allocated: string[] = [];
 const handlers: TaskManagerSlotHandlers = {
-  heartbeat: () => ({ slots: [] }),
+  heartbeat: () => ({ tmId: "tm-a" as TaskManagerId, slots: [] }),
   allocate: (slot, request) => {
     allocated.push(`${slot}:${request.jobId}`);
-    return { accepted: true };
+    return { slotId: slot, allocationId: request.allocationId };
   },
 };
 const tokens = new FencingTokens();

@@ -107,6 +107,9 @@ function handedFiles(config: Config): ContainerFile[] {
   }));
 }
 
+/** A `*.max-taskmanagers` setting as a driver's cap: 0 is no limit. */
+const capOf = (max: number) => (max > 0 ? max : Number.POSITIVE_INFINITY);
+
 /**
  * The RM's driver: `process` starts `flotilla start taskmanager` children on this machine,
  * `docker` starts TaskManager containers through the Docker Engine API.
@@ -121,9 +124,10 @@ export function driverFor(config: Config, log: Logger): ResourceDriver {
       socketPath: config["docker.socket"],
       image: config["docker.taskmanager-image"],
       ...(config["docker.network"] ? { network: config["docker.network"] } : {}),
-      ...(config["docker.max-taskmanagers"] > 0
-        ? { maxTaskManagers: config["docker.max-taskmanagers"] }
-        : {}),
+      maxTaskManagers: capOf(config["docker.max-taskmanagers"]),
+      pidsLimit: config["docker.taskmanager-pids-limit"],
+      defaultMemoryMb: config["docker.taskmanager-memory-mb"],
+      tmpfsMb: config["docker.taskmanager-tmpfs-mb"],
       env: { ...env, ...taskManagerNatsEnv(config, "container") },
       files: handedFiles(config),
       // In a container the hostname is its id: `docker ps --filter label=...` says which RM.
@@ -134,6 +138,7 @@ export function driverFor(config: Config, log: Logger): ResourceDriver {
   return processDriver({
     command: [process.execPath, BIN, "start", "taskmanager"],
     env: { ...env, ...taskManagerNatsEnv(config, "process") },
+    maxTaskManagers: capOf(config["process.max-taskmanagers"]),
     log,
   });
 }

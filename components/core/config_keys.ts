@@ -227,8 +227,28 @@ export const configKeys = {
   ),
   "docker.max-taskmanagers": key(
     z.coerce.number().int().min(0),
-    0,
-    "Docker driver: most TaskManager containers at once (0: no limit).",
+    16,
+    "Docker driver: most TaskManager containers at once, adopted ones included (0: no limit), so that jobs asking for ever more slots cannot fill the Docker host.",
+  ),
+  "docker.taskmanager-pids-limit": key(
+    z.coerce.number().int().min(16),
+    256,
+    "Docker driver: most processes and threads in one TaskManager container (HostConfig.PidsLimit): a fork bomb in job code stops there.",
+  ),
+  "docker.taskmanager-memory-mb": key(
+    z.coerce.number().int().min(64),
+    1024,
+    "Docker driver: memory limit (MB) of a TaskManager container whose resource profile names no memory; a profile's memory is its limit otherwise.",
+  ),
+  "docker.taskmanager-tmpfs-mb": key(
+    z.coerce.number().int().min(1),
+    256,
+    "Docker driver: size (MB) of the in-memory /tmp of a TaskManager container, whose root file system is read-only (it counts against the container's memory).",
+  ),
+  "process.max-taskmanagers": key(
+    z.coerce.number().int().min(0),
+    16,
+    "Process driver: most TaskManager processes at once (0: no limit).",
   ),
   "slot.request.timeout": key(
     duration,

@@ -1,10 +1,9 @@
 /**
- * The docker driver: one container per TaskManager the RM asks for, created and started through
- * the Docker Engine API on its unix socket. The profile becomes the container's limits
- * (`NanoCpus`, `Memory`) and the same config environment (`taskmanager.id`, its one slot's
- * profile) the process driver gives a child. Containers carry `org.flotilla.*` labels, so a new RM finds its predecessor's: running
- * ones are adopted (their TaskManagers register again by themselves), the rest are removed.
- * Secrets (NATS credentials) go in as files, copied into the container before it starts.
+ * The docker driver: one container per TaskManager the RM asks for, through the Docker Engine API.
+ * The profile becomes the container's limits and the config environment the process driver gives a
+ * child. `org.flotilla.*` labels let a new RM find its predecessor's containers: running ones are
+ * adopted, the rest removed. Secrets (NATS credentials) are copied in as files before the start.
+ * Every container is confined (docker_hardening.ts): no capabilities, read-only root, bounded pids.
  */
 import {
   ErrorCode,
@@ -23,9 +22,16 @@ import {
   dockerEngine,
   type EventStream,
 } from "./docker_engine.ts";
+import {
+  type ContainerConfinement,
+  confinedHostConfig,
+  fileDirectories,
+  filesIn,
+} from "./docker_hardening.ts";
 import { explainRefusal } from "./docker_refusals.ts";
+import { tooManyTaskManagers } from "./limits.ts";
 import { archiveOfFiles, type ContainerFile } from "./tar.ts";
-import { taskManagerEnv } from "./taskmanager_env.ts";
+import { containerEnv } from "./taskmanager_env.ts";
 
 export const DOCKER_LABELS = {
   cluster: "org.flotilla.cluster",
@@ -35,7 +41,7 @@ export const DOCKER_LABELS = {
   profile: "org.flotilla.profile",
 } as const;
 
-export interface DockerDriverOptions extends DockerEngineOptions {
+export interface DockerDriverOptions extends DockerEngineOptions, ContainerConfinement {
   /** The cluster whose TaskManagers these are: labels, container names, leftovers. */
   clusterId: string;
   /** The TaskManager image; never pulled. @default "flotilla/taskmanager:latest" */
@@ -62,7 +68,7 @@ export interface DockerDriverOptions extends DockerEngineOptions {
   defaultProfile?: ResourceProfile;
   /** The largest TaskManager the Docker host can run; bigger profiles are not startable. @default no limit */
   maxProfile?: ResourceProfile;
-  /** Most TaskManager containers at once (adopted ones count). @default Infinity */
+  /** Most TaskManager containers at once (adopted ones count). @default 16 */
   maxTaskManagers?: number;
   /** Seconds between the stop signal and SIGKILL (`POST /containers/<id>/stop?t=`). @default 5 */
   stopTimeoutS?: number;
@@ -110,11 +116,6 @@ interface ContainerState {
   State?: { ExitCode?: number; OOMKilled?: boolean };
 }
 
-function environment(tmId: TaskManagerId, p: ResourceProfile, env: Record<string, string>) {
-  const vars = { ...env, ...taskManagerEnv(tmId, p) };
-  return Object.entries(vars).map(([k, v]) => `${k}=${v}`);
-}
-
 function profileOfLabel(label: string | undefined): ResourceProfile {
   try {
     const p = JSON.parse(label ?? "") as ResourceProfile;
@@ -135,8 +136,11 @@ export function dockerDriver({
   managedBy = clusterId,
   defaultProfile = makeProfile(1, 1024),
   maxProfile,
-  maxTaskManagers = Number.POSITIVE_INFINITY,
+  maxTaskManagers = 16,
   stopTimeoutS = 5,
+  pidsLimit,
+  defaultMemoryMb,
+  tmpfsMb,
   onExit,
   socketPath,
   apiVersion,
@@ -144,8 +148,11 @@ export function dockerDriver({
   engine = dockerEngine({ socketPath, apiVersion, timeoutMs }),
   log = silentLogger,
 }: DockerDriverOptions): DockerDriver {
-  // Built once: a bad path fails here, not at each start.
-  const filesTar = files.length > 0 ? archiveOfFiles(files, filesOwner) : undefined;
+  // Built once: a bad path fails here, not at each start. One volume (and archive) per directory.
+  const fileArchives = fileDirectories(files).map((dir) => ({
+    dir,
+    tar: archiveOfFiles(filesIn(files, dir), filesOwner, dir),
+  }));
   const owned = new Map<TaskManagerId, TaskManagerContainer>();
   let starting = 0;
   let stopped = false;
@@ -285,7 +292,7 @@ export function dockerDriver({
         body: {
           Image: image,
           ...(command ? { Cmd: command } : {}),
-          Env: environment(tmId, p, env),
+          Env: containerEnv(tmId, p, env),
           Labels: {
             [DOCKER_LABELS.cluster]: clusterId,
             [DOCKER_LABELS.role]: "taskmanager",
@@ -293,12 +300,12 @@ export function dockerDriver({
             [DOCKER_LABELS.managedBy]: managedBy,
             [DOCKER_LABELS.profile]: JSON.stringify(p),
           },
-          HostConfig: {
-            NanoCpus: p.cpu > 0 ? Math.round(p.cpu * 1e9) : 0,
-            Memory: p.memoryMb > 0 ? Math.round(p.memoryMb * 1024 * 1024) : 0,
-            RestartPolicy: { Name: "no" },
-            ...(network ? { NetworkMode: network } : {}),
-          },
+          HostConfig: confinedHostConfig(
+            p,
+            fileArchives.map((a) => a.dir),
+            network,
+            { pidsLimit, defaultMemoryMb, tmpfsMb },
+          ),
         },
       });
       containerId = created.body.Id;
@@ -309,7 +316,7 @@ export function dockerDriver({
     owned.set(tmId, tm);
     let step = `copy ${files.map((f) => f.path).join(", ")} into TaskManager container ${name}`;
     try {
-      if (filesTar) await engine.putArchive(containerId, "/", filesTar);
+      for (const { dir, tar } of fileArchives) await engine.putArchive(containerId, dir, tar);
       step = `start TaskManager container ${name}`;
       await engine.call("POST", `/containers/${containerId}/start`, { accept: [304] });
     } catch (err) {
@@ -342,6 +349,8 @@ export function dockerDriver({
       if (stopped) {
         throw new FlotillaError(ErrorCode.UNAVAILABLE, "the docker driver is stopped");
       }
+      if (owned.size + starting >= maxTaskManagers)
+        throw tooManyTaskManagers("docker", owned.size + starting, maxTaskManagers);
       const p = isAny(requested) ? defaultProfile : requested;
       starting++;
       try {

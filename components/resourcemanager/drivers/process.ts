@@ -16,6 +16,7 @@ import {
 } from "../../core/mod.ts";
 import { covers, describeProfile, isAny, profile as makeProfile } from "../profile.ts";
 import type { ResourceDriver, ResourceProfile } from "../types.ts";
+import { tooManyTaskManagers } from "./limits.ts";
 import { taskManagerEnv } from "./taskmanager_env.ts";
 
 export interface ProcessDriverOptions {
@@ -34,7 +35,7 @@ export interface ProcessDriverOptions {
   defaultProfile?: ResourceProfile;
   /** The largest TaskManager this machine can run; bigger profiles are not startable. @default no limit */
   maxProfile?: ResourceProfile;
-  /** Most TaskManager processes at once. @default Infinity */
+  /** Most TaskManager processes at once. @default 16 */
   maxTaskManagers?: number;
   /** Time between SIGTERM and SIGKILL. @default 5000 */
   stopGraceMs?: number;
@@ -85,7 +86,7 @@ export function processDriver({
   cwd,
   defaultProfile = makeProfile(1, 1024),
   maxProfile,
-  maxTaskManagers = Number.POSITIVE_INFINITY,
+  maxTaskManagers = 16,
   stopGraceMs = 5000,
   output = "inherit",
   onExit,
@@ -122,6 +123,8 @@ export function processDriver({
       return !maxProfile || covers(maxProfile, isAny(p) ? defaultProfile : p);
     },
     async startTaskManager(requested) {
+      if (children.size >= maxTaskManagers)
+        throw tooManyTaskManagers("process", children.size, maxTaskManagers);
       const p = isAny(requested) ? defaultProfile : requested;
       const tmId = newTaskManagerId();
       const proc = spawn(file, args, {

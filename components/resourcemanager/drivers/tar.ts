@@ -87,11 +87,17 @@ export interface ContainerFile {
 }
 
 /**
- * One archive, to extract at `/`, that puts `files` at their paths owned by `uid`:`gid`, each
- * after its parent directories (root's, 0755, like compose's /run/secrets: the owner can read
- * its file but not add or swap files beside it).
+ * One archive, to extract at `under` (every file must be below it), that puts `files` at their
+ * paths owned by `uid`:`gid`, each after its parent directories below `under` (root's, 0755, like
+ * compose's /run/secrets: the owner can read its file but not add or swap files beside it).
  */
-export function archiveOfFiles(files: ContainerFile[], { uid = 1000, gid = 1000 } = {}) {
+export function archiveOfFiles(
+  files: ContainerFile[],
+  { uid = 1000, gid = 1000 } = {},
+  under = "/",
+) {
+  const prefix = under.endsWith("/") ? under : `${under}/`;
+  const base = prefix === "/" ? "/" : prefix.slice(0, -1);
   const dirs = new Set<string>();
   const seen = new Set<string>();
   const entries: TarEntry[] = [];
@@ -103,15 +109,20 @@ export function archiveOfFiles(files: ContainerFile[], { uid = 1000, gid = 1000 
       );
     }
     if (seen.has(path)) throw new InvalidArgumentError(`the container file ${path} is given twice`);
+    if (!path.startsWith(prefix)) {
+      throw new InvalidArgumentError(`the container file ${path} is not under ${prefix}`);
+    }
     seen.add(path);
     const parents: string[] = [];
-    for (let dir = posix.dirname(path); dir !== "/"; dir = posix.dirname(dir)) parents.unshift(dir);
+    for (let dir = posix.dirname(path); dir !== base; dir = posix.dirname(dir)) {
+      parents.unshift(dir);
+    }
     for (const dir of parents.filter((d) => !dirs.has(d))) {
       dirs.add(dir);
-      entries.push({ path: dir.slice(1), mode: 0o755 });
+      entries.push({ path: dir.slice(prefix.length), mode: 0o755 });
     }
     const mode = file.mode ?? 0o400;
-    entries.push({ path: path.slice(1), mode, uid, gid, content: file.content });
+    entries.push({ path: path.slice(prefix.length), mode, uid, gid, content: file.content });
   }
   return tarArchive(entries);
 }

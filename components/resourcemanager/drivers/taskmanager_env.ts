@@ -17,3 +17,9 @@ export function taskManagerEnv(tmId: TaskManagerId, p: ResourceProfile): Record<
       .join(","),
   });
 }
+
+/** A container's `Env`: `env` and the TaskManager's own settings, as `NAME=value` lines. */
+export function containerEnv(tmId: TaskManagerId, p: ResourceProfile, env: Record<string, string>) {
+  const vars = { ...env, ...taskManagerEnv(tmId, p) };
+  return Object.entries(vars).map(([k, v]) => `${k}=${v}`);
+}

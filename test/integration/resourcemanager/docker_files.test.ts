@@ -33,6 +33,19 @@ async function inspect(id: string): Promise<ContainerInspect> {
   return (await engine.call<ContainerInspect>("GET", `/containers/${id}/json`)).body;
 }
 
+/** What the confinement checks read of a container's inspect output. */
+interface ConfinedInspect {
+  HostConfig: {
+    CapDrop: string[] | null;
+    SecurityOpt: string[] | null;
+    ReadonlyRootfs: boolean;
+    Privileged: boolean;
+    PidsLimit: number | null;
+    Memory: number;
+  };
+  Mounts: { Type: string; Name: string; Destination: string }[];
+}
+
 async function containersOf(clusterId: string): Promise<{ Id: string }[]> {
   const filters = JSON.stringify({ label: [`${DOCKER_LABELS.cluster}=${clusterId}`] });
   const query = { all: true, filters };
@@ -195,6 +208,33 @@ t.test(
     t.equal(seen.readerUid, 1000, "who reads it is the TaskManager's user");
     t.same(seen.dir, { uid: 0, mode: 0o755 }, "/run/secrets is root's: nothing added beside it");
 
+    const confined = (
+      await engine.call<ConfinedInspect>("GET", `/containers/${started!.containerId}/json`)
+    ).body;
+    t.match(
+      confined.HostConfig,
+      {
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges:true"],
+        ReadonlyRootfs: true,
+        Privileged: false,
+        PidsLimit: 256,
+        Memory: 300 * 1024 * 1024,
+      },
+      "confined: no capabilities, no privilege gain, read-only root, bounded pids and memory",
+    );
+    const fileVolumes = confined.Mounts.filter((m) => m.Type === "volume");
+    t.same(
+      fileVolumes.map((m) => m.Destination),
+      ["/run/secrets"],
+      "the one writable place besides /tmp is the files' volume; nothing of the host is mounted",
+    );
+    t.same(
+      confined.Mounts.filter((m) => m.Type === "bind"),
+      [],
+      "no bind mounts",
+    );
+
     const inspected = await docker(["inspect", started!.containerId]);
     t.equal(inspected.code, 0);
     t.notOk(inspected.stdout.includes(seed), "docker inspect does not show the seed");
@@ -208,11 +248,15 @@ t.test(
       ),
       "only the path is in its environment",
     );
+
+    await driver.stop();
+    const left = await docker(["volume", "inspect", fileVolumes[0]!.Name]);
+    t.not(left.code, 0, "the files' volume went with the container");
   },
 );
 
 t.test(
-  "a copy the Engine refuses fails the start with the reason and leaves no container",
+  "files the Engine cannot place fail the start with the reason and leave no container",
   async (t) => {
     const { clusterId, network } = await setup(t);
     t.throws(
@@ -222,7 +266,7 @@ t.test(
       "a bad path fails when the driver is made, not at each start",
     );
 
-    // The image has a file at /app/flotilla.mjs: the Engine will not make it a directory.
+    // The image has a file at /app/flotilla.mjs: the Engine will not mount the files' volume there.
     const driver = dockerDriver({
       clusterId,
       image: images.taskmanager,
@@ -234,7 +278,7 @@ t.test(
     t.ok(err instanceof FlotillaError, "a typed error");
     t.match(
       (err as Error).message,
-      /^cannot copy \/app\/flotilla\.mjs\/secret into TaskManager container flotilla-df[0-9a-f]+-tm-\S+ \(flotilla\/taskmanager:[^)]+\): .*non-directory/,
+      /^cannot create a TaskManager container \(flotilla\/taskmanager:[^)]+\): .*\/app\/flotilla\.mjs is not (a )?directory/,
     );
     t.same(driver.running(), [], "the driver does not count it");
     t.same(await containersOf(clusterId), [], "the created container was removed");

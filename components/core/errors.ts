@@ -17,6 +17,8 @@ export const ErrorCode = {
   STALE_LEADER: "STALE_LEADER",
   NO_RESOURCES: "NO_RESOURCES",
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  /** A bounded queue or quota is full: try again later. */
+  TOO_MANY_REQUESTS: "TOO_MANY_REQUESTS",
   UNAVAILABLE: "UNAVAILABLE",
   TIMEOUT: "TIMEOUT",
   CANCELED: "CANCELED",
@@ -38,6 +40,7 @@ export const statusOf: Record<ErrorCode, number> = {
   STALE_LEADER: 409,
   NO_RESOURCES: 503,
   PAYLOAD_TOO_LARGE: 413,
+  TOO_MANY_REQUESTS: 429,
   UNAVAILABLE: 503,
   TIMEOUT: 504,
   CANCELED: 499,
@@ -49,6 +52,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.UNAVAILABLE,
   ErrorCode.TIMEOUT,
   ErrorCode.NO_RESOURCES,
+  ErrorCode.TOO_MANY_REQUESTS,
 ]);
 
 export interface WireError {
@@ -163,6 +167,7 @@ export function codeForStatus(status: number): ErrorCode {
   if (status === 404) return ErrorCode.NOT_FOUND;
   if (status === 409) return ErrorCode.CONFLICT;
   if (status === 413) return ErrorCode.PAYLOAD_TOO_LARGE;
+  if (status === 429) return ErrorCode.TOO_MANY_REQUESTS;
   if (status === 503) return ErrorCode.UNAVAILABLE;
   if (status === 504 || status === 408) return ErrorCode.TIMEOUT;
   if (status >= 400 && status < 500) return ErrorCode.BAD_REQUEST;

@@ -68,6 +68,8 @@ export interface GraphSandboxOptions {
   memoryMb?: number;
   /** Sandboxes at once; more requests wait. @default 2 */
   concurrency?: number;
+  /** Requests that may wait; more are refused with 429 TOO_MANY_REQUESTS. @default 64 */
+  maxWaiting?: number;
   log: Logger;
 }
 
@@ -100,7 +102,7 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
     );
   const entry = realpathSync(options.entry);
   const code = packageRootOf(entry) ?? entry;
-  const { memoryMb = 256, concurrency = 2 } = options;
+  const { memoryMb = 256, concurrency = 2, maxWaiting = 64 } = options;
   const launch = (readable: string[]) =>
     startSandboxProcess(
       [
@@ -130,9 +132,15 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
   };
   let running = 0;
   const waiting: (() => void)[] = [];
-  // A slot freed goes straight to the next waiter, so no caller overtakes it.
+  // A slot freed goes straight to the next waiter, so no caller overtakes it. The queue has a
+  // size: a flood of submissions is refused at once, not held (each holds its artifact's bytes).
   const slot = async () => {
     if (running < concurrency) running++;
+    else if (waiting.length >= maxWaiting)
+      throw new FlotillaError(
+        ErrorCode.TOO_MANY_REQUESTS,
+        `${waiting.length} job graphs are waiting to be built already: submit again shortly`,
+      );
     else await new Promise<void>((resolve) => waiting.push(resolve));
   };
   const release = () => {

@@ -93,6 +93,32 @@ t.test(
   },
 );
 
+t.test("a flood of submissions waits in a bounded queue; past it, 429 at once", async (t) => {
+  const small = sandboxedGraphBuilder({
+    entry: join(ROOT, "bin/flotilla.js"),
+    secretsDir: secrets,
+    timeoutMs: 1500,
+    concurrency: 1,
+    maxWaiting: 1,
+    log: silentLogger,
+  });
+  const looping = () => small({ ...probe, args: { loop: "true" } });
+  const outcomes = await Promise.allSettled([looping(), looping(), looping(), looping()]);
+  const codes = outcomes.map((o) =>
+    o.status === "rejected" ? (o.reason as { code: string }).code : "built",
+  );
+  t.same(
+    codes,
+    ["INVALID_ARGUMENT", "INVALID_ARGUMENT", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"],
+    "one built (and timed out), one waited (and timed out), two refused",
+  );
+  t.match((outcomes[2] as PromiseRejectedResult).reason, {
+    message: /1 job graphs are waiting to be built already/,
+  });
+  const after = await small({ ...probe, args: { read: "/nonexistent" } });
+  t.equal(after.options.name, "sandbox-probe", "the queue serves again once drained");
+});
+
 t.test("a job that fails to build is a typed error naming why", async (t) => {
   await t.rejects(sandbox({ ...probe, args: {} }), {
     code: "INVALID_ARGUMENT",

@@ -99,7 +99,11 @@ export function codecFor(contentType: string | null | undefined): Codec | undefi
 /** Decode with a clear BAD_REQUEST error instead of a codec's internal exception. */
 export function decodeBody(codec: Codec, bytes: Uint8Array): unknown {
   try {
-    return codec.decode(bytes);
+    const value = codec.decode(bytes);
+    // JSON.parse builds plain data only, but as deep as it is sent: bound it as plainCbor does.
+    const why = codec === json ? notPlainData(value) : undefined;
+    if (why) throw new Error(`JSON here is plain data only: it held ${why}`);
+    return value;
   } catch (err) {
     throw new FlotillaError(
       ErrorCode.BAD_REQUEST,

@@ -49,6 +49,7 @@ import {
   isCount,
 } from "./channel_frames.ts";
 import { mapNatsError, NoRespondersError } from "./nats_transport.ts";
+import { rejected } from "./rejections.ts";
 
 /** A message as a channel reads it. */
 export interface ChannelMsg {
@@ -109,7 +110,12 @@ function plumbing(
     drop(msg: ChannelMsg, why: string): void {
       counter.dropped++;
       const bytes = msg.data.byteLength;
-      log.warn({ channel, subject: msg.subject, bytes, why }, "dropped a stray message");
+      rejected(channel, "dropped a stray message", log, {
+        channel,
+        subject: msg.subject,
+        bytes,
+        why,
+      });
     },
     /** Publishes a cancel (best effort: the peer may be gone already). */
     async tell(subject: string, frame: unknown[]): Promise<void> {
@@ -228,7 +234,7 @@ export function natsChannelSender<T>({
           const code = Object.values(ErrorCode).find((c) => c === frame[1]) ?? ErrorCode.INTERNAL;
           throw typedError(code, `channel ${subject}: the receiver refused: ${String(frame[2])}`);
         }
-        log.warn({ channel: subject }, "garbled handshake reply, asking again");
+        rejected(subject, "garbled handshake reply, asking again", log, { channel: subject });
       } catch (err) {
         const error = mapNatsError(err, subjects.open, REQUEST_TIMEOUT_MS);
         if (!error.retryable || nc.isClosed()) throw error;

@@ -35,6 +35,7 @@ export {
   DEADLINE_HEADER,
   decodeReply,
   decodeRequest,
+  ENVELOPE_LIMITS,
   encodeReply,
   encodeRequest,
   type HeaderMap,
@@ -58,9 +59,24 @@ export {
   NoRespondersError,
   natsTransport,
 } from "./nats_transport.ts";
+export {
+  type RejectionLogOptions,
+  Rejections,
+  rejected,
+  rejectionLabel,
+  rejectionMetrics,
+  rejections,
+} from "./rejections.ts";
 export { EnvelopeRequest, toRequest } from "./request.ts";
 export { negotiate, reply, toReplyEnvelope, ValueResponse } from "./response.ts";
 export { type HttpServeOptions, type HttpServer, serveHttp } from "./serve_http.ts";
 export { type NatsServeOptions, type NatsServer, serveNats } from "./serve_nats.ts";
 export type { FetchApp, Transport } from "./transport.ts";
-export { body, params, query } from "./validate.ts";
+export {
+  type BodyOptions,
+  body,
+  DEFAULT_BODY_LIMIT_BYTES,
+  params,
+  query,
+  readBodyBytes,
+} from "./validate.ts";

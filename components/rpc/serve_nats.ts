@@ -1,12 +1,14 @@
 /**
  * Serves a Hono app on a NATS subject: each message is a request envelope, each reply a reply
  * envelope. Singletons share a queue group so a standby never answers twice. Garbage gets an
- * error reply and the service keeps serving; a reply too large for NATS becomes a clear error.
+ * error reply (logged rate-limited, counted in `rejectionMetrics`) and the service keeps serving;
+ * a reply too large for NATS becomes a clear error.
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { ErrorCode, FlotillaError, type Logger, silentLogger } from "../core/mod.ts";
 import { decodeRequest, encodeReply, errorReply, type RequestEnvelope } from "./envelope.ts";
 import { dispatchNow } from "./local_transport.ts";
+import { rejected } from "./rejections.ts";
 import type { FetchApp } from "./transport.ts";
 
 export interface NatsServeOptions {
@@ -70,10 +72,11 @@ export function serveNats(
     try {
       request = decodeRequest(msg.data);
     } catch (err) {
-      log.warn(
-        { subject: msg.subject, bytes: msg.data.byteLength, err: (err as Error).message },
-        "bad envelope",
-      );
+      rejected(subject, "bad envelope", log, {
+        subject: msg.subject,
+        bytes: msg.data.byteLength,
+        err: (err as Error).message,
+      });
       if (msg.reply) respond(msg, encodeReply(errorReply(err as FlotillaError)), log);
       return undefined;
     }

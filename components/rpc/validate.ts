@@ -1,7 +1,7 @@
 /**
- * Request validation with zod that keeps Hono's typing: `body(schema)` reads a CBOR or JSON body,
- * `query(schema)` the query string, `params(schema)` the path; a failure is a 400 naming the
- * field and what was wrong, and the handler never runs.
+ * Request validation with zod that keeps Hono's typing: `body(schema)` reads a CBOR or JSON body
+ * (at most 1 MiB unless the route says otherwise, never buffering more), `query(schema)` the query
+ * string, `params(schema)` the path; a failure is a 4xx naming what was wrong, and the handler never runs.
  */
 import type { Context, Env, MiddlewareHandler } from "hono";
 import { validator } from "hono/validator";
@@ -29,7 +29,61 @@ function check<S extends z.ZodType>(schema: S, value: unknown, where: string): z
   return parsed.data;
 }
 
-async function readBody(c: Context): Promise<unknown> {
+/** What `body(schema)` reads at most unless the route gives its own `maxBytes`. */
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+function tooLarge(c: Context, size: string, maxBytes: number, howToChange: string): FlotillaError {
+  return new FlotillaError(
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    `request body of ${size} for ${c.req.method} ${c.req.path} exceeds the limit of ${maxBytes} bytes: ${howToChange}`,
+  );
+}
+
+/**
+ * The request body's bytes, refusing (413) a body over `maxBytes` without holding more than
+ * `maxBytes` of it: a declared Content-Length over the limit is refused before reading, and a
+ * stream is read only until it passes the limit, then canceled. `howToChange` ends the message.
+ */
+export async function readBodyBytes(
+  c: Context,
+  maxBytes: number,
+  howToChange = "send a smaller body",
+): Promise<Uint8Array> {
+  const raw = c.req.raw as Request | EnvelopeRequest;
+  if (raw instanceof EnvelopeRequest) {
+    const bytes = raw.bytes;
+    if (bytes.byteLength > maxBytes)
+      throw tooLarge(c, `${bytes.byteLength} bytes`, maxBytes, howToChange);
+    return bytes;
+  }
+  const declared = Number(raw.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) throw tooLarge(c, `${declared} bytes`, maxBytes, howToChange);
+  if (!raw.body) return new Uint8Array(0);
+  const reader = raw.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      // Stop the sender's bytes here; the server drops what is still on its way.
+      await reader.cancel().catch(() => {});
+      throw tooLarge(c, `more than ${maxBytes} bytes`, maxBytes, howToChange);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
+
+async function readBody(c: Context, maxBytes: number): Promise<unknown> {
   const contentType = c.req.header("content-type");
   const codec = codecFor(contentType);
   if (!codec) {
@@ -38,9 +92,11 @@ async function readBody(c: Context): Promise<unknown> {
       `unsupported content type ${JSON.stringify(contentType ?? "")}: send application/json or application/cbor`,
     );
   }
-  const raw = c.req.raw as Request | EnvelopeRequest;
-  const bytes =
-    raw instanceof EnvelopeRequest ? raw.bytes : new Uint8Array(await c.req.arrayBuffer());
+  const bytes = await readBodyBytes(
+    c,
+    maxBytes,
+    "send a smaller body (the route sets its limit: body(schema, { maxBytes }))",
+  );
   if (bytes.byteLength === 0)
     throw new FlotillaError(ErrorCode.BAD_REQUEST, "request body is empty");
   return decodeBody(codec, bytes);
@@ -52,10 +108,19 @@ type Validated<Target extends string, S extends z.ZodType> = MiddlewareHandler<
   { in: { [K in Target]: z.input<S> }; out: { [K in Target]: z.output<S> } }
 >;
 
+export interface BodyOptions {
+  /** The largest body this route reads; a larger one is a 413. @default DEFAULT_BODY_LIMIT_BYTES (1 MiB) */
+  maxBytes?: number;
+}
+
 /** Hono's own json validator parses JSON before we see it; this reads CBOR or JSON once, itself. */
-export function body<S extends z.ZodType>(schema: S): Validated<"json", S> {
+export function body<S extends z.ZodType>(
+  schema: S,
+  { maxBytes = DEFAULT_BODY_LIMIT_BYTES }: BodyOptions = {},
+): Validated<"json", S> {
   const middleware: MiddlewareHandler = async (c, next) => {
-    c.req.addValidatedData("json", check(schema, await readBody(c), "request body") as object);
+    const value = await readBody(c, maxBytes);
+    c.req.addValidatedData("json", check(schema, value, "request body") as object);
     await next();
   };
   return middleware as unknown as Validated<"json", S>;

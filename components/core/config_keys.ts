@@ -205,6 +205,11 @@ export const configKeys = {
     "",
     "The private key of resourcemanager.taskmanager-tls-cert-file.",
   ),
+  "slotmanager.number-of-slots.max": key(
+    z.coerce.number().int().min(1).max(1_048_576),
+    4096,
+    "Most slots the ResourceManager registers at once; a TaskManager registration past it is refused (429).",
+  ),
   "resourcemanager.taskmanager-timeout": key(
     duration,
     30_000,

@@ -21,6 +21,11 @@ export interface ResourceManagerConfig {
   rpcTimeoutMs?: number;
   /** Deadline of one attempt of an idempotent call (`rpc.attempt-timeout`). @default 1000 */
   rpcAttemptTimeoutMs?: number;
+  /**
+   * Most slots registered at once (Flink's `slotmanager.number-of-slots.max`): a registration
+   * past it is refused, so a flood of made-up TaskManagers cannot grow the RM. @default 4096
+   */
+  maxSlots?: number;
 }
 
 export type CompiledResourceManagerConfig = Readonly<Required<ResourceManagerConfig>>;
@@ -32,8 +37,10 @@ export function compileResourceManagerConfig({
   pendingTaskManagerTimeoutMs = 300_000,
   rpcTimeoutMs = 5000,
   rpcAttemptTimeoutMs = 1000,
+  maxSlots = 4096,
 }: ResourceManagerConfig = {}): CompiledResourceManagerConfig {
   const compiled = {
+    maxSlots,
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     idleTimeoutMs,
@@ -41,7 +48,8 @@ export function compileResourceManagerConfig({
     rpcTimeoutMs,
     rpcAttemptTimeoutMs,
   };
-  checkDurations("ResourceManager", compiled);
+  const { maxSlots: _, ...durations } = compiled;
+  checkDurations("ResourceManager", durations);
   checkHeartbeat(heartbeatIntervalMs, heartbeatTimeoutMs, "TaskManager");
   return Object.freeze(compiled);
 }
@@ -58,6 +66,7 @@ export function resourceManagerConfigFrom(
     idleTimeoutMs: config["resourcemanager.taskmanager-timeout"],
     rpcTimeoutMs: deadlines.timeoutMs,
     rpcAttemptTimeoutMs: deadlines.attemptTimeoutMs,
+    maxSlots: config["slotmanager.number-of-slots.max"],
     ...overrides,
   });
 }

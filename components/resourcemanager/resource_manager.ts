@@ -5,7 +5,9 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  ErrorCode,
   ensureError,
+  FlotillaError,
   InvalidArgumentError,
   type Logger,
   silentLogger,
@@ -34,7 +36,7 @@ import { staticDriver } from "./drivers/static.ts";
 import { ActionExecutor } from "./executor.ts";
 import { type ResourceManagerCore, resourceManagerHandlers } from "./handlers.ts";
 import { SlotManager } from "./slot_manager.ts";
-import type { AffectedJob, ResourceDriver } from "./types.ts";
+import type { AffectedJob, ResourceDriver, TaskManagerRegistration } from "./types.ts";
 
 export interface ResourceManagerOptions {
   /** Serve on NATS (on `subject`, in no queue group: see start()) when given. */
@@ -111,6 +113,17 @@ export function createResourceManager({
     removeTaskManager: (tmId, reason) => core.unregister(tmId, reason),
   });
 
+  /** Registrations past `slotmanager.number-of-slots.max` are refused: none grows the RM past it. */
+  function refuseOverMaxSlots(registration: TaskManagerRegistration, known: boolean): void {
+    const before = known ? (slotManager.taskManager(registration.tmId)?.slots.length ?? 0) : 0;
+    const total = slotManager.overview().slotsTotal - before + registration.slots.length;
+    if (total > config.maxSlots)
+      throw new FlotillaError(
+        ErrorCode.TOO_MANY_REQUESTS,
+        `registering TaskManager ${registration.tmId} would make ${total} slots, over slotmanager.number-of-slots.max (${config.maxSlots})`,
+      );
+  }
+
   const heartbeats = new HeartbeatMonitor<string>({
     intervalMs: config.heartbeatIntervalMs,
     timeoutMs: config.heartbeatTimeoutMs,
@@ -136,6 +149,7 @@ export function createResourceManager({
     slotManager,
     register(registration) {
       const known = slotManager.hasTaskManager(registration.tmId);
+      refuseOverMaxSlots(registration, known);
       executor.run(slotManager.registerTaskManager(registration));
       if (running) heartbeats.monitor(registration.tmId, registration.subject);
       log.info(

@@ -494,3 +494,20 @@ t.test(
     t.equal((await unwrap(client.overview.$get())).jobs, 0, "nothing was declared");
   },
 );
+
+t.test("registrations past slotmanager.number-of-slots.max are refused with 429", async (t) => {
+  const { client, register } = setup(t, { config: { maxSlots: 3 } });
+  await register(fakeTaskManager({ tmId: "tm-a", slots: [small, small] }));
+  const over = fakeTaskManager({ tmId: "tm-b", slots: [small, small] });
+  await t.rejects(register(over), {
+    code: ErrorCode.TOO_MANY_REQUESTS,
+    message: /would make 4 slots, over slotmanager.number-of-slots.max \(3\)/,
+  });
+  await register(fakeTaskManager({ tmId: "tm-c", slots: [small] }));
+  await register(fakeTaskManager({ tmId: "tm-a", slots: [small, small] }));
+  t.match(
+    await unwrap(client.overview.$get()),
+    { taskmanagers: 2, slotsTotal: 3 },
+    "a TaskManager registering again is not counted twice",
+  );
+});

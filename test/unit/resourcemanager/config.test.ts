@@ -13,6 +13,7 @@ t.test("defaults follow DESIGN.md and Flink", async (t) => {
     pendingTaskManagerTimeoutMs: 300_000,
     rpcTimeoutMs: 5000,
     rpcAttemptTimeoutMs: 1000,
+    maxSlots: 4096,
   });
   t.ok(Object.isFrozen(compileResourceManagerConfig()));
 });

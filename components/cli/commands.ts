@@ -4,9 +4,16 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Config, ErrorCode, FlotillaError, isJobEnd, TimeoutError } from "../core/mod.ts";
+import {
+  type Config,
+  ErrorCode,
+  FlotillaError,
+  isJobEnd,
+  type JobId,
+  TimeoutError,
+} from "../core/mod.ts";
 import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
-import type { JobDetails } from "../protocol/mod.ts";
+import type { JobDetails, JobSummary } from "../protocol/mod.ts";
 import { unwrap } from "../rpc/mod.ts";
 import { remote } from "./cli_config.ts";
 import { type ClusterApi, localCluster } from "./cluster_api.ts";
@@ -297,7 +304,16 @@ async function withCluster(
 
 export function list(_flags: Record<string, unknown>, out: Output, config: Config) {
   return withCluster(config, async (cluster) => {
-    const { jobs } = await unwrap(cluster.client.jobs.$get());
+    // Page by page (GET /jobs is paginated); the cluster keeps a bounded number of jobs.
+    const jobs: JobSummary[] = [];
+    let after: JobId | undefined;
+    do {
+      const page = await unwrap(
+        cluster.client.jobs.$get({ query: { limit: "1000", ...(after ? { after } : {}) } }),
+      );
+      jobs.push(...page.jobs);
+      after = page.next !== after ? page.next : undefined;
+    } while (after);
     if (out.json) out.event({ jobs });
     else if (jobs.length === 0) out.line("no jobs");
     else for (const j of jobs) out.line(`${j.id}  ${j.state.padEnd(10)}  ${j.name}`);

@@ -84,6 +84,8 @@ export function fencedStores(stores: DispatcherStores, fence: Fence): Dispatcher
       put: guard("storing a blob", (bytes) => stores.blobs.put(bytes)),
       get: (key) => stores.blobs.get(key),
       has: (key) => stores.blobs.has(key),
+      list: (prefix) => stores.blobs.list(prefix),
+      remove: guard("removing a blob", (key) => stores.blobs.remove(key)),
     },
     jobs: {
       put: guard("storing a job", (record) => stores.jobs.put(record)),
@@ -94,6 +96,7 @@ export function fencedStores(stores: DispatcherStores, fence: Fence): Dispatcher
       put: guard("storing a job result", (result) => stores.results.put(result)),
       get: (jobId) => stores.results.get(jobId),
       list: () => stores.results.list(),
+      remove: guard("removing a job result", (jobId) => stores.results.remove(jobId)),
     },
     checkpoints: {
       add: guard("storing a checkpoint", (cp) => stores.checkpoints.add(cp)),

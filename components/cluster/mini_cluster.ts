@@ -4,7 +4,7 @@
  * as a cluster of processes over NATS. What `flotilla run` uses when no cluster is configured.
  */
 import { compileConfig, type Logger, silentLogger, subjects } from "../core/mod.ts";
-import { createDispatcher, dispatcherApp } from "../dispatcher/mod.ts";
+import { createDispatcher, type DispatcherOptions, dispatcherApp } from "../dispatcher/mod.ts";
 import { memoryHaServices } from "../ha/mod.ts";
 import { type JobManagerDeadlines, jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
 import { type DispatcherApp, RM_FENCING_SCOPE } from "../protocol/mod.ts";
@@ -35,6 +35,8 @@ export interface MiniClusterOptions {
   deadlines?: JobManagerDeadlines;
   /** Deadline of one call of `client`, the REST API's (`client.timeout`). @default 30000 */
   clientTimeoutMs?: number;
+  /** The Dispatcher's bounds and clock (`jobstore.*`, `blob.*`, ...). @default the keys' defaults */
+  dispatcher?: Pick<DispatcherOptions, "jobStore" | "artifacts" | "collectMaxRecords" | "clock">;
   log?: Logger;
 }
 
@@ -62,6 +64,7 @@ export async function startMiniCluster({
   slotRequestTimeoutMs = 300_000,
   deadlines: given,
   clientTimeoutMs = 30_000,
+  dispatcher: bounds = {},
   log = silentLogger,
 }: MiniClusterOptions = {}): Promise<MiniCluster> {
   const deadlines = { ...jobManagerDeadlinesFrom(compileConfig({ env: {} })), ...given };
@@ -124,6 +127,7 @@ export async function startMiniCluster({
     term: 1,
     deadlines,
     slotRequestTimeoutMs,
+    ...bounds,
     log,
   });
   const rest = dispatcherApp(dispatcher);

@@ -18,6 +18,7 @@ import {
   createDispatcher,
   type DispatcherStores,
   dispatcherApp,
+  dispatcherLimitsFrom,
   type GraphBuilder,
 } from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
@@ -206,6 +207,7 @@ export function dispatcherService(
         term: token,
         deadlines: jobManagerDeadlinesFrom(config),
         slotRequestTimeoutMs: config["slot.request.timeout"],
+        ...dispatcherLimitsFrom(config),
         buildGraph: ctx.buildGraph,
         scheduler: schedulerOptionsFrom(config),
         leading: fence.active,

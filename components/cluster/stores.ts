@@ -8,6 +8,11 @@ export function dispatcherStores(ha: HaServices): DispatcherStores {
       put: (bytes) => ha.blobs.put(bytes),
       get: async (key) => ((await ha.blobs.has(key)) ? await ha.blobs.get(key) : undefined),
       has: (key) => ha.blobs.has(key),
+      list: (prefix) => ha.blobs.list(prefix),
+      // A key is a prefix too: only the exact key, since blob keys of one kind share a length.
+      remove: async (key) => {
+        await ha.blobs.delete(key);
+      },
     },
     jobs: {
       put: (record) => ha.jobGraphs.put(record),
@@ -20,6 +25,7 @@ export function dispatcherStores(ha: HaServices): DispatcherStores {
       get: async (jobId) =>
         (await ha.jobResults.find(jobId)) as unknown as JobResultRecord | undefined,
       list: async () => (await ha.jobResults.list()) as unknown as JobResultRecord[],
+      remove: (jobId) => ha.jobResults.remove(jobId),
     },
     checkpoints: ha.checkpoints,
     snapshots: blobSnapshotStore(ha.blobs),

@@ -250,6 +250,11 @@ export const configKeys = {
     256,
     "Docker driver: size (MB) of the in-memory /tmp of a TaskManager container, whose root file system is read-only (it counts against the container's memory).",
   ),
+  "docker.proxy-socket": key(
+    z.string().min(1),
+    "/run/flotilla-docker/docker.sock",
+    "Docker socket proxy (flotilla start docker-proxy): the unix socket it serves on, the ResourceManager's docker.socket in the compose layouts. It forwards to docker.socket only the docker driver's calls, on containers of cluster.id made from docker.taskmanager-image on docker.network, confined.",
+  ),
   "process.max-taskmanagers": key(
     z.coerce.number().int().min(0),
     16,
@@ -274,6 +279,36 @@ export const configKeys = {
     duration,
     30_000,
     "How long building a job's graph in the sandbox may take before the submission fails (a job's main function must return its dataflow, not run).",
+  ),
+  "jobstore.max-capacity": key(
+    z.coerce.number().int().min(1).max(1_000_000),
+    1000,
+    "How many ended jobs the Dispatcher keeps (their result, details and collected results); past it the oldest ended job is forgotten and answers 404 (Flink's jobstore.max-capacity).",
+  ),
+  "jobstore.expiration-time": key(
+    duration,
+    3_600_000,
+    "How long the Dispatcher keeps an ended job before forgetting it (then 404); checked on a timer and whenever a job ends (Flink's jobstore.expiration-time).",
+  ),
+  "blob.artifact-ttl": key(
+    duration,
+    3_600_000,
+    "An uploaded artifact no unended job refers to is deleted from the blob store once it has been unused this long (0: as soon as the sweep sees it unused).",
+  ),
+  "blob.max-artifacts": key(
+    z.coerce.number().int().min(1).max(1_000_000),
+    1000,
+    "Most artifacts in the blob store: an upload past it first collects unused artifacts (oldest first), and is refused with 503 NO_RESOURCES while every artifact is in use.",
+  ),
+  "blob.service.cleanup.interval": key(
+    duration,
+    300_000,
+    "How often the leading Dispatcher sweeps the blob store for artifacts past blob.artifact-ttl (Flink's blob.service.cleanup.interval).",
+  ),
+  "collect-sink.max-records": key(
+    z.coerce.number().int().min(1).max(100_000_000),
+    100_000,
+    "Most values a job's collect sinks may hand back in total (kept in the JobManager until the job is forgotten): one more fails the job, without a restart, naming this key.",
   ),
   "jobmanager.scheduler": key(
     z.enum(["default", "adaptive"]),

@@ -67,6 +67,7 @@ export {
   type LogLevel,
   silentLogger,
 } from "./log.ts";
+export { LruCache } from "./lru.ts";
 export {
   BlockRole,
   blobBucketName,

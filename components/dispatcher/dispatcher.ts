@@ -3,21 +3,20 @@
  * jobs, runs one JobManager per job in this process, writes each job's result before forgetting
  * it, and, when it becomes leader, starts again every job that has no result yet, from its
  * latest checkpoint. One Dispatcher lives for one leadership term (cluster/role_blocks.ts): on
- * losing it, it suspends its JobManagers.
+ * losing it, it suspends its JobManagers. What it keeps is bounded: ended jobs by count and age
+ * (ended_jobs.ts), artifacts by count and disuse (artifact_sweeper.ts), collected values per job.
  */
 import {
   ErrorCode,
   FlotillaError,
   type JobId,
   JobState,
-  type Logger,
   newJobId,
-  parseJobId,
   silentLogger,
   subjects,
+  systemClock,
 } from "../core/mod.ts";
 import { artifactHash, loadCheckpoint } from "../dataflow/internal_mod.ts";
-import type { SchedulerOptions } from "../jobmanager/mod.ts";
 import type {
   ArtifactUploaded,
   CancelAccepted,
@@ -25,61 +24,28 @@ import type {
   JobDetails,
   JobOutcome,
   JobStopped,
-  JobSummary,
   ResourceManagerApp,
   ResourceRequirements,
   SavepointTaken,
   StopJob,
   SubmitJob,
-  VertexDetails,
 } from "../protocol/mod.ts";
 import { createClient, type RpcClient, unwrap } from "../rpc/mod.ts";
-import { type GraphBuilder, inProcessGraphBuilder } from "./graph_builder.ts";
-import { endedDetails, unknownJob } from "./job_answers.ts";
+import { inProcessGraphBuilder } from "./graph_builder.ts";
+import { endedDetails } from "./job_answers.ts";
+import { type JobPageRequest, jobPage, type Listed } from "./job_listing.ts";
 import {
-  type Deadlines,
   firstAttemptOfTerm,
   type JobManagerRun,
   type JobManagerStart,
   runJobManager,
 } from "./job_managers.ts";
-import type { DispatcherStores, JobManagerFabric, JobRecord, JobResultRecord } from "./types.ts";
-
-export interface DispatcherOptions {
-  clusterId: string;
-  fabric: JobManagerFabric;
-  stores: DispatcherStores;
-  /**
-   * The fencing token of this Dispatcher's leadership term: greater in every later term, so the
-   * JobManagers it recovers deploy attempts above any an earlier leader's did.
-   */
-  term: number;
-  /**
-   * Deadlines of its calls to JobManagers and the ResourceManager (`rpc.timeout`, ...) and of its
-   * JobManagers' (`jobManagerDeadlinesFrom(config)`).
-   */
-  deadlines: Deadlines;
-  /**
-   * Builds a submitted or recovered job's graph from its artifact (`graph_builder.ts`): the
-   * roles pass the sandbox, so user code never runs in this process. @default in this process
-   */
-  buildGraph?: GraphBuilder;
-  /** Fails a job whose slots do not come within this long. @default 300000 */
-  slotRequestTimeoutMs?: number;
-  /** How many ended jobs keep their collected results and vertices in memory. @default 50 */
-  retainedResults?: number;
-  /** The cluster's scheduler settings (`jobmanager.scheduler`, ...). @default the default scheduler */
-  scheduler?: SchedulerOptions;
-  /**
-   * Whether this term still leads (its fence, checked against the lease's own deadline): its
-   * JobManagers do not act on timers or late answers once it does not. @default always
-   */
-  leading?: () => boolean;
-  log?: Logger;
-}
+import type { DispatcherOptions } from "./options.ts";
+import { dispatcherRetention } from "./retention.ts";
+import type { JobRecord, JobResultRecord } from "./types.ts";
 
 export function createDispatcher(options: DispatcherOptions) {
-  const { clusterId, fabric, stores, term, deadlines, retainedResults = 50 } = options;
+  const { clusterId, fabric, stores, term, deadlines, clock = systemClock } = options;
   const log = (options.log ?? silentLogger).child({ role: "dispatcher", cluster: clusterId });
   const settings = {
     clusterId,
@@ -88,6 +54,7 @@ export function createDispatcher(options: DispatcherOptions) {
     deadlines,
     slotRequestTimeoutMs: options.slotRequestTimeoutMs ?? 300_000,
     buildGraph: options.buildGraph ?? inProcessGraphBuilder(),
+    ...(options.collectMaxRecords ? { collectMaxRecords: options.collectMaxRecords } : {}),
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
     ...(options.leading ? { leading: options.leading } : {}),
     log,
@@ -97,9 +64,6 @@ export function createDispatcher(options: DispatcherOptions) {
     deadlines.rpc,
   );
   const running = new Map<string, JobManagerRun>();
-  /** What recently ended jobs leave behind in memory only, oldest first. */
-  const ended = new Map<string, { results: CollectedResults; vertices?: VertexDetails[] }>();
-
   /**
    * Jobs whose JobManager is being started: a recovered job's graph is built (in the sandbox, a
    * process start) before its JobManager serves, and callers meanwhile hear it is coming.
@@ -107,6 +71,21 @@ export function createDispatcher(options: DispatcherOptions) {
   const starting = new Map<string, JobRecord>();
   /** A new leader's `recover()` is reading the stores: a job not running yet may be one of its. */
   let recovering = false;
+
+  const retention = dispatcherRetention(options, {
+    stores,
+    artifactsInUse: async () => {
+      const used = new Set<string>();
+      for (const run of running.values()) used.add(run.record.artifact);
+      for (const record of starting.values()) used.add(record.artifact);
+      // Stored graphs: jobs not ended, which a next leader recovers.
+      for (const record of await stores.jobs.list()) used.add(record.artifact);
+      return used;
+    },
+    clock,
+    log,
+  });
+  const { ended, artifacts, endedJob, forgotten } = retention;
 
   async function start(record: JobRecord, from: JobManagerStart = {}): Promise<void> {
     starting.set(record.jobId, record);
@@ -146,7 +125,7 @@ export function createDispatcher(options: DispatcherOptions) {
       checkpoints: outcome.checkpoints,
       ...(outcome.savepoint ? { savepoint: outcome.savepoint } : {}),
       submittedAt: record.submittedAt,
-      finishedAt: Date.now(),
+      finishedAt: clock.now(),
     };
     // The result first: once it exists the job is never started again, whatever fails next.
     await stores.results
@@ -154,8 +133,8 @@ export function createDispatcher(options: DispatcherOptions) {
       .catch((err: Error) => log.error({ err: err.message }, "storing the job result failed"));
     await stores.jobs.remove(record.jobId).catch(() => {});
     await stores.checkpoints.removeJob(record.jobId).catch(() => {});
-    ended.set(record.jobId, { results, ...(vertices ? { vertices } : {}) });
-    while (ended.size > retainedResults) ended.delete(ended.keys().next().value!);
+    await retention.add(result, { results, ...(vertices ? { vertices } : {}) });
+    artifacts.touch(record.artifact);
     log.info({ job: record.jobId, state: result.state }, "job ended");
     running.delete(record.jobId);
     // TaskManagers' late reports about the job find no JobManager: they drop them.
@@ -171,10 +150,10 @@ export function createDispatcher(options: DispatcherOptions) {
           ? `job ${jobId} is starting (its JobManager is being created, e.g. after a leader change): try again`
           : `this Dispatcher is recovering its jobs after a leader change; job ${jobId} may be one of them: try again`,
       );
-    const result = await stores.results.get(jobId);
+    const result = await endedJob(jobId);
     return result
       ? new FlotillaError(ErrorCode.CONFLICT, `job ${jobId} already ${result.state}`)
-      : unknownJob(jobId);
+      : forgotten(jobId);
   }
 
   /** Calls the job's JobManager; a job that ended meanwhile (its JobManager gone) is a 409. */
@@ -214,12 +193,28 @@ export function createDispatcher(options: DispatcherOptions) {
           "the artifact is empty: send the bundled job as the request body",
         );
       const hash = await artifactHash(bytes);
+      artifacts.touch(hash);
       const exists = await stores.blobs.has(hash);
-      if (!exists) await stores.blobs.put(bytes);
-      return { artifact: hash, size: bytes.byteLength, created: !exists };
+      if (exists) return { artifact: hash, size: bytes.byteLength, created: false };
+      await artifacts.admit(hash);
+      let stored = false;
+      try {
+        await stores.blobs.put(bytes);
+        stored = true;
+      } finally {
+        artifacts.settle(hash, { stored });
+      }
+      return { artifact: hash, size: bytes.byteLength, created: true };
     },
 
+    /** Runs the jobstore's expiry now (a timer runs it too): the jobs it forgot. */
+    expireJobs: (): Promise<string[]> => retention.expire(),
+
+    /** Runs the artifact sweep now (a timer runs it too): the artifacts it deleted. */
+    sweepArtifacts: (): Promise<string[]> => artifacts.sweep(),
+
     async submit(request: SubmitJob): Promise<JobId> {
+      artifacts.touch(request.artifact);
       const bytes = await stores.blobs.get(request.artifact);
       if (!bytes)
         throw new FlotillaError(
@@ -275,33 +270,35 @@ export function createDispatcher(options: DispatcherOptions) {
       }
     },
 
-    /** Every job this Dispatcher knows, newest first. */
-    async jobs(): Promise<JobSummary[]> {
-      const runs = [...running.values()];
-      const live = await Promise.all(
-        runs.map(async (run) => ({
-          id: parseJobId(run.record.jobId),
-          name: run.record.name,
-          state: await currentState(run),
-          submittedAt: run.record.submittedAt,
-        })),
-      );
-      const coming = [...starting.values()].map((record) => ({
-        id: parseJobId(record.jobId),
-        name: record.name,
-        state: JobState.CREATED,
-        submittedAt: record.submittedAt,
-      }));
-      const done = (await stores.results.list())
-        .filter((r) => !running.has(r.jobId))
-        .map((r) => ({
-          id: parseJobId(r.jobId),
-          name: r.name,
-          state: r.state,
-          submittedAt: r.submittedAt,
-          finishedAt: r.finishedAt,
-        }));
-      return [...live, ...coming, ...done].sort((a, b) => b.submittedAt - a.submittedAt);
+    /** The jobs this Dispatcher keeps, newest first, one page at a time. */
+    async jobs(request: JobPageRequest = {}) {
+      await retention.whenLoaded();
+      const listed: Listed[] = [];
+      for (const run of running.values())
+        listed.push({ kind: "live", record: run.record, state: () => currentState(run) });
+      for (const record of starting.values()) listed.push({ kind: "starting", record });
+      for (const result of ended.list())
+        if (!running.has(result.jobId)) listed.push({ kind: "ended", result });
+      return jobPage(listed, request);
+    },
+
+    /**
+     * How many jobs are in each state: the ended ones counted as they end, the running ones asked
+     * (as many calls as jobs run, never as many as ever ran).
+     */
+    async counts(): Promise<Record<JobState, number>> {
+      await retention.whenLoaded();
+      const counts = Object.fromEntries(
+        Object.values(JobState).map((state) => [state, 0]),
+      ) as Record<JobState, number>;
+      for (const state of await Promise.all([...running.values()].map(currentState)))
+        counts[state]++;
+      counts[JobState.CREATED] += starting.size;
+      const done = ended.counts();
+      counts[JobState.FINISHED] += done.finished;
+      counts[JobState.CANCELED] += done.canceled;
+      counts[JobState.FAILED] += done.failed;
+      return counts;
     },
 
     /** A running job as its JobManager sees it, or an ended job's result. */
@@ -316,9 +313,9 @@ export function createDispatcher(options: DispatcherOptions) {
           if (running.has(jobId)) throw err;
         }
       }
-      const result = await stores.results.get(jobId);
+      const result = await endedJob(jobId);
       if (!result) throw await notRunning(jobId);
-      return endedDetails(result, ended.get(jobId)?.vertices);
+      return endedDetails(result, ended.leftovers(jobId)?.vertices);
     },
 
     /** What the job's `collect` sinks committed; an ended job's only while it is retained. */
@@ -331,10 +328,8 @@ export function createDispatcher(options: DispatcherOptions) {
           if (running.has(jobId)) throw err;
         }
       }
-      const kept = ended.get(jobId);
-      if (kept) return kept.results;
-      if (await stores.results.get(jobId)) return {};
-      throw unknownJob(jobId);
+      if (!(await endedJob(jobId))) throw forgotten(jobId);
+      return ended.leftovers(jobId)?.results ?? {};
     },
 
     cancel: (jobId: JobId): Promise<CancelAccepted> =>
@@ -369,6 +364,7 @@ export function createDispatcher(options: DispatcherOptions) {
      * (its job is not over), and stops serving. The next leader recovers the jobs.
      */
     async suspend(): Promise<void> {
+      retention.stop();
       const runs = [...running.values()];
       running.clear();
       for (const run of runs) run.suspend();

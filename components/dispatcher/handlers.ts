@@ -30,22 +30,23 @@ export function dispatcherHandlers(
     health: () => ({ ok: true }),
     config: () => config,
     async overview(): Promise<ClusterOverview> {
-      const [jobs, resources] = await Promise.all([
-        dispatcher.jobs(),
+      const [counts, resources] = await Promise.all([
+        dispatcher.counts(),
         unwrap(rm.overview.$get()).then(
           (overview): ResourceOverview | undefined => overview,
           () => undefined,
         ),
       ]);
-      const count = (state: JobState) => jobs.filter((j) => j.state === state).length;
       return {
         taskmanagers: resources?.taskmanagers ?? 0,
         slotsTotal: resources?.slotsTotal ?? 0,
         slotsAvailable: resources?.slotsFree ?? 0,
-        jobsRunning: jobs.filter((j) => !ENDED.includes(j.state)).length,
-        jobsFinished: count(JobState.FINISHED),
-        jobsCanceled: count(JobState.CANCELED),
-        jobsFailed: count(JobState.FAILED),
+        jobsRunning: Object.values(JobState)
+          .filter((state) => !ENDED.includes(state))
+          .reduce((sum, state) => sum + counts[state], 0),
+        jobsFinished: counts[JobState.FINISHED],
+        jobsCanceled: counts[JobState.CANCELED],
+        jobsFailed: counts[JobState.FAILED],
         resourceManager: resources ? "up" : "unreachable",
       };
     },
@@ -61,7 +62,7 @@ export function dispatcherHandlers(
     },
     uploadArtifact: (bytes) => dispatcher.uploadArtifact(bytes),
     hasArtifact: (artifact) => dispatcher.hasArtifact(artifact),
-    jobs: () => dispatcher.jobs(),
+    jobs: (query) => dispatcher.jobs(query),
     submit: async (request) => ({ jobId: await dispatcher.submit(request) }),
     job: (jobId) => dispatcher.details(jobId),
     results: (jobId) => dispatcher.results(jobId),
@@ -72,15 +73,13 @@ export function dispatcherHandlers(
     setResourceRequirements: (jobId, requirements) =>
       dispatcher.setResourceRequirements(jobId, requirements),
     async metrics() {
-      const jobs = await dispatcher.jobs();
+      const counts = await dispatcher.counts();
       const lines = [
         "# HELP flotilla_jobs Jobs known to the dispatcher, by state.",
         "# TYPE flotilla_jobs gauge",
       ];
       for (const state of Object.values(JobState))
-        lines.push(
-          `flotilla_jobs{state="${state}"} ${jobs.filter((j) => j.state === state).length}`,
-        );
+        lines.push(`flotilla_jobs{state="${state}"} ${counts[state]}`);
       return `${lines.join("\n")}\n`;
     },
   };

@@ -95,6 +95,8 @@ export interface JobManagerSettings {
   stores: DispatcherStores;
   deadlines: Deadlines;
   slotRequestTimeoutMs: number;
+  /** Most values a job's collect sinks may hand back (`collect-sink.max-records`). */
+  collectMaxRecords?: number;
   /** Where the job's graph is built (the sandbox, for the roles). */
   buildGraph: GraphBuilder;
   scheduler?: SchedulerOptions;
@@ -161,6 +163,7 @@ export async function runJobManager(
     snapshots: stores.snapshots,
     onCheckpoint: (cp) => stores.checkpoints.add(cp),
     slotRequestTimeoutMs: settings.slotRequestTimeoutMs,
+    ...(settings.collectMaxRecords ? { collectMaxRecords: settings.collectMaxRecords } : {}),
     ...(settings.leading ? { leading: settings.leading } : {}),
     ...deadlines,
     log,

@@ -1,5 +1,11 @@
 /** Public API of components/dispatcher: the REST front door and the jobs' JobManagers. */
-export { createDispatcher, type Dispatcher, type DispatcherOptions } from "./dispatcher.ts";
+
+export {
+  type ArtifactRetentionOptions,
+  MAX_COLLECTED_PER_SWEEP,
+} from "./artifact_sweeper.ts";
+export { createDispatcher, type Dispatcher } from "./dispatcher.ts";
+export { type JobStoreOptions, MAX_EXPIRED_PER_RUN } from "./ended_jobs.ts";
 export {
   type GraphBuilder,
   type GraphBuildRequest,
@@ -8,11 +14,13 @@ export {
   sandboxedGraphBuilder,
 } from "./graph_builder.ts";
 export { type DispatcherAppOptions, dispatcherApp, dispatcherHandlers } from "./handlers.ts";
+export { DEFAULT_JOBS_PAGE } from "./job_listing.ts";
 export {
   ATTEMPTS_PER_TERM,
   firstAttemptOfTerm,
   savepointDeadlines,
 } from "./job_managers.ts";
+export { type DispatcherOptions, dispatcherLimitsFrom } from "./options.ts";
 export type {
   DispatcherStores,
   JobManagerFabric,

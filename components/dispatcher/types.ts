@@ -4,7 +4,7 @@
  * its JobManagers live on. Its REST messages are its contract, in components/protocol.
  */
 import type { CompletedCheckpoint, SnapshotStore } from "../dataflow/internal_mod.ts";
-import type { SubmittedJob } from "../ha/mod.ts";
+import type { BlobInfo, SubmittedJob } from "../ha/mod.ts";
 import type { FetchApp, Transport } from "../rpc/mod.ts";
 
 /** A submitted job, as the job-graph store keeps it: enough to start it again after a failover. */
@@ -30,6 +30,10 @@ export interface DispatcherStores {
     put(bytes: Uint8Array): Promise<string>;
     get(key: string): Promise<Uint8Array | undefined>;
     has(key: string): Promise<boolean>;
+    /** Blobs whose key starts with `prefix` (artifacts are the 64-hex keys). */
+    list(prefix?: string): Promise<BlobInfo[]>;
+    /** Deletes one blob; absent is fine. */
+    remove(key: string): Promise<void>;
   };
   jobs: {
     put(record: JobRecord): Promise<void>;
@@ -40,6 +44,8 @@ export interface DispatcherStores {
     put(result: JobResultRecord): Promise<void>;
     get(jobId: string): Promise<JobResultRecord | undefined>;
     list(): Promise<JobResultRecord[]>;
+    /** Forgets an expired job's result (its graph record is removed first). */
+    remove(jobId: string): Promise<void>;
   };
   checkpoints: {
     add(checkpoint: CompletedCheckpoint): Promise<void>;

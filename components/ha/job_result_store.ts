@@ -1,7 +1,7 @@
 /**
  * The job result store: how each job ended (`results.<jobId>`, JSON), written once with `create`
  * so a finished or cancelled job can never be revived or ended twice. Written before the job's
- * other HA data is removed.
+ * other HA data is removed; removed only when the Dispatcher's jobstore expires the job.
  */
 import {
   ErrorCode,
@@ -75,6 +75,11 @@ export function kvJobResultStore(kv: HaKv): JobResultStore {
       return records
         .map((r) => r.value)
         .sort((a, b) => a.finishedAt - b.finishedAt || a.jobId.localeCompare(b.jobId));
+    },
+    async remove(jobId: string, options?: WriteOptions): Promise<void> {
+      const key = jobKey(KeyPrefix.RESULTS, requireString(jobId, "job id"));
+      await checkFence(options);
+      await kv.delete(key);
     },
   };
 }

@@ -1,13 +1,13 @@
 /** Blobs in memory for the embedded MiniCluster and tests: same contract as the object store. */
-import { ErrorCode, NotFoundError } from "../core/mod.ts";
+import { type Clock, ErrorCode, NotFoundError, systemClock } from "../core/mod.ts";
 import { requireString } from "./records.ts";
 import { sha256Hex } from "./sha256.ts";
 import type { BlobStore } from "./types.ts";
 
-export function memoryBlobStore(): BlobStore {
-  const blobs = new Map<string, Uint8Array>();
+export function memoryBlobStore({ clock = systemClock }: { clock?: Clock } = {}): BlobStore {
+  const blobs = new Map<string, { bytes: Uint8Array; modified: number }>();
   const putKey = async (key: string, bytes: Uint8Array): Promise<void> => {
-    blobs.set(requireString(key, "blob key"), bytes.slice());
+    blobs.set(requireString(key, "blob key"), { bytes: bytes.slice(), modified: clock.now() });
   };
   return {
     location: "memory",
@@ -18,9 +18,9 @@ export function memoryBlobStore(): BlobStore {
     },
     putKey,
     async get(key) {
-      const bytes = blobs.get(requireString(key, "blob key"));
-      if (!bytes) throw new NotFoundError(ErrorCode.NOT_FOUND, `no blob ${key} in memory`);
-      return bytes.slice();
+      const blob = blobs.get(requireString(key, "blob key"));
+      if (!blob) throw new NotFoundError(ErrorCode.NOT_FOUND, `no blob ${key} in memory`);
+      return blob.bytes.slice();
     },
     has: async (key) => blobs.has(requireString(key, "blob key")),
     async delete(prefix) {
@@ -28,6 +28,11 @@ export function memoryBlobStore(): BlobStore {
       const doomed = [...blobs.keys()].filter((key) => key.startsWith(prefix));
       for (const key of doomed) blobs.delete(key);
       return doomed.length;
+    },
+    async list(prefix = "") {
+      return [...blobs]
+        .filter(([key]) => key.startsWith(prefix))
+        .map(([key, { bytes, modified }]) => ({ key, size: bytes.byteLength, modified }));
     },
   };
 }

@@ -29,6 +29,7 @@ export {
   natsHaServices,
 } from "./services.ts";
 export {
+  type BlobInfo,
   type BlobStore,
   type CompletedCheckpointStore,
   type HaServices,

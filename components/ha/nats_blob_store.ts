@@ -73,5 +73,11 @@ export async function natsBlobStore({
       for (const info of doomed) await call(`delete blob ${info.name}`, () => os.delete(info.name));
       return doomed.length;
     },
+    async list(prefix = "") {
+      const all = await call("list blobs", () => os.list());
+      return all
+        .filter((info) => !info.deleted && info.name.startsWith(prefix))
+        .map((info) => ({ key: info.name, size: info.size, modified: Date.parse(info.mtime) }));
+    },
   };
 }

@@ -162,6 +162,11 @@ export interface JobResultStore {
   find(jobId: string): Promise<JobResultEntry | undefined>;
   /** Every result, earliest end first. */
   list(): Promise<JobResultEntry[]>;
+  /**
+   * Forgets a job's result (the Dispatcher's jobstore expiry); absent is fine. Only for a job
+   * whose graph is gone from the job graph store: the result is what keeps it from starting again.
+   */
+  remove(jobId: string, options?: WriteOptions): Promise<void>;
 }
 
 export interface CompletedCheckpointStore {
@@ -187,6 +192,15 @@ export interface BlobStore {
   has(key: string): Promise<boolean>;
   /** Deletes every blob whose key starts with `prefix`; returns how many. */
   delete(prefix: string): Promise<number>;
+  /** The blobs whose key starts with `prefix`, with size and when each was last written. */
+  list(prefix?: string): Promise<BlobInfo[]>;
+}
+
+export interface BlobInfo {
+  key: string;
+  size: number;
+  /** When it was last written, ms since the epoch. */
+  modified: number;
 }
 
 /** Everything HA on one backend: what the cluster's blocks are given at start. */

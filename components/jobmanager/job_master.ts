@@ -104,7 +104,9 @@ export function createJobMaster(options: JobManagerOptions) {
           ...(options.clock ? { clock: options.clock } : {}),
         })
       : undefined;
-  const committed = new CommittedResults();
+  const committed = new CommittedResults(
+    options.collectMaxRecords ? { maxRecords: options.collectMaxRecords } : {},
+  );
   let resolveOutcome!: (o: JobOutcome) => void;
   const outcome = new Promise<JobOutcome>((r) => {
     resolveOutcome = r;
@@ -212,8 +214,19 @@ export function createJobMaster(options: JobManagerOptions) {
       report.attempt === run.current?.number
         ? coordinator.forTask(report.vertexId, report.subtask)
         : undefined,
-    addResults: (sinkId: string, values: unknown[], batchId?: string): void =>
-      committed.add(sinkId, values, batchId),
+    addResults(sinkId: string, values: unknown[], batchId?: string): void {
+      try {
+        committed.add(sinkId, values, batchId);
+      } catch (err) {
+        // Past collect-sink.max-records: every attempt would hit it again, so no restart.
+        const attempt = run.current;
+        if (attempt)
+          run.run(
+            lifecycle.attemptFailed(attempt.number, err as FlotillaError, { restartable: false }),
+          );
+        throw err;
+      }
+    },
     resourcesUnavailable(missing: { profile: unknown; count: number }[]): void {
       run.waitingFor = `the ResourceManager cannot provide ${missing.map((m) => `${m.count} x ${JSON.stringify(m.profile)}`).join(", ")}`;
       // Adaptive jobs ask for their upper bound and run with less: that is no news.

@@ -63,6 +63,8 @@ export interface JobManagerOptions extends JobManagerDeadlines {
    * bound's; reactive: never). @default 300000 (Flink's)
    */
   slotRequestTimeoutMs?: number;
+  /** Most values the job's collect sinks may hand back (`collect-sink.max-records`). @default 100000 */
+  collectMaxRecords?: number;
   /**
    * The job's topology with each vertex at the given parallelism (`topologyAt(graph, p)`, which
    * gives what `job.graph({ args, parallelism, vertexParallelism })` would without running the

@@ -10,8 +10,14 @@
  */
 import { z } from "zod";
 import { ErrorCode, FlotillaError, type JobId, type JobState, type Logger } from "../core/mod.ts";
-import { body, createBlock, params, query, reply } from "../rpc/mod.ts";
-import { type Answer, artifactIdSchema, jobIdParamSchema, jobSecretsSchema } from "./common.ts";
+import { body, createBlock, params, query, readBodyBytes, reply } from "../rpc/mod.ts";
+import {
+  type Answer,
+  artifactIdSchema,
+  jobIdParamSchema,
+  jobIdSchema,
+  jobSecretsSchema,
+} from "./common.ts";
 import {
   type CancelAccepted,
   type CollectedResults,
@@ -57,6 +63,23 @@ export interface ArtifactUploaded {
   size: number;
   /** False when the cluster already had these bytes. */
   created: boolean;
+}
+
+/** Most jobs one page of `GET /jobs` lists (`?limit=`; 100 when not given). */
+export const MAX_JOBS_PAGE = 1000;
+
+/** `GET /jobs?limit=&after=`: a page of at most `limit` jobs, those after job `after`. */
+export const jobsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_JOBS_PAGE).optional(),
+  /** The `next` of the previous page: the last job it listed. */
+  after: jobIdSchema.optional(),
+});
+export type JobsQuery = z.output<typeof jobsQuerySchema>;
+
+/** `GET /jobs`: newest first; `next` (pass it as `after`) when more jobs follow. */
+export interface JobList {
+  jobs: JobSummary[];
+  next?: JobId;
 }
 
 /** Each entry of `GET /jobs`, newest first. */
@@ -129,7 +152,8 @@ export interface DispatcherHandlers {
   uploadArtifact(bytes: Uint8Array): Answer<ArtifactUploaded>;
   /** 404 NOT_FOUND when the cluster does not have it. */
   hasArtifact(artifact: string): Answer<boolean>;
-  jobs(): Answer<JobSummary[]>;
+  /** One page of jobs, newest first; BAD_REQUEST when `after` is no longer listed. */
+  jobs(query: JobsQuery): Answer<JobList>;
   submit(request: SubmitJob): Answer<JobSubmitted>;
   job(jobId: JobId): Answer<JobDetails>;
   results(jobId: JobId): Answer<CollectedResults>;
@@ -152,13 +176,12 @@ export function dispatcherRoutes(h: DispatcherHandlers, { log }: { log?: Logger 
     .get("/overview", async (c) => reply(c, await h.overview()))
     .get("/taskmanagers", async (c) => reply(c, { taskmanagers: await h.taskManagers() }))
     .post("/artifacts", async (c) => {
-      const bytes = new Uint8Array(await c.req.arrayBuffer());
-      if (bytes.byteLength > MAX_ARTIFACT_BYTES) {
-        throw new FlotillaError(
-          ErrorCode.PAYLOAD_TOO_LARGE,
-          `artifact of ${bytes.byteLength} bytes is over the ${MAX_ARTIFACT_BYTES}-byte limit`,
-        );
-      }
+      // Refused (413) before more than the limit is held, however the bytes come.
+      const bytes = await readBodyBytes(
+        c,
+        MAX_ARTIFACT_BYTES,
+        "an artifact is one bundled job (usually a few kB): bundle fewer dependencies into it",
+      );
       const uploaded = await h.uploadArtifact(bytes);
       return uploaded.created ? reply(c, uploaded, 201) : reply(c, uploaded, 200);
     })
@@ -171,7 +194,7 @@ export function dispatcherRoutes(h: DispatcherHandlers, { log }: { log?: Logger 
         );
       return reply(c, { artifact });
     })
-    .get("/jobs", async (c) => reply(c, { jobs: await h.jobs() }))
+    .get("/jobs", query(jobsQuerySchema), async (c) => reply(c, await h.jobs(c.req.valid("query"))))
     .post("/jobs", body(submitJobSchema), async (c) =>
       reply(c, await h.submit(c.req.valid("json")), 202),
     )

@@ -1,9 +1,10 @@
 /**
  * The job graphs a TaskManager's subtasks run in: the job artifact loaded from the blob store and
  * its graph rebuilt exactly as the JobManager built it, once per job and shape, kept while the
- * job holds slots here and forgotten after.
+ * job holds slots here and forgotten after; at most `maxJobs` jobs and `maxShapes` shapes each,
+ * least recently deployed out first (a deployment of an evicted one builds it again).
  */
-import { ErrorCode, type JobId, NotFoundError } from "../core/mod.ts";
+import { ErrorCode, type JobId, LruCache, NotFoundError } from "../core/mod.ts";
 import { type JobGraph, loadArtifact } from "../dataflow/internal_mod.ts";
 import type { TaskDescriptor } from "../protocol/mod.ts";
 
@@ -11,13 +12,23 @@ export interface ArtifactSource {
   get(key: string): Promise<Uint8Array | undefined>;
 }
 
+export interface JobGraphsOptions {
+  /** @default 64 */
+  maxJobs?: number;
+  /** Shapes per job (a rescaled job has one per parallelism it ran at). @default 8 */
+  maxShapes?: number;
+}
+
 export class JobGraphs {
   readonly #artifacts: ArtifactSource;
+  readonly #maxShapes: number;
   /** By job, then by shape (artifact, parallelism, vertex parallelism, args). */
-  readonly #graphs = new Map<JobId, Map<string, Promise<JobGraph>>>();
+  readonly #graphs: LruCache<JobId, LruCache<string, Promise<JobGraph>>>;
 
-  constructor(artifacts: ArtifactSource) {
+  constructor(artifacts: ArtifactSource, { maxJobs = 64, maxShapes = 8 }: JobGraphsOptions = {}) {
     this.#artifacts = artifacts;
+    this.#maxShapes = maxShapes;
+    this.#graphs = new LruCache(maxJobs);
   }
 
   /** The graph a descriptor's subtask belongs to; a missing artifact is NOT_FOUND. */
@@ -25,7 +36,7 @@ export class JobGraphs {
     const shape = JSON.stringify([d.artifact, d.parallelism, d.vertexParallelism, d.args]);
     let byShape = this.#graphs.get(d.jobId);
     if (!byShape) {
-      byShape = new Map();
+      byShape = new LruCache(this.#maxShapes);
       this.#graphs.set(d.jobId, byShape);
     }
     const known = byShape.get(shape);
@@ -34,7 +45,7 @@ export class JobGraphs {
     byShape.set(shape, graph);
     // A failed load is tried again by the next deployment.
     graph.catch(() => {
-      if (byShape.get(shape) === graph) byShape.delete(shape);
+      if (byShape.peek(shape) === graph) byShape.delete(shape);
     });
     return graph;
   }
@@ -46,7 +57,7 @@ export class JobGraphs {
 
   /** Jobs with graphs kept. */
   jobs(): JobId[] {
-    return [...this.#graphs.keys()];
+    return this.#graphs.keys();
   }
 
   async #load(d: TaskDescriptor): Promise<JobGraph> {

@@ -85,7 +85,7 @@ export function dispatcherRest(
   return {
     api,
     overview: () => unwrap(api.overview.$get()),
-    jobs: async () => (await unwrap(api.jobs.$get())).jobs,
+    jobs: async () => (await unwrap(api.jobs.$get({ query: {} }))).jobs,
     job: (jobId) => unwrap(api.jobs[":jobId"].$get({ param: { jobId } })),
     results: (jobId) => unwrap(api.jobs[":jobId"].results.$get({ param: { jobId } })),
     taskManagers: async () => (await unwrap(api.taskmanagers.$get())).taskmanagers,

@@ -7,12 +7,14 @@
  * which `loadArtifact` sets to this runtime before importing. So an artifact resolves nothing
  * from disk: the same bytes load under Node and Deno, from the TypeScript sources or from a
  * bundled role in a container image, and from any cache directory.
+ *
+ * The cache directory is private (0700, ours, not a symlink) and a cached file is imported only
+ * after its bytes hash to its name: a file planted there is rewritten, never run.
  */
-import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ErrorCode, FlotillaError } from "../../core/mod.ts";
+import { ErrorCode, FlotillaError, LruCache } from "../../core/mod.ts";
 import { isJobDefinition, type JobDefinition } from "../api/job.ts";
 import * as runtime from "../mod.ts";
 import { jobRuntimeSettings } from "./job_runtime_settings.ts";
@@ -27,7 +29,17 @@ export async function artifactHash(bytes: Uint8Array): Promise<string> {
   return hex;
 }
 
-const loaded = new Map<string, Promise<JobDefinition>>();
+/**
+ * Job definitions loaded in this process, by hash. Bounded: an evicted artifact is imported again
+ * when needed (Node keeps the module itself, so re-importing it costs no new memory).
+ */
+export const MAX_LOADED_ARTIFACTS = 64;
+const loaded = new LruCache<string, Promise<JobDefinition>>(MAX_LOADED_ARTIFACTS);
+
+/** Hashes of the artifacts whose definitions this process keeps, least recently used first. */
+export function loadedArtifacts(): string[] {
+  return loaded.keys();
+}
 
 /**
  * Imports an artifact (once per process and hash) and returns its job definition. A module
@@ -55,7 +67,9 @@ export function loadArtifact(
     if (!job) {
       job = importArtifact(hash, bytes, cacheDir, name);
       loaded.set(hash, job);
-      job.catch(() => loaded.delete(hash));
+      job.catch(() => {
+        if (loaded.has(hash) && loaded.get(hash) === job) loaded.delete(hash);
+      });
     }
     return job;
   });
@@ -91,22 +105,49 @@ async function importArtifact(
 }
 
 /**
- * The artifact's module file in `cacheDir` (`<sha256>.mjs`), written unless it is there and still
- * these bytes (the cache may be shared): what an import reads.
+ * The artifact's module file in `cacheDir` (`<sha256>.mjs`), written unless it is there and hashes
+ * to its name (a file with the right name and other bytes is replaced): what an import reads.
  */
-async function writeArtifactFile(
+export async function writeArtifactFile(
   hash: string,
   bytes: Uint8Array,
   cacheDir: string,
 ): Promise<string> {
+  await privateDirectory(cacheDir);
   const path = join(cacheDir, `${hash}.mjs`);
-  if (!existsSync(path) || (await artifactHash(await readFile(path))) !== hash) {
-    await mkdir(cacheDir, { recursive: true });
+  const cached = await readFile(path).catch(() => undefined);
+  if (!cached || (await artifactHash(cached)) !== hash) {
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(tmp, bytes, { flag: "wx" });
+    await writeFile(tmp, bytes, { flag: "wx", mode: 0o600 });
     await rename(tmp, path);
   }
   return path;
+}
+
+const checkedDirectories = new Set<string>();
+
+/**
+ * Creates `dir` (0700) or checks it is private: a directory, not a symlink, owned by this user
+ * and writable by no one else. Another user who could write there could plant code we import.
+ */
+export async function privateDirectory(dir: string): Promise<void> {
+  if (checkedDirectories.has(dir)) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const info = await lstat(dir);
+  const uid = process.getuid?.();
+  const why = !info.isDirectory()
+    ? "it is not a directory (a symlink?)"
+    : uid !== undefined && info.uid !== uid
+      ? `it belongs to user ${info.uid}, not to this process's user ${uid}`
+      : (info.mode & 0o022) !== 0
+        ? `other users may write to it (mode ${(info.mode & 0o777).toString(8)})`
+        : undefined;
+  if (why)
+    throw new FlotillaError(
+      ErrorCode.INVALID_CONFIG,
+      `the artifact cache ${dir} is not private: ${why}; set artifact.cache-dir to a directory only this user can write, or remove it`,
+    );
+  checkedDirectories.add(dir);
 }
 
 /** The first line of every artifact. */

@@ -19,7 +19,10 @@ type SettingKeys = "secrets.dir" | "artifact.cache-dir";
 function settingsFrom(config: Pick<Config, SettingKeys>): JobRuntimeSettings {
   return {
     secretsDir: config["secrets.dir"],
-    artifactCacheDir: config["artifact.cache-dir"] || join(tmpdir(), "flotilla-artifacts"),
+    // Per user: the cache must be private to whoever imports from it (artifact.ts checks it).
+    artifactCacheDir:
+      config["artifact.cache-dir"] ||
+      join(tmpdir(), `flotilla-artifacts-${process.getuid?.() ?? "user"}`),
   };
 }
 

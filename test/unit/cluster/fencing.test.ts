@@ -62,6 +62,8 @@ t.test("HA writes are refused once the fence is lost; reads still work", async (
       },
       get: async () => undefined,
       has: async () => false,
+      list: async () => [],
+      remove: async () => void writes.push("blob-removed"),
     },
     jobs: {
       put: async () => void writes.push("job"),
@@ -72,6 +74,7 @@ t.test("HA writes are refused once the fence is lost; reads still work", async (
       put: async () => void writes.push("result"),
       get: async () => undefined,
       list: async () => [],
+      remove: async () => void writes.push("result-removed"),
     },
     checkpoints: {
       add: async () => void writes.push("checkpoint"),
@@ -104,6 +107,8 @@ t.test("HA writes are refused once the fence is lost; reads still work", async (
   );
   await t.rejects(fenced.checkpoints.removeJob("j"), { code: ErrorCode.STALE_LEADER });
   await t.rejects(fenced.blobs.put(new Uint8Array(1)), { code: ErrorCode.STALE_LEADER });
+  await t.rejects(fenced.blobs.remove("sha"), { code: ErrorCode.STALE_LEADER });
+  await t.rejects(fenced.results.remove("j"), { code: ErrorCode.STALE_LEADER });
   t.same(writes, ["result", "job-removed"], "nothing written after the fence was lost");
   t.same(await fenced.jobs.list(), [], "reads still work");
   t.equal(await fenced.results.get("j"), undefined);

@@ -165,7 +165,7 @@ t.test("artifacts: upload once, look up, bad input", async (t) => {
     ["POST", "/artifacts", { raw: new Uint8Array(MAX_ARTIFACT_BYTES + 1) }],
     413,
     "PAYLOAD_TOO_LARGE",
-    new RegExp(`artifact of ${MAX_ARTIFACT_BYTES + 1} bytes is over the ${MAX_ARTIFACT_BYTES}`),
+    new RegExp(`exceeds the limit of ${MAX_ARTIFACT_BYTES} bytes: an artifact is one bundled job`),
   );
 });
 

@@ -162,7 +162,9 @@ t.test(
       "the recovering job answered as starting",
       { timeoutMs: 10_000 },
     );
-    const listed = (await unwrap(next.client.jobs.$get())).jobs.find((j) => j.id === jobId);
+    const listed = (await unwrap(next.client.jobs.$get({ query: {} }))).jobs.find(
+      (j) => j.id === jobId,
+    );
     t.equal(listed?.state, JobState.CREATED, "listed while its JobManager is created");
     release();
     t.same(await recovering, [jobId]);

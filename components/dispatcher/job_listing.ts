@@ -1,0 +1,89 @@
+/**
+ * `GET /jobs` one page at a time, newest first: the running, starting and kept ended jobs, with
+ * the id to page after when more exist. Work per page is bounded by the jobs kept, not ever run.
+ */
+import { ErrorCode, FlotillaError, type JobId, JobState, parseJobId } from "../core/mod.ts";
+import type { JobSummary } from "../protocol/mod.ts";
+import type { JobRecord, JobResultRecord } from "./types.ts";
+
+/** One page of jobs and where the next starts. */
+export interface JobPage {
+  jobs: JobSummary[];
+  /** Pass as `after` for the next page; absent on the last. */
+  next?: JobId;
+}
+
+export interface JobPageRequest {
+  /** @default 100 */
+  limit?: number;
+  /** The last job of the previous page. */
+  after?: string;
+}
+
+export const DEFAULT_JOBS_PAGE = 100;
+
+/** A job to list, before the live ones' states are asked for (only those on the page). */
+export type Listed =
+  | { kind: "live"; record: JobRecord; state: () => Promise<JobState> }
+  | { kind: "starting"; record: JobRecord }
+  | { kind: "ended"; result: JobResultRecord };
+
+const submittedAt = (job: Listed) =>
+  job.kind === "ended" ? job.result.submittedAt : job.record.submittedAt;
+const idOf = (job: Listed) => (job.kind === "ended" ? job.result.jobId : job.record.jobId);
+
+/** Newest first; ties (one millisecond) by id, so pages never skip or repeat a job. */
+function newestFirst(a: Listed, b: Listed): number {
+  return submittedAt(b) - submittedAt(a) || (idOf(a) < idOf(b) ? 1 : idOf(a) > idOf(b) ? -1 : 0);
+}
+
+export async function jobPage(
+  listed: Listed[],
+  { limit = DEFAULT_JOBS_PAGE, after }: JobPageRequest,
+): Promise<JobPage> {
+  const sorted = listed.sort(newestFirst);
+  let start = 0;
+  if (after !== undefined) {
+    const at = sorted.findIndex((job) => idOf(job) === after);
+    if (at < 0)
+      throw new FlotillaError(
+        ErrorCode.BAD_REQUEST,
+        `after=${after}: this cluster no longer lists that job (it expired from the jobstore): list again from the first page`,
+      );
+    start = at + 1;
+  }
+  const page = sorted.slice(start, start + limit);
+  const jobs = await Promise.all(page.map(summary));
+  const last = page.at(-1);
+  return {
+    jobs,
+    ...(last && start + limit < sorted.length ? { next: parseJobId(idOf(last)) } : {}),
+  };
+}
+
+async function summary(job: Listed): Promise<JobSummary> {
+  switch (job.kind) {
+    case "live":
+      return {
+        id: parseJobId(job.record.jobId),
+        name: job.record.name,
+        state: await job.state(),
+        submittedAt: job.record.submittedAt,
+      };
+    case "starting":
+      return {
+        id: parseJobId(job.record.jobId),
+        name: job.record.name,
+        state: JobState.CREATED,
+        submittedAt: job.record.submittedAt,
+      };
+    case "ended":
+      return {
+        id: parseJobId(job.result.jobId),
+        name: job.result.name,
+        state: job.result.state,
+        submittedAt: job.result.submittedAt,
+        finishedAt: job.result.finishedAt,
+      };
+  }
+}

@@ -23,6 +23,7 @@ import {
   HeartbeatMonitor,
   type NatsServer,
   natsTransport,
+  rejected,
   serveNats,
   type Transport,
   unwrap,
@@ -132,7 +133,11 @@ export function createResourceManager({
       const reply = await unwrap(executor.taskManager(tmSubject).heartbeat.$get());
       const parsed = taskManagerHeartbeatSchema.safeParse(reply);
       if (!parsed.success || parsed.data.tmId !== tmId) {
-        log.warn({ tmId, reply }, "heartbeat reply without a valid slot report; slots unchanged");
+        const why = parsed.success ? `tmId ${parsed.data.tmId}` : parsed.error.issues[0]?.message;
+        rejected(tmSubject, "heartbeat reply without a valid slot report; slots unchanged", log, {
+          tmId,
+          why,
+        });
         return;
       }
       executor.run(slotManager.reportSlots(tmId, parsed.data.slots));

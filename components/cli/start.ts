@@ -1,6 +1,7 @@
 /** `flotilla start <role>`: the container entrypoint. Config from flags, env and file; signals stop it. */
 import { EXIT_CODES, ROLES, type Role, startRole } from "../cluster/mod.ts";
 import { compileConfig, createLogger, FlotillaError } from "../core/mod.ts";
+import { startDockerProxyRole } from "../resourcemanager/docker_proxy/role.ts";
 import { EXIT_USAGE, type ProgramIo } from "./io.ts";
 
 export async function startCommand(
@@ -8,7 +9,9 @@ export async function startCommand(
   flags: Record<string, unknown>,
   io: ProgramIo,
 ): Promise<void> {
-  if (!(ROLES as readonly string[]).includes(role)) {
+  // Hidden role: no NATS, no block; the one process of a compose layout with the Docker socket.
+  const isProxy = role === "docker-proxy";
+  if (!isProxy && !(ROLES as readonly string[]).includes(role)) {
     io.fail(`unknown role '${role}': use one of ${ROLES.join(", ")}`, EXIT_USAGE);
   }
   let config: ReturnType<typeof compileConfig>;
@@ -37,7 +40,10 @@ export async function startCommand(
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-  const running = await startRole(role as Role, config, log).catch((err: Error) =>
+  const running = await (isProxy
+    ? startDockerProxyRole(config, log)
+    : startRole(role as Role, config, log)
+  ).catch((err: Error) =>
     io.fail(`cannot start ${role}: ${err instanceof FlotillaError ? err.message : err.stack}`),
   );
   if (running.outcome) {

@@ -48,8 +48,8 @@ export function artifactSweeper(
 
   const listArtifacts = async () =>
     (await blobs.list()).filter((blob) => ARTIFACT_KEY.test(blob.key));
-  const lastTouch = (blob: BlobInfo) =>
-    Math.max(blob.modified, lastUsed.peek(blob.key) ?? termStart);
+  // On this process's clock only: a blob's mtime is the store server's, which may be skewed.
+  const lastTouch = (blob: BlobInfo) => lastUsed.peek(blob.key) ?? termStart;
 
   async function sweepOnce(): Promise<string[]> {
     touchedDuringSweep.clear();
@@ -59,7 +59,7 @@ export function artifactSweeper(
     const now = clock.now();
     const doomed = artifacts
       .filter((a) => !used.has(a.key) && now - lastTouch(a) >= ttlMs)
-      .sort((a, b) => lastTouch(a) - lastTouch(b))
+      .sort((a, b) => lastTouch(a) - lastTouch(b) || a.modified - b.modified)
       .slice(0, MAX_COLLECTED_PER_SWEEP);
     const collected: string[] = [];
     for (const { key } of doomed) {

@@ -241,7 +241,7 @@ export function createDispatcher(options: DispatcherOptions) {
         ...(request.parallelism ? { parallelism: request.parallelism } : {}),
         ...(request.savepoint ? { savepoint: request.savepoint } : {}),
         ...(request.secrets ? { secrets: request.secrets } : {}),
-        submittedAt: Date.now(),
+        submittedAt: clock.now(),
       };
       await stores.jobs.put(record);
       if (restoreFrom) await stores.checkpoints.add({ ...restoreFrom, jobId });

@@ -121,6 +121,24 @@ export function storeContract(t: Test, setup: (t: Test) => Promise<HaServices>):
     });
   });
 
+  t.test("job result store: remove forgets a result (the jobstore's expiry)", async (t) => {
+    const { jobResults } = await setup(t);
+    const ended = { jobId: "old", state: "finished" as const, finishedAt: 1 };
+    await jobResults.put(ended);
+    await jobResults.put({ ...ended, jobId: "new", finishedAt: 2 });
+    await jobResults.remove("old");
+    t.equal(await jobResults.find("old"), undefined, "forgotten");
+    t.same(
+      (await jobResults.list()).map((r) => r.jobId),
+      ["new"],
+    );
+    await jobResults.remove("old"); // absent is fine: an expiry retried by the next term
+    await t.rejects(jobResults.remove("new", { fence: staleFence }), {
+      code: ErrorCode.STALE_LEADER,
+    });
+    t.ok(await jobResults.find("new"), "a fenced remove removes nothing");
+  });
+
   t.test("checkpoint store: keeps the latest N per job, latest, removeJob", async (t) => {
     const { checkpoints } = await setup(t);
     t.equal(checkpoints.retained, 3);
@@ -200,6 +218,31 @@ export function storeContract(t: Test, setup: (t: Test) => Promise<HaServices>):
     t.ok(await blobs.has(address));
     await t.rejects(blobs.delete(""), { code: ErrorCode.INVALID_ARGUMENT });
   });
+
+  t.test(
+    "blob store: list by prefix with sizes and times (what the artifact sweep reads)",
+    async (t) => {
+      const { blobs } = await setup(t);
+      const before = Date.now() - 60_000;
+      const address = await blobs.put(new Uint8Array([1, 2, 3]));
+      await blobs.putKey("checkpoints/j/1/0-source/0", new Uint8Array([4]));
+      const all = await blobs.list();
+      t.same(all.map((b) => b.key).sort(), [address, "checkpoints/j/1/0-source/0"].sort());
+      const [artifact] = all.filter((b) => b.key === address);
+      t.equal(artifact?.size, 3);
+      t.ok((artifact?.modified ?? 0) > before, "when it was written");
+      t.same(
+        (await blobs.list("checkpoints/")).map((b) => b.key),
+        ["checkpoints/j/1/0-source/0"],
+      );
+      await blobs.delete(address);
+      t.same(
+        (await blobs.list()).map((b) => b.key),
+        ["checkpoints/j/1/0-source/0"],
+        "a deleted blob is not listed",
+      );
+    },
+  );
 
   t.test("blobSnapshotStore: the runtime's SnapshotStore on the blob store", async (t) => {
     const { blobs } = await setup(t);

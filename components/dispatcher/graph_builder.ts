@@ -68,7 +68,7 @@ export interface GraphSandboxOptions {
   memoryMb?: number;
   /** Sandboxes at once; more requests wait. @default 2 */
   concurrency?: number;
-  /** Requests that may wait; more are refused with 429 TOO_MANY_REQUESTS. @default 64 */
+  /** Requests that may wait; more are refused with 429 TOO_MANY_REQUESTS. @default 16 */
   maxWaiting?: number;
   log: Logger;
 }
@@ -102,7 +102,7 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
     );
   const entry = realpathSync(options.entry);
   const code = packageRootOf(entry) ?? entry;
-  const { memoryMb = 256, concurrency = 2, maxWaiting = 64 } = options;
+  const { memoryMb = 256, concurrency = 2, maxWaiting = 16 } = options;
   const launch = (readable: string[]) =>
     startSandboxProcess(
       [

@@ -11,7 +11,7 @@ import {
   dispatcherRoutes,
   type ResourceOverview,
 } from "../protocol/mod.ts";
-import { unwrap } from "../rpc/mod.ts";
+import { rejectionMetrics, unwrap } from "../rpc/mod.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 
 export interface DispatcherAppOptions {
@@ -80,7 +80,8 @@ export function dispatcherHandlers(
       ];
       for (const state of Object.values(JobState))
         lines.push(`flotilla_jobs{state="${state}"} ${counts[state]}`);
-      return `${lines.join("\n")}\n`;
+      // This process's refused messages: every block it hosts (the master's RM and JobManagers).
+      return `${lines.join("\n")}\n${rejectionMetrics()}`;
     },
   };
 }

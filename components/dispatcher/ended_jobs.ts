@@ -60,7 +60,7 @@ export class EndedJobs {
     for (const result of results) if (!this.#results.has(result.jobId)) this.#insert(result);
   }
 
-  /** A job ended here: kept, with what it left, and the oldest beyond the bounds go. */
+  /** A job ended here: kept, with what it left, and the oldest past the bounds go (`expire`). */
   add(result: JobResultRecord, leftovers: EndedLeftovers): void {
     const previous = this.#results.get(result.jobId);
     if (previous) {
@@ -69,6 +69,7 @@ export class EndedJobs {
     }
     this.#insert(result);
     this.#leftovers.set(result.jobId, leftovers);
+    this.expire();
   }
 
   get(jobId: string): JobResultRecord | undefined {

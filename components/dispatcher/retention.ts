@@ -76,7 +76,6 @@ export function dispatcherRetention(
     async add(...args: Parameters<EndedJobs["add"]>) {
       await loaded;
       ended.add(...args);
-      ended.expire();
     },
     /** 404 for a job not kept: expired from the jobstore, or never known. */
     forgotten: (jobId: string): FlotillaError =>

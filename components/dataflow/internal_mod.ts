@@ -32,6 +32,9 @@ export {
   bundleJob,
   isArtifact,
   loadArtifact,
+  loadedArtifacts,
+  MAX_LOADED_ARTIFACTS,
+  privateDirectory,
 } from "./runtime/artifact.ts";
 export { counterIn, type TaskServices } from "./runtime/chain.ts";
 export { CheckpointCoordinator } from "./runtime/coordinator.ts";

@@ -12,12 +12,20 @@ export interface JobRuntimeSettings {
   readonly secretsDir: string;
   /** Where loaded artifacts are cached by hash (`artifact.cache-dir`). */
   readonly artifactCacheDir: string;
+  /** Most values a collect sink's subtask holds before a commit (`collect-sink.max-records`). */
+  readonly collectMaxRecords: number;
 }
 
 type SettingKeys = "secrets.dir" | "artifact.cache-dir";
+/** Settings a process may leave out (a job process): the key's default holds. */
+type OptionalKeys = "collect-sink.max-records";
 
-function settingsFrom(config: Pick<Config, SettingKeys>): JobRuntimeSettings {
+function settingsFrom(
+  config: Pick<Config, SettingKeys> & Partial<Pick<Config, OptionalKeys>>,
+): JobRuntimeSettings {
   return {
+    collectMaxRecords:
+      config["collect-sink.max-records"] ?? Number(configKeys["collect-sink.max-records"].default),
     secretsDir: config["secrets.dir"],
     // Per user: the cache must be private to whoever imports from it (artifact.ts checks it).
     artifactCacheDir:
@@ -39,6 +47,8 @@ export function jobRuntimeSettings(): JobRuntimeSettings {
  * Takes this process's settings from its config. Process-wide because jobs call `env.secret()`
  * and artifacts load deep inside blocks that carry no config; until called, the keys' defaults hold.
  */
-export function configureJobRuntime(config: Pick<Config, SettingKeys>): void {
+export function configureJobRuntime(
+  config: Pick<Config, SettingKeys> & Partial<Pick<Config, OptionalKeys>>,
+): void {
   current = settingsFrom(config);
 }

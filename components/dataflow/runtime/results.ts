@@ -4,10 +4,10 @@
  * At most `maxRecords` values in all (`collect-sink.max-records`): a batch past it is refused
  * whole with PAYLOAD_TOO_LARGE, and whoever runs the job fails it (a restart would hit it again).
  */
-import { ErrorCode, FlotillaError } from "../../core/mod.ts";
+import { configKeys, ErrorCode, FlotillaError } from "../../core/mod.ts";
 
 /** The default of `collect-sink.max-records`. */
-export const DEFAULT_COLLECT_MAX_RECORDS = 100_000;
+export const DEFAULT_COLLECT_MAX_RECORDS = Number(configKeys["collect-sink.max-records"].default);
 
 export class CommittedResults {
   readonly bySink: Record<string, unknown[]> = {};

@@ -24,7 +24,8 @@ import type {
 export interface ResourceManagerCore {
   readonly clusterId: string;
   readonly slotManager: SlotManager;
-  register(registration: TaskManagerRegistration): RegistrationReply;
+  /** Refused (503) when the TaskManager does not answer a heartbeat at its subject first. */
+  register(registration: TaskManagerRegistration): Promise<RegistrationReply>;
   /** False when the TaskManager is unknown. */
   heartbeat(tmId: TaskManagerId, slots: SlotReport[]): boolean;
   /** Undefined when the TaskManager is unknown. */

@@ -72,7 +72,12 @@ export function shortfall(pool: Pool, requirements: ResourceRequirement[]): Reso
   const missing: ResourceRequirement[] = [];
   for (const { profile, count } of biggestFirst(requirements)) {
     let short = 0;
-    for (let i = 0; i < count; i++) if (!place(pool, profile)) short++;
+    // Once one slot finds no place no later one does: work bounded by what is placed.
+    for (let i = 0; i < count; i++) {
+      if (place(pool, profile)) continue;
+      short = count - i;
+      break;
+    }
     if (short > 0) missing.push({ profile, count: short });
   }
   return missing;

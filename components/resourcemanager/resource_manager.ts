@@ -13,6 +13,7 @@ import {
   silentLogger,
   subjects,
   type TaskManagerId,
+  UnavailableError,
 } from "../core/mod.ts";
 import {
   type ResourceManagerApp,
@@ -38,6 +39,9 @@ import { ActionExecutor } from "./executor.ts";
 import { type ResourceManagerCore, resourceManagerHandlers } from "./handlers.ts";
 import { SlotManager } from "./slot_manager.ts";
 import type { AffectedJob, ResourceDriver, TaskManagerRegistration } from "./types.ts";
+
+/** Registrations checked at once; more are refused (429) until one is done. */
+const MAX_VERIFYING = 64;
 
 export interface ResourceManagerOptions {
   /** Serve on NATS (on `subject`, in no queue group: see start()) when given. */
@@ -125,6 +129,32 @@ export function createResourceManager({
       );
   }
 
+  /**
+   * A new TaskManager is registered only once it answers a heartbeat at the subject it gave, as
+   * itself (Flink's RM connects to a TaskExecutor before registering it): a made-up registration
+   * costs the RM one call, not a TaskManager to heartbeat until it is lost.
+   */
+  async function confirmAnswers({ tmId, subject }: TaskManagerRegistration): Promise<void> {
+    if (verifying >= MAX_VERIFYING)
+      throw new FlotillaError(
+        ErrorCode.TOO_MANY_REQUESTS,
+        `${verifying} TaskManager registrations are being checked already; register again shortly`,
+      );
+    verifying++;
+    try {
+      const reply = await unwrap(executor.taskManager(subject).heartbeat.$get());
+      if (taskManagerHeartbeatSchema.safeParse(reply).data?.tmId === tmId) return;
+      throw new Error(`its heartbeat reply is not TaskManager ${tmId}'s`);
+    } catch (err) {
+      throw new UnavailableError(
+        `TaskManager ${tmId} does not answer at ${subject} (${ensureError(err).message}): not registered`,
+      );
+    } finally {
+      verifying--;
+    }
+  }
+  let verifying = 0;
+
   const heartbeats = new HeartbeatMonitor<string>({
     intervalMs: config.heartbeatIntervalMs,
     timeoutMs: config.heartbeatTimeoutMs,
@@ -152,9 +182,13 @@ export function createResourceManager({
   const core: ResourceManagerCore = {
     clusterId,
     slotManager,
-    register(registration) {
+    async register(registration) {
       const known = slotManager.hasTaskManager(registration.tmId);
       refuseOverMaxSlots(registration, known);
+      if (!known) {
+        await confirmAnswers(registration);
+        refuseOverMaxSlots(registration, slotManager.hasTaskManager(registration.tmId));
+      }
       executor.run(slotManager.registerTaskManager(registration));
       if (running) heartbeats.monitor(registration.tmId, registration.subject);
       log.info(

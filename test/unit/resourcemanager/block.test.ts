@@ -292,7 +292,11 @@ t.test("a TaskManager that refuses: the slot goes elsewhere; a stale RM is refus
   t.equal(tmA.allocations.items.length, 0);
   t.equal(tmB.allocations.items.length, 1, "allocated on the other TaskManager");
 
-  await register(tmC);
+  // A TaskManager that follows a newer RM refuses this one's first heartbeat: not registered.
+  await t.rejects(register(tmC), {
+    code: ErrorCode.UNAVAILABLE,
+    message: /does not answer at t.tm.tm-c \(fencing token 7 .* older than the current leader's 9/,
+  });
   await declare(newJobId(), "t.jm2", [{ profile: small, count: 1 }]);
   await rm.settled();
   t.equal(tmC.allocations.items.length, 0, "409 STALE_LEADER: not allocated");
@@ -492,6 +496,28 @@ t.test(
       "a TaskManager with 1,025 slots",
     );
     t.equal((await unwrap(client.overview.$get())).jobs, 0, "nothing was declared");
+  },
+);
+
+t.test(
+  "a registration is refused unless the TaskManager answers at its subject, as itself",
+  async (t) => {
+    const { client, register, serve } = setup(t);
+    const ghost = fakeTaskManager({ tmId: "tm-ghost", slots: [small] });
+    await t.rejects(
+      unwrap(client.taskmanagers.$post({ json: ghost.registration() })),
+      { code: ErrorCode.UNAVAILABLE, message: /tm-ghost does not answer at t.tm.tm-ghost/ },
+      "nobody serves its subject",
+    );
+    const other = fakeTaskManager({ tmId: "tm-other", slots: [small] });
+    serve({ subject: ghost.subject, app: other.app });
+    await t.rejects(
+      unwrap(client.taskmanagers.$post({ json: ghost.registration() })),
+      { code: ErrorCode.UNAVAILABLE, message: /not TaskManager tm-ghost's/ },
+      "another TaskManager answers there",
+    );
+    await register(ghost);
+    t.match(await unwrap(client.overview.$get()), { taskmanagers: 1 }, "the real one registers");
   },
 );
 

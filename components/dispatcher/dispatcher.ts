@@ -7,6 +7,7 @@
  * (ended_jobs.ts), artifacts by count and disuse (artifact_sweeper.ts), collected values per job.
  */
 import {
+  Admission,
   ErrorCode,
   FlotillaError,
   type JobId,
@@ -31,6 +32,7 @@ import type {
   SubmitJob,
 } from "../protocol/mod.ts";
 import { createClient, type RpcClient, unwrap } from "../rpc/mod.ts";
+import { cachedBlobs } from "./artifact_bytes.ts";
 import { inProcessGraphBuilder } from "./graph_builder.ts";
 import { endedDetails } from "./job_answers.ts";
 import { type JobPageRequest, jobPage, type Listed } from "./job_listing.ts";
@@ -44,8 +46,12 @@ import type { DispatcherOptions } from "./options.ts";
 import { dispatcherRetention } from "./retention.ts";
 import type { JobRecord, JobResultRecord } from "./types.ts";
 
+/** Submissions at once: the graph builds running and waiting (2 + 16), a few more reading. */
+const MAX_SUBMITTING = 24;
+
 export function createDispatcher(options: DispatcherOptions) {
-  const { clusterId, fabric, stores, term, deadlines, clock = systemClock } = options;
+  const { clusterId, fabric, term, deadlines, clock = systemClock } = options;
+  const stores = { ...options.stores, blobs: cachedBlobs(options.stores.blobs) };
   const log = (options.log ?? silentLogger).child({ role: "dispatcher", cluster: clusterId });
   const settings = {
     clusterId,
@@ -86,6 +92,44 @@ export function createDispatcher(options: DispatcherOptions) {
     log,
   });
   const { ended, artifacts, endedJob, forgotten } = retention;
+
+  const submissions = new Admission(MAX_SUBMITTING, "submissions");
+
+  async function submitNow(request: SubmitJob): Promise<JobId> {
+    artifacts.touch(request.artifact);
+    const bytes = await stores.blobs.get(request.artifact);
+    if (!bytes)
+      throw new FlotillaError(
+        ErrorCode.NOT_FOUND,
+        `artifact ${request.artifact} is not in the blob store: upload it with POST /artifacts first`,
+      );
+    // Build once here, so a bad job is a 400 now rather than a failed job later.
+    const topology = await settings.buildGraph({
+      artifact: request.artifact,
+      bytes,
+      args: request.args,
+      ...(request.parallelism ? { parallelism: request.parallelism } : {}),
+      ...(request.secrets ? { secrets: request.secrets } : {}),
+    });
+    const restoreFrom = request.savepoint
+      ? await loadCheckpoint(stores.snapshots, request.savepoint)
+      : undefined;
+    const jobId = newJobId();
+    const record: JobRecord = {
+      jobId,
+      name: topology.options.name,
+      artifact: request.artifact,
+      args: request.args,
+      ...(request.parallelism ? { parallelism: request.parallelism } : {}),
+      ...(request.savepoint ? { savepoint: request.savepoint } : {}),
+      ...(request.secrets ? { secrets: request.secrets } : {}),
+      submittedAt: clock.now(),
+    };
+    await stores.jobs.put(record);
+    if (restoreFrom) await stores.checkpoints.add({ ...restoreFrom, jobId });
+    await start(record, { topology, ...(restoreFrom ? { restoreFrom } : {}) });
+    return jobId;
+  }
 
   async function start(record: JobRecord, from: JobManagerStart = {}): Promise<void> {
     starting.set(record.jobId, record);
@@ -213,41 +257,8 @@ export function createDispatcher(options: DispatcherOptions) {
     /** Runs the artifact sweep now (a timer runs it too): the artifacts it deleted. */
     sweepArtifacts: (): Promise<string[]> => artifacts.sweep(),
 
-    async submit(request: SubmitJob): Promise<JobId> {
-      artifacts.touch(request.artifact);
-      const bytes = await stores.blobs.get(request.artifact);
-      if (!bytes)
-        throw new FlotillaError(
-          ErrorCode.NOT_FOUND,
-          `artifact ${request.artifact} is not in the blob store: upload it with POST /artifacts first`,
-        );
-      // Build once here, so a bad job is a 400 now rather than a failed job later.
-      const topology = await settings.buildGraph({
-        artifact: request.artifact,
-        bytes,
-        args: request.args,
-        ...(request.parallelism ? { parallelism: request.parallelism } : {}),
-        ...(request.secrets ? { secrets: request.secrets } : {}),
-      });
-      const restoreFrom = request.savepoint
-        ? await loadCheckpoint(stores.snapshots, request.savepoint)
-        : undefined;
-      const jobId = newJobId();
-      const record: JobRecord = {
-        jobId,
-        name: topology.options.name,
-        artifact: request.artifact,
-        args: request.args,
-        ...(request.parallelism ? { parallelism: request.parallelism } : {}),
-        ...(request.savepoint ? { savepoint: request.savepoint } : {}),
-        ...(request.secrets ? { secrets: request.secrets } : {}),
-        submittedAt: clock.now(),
-      };
-      await stores.jobs.put(record);
-      if (restoreFrom) await stores.checkpoints.add({ ...restoreFrom, jobId });
-      await start(record, { topology, ...(restoreFrom ? { restoreFrom } : {}) });
-      return jobId;
-    },
+    // Refused before any work past MAX_SUBMITTING: a flood costs a counter check per request.
+    submit: (request: SubmitJob): Promise<JobId> => submissions.admit(() => submitNow(request)),
 
     /** As leader: start every stored job that has no result, from its latest checkpoint. */
     async recover(): Promise<string[]> {

@@ -40,6 +40,11 @@ export interface GraphBuildRequest {
   parallelism?: number;
   /** The job's own secrets, for `env.secret` while its graph is built. */
   secrets?: Record<string, string>;
+  /**
+   * A job already accepted (recovery, a new leader restarting it): it waits however long the
+   * queue is, where a new submission past the queue's size is refused.
+   */
+  accepted?: boolean;
 }
 
 /** Builds a job's graph from its artifact and answers with its structure (plain data). */
@@ -134,9 +139,9 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
   const waiting: (() => void)[] = [];
   // A slot freed goes straight to the next waiter, so no caller overtakes it. The queue has a
   // size: a flood of submissions is refused at once, not held (each holds its artifact's bytes).
-  const slot = async () => {
+  const slot = async (accepted: boolean) => {
     if (running < concurrency) running++;
-    else if (waiting.length >= maxWaiting)
+    else if (waiting.length >= maxWaiting && !accepted)
       throw new FlotillaError(
         ErrorCode.TOO_MANY_REQUESTS,
         `${waiting.length} job graphs are waiting to be built already: submit again shortly`,
@@ -165,7 +170,7 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
       ...(request.secrets ? { secrets: request.secrets } : {}),
       secretsDir: options.secretsDir,
     };
-    await slot();
+    await slot(request.accepted === true);
     try {
       const reply = await take().ask(cbor.encode(input), name, options.timeoutMs);
       return answerOf(reply, name);

@@ -138,6 +138,7 @@ export async function runJobManager(
       args: record.args,
       ...(record.parallelism ? { parallelism: record.parallelism } : {}),
       ...(record.secrets ? { secrets: record.secrets } : {}),
+      accepted: true,
     }));
   const jm = createJobMaster({
     // The adaptive scheduler needs the graph at the parallelism the slots and its bounds allow:

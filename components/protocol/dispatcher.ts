@@ -9,7 +9,14 @@
  * `resource-requirements`. Errors are `{"errors": [...], "code": "..."}` with a 4xx for bad input.
  */
 import { z } from "zod";
-import { ErrorCode, FlotillaError, type JobId, type JobState, type Logger } from "../core/mod.ts";
+import {
+  Admission,
+  ErrorCode,
+  FlotillaError,
+  type JobId,
+  type JobState,
+  type Logger,
+} from "../core/mod.ts";
 import { body, createBlock, params, query, readBodyBytes, reply } from "../rpc/mod.ts";
 import {
   type Answer,
@@ -169,20 +176,26 @@ export interface DispatcherHandlers {
   metrics(): Answer<string>;
 }
 
+/** Artifact uploads read at once (so at most 4 x MAX_ARTIFACT_BYTES held); more get 429. */
+export const MAX_UPLOADING = 4;
+
 export function dispatcherRoutes(h: DispatcherHandlers, { log }: { log?: Logger } = {}) {
+  const uploads = new Admission(MAX_UPLOADING, "artifact uploads");
   return createBlock(log ? { log } : {})
     .get("/healthz", async (c) => reply(c, await h.health()))
     .get("/config", async (c) => reply(c, await h.config()))
     .get("/overview", async (c) => reply(c, await h.overview()))
     .get("/taskmanagers", async (c) => reply(c, { taskmanagers: await h.taskManagers() }))
     .post("/artifacts", async (c) => {
-      // Refused (413) before more than the limit is held, however the bytes come.
-      const bytes = await readBodyBytes(
-        c,
-        MAX_ARTIFACT_BYTES,
-        "an artifact is one bundled job (usually a few kB): bundle fewer dependencies into it",
-      );
-      const uploaded = await h.uploadArtifact(bytes);
+      // At most MAX_UPLOADING bodies held at once, each refused (413) past the limit.
+      const uploaded = await uploads.admit(async () => {
+        const bytes = await readBodyBytes(
+          c,
+          MAX_ARTIFACT_BYTES,
+          "an artifact is one bundled job (usually a few kB): bundle fewer dependencies into it",
+        );
+        return await h.uploadArtifact(bytes);
+      });
       return uploaded.created ? reply(c, uploaded, 201) : reply(c, uploaded, 200);
     })
     .get("/artifacts/:artifact", params(z.object({ artifact: artifactIdSchema })), async (c) => {

@@ -141,6 +141,9 @@ export const sourceEndedSchema = z.strictObject(subtaskOfAttempt);
 export type SourceEnded = z.output<typeof sourceEndedSchema>;
 
 /** `POST /results`: values a `collect` sink committed (de-duplicated by `batchId`). */
+/** Largest `POST /results` body (one batch of a collect sink's values). */
+export const MAX_RESULTS_BATCH_BYTES = 64 * 1024 * 1024;
+
 export const resultsBatchSchema = z.strictObject({
   sinkId: z.string().min(1).max(256),
   values: z.array(z.unknown()).max(1_000_000),
@@ -318,29 +321,35 @@ const acknowledge = async (done: Answer<void>): Promise<Acknowledged> => {
 
 /** The routes TaskManagers call. */
 export function jobManagerTaskRoutes(h: JobManagerTaskHandlers) {
-  return createBlock()
-    .get("/heartbeat", async (c) => reply(c, await h.heartbeat()))
-    .post("/slots/offer", body(slotOfferSchema), async (c) =>
-      reply(c, await h.offerSlots(c.req.valid("json"))),
-    )
-    .post("/tasks/state", body(taskStateReportSchema), async (c) =>
-      reply(c, await acknowledge(h.taskState(c.req.valid("json")))),
-    )
-    .post("/tasks/metrics", body(taskMetricsReportSchema), async (c) =>
-      reply(c, await acknowledge(h.taskMetrics(c.req.valid("json")))),
-    )
-    .post("/checkpoints/ack", body(checkpointAckSchema), async (c) =>
-      reply(c, await acknowledge(h.acknowledgeCheckpoint(c.req.valid("json")))),
-    )
-    .post("/checkpoints/decline", body(checkpointDeclineSchema), async (c) =>
-      reply(c, await acknowledge(h.declineCheckpoint(c.req.valid("json")))),
-    )
-    .post("/sources/ended", body(sourceEndedSchema), async (c) =>
-      reply(c, await acknowledge(h.sourceEnded(c.req.valid("json")))),
-    )
-    .post("/results", body(resultsBatchSchema), async (c) =>
-      reply(c, await acknowledge(h.results(c.req.valid("json")))),
-    );
+  return (
+    createBlock()
+      .get("/heartbeat", async (c) => reply(c, await h.heartbeat()))
+      .post("/slots/offer", body(slotOfferSchema), async (c) =>
+        reply(c, await h.offerSlots(c.req.valid("json"))),
+      )
+      .post("/tasks/state", body(taskStateReportSchema), async (c) =>
+        reply(c, await acknowledge(h.taskState(c.req.valid("json")))),
+      )
+      .post("/tasks/metrics", body(taskMetricsReportSchema), async (c) =>
+        reply(c, await acknowledge(h.taskMetrics(c.req.valid("json")))),
+      )
+      .post("/checkpoints/ack", body(checkpointAckSchema), async (c) =>
+        reply(c, await acknowledge(h.acknowledgeCheckpoint(c.req.valid("json")))),
+      )
+      .post("/checkpoints/decline", body(checkpointDeclineSchema), async (c) =>
+        reply(c, await acknowledge(h.declineCheckpoint(c.req.valid("json")))),
+      )
+      .post("/sources/ended", body(sourceEndedSchema), async (c) =>
+        reply(c, await acknowledge(h.sourceEnded(c.req.valid("json")))),
+      )
+      // A checkpoint's collected values in one batch: over NATS max_payload bounds it; in
+      // process (the MiniCluster) this does, above the 1 MiB other bodies get.
+      .post(
+        "/results",
+        body(resultsBatchSchema, { maxBytes: MAX_RESULTS_BATCH_BYTES }),
+        async (c) => reply(c, await acknowledge(h.results(c.req.valid("json")))),
+      )
+  );
 }
 
 /** The routes the ResourceManager calls (and a TaskManager, for `lost`). */

@@ -11,7 +11,7 @@
  * The cache directory is private (0700, ours, not a symlink) and a cached file is imported only
  * after its bytes hash to its name: a file planted there is rewritten, never run.
  */
-import { lstat, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ErrorCode, FlotillaError, LruCache } from "../../core/mod.ts";
@@ -30,11 +30,20 @@ export async function artifactHash(bytes: Uint8Array): Promise<string> {
 }
 
 /**
- * Job definitions loaded in this process, by hash. Bounded: an evicted artifact is imported again
- * when needed (Node keeps the module itself, so re-importing it costs no new memory).
+ * Job definitions loaded in this process, by hash. Bounded: an evicted artifact's cache file is
+ * deleted and it is imported again when needed (Node keeps the module itself, by URL).
  */
 export const MAX_LOADED_ARTIFACTS = 64;
-const loaded = new LruCache<string, Promise<JobDefinition>>(MAX_LOADED_ARTIFACTS);
+/** The cache files this process wrote, by hash: deleted when their artifact is evicted. */
+const files = new Map<string, string>();
+const forgetFile = (hash: string) => {
+  const path = files.get(hash);
+  files.delete(hash);
+  if (path) void unlink(path).catch(() => {});
+};
+const loaded = new LruCache<string, Promise<JobDefinition>>(MAX_LOADED_ARTIFACTS, {
+  onEvict: forgetFile,
+});
 
 /** Hashes of the artifacts whose definitions this process keeps, least recently used first. */
 export function loadedArtifacts(): string[] {
@@ -68,7 +77,9 @@ export function loadArtifact(
       job = importArtifact(hash, bytes, cacheDir, name);
       loaded.set(hash, job);
       job.catch(() => {
-        if (loaded.has(hash) && loaded.get(hash) === job) loaded.delete(hash);
+        if (loaded.peek(hash) !== job) return;
+        loaded.delete(hash);
+        forgetFile(hash);
       });
     }
     return job;
@@ -82,13 +93,22 @@ async function importArtifact(
   name: string,
 ): Promise<JobDefinition> {
   (globalThis as Record<symbol, unknown>)[RUNTIME] ??= runtime;
-  const url =
-    cacheDir === null
-      ? `data:text/javascript;base64,${Buffer.from(bytes).toString("base64")}`
-      : pathToFileURL(await writeArtifactFile(hash, bytes, cacheDir)).href;
+  const url = async () => {
+    if (cacheDir === null)
+      return `data:text/javascript;base64,${Buffer.from(bytes).toString("base64")}`;
+    const path = await writeArtifactFile(hash, bytes, cacheDir);
+    files.set(hash, path);
+    return pathToFileURL(path).href;
+  };
+  const first = await url();
   let module: { default?: unknown };
   try {
-    module = await import(url);
+    module = await import(first).catch(async (err: { code?: string }) => {
+      // Another process of this user evicted the file between our write and our import: once
+      // more, under a URL Node has not seen (a failed import may be remembered by URL).
+      if (err.code !== "ERR_MODULE_NOT_FOUND" || cacheDir === null) throw err;
+      return import(`${await url()}?again`);
+    });
   } catch (err) {
     throw new FlotillaError(
       ErrorCode.INVALID_ARGUMENT,

@@ -1,7 +1,8 @@
 /**
  * The artifact cache: its directory must be private (created 0700; one that is a symlink, another
  * user's, or writable by others is refused before anything is written or imported), and the
- * job definitions a process keeps are bounded (least recently used out, loaded again on demand).
+ * job definitions a process keeps are bounded (least recently used out with its cache file,
+ * loaded again on demand).
  */
 import {
   chmodSync,
@@ -74,7 +75,16 @@ t.test("loaded job definitions are bounded; an evicted one loads again", async (
   const kept = loadedArtifacts();
   t.equal(kept.length, MAX_LOADED_ARTIFACTS, "never more than the bound");
   t.notOk(kept.includes(first), "the least recently used went");
+  const files = () => readdirSync(cacheDir).filter((f) => f.endsWith(".mjs"));
+  t.equal(
+    files().length,
+    MAX_LOADED_ARTIFACTS,
+    "its cache file with it: the directory is bounded too",
+  );
+  t.notOk(files().includes(`${first}.mjs`));
   const again = await loadArtifact(variant(0), { cacheDir, expected: first });
   t.equal(typeof again.graph, "function", "loaded again when needed");
   t.equal(loadedArtifacts().at(-1), first, "now the most recently used");
+  t.ok(files().includes(`${first}.mjs`), "its file written again");
+  t.equal(files().length, MAX_LOADED_ARTIFACTS);
 });

@@ -6,13 +6,14 @@
  * structure equals the one built in process.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import { silentLogger } from "../../components/core/mod.ts";
 import { artifactHash, bundleJob } from "../../components/dataflow/internal_mod.ts";
 import { inProcessGraphBuilder, sandboxedGraphBuilder } from "../../components/dispatcher/mod.ts";
+import { startSandboxProcess } from "../../components/dispatcher/sandbox_process.ts";
 import { clusterFor } from "../support/cluster.ts";
 import { natsFor } from "../support/tap.ts";
 
@@ -164,4 +165,11 @@ t.test("a master started as users start it builds graphs in the sandbox", async 
     spawn: "ERR_ACCESS_DENIED",
     secret: "hunter2",
   });
+});
+
+t.test("a sandbox runs below the blocks' priority (nice 10)", async (t) => {
+  const sandbox = startSandboxProcess([join(ROOT, "bin/flotilla.js"), "version"], []);
+  t.teardown(() => sandbox.kill());
+  t.ok(sandbox.pid, "started");
+  t.equal(getPriority(sandbox.pid!), Math.min(19, getPriority() + 10));
 });

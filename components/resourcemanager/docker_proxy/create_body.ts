@@ -76,6 +76,9 @@ export function createBodyRefusal(
     const value = host[limit];
     if (typeof value !== "number" || !(value > 0)) return `HostConfig.${limit} must be above 0`;
   }
+  if (host.MemorySwap !== undefined && host.MemorySwap !== host.Memory) {
+    return "HostConfig.MemorySwap must equal HostConfig.Memory (no swap beyond the limit)";
+  }
   const mounts = host.Mounts ?? [];
   if (!Array.isArray(mounts)) return "HostConfig.Mounts must be a list";
   for (const mount of mounts) {

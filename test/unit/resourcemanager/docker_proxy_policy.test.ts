@@ -155,6 +155,7 @@ t.test("create bodies that loosen the confinement are refused, naming what", asy
     ],
     ["no pids limit", (b) => (b.HostConfig.PidsLimit = 0), /PidsLimit must be above 0/],
     ["no memory limit", (b) => delete b.HostConfig.Memory, /Memory must be above 0/],
+    ["unlimited swap", (b) => (b.HostConfig.MemorySwap = -1), /MemorySwap must equal/],
     [
       "seccomp off",
       (b) => (b.HostConfig.SecurityOpt = ["seccomp=unconfined", "no-new-privileges:true"]),

@@ -11,7 +11,7 @@ import {
   ErrorCode,
   FlotillaError,
   type JobId,
-  JobState,
+  type JobState,
   newJobId,
   silentLogger,
   subjects,
@@ -35,7 +35,7 @@ import { createClient, type RpcClient, unwrap } from "../rpc/mod.ts";
 import { cachedBlobs } from "./artifact_bytes.ts";
 import { inProcessGraphBuilder } from "./graph_builder.ts";
 import { endedDetails } from "./job_answers.ts";
-import { type JobPageRequest, jobPage, type Listed } from "./job_listing.ts";
+import { countByState, type JobPageRequest, jobPage, type Listed } from "./job_listing.ts";
 import {
   firstAttemptOfTerm,
   type JobManagerRun,
@@ -299,17 +299,7 @@ export function createDispatcher(options: DispatcherOptions) {
      */
     async counts(): Promise<Record<JobState, number>> {
       await retention.whenLoaded();
-      const counts = Object.fromEntries(
-        Object.values(JobState).map((state) => [state, 0]),
-      ) as Record<JobState, number>;
-      for (const state of await Promise.all([...running.values()].map(currentState)))
-        counts[state]++;
-      counts[JobState.CREATED] += starting.size;
-      const done = ended.counts();
-      counts[JobState.FINISHED] += done.finished;
-      counts[JobState.CANCELED] += done.canceled;
-      counts[JobState.FAILED] += done.failed;
-      return counts;
+      return countByState([...running.values()], currentState, starting.size, ended.counts());
     },
 
     /** A running job as its JobManager sees it, or an ended job's result. */

@@ -87,3 +87,41 @@ async function summary(job: Listed): Promise<JobSummary> {
       };
   }
 }
+
+/** Most running jobs one count asks for their state; the others count as last seen. */
+export const MAX_STATE_CALLS = 64;
+
+const lastAsked = new WeakMap<object, number>();
+let asks = 0;
+
+/**
+ * Jobs by state with bounded work: the running ones least recently asked (at most
+ * `MAX_STATE_CALLS`) are asked with `refresh`, the rest counted as last seen. Totals are exact
+ * (a job leaves the running ones when it ends); only which live state a job is in may lag.
+ */
+export async function countByState<J extends { lastState: JobState }>(
+  live: readonly J[],
+  refresh: (job: J) => Promise<JobState>,
+  starting: number,
+  ended: Readonly<Record<"finished" | "canceled" | "failed", number>>,
+): Promise<Record<JobState, number>> {
+  const counts = Object.fromEntries(Object.values(JobState).map((state) => [state, 0])) as Record<
+    JobState,
+    number
+  >;
+  const stalest = [...live]
+    .sort((a, b) => (lastAsked.get(a) ?? -1) - (lastAsked.get(b) ?? -1))
+    .slice(0, MAX_STATE_CALLS);
+  await Promise.all(
+    stalest.map((job) => {
+      lastAsked.set(job, ++asks);
+      return refresh(job);
+    }),
+  );
+  for (const job of live) counts[job.lastState]++;
+  counts[JobState.CREATED] += starting;
+  counts[JobState.FINISHED] += ended.finished;
+  counts[JobState.CANCELED] += ended.canceled;
+  counts[JobState.FAILED] += ended.failed;
+  return counts;
+}

@@ -9,7 +9,8 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { connect, nkeyAuthenticator, nkeys } from "@nats-io/transport-node";
 import t, { type Test } from "tap";
-import { ErrorCode, FlotillaError } from "../../../components/core/mod.ts";
+import { BlockRole, ErrorCode, FlotillaError } from "../../../components/core/mod.ts";
+import { natsHaServices } from "../../../components/ha/mod.ts";
 import { tarArchive } from "../../../components/resourcemanager/drivers/tar.ts";
 import {
   type ContainerExit,
@@ -172,10 +173,22 @@ t.test(
       onExit: (tm, exit) => exits.push({ tm, exit }),
     });
     t.teardown(() => driver.stop());
+    // The RM holds its lease, as an elected one does: the TaskManager answers (and so registers
+    // with) only the ResourceManager whose fencing token the HA store's lease has.
+    const ha = await natsHaServices({ nc, clusterId });
+    const election = ha.election({
+      role: BlockRole.RESOURCE_MANAGER,
+      holder: "rm-test",
+      leaseMs: 5000,
+    });
+    const token = await new Promise<number>((resolve) =>
+      election.start({ onElected: resolve, onRevoked: () => {} }),
+    );
+    t.teardown(() => election.stop());
     const rm = createResourceManager({
       nc,
       clusterId,
-      token: 1,
+      token,
       driver,
       // Idle for longer than this test: the TaskManager stays while its file is looked at.
       config: { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 5000, idleTimeoutMs: 120_000 },

@@ -16,6 +16,8 @@ export interface ArtifactRetentionOptions {
 
 /** Most artifacts one sweep deletes: a sweep never takes long, the next one goes on. */
 export const MAX_COLLECTED_PER_SWEEP = 100;
+/** While the store is full and a sweep found nothing to collect, uploads wait this long for the next. */
+export const FULL_RECHECK_MS = 5000;
 /** Artifacts are content-addressed: their keys are sha256 hex; snapshots' keys have slashes. */
 const ARTIFACT_KEY = /^[0-9a-f]{64}$/;
 
@@ -45,6 +47,7 @@ export function artifactSweeper(
   const reserved = new Set<string>();
   const count = () => (known?.size ?? 0) + [...reserved].filter((k) => !known?.has(k)).length;
   let sweeping: Promise<string[]> | undefined;
+  let fullUntil = 0;
 
   const listArtifacts = async () =>
     (await blobs.list()).filter((blob) => ARTIFACT_KEY.test(blob.key));
@@ -105,7 +108,12 @@ export function artifactSweeper(
     async admit(artifact: string): Promise<void> {
       known ??= new Set((await listArtifacts()).map((a) => a.key));
       if (known.has(artifact) || reserved.has(artifact)) return;
-      if (count() >= maxArtifacts) await this.sweep();
+      // Full and nothing collectable a moment ago: refused without listing the store again, so
+      // a flood of uploads costs one sweep per FULL_RECHECK_MS, not one per upload.
+      if (count() >= maxArtifacts && clock.now() >= fullUntil) {
+        await this.sweep();
+        if (count() >= maxArtifacts) fullUntil = clock.now() + FULL_RECHECK_MS;
+      }
       if (count() >= maxArtifacts)
         throw new FlotillaError(
           ErrorCode.NO_RESOURCES,

@@ -17,7 +17,7 @@ import { pathToFileURL } from "node:url";
 import { ErrorCode, FlotillaError, LruCache } from "../../core/mod.ts";
 import { isJobDefinition, type JobDefinition } from "../api/job.ts";
 import * as runtime from "../mod.ts";
-import { jobRuntimeSettings } from "./job_runtime_settings.ts";
+import { currentUid, jobRuntimeSettings } from "./job_runtime_settings.ts";
 
 const RUNTIME_KEY = 'Symbol.for("flotilla.runtime")';
 const RUNTIME = Symbol.for("flotilla.runtime");
@@ -154,7 +154,7 @@ export async function privateDirectory(dir: string): Promise<void> {
   if (checkedDirectories.has(dir)) return;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const info = await lstat(dir);
-  const uid = process.getuid?.();
+  const uid = currentUid();
   const why = !info.isDirectory()
     ? "it is not a directory (a symlink?)"
     : uid !== undefined && info.uid !== uid

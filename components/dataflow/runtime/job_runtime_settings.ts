@@ -30,7 +30,7 @@ function settingsFrom(
     // Per user: the cache must be private to whoever imports from it (artifact.ts checks it).
     artifactCacheDir:
       config["artifact.cache-dir"] ||
-      join(tmpdir(), `flotilla-artifacts-${process.getuid?.() ?? "user"}`),
+      join(tmpdir(), `flotilla-artifacts-${currentUid() ?? "user"}`),
   };
 }
 
@@ -51,4 +51,13 @@ export function configureJobRuntime(
   config: Pick<Config, SettingKeys> & Partial<Pick<Config, OptionalKeys>>,
 ): void {
   current = settingsFrom(config);
+}
+
+/** This process's user id; undefined where there is none (Windows) or it may not be read (Deno without --allow-sys=uid). */
+export function currentUid(): number | undefined {
+  try {
+    return process.getuid?.();
+  } catch {
+    return undefined;
+  }
 }

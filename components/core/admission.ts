@@ -32,3 +32,35 @@ export class Admission {
     }
   }
 }
+
+/**
+ * A rate with a burst (a token bucket): `take()` refuses with 429 once more than `burst` calls
+ * came faster than `perSecond`, so a flood costs the store behind it at most that rate.
+ */
+export class RateLimit {
+  #tokens: number;
+  #at: number;
+
+  /** `what` names the calls in the refusal: "new artifacts", ... */
+  constructor(
+    readonly perSecond: number,
+    readonly burst: number,
+    readonly what: string,
+    readonly now: () => number = Date.now,
+  ) {
+    this.#tokens = burst;
+    this.#at = now();
+  }
+
+  take(): void {
+    const now = this.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
+    this.#at = now;
+    if (this.#tokens < 1)
+      throw new FlotillaError(
+        ErrorCode.TOO_MANY_REQUESTS,
+        `more than ${this.perSecond} ${this.what} a second: try again shortly`,
+      );
+    this.#tokens -= 1;
+  }
+}

@@ -1,6 +1,6 @@
 /** Public API of components/core: ids, typed errors, configuration, logging and codecs. */
 
-export { Admission } from "./admission.ts";
+export { Admission, RateLimit } from "./admission.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export {
   CBOR_TYPE,

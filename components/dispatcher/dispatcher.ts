@@ -13,6 +13,7 @@ import {
   type JobId,
   type JobState,
   newJobId,
+  RateLimit,
   silentLogger,
   subjects,
   systemClock,
@@ -48,6 +49,8 @@ import type { JobRecord, JobResultRecord } from "./types.ts";
 
 /** Submissions at once: the graph builds running and waiting (2 + 16), a few more reading. */
 const MAX_SUBMITTING = 24;
+/** New artifacts stored a second (a bundled job is uploaded once, then submitted by its id). */
+const NEW_ARTIFACTS_PER_SECOND = 20;
 
 export function createDispatcher(options: DispatcherOptions) {
   const { clusterId, fabric, term, deadlines, clock = systemClock } = options;
@@ -94,6 +97,12 @@ export function createDispatcher(options: DispatcherOptions) {
   const { ended, artifacts, endedJob, forgotten } = retention;
 
   const submissions = new Admission(MAX_SUBMITTING, "submissions");
+  // Each new artifact is a write to the blob store (and, past blob.max-artifacts, a sweep).
+  const newArtifacts = new RateLimit(
+    NEW_ARTIFACTS_PER_SECOND,
+    NEW_ARTIFACTS_PER_SECOND,
+    "new artifacts",
+  );
 
   async function submitNow(request: SubmitJob): Promise<JobId> {
     artifacts.touch(request.artifact);
@@ -240,6 +249,7 @@ export function createDispatcher(options: DispatcherOptions) {
       artifacts.touch(hash);
       const exists = await stores.blobs.has(hash);
       if (exists) return { artifact: hash, size: bytes.byteLength, created: false };
+      newArtifacts.take();
       await artifacts.admit(hash);
       let stored = false;
       try {

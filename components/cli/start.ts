@@ -1,7 +1,7 @@
 /** `flotilla start <role>`: the container entrypoint. Config from flags, env and file; signals stop it. */
 import { EXIT_CODES, ROLES, type Role, startRole } from "../cluster/mod.ts";
 import { compileConfig, createLogger, FlotillaError } from "../core/mod.ts";
-import { startDockerProxyRole } from "../resourcemanager/docker_proxy/role.ts";
+import { startDockerProxyRole } from "../resourcemanager/mod.ts";
 import { EXIT_USAGE, type ProgramIo } from "./io.ts";
 
 export async function startCommand(

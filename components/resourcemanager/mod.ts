@@ -8,6 +8,7 @@ export {
   type ResourceManagerConfig,
   resourceManagerConfigFrom,
 } from "./config.ts";
+export { startDockerProxyRole } from "./docker_proxy/role.ts";
 export {
   type ContainerExit,
   DOCKER_LABELS,

@@ -47,8 +47,8 @@ import type { DispatcherOptions } from "./options.ts";
 import { dispatcherRetention } from "./retention.ts";
 import type { JobRecord, JobResultRecord } from "./types.ts";
 
-/** Submissions at once: the graph builds running and waiting (2 + 16), a few more reading. */
-const MAX_SUBMITTING = 24;
+/** Submissions at once: the graph builds running and waiting (2 + 8), a few more reading. */
+const MAX_SUBMITTING = 16;
 /** New artifacts stored a second (a bundled job is uploaded once, then submitted by its id). */
 const NEW_ARTIFACTS_PER_SECOND = 20;
 

@@ -73,8 +73,10 @@ export interface GraphSandboxOptions {
   memoryMb?: number;
   /** Sandboxes at once; more requests wait. @default 2 */
   concurrency?: number;
-  /** Requests that may wait; more are refused with 429 TOO_MANY_REQUESTS. @default 16 */
+  /** Requests that may wait; more are refused with 429 TOO_MANY_REQUESTS. @default 8 */
   maxWaiting?: number;
+  /** How long a new submission waits for its turn before a 429. @default 10000 */
+  maxWaitMs?: number;
   log: Logger;
 }
 
@@ -107,7 +109,7 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
     );
   const entry = realpathSync(options.entry);
   const code = packageRootOf(entry) ?? entry;
-  const { memoryMb = 256, concurrency = 2, maxWaiting = 16 } = options;
+  const { memoryMb = 256, concurrency = 2, maxWaiting = 8, maxWaitMs = 10_000 } = options;
   const launch = (readable: string[]) =>
     startSandboxProcess(
       [
@@ -140,13 +142,34 @@ export function sandboxedGraphBuilder(options: GraphSandboxOptions): GraphBuilde
   // A slot freed goes straight to the next waiter, so no caller overtakes it. The queue has a
   // size: a flood of submissions is refused at once, not held (each holds its artifact's bytes).
   const slot = async (accepted: boolean) => {
-    if (running < concurrency) running++;
-    else if (waiting.length >= maxWaiting && !accepted)
+    if (running < concurrency) {
+      running++;
+      return;
+    }
+    if (waiting.length >= maxWaiting && !accepted)
       throw new FlotillaError(
         ErrorCode.TOO_MANY_REQUESTS,
         `${waiting.length} job graphs are waiting to be built already: submit again shortly`,
       );
-    else await new Promise<void>((resolve) => waiting.push(resolve));
+    await new Promise<void>((resolve, reject) => {
+      const granted = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      // A new submission waits a bounded time, so its caller hears back while it still listens.
+      const timer = accepted
+        ? undefined
+        : setTimeout(() => {
+            waiting.splice(waiting.indexOf(granted), 1);
+            reject(
+              new FlotillaError(
+                ErrorCode.TOO_MANY_REQUESTS,
+                `job graphs were being built for ${maxWaitMs} ms before this one's turn: submit again shortly`,
+              ),
+            );
+          }, maxWaitMs);
+      waiting.push(granted);
+    });
   };
   const release = () => {
     const next = waiting.shift();

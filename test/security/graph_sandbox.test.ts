@@ -118,6 +118,27 @@ t.test("a flood of submissions waits in a bounded queue; past it, 429 at once", 
   });
   const after = await small({ ...probe, args: { read: "/nonexistent" } });
   t.equal(after.options.name, "sandbox-probe", "the queue serves again once drained");
+
+  const impatient = sandboxedGraphBuilder({
+    entry: join(ROOT, "bin/flotilla.js"),
+    secretsDir: secrets,
+    timeoutMs: 1500,
+    concurrency: 1,
+    maxWaitMs: 200,
+    log: silentLogger,
+  });
+  const [first, second, recovered] = await Promise.allSettled([
+    impatient({ ...probe, args: { loop: "true" } }),
+    impatient({ ...probe, args: { read: "/nonexistent" } }),
+    impatient({ ...probe, args: { read: "/nonexistent" }, accepted: true }),
+  ]);
+  t.match(first, { status: "rejected", reason: { code: "INVALID_ARGUMENT" } });
+  t.match(
+    second,
+    { status: "rejected", reason: { code: "TOO_MANY_REQUESTS", message: /for 200 ms/ } },
+    "a new submission waits 200 ms at most",
+  );
+  t.match(recovered, { status: "fulfilled" }, "a recovered job waits for its turn");
 });
 
 t.test("a job that fails to build is a typed error naming why", async (t) => {

@@ -9,9 +9,9 @@ export function dispatcherStores(ha: HaServices): DispatcherStores {
       get: async (key) => ((await ha.blobs.has(key)) ? await ha.blobs.get(key) : undefined),
       has: (key) => ha.blobs.has(key),
       list: (prefix) => ha.blobs.list(prefix),
-      // A key is a prefix too: only the exact key, since blob keys of one kind share a length.
+      // The exact key, without listing the store (a prefix delete lists every blob first).
       remove: async (key) => {
-        await ha.blobs.delete(key);
+        await ha.blobs.deleteKey(key);
       },
     },
     jobs: {

@@ -29,6 +29,7 @@ export function memoryBlobStore({ clock = systemClock }: { clock?: Clock } = {})
       for (const key of doomed) blobs.delete(key);
       return doomed.length;
     },
+    deleteKey: async (key) => blobs.delete(requireString(key, "blob key")),
     async list(prefix = "") {
       return [...blobs]
         .filter(([key]) => key.startsWith(prefix))

@@ -73,6 +73,11 @@ export async function natsBlobStore({
       for (const info of doomed) await call(`delete blob ${info.name}`, () => os.delete(info.name));
       return doomed.length;
     },
+    async deleteKey(key) {
+      if (!(await has(key))) return false;
+      await call(`delete blob ${key}`, () => os.delete(key));
+      return true;
+    },
     async list(prefix = "") {
       const all = await call("list blobs", () => os.list());
       return all

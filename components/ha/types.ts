@@ -192,6 +192,8 @@ export interface BlobStore {
   has(key: string): Promise<boolean>;
   /** Deletes every blob whose key starts with `prefix`; returns how many. */
   delete(prefix: string): Promise<number>;
+  /** Deletes the blob `key` only, without listing the store; false when there was none. */
+  deleteKey(key: string): Promise<boolean>;
   /** The blobs whose key starts with `prefix`, with size and when each was last written. */
   list(prefix?: string): Promise<BlobInfo[]>;
 }

@@ -241,6 +241,14 @@ export function storeContract(t: Test, setup: (t: Test) => Promise<HaServices>):
         ["checkpoints/j/1/0-source/0"],
         "a deleted blob is not listed",
       );
+      await blobs.putKey("checkpoints/j/1/0-source/00", new Uint8Array([1]));
+      t.equal(await blobs.deleteKey("checkpoints/j/1/0-source/0"), true, "one key deleted");
+      t.equal(await blobs.deleteKey("checkpoints/j/1/0-source/0"), false, "none there now");
+      t.same(
+        (await blobs.list()).map((b) => b.key),
+        ["checkpoints/j/1/0-source/00"],
+        "a key it is a prefix of stays",
+      );
     },
   );
 

@@ -23,7 +23,7 @@ import {
   type NatsUser,
   nkeyFileOf,
 } from "../../components/security/mod.ts";
-import { ROOT } from "./cli.ts";
+import { flotilla as flotillaCli, ROOT } from "./cli.ts";
 import { docker } from "./docker.ts";
 import { onProcessEnd } from "./nats.ts";
 import { type DispatcherRest, dispatcherRest, type RestCall, restCall } from "./rest.ts";
@@ -236,4 +236,32 @@ export function natsUserOptions(
     authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
     inboxPrefix: inboxPrefixOf(user),
   };
+}
+
+/**
+ * A session-layout stack of its own for a test, driven as a user does (`flotilla cluster <action>
+ * --layout session --project <project>`), its credentials made for it: the environment the CLI
+ * runs with, and `session(action)`; `down` at teardown.
+ */
+export function sessionStack(
+  t: { teardown(fn: () => unknown): void },
+  name: string,
+  port: number,
+  composeEnv: Record<string, string>,
+) {
+  const project = `flotilla-${name}-${port}`;
+  const clusterId = `${name[0]}${port}`;
+  const credentials = testCredentials(project, clusterId);
+  const env = {
+    ...composeEnv,
+    FLOTILLA_CREDENTIALS_DIR: credentials,
+    FLOTILLA_REST_PORT: String(port),
+    FLOTILLA_CLUSTER_ID: clusterId,
+    FLOTILLA_NETWORK: project,
+    FLOTILLA_LOG_LEVEL: "warn",
+  };
+  const session = (action: string, ...more: string[]) =>
+    flotillaCli(["cluster", action, "--layout", "session", "--project", project, ...more], env);
+  t.teardown(() => session("down"));
+  return { project, clusterId, credentials, env, session };
 }

@@ -11,8 +11,7 @@ import { join } from "node:path";
 import t from "tap";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import { restAttacks, restCall } from "../../security/attacks/rest.ts";
-import { flotilla } from "../../support/cli.ts";
-import { testCredentials } from "../../support/compose.ts";
+import { sessionStack } from "../../support/compose.ts";
 import { ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
@@ -23,22 +22,7 @@ t.setTimeout(900_000);
 
 const d = await ensureDocker();
 const port = await freePort();
-const project = `flotilla-attacks-${port}`;
-const clusterId = `a${port}`;
-const credentials = testCredentials(project, clusterId);
-const env = {
-  ...d.composeEnv,
-  FLOTILLA_CREDENTIALS_DIR: credentials,
-  FLOTILLA_REST_PORT: String(port),
-  FLOTILLA_CLUSTER_ID: clusterId,
-  FLOTILLA_NETWORK: project,
-  FLOTILLA_LOG_LEVEL: "warn",
-};
-const session = (action: string, ...more: string[]) =>
-  flotilla(["cluster", action, "--layout", "session", "--project", project, ...more], env);
-t.teardown(async () => {
-  await session("down");
-});
+const { credentials, session } = sessionStack(t, "attacks", port, d.composeEnv);
 
 const up = await session("up", "--json");
 if (up.code !== 0) throw new Error(`cluster up failed: ${up.stderr}`);

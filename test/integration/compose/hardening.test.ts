@@ -7,7 +7,7 @@
  */
 import t from "tap";
 import { events, eventsOf, flotilla } from "../../support/cli.ts";
-import { projectContainers, testCredentials } from "../../support/compose.ts";
+import { projectContainers, sessionStack } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 
@@ -32,21 +32,7 @@ interface Confinement {
 
 const d = await ensureDocker();
 const port = await freePort();
-const project = `flotilla-hardening-${port}`;
-const clusterId = `h${port}`;
-const env = {
-  ...d.composeEnv,
-  FLOTILLA_CREDENTIALS_DIR: testCredentials(project, clusterId),
-  FLOTILLA_REST_PORT: String(port),
-  FLOTILLA_CLUSTER_ID: clusterId,
-  FLOTILLA_NETWORK: project,
-  FLOTILLA_LOG_LEVEL: "warn",
-};
-const session = (action: string, ...more: string[]) =>
-  flotilla(["cluster", action, "--layout", "session", "--project", project, ...more], env);
-t.teardown(async () => {
-  await session("down");
-});
+const { project, clusterId, env, session } = sessionStack(t, "hardening", port, d.composeEnv);
 
 async function inspectAll(ids: string[]): Promise<Confinement[]> {
   const out = await docker(["inspect", ...ids]);

@@ -5,9 +5,9 @@
  * the Dispatcher's contract (`DispatcherApp`), so a renamed route or field is a compile error here.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ErrorCode, FlotillaError, subjects, toFlotillaError } from "../core/mod.ts";
+import { ErrorCode, FlotillaError, type JobId, subjects, toFlotillaError } from "../core/mod.ts";
 import { artifactHash } from "../dataflow/internal_mod.ts";
-import type { DispatcherApp } from "../protocol/mod.ts";
+import type { DispatcherApp, JobSubmitted, JobSummary, SubmitJob } from "../protocol/mod.ts";
 import { createClient, httpTransport, type RpcClient, type Transport, unwrap } from "../rpc/mod.ts";
 import { type NatsConnectOptions, withBearer } from "../security/mod.ts";
 
@@ -24,8 +24,18 @@ export interface ClusterApi {
   readonly client: RpcClient<DispatcherApp>;
   /** Uploads an artifact unless the cluster already has it (content-addressed by sha256). */
   upload(bytes: Uint8Array): Promise<Uploaded>;
+  /**
+   * Submits a job. A 429 (the cluster is busy: nothing was done) is retried with backoff for up
+   * to `SUBMIT_PATIENCE_MS`, each retry told to `onBusy`.
+   */
+  submit(request: SubmitJob, onBusy?: (why: string) => void): Promise<JobSubmitted>;
+  /** Every job the cluster lists, page by page (`GET /jobs` is paginated). */
+  jobs(): Promise<JobSummary[]>;
   close(): Promise<void>;
 }
+
+/** How long `submit` retries a busy cluster (429) before it gives up with the refusal. */
+export const SUBMIT_PATIENCE_MS = 60_000;
 
 /**
  * The cluster did not answer at all. Not retried call by call: a command that waits through a
@@ -71,6 +81,32 @@ function api(target: string, client: RpcClient<DispatcherApp>, close = async () 
       const body = new Uint8Array(bytes);
       const stored = await unwrap(client.artifacts.$post(undefined, { init: { body } }));
       return { artifact: stored.artifact, uploaded: true, bytes: bytes.byteLength };
+    },
+    async submit(request, onBusy) {
+      const giveUp = Date.now() + SUBMIT_PATIENCE_MS;
+      for (let backoff = 250; ; backoff = Math.min(backoff * 2, 5000)) {
+        try {
+          return await unwrap(client.jobs.$post({ json: request }));
+        } catch (err) {
+          const error = toFlotillaError(err);
+          if (error.code !== ErrorCode.TOO_MANY_REQUESTS || Date.now() + backoff > giveUp)
+            throw error;
+          onBusy?.(error.message);
+          await new Promise((resolve) => setTimeout(resolve, backoff));
+        }
+      }
+    },
+    async jobs() {
+      const jobs: JobSummary[] = [];
+      let after: JobId | undefined;
+      do {
+        const page = await unwrap(
+          client.jobs.$get({ query: { limit: "1000", ...(after ? { after } : {}) } }),
+        );
+        jobs.push(...page.jobs);
+        after = page.next !== after ? page.next : undefined;
+      } while (after);
+      return jobs;
     },
     close,
   };

@@ -4,16 +4,9 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import {
-  type Config,
-  ErrorCode,
-  FlotillaError,
-  isJobEnd,
-  type JobId,
-  TimeoutError,
-} from "../core/mod.ts";
+import { type Config, ErrorCode, FlotillaError, isJobEnd, TimeoutError } from "../core/mod.ts";
 import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
-import type { JobDetails, JobSummary } from "../protocol/mod.ts";
+import type { JobDetails } from "../protocol/mod.ts";
 import { unwrap } from "../rpc/mod.ts";
 import { remote } from "./cli_config.ts";
 import { type ClusterApi, localCluster } from "./cluster_api.ts";
@@ -215,17 +208,17 @@ export async function run(
         `${file}: artifact ${artifact.slice(0, 12)} (${bytes.byteLength} bytes${uploaded ? ", uploaded" : ", already on the cluster"})`,
       );
     const savepoint = flags.fromSavepoint as string | undefined;
-    const { jobId } = await unwrap(
-      cluster.client.jobs.$post({
-        json: {
-          artifact,
-          args,
-          ...(parallelism ? { parallelism } : {}),
-          ...(savepoint ? { savepoint } : {}),
-          ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
-        },
-      }),
-    );
+    const request = {
+      artifact,
+      args,
+      ...(parallelism ? { parallelism } : {}),
+      ...(savepoint ? { savepoint } : {}),
+      ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
+    };
+    const { jobId } = await cluster.submit(request, (why) => {
+      out.event({ event: "busy", reason: why });
+      if (!out.json) out.line(`the cluster is busy (${why}): retrying`);
+    });
     out.event({ event: "submitted", jobId, cluster: cluster.target });
     if (!out.json) out.line(`submitted ${jobId} to ${cluster.target}`);
     if (flags.detached) return EXIT.ok;
@@ -304,16 +297,7 @@ async function withCluster(
 
 export function list(_flags: Record<string, unknown>, out: Output, config: Config) {
   return withCluster(config, async (cluster) => {
-    // Page by page (GET /jobs is paginated); the cluster keeps a bounded number of jobs.
-    const jobs: JobSummary[] = [];
-    let after: JobId | undefined;
-    do {
-      const page = await unwrap(
-        cluster.client.jobs.$get({ query: { limit: "1000", ...(after ? { after } : {}) } }),
-      );
-      jobs.push(...page.jobs);
-      after = page.next !== after ? page.next : undefined;
-    } while (after);
+    const jobs = await cluster.jobs();
     if (out.json) out.event({ jobs });
     else if (jobs.length === 0) out.line("no jobs");
     else for (const j of jobs) out.line(`${j.id}  ${j.state.padEnd(10)}  ${j.name}`);

@@ -110,7 +110,8 @@ function plumbing(
     drop(msg: ChannelMsg, why: string): void {
       counter.dropped++;
       const bytes = msg.data.byteLength;
-      rejected(channel, "dropped a stray message", log, {
+      // Per subject: the sender's credit and the receiver's data and open windows are apart.
+      rejected(msg.subject, "dropped a stray message", log, {
         channel,
         subject: msg.subject,
         bytes,

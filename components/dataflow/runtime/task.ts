@@ -117,8 +117,11 @@ export class Task {
       this.#setState(TaskState.FINISHED);
       return TaskState.FINISHED;
     } catch (thrown) {
+      // Canceled while it was failing (its teardown cancels downstream, whose report can bring
+      // the cancel here first): still a failure, with its own cause.
+      const canceled = this.#canceled;
       await this.#teardown();
-      if (this.#canceled && this.#asyncFailure === undefined) {
+      if (canceled && this.#asyncFailure === undefined) {
         this.#setState(TaskState.CANCELED);
         return TaskState.CANCELED;
       }

@@ -83,7 +83,7 @@ t.test("keyed process: value, list and map state with event-time timers", async 
         },
         onTimer(time, ctx) {
           // Sorted: ann's events come from both source subtasks, in either interleaving.
-          const pages = ctx.state.list<string>("pages").get().sort().join(",");
+          const pages = [...ctx.state.list<string>("pages").get()].sort().join(",");
           const visits = ctx.state.map<string, number>("visits").entries().sort();
           ctx.emit(
             `${ctx.key}@${time} n=${ctx.state.value<number>("count").get()} pages=${pages} visits=${JSON.stringify(visits)}`,

@@ -97,10 +97,10 @@ export async function run(args: string[]): Promise<BenchResult[]> {
       ...(baseline ? { baseline } : {}),
     });
     return [
-      ms("submit->RUNNING p50 quiet", quiet.toRunning, 50),
-      ms("submit->RUNNING p99 quiet", quiet.toRunning, 99),
-      ms("submit->RUNNING p50 under flood", flooded.toRunning, 50, "submit->RUNNING p50 quiet"),
-      ms("submit->RUNNING p99 under flood", flooded.toRunning, 99, "submit->RUNNING p99 quiet"),
+      ms("submit->RUNNING p50 quiet", quiet.toRunning, 0.5),
+      ms("submit->RUNNING p99 quiet", quiet.toRunning, 0.99),
+      ms("submit->RUNNING p50 under flood", flooded.toRunning, 0.5, "submit->RUNNING p50 quiet"),
+      ms("submit->RUNNING p99 under flood", flooded.toRunning, 0.99, "submit->RUNNING p99 quiet"),
       {
         name: "flood: NATS messages/s at the RM",
         value: (sent.natsGarbage + sent.natsRequests) / sent.seconds,

@@ -9,12 +9,9 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { connect } from "@nats-io/transport-node";
 import t, { type Test } from "tap";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
-import type { NatsUser } from "../../components/security/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
-import { natsUserOptions } from "../support/compose.ts";
 import { TEST_TOKEN } from "../support/rest_token.ts";
 import { securedNatsFor } from "../support/secured_nats.ts";
 import { exactlyOnce } from "../support/sequence.ts";
@@ -25,18 +22,8 @@ import { type Attack, restAttacks, restCall } from "./attacks/rest.ts";
 t.setTimeout(900_000);
 
 const clusterId = `atk${process.pid}`;
-const { secrets, nats, roleEnv } = await securedNatsFor(t, clusterId);
+const { secrets, nats, roleEnv, clientAs } = await securedNatsFor(t, clusterId);
 const readToken = readFileSync(secrets.files["rest-read-token"]!, "utf8").trim();
-
-async function clientAs(user: NatsUser) {
-  const nc = await connect({
-    servers: nats.url,
-    ...natsUserOptions(secrets.dir, user),
-    maxReconnectAttempts: 0,
-  });
-  t.teardown(() => nc.close());
-  return nc;
-}
 
 /** The master's JSON log lines (warn and up): what the attacks made it say. */
 const masterLog: { msg?: string; level?: string | number }[] = [];

@@ -12,18 +12,16 @@ import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
 import { blobBucketName, kvBucketName } from "../../components/core/mod.ts";
 import type { NatsUser } from "../../components/security/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
-import { natsUserOptions } from "../support/compose.ts";
 import { securedNatsFor } from "../support/secured_nats.ts";
 
 t.setTimeout(180_000);
 
 const clusterId = `can${process.pid}`;
-const { dir, secrets, nats, roleEnv } = await securedNatsFor(t, clusterId);
+const { dir, nats, roleEnv, clientAs } = await securedNatsFor(t, clusterId);
 const jobSecrets = join(dir, "job-secrets");
 mkdirSync(jobSecrets, { mode: 0o700 });
 const canary = `canary-${randomBytes(12).toString("hex")}`;
@@ -36,16 +34,6 @@ const as = (user: NatsUser) => ({
   FLOTILLA_SECRETS_DIR: jobSecrets,
   FLOTILLA_LOG_LEVEL: "debug",
 });
-
-async function clientAs(user: NatsUser): Promise<NatsConnection> {
-  const nc = await connect({
-    servers: nats.url,
-    ...natsUserOptions(secrets.dir, user),
-    maxReconnectAttempts: 0,
-  });
-  t.teardown(() => nc.close());
-  return nc;
-}
 
 const logs: string[] = [];
 const cluster = await clusterFor(t, nats, {

@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   type ClusterSecrets,
   ensureClusterSecrets,
@@ -22,6 +23,8 @@ export interface SecuredNats {
   nats: NatsServer;
   /** A role process's environment: its user's seed, its own reply inbox, its jobs' user. */
   roleEnv(user: NatsUser): Record<string, string>;
+  /** A connection as `user` (no reconnects), closed at teardown. */
+  clientAs(user: NatsUser): Promise<NatsConnection>;
 }
 
 export async function securedNatsFor(t: Teardown, clusterId: string): Promise<SecuredNats> {
@@ -36,6 +39,15 @@ export async function securedNatsFor(t: Teardown, clusterId: string): Promise<Se
     dir,
     secrets,
     nats,
+    async clientAs(user) {
+      const nc = await connect({
+        servers: nats.url,
+        ...natsUserOptions(secrets.dir, user),
+        maxReconnectAttempts: 0,
+      });
+      t.teardown(() => nc.close());
+      return nc;
+    },
     roleEnv: (user) => ({
       FLOTILLA_NATS_NKEY_FILE: join(secrets.dir, nkeyFileOf(user)),
       FLOTILLA_NATS_INBOX_PREFIX: `_INBOX_${user}`,

@@ -92,8 +92,40 @@ function held(child: ChildProcess, keep: boolean): void {
 
 /** The process's stdout and stderr lines in `log` (stderr lines that are log lines at their level). */
 export function forwardOutput(child: ChildProcess, log: Logger): void {
-  if (child.stdout) forwardLines(child.stdout, (line) => log.info({ stream: "stdout" }, line));
-  if (child.stderr) forwardLines(child.stderr, (line) => logLine(log, line));
+  const budget = lineBudget(log);
+  if (child.stdout)
+    forwardLines(child.stdout, (line) => budget(() => log.info({ stream: "stdout" }, line)));
+  if (child.stderr) forwardLines(child.stderr, (line) => budget(() => logLine(log, line)));
+}
+
+/** Lines a job process may log a second (a burst of twice that), stdout and stderr together. */
+export const JOB_LOG_LINES_PER_SECOND = 100;
+
+/**
+ * Job code printing in a loop would fill the TaskManager's log: past the budget lines are
+ * dropped, and counted in one warn line a second later.
+ */
+function lineBudget(log: Logger): (emit: () => void) => void {
+  const burst = 2 * JOB_LOG_LINES_PER_SECOND;
+  let tokens = burst;
+  let at = Date.now();
+  let dropped = 0;
+  const report = () => {
+    log.warn(
+      { dropped },
+      `job process output: ${dropped} lines dropped (more than ${JOB_LOG_LINES_PER_SECOND} a second)`,
+    );
+    dropped = 0;
+  };
+  return (emit) => {
+    const now = Date.now();
+    tokens = Math.min(burst, tokens + ((now - at) / 1000) * JOB_LOG_LINES_PER_SECOND);
+    at = now;
+    if (tokens >= 1) {
+      tokens--;
+      emit();
+    } else if (dropped++ === 0) setTimeout(report, 1000).unref();
+  };
 }
 
 /** Calls `each` with every line of `stream`, cut to `MAX_LOG_LINE`. */

@@ -36,7 +36,10 @@ export interface MiniClusterOptions {
   /** Deadline of one call of `client`, the REST API's (`client.timeout`). @default 30000 */
   clientTimeoutMs?: number;
   /** The Dispatcher's bounds and clock (`jobstore.*`, `blob.*`, ...). @default the keys' defaults */
-  dispatcher?: Pick<DispatcherOptions, "jobStore" | "artifacts" | "collectMaxRecords" | "clock">;
+  dispatcher?: Pick<
+    DispatcherOptions,
+    "jobStore" | "artifacts" | "collectMaxRecords" | "maxRunningJobs" | "clock"
+  >;
   log?: Logger;
 }
 

@@ -280,6 +280,11 @@ export const configKeys = {
     30_000,
     "How long building a job's graph in the sandbox may take before the submission fails (a job's main function must return its dataflow, not run).",
   ),
+  "dispatcher.max-running-jobs": key(
+    z.coerce.number().int().min(1).max(1_000_000),
+    1000,
+    "Most jobs not ended at once (running, restarting or waiting for slots): one more submission is refused with 429 until one ends.",
+  ),
   "jobstore.max-capacity": key(
     z.coerce.number().int().min(1).max(1_000_000),
     1000,

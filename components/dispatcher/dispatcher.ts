@@ -97,6 +97,7 @@ export function createDispatcher(options: DispatcherOptions) {
   const { ended, artifacts, endedJob, forgotten } = retention;
 
   const submissions = new Admission(MAX_SUBMITTING, "submissions");
+  const maxRunningJobs = options.maxRunningJobs ?? 1000;
   // Each new artifact is a write to the blob store (and, past blob.max-artifacts, a sweep).
   const newArtifacts = new RateLimit(
     NEW_ARTIFACTS_PER_SECOND,
@@ -105,6 +106,11 @@ export function createDispatcher(options: DispatcherOptions) {
   );
 
   async function submitNow(request: SubmitJob): Promise<JobId> {
+    if (running.size + starting.size >= maxRunningJobs)
+      throw new FlotillaError(
+        ErrorCode.TOO_MANY_REQUESTS,
+        `${running.size + starting.size} jobs have not ended, the most dispatcher.max-running-jobs (${maxRunningJobs}) allows: submit again when one ends`,
+      );
     artifacts.touch(request.artifact);
     const bytes = await stores.blobs.get(request.artifact);
     if (!bytes)

@@ -1,6 +1,6 @@
 /**
  * What a Dispatcher is created with, and its bounds from the cluster's config (`jobstore.*`,
- * `blob.*`, `collect-sink.max-records`).
+ * `blob.*`, `collect-sink.max-records`, `dispatcher.max-running-jobs`).
  */
 import type { Clock, Config, Logger } from "../core/mod.ts";
 import type { SchedulerOptions } from "../jobmanager/mod.ts";
@@ -37,6 +37,8 @@ export interface DispatcherOptions {
   artifacts?: ArtifactRetentionOptions;
   /** Most values a job's collect sinks hand back (`collect-sink.max-records`). @default 100000 */
   collectMaxRecords?: number;
+  /** Most jobs not ended at once (`dispatcher.max-running-jobs`); one more is 429. @default 1000 */
+  maxRunningJobs?: number;
   /** Time of results, expiry and artifact use; its timers run the housekeeping. @default real */
   clock?: Clock;
   /** The cluster's scheduler settings (`jobmanager.scheduler`, ...). @default the default scheduler */
@@ -55,12 +57,13 @@ type LimitKeys =
   | "blob.artifact-ttl"
   | "blob.max-artifacts"
   | "blob.service.cleanup.interval"
-  | "collect-sink.max-records";
+  | "collect-sink.max-records"
+  | "dispatcher.max-running-jobs";
 
 /** The Dispatcher's bounds from the config. */
 export function dispatcherLimitsFrom(
   config: Pick<Config, LimitKeys>,
-): Pick<DispatcherOptions, "jobStore" | "artifacts" | "collectMaxRecords"> {
+): Pick<DispatcherOptions, "jobStore" | "artifacts" | "collectMaxRecords" | "maxRunningJobs"> {
   return {
     jobStore: {
       maxCapacity: config["jobstore.max-capacity"],
@@ -72,5 +75,6 @@ export function dispatcherLimitsFrom(
       cleanupIntervalMs: config["blob.service.cleanup.interval"],
     },
     collectMaxRecords: config["collect-sink.max-records"],
+    maxRunningJobs: config["dispatcher.max-running-jobs"],
   };
 }

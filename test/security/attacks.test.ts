@@ -5,9 +5,11 @@
  * one the master answers and the job neither failed nor restarted. At the end the job finished
  * with no alert and exact counts, no leader stepped down, the malformed messages were counted
  * in /metrics with a handful of log lines, and the master's memory after the growth attacks is
- * printed and bounded.
+ * printed and bounded. The attacker (this process) runs 10 nicer than the cluster: on a machine
+ * of its own it would not take the cluster's CPU.
  */
 import { readFileSync } from "node:fs";
+import { getPriority, setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
@@ -64,6 +66,9 @@ await cluster.waitFor("two TaskManagers", async () =>
   (await cluster.overview().catch(() => undefined))?.taskmanagers === 2 ? true : undefined,
 );
 const master = cluster.processes[0]!;
+// The attacker runs on a machine of its own: this process (the attacker, spawning nothing more
+// of the cluster's) yields the two cores to the cluster, as `npm run bench -- abuse` does.
+setPriority(Math.min(19, getPriority() + 10));
 
 // The job every attack runs against: ~2 min of keyed, checkpointed, exactly-once work.
 const KEYS = 4;

@@ -14,6 +14,17 @@ export const CACHED_ARTIFACT_MAX_BYTES = 1024 * 1024;
 
 export function cachedBlobs(blobs: Blobs, entries = 16): Blobs {
   const cache = new LruCache<string, Uint8Array>(entries);
+  // One read per key at a time: a burst of submissions of one artifact (a flood's first
+  // moment) is one object-store read, not one per submission (each a JetStream consumer).
+  const reading = new Map<string, Promise<Uint8Array | undefined>>();
+  const read = (key: string) => {
+    let pending = reading.get(key);
+    if (!pending) {
+      pending = blobs.get(key).finally(() => reading.delete(key));
+      reading.set(key, pending);
+    }
+    return pending;
+  };
   return {
     put: (bytes) => blobs.put(bytes),
     has: (key) => (cache.has(key) ? Promise.resolve(true) : blobs.has(key)),
@@ -21,7 +32,7 @@ export function cachedBlobs(blobs: Blobs, entries = 16): Blobs {
     async get(key) {
       const hit = cache.get(key);
       if (hit) return hit;
-      const bytes = await blobs.get(key);
+      const bytes = await read(key);
       if (bytes && bytes.byteLength <= CACHED_ARTIFACT_MAX_BYTES) cache.set(key, bytes);
       return bytes;
     },

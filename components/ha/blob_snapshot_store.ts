@@ -22,5 +22,8 @@ export function blobSnapshotStore(blobs: BlobStore): SnapshotStore {
     async deletePrefix(prefix) {
       await blobs.delete(`${prefix.replace(/\/+$/, "")}/`);
     },
+    async deleteKeys(keys) {
+      for (const key of keys) await blobs.deleteKey(key);
+    },
   };
 }

@@ -39,7 +39,8 @@ const cluster = await clusterFor(t, nats, {
     FLOTILLA_HEARTBEAT_INTERVAL: "1s",
     FLOTILLA_HEARTBEAT_TIMEOUT: "5s",
     FLOTILLA_HA_LEASE: "3s",
-    // Few enough that the growth attacks reach it.
+    // Few enough that the growth attacks reach them.
+    FLOTILLA_DISPATCHER_MAX_RUNNING_JOBS: "8",
     FLOTILLA_JOBSTORE_MAX_CAPACITY: "100",
     FLOTILLA_BLOB_MAX_ARTIFACTS: "50",
     // Unused artifacts are collected as soon as a sweep sees them (the flood's all are).

@@ -306,7 +306,14 @@ export class CheckpointCoordinator {
     const retained = this.#o.retained ?? 2;
     while (this.#retained.length > retained) {
       const old = this.#retained.shift()!;
-      await this.#o.store.deletePrefix(snapshotPrefix(old.jobId, old.checkpointId, false));
+      const prefix = snapshotPrefix(old.jobId, old.checkpointId, false);
+      // Its own handles by key where the store can (an object store lists everything for a
+      // prefix, on every checkpoint); anything else under its prefix by prefix.
+      const handles = Object.values(old.vertices).flatMap((v) => v.handles);
+      const own = handles.every((h) => h.startsWith(`${prefix}/`));
+      const keys = [...handles, `${prefix}/${SNAPSHOT_METADATA}`];
+      if (this.#o.store.deleteKeys && own) await this.#o.store.deleteKeys(keys);
+      else await this.#o.store.deletePrefix(prefix);
     }
   }
 }

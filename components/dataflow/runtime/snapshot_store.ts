@@ -14,6 +14,11 @@ export interface SnapshotStore {
   get(key: string): Promise<Uint8Array | undefined>;
   /** Deletes every key under `prefix`. */
   deletePrefix(prefix: string): Promise<void>;
+  /**
+   * Deletes exactly `keys` (a checkpoint's handles) without listing the store, where listing
+   * costs in proportion to everything stored (an object store). @default by prefix
+   */
+  deleteKeys?(keys: readonly string[]): Promise<void>;
 }
 
 /** Everything needed to restore a job: the snapshot handle of every subtask of every vertex. */

@@ -42,7 +42,7 @@ export function growthAttacks(target: GrowthTarget): Attack[] {
       family,
       name: "10,000 job submissions: each accepted or refused 429, the accepted canceled",
       async run(t) {
-        const { statuses, answers } = await flood(10_000, 32, () =>
+        const { statuses, answers } = await flood(10_000, 8, () =>
           restCall(target, "POST", "/jobs", {
             body: { artifact: target.artifact, args: target.args, parallelism: 1 },
           }),
@@ -58,7 +58,7 @@ export function growthAttacks(target: GrowthTarget): Attack[] {
         const refusal = answers.find((a) => a.status === 429);
         t.match(refusal?.body, {
           code: "TOO_MANY_REQUESTS",
-          errors: [/in progress already|waiting to be built/],
+          errors: [/in progress already|waiting to be built|being built for|have not ended/],
         });
         const canceled = await flood(accepted.length, 16, (i) =>
           restCall(target, "PATCH", `/jobs/${accepted[i]!.body.jobId as string}?mode=cancel`),
@@ -74,7 +74,7 @@ export function growthAttacks(target: GrowthTarget): Attack[] {
       name: "10,000 artifacts: the store keeps blob.max-artifacts, collecting unused ones oldest first",
       async run(t) {
         const ids: string[] = [];
-        const { statuses, answers } = await flood(10_000, 32, async (i) => {
+        const { statuses, answers } = await flood(10_000, 8, async (i) => {
           const answer = await restCall(target, "POST", "/artifacts", {
             body: new Uint8Array(randomBytes(64)),
           });

@@ -267,5 +267,10 @@ export function storeContract(t: Test, setup: (t: Test) => Promise<HaServices>):
       new Uint8Array([8]),
       "a prefix is a directory: checkpoint 30 is not under checkpoint 3",
     );
+    await store.put("checkpoints/j/5/v/0", new Uint8Array([5]));
+    await store.put("checkpoints/j/5/v/1", new Uint8Array([6]));
+    await store.deleteKeys!(["checkpoints/j/5/v/0", "checkpoints/j/5/v/9"]);
+    t.equal(await store.get("checkpoints/j/5/v/0"), undefined, "a key deleted");
+    t.same(await store.get("checkpoints/j/5/v/1"), new Uint8Array([6]), "only the keys given");
   });
 }

@@ -34,6 +34,10 @@ export function kvCompletedCheckpointStore(
       .filter(({ id }) => Number.isSafeInteger(id))
       .sort((a, b) => a.id - b.id);
   };
+  // The ids this process stored per job, ascending: an add deletes past `retained` from these,
+  // without listing the bucket (a NATS KV listing walks every key ever written under the prefix,
+  // deleted ones too: at a checkpoint every 200 ms it grew until it starved the lease renewals).
+  const stored = new Map<string, Array<{ id: number; key: string }>>();
   const read = async (key: string): Promise<CompletedCheckpoint | undefined> => {
     const record = await kv.get(key);
     return record && decodeRecord<CompletedCheckpoint>(record.value, key, kv.location);
@@ -44,10 +48,18 @@ export function kvCompletedCheckpointStore(
     async add(checkpoint: CompletedCheckpoint, options?: WriteOptions): Promise<void> {
       const bytes = encodeRecord(checkCheckpoint(checkpoint));
       await checkFence(options);
-      await kv.put(checkpointKey(checkpoint.jobId, checkpoint.checkpointId), bytes);
-      const kept = await ids(checkpoint.jobId);
-      for (const { key } of kept.slice(0, Math.max(0, kept.length - retained))) {
-        await kv.delete(key);
+      const key = checkpointKey(checkpoint.jobId, checkpoint.checkpointId);
+      await kv.put(key, bytes);
+      let kept = stored.get(checkpoint.jobId);
+      if (!kept) {
+        kept = await ids(checkpoint.jobId);
+        stored.set(checkpoint.jobId, kept);
+      } else if (!kept.some((k) => k.key === key)) {
+        kept.push({ id: checkpoint.checkpointId, key });
+        kept.sort((a, b) => a.id - b.id);
+      }
+      for (const old of kept.splice(0, Math.max(0, kept.length - retained))) {
+        await kv.delete(old.key);
       }
     },
     async latest(jobId: string): Promise<CompletedCheckpoint | undefined> {
@@ -65,6 +77,7 @@ export function kvCompletedCheckpointStore(
       return checkpoints.filter((c): c is CompletedCheckpoint => c !== undefined);
     },
     async removeJob(jobId: string, options?: WriteOptions): Promise<void> {
+      stored.delete(jobId);
       const kept = await ids(jobId);
       await checkFence(options);
       for (const { key } of kept) await kv.delete(key);

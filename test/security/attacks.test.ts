@@ -114,7 +114,7 @@ const attacks: Attack[] = [
 ];
 if (!FULL)
   t.comment(
-    "the growth family (10,000 submissions and 10,000 artifacts) runs with FLOTILLA_ATTACKS=full (npm run test:attacks): on two cores shared with the attacker its submission flood can still make the master re-elect itself (issue 14)",
+    "the growth family (10,000 submissions and 10,000 artifacts) runs with FLOTILLA_ATTACKS=full (npm run test:attacks), not in npm test until it has run clean repeatedly (issue 14)",
   );
 
 /** After each attack: the master answers at once and the job neither failed nor restarted. */
@@ -159,8 +159,8 @@ t.test("after the attacks", async (t) => {
   t.equal(job.restarts, 0, "no attack made the job restart");
   exactlyOnce(t, await cluster.results(jobId), KEYS, PER_KEY);
 
-  // Strict for every attack but the growth floods: under 10,000 submissions on two cores the
-  // master's renewals can still lapse (issue 14's note); the job above shows it was absorbed.
+  // Strict for every attack but the growth floods, whose step-downs are printed (issue 14: they
+  // came from the checkpoint store's listing, fixed; to be made strict once runs prove it).
   const steps = (from: number, to = masterLog.length) =>
     masterLog.slice(from, to).filter((l) => /stepped down|leadership lost/.test(l.msg ?? ""));
   const before = steps(0, growthFrom);

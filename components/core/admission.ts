@@ -52,15 +52,22 @@ export class RateLimit {
     this.#at = now();
   }
 
-  take(): void {
+  /** Takes a token; false (and nothing taken) past the rate. */
+  tryTake(): boolean {
     const now = this.now();
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
     this.#at = now;
-    if (this.#tokens < 1)
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Takes a token, or refuses with 429 past the rate. */
+  take(): void {
+    if (!this.tryTake())
       throw new FlotillaError(
         ErrorCode.TOO_MANY_REQUESTS,
         `more than ${this.perSecond} ${this.what} a second: try again shortly`,
       );
-    this.#tokens -= 1;
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  Admission,
   ErrorCode,
   ensureError,
   FlotillaError,
@@ -135,25 +136,19 @@ export function createResourceManager({
    * costs the RM one call, not a TaskManager to heartbeat until it is lost.
    */
   async function confirmAnswers({ tmId, subject }: TaskManagerRegistration): Promise<void> {
-    if (verifying >= MAX_VERIFYING)
-      throw new FlotillaError(
-        ErrorCode.TOO_MANY_REQUESTS,
-        `${verifying} TaskManager registrations are being checked already; register again shortly`,
-      );
-    verifying++;
-    try {
-      const reply = await unwrap(executor.taskManager(subject).heartbeat.$get());
-      if (taskManagerHeartbeatSchema.safeParse(reply).data?.tmId === tmId) return;
-      throw new Error(`its heartbeat reply is not TaskManager ${tmId}'s`);
-    } catch (err) {
-      throw new UnavailableError(
-        `TaskManager ${tmId} does not answer at ${subject} (${ensureError(err).message}): not registered`,
-      );
-    } finally {
-      verifying--;
-    }
+    await checking.admit(async () => {
+      try {
+        const reply = await unwrap(executor.taskManager(subject).heartbeat.$get());
+        if (taskManagerHeartbeatSchema.safeParse(reply).data?.tmId === tmId) return;
+        throw new Error(`its heartbeat reply is not TaskManager ${tmId}'s`);
+      } catch (err) {
+        throw new UnavailableError(
+          `TaskManager ${tmId} does not answer at ${subject} (${ensureError(err).message}): not registered`,
+        );
+      }
+    });
   }
-  let verifying = 0;
+  const checking = new Admission(MAX_VERIFYING, "TaskManager registrations being checked");
 
   const heartbeats = new HeartbeatMonitor<string>({
     intervalMs: config.heartbeatIntervalMs,

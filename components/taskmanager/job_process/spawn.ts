@@ -14,6 +14,7 @@ import {
   type LogLevel,
   packageRootOf,
   permissionFlag,
+  RateLimit,
 } from "../../core/mod.ts";
 
 const ENV = "/usr/bin/env";
@@ -106,9 +107,7 @@ export const JOB_LOG_LINES_PER_SECOND = 100;
  * dropped, and counted in one warn line a second later.
  */
 function lineBudget(log: Logger): (emit: () => void) => void {
-  const burst = 2 * JOB_LOG_LINES_PER_SECOND;
-  let tokens = burst;
-  let at = Date.now();
+  const rate = new RateLimit(JOB_LOG_LINES_PER_SECOND, 2 * JOB_LOG_LINES_PER_SECOND, "lines");
   let dropped = 0;
   const report = () => {
     log.warn(
@@ -118,13 +117,8 @@ function lineBudget(log: Logger): (emit: () => void) => void {
     dropped = 0;
   };
   return (emit) => {
-    const now = Date.now();
-    tokens = Math.min(burst, tokens + ((now - at) / 1000) * JOB_LOG_LINES_PER_SECOND);
-    at = now;
-    if (tokens >= 1) {
-      tokens--;
-      emit();
-    } else if (dropped++ === 0) setTimeout(report, 1000).unref();
+    if (rate.tryTake()) emit();
+    else if (dropped++ === 0) setTimeout(report, 1000).unref();
   };
 }
 

@@ -12,13 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import t from "tap";
-import {
-  BlockRole,
-  ErrorCode,
-  FlotillaError,
-  type TaskManagerId,
-} from "../../../components/core/mod.ts";
-import { natsHaServices } from "../../../components/ha/mod.ts";
+import { ErrorCode, FlotillaError, type TaskManagerId } from "../../../components/core/mod.ts";
 import {
   ANY_PROFILE,
   type ContainerExit,
@@ -32,6 +26,7 @@ import {
   type TaskManagerContainer,
 } from "../../../components/resourcemanager/mod.ts";
 import { type ContainerInspect, ensureDocker } from "../../support/docker.ts";
+import { electedRmToken } from "../../support/election.ts";
 import { Recorder } from "../../support/fake_tm.ts";
 import { until } from "../../support/poll.ts";
 
@@ -381,18 +376,7 @@ t.test(
     });
     t.teardown(() => nc.close());
 
-    // The RM holds its lease, as an elected one does: the TaskManager takes its fencing token
-    // only if the HA store's lease has it.
-    const ha = await natsHaServices({ nc, clusterId });
-    const election = ha.election({
-      role: BlockRole.RESOURCE_MANAGER,
-      holder: "rm-test",
-      leaseMs: 5000,
-    });
-    const token = await new Promise<number>((resolve) =>
-      election.start({ onElected: resolve, onRevoked: () => {} }),
-    );
-    t.teardown(() => election.stop());
+    const token = await electedRmToken(t, nc, clusterId);
     const driver = driverFor({ image: images.taskmanager });
     const rm = createResourceManager({
       nc,

@@ -9,8 +9,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { connect, nkeyAuthenticator, nkeys } from "@nats-io/transport-node";
 import t, { type Test } from "tap";
-import { BlockRole, ErrorCode, FlotillaError } from "../../../components/core/mod.ts";
-import { natsHaServices } from "../../../components/ha/mod.ts";
+import { ErrorCode, FlotillaError } from "../../../components/core/mod.ts";
 import { tarArchive } from "../../../components/resourcemanager/drivers/tar.ts";
 import {
   type ContainerExit,
@@ -22,6 +21,7 @@ import {
   type TaskManagerContainer,
 } from "../../../components/resourcemanager/mod.ts";
 import { type ContainerInspect, docker, ensureDocker } from "../../support/docker.ts";
+import { electedRmToken } from "../../support/election.ts";
 import { Recorder } from "../../support/fake_tm.ts";
 import { until } from "../../support/poll.ts";
 
@@ -173,18 +173,7 @@ t.test(
       onExit: (tm, exit) => exits.push({ tm, exit }),
     });
     t.teardown(() => driver.stop());
-    // The RM holds its lease, as an elected one does: the TaskManager answers (and so registers
-    // with) only the ResourceManager whose fencing token the HA store's lease has.
-    const ha = await natsHaServices({ nc, clusterId });
-    const election = ha.election({
-      role: BlockRole.RESOURCE_MANAGER,
-      holder: "rm-test",
-      leaseMs: 5000,
-    });
-    const token = await new Promise<number>((resolve) =>
-      election.start({ onElected: resolve, onRevoked: () => {} }),
-    );
-    t.teardown(() => election.stop());
+    const token = await electedRmToken(t, nc, clusterId);
     const rm = createResourceManager({
       nc,
       clusterId,

@@ -5,26 +5,8 @@
  * `jobstore.max-capacity`, the submission and upload gates), never by how much is sent.
  */
 import { randomBytes } from "node:crypto";
-import type { Attack, RestAnswer, RestTarget } from "./rest.ts";
-import { restCall } from "./rest.ts";
-
-/** Runs `count` calls, `concurrency` at a time; tallies their statuses. */
-async function flood(
-  count: number,
-  concurrency: number,
-  call: (i: number) => Promise<RestAnswer>,
-): Promise<{ statuses: Map<number, number>; answers: RestAnswer[] }> {
-  const answers: RestAnswer[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < count; i = next++) answers[i] = await call(i);
-    }),
-  );
-  const statuses = new Map<number, number>();
-  for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
-  return { statuses, answers };
-}
+import type { Attack, RestTarget } from "./rest.ts";
+import { flood, restCall } from "./rest.ts";
 
 const describe = (statuses: Map<number, number>) =>
   [...statuses].map(([status, n]) => `${n} x ${status}`).join(", ");

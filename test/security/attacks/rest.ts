@@ -91,6 +91,24 @@ async function refusedUpload(target: RestTarget, path: string, who: Who, megabyt
   return { answer, sent: upload.sent() };
 }
 
+/** Runs `count` calls, `concurrency` at a time; tallies their statuses. */
+export async function flood(
+  count: number,
+  concurrency: number,
+  call: (i: number) => Promise<RestAnswer>,
+): Promise<{ statuses: Map<number, number>; answers: RestAnswer[] }> {
+  const answers: RestAnswer[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < count; i = next++) answers[i] = await call(i);
+    }),
+  );
+  const statuses = new Map<number, number>();
+  for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+  return { statuses, answers };
+}
+
 /** The status line of a raw HTTP exchange (what `fetch` cannot send: oversized headers). */
 function rawStatus(rest: string, request: string): Promise<string> {
   const url = new URL(rest);
@@ -257,15 +275,9 @@ export function restAttacks(target: RestTarget): Attack[] {
       family,
       name: "2,000 calls to routes that do not exist: 404 each",
       async run(t) {
-        const statuses = new Map<number, number>();
-        for (let batch = 0; batch < 2000; batch += 50) {
-          const answers = await Promise.all(
-            Array.from({ length: 50 }, (_, i) =>
-              restCall(target, "GET", `/no/such/route/${batch + i}`),
-            ),
-          );
-          for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
-        }
+        const { statuses } = await flood(2000, 50, (i) =>
+          restCall(target, "GET", `/no/such/route/${i}`),
+        );
         t.same([...statuses], [[404, 2000]]);
       },
     },

@@ -59,7 +59,7 @@ export function kvCompletedCheckpointStore(
         kept.sort((a, b) => a.id - b.id);
       }
       for (const old of kept.splice(0, Math.max(0, kept.length - retained))) {
-        await kv.delete(old.key);
+        await kv.forget(old.key);
       }
     },
     async latest(jobId: string): Promise<CompletedCheckpoint | undefined> {
@@ -80,7 +80,7 @@ export function kvCompletedCheckpointStore(
       stored.delete(jobId);
       const kept = await ids(jobId);
       await checkFence(options);
-      for (const { key } of kept) await kv.delete(key);
+      for (const { key } of kept) await kv.forget(key);
     },
   };
 }

@@ -51,7 +51,7 @@ export function kvJobGraphStore(kv: HaKv): JobGraphStore {
     async remove(jobId: string, options?: WriteOptions): Promise<void> {
       const key = jobKey(KeyPrefix.JOBS, requireString(jobId, "job id"));
       await checkFence(options);
-      await kv.delete(key);
+      await kv.forget(key);
     },
   };
 }

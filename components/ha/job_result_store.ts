@@ -79,7 +79,7 @@ export function kvJobResultStore(kv: HaKv): JobResultStore {
     async remove(jobId: string, options?: WriteOptions): Promise<void> {
       const key = jobKey(KeyPrefix.RESULTS, requireString(jobId, "job id"));
       await checkFence(options);
-      await kv.delete(key);
+      await kv.forget(key);
     },
   };
 }

@@ -61,6 +61,12 @@ export interface HaKv {
   ): Promise<number>;
   /** Deletes; with `revision`, only if that is still the key's latest revision (CONFLICT otherwise). */
   delete(key: string, options?: KvCallOptions & { revision?: number }): Promise<void>;
+  /**
+   * Deletes and leaves nothing behind. A delete leaves a marker per key (JetStream keeps one for
+   * every key ever deleted, and listings walk them): records with a key of their own (a
+   * checkpoint, a job) are forgotten instead. Watches are not told: only for keys nobody watches.
+   */
+  forget(key: string, options?: KvCallOptions): Promise<void>;
   /** Every live key under `prefix` (the tokens before a "."). */
   keys(prefix: string, options?: KvCallOptions): Promise<string[]>;
   /**

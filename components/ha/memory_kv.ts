@@ -60,6 +60,10 @@ export class MemoryKv implements HaKv {
     this.#notify(key, { kind: "delete", key, revision: this.#revision });
   }
 
+  async forget(key: string): Promise<void> {
+    this.#slots.delete(key);
+  }
+
   async keys(prefix: string): Promise<string[]> {
     const start = `${prefix}.`;
     return [...this.#slots]

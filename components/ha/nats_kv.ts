@@ -1,9 +1,10 @@
 /**
  * `HaKv` on a JetStream KV bucket (`flotilla_<clusterId>`, file storage, history 1). Every call
  * has a deadline and fails typed while NATS is away; values over the server's max_payload are
- * refused up front with PAYLOAD_TOO_LARGE naming both sizes.
+ * refused up front with PAYLOAD_TOO_LARGE naming both sizes. `forget` purges a key's subject from
+ * the bucket's stream (JetStream's `$JS.API.STREAM.PURGE`), marker and all.
  */
-import { jetstream } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm, KvWatchInclude } from "@nats-io/kv";
 import type { NatsConnection, QueuedIterator } from "@nats-io/transport-node";
 import { ErrorCode, FlotillaError, kvBucketName, type Logger, silentLogger } from "../core/mod.ts";
@@ -51,6 +52,7 @@ export class NatsKv implements HaKv {
   readonly #timeoutMs: number;
   readonly #attemptMs: number;
   readonly #log: Logger;
+  #manager: Promise<JetStreamManager> | undefined;
 
   constructor(
     nc: NatsConnection,
@@ -101,6 +103,14 @@ export class NatsKv implements HaKv {
     return this.#call(`delete ${key}`, options, () =>
       this.#bucket.delete(key, revision === undefined ? undefined : { previousSeq: revision }),
     );
+  }
+
+  forget(key: string, options?: KvCallOptions): Promise<void> {
+    return this.#call(`forget ${key}`, options, async (ms) => {
+      this.#manager ??= jetstreamManager(this.#nc, { timeout: ms, checkAPI: false });
+      const manager = await this.#manager;
+      await manager.streams.purge(`KV_${this.#name}`, { filter: `$KV.${this.#name}.${key}` });
+    });
   }
 
   keys(prefix: string, options?: KvCallOptions): Promise<string[]> {

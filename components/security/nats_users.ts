@@ -64,13 +64,14 @@ export function natsPermissions(user: NatsUser, clusterId: string): NatsPermissi
   const taskManagers = `${subjects.cluster(clusterId)}.${BlockRole.TASK_MANAGER}.>`;
   const data = `${subjects.cluster(clusterId)}.data.>`;
   const ha = ["$JS.API.INFO", ...streamAccess(`KV_${kv}`), ...streamAccess(`OBJ_${blobs}`)];
-  const kvWrites = `$KV.${kv}.>`;
+  // Writes, deletes, and purges of one key's subject (`forget`: records leave no delete marker).
+  const kvWrites = [`$KV.${kv}.>`, `$JS.API.STREAM.PURGE.KV_${kv}`];
   const blobWrites = [`$O.${blobs}.C.>`, `$O.${blobs}.M.>`, `$JS.API.STREAM.PURGE.OBJ_${blobs}`];
   const inbox = `${inboxPrefixOf(user)}.>`;
   const roles: Record<NatsUser, NatsPermissions> = {
     // The Dispatcher with its JobManagers: jobs, artifacts, checkpoints, leases.
     dispatcher: {
-      publish: [resourceManager, taskManagers, jobManagers, ...ha, kvWrites, ...blobWrites],
+      publish: [resourceManager, taskManagers, jobManagers, ...ha, ...kvWrites, ...blobWrites],
       subscribe: [dispatcher, jobManagers, inbox],
     },
     // Its lease only, of the HA bucket; no job records, artifacts or data.
@@ -85,7 +86,7 @@ export function natsPermissions(user: NatsUser, clusterId: string): NatsPermissi
     },
     // Job mode: one JobManager and the ResourceManager in one process.
     jobmanager: {
-      publish: [resourceManager, taskManagers, jobManagers, ...ha, kvWrites, ...blobWrites],
+      publish: [resourceManager, taskManagers, jobManagers, ...ha, ...kvWrites, ...blobWrites],
       subscribe: [resourceManager, jobManagers, inbox],
     },
     // Its own calls and the data plane; artifacts read, snapshots written; no lease, no job record.

@@ -23,9 +23,6 @@ import { type Attack, restAttacks, restCall } from "./attacks/rest.ts";
 
 t.setTimeout(900_000);
 
-/** With the growth family: `npm run test:attacks`. */
-const FULL = process.env.FLOTILLA_ATTACKS === "full";
-
 const clusterId = `atk${process.pid}`;
 const { secrets, nats, roleEnv, clientAs } = await securedNatsFor(t, clusterId);
 const readToken = readFileSync(secrets.files["rest-read-token"]!, "utf8").trim();
@@ -110,12 +107,8 @@ const attacks: Attack[] = [
     job: await clientAs("job"),
     cli: await clientAs("cli"),
   }),
-  ...(FULL ? growthAttacks({ ...target, artifact: endless, args: {} }) : []),
+  ...growthAttacks({ ...target, artifact: endless, args: {} }),
 ];
-if (!FULL)
-  t.comment(
-    "the growth family (10,000 submissions and 10,000 artifacts) runs with FLOTILLA_ATTACKS=full (npm run test:attacks), not in npm test until it has run clean repeatedly (issue 14)",
-  );
 
 /** After each attack: the master answers at once and the job neither failed nor restarted. */
 async function stillHealthy(t: Test) {
@@ -127,13 +120,9 @@ async function stillHealthy(t: Test) {
   t.not(job.body.state, "failed", "the job did not fail");
 }
 
-/** Where the master's log stood when the growth floods began. */
-let growthFrom: number | undefined;
-
 t.test(`${attacks.length} attacks, with an exactly-once job running`, async (t) => {
   t.ok(attacks.length >= 24, `${attacks.length} attacks`);
   for (const attack of attacks) {
-    if (attack.family === "growth") growthFrom ??= masterLog.length;
     await t.test(`${attack.family}: ${attack.name}`, async (t) => {
       t.comment(`started ${new Date().toISOString()}`);
       await attack.run(t);
@@ -159,16 +148,11 @@ t.test("after the attacks", async (t) => {
   t.equal(job.restarts, 0, "no attack made the job restart");
   exactlyOnce(t, await cluster.results(jobId), KEYS, PER_KEY);
 
-  // Strict for every attack but the growth floods, whose step-downs are printed (issue 14: they
-  // came from the checkpoint store's listing, fixed; to be made strict once runs prove it).
-  const steps = (from: number, to = masterLog.length) =>
-    masterLog.slice(from, to).filter((l) => /stepped down|leadership lost/.test(l.msg ?? ""));
-  const before = steps(0, growthFrom);
-  if (!t.same(before, [], "no leader lost its lease before the growth floods")) {
-    const first = masterLog.indexOf(before[0]!);
+  const steps = masterLog.filter((l) => /stepped down|leadership lost/.test(l.msg ?? ""));
+  if (!t.same(steps, [], "no leader lost its lease")) {
+    const first = masterLog.indexOf(steps[0]!);
     t.comment(JSON.stringify(masterLog.slice(Math.max(0, first - 15), first + 3)));
   }
-  t.comment(`step-downs during the growth floods: ${steps(growthFrom ?? masterLog.length).length}`);
 
   const metrics = await fetch(`${cluster.rest}/metrics`, {
     headers: { authorization: `Bearer ${TEST_TOKEN}` },

@@ -214,4 +214,20 @@ t.test("the job the roles ran meanwhile ends exactly once", async (t) => {
   const job = await cluster.result(jobId, 120_000);
   t.equal(job.state, "finished", JSON.stringify(job.error));
   exactlyOnce(t, await cluster.results(jobId), 8, 4000);
+  // The master's user purges what the job left in the HA bucket (forget: no delete markers).
+  const jsm = await jetstreamManager(await clientAs("master"));
+  const bucket = `$KV.${kvBucketName(clusterId)}`;
+  const left = async () => {
+    const info = await jsm.streams.info(`KV_${kvBucketName(clusterId)}`, {
+      subjects_filter: `${bucket}.>`,
+    });
+    // Its result stays (the job store keeps it until it expires).
+    return Object.keys(info.state.subjects ?? {}).filter(
+      (s) => s.includes(jobId) && !s.startsWith(`${bucket}.results.`),
+    );
+  };
+  await cluster.waitFor("the job's records purged", async () =>
+    (await left()).length === 0 ? true : undefined,
+  );
+  t.same(await left(), [], "no job record, checkpoint or marker of the job is left");
 });

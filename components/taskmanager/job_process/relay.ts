@@ -5,7 +5,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { ErrorCode, FlotillaError, type Logger } from "../../core/mod.ts";
-import { mapNatsError, NoRespondersError } from "../../rpc/mod.ts";
+import { mapNatsError, NoRespondersError, rejected } from "../../rpc/mod.ts";
 import type { WireMessage } from "./wire.ts";
 
 /** Subscriptions one job process may hold (three per channel end it runs). */
@@ -50,7 +50,9 @@ export class Relay {
       );
     const sub = this.#nc.subscribe(subject, {
       callback: (err, msg) => {
-        if (err) return this.#log.warn({ err: err.message, subject }, "relayed subscription");
+        // Rate-limited and counted: a job process must not flood its TaskManager's log.
+        if (err)
+          return rejected(subject, "relayed subscription failed", this.#log, { err: err.message });
         let did: number | undefined;
         if (msg.reply) {
           did = this.#nextDid++;
@@ -81,7 +83,7 @@ export class Relay {
     try {
       this.#nc.publish(subject, data);
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message, subject }, "a relayed publish failed");
+      rejected(subject, "relayed publish failed", this.#log, { err: (err as Error).message });
     }
   }
 

@@ -4,6 +4,7 @@
  * work again after, and max_payload is respected both ways.
  */
 import { createHash } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
 import t from "tap";
 import { ErrorCode } from "../../../components/core/mod.ts";
 import { natsHaServices } from "../../../components/ha/mod.ts";
@@ -49,6 +50,30 @@ t.test("records and blobs survive a nats-server restart", async (t) => {
   );
   t.equal((await again.checkpoints.latest("j1"))?.checkpointId, 4);
   t.ok(await again.blobs.has(address));
+});
+
+t.test("removed records leave nothing in the bucket: no delete marker per key", async (t) => {
+  const server = await natsFor(t);
+  const nc = await connectFor(t, server);
+  const ha = await natsHaServices({ nc, clusterId: "test" });
+  const manager = await jetstreamManager(nc);
+  const messages = async () => (await manager.streams.info("KV_flotilla_test")).state.messages;
+  for (let id = 1; id <= 50; id++) await ha.checkpoints.add(sampleCheckpoint("j1", id));
+  // A delete would have left 47 markers beside the 3 kept checkpoints.
+  t.equal(await messages(), 3, "the 3 retained checkpoints only");
+  for (let i = 0; i < 20; i++) {
+    await ha.jobGraphs.put(sampleJob(`j${i}`, i));
+    await ha.jobResults.put({ jobId: `j${i}`, state: "finished", finishedAt: i });
+  }
+  for (let i = 0; i < 20; i++) {
+    await ha.jobGraphs.remove(`j${i}`);
+    await ha.jobResults.remove(`j${i}`);
+  }
+  await ha.checkpoints.removeJob("j1");
+  t.equal(await messages(), 0, "nothing is left of 20 jobs and their checkpoints");
+  // Forgotten is absent: a result can be written again, as after a delete.
+  await ha.jobResults.put({ jobId: "j3", state: "canceled", finishedAt: 9 });
+  t.equal((await ha.jobResults.get("j3")).state, "canceled");
 });
 
 t.test(

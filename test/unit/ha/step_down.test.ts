@@ -61,6 +61,10 @@ class FaultyKv implements HaKv {
     await this.#gate();
     return this.#inner.delete(key, o);
   }
+  async forget(key: string, o?: KvCallOptions) {
+    await this.#gate();
+    return this.#inner.forget(key, o);
+  }
   async keys(prefix: string, o?: KvCallOptions) {
     await this.#gate();
     return this.#inner.keys(prefix, o);

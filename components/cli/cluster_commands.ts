@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type Config, configEnv, ErrorCode, FlotillaError } from "../core/mod.ts";
+import { type Config, configEnv, ErrorCode, FlotillaError, JobState } from "../core/mod.ts";
 import { configureJobRuntime, type JobPlan } from "../dataflow/internal_mod.ts";
 import type { ClusterOverview } from "../protocol/mod.ts";
 import { unwrap } from "../rpc/mod.ts";
@@ -294,7 +294,7 @@ export async function runComposeJob(
       }),
     );
     const code = result.exitCode ?? 1;
-    const state = code === 0 ? "finished" : code === 2 ? "canceled" : "failed";
+    const state = code === 0 ? JobState.FINISHED : code === 2 ? JobState.CANCELED : JobState.FAILED;
     out.event({ event: "ended", project, state, exitCode: code });
     if (!out.json) out.line(`job ${state} (exit ${code})`);
     return code;

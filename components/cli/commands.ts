@@ -4,7 +4,14 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Config, ErrorCode, FlotillaError, isJobEnd, TimeoutError } from "../core/mod.ts";
+import {
+  type Config,
+  ErrorCode,
+  FlotillaError,
+  isJobEnd,
+  JobState,
+  TimeoutError,
+} from "../core/mod.ts";
 import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
 import type { JobDetails } from "../protocol/mod.ts";
 import { unwrap } from "../rpc/mod.ts";
@@ -272,9 +279,9 @@ export async function run(
       }
       out.line(`${jobId} ${details.state}${details.error ? `: ${details.error.message}` : ""}`);
     }
-    return details.state === "finished"
+    return details.state === JobState.FINISHED
       ? EXIT.ok
-      : details.state === "canceled"
+      : details.state === JobState.CANCELED
         ? EXIT.canceled
         : EXIT.failed;
   } finally {

@@ -61,7 +61,7 @@ export async function startCommand(
     log.info({ signal }, "stopping");
     await running.stop();
     // Job mode: a stopped job-mode process canceled its job, and says so.
-    io.exit(running.outcome ? EXIT_CODES.canceled : 0);
+    io.exit(running.outcome ? EXIT_CODES.CANCELED : 0);
   };
   if (signaled) await stop(signaled);
 }

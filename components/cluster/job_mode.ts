@@ -5,7 +5,15 @@
  * process ends with the job: exit code 0 finished, 1 failed, 2 canceled.
  */
 import { readFile } from "node:fs/promises";
-import { type Config, ErrorCode, FlotillaError, type Logger, newJobId } from "../core/mod.ts";
+import {
+  type Config,
+  ErrorCode,
+  FlotillaError,
+  type JobEnd,
+  JobState,
+  type Logger,
+  newJobId,
+} from "../core/mod.ts";
 import { bundleJob, isArtifact, topologyAt } from "../dataflow/internal_mod.ts";
 import type { GraphBuilder } from "../dispatcher/mod.ts";
 import { blobSnapshotStore, type HaServices } from "../ha/mod.ts";
@@ -18,7 +26,11 @@ import {
 import type { JobOutcome } from "../protocol/mod.ts";
 import type { Fabric } from "./fabric.ts";
 
-export const EXIT_CODES = { finished: 0, failed: 1, canceled: 2 } as const;
+export const EXIT_CODES = {
+  [JobState.FINISHED]: 0,
+  [JobState.FAILED]: 1,
+  [JobState.CANCELED]: 2,
+} as const satisfies Record<JobEnd, number>;
 
 export function parseJobArgs(text: string): Record<string, string> {
   const args: Record<string, string> = {};

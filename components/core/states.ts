@@ -1,6 +1,7 @@
 /**
- * The states of a job and of one of its tasks (Flink's JobStatus and ExecutionState, in lower
- * case), shared by the job lifecycle, the blocks' contracts and the CLI.
+ * The states of a job and of one of its tasks, spelled as Flink's JobStatus and ExecutionState
+ * (so its REST API and tools read them unchanged), shared by the job lifecycle, the blocks'
+ * contracts and the CLI.
  */
 
 /**
@@ -9,15 +10,16 @@
  * leader takes the job over.
  */
 export const JobState = {
-  CREATED: "created",
-  RUNNING: "running",
-  FAILING: "failing",
-  RESTARTING: "restarting",
-  CANCELING: "canceling",
-  FINISHED: "finished",
-  CANCELED: "canceled",
-  FAILED: "failed",
-  SUSPENDED: "suspended",
+  CREATED: "CREATED",
+  RUNNING: "RUNNING",
+  FAILING: "FAILING",
+  RESTARTING: "RESTARTING",
+  /** Flink's JobStatus spells it with two Ls (its ExecutionState with one). */
+  CANCELING: "CANCELLING",
+  FINISHED: "FINISHED",
+  CANCELED: "CANCELED",
+  FAILED: "FAILED",
+  SUSPENDED: "SUSPENDED",
 } as const;
 export type JobState = (typeof JobState)[keyof typeof JobState];
 
@@ -30,12 +32,12 @@ export function isJobEnd(state: JobState): state is JobEnd {
 
 /** The state of one subtask of one attempt. */
 export const TaskState = {
-  DEPLOYING: "deploying",
-  RUNNING: "running",
-  FINISHED: "finished",
-  CANCELING: "canceling",
-  CANCELED: "canceled",
-  FAILED: "failed",
+  DEPLOYING: "DEPLOYING",
+  RUNNING: "RUNNING",
+  FINISHED: "FINISHED",
+  CANCELING: "CANCELING",
+  CANCELED: "CANCELED",
+  FAILED: "FAILED",
 } as const;
 export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 

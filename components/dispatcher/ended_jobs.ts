@@ -36,7 +36,7 @@ export class EndedJobs {
   readonly #results = new Map<string, JobResultRecord>();
   readonly #leftovers: LruCache<string, EndedLeftovers>;
   readonly #expired = new LruCache<string, true>(REMEMBERED_EXPIRED);
-  readonly #counts: Record<EndedState, number> = { finished: 0, canceled: 0, failed: 0 };
+  readonly #counts: Record<EndedState, number> = { FINISHED: 0, CANCELED: 0, FAILED: 0 };
   readonly #clock: Clock;
   /** Removes an expired job's records from the HA stores (best effort: the next term retries). */
   readonly #forget: (jobId: string) => Promise<void>;

@@ -2,7 +2,14 @@
  * `GET /jobs` one page at a time, newest first: the running, starting and kept ended jobs, with
  * the id to page after when more exist. Work per page is bounded by the jobs kept, not ever run.
  */
-import { ErrorCode, FlotillaError, type JobId, JobState, parseJobId } from "../core/mod.ts";
+import {
+  ErrorCode,
+  FlotillaError,
+  type JobEnd,
+  type JobId,
+  JobState,
+  parseJobId,
+} from "../core/mod.ts";
 import type { JobSummary } from "../protocol/mod.ts";
 import type { JobRecord, JobResultRecord } from "./types.ts";
 
@@ -103,7 +110,7 @@ export async function countByState<J extends { lastState: JobState }>(
   live: readonly J[],
   refresh: (job: J) => Promise<JobState>,
   starting: number,
-  ended: Readonly<Record<"finished" | "canceled" | "failed", number>>,
+  ended: Readonly<Record<JobEnd, number>>,
 ): Promise<Record<JobState, number>> {
   const counts = Object.fromEntries(Object.values(JobState).map((state) => [state, 0])) as Record<
     JobState,
@@ -120,8 +127,8 @@ export async function countByState<J extends { lastState: JobState }>(
   );
   for (const job of live) counts[job.lastState]++;
   counts[JobState.CREATED] += starting;
-  counts[JobState.FINISHED] += ended.finished;
-  counts[JobState.CANCELED] += ended.canceled;
-  counts[JobState.FAILED] += ended.failed;
+  counts[JobState.FINISHED] += ended.FINISHED;
+  counts[JobState.CANCELED] += ended.CANCELED;
+  counts[JobState.FAILED] += ended.FAILED;
   return counts;
 }

@@ -3,6 +3,7 @@
  * (components/ha provides them over JetStream and in memory), and the narrow part of a fabric
  * its JobManagers live on. Its REST messages are its contract, in components/protocol.
  */
+import type { JobEnd } from "../core/mod.ts";
 import type { CompletedCheckpoint, SnapshotStore } from "../dataflow/internal_mod.ts";
 import type { BlobInfo, SubmittedJob } from "../ha/mod.ts";
 import type { FetchApp, Transport } from "../rpc/mod.ts";
@@ -14,7 +15,7 @@ export type JobRecord = SubmittedJob;
 export interface JobResultRecord {
   jobId: string;
   name: string;
-  state: "finished" | "canceled" | "failed";
+  state: JobEnd;
   error?: { code: string; message: string };
   restarts: number;
   /** Parallelism changes by the adaptive scheduler. */

@@ -123,9 +123,9 @@ export interface SubmittedJob {
 }
 
 export const JobResultState = {
-  FINISHED: "finished",
-  FAILED: "failed",
-  CANCELED: "canceled",
+  FINISHED: "FINISHED",
+  FAILED: "FAILED",
+  CANCELED: "CANCELED",
 } as const;
 export type JobResultState = (typeof JobResultState)[keyof typeof JobResultState];
 

@@ -274,7 +274,13 @@ export class LifecycleEffects {
         }
         const { vertexId, subtask } = descriptor;
         const failed = { code, message: `deployment failed: ${message}` };
-        this.taskReported({ attempt: number, vertexId, subtask, state: "failed", error: failed });
+        this.taskReported({
+          attempt: number,
+          vertexId,
+          subtask,
+          state: TaskState.FAILED,
+          error: failed,
+        });
       });
     }
     // Slots may have come or gone while the attempt was prepared: the scheduler looks again.

@@ -24,8 +24,8 @@ import type {
   Logger,
   SlotId,
   TaskManagerId,
-  TaskState,
 } from "../core/mod.ts";
+import { TaskState } from "../core/mod.ts";
 import { body, createBlock, params, reply } from "../rpc/mod.ts";
 import {
   ACKNOWLEDGED,
@@ -86,14 +86,9 @@ const subtaskOfAttempt = {
   subtask: subtaskSchema,
 };
 
-export const taskStateSchema = z.enum([
-  "deploying",
-  "running",
-  "finished",
-  "canceling",
-  "canceled",
-  "failed",
-]) satisfies z.ZodType<TaskState>;
+export const taskStateSchema = z.enum(
+  Object.values(TaskState) as [TaskState, ...TaskState[]],
+) satisfies z.ZodType<TaskState>;
 
 const metricsSchema = z
   .record(z.string().min(1).max(128), z.number())

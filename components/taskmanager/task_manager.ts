@@ -10,6 +10,7 @@ import {
   type SlotId,
   subjects,
   type TaskManagerId,
+  TaskState,
 } from "../core/mod.ts";
 import {
   type JobManagerTaskApp,
@@ -110,7 +111,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
   function metricsBatches(): MetricsBatch[] {
     const batches = new Map<string, MetricsBatch>();
     for (const { descriptor: d, task } of tasks.running()) {
-      if (task?.state !== "running") continue;
+      if (task?.state !== TaskState.RUNNING) continue;
       const key = `${d.jmSubject}/${d.attempt}`;
       let batch = batches.get(key);
       if (!batch) {

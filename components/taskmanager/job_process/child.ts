@@ -15,6 +15,7 @@ import {
   type Logger,
   type LogLevel,
   NotFoundError,
+  TaskState,
   TimeoutError,
 } from "../../core/mod.ts";
 import {
@@ -136,7 +137,7 @@ export function runJobProcess(socket: Duplex, logLevel: LogLevel = "info"): Prom
   }
 
   function sendMetrics(): void {
-    const running = [...tasks].filter(([, task]) => task.state === "running");
+    const running = [...tasks].filter(([, task]) => task.state === TaskState.RUNNING);
     if (running.length === 0) return;
     peer.send({ t: "metrics", tasks: running.map(([id, task]) => [id, task.metrics()]) });
   }

@@ -47,6 +47,25 @@ export function attemptId(vertex: string, subtask: number, attempt: number): Att
   return `${vertex}_${subtask}_${attempt}` as AttemptId;
 }
 
+/**
+ * A vertex's id as Flink's REST API spells one: 32 lowercase hex digits, derived from the
+ * flotilla vertex id (`<position>-<kind>` or the user's `.uid()`), the way Flink hashes a uid
+ * into a JobVertexID. Stable across attempts, runs and processes; not a secret, so a fast hash
+ * (four FNV-1a lanes) does.
+ */
+export function vertexHexId(vertexId: string): string {
+  let out = "";
+  for (const seed of [0x811c9dc5, 0x050c5d1f, 0x2166136b, 0x6a09e667]) {
+    let h = seed;
+    for (let i = 0; i < vertexId.length; i++) {
+      h ^= vertexId.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    out += (h >>> 0).toString(16).padStart(8, "0");
+  }
+  return out;
+}
+
 export function isJobId(value: unknown): value is JobId {
   return typeof value === "string" && JOB_ID.test(value);
 }

@@ -60,6 +60,7 @@ export {
   type SlotId,
   slotId,
   type TaskManagerId,
+  vertexHexId,
 } from "./ids.ts";
 export {
   createLogger,

@@ -9,6 +9,7 @@ import {
   parseJobId,
   parseTaskManagerId,
   slotId,
+  vertexHexId,
 } from "../../../components/core/mod.ts";
 
 t.test("job ids are 32 hex digits and unique", (t) => {
@@ -48,5 +49,17 @@ t.test("runtime ids are subject-safe tokens", (t) => {
     "dots would split a NATS subject",
   );
   t.throws(() => parseTaskManagerId("x".repeat(65)), InvalidArgumentError);
+  t.end();
+});
+
+t.test("a vertex's REST id is 32 hex digits, stable, and distinct per vertex id", (t) => {
+  t.match(vertexHexId("0-source"), /^[0-9a-f]{32}$/);
+  t.equal(vertexHexId("3-window"), vertexHexId("3-window"), "the same on every call");
+  const ids = new Set<string>();
+  for (let i = 0; i < 10_000; i++) {
+    ids.add(vertexHexId(`${i}-map`));
+    ids.add(vertexHexId(`orders-${i}`));
+  }
+  t.equal(ids.size, 20_000, "no two of 20,000 vertex ids share one");
   t.end();
 });

@@ -1,12 +1,15 @@
 /**
- * The Dispatcher's contract: its REST API (HTTP on `rest.port`, and NATS on
- * `subjects.dispatcher(cluster)`), the messages, and `DispatcherApp`, the type the CLI's and the
- * tests' clients are typed from. The Dispatcher mounts `dispatcherRoutes(handlers)`.
+ * The Dispatcher's contract: Flink's REST monitoring and control API (at Flink's paths and again
+ * under `/v1/`) plus flotilla's own routes, the messages, and `DispatcherApp`, the type the CLI's
+ * and the tests' clients are typed from. The Dispatcher mounts `dispatcherRoutes(handlers)`.
  *
- * Upload an artifact (`POST /artifacts`, the bundled job as the raw body), submit a job
- * (`POST /jobs`, Flink's `DispatcherGateway.submitJob`), list and inspect jobs, cancel
- * (`PATCH /jobs/:jobId?mode=cancel`), savepoint, stop, and the adaptive scheduler's
- * `resource-requirements`. Errors are `{"errors": [...], "code": "..."}` with a 4xx for bad input.
+ * Flink's bodies are in flink_cluster.ts, flink_jobs.ts and flink_async.ts (Flink's JSON field
+ * names; what flotilla adds sits under a `flotilla` key). flotilla's own routes: `/healthz`,
+ * `POST /artifacts` (the bundled job as the raw body) and `GET /artifacts/:artifact`, `POST /jobs`
+ * (submission, Flink's `DispatcherGateway.submitJob` with flotilla's body), `/jobs/:jobid/results`,
+ * and `/metrics` (Prometheus text). `resource-requirements` is Flink's. Path parameters carry
+ * Flink's names (`:jobid`, `:vertexid`, `:triggerid`, `:taskmanagerid`). Errors are
+ * `{"errors": [...], "code": "..."}` with Flink's status codes (404 for an unknown job).
  */
 import { z } from "zod";
 import {
@@ -14,29 +17,51 @@ import {
   ErrorCode,
   FlotillaError,
   type JobId,
-  type JobState,
   type Logger,
+  type TaskManagerId,
 } from "../core/mod.ts";
 import { body, createBlock, params, query, readBodyBytes, reply } from "../rpc/mod.ts";
 import {
   type Answer,
   artifactIdSchema,
-  jobIdParamSchema,
   jobIdSchema,
   jobSecretsSchema,
+  taskManagerIdSchema,
+  vertexIdSchema,
 } from "./common.ts";
 import {
-  type CancelAccepted,
+  type AsynchronousOperationResult,
+  cancelModeQuerySchema,
+  type EmptyResponseBody,
+  type SavepointTriggerRequest,
+  type StopWithSavepointRequest,
+  savepointTriggerRequestSchema,
+  stopWithSavepointRequestSchema,
+  type TriggerResponse,
+  triggerIdParamSchema,
+} from "./flink_async.ts";
+import type {
+  ClusterConfigurationInfo,
+  ClusterOverviewWithVersion,
+  DashboardConfiguration,
+  FlinkTaskManagerDetailsInfo,
+  FlinkTaskManagersInfo,
+} from "./flink_cluster.ts";
+import type {
+  JobConfigInfo,
+  JobDetailsInfo,
+  JobIdsWithStatusOverview,
+  JobPlanInfo,
+  JobVertexBackPressureInfo,
+  JobVertexDetailsInfo,
+  MultipleJobsDetails,
+  WatermarksInfo,
+} from "./flink_jobs.ts";
+import {
   type CollectedResults,
-  type ParallelismBounds,
   type ResourceRequirements,
   resourceRequirementsSchema,
-  type SavepointTaken,
-  type StopJob,
-  stopJobSchema,
-  type VertexDetails,
 } from "./jobmanager.ts";
-import type { TaskManagerInfo } from "./resourcemanager.ts";
 
 /** Artifacts are at most this big (a bundled job is usually a few kB). */
 export const MAX_ARTIFACT_BYTES = 16 * 1024 * 1024;
@@ -75,7 +100,7 @@ export interface ArtifactUploaded {
 /** Most jobs one page of `GET /jobs` lists (`?limit=`; 100 when not given). */
 export const MAX_JOBS_PAGE = 1000;
 
-/** `GET /jobs?limit=&after=`: a page of at most `limit` jobs, those after job `after`. */
+/** `GET /jobs?limit=&after=` (flotilla's paging on Flink's route): at most `limit` jobs, after `after`. */
 export const jobsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_JOBS_PAGE).optional(),
   /** The `next` of the previous page: the last job it listed. */
@@ -83,90 +108,61 @@ export const jobsQuerySchema = z.strictObject({
 });
 export type JobsQuery = z.output<typeof jobsQuerySchema>;
 
-/** `GET /jobs`: newest first; `next` (pass it as `after`) when more jobs follow. */
-export interface JobList {
-  jobs: JobSummary[];
-  next?: JobId;
-}
-
-/** Each entry of `GET /jobs`, newest first. */
-export interface JobSummary {
-  id: JobId;
-  name: string;
-  state: JobState;
-  submittedAt: number;
-  finishedAt?: number;
-}
-
-/** `GET /jobs/:jobId`: a running job as its JobManager sees it, or an ended job's result. */
-export interface JobDetails {
-  jobId: JobId;
-  name: string;
-  state: JobState;
-  submittedAt: number;
-  restarts: number;
-  rescales: number;
-  checkpoints: number;
-  /** Per vertex of the current (or last) attempt; empty when no longer known. */
-  vertices: VertexDetails[];
-  /** A running job: its attempt, scheduler and what it waits for. */
-  attempt?: number;
-  scheduler?: "default" | "adaptive" | "reactive";
-  parallelismBounds?: ParallelismBounds;
-  lastCheckpoint?: { id: number; timestamp: number };
-  waitingFor?: string;
-  /** An ended job: when, why, and the savepoint a stop took. */
-  finishedAt?: number;
-  error?: { code: string; message: string };
-  savepoint?: string;
-}
-
-/** `GET /overview`: the cluster at a glance. */
-export interface ClusterOverview {
-  taskmanagers: number;
-  slotsTotal: number;
-  slotsAvailable: number;
-  jobsRunning: number;
-  jobsFinished: number;
-  jobsCanceled: number;
-  jobsFailed: number;
-  resourceManager: "up" | "unreachable";
-}
-
-export const cancelQuerySchema = z.strictObject({ mode: z.enum(["cancel"]) });
-
-export interface JobStopped {
-  jobId: JobId;
-  state: JobState;
-  savepoint?: string;
-}
-
 export interface DispatcherHealth {
   ok: true;
 }
 
-/** `GET /config`: the settings a client may need (no secrets). */
-export type ClusterConfig = Record<string, string | number | boolean>;
+/** `:jobid` as Flink names it: 32 lowercase hex digits. */
+export const jidParamSchema = z.object({ jobid: jobIdSchema });
+/**
+ * `:vertexid`: the vertex's hex id (`vertexHexId` in core, what every body's `id` shows) or
+ * flotilla's own vertex id (`<position>-<kind>` or the user's `.uid()`). 404 when neither.
+ */
+export const vertexParamSchema = z.object({ jobid: jobIdSchema, vertexid: vertexIdSchema });
+export const savepointStatusParamSchema = z
+  .object({ jobid: jobIdSchema })
+  .merge(triggerIdParamSchema);
+export const taskManagerParamSchema = z.object({ taskmanagerid: taskManagerIdSchema });
 
 // ---- routes ------------------------------------------------------------------------------------
 
 export interface DispatcherHandlers {
   health(): Answer<DispatcherHealth>;
-  config(): Answer<ClusterConfig>;
-  overview(): Answer<ClusterOverview>;
+  /** `GET /config`. */
+  config(): Answer<DashboardConfiguration>;
+  /** `GET /overview`; the slot counts are 0 (and `flotilla.resourceManager` unreachable) when the RM does not answer. */
+  overview(): Answer<ClusterOverviewWithVersion>;
+  /** `GET /jobmanager/config`: the cluster's settings, secrets left out. */
+  jobManagerConfig(): Answer<ClusterConfigurationInfo>;
   /** The ResourceManager's view; 503 UNAVAILABLE when it does not answer. */
-  taskManagers(): Answer<TaskManagerInfo[]>;
+  taskManagers(): Answer<FlinkTaskManagersInfo>;
+  /** 404 NOT_FOUND when no such TaskManager is registered; 503 when the RM does not answer. */
+  taskManager(tmId: TaskManagerId): Answer<FlinkTaskManagerDetailsInfo>;
   uploadArtifact(bytes: Uint8Array): Answer<ArtifactUploaded>;
   /** 404 NOT_FOUND when the cluster does not have it. */
   hasArtifact(artifact: string): Answer<boolean>;
   /** One page of jobs, newest first; BAD_REQUEST when `after` is no longer listed. */
-  jobs(query: JobsQuery): Answer<JobList>;
+  jobs(query: JobsQuery): Answer<JobIdsWithStatusOverview>;
+  /** Every job the Dispatcher keeps, newest first (bounded by `jobstore.max-capacity`). */
+  jobsOverview(): Answer<MultipleJobsDetails>;
   submit(request: SubmitJob): Answer<JobSubmitted>;
-  job(jobId: JobId): Answer<JobDetails>;
+  /** 404 JOB_NOT_FOUND for a job this cluster does not know (or no longer keeps). */
+  job(jobId: JobId): Answer<JobDetailsInfo>;
+  plan(jobId: JobId): Answer<JobPlanInfo>;
+  jobConfig(jobId: JobId): Answer<JobConfigInfo>;
+  /** `vertex` as the route took it: hex or flotilla id. */
+  vertex(jobId: JobId, vertex: string): Answer<JobVertexDetailsInfo>;
+  watermarks(jobId: JobId, vertex: string): Answer<WatermarksInfo>;
+  backPressure(jobId: JobId, vertex: string): Answer<JobVertexBackPressureInfo>;
   results(jobId: JobId): Answer<CollectedResults>;
-  cancel(jobId: JobId): Answer<CancelAccepted>;
-  savepoint(jobId: JobId): Answer<SavepointTaken>;
-  stop(jobId: JobId, request: StopJob): Answer<JobStopped>;
+  /** Starts canceling; 409 CONFLICT when the job already ended. */
+  cancel(jobId: JobId, mode: "cancel" | "stop"): Answer<EmptyResponseBody>;
+  /** Starts a savepoint (or a stop, with `cancel-job`); the same `triggerId` again answers the same operation. */
+  triggerSavepoint(jobId: JobId, request: SavepointTriggerRequest): Answer<TriggerResponse>;
+  /** Starts a stop-with-savepoint; 400 for `drain: true` (see StopWithSavepointRequest). */
+  stop(jobId: JobId, request: StopWithSavepointRequest): Answer<TriggerResponse>;
+  /** 404 NOT_FOUND for a trigger id this Dispatcher does not know (or no longer keeps). */
+  savepointStatus(jobId: JobId, triggerId: string): Answer<AsynchronousOperationResult>;
   resourceRequirements(jobId: JobId): Answer<ResourceRequirements>;
   setResourceRequirements(
     jobId: JobId,
@@ -179,13 +175,19 @@ export interface DispatcherHandlers {
 /** Artifact uploads read at once (so at most 4 x MAX_ARTIFACT_BYTES held); more get 429. */
 export const MAX_UPLOADING = 4;
 
-export function dispatcherRoutes(h: DispatcherHandlers, { log }: { log?: Logger } = {}) {
-  const uploads = new Admission(MAX_UPLOADING, "artifact uploads");
+/** Every route once, without a prefix: mounted at `/` and at `/v1`. */
+function apiRoutes(h: DispatcherHandlers, uploads: Admission, log: Logger | undefined) {
+  const jid = (c: { req: { valid(target: "param"): { jobid: JobId } } }) =>
+    c.req.valid("param").jobid;
   return createBlock(log ? { log } : {})
     .get("/healthz", async (c) => reply(c, await h.health()))
     .get("/config", async (c) => reply(c, await h.config()))
     .get("/overview", async (c) => reply(c, await h.overview()))
-    .get("/taskmanagers", async (c) => reply(c, { taskmanagers: await h.taskManagers() }))
+    .get("/jobmanager/config", async (c) => reply(c, await h.jobManagerConfig()))
+    .get("/taskmanagers", async (c) => reply(c, await h.taskManagers()))
+    .get("/taskmanagers/:taskmanagerid", params(taskManagerParamSchema), async (c) =>
+      reply(c, await h.taskManager(c.req.valid("param").taskmanagerid)),
+    )
     .post("/artifacts", async (c) => {
       // At most MAX_UPLOADING bodies held at once, each refused (413) past the limit.
       const uploaded = await uploads.admit(async () => {
@@ -208,37 +210,66 @@ export function dispatcherRoutes(h: DispatcherHandlers, { log }: { log?: Logger 
       return reply(c, { artifact });
     })
     .get("/jobs", query(jobsQuerySchema), async (c) => reply(c, await h.jobs(c.req.valid("query"))))
+    .get("/jobs/overview", async (c) => reply(c, await h.jobsOverview()))
     .post("/jobs", body(submitJobSchema), async (c) =>
       reply(c, await h.submit(c.req.valid("json")), 202),
     )
-    .get("/jobs/:jobId", params(jobIdParamSchema), async (c) =>
-      reply(c, await h.job(c.req.valid("param").jobId)),
+    .get("/jobs/:jobid", params(jidParamSchema), async (c) => reply(c, await h.job(jid(c))))
+    .patch("/jobs/:jobid", params(jidParamSchema), query(cancelModeQuerySchema), async (c) =>
+      reply(c, await h.cancel(jid(c), c.req.valid("query").mode ?? "cancel"), 202),
     )
-    .get("/jobs/:jobId/results", params(jobIdParamSchema), async (c) =>
-      reply(c, await h.results(c.req.valid("param").jobId)),
+    .get("/jobs/:jobid/plan", params(jidParamSchema), async (c) => reply(c, await h.plan(jid(c))))
+    .get("/jobs/:jobid/config", params(jidParamSchema), async (c) =>
+      reply(c, await h.jobConfig(jid(c))),
     )
-    .patch("/jobs/:jobId", params(jobIdParamSchema), query(cancelQuerySchema), async (c) =>
-      reply(c, await h.cancel(c.req.valid("param").jobId), 202),
+    .get("/jobs/:jobid/results", params(jidParamSchema), async (c) =>
+      reply(c, await h.results(jid(c))),
     )
-    .post("/jobs/:jobId/savepoints", params(jobIdParamSchema), async (c) =>
-      reply(c, await h.savepoint(c.req.valid("param").jobId), 201),
+    .get("/jobs/:jobid/vertices/:vertexid", params(vertexParamSchema), async (c) =>
+      reply(c, await h.vertex(jid(c), c.req.valid("param").vertexid)),
     )
-    .post("/jobs/:jobId/stop", params(jobIdParamSchema), body(stopJobSchema), async (c) =>
-      reply(c, await h.stop(c.req.valid("param").jobId, c.req.valid("json"))),
+    .get("/jobs/:jobid/vertices/:vertexid/watermarks", params(vertexParamSchema), async (c) =>
+      reply(c, await h.watermarks(jid(c), c.req.valid("param").vertexid)),
     )
-    .get("/jobs/:jobId/resource-requirements", params(jobIdParamSchema), async (c) =>
-      reply(c, await h.resourceRequirements(c.req.valid("param").jobId)),
+    .get("/jobs/:jobid/vertices/:vertexid/backpressure", params(vertexParamSchema), async (c) =>
+      reply(c, await h.backPressure(jid(c), c.req.valid("param").vertexid)),
+    )
+    .post(
+      "/jobs/:jobid/savepoints",
+      params(jidParamSchema),
+      body(savepointTriggerRequestSchema, { emptyAs: {} }),
+      async (c) => reply(c, await h.triggerSavepoint(jid(c), c.req.valid("json")), 202),
+    )
+    .get("/jobs/:jobid/savepoints/:triggerid", params(savepointStatusParamSchema), async (c) =>
+      reply(c, await h.savepointStatus(jid(c), c.req.valid("param").triggerid)),
+    )
+    .post(
+      "/jobs/:jobid/stop",
+      params(jidParamSchema),
+      body(stopWithSavepointRequestSchema, { emptyAs: {} }),
+      async (c) => reply(c, await h.stop(jid(c), c.req.valid("json")), 202),
+    )
+    .get("/jobs/:jobid/resource-requirements", params(jidParamSchema), async (c) =>
+      reply(c, await h.resourceRequirements(jid(c))),
     )
     .put(
-      "/jobs/:jobId/resource-requirements",
-      params(jobIdParamSchema),
+      "/jobs/:jobid/resource-requirements",
+      params(jidParamSchema),
       body(resourceRequirementsSchema),
-      async (c) =>
-        reply(c, await h.setResourceRequirements(c.req.valid("param").jobId, c.req.valid("json"))),
+      async (c) => reply(c, await h.setResourceRequirements(jid(c), c.req.valid("json"))),
     )
     .get("/metrics", async (c) =>
       c.text(await h.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
     );
+}
+
+/** The Dispatcher's app: every route at Flink's path and again under `/v1` (Flink's versioned prefix). */
+export function dispatcherRoutes(h: DispatcherHandlers, { log }: { log?: Logger } = {}) {
+  const uploads = new Admission(MAX_UPLOADING, "artifact uploads");
+  const api = apiRoutes(h, uploads, log);
+  return createBlock(log ? { log } : {})
+    .route("/", api)
+    .route("/v1", api);
 }
 
 export type DispatcherApp = ReturnType<typeof dispatcherRoutes>;

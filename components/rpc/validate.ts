@@ -83,8 +83,9 @@ export async function readBodyBytes(
   return bytes;
 }
 
-async function readBody(c: Context, maxBytes: number): Promise<unknown> {
+async function readBody(c: Context, maxBytes: number, emptyAs: unknown): Promise<unknown> {
   const contentType = c.req.header("content-type");
+  if (emptyAs !== undefined && (await isEmptyBody(c))) return emptyAs;
   const codec = codecFor(contentType);
   if (!codec) {
     throw new FlotillaError(
@@ -111,15 +112,28 @@ type Validated<Target extends string, S extends z.ZodType> = MiddlewareHandler<
 export interface BodyOptions {
   /** The largest body this route reads; a larger one is a 413. @default DEFAULT_BODY_LIMIT_BYTES (1 MiB) */
   maxBytes?: number;
+  /**
+   * What an absent body stands for (validated like a sent one), as Flink's REST handlers read
+   * no body as `{}`. @default undefined: an absent body is a 400
+   */
+  emptyAs?: unknown;
+}
+
+/** No body at all: no bytes declared or sent (a body of whitespace is not empty). */
+async function isEmptyBody(c: Context): Promise<boolean> {
+  const raw = c.req.raw as Request | EnvelopeRequest;
+  if (raw instanceof EnvelopeRequest) return raw.bytes.byteLength === 0;
+  if (raw.headers.get("content-length") === "0" || !raw.body) return true;
+  return false;
 }
 
 /** Hono's own json validator parses JSON before we see it; this reads CBOR or JSON once, itself. */
 export function body<S extends z.ZodType>(
   schema: S,
-  { maxBytes = DEFAULT_BODY_LIMIT_BYTES }: BodyOptions = {},
+  { maxBytes = DEFAULT_BODY_LIMIT_BYTES, emptyAs }: BodyOptions = {},
 ): Validated<"json", S> {
   const middleware: MiddlewareHandler = async (c, next) => {
-    const value = await readBody(c, maxBytes);
+    const value = await readBody(c, maxBytes, emptyAs);
     c.req.addValidatedData("json", check(schema, value, "request body") as object);
     await next();
   };

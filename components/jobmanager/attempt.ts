@@ -16,6 +16,10 @@ export interface AttemptTask {
   readonly slot: PooledSlot;
   state: TaskState;
   metrics?: Record<string, number>;
+  /** Epoch ms it was deployed. */
+  readonly startedAt: number;
+  /** Epoch ms it reached an end state; -1 until then. */
+  endedAt: number;
 }
 
 /** What every task descriptor of the job carries, whatever the attempt. */
@@ -37,10 +41,14 @@ export class Attempt {
   readonly graph: JobTopology;
   readonly #tasks = new Map<string, AttemptTask>();
 
+  readonly #now: () => number;
+
   /** Places every subtask of `graph` on the pool's slots; throws when a group lacks one. */
-  constructor(number: number, graph: JobTopology, pool: SlotPool) {
+  constructor(number: number, graph: JobTopology, pool: SlotPool, now: () => number = Date.now) {
     this.number = number;
     this.graph = graph;
+    this.#now = now;
+    const startedAt = now();
     for (const v of graph.vertices)
       for (let i = 0; i < v.parallelism; i++)
         this.#tasks.set(taskKey(v.id, i), {
@@ -48,6 +56,8 @@ export class Attempt {
           subtask: i,
           slot: pool.slotFor(v.slotSharingGroup, i),
           state: TaskState.DEPLOYING,
+          startedAt,
+          endedAt: -1,
         });
   }
 
@@ -87,6 +97,7 @@ export class Attempt {
     const task = this.#tasks.get(taskKey(vertexId, subtask));
     if (!task || isTaskEnd(task.state)) return false;
     task.state = state;
+    if (isTaskEnd(state)) task.endedAt = this.#now();
     if (metrics) task.metrics = metrics;
     return true;
   }
@@ -123,7 +134,11 @@ export class Attempt {
   /** A TaskManager is gone: its live tasks failed with it (no report of theirs will come). */
   failTaskManager(tmId: TaskManagerId): AttemptTask[] {
     const hit = this.live().filter((t) => t.slot.tmId === tmId);
-    for (const t of hit) t.state = TaskState.FAILED;
+    const at = this.#now();
+    for (const t of hit) {
+      t.state = TaskState.FAILED;
+      t.endedAt = at;
+    }
     return hit;
   }
 }
@@ -134,15 +149,18 @@ export class Attempt {
  */
 export function vertexDetails(
   graph: JobTopology,
-  tasks: AttemptTask[],
+  attempt: { number: number; tasks: AttemptTask[] } | undefined,
   bounds?: ResourceRequirements,
 ): VertexDetails[] {
+  const tasks = attempt?.tasks ?? [];
   return graph.vertices.map((v) => {
     const mine = tasks.filter((t) => t.vertexId === v.id);
     const counts: Partial<Record<TaskState, number>> = {};
     for (const t of mine) counts[t.state] = (counts[t.state] ?? 0) + 1;
     const sum = (name: string) => mine.reduce((n, t) => n + (t.metrics?.[name] ?? 0), 0);
+    const counted = (name: string) => mine.some((t) => t.metrics?.[name] !== undefined);
     const bound = bounds?.[v.id]?.parallelism;
+    const ended = mine.length > 0 && mine.every((t) => t.endedAt >= 0);
     return {
       id: v.id,
       name: v.name,
@@ -151,12 +169,23 @@ export function vertexDetails(
       tasks: counts,
       recordsIn: sum("recordsIn"),
       recordsOut: sum("recordsOut"),
+      ...(counted("bytesIn") ? { bytesIn: sum("bytesIn") } : {}),
+      ...(counted("bytesOut") ? { bytesOut: sum("bytesOut") } : {}),
+      "start-time": mine.length > 0 ? Math.min(...mine.map((t) => t.startedAt)) : -1,
+      "end-time": ended ? Math.max(...mine.map((t) => t.endedAt)) : -1,
       subtasks: mine.map((t) => ({
         subtask: t.subtask,
         state: t.state,
         taskmanager: t.slot.tmId,
         recordsIn: t.metrics?.recordsIn ?? 0,
         recordsOut: t.metrics?.recordsOut ?? 0,
+        ...(t.metrics?.bytesIn !== undefined ? { bytesIn: t.metrics.bytesIn } : {}),
+        ...(t.metrics?.bytesOut !== undefined ? { bytesOut: t.metrics.bytesOut } : {}),
+        attempt: attempt?.number ?? 0,
+        host: t.slot.tmId,
+        "taskmanager-id": t.slot.tmId,
+        "start-time": t.startedAt,
+        "end-time": t.endedAt,
       })),
     };
   });

@@ -297,7 +297,12 @@ export function createJobMaster(options: JobManagerOptions) {
           ? { lastCheckpoint: { id: latest.checkpointId, timestamp: latest.timestamp } }
           : {}),
         ...(run.waitingFor && state === JobState.CREATED ? { waitingFor: run.waitingFor } : {}),
-        vertices: vertexDetails(run.graph, run.current?.tasks() ?? [], rescaler?.requirements()),
+        timestamps: run.timestamps(),
+        vertices: vertexDetails(
+          run.graph,
+          run.current && { number: run.current.number, tasks: run.current.tasks() },
+          rescaler?.requirements(),
+        ),
       };
     },
     /**

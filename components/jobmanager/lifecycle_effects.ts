@@ -72,10 +72,18 @@ export class LifecycleEffects {
   #cancelTimer: Timer | undefined;
   #declareRetry: Timer | undefined;
   #stopCaller: ((error: FlotillaError) => void) | undefined;
+  /** Epoch ms the job last entered each state. */
+  readonly #entered = new Map<JobState, number>([[JobState.CREATED, Date.now()]]);
 
   constructor(options: LifecycleEffectsOptions) {
     this.#o = options;
     this.graph = options.graph;
+  }
+
+  /** When the job last entered each state, every state named (0: never), as Flink's `timestamps`. */
+  timestamps(): Record<JobState, number> {
+    const all = Object.values(JobState).map((s) => [s, this.#entered.get(s) ?? 0] as const);
+    return Object.fromEntries(all) as Record<JobState, number>;
   }
 
   /**
@@ -106,6 +114,7 @@ export class LifecycleEffects {
     switch (action.kind) {
       case "state":
         log.info({ from: action.from, to: action.to, why: action.why }, "job state");
+        this.#entered.set(action.to, Date.now());
         return;
       case "await-resources":
         this.#awaitResources();

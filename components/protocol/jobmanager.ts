@@ -16,15 +16,7 @@
  * `requestJobResourceRequirements`, `updateJobResourceRequirements`).
  */
 import { z } from "zod";
-import type {
-  AllocationId,
-  JobEnd,
-  JobId,
-  JobState,
-  Logger,
-  SlotId,
-  TaskManagerId,
-} from "../core/mod.ts";
+import type { AllocationId, JobId, JobState, Logger, SlotId, TaskManagerId } from "../core/mod.ts";
 import { TaskState } from "../core/mod.ts";
 import { body, createBlock, params, reply } from "../rpc/mod.ts";
 import {
@@ -42,12 +34,33 @@ import {
   tmIdParamSchema,
   vertexIdSchema,
 } from "./common.ts";
+import { type JobManagerControlHandlers, jobManagerControlRoutes } from "./jobmanager_control.ts";
 import {
   jobRequirementsSchema,
   type ResourceProfile,
   type ResourceRequirement,
   resourceProfileSchema,
 } from "./resources.ts";
+
+export {
+  type CancelAccepted,
+  type CollectedResults,
+  JOB_HISTORY_ARCHIVE_MAX_BYTES,
+  type JobHistoryArchive,
+  type JobManagerControlApp,
+  type JobManagerControlHandlers,
+  type JobOutcome,
+  type JobStatus,
+  jobManagerControlRoutes,
+  type ParallelismBounds,
+  type ResourceRequirements,
+  resourceRequirementsSchema,
+  type SavepointTaken,
+  type StopJob,
+  type SubtaskDetails,
+  stopJobSchema,
+  type VertexDetails,
+} from "./jobmanager_control.ts";
 
 // ---- messages from TaskManagers ----------------------------------------------------------------
 
@@ -169,106 +182,6 @@ export interface TaskManagerLost {
 export const taskManagerLostSchema = z.strictObject({ reason: z.string().max(65_536) });
 same<z.output<typeof taskManagerLostSchema>, TaskManagerLost>(true);
 
-// ---- messages from the Dispatcher --------------------------------------------------------------
-
-export interface ParallelismBounds {
-  lowerBound: number;
-  upperBound: number;
-}
-
-const parallelismBoundsSchema = z
-  .strictObject({
-    lowerBound: z.number().int().min(1),
-    upperBound: z.number().int().min(1).max(32_768),
-  })
-  .refine((b) => b.lowerBound <= b.upperBound, {
-    message: "lowerBound must not be above upperBound",
-  });
-
-/**
- * `GET|PUT /resource-requirements` (Flink's shape): the parallelism bounds of each vertex,
- * `{ "<vertexId>": { "parallelism": { "lowerBound": 1, "upperBound": 4 } } }`.
- */
-export type ResourceRequirements = Record<string, { parallelism: ParallelismBounds }>;
-export const resourceRequirementsSchema = z
-  .record(vertexIdSchema, z.strictObject({ parallelism: parallelismBoundsSchema }))
-  .refine((r) => Object.keys(r).length > 0, {
-    message:
-      'name at least one vertex: { "<vertexId>": { "parallelism": { "lowerBound": 1, "upperBound": 4 } } } (GET shows them)',
-  })
-  .refine((r) => Object.keys(r).length <= 4096, "at most 4096 vertices");
-same<z.output<typeof resourceRequirementsSchema>, ResourceRequirements>(true);
-
-export interface SubtaskDetails {
-  subtask: number;
-  state: TaskState;
-  taskmanager: TaskManagerId;
-  recordsIn: number;
-  recordsOut: number;
-}
-
-export interface VertexDetails {
-  id: string;
-  name: string;
-  parallelism: number;
-  parallelismBounds?: ParallelismBounds;
-  /** How many subtasks are in each state. */
-  tasks: Partial<Record<TaskState, number>>;
-  recordsIn: number;
-  recordsOut: number;
-  subtasks: SubtaskDetails[];
-}
-
-/** `GET /status`: the job as its JobManager sees it now. */
-export interface JobStatus {
-  jobId: JobId;
-  name: string;
-  state: JobState;
-  attempt: number;
-  restarts: number;
-  scheduler: "default" | "adaptive" | "reactive";
-  rescales: number;
-  /** Adaptive jobs: the lowest lower and the highest upper bound of their vertices. */
-  parallelismBounds?: ParallelismBounds;
-  checkpoints: number;
-  /** Why it failed, once it has. */
-  error?: { code: string; message: string };
-  lastCheckpoint?: { id: number; timestamp: number };
-  /** While created: what the job waits for. */
-  waitingFor?: string;
-  vertices: VertexDetails[];
-}
-
-/** A job's end (`POST /stop` answers it once the job ended). */
-export interface JobOutcome {
-  jobId: JobId;
-  state: JobEnd;
-  error?: { code: string; message: string };
-  restarts: number;
-  rescales: number;
-  checkpoints: number;
-  /** The savepoint a stop-with-savepoint took. */
-  savepoint?: string;
-}
-
-/** What each `collect` sink committed, by sink id. */
-export type CollectedResults = Record<string, unknown[]>;
-
-export const stopJobSchema = z.strictObject({
-  /** Stop with a savepoint (the job ends finished); without: ends like a cancel. */
-  savepoint: z.boolean().default(true),
-});
-export type StopJob = z.output<typeof stopJobSchema>;
-
-export interface CancelAccepted {
-  jobId: JobId;
-  state: JobState;
-}
-
-export interface SavepointTaken {
-  path: string;
-}
-
 // ---- routes ------------------------------------------------------------------------------------
 
 /** What the JobManager does for TaskManagers. */
@@ -287,21 +200,6 @@ export interface JobManagerTaskHandlers {
 export interface JobManagerResourceHandlers {
   resourcesUnavailable(notice: ResourcesUnavailable): Answer<void>;
   taskManagerLost(tmId: TaskManagerId, notice: TaskManagerLost): Answer<void>;
-}
-
-/** What the JobManager does for the Dispatcher. */
-export interface JobManagerControlHandlers {
-  status(): Answer<JobStatus>;
-  collected(): Answer<CollectedResults>;
-  /** Starts canceling and answers at once (409 CONFLICT when the job already ended). */
-  cancel(): Answer<CancelAccepted>;
-  /** 409 CONFLICT unless the job runs. */
-  savepoint(): Answer<SavepointTaken>;
-  /** Answers when the job ended. */
-  stop(request: StopJob): Answer<JobOutcome>;
-  resourceRequirements(): Answer<ResourceRequirements>;
-  /** 409 CONFLICT for a job on the default scheduler, or one that ended. */
-  setResourceRequirements(requirements: ResourceRequirements): Answer<ResourceRequirements>;
 }
 
 export interface JobManagerHandlers
@@ -365,20 +263,6 @@ export function jobManagerResourceRoutes(h: JobManagerResourceHandlers) {
     );
 }
 
-/** The routes the Dispatcher calls. */
-export function jobManagerControlRoutes(h: JobManagerControlHandlers) {
-  return createBlock()
-    .get("/status", async (c) => reply(c, await h.status()))
-    .get("/results", async (c) => reply(c, await h.collected()))
-    .post("/cancel", async (c) => reply(c, await h.cancel(), 202))
-    .post("/savepoints", async (c) => reply(c, await h.savepoint(), 201))
-    .post("/stop", body(stopJobSchema), async (c) => reply(c, await h.stop(c.req.valid("json"))))
-    .get("/resource-requirements", async (c) => reply(c, await h.resourceRequirements()))
-    .put("/resource-requirements", body(resourceRequirementsSchema), async (c) =>
-      reply(c, await h.setResourceRequirements(c.req.valid("json"))),
-    );
-}
-
 /** Every route of a JobManager. */
 export function jobManagerRoutes(h: JobManagerHandlers, { log }: { log?: Logger } = {}) {
   return createBlock(log ? { log } : {})
@@ -389,5 +273,4 @@ export function jobManagerRoutes(h: JobManagerHandlers, { log }: { log?: Logger 
 
 export type JobManagerTaskApp = ReturnType<typeof jobManagerTaskRoutes>;
 export type JobManagerResourceApp = ReturnType<typeof jobManagerResourceRoutes>;
-export type JobManagerControlApp = ReturnType<typeof jobManagerControlRoutes>;
 export type JobManagerApp = ReturnType<typeof jobManagerRoutes>;

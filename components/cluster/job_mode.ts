@@ -15,7 +15,7 @@ import {
   newJobId,
 } from "../core/mod.ts";
 import { bundleJob, isArtifact, topologyAt } from "../dataflow/internal_mod.ts";
-import type { GraphBuilder } from "../dispatcher/mod.ts";
+import { type GraphBuilder, trackJobMaster } from "../dispatcher/mod.ts";
 import { blobSnapshotStore, type HaServices } from "../ha/mod.ts";
 import {
   createJobMaster,
@@ -94,6 +94,7 @@ export async function runJobMode({
     log,
   });
   fabric.serve(jm.subject, jobManagerApp(jm));
+  trackJobMaster(jobId, () => jm.info(), { ended: jm.outcome });
   log.info({ job: jobId, name: graph.options.name, file }, "job mode: starting the job");
   // The ResourceManager may still be electing itself: the JobManager declares until it answers.
   void jm.start();

@@ -23,6 +23,7 @@ import {
 } from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom, schedulerOptionsFrom } from "../jobmanager/mod.ts";
+import { processMetrics, trackResourceManager } from "../metrics/mod.ts";
 import { createResourceManager, resourceManagerConfigFrom } from "../resourcemanager/mod.ts";
 import {
   callDeadlinesFrom,
@@ -30,6 +31,7 @@ import {
   type FetchApp,
   type HttpServer,
   natsTransport,
+  rejectionMetrics,
   reply,
   send,
   serveHttp,
@@ -141,7 +143,11 @@ export function startResourceManager(
         log,
       });
       void rm.start();
-      return () => rm.stop();
+      const untrack = trackResourceManager(() => rm.slotManager.overview());
+      return () => {
+        untrack();
+        return rm.stop();
+      };
     },
     fence,
   );
@@ -420,17 +426,29 @@ const CREDENTIAL_FILE_KEYS = [
   "rest.tls.key-file",
 ] as const satisfies readonly ConfigKey[];
 
-/** GET /healthz on `port`, answering what `describe` says (503 when it says not ok). */
+/**
+ * GET /healthz on `port`, answering what `describe` says (503 when it says not ok), and GET
+ * /metrics: the process's Prometheus text.
+ */
 export async function serveHealth(
   ctx: RoleContext,
   port: number,
   describe: () => Record<string, unknown> & { ok: boolean },
 ): Promise<HttpServer> {
   return await serveHttp(
-    createBlock({ log: ctx.log }).get("/healthz", (c) => {
-      const health = describe();
-      return reply(c, health, health.ok ? 200 : 503);
-    }),
+    createBlock({ log: ctx.log })
+      .get("/healthz", (c) => {
+        const health = describe();
+        return reply(c, health, health.ok ? 200 : 503);
+      })
+      // Prometheus scrapes here, unauthenticated like /healthz (README Metrics: bind it to the
+      // cluster's network only); every series of this process, no secret in any label.
+      .get("/metrics", async (c) => {
+        const metrics = processMetrics();
+        return c.text(await metrics.text(rejectionMetrics()), 200, {
+          "content-type": metrics.contentType,
+        });
+      }),
     { port, hostname: ctx.config["rest.address"] },
   );
 }

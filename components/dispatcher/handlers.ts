@@ -11,6 +11,7 @@ import {
   dispatcherRoutes,
   type ResourceOverview,
 } from "../protocol/mod.ts";
+import { dispatcherMetrics, processMetrics } from "../metrics/mod.ts";
 import { rejectionMetrics, unwrap } from "../rpc/mod.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 
@@ -63,7 +64,8 @@ export function dispatcherHandlers(
     uploadArtifact: (bytes) => dispatcher.uploadArtifact(bytes),
     hasArtifact: (artifact) => dispatcher.hasArtifact(artifact),
     jobs: (query) => dispatcher.jobs(query),
-    submit: async (request) => ({ jobId: await dispatcher.submit(request) }),
+    submit: (request) =>
+      dispatcherMetrics().timeSubmission(async () => ({ jobId: await dispatcher.submit(request) })),
     job: (jobId) => dispatcher.details(jobId),
     results: (jobId) => dispatcher.results(jobId),
     cancel: (jobId) => dispatcher.cancel(jobId),
@@ -80,8 +82,9 @@ export function dispatcherHandlers(
       ];
       for (const state of Object.values(JobState))
         lines.push(`flotilla_jobs{state="${state}"} ${counts[state]}`);
-      // This process's refused messages: every block it hosts (the master's RM and JobManagers).
-      return `${lines.join("\n")}\n${rejectionMetrics()}`;
+      // Every series of this process (the master's RM and JobManagers, components/metrics), and
+      // its refused messages.
+      return await processMetrics().text(`${lines.join("\n")}\n${rejectionMetrics()}`);
     },
   };
 }

@@ -25,6 +25,7 @@ import {
 import type { JobManagerControlApp, JobOutcome } from "../protocol/mod.ts";
 import { type CallDeadlines, createClient, type RpcClient } from "../rpc/mod.ts";
 import type { GraphBuilder } from "./graph_builder.ts";
+import { trackJobMaster } from "./job_metrics.ts";
 import type { DispatcherStores, JobManagerFabric, JobRecord } from "./types.ts";
 
 /**
@@ -171,6 +172,7 @@ export async function runJobManager(
   });
   const subject = subjects.jobManager(clusterId, record.jobId);
   const served = fabric.serve(subject, jobManagerApp(jm));
+  const untrackMetrics = trackJobMaster(record.jobId, () => jm.info(), { ended: jm.outcome });
   const transport = fabric.transportFor(subject);
   const slow = savepointDeadlines(graph, deadlines);
   let retired: Promise<void> | undefined;
@@ -183,7 +185,11 @@ export async function runJobManager(
     stops: createClient<JobManagerControlApp>(transport, slow.stop),
     lastState: JobState.CREATED,
     suspend: () => jm.suspend(),
-    retire: () => (retired ??= served.stop()),
+    retire: () => {
+      untrackMetrics();
+      retired ??= served.stop();
+      return retired;
+    },
   };
   if (!(await jm.start()))
     log.warn({ job: record.jobId }, "declaring requirements failed; the JobManager retries");

@@ -20,6 +20,7 @@ export {
   firstAttemptOfTerm,
   savepointDeadlines,
 } from "./job_managers.ts";
+export { jobMetricsOf, trackJobMaster } from "./job_metrics.ts";
 export { type DispatcherOptions, dispatcherLimitsFrom } from "./options.ts";
 export type {
   DispatcherStores,

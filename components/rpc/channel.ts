@@ -1,13 +1,13 @@
 /**
  * Data-plane channels (DESIGN.md section 3): ordered batches of opaque items from one sender to one
- * receiver with credit-based flow control, plus the in-process variant `localChannel`.
+ * receiver with credit-based flow control (the in-process variant is in `channel_local.ts`).
  *
  * Credit is a cumulative limit: "you may send every batch whose sequence number is below L". The
  * receiver raises L by one each time its consumer takes a batch, so it never holds more than
  * `credits` batches and a stalled consumer stops the sender after `credits` batches. Cumulative
  * limits make a repeated or reordered grant harmless (the sender keeps the largest). Every batch
  * carries its sequence number; a gap, a reorder or a batch beyond the granted limit fails the
- * receiver with a typed error. The transports (`channel_nats.ts`, and `localChannel` below) only
+ * receiver with a typed error. The transports (`channel_nats.ts`, `channel_local.ts`) only
  * move frames; the rules live here, so both variants behave the same.
  */
 import { ErrorCode, FlotillaError, toFlotillaError } from "../core/mod.ts";
@@ -45,6 +45,9 @@ export interface SenderStats {
   credit: number;
   waiting: number;
   dropped: number;
+  /** Bytes on the wire (0 in process); sends that waited for credit (backpressure). */
+  bytes: number;
+  creditWaits: number;
 }
 
 /** `buffered` (arrived, not taken) never exceeds `credits`; `dropped` counts garbage frames. */
@@ -54,6 +57,7 @@ export interface ReceiverStats {
   buffered: number;
   credits: number;
   dropped: number;
+  bytes: number;
 }
 
 /** The peer (or this side) canceled the channel. */
@@ -112,6 +116,9 @@ export class SenderCore<T> implements ChannelSender<T> {
   #finished = false;
   /** Garbage the transport logged and dropped. */
   dropped = 0;
+  /** Bytes on the wire (the transport adds them) and sends that waited for credit. */
+  bytes = 0;
+  creditWaits = 0;
 
   constructor(name: string, link: SenderLink<T>, { onStall = () => {} } = {}) {
     this.name = name;
@@ -134,6 +141,7 @@ export class SenderCore<T> implements ChannelSender<T> {
       }
       return DONE;
     }
+    this.creditWaits++;
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ batch, resolve, reject });
       this.#onStall();
@@ -200,6 +208,8 @@ export class SenderCore<T> implements ChannelSender<T> {
       credit: Math.max(0, this.#limit - this.#next),
       waiting: this.#queue.length,
       dropped: this.dropped,
+      bytes: this.bytes,
+      creditWaits: this.creditWaits,
     };
   }
 
@@ -244,6 +254,7 @@ export class ReceiverCore<T> implements ChannelReceiver<T> {
   #taken = 0;
   /** Garbage the transport logged and dropped. */
   dropped = 0;
+  bytes = 0;
   #ended = false;
   #disposed = false;
   #failure: FlotillaError | undefined;
@@ -324,6 +335,7 @@ export class ReceiverCore<T> implements ChannelReceiver<T> {
       buffered: this.#buffer.length,
       credits: this.credits,
       dropped: this.dropped,
+      bytes: this.bytes,
     };
   }
 
@@ -364,36 +376,4 @@ export class ReceiverCore<T> implements ChannelReceiver<T> {
     this.#disposed = true;
     this.#link.dispose();
   }
-}
-
-export interface LocalChannelOptions {
-  /** Batches the receiver may hold before the sender waits. @default 8 */
-  credits?: number;
-  /** Shown in errors. @default "local" */
-  name?: string;
-}
-
-/**
- * A channel inside one process (subtasks on the same TM): batches are passed by reference with
- * no encoding at all, under the same credit and ordering rules as the NATS channel.
- */
-export function localChannel<T>({ credits = 8, name = "local" }: LocalChannelOptions = {}): {
-  sender: ChannelSender<T>;
-  receiver: ChannelReceiver<T>;
-} {
-  const receiver: ReceiverCore<T> = new ReceiverCore<T>(name, credits, {
-    grant: (limit) => sender.grant(limit),
-    abort: async (reason) =>
-      sender.fail(new ChannelCanceledError(`channel ${name}: the receiver canceled (${reason})`)),
-    dispose: () => {},
-  });
-  const sender: SenderCore<T> = new SenderCore<T>(name, {
-    deliver: (seq, batch) => receiver.push(seq, batch),
-    end: async (total) => receiver.end(total),
-    abort: async (reason) =>
-      receiver.fail(new ChannelCanceledError(`channel ${name}: the sender canceled (${reason})`)),
-    dispose: () => {},
-  });
-  sender.grant(credits);
-  return { sender, receiver };
 }

@@ -172,6 +172,7 @@ export function natsChannelSender<T>({
           );
         }
         publish(frame);
+        core.bytes += frame.byteLength;
       },
       async end(total) {
         await handshake;
@@ -342,6 +343,7 @@ export function natsChannelReceiver<T>({
       }
       if (session === undefined) return io.drop(msg, "data before any sender opened");
       if (kind === Frame.BATCH && isCount(count) && Array.isArray(frame?.[2])) {
+        core.bytes += msg.data.byteLength;
         return core.push(count, frame[2] as T[]);
       }
       if (kind === Frame.END && isCount(count)) return core.end(count);

@@ -5,12 +5,11 @@ export {
   type ChannelReceiver,
   type ChannelSender,
   ChannelSequenceError,
-  type LocalChannelOptions,
-  localChannel,
   type ReceiverStats,
   type SenderStats,
 } from "./channel.ts";
 export { batchFrameEncoder, channelSubjects } from "./channel_frames.ts";
+export { type LocalChannelOptions, localChannel } from "./channel_local.ts";
 export {
   type ChannelConnection,
   type ChannelMsg,

@@ -6,12 +6,14 @@
  */
 import {
   type AllocationId,
+  isTaskEnd,
   type JobId,
   type SlotId,
   subjects,
   type TaskManagerId,
   TaskState,
 } from "../core/mod.ts";
+import { trackTaskManager } from "../metrics/mod.ts";
 import {
   type JobManagerTaskApp,
   type SlotReport,
@@ -224,6 +226,26 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
   const app = taskManagerRoutes(taskManagerHandlers(core), { fencingTokens, log });
 
+  // Its subtasks' counters on the process's /metrics, until it stops.
+  const untrackMetrics = trackTaskManager(tmId, () =>
+    tasks.running().flatMap(({ descriptor: d, task }) =>
+      task && !isTaskEnd(task.state)
+        ? [
+            {
+              tmId,
+              jobId: d.jobId,
+              jobName: "",
+              vertexId: d.vertexId,
+              taskName: nameOf(task.vertex) ?? d.vertexId,
+              subtask: d.subtask,
+              attempt: d.attempt,
+              counters: task.metrics(),
+            },
+          ]
+        : [],
+    ),
+  );
+
   return {
     tmId,
     subject,
@@ -235,6 +257,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     whenRegistered: (timeoutMs) => rm.whenRegistered(timeoutMs),
     start: () => rm.start(),
     async stop() {
+      untrackMetrics();
       offers.stop();
       await giveUp(tasks.all(), "TaskManager stopping");
       await connections?.closeAll();
@@ -242,4 +265,9 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       await rm.stop();
     },
   };
+}
+
+/** A vertex's name where the task has its vertex (in this process); a job process's does not. */
+function nameOf(vertex: object): string | undefined {
+  return "name" in vertex && typeof vertex.name === "string" ? vertex.name : undefined;
 }

@@ -57,6 +57,13 @@ export class InputGate {
     }));
   }
 
+  /** Bytes that arrived on its remote channels, for /metrics. */
+  bytesIn(): number {
+    let bytes = 0;
+    for (const receiver of this.#receivers) bytes += receiver.stats().bytes;
+    return bytes;
+  }
+
   /** The next event; resolves `end` once, after every channel ended. */
   async next(): Promise<GateEvent> {
     for (;;) {

@@ -31,6 +31,8 @@ export class RecordWriter implements Output<unknown> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failure: unknown;
   recordsOut = 0;
+  /** The last watermark sent downstream (undefined: none yet), for /metrics. */
+  outputWatermark: Timestamp | undefined;
 
   constructor(edges: EdgeOutput[], { batchSize = 1000, bufferTimeoutMs = 50 } = {}) {
     this.#edges = edges.map((e) => ({
@@ -96,7 +98,22 @@ export class RecordWriter implements Output<unknown> {
   }
 
   emitWatermark(watermark: Timestamp): void {
+    this.outputWatermark = watermark;
     this.broadcast({ k: 1, wm: watermark });
+  }
+
+  /** Bytes sent on remote channels and sends that waited for credit, over every channel. */
+  dataPlane(): { bytes: number; creditWaits: number } {
+    let bytes = 0;
+    let creditWaits = 0;
+    for (const edge of this.#edges)
+      for (const sender of edge.senders) {
+        if (!sender) continue;
+        const stats = sender.stats();
+        bytes += stats.bytes;
+        creditWaits += stats.creditWaits;
+      }
+    return { bytes, creditWaits };
   }
 
   /** Resolves when everything handed over so far was accepted by the channels (credit). */

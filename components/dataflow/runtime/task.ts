@@ -13,6 +13,7 @@ import { buildChain, type Chain, runtimeContext } from "./chain.ts";
 import { CheckpointCompletions } from "./checkpoint_completions.ts";
 import { InputGate } from "./input_gate.ts";
 import { ProcessingTimer } from "./processing_timer.ts";
+import { TaskTimes } from "./task_times.ts";
 import { type TaskDeployment, type TaskSnapshot, TaskState } from "./task_types.ts";
 
 // Deployers and the executors import a task's contract along with the task.
@@ -46,6 +47,8 @@ export class Task {
   readonly #processingTimer: ProcessingTimer | undefined;
   recordsIn = 0;
   #lastYield = Date.now();
+  readonly #times = new TaskTimes();
+  #inputWatermark: Timestamp | undefined;
 
   constructor(deployment: TaskDeployment) {
     this.#d = deployment;
@@ -90,12 +93,23 @@ export class Task {
     return this.#state;
   }
 
-  /** Named counters of the chain's operators, plus records in/out. */
+  /**
+   * Named counters of the chain's operators, plus records and bytes in/out, credit waits, busy,
+   * idle and back-pressured ms since it runs, and the watermarks once there are any.
+   */
   metrics(): Record<string, number> {
+    const output = this.#d.output;
+    const dataPlane = output.dataPlane();
     const out: Record<string, number> = {
       recordsIn: this.recordsIn,
-      recordsOut: this.#d.output.recordsOut,
+      recordsOut: output.recordsOut,
+      bytesIn: this.#gate?.bytesIn() ?? 0,
+      bytesOut: dataPlane.bytes,
+      creditWaits: dataPlane.creditWaits,
+      ...this.#times.totals(),
     };
+    if (this.#inputWatermark !== undefined) out.inputWatermark = this.#inputWatermark;
+    if (output.outputWatermark !== undefined) out.outputWatermark = output.outputWatermark;
     for (const [name, c] of this.#chain.counters) out[name] = c.get();
     return out;
   }
@@ -109,6 +123,7 @@ export class Task {
   async run(): Promise<TaskState> {
     try {
       await this.#open();
+      this.#times.running();
       this.#setState(TaskState.RUNNING);
       if (this.vertex.source) await this.#runSource();
       else await this.#runInputs();
@@ -223,7 +238,7 @@ export class Task {
       const pending = operator.drain?.();
       if (pending) await pending;
     }
-    if (this.#d.output.hasPending()) await this.#d.output.pending();
+    if (this.#d.output.hasPending()) await this.#times.timed(this.#d.output.pending(), true);
     const now = Date.now();
     if (now - this.#lastYield >= YIELD_EVERY_MS) {
       this.#lastYield = now;
@@ -246,6 +261,7 @@ export class Task {
   }
 
   #watermark(watermark: Timestamp): void {
+    this.#inputWatermark = watermark;
     const head = this.#chain.operators[0]?.operator;
     if (this.#backend && head?.onEventTime) {
       this.#backend.advanceWatermark(watermark, (time, key) => head.onEventTime!(time, key));
@@ -286,7 +302,7 @@ export class Task {
       this.#takeTriggers();
       if (this.#canceled || this.#asyncFailure !== undefined)
         throw new FlotillaError(ErrorCode.CANCELED, "task canceled");
-      const batch = await reader.poll(batchSize);
+      const batch = await this.#times.timed(reader.poll(batchSize), false);
       if (batch === null) break;
       if (batch.values.length) {
         this.#emit(batch.values, batch.timestamps);
@@ -332,7 +348,7 @@ export class Task {
     const gate = this.#gate!;
     let finalCheckpoint: number | undefined;
     for (;;) {
-      const event = await gate.next();
+      const event = await this.#times.timed(gate.next(), false);
       switch (event.kind) {
         case "records":
           this.#emit(event.values, event.timestamps);

@@ -44,7 +44,14 @@ t.test("many batches arrive in order, none lost, and end-of-stream ends the loop
     "every item in its place",
   );
   t.ok(max <= 3, `never more than 3 batches buffered (saw ${max})`);
-  t.same(receiver.stats(), { received: 1000, taken: 1000, buffered: 0, credits: 3, dropped: 0 });
+  t.same(receiver.stats(), {
+    received: 1000,
+    taken: 1000,
+    buffered: 0,
+    credits: 3,
+    dropped: 0,
+    bytes: 0, // nothing is encoded in process
+  });
 });
 
 t.test("a stalled consumer blocks the sender after `credits` batches", async (t) => {
@@ -54,7 +61,11 @@ t.test("a stalled consumer blocks the sender after `credits` batches", async (t)
   const third = sender.send([2]);
   t.equal(await state(third), "pending", "the third send waits for credit");
   t.equal(receiver.stats().buffered, 2, "the receiver holds exactly its credit");
-  t.same(sender.stats(), { sent: 2, credit: 0, waiting: 1, dropped: 0 });
+  t.same(
+    sender.stats(),
+    { sent: 2, credit: 0, waiting: 1, dropped: 0, bytes: 0, creditWaits: 1 },
+    "the waiting send is counted as a credit wait",
+  );
 
   const iterator = receiver[Symbol.asyncIterator]();
   t.same((await iterator.next()).value, [0]);

@@ -222,11 +222,8 @@ export function dispatcherService(
       // Guarded on NATS as on HTTP: the CLI reaches it either way, with the same token.
       const app = ctx.guardRest(
         dispatcherApp(dispatcher, {
-          config: {
-            "cluster.id": clusterId,
-            "heartbeat.interval": config["heartbeat.interval"],
-            "heartbeat.timeout": config["heartbeat.timeout"],
-          },
+          settings: config,
+          submit: config["web.submit.enable"],
         }),
       );
       termApp = app;

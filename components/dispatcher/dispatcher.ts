@@ -13,29 +13,25 @@ import {
   type JobId,
   type JobState,
   newJobId,
-  RateLimit,
   silentLogger,
   subjects,
   systemClock,
 } from "../core/mod.ts";
-import { artifactHash, loadCheckpoint } from "../dataflow/internal_mod.ts";
+import { loadCheckpoint } from "../dataflow/internal_mod.ts";
 import type {
-  ArtifactUploaded,
   CancelAccepted,
   CollectedResults,
-  JobDetails,
   JobOutcome,
-  JobStopped,
   ResourceManagerApp,
   ResourceRequirements,
-  SavepointTaken,
-  StopJob,
   SubmitJob,
 } from "../protocol/mod.ts";
 import { createClient, type RpcClient, unwrap } from "../rpc/mod.ts";
 import { cachedBlobs } from "./artifact_bytes.ts";
+import { artifactUploads } from "./artifact_uploads.ts";
+import type { JobView } from "./flink_job_views.ts";
 import { inProcessGraphBuilder } from "./graph_builder.ts";
-import { endedDetails } from "./job_answers.ts";
+import { endedView, liveView, startingView } from "./job_answers.ts";
 import { countByState, type JobPageRequest, jobPage, type Listed } from "./job_listing.ts";
 import {
   firstAttemptOfTerm,
@@ -49,8 +45,6 @@ import type { JobRecord, JobResultRecord } from "./types.ts";
 
 /** Submissions at once: the graph builds running and waiting (2 + 8), a few more reading. */
 const MAX_SUBMITTING = 16;
-/** New artifacts stored a second (a bundled job is uploaded once, then submitted by its id). */
-const NEW_ARTIFACTS_PER_SECOND = 20;
 
 export function createDispatcher(options: DispatcherOptions) {
   const { clusterId, fabric, term, deadlines, clock = systemClock } = options;
@@ -98,12 +92,6 @@ export function createDispatcher(options: DispatcherOptions) {
 
   const submissions = new Admission(MAX_SUBMITTING, "submissions");
   const maxRunningJobs = options.maxRunningJobs ?? 1000;
-  // Each new artifact is a write to the blob store (and, past blob.max-artifacts, a sweep).
-  const newArtifacts = new RateLimit(
-    NEW_ARTIFACTS_PER_SECOND,
-    NEW_ARTIFACTS_PER_SECOND,
-    "new artifacts",
-  );
 
   async function submitNow(request: SubmitJob): Promise<JobId> {
     if (running.size + starting.size >= maxRunningJobs)
@@ -192,7 +180,12 @@ export function createDispatcher(options: DispatcherOptions) {
       .catch((err: Error) => log.error({ err: err.message }, "storing the job result failed"));
     await stores.jobs.remove(record.jobId).catch(() => {});
     await stores.checkpoints.removeJob(record.jobId).catch(() => {});
-    await retention.add(result, { results, ...(vertices ? { vertices } : {}) });
+    await retention.add(result, {
+      results,
+      ...(vertices ? { vertices } : {}),
+      topology: run.topology,
+      args: record.args,
+    });
     artifacts.touch(record.artifact);
     log.info({ job: record.jobId, state: result.state }, "job ended");
     running.delete(record.jobId);
@@ -229,7 +222,8 @@ export function createDispatcher(options: DispatcherOptions) {
 
   async function currentState(run: JobManagerRun): Promise<JobState> {
     try {
-      run.lastState = (await unwrap(run.control.status.$get())).state;
+      run.lastStatus = await unwrap(run.control.status.$get());
+      run.lastState = run.lastStatus.state;
     } catch (err) {
       log.debug({ job: run.record.jobId, err: (err as Error).message }, "no status: last known");
     }
@@ -245,27 +239,7 @@ export function createDispatcher(options: DispatcherOptions) {
       return stores.blobs.has(artifact);
     },
 
-    async uploadArtifact(bytes: Uint8Array): Promise<ArtifactUploaded> {
-      if (bytes.byteLength === 0)
-        throw new FlotillaError(
-          ErrorCode.BAD_REQUEST,
-          "the artifact is empty: send the bundled job as the request body",
-        );
-      const hash = await artifactHash(bytes);
-      artifacts.touch(hash);
-      const exists = await stores.blobs.has(hash);
-      if (exists) return { artifact: hash, size: bytes.byteLength, created: false };
-      newArtifacts.take();
-      await artifacts.admit(hash);
-      let stored = false;
-      try {
-        await stores.blobs.put(bytes);
-        stored = true;
-      } finally {
-        artifacts.settle(hash, { stored });
-      }
-      return { artifact: hash, size: bytes.byteLength, created: true };
-    },
+    uploadArtifact: artifactUploads(stores.blobs, artifacts),
 
     /** Runs the jobstore's expiry now (a timer runs it too): the jobs it forgot. */
     expireJobs: (): Promise<string[]> => retention.expire(),
@@ -318,21 +292,40 @@ export function createDispatcher(options: DispatcherOptions) {
       return countByState([...running.values()], currentState, starting.size, ended.counts());
     },
 
-    /** A running job as its JobManager sees it, or an ended job's result. */
-    async details(jobId: JobId): Promise<JobDetails> {
+    /** A running job as its JobManager sees it now, or an ended job's result and archive. */
+    async view(jobId: JobId): Promise<JobView> {
       const run = running.get(jobId);
       if (run) {
         try {
           const status = await unwrap(run.control.status.$get());
+          run.lastStatus = status;
           run.lastState = status.state;
-          return { ...status, submittedAt: run.record.submittedAt };
+          return liveView(run, status);
         } catch (err) {
           if (running.has(jobId)) throw err;
         }
       }
       const result = await endedJob(jobId);
       if (!result) throw await notRunning(jobId);
-      return endedDetails(result, ended.leftovers(jobId)?.vertices);
+      return endedView(result, ended.leftovers(jobId));
+    },
+
+    /**
+     * Every job kept, for `/jobs/overview`: the running ones as last seen (at most
+     * MAX_STATE_CALLS of them asked now, the least recently asked), starting and ended ones.
+     */
+    async views(): Promise<JobView[]> {
+      await retention.whenLoaded();
+      const live = [...running.values()];
+      await countByState(live, currentState, 0, { FINISHED: 0, CANCELED: 0, FAILED: 0 });
+      const views: JobView[] = live.map((run) =>
+        run.lastStatus ? liveView(run, run.lastStatus) : startingView(run),
+      );
+      for (const record of starting.values()) views.push(startingView({ record }));
+      for (const result of ended.list())
+        if (!running.has(result.jobId))
+          views.push(endedView(result, ended.leftovers(result.jobId)));
+      return views.sort((a, b) => b.submittedAt - a.submittedAt || (a.jobId < b.jobId ? 1 : -1));
     },
 
     /** What the job's `collect` sinks committed; an ended job's only while it is retained. */
@@ -352,17 +345,25 @@ export function createDispatcher(options: DispatcherOptions) {
     cancel: (jobId: JobId): Promise<CancelAccepted> =>
       withJobManager(jobId, (run) => unwrap(run.control.cancel.$post())),
 
-    savepoint: (jobId: JobId): Promise<SavepointTaken> =>
-      withJobManager(jobId, (run) => unwrap(run.savepoints.savepoints.$post())),
+    /** Throws what a job route answers for a job with no JobManager here (404, 409 or 503). */
+    async requireRunning(jobId: JobId): Promise<void> {
+      if (!running.has(jobId)) throw await notRunning(jobId);
+    },
 
-    stop: (jobId: JobId, request: StopJob): Promise<JobStopped> =>
+    /** A savepoint of the running job: its path. */
+    savepoint: (jobId: JobId): Promise<string> =>
+      withJobManager(jobId, async (run) => (await unwrap(run.savepoints.savepoints.$post())).path),
+
+    /** Stop-with-savepoint: resolves with the savepoint's path once the job ended. */
+    stopWithSavepoint: (jobId: JobId): Promise<string> =>
       withJobManager(jobId, async (run) => {
-        const outcome = await unwrap(run.stops.stop.$post({ json: request }));
-        return {
-          jobId,
-          state: outcome.state,
-          ...(outcome.savepoint ? { savepoint: outcome.savepoint } : {}),
-        };
+        const outcome = await unwrap(run.stops.stop.$post({ json: { savepoint: true } }));
+        if (!outcome.savepoint)
+          throw new FlotillaError(
+            ErrorCode.CONFLICT,
+            `job ${jobId} ended ${outcome.state} without the stop's savepoint${outcome.error ? `: ${outcome.error.message}` : ""}`,
+          );
+        return outcome.savepoint;
       }),
 
     resourceRequirements: (jobId: JobId): Promise<ResourceRequirements> =>

@@ -3,6 +3,7 @@
  * `jobstore.max-capacity` and `jobstore.expiration-time`), with their counts by state.
  */
 import { type Clock, type Logger, LruCache } from "../core/mod.ts";
+import type { JobTopology } from "../dataflow/internal_mod.ts";
 import type { CollectedResults, VertexDetails } from "../protocol/mod.ts";
 import type { JobResultRecord } from "./types.ts";
 
@@ -19,6 +20,9 @@ export interface JobStoreOptions {
 export interface EndedLeftovers {
   results: CollectedResults;
   vertices?: VertexDetails[];
+  /** The job's graph and arguments, for its plan and config pages. */
+  topology?: JobTopology;
+  args?: Record<string, string>;
 }
 
 type EndedState = JobResultRecord["state"];

@@ -1,6 +1,12 @@
-/** What the Dispatcher answers about a job it runs no JobManager for: unknown, expired, or ended. */
+/**
+ * What the Dispatcher answers about a job: a running job's view from its JobManager's status, an
+ * ended job's from its result and what it left, and the errors for a job unknown or expired.
+ */
 import { ErrorCode, FlotillaError, parseJobId } from "../core/mod.ts";
-import type { JobDetails, VertexDetails } from "../protocol/mod.ts";
+import type { JobStatus } from "../protocol/mod.ts";
+import type { EndedLeftovers } from "./ended_jobs.ts";
+import type { JobView } from "./flink_job_views.ts";
+import type { JobManagerRun } from "./job_managers.ts";
 import type { JobResultRecord } from "./types.ts";
 
 export function unknownJob(jobId: string): FlotillaError {
@@ -22,18 +28,61 @@ export function expiredJob(
   );
 }
 
-export function endedDetails(result: JobResultRecord, vertices: VertexDetails[] = []): JobDetails {
+/** A running job: its JobManager's status now. */
+export function liveView(run: JobManagerRun, status: JobStatus): JobView {
+  return {
+    jobId: parseJobId(run.record.jobId),
+    name: status.name,
+    state: status.state,
+    submittedAt: run.record.submittedAt,
+    timestamps: status.timestamps,
+    vertices: status.vertices,
+    topology: run.topology,
+    args: run.record.args,
+    extras: {
+      restarts: status.restarts,
+      rescales: status.rescales,
+      checkpoints: status.checkpoints,
+      attempt: status.attempt,
+      scheduler: status.scheduler,
+      ...(status.parallelismBounds ? { parallelismBounds: status.parallelismBounds } : {}),
+      ...(status.lastCheckpoint ? { lastCheckpoint: status.lastCheckpoint } : {}),
+      ...(status.waitingFor ? { waitingFor: status.waitingFor } : {}),
+      ...(status.error ? { error: status.error } : {}),
+    },
+  };
+}
+
+/** A job not started yet (its JobManager is being created): what its record says. */
+export function startingView(run: Pick<JobManagerRun, "record">): JobView {
+  return {
+    jobId: parseJobId(run.record.jobId),
+    name: run.record.name,
+    state: "CREATED",
+    submittedAt: run.record.submittedAt,
+    vertices: [],
+    args: run.record.args,
+    extras: { restarts: 0, rescales: 0, checkpoints: 0 },
+  };
+}
+
+/** An ended job: its result record, and what it left while the jobstore keeps that. */
+export function endedView(result: JobResultRecord, leftovers?: EndedLeftovers): JobView {
   return {
     jobId: parseJobId(result.jobId),
     name: result.name,
     state: result.state,
     submittedAt: result.submittedAt,
-    restarts: result.restarts,
-    rescales: result.rescales ?? 0,
-    checkpoints: result.checkpoints,
-    vertices,
     finishedAt: result.finishedAt,
-    ...(result.error ? { error: result.error } : {}),
-    ...(result.savepoint ? { savepoint: result.savepoint } : {}),
+    vertices: leftovers?.vertices ?? [],
+    ...(leftovers?.topology ? { topology: leftovers.topology } : {}),
+    ...(leftovers?.args ? { args: leftovers.args } : {}),
+    extras: {
+      restarts: result.restarts,
+      rescales: result.rescales ?? 0,
+      checkpoints: result.checkpoints,
+      ...(result.error ? { error: result.error } : {}),
+      ...(result.savepoint ? { savepoint: result.savepoint } : {}),
+    },
   };
 }

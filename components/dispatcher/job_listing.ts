@@ -10,8 +10,16 @@ import {
   JobState,
   parseJobId,
 } from "../core/mod.ts";
-import type { JobSummary } from "../protocol/mod.ts";
 import type { JobRecord, JobResultRecord } from "./types.ts";
+
+/** Each job of a page, newest first (`GET /jobs` answers its id and state, Flink's JobIdWithStatus). */
+export interface JobSummary {
+  id: JobId;
+  name: string;
+  state: JobState;
+  submittedAt: number;
+  finishedAt?: number;
+}
 
 /** One page of jobs and where the next starts. */
 export interface JobPage {

@@ -22,7 +22,7 @@ import {
   jobManagerApp,
   type SchedulerOptions,
 } from "../jobmanager/mod.ts";
-import type { JobManagerControlApp, JobOutcome } from "../protocol/mod.ts";
+import type { JobManagerControlApp, JobOutcome, JobStatus } from "../protocol/mod.ts";
 import { type CallDeadlines, createClient, type RpcClient } from "../rpc/mod.ts";
 import type { GraphBuilder } from "./graph_builder.ts";
 import { trackJobMaster } from "./job_metrics.ts";
@@ -84,6 +84,10 @@ export interface JobManagerRun {
   readonly stops: RpcClient<JobManagerControlApp>;
   /** The state the last status call saw, for a list when the JobManager is slow to answer. */
   lastState: JobState;
+  /** The last status its JobManager answered (for `/jobs/overview` between asks). */
+  lastStatus?: JobStatus;
+  /** The job's graph (its plan, its vertices' max parallelism). */
+  readonly topology: JobTopology;
   /** Leadership lost: the JobManager stops acting, without an outcome (the job goes on). */
   suspend(): void;
   /** Stops serving its subject (once the job ended, or after `suspend`). */
@@ -184,6 +188,7 @@ export async function runJobManager(
     savepoints: createClient<JobManagerControlApp>(transport, slow.savepoint),
     stops: createClient<JobManagerControlApp>(transport, slow.stop),
     lastState: JobState.CREATED,
+    topology: graph,
     suspend: () => jm.suspend(),
     retire: () => {
       untrackMetrics();

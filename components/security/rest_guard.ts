@@ -2,7 +2,7 @@
  * The REST API's gate: every route but `/healthz` needs `Authorization: Bearer <token>`, checked
  * by Hono's `bearerAuth` (header parsing, challenges) against SHA-256 digests compared in constant
  * time. A `read` token may GET; an `admin` token may also upload, submit, cancel, stop, savepoint
- * and rescale. With submission off (Flink's
+ * and rescale. Paths under Flink's `/v1` prefix are the same routes and checked the same. With submission off (Flink's
  * `web.submit.enable: false`) uploads and submissions are refused whatever the token. Refusals
  * are `{errors, code}`: 401 UNAUTHORIZED, 403 FORBIDDEN, 400 BAD_REQUEST for a malformed header.
  */
@@ -28,6 +28,15 @@ export interface RestGuardOptions {
   submit?: boolean;
 }
 
+/** Every route is served at its path and under Flink's `/v1` prefix: checks see the unprefixed path. */
+const VERSION_PREFIX = "/v1";
+const unversioned = (path: string): string =>
+  path === VERSION_PREFIX
+    ? "/"
+    : path.startsWith(`${VERSION_PREFIX}/`)
+      ? path.slice(VERSION_PREFIX.length)
+      : path;
+
 const OPEN_PATHS = new Set(["/healthz"]);
 const READS = new Set(["GET", "HEAD"]);
 /** The routes that bring code into the cluster. */
@@ -45,7 +54,7 @@ export function guardRest(app: FetchApp, { tokens, submit = true }: RestGuardOpt
     throw new Error("guardRest: at least one admin token is needed");
   const guard = new Hono<GuardEnv>();
   guard.use("*", async (c, next) => {
-    if (OPEN_PATHS.has(c.req.path)) return app.fetch(c.req.raw);
+    if (OPEN_PATHS.has(unversioned(c.req.path))) return app.fetch(c.req.raw);
     await next();
   });
   if (tokens) {
@@ -98,7 +107,7 @@ export function guardRest(app: FetchApp, { tokens, submit = true }: RestGuardOpt
         ),
         403,
       );
-    if (!submit && c.req.method === "POST" && SUBMISSIONS.has(c.req.path))
+    if (!submit && c.req.method === "POST" && SUBMISSIONS.has(unversioned(c.req.path)))
       return c.json(
         refusal(
           ErrorCode.FORBIDDEN,

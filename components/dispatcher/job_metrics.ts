@@ -9,6 +9,14 @@ import type { JobStatus } from "../protocol/mod.ts";
 /** What the job's JobManager answers (`JobMaster.info()`). */
 export type JobStatusSource = () => JobStatus;
 
+/** The JobManagers tracked in this process, by job (as many as `trackJob` serves, no more). */
+const statuses = new Map<string, JobStatusSource>();
+
+/** The status of the job whose JobManager runs in this process; undefined when none does. */
+export function jobStatusHere(jobId: string): JobStatus | undefined {
+  return statuses.get(jobId)?.();
+}
+
 /**
  * Serves the job's metrics until the returned function is called (at the latest when `ended`
  * settles: an ended job's series go). Uptime counts from when a scrape first saw it RUNNING in
@@ -27,8 +35,13 @@ export function trackJobMaster(
       runningSince = { attempt: status.attempt, at: now() };
     return jobMetricsOf(status, runningSince ? now() - runningSince.at : 0);
   });
-  void ended?.finally(untrack);
-  return untrack;
+  statuses.set(jobId, info);
+  const forget = () => {
+    untrack();
+    if (statuses.get(jobId) === info) statuses.delete(jobId);
+  };
+  void ended?.finally(forget);
+  return forget;
 }
 
 export function jobMetricsOf(status: JobStatus, uptimeMs: number): JobMetricsSnapshot {

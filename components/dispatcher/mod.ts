@@ -20,7 +20,8 @@ export {
   firstAttemptOfTerm,
   savepointDeadlines,
 } from "./job_managers.ts";
-export { jobMetricsOf, trackJobMaster } from "./job_metrics.ts";
+export { jobMetricsOf, jobStatusHere, trackJobMaster } from "./job_metrics.ts";
+export { type MetricQuerySources, metricQueryHandlers } from "./metric_queries.ts";
 export { type DispatcherOptions, dispatcherLimitsFrom } from "./options.ts";
 export type {
   DispatcherStores,

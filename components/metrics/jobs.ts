@@ -61,6 +61,13 @@ const JOB_GAUGES: readonly [string, string, (s: JobMetricsSnapshot) => number][]
   ],
 ];
 
+/** A job's figures by Flink's metric id (`numRestarts`, `uptime`, ...), for the REST metric queries. */
+export function jobMetricValues(snapshot: JobMetricsSnapshot): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, , value] of JOB_GAUGES) out[name] = value(snapshot);
+  return out;
+}
+
 let jobs: TrackedSources<JobMetricsSnapshot> | undefined;
 
 function trackedJobs(): TrackedSources<JobMetricsSnapshot> {

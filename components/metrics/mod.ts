@@ -6,13 +6,23 @@ export {
   type ResourceSnapshot,
   trackResourceManager,
 } from "./cluster.ts";
-export { type JobMetricsSnapshot, jobSnapshots, MAX_TRACKED_JOBS, trackJob } from "./jobs.ts";
+export {
+  type JobMetricsSnapshot,
+  jobMetricValues,
+  jobSnapshots,
+  MAX_TRACKED_JOBS,
+  trackedJobCount,
+  trackJob,
+} from "./jobs.ts";
 export { FlinkScope, flinkMetricName, NO_WATERMARK } from "./names.ts";
+export { processStatus } from "./process_status.ts";
 export { type ProcessMetrics, processMetrics } from "./registry.ts";
 export {
   MAX_TRACKED_SUBTASKS,
+  RATES,
   type TaskMetricsRow,
   taskLabels,
+  taskMetricValues,
   taskRows,
   trackTaskManager,
 } from "./tasks.ts";

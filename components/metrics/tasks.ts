@@ -32,10 +32,15 @@ export const MAX_TRACKED_SUBTASKS = 4096;
 const MIN_RATE_WINDOW_MS = 1000;
 
 type Sample = { at: number; counters: Record<string, number> };
-type Rated = TaskMetricsRow & { rates: Record<string, number> };
+/** A subtask's cumulative counters and the rates taken of them. */
+type Figures = {
+  counters: Readonly<Record<string, number>>;
+  rates: Readonly<Record<string, number>>;
+};
+type Rated = TaskMetricsRow & Figures;
 
 /** The counters a per-second rate is kept of, and the rate's Flink name. */
-const RATES: readonly [counter: string, name: string][] = [
+export const RATES: readonly [counter: string, name: string][] = [
   ["recordsIn", "numRecordsInPerSecond"],
   ["recordsOut", "numRecordsOutPerSecond"],
   ["bytesIn", "numBytesInPerSecond"],
@@ -46,12 +51,12 @@ const RATES: readonly [counter: string, name: string][] = [
 ];
 
 /** Series of the task scope: [name, help, value from a rated row]. */
-const TASK_GAUGES: readonly [string, string, (r: Rated) => number][] = [
+const TASK_GAUGES: readonly [string, string, (r: Figures) => number][] = [
   ["numRecordsIn", "Records this subtask took in.", (r) => r.counters.recordsIn ?? 0],
   ["numRecordsOut", "Records this subtask emitted.", (r) => r.counters.recordsOut ?? 0],
   ["numBytesIn", "Bytes this subtask read from remote channels.", (r) => r.counters.bytesIn ?? 0],
   ["numBytesOut", "Bytes this subtask wrote to remote channels.", (r) => r.counters.bytesOut ?? 0],
-  ...RATES.map(([, name]): [string, string, (r: Rated) => number] => [
+  ...RATES.map(([, name]): [string, string, (r: Figures) => number] => [
     name,
     `${name.replace(/PerSecond$/, "")} per second, over the time since the previous scrape (at least 1 s).`,
     (r) => r.rates[name] ?? 0,
@@ -69,13 +74,23 @@ const TASK_GAUGES: readonly [string, string, (r: Rated) => number][] = [
 ];
 
 /** flotilla's own data-plane series (Flink's Netty shuffle has no counterpart). */
-const FLOTILLA_GAUGES: readonly [string, string, (r: Rated) => number][] = [
+const FLOTILLA_GAUGES: readonly [string, string, (r: Figures) => number][] = [
   [
     "flotilla_taskmanager_job_task_creditWaits",
     "Batches this subtask had to hold back until its receiver granted credit (backpressure).",
     (r) => r.counters.creditWaits ?? 0,
   ],
 ];
+
+/**
+ * A subtask's figures by Flink's metric id (`numRecordsIn`, `busyTimeMsPerSecond`, ...), for the
+ * REST metric queries; `rates` by the rate's name (`RATES`).
+ */
+export function taskMetricValues(figures: Figures): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, , value] of TASK_GAUGES) out[name] = value(figures);
+  return out;
+}
 
 let tasks: TrackedSources<TaskMetricsRow> | undefined;
 const samples = new Map<string, Sample>();

@@ -211,6 +211,24 @@ export {
   type VertexDetails,
 } from "./jobmanager.ts";
 export {
+  AGGREGATIONS,
+  type AggregatedMetricsResponseBody,
+  type Aggregation,
+  aggregatedQuerySchema,
+  MAX_METRIC_IDS,
+  MAX_SELECTED,
+  type MetricCollectionResponseBody,
+  type MetricQueryApp,
+  type MetricQueryHandlers,
+  type MetricsQuery,
+  metricQueryRoutes,
+  metricsQuerySchema,
+  type SubtasksMetricsQuery,
+  subtasksQuerySchema,
+  type TaskManagersMetricsQuery,
+  taskManagersQuerySchema,
+} from "./metric_queries.ts";
+export {
   type AllocationInfo,
   type HeartbeatAnswer,
   type HeartbeatReport,
@@ -266,6 +284,7 @@ export {
   type TaskManagerHandlers,
   type TaskManagerHealth,
   type TaskManagerHeartbeat,
+  type TaskManagerMetricValues,
   type TaskManagerSlotApp,
   type TaskManagerSlotHandlers,
   type TaskManagerTaskApp,

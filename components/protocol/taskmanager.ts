@@ -191,9 +191,13 @@ export interface TaskManagerTaskHandlers {
   confirmCheckpoint(jobId: JobId, checkpointId: number): Answer<CheckpointConfirmed>;
 }
 
+/** `GET /metrics`: the TaskManager's own figures by Flink's metric id (`Status.JVM.CPU.Load`). */
+export type TaskManagerMetricValues = Record<string, number>;
+
 export interface TaskManagerHandlers extends TaskManagerSlotHandlers, TaskManagerTaskHandlers {
   health(): Answer<TaskManagerHealth>;
   slots(): Answer<SlotReport[]>;
+  metrics(): Answer<TaskManagerMetricValues>;
 }
 
 /** The routes the ResourceManager calls; calls from an RM with an older token get 409. */
@@ -253,6 +257,7 @@ export function taskManagerRoutes(
   return createBlock(log ? { log } : {})
     .get("/healthz", async (c) => reply(c, await h.health()))
     .get("/slots", async (c) => reply(c, await h.slots()))
+    .get("/metrics", async (c) => reply(c, await h.metrics()))
     .route("/", taskManagerSlotRoutes(h, { fencingTokens }))
     .route("/", taskManagerTaskRoutes(h));
 }

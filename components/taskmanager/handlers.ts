@@ -14,6 +14,7 @@ import {
   type TaskManagerId,
   type TaskState,
 } from "../core/mod.ts";
+import { processStatus } from "../metrics/mod.ts";
 import type { TaskManagerHandlers } from "../protocol/mod.ts";
 import type { ReportQueue } from "./reports.ts";
 import type { HeldSlot, SlotTable } from "./slot_table.ts";
@@ -85,6 +86,8 @@ export function taskManagerHandlers(tm: TaskManagerCore): TaskManagerHandlers {
 
   return {
     health: () => ({ ok: true, tmId: tm.tmId, registered: tm.registered() }),
+    // Its process's Status figures, for the Dispatcher's /taskmanagers/:id/metrics.
+    metrics: () => processStatus(),
     slots: () => slots.reports(),
     heartbeat: () => ({ tmId: tm.tmId, slots: slots.reports() }),
 

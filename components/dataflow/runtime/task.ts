@@ -16,6 +16,18 @@ import { ProcessingTimer } from "./processing_timer.ts";
 import { TaskTimes } from "./task_times.ts";
 import { type TaskDeployment, type TaskSnapshot, TaskState } from "./task_types.ts";
 
+/**
+ * A watermark as a metric: the end of input (+Infinity) and "none yet" (-Infinity) as Flink's
+ * Long.MAX_VALUE and Long.MIN_VALUE. Reports are CBOR checked by zod, and JSON: neither carries
+ * an infinity (a task's last report, with the final watermark, was refused and the job hung).
+ */
+const finite = (watermark: number): number =>
+  watermark === Number.POSITIVE_INFINITY
+    ? 2 ** 63
+    : watermark === Number.NEGATIVE_INFINITY
+      ? -(2 ** 63)
+      : watermark;
+
 // Deployers and the executors import a task's contract along with the task.
 export {
   type TaskCheckpointing,
@@ -108,8 +120,8 @@ export class Task {
       creditWaits: dataPlane.creditWaits,
       ...this.#times.totals(),
     };
-    if (this.#inputWatermark !== undefined) out.inputWatermark = this.#inputWatermark;
-    if (output.outputWatermark !== undefined) out.outputWatermark = output.outputWatermark;
+    if (this.#inputWatermark !== undefined) out.inputWatermark = finite(this.#inputWatermark);
+    if (output.outputWatermark !== undefined) out.outputWatermark = finite(output.outputWatermark);
     for (const [name, c] of this.#chain.counters) out[name] = c.get();
     return out;
   }

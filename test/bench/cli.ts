@@ -83,12 +83,12 @@ async function commandStartup(runs: number): Promise<BenchResult[]> {
     {
       name: "flotilla run wordcount --target local",
       args: [BIN, "run", "examples/wordcount.ts", "--target", "local"],
-      expect: /\{"word":"to","count":13\}[\s\S]*finished/,
+      expect: /\{"word":"to","count":13\}[\s\S]*FINISHED/,
     },
     {
       name: "flotilla run wordcount, from source",
       args: [BIN, "run", "examples/wordcount.ts", "--target", "local"],
-      expect: /\{"word":"to","count":13\}[\s\S]*finished/,
+      expect: /\{"word":"to","count":13\}[\s\S]*FINISHED/,
       env: { FLOTILLA_FROM_SOURCE: "1" },
     },
   ];

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
-import { cbor, newJobId, silentLogger } from "../../components/core/mod.ts";
+import { cbor, JobState, newJobId, silentLogger } from "../../components/core/mod.ts";
 import {
   CheckpointCoordinator,
   deployTask,
@@ -60,7 +60,7 @@ async function stateless(records: number): Promise<BenchResult[]> {
   const result = await runLocal(job.graph()).result;
   const runCpu = cpuMs(cpu0);
   const runMs = performance.now() - t0;
-  if (result.state !== "finished")
+  if (result.state !== JobState.FINISHED)
     throw new Error(`stateless job ${result.state}: ${result.error?.message}`);
   const base = "(a) plain loop, records/s/core";
   return [

@@ -10,6 +10,7 @@
  * Flags: --lines N (lines of ten words per job, default 200000), --runs N (jobs per mode, default 3).
  */
 import { performance } from "node:perf_hooks";
+import { JobState } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
 import { unwrap } from "../../components/rpc/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
@@ -63,10 +64,13 @@ export async function run(args: string[]): Promise<BenchResult[]> {
         let running: number | undefined;
         for (;;) {
           const d = await cluster.job(jobId);
-          if (running === undefined && (d.state === "running" || d.state === "finished"))
+          if (
+            running === undefined &&
+            (d.state === JobState.RUNNING || d.state === JobState.FINISHED)
+          )
             running = performance.now();
-          if (d.state === "finished") break;
-          if (d.state === "failed" || d.state === "canceled")
+          if (d.state === JobState.FINISHED) break;
+          if (d.state === JobState.FAILED || d.state === JobState.CANCELED)
             throw new Error(`job ${d.state}: ${JSON.stringify(d.error)}`);
           await new Promise((r) => setTimeout(r, 5));
         }

@@ -24,6 +24,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { bundleIsFresh } from "../../bin/bundle_fresh.js";
+import { JobState } from "../../components/core/mod.ts";
 import type { CheckResult } from "../../examples/sequence-check.ts";
 import { type ClusterUp, eventsOf, type JobStackEvent, type RunEvent } from "../support/cli.ts";
 import { testCredentials } from "../support/compose.ts";
@@ -117,7 +118,7 @@ function checkResults(ended: Extract<RunEvent, { event: "ended" }> | undefined):
   const counts = values.filter((v) => v.kind === "count");
   const alerts = values.filter((v) => v.kind === "alert");
   if (
-    ended?.state !== "finished" ||
+    ended?.state !== JobState.FINISHED ||
     alerts.length > 0 ||
     counts.length !== KEYS ||
     counts.some((c) => c.count !== PER_KEY)
@@ -258,7 +259,7 @@ async function perJobStacks(d: DockerEnv, runs: number) {
       run.events.map((e) => e.event),
       "ended",
     );
-    if (ended?.state !== "finished")
+    if (ended?.state !== JobState.FINISHED)
       throw new Error(`per-job stack ended ${JSON.stringify(ended)}`);
     phases.total.push(run.ms);
     phases.beforeUp.push(up);

@@ -14,6 +14,8 @@
  *
  * Flags: --faults N (per kind, default 10).
  */
+
+import { JobState } from "../../components/core/mod.ts";
 import { type FaultCluster, faultCluster } from "../faults/support/cluster.ts";
 import { type Fault, Timeline } from "../faults/support/timeline.ts";
 import { numberFlag } from "./measure.ts";
@@ -61,7 +63,7 @@ async function submitToRunning(cluster: FaultCluster, runs: number): Promise<num
     const running = await timeline.until("RUNNING", (s) => s.running, 30_000);
     samples.push(running.at - t0);
     await cluster.call("PATCH", `/jobs/${jobId}?mode=cancel`);
-    await timeline.until("canceled", (s) => s.state === "canceled", 30_000);
+    await timeline.until("canceled", (s) => s.state === JobState.CANCELED, 30_000);
     await timeline.stop();
     await cluster.waitFor("slots free again", async () => {
       const { slotsAvailable, slotsTotal } = await cluster.overview();

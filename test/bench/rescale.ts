@@ -18,7 +18,7 @@
  * Flags: --repeats N (default 3); --no-containers skips the container measurement.
  */
 import { performance } from "node:perf_hooks";
-import { isJobEnd } from "../../components/core/mod.ts";
+import { isJobEnd, JobState } from "../../components/core/mod.ts";
 import { type ClusterProcesses, clusterFor } from "../support/cluster.ts";
 import { startNats } from "../support/nats.ts";
 import { numberFlag } from "./measure.ts";
@@ -40,12 +40,12 @@ function runningAt(cluster: ClusterProcesses, jobId: string, p?: number, after =
       const job = await cluster.job(jobId);
       if (isJobEnd(job.state))
         throw new Error(`job ended ${job.state}: ${JSON.stringify(job.error)}`);
-      return job.state === "running" &&
+      return job.state === JobState.RUNNING &&
         (job.attempt ?? -1) > after &&
         job.vertices.every(
           (v) =>
             (p === undefined || v.parallelism === p) &&
-            v.tasks.running === v.parallelism &&
+            v.tasks.RUNNING === v.parallelism &&
             Object.keys(v.tasks).length === 1,
         )
         ? job

@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { isJobEnd } from "../../components/core/mod.ts";
+import { isJobEnd, JobState } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
 import { unwrap } from "../../components/rpc/mod.ts";
 import { composeProject, type NatsRest, natsRest } from "../support/compose.ts";
@@ -55,11 +55,11 @@ function runningAt(rest: NatsRest, jobId: string, p: number, after: number): Pro
       const job = await rest.job(jobId);
       if (isJobEnd(job.state))
         throw new Error(`job ended ${job.state}: ${JSON.stringify(job.error)}`);
-      return job.state === "running" &&
+      return job.state === JobState.RUNNING &&
         job.attempt !== undefined &&
         job.attempt > after &&
         job.vertices.every(
-          (v) => v.parallelism === p && v.tasks.running === p && Object.keys(v.tasks).length === 1,
+          (v) => v.parallelism === p && v.tasks.RUNNING === p && Object.keys(v.tasks).length === 1,
         )
         ? job.attempt
         : undefined;

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { startMiniCluster } from "../../components/cluster/mod.ts";
+import { JobState } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
 import { localTransport, unwrap } from "../../components/rpc/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
@@ -36,12 +37,12 @@ export async function timeJobs(
     let sawRunning = false;
     for (;;) {
       const d = await job(jobId);
-      if (!sawRunning && (d.state === "running" || d.state === "finished")) {
+      if (!sawRunning && (d.state === JobState.RUNNING || d.state === JobState.FINISHED)) {
         sawRunning = true;
         if (record) toRunning.push(performance.now() - t0);
       }
-      if (d.state === "finished") break;
-      if (d.state === "failed" || d.state === "canceled")
+      if (d.state === JobState.FINISHED) break;
+      if (d.state === JobState.FAILED || d.state === JobState.CANCELED)
         throw new Error(`job ${d.state}: ${JSON.stringify(d.error)}`);
       // In-process calls resolve without I/O: let timers and other tasks run between polls.
       await new Promise((r) => setImmediate(r));
@@ -163,10 +164,10 @@ export async function run(args: string[]): Promise<BenchResult[]> {
       async () => {
         const d = await cluster.job(jobId);
         return (d.attempt ?? -1) > attemptBefore &&
-          d.state === "running" &&
+          d.state === JobState.RUNNING &&
           d.vertices.every(
             (v) =>
-              (v.tasks.running ?? 0) === Object.values(v.tasks).reduce((a, b) => a + (b ?? 0), 0),
+              (v.tasks.RUNNING ?? 0) === Object.values(v.tasks).reduce((a, b) => a + (b ?? 0), 0),
           )
           ? performance.now() - killedAt
           : undefined;

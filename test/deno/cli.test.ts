@@ -31,7 +31,7 @@ const explain = (r: Ran) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.
 Deno.test("flotilla run examples/wordcount.ts prints the counts", async () => {
   const r = await flotilla("run", "examples/wordcount.ts");
   assert.equal(r.code, 0, explain(r));
-  assert.match(r.stdout, /^finished \|/m, explain(r));
+  assert.match(r.stdout, /^FINISHED \|/m, explain(r));
   // Results are printed one JSON object per line, indented under the sink's name.
   const counts = new Map(
     r.stdout

@@ -1,5 +1,6 @@
 /** The dataflow runtime under Deno: the examples through the local executor, same results as on Node. */
 import assert from "node:assert/strict";
+import { JobState } from "../../components/core/mod.ts";
 import { runLocal } from "../../components/dataflow/internal_mod.ts";
 import sequenceCheck from "../../examples/sequence-check.ts";
 import windowed from "../../examples/windowed-counts.ts";
@@ -9,7 +10,7 @@ const rows = (r: { results: Record<string, unknown[]> }) => Object.values(r.resu
 
 Deno.test("wordcount example counts every word once", async () => {
   const result = await runLocal(wordcount.graph()).result;
-  assert.equal(result.state, "finished");
+  assert.equal(result.state, JobState.FINISHED);
   const counts = new Map(
     (rows(result) as { word: string; count: number }[]).map((r) => [r.word, r.count]),
   );
@@ -32,7 +33,7 @@ Deno.test("sequence check with checkpoints: no alert, full counts", async () => 
   const result = await runLocal(
     sequenceCheck.graph({ args: { keys: "4", perKey: "400", rate: "20000" } }),
   ).result;
-  assert.equal(result.state, "finished");
+  assert.equal(result.state, JobState.FINISHED);
   const counts = (rows(result) as { kind: string; key: number; count: number }[]).sort(
     (a, b) => a.key - b.key,
   );

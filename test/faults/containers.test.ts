@@ -7,6 +7,7 @@
  * A fault counts from the moment its docker command returned (it takes effect within it).
  */
 import t, { type Test } from "tap";
+import { JobState } from "../../components/core/mod.ts";
 import { docker } from "../support/docker.ts";
 import { type ContainerCluster, containerCluster } from "./support/containers.ts";
 import { formatRows, type Row, runScenario } from "./support/scenario.ts";
@@ -22,9 +23,9 @@ async function runningAt(cluster: ContainerCluster, jobId: string, p: number, si
     `job running at ${p} with a checkpoint`,
     async () => {
       const job = await cluster.job(jobId);
-      return job.state === "running" &&
+      return job.state === JobState.RUNNING &&
         (job.lastCheckpoint?.timestamp ?? 0) > since &&
-        job.vertices.every((v) => v.parallelism === p && v.tasks.running === p)
+        job.vertices.every((v) => v.parallelism === p && v.tasks.RUNNING === p)
         ? Date.now()
         : undefined;
     },

@@ -4,7 +4,7 @@
  * act); cancel the job in the middle of faults (it stays canceled across a failover).
  */
 import t from "tap";
-import { subjects } from "../../components/core/mod.ts";
+import { JobState, subjects } from "../../components/core/mod.ts";
 import { faultCluster } from "./support/cluster.ts";
 import { FULL, formatRows, type Row, runScenario } from "./support/scenario.ts";
 
@@ -70,18 +70,18 @@ t.test("cancel the job in the middle of faults: it stays canceled across a failo
     await runScenario(t, cluster, {
       name: "cancel during faults",
       job: { seconds: 30 },
-      expect: "canceled",
+      expect: JobState.CANCELED,
       async inject({ jobId, busyTaskManagers, hit, timeline }) {
         const [victim] = await busyTaskManagers();
         await hit(victim!);
         cluster.startTaskManager();
         // While the job restarts after the loss.
         await timeline
-          .until("the job restarting", (s) => s.state !== "running" || !s.running, 5000)
+          .until("the job restarting", (s) => s.state !== JobState.RUNNING || !s.running, 5000)
           .catch(() => undefined);
         const answer = await cluster.call("PATCH", `/jobs/${jobId}?mode=cancel`);
         t.equal(answer.status, 202, "cancel accepted");
-        await timeline.until("the job canceled", (s) => s.state === "canceled");
+        await timeline.until("the job canceled", (s) => s.state === JobState.CANCELED);
         for (let i = 0; i < failovers; i++) {
           const leader = (await cluster.leader())!;
           await hit(leader);
@@ -95,7 +95,7 @@ t.test("cancel the job in the middle of faults: it stays canceled across a failo
           const watchUntil = Date.now() + 3000;
           while (Date.now() < watchUntil) {
             const job = await cluster.job(jobId).catch((err: Error) => err);
-            if (job instanceof Error || job.state !== "canceled") {
+            if (job instanceof Error || job.state !== JobState.CANCELED) {
               t.fail(
                 `after the failover the job is ${job instanceof Error ? job.message : job.state}`,
               );

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
+import { JobState } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
 import { clusterFor } from "../support/cluster.ts";
 import { TEST_TOKEN } from "../support/rest_token.ts";
@@ -94,7 +95,7 @@ const endlessJob = (
   await restCall(target, "POST", "/jobs", { body: { artifact: endless, parallelism: 1 } })
 ).body.jobId as string;
 await cluster.waitFor("the endless job to run", async () =>
-  (await cluster.job(endlessJob)).state === "running" ? true : undefined,
+  (await cluster.job(endlessJob)).state === JobState.RUNNING ? true : undefined,
 );
 
 const attacks: Attack[] = [
@@ -117,7 +118,7 @@ async function stillHealthy(t: Test) {
   const job = await restCall(target, "GET", `/jobs/${jobId}`);
   if (!t.match(job.body, { restarts: 0 }, "the job did not restart"))
     t.comment(JSON.stringify(masterLog.slice(-20)));
-  t.not(job.body.state, "failed", "the job did not fail");
+  t.not(job.body.state, JobState.FAILED, "the job did not fail");
 }
 
 t.test(`${attacks.length} attacks, with an exactly-once job running`, async (t) => {
@@ -144,7 +145,7 @@ t.test("after the attacks", async (t) => {
 
   t.match(await restCall(target, "PATCH", `/jobs/${endlessJob}?mode=cancel`), { status: 202 });
   const job = await cluster.result(jobId, 240_000);
-  t.equal(job.state, "finished", JSON.stringify(job.error));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
   t.equal(job.restarts, 0, "no attack made the job restart");
   exactlyOnce(t, await cluster.results(jobId), KEYS, PER_KEY);
 

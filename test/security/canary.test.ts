@@ -13,7 +13,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import t from "tap";
-import { blobBucketName, kvBucketName } from "../../components/core/mod.ts";
+import { blobBucketName, JobState, kvBucketName } from "../../components/core/mod.ts";
 import type { NatsUser } from "../../components/security/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
 import { securedNatsFor } from "../support/secured_nats.ts";
@@ -79,7 +79,7 @@ const has = (bytes: Uint8Array | string, needle: string) =>
   Buffer.from(typeof bytes === "string" ? bytes : bytes).includes(needle);
 
 t.test("the job read the canary where its graph was built and in its tasks", async (t) => {
-  t.equal(ended.state, "finished", JSON.stringify(ended.error));
+  t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.error));
 });
 
 t.test("no log line carries it", async (t) => {

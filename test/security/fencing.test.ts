@@ -11,6 +11,7 @@ import { leaseTokenVerifier } from "../../components/cluster/lease_tokens.ts";
 import {
   BlockRole,
   ErrorCode,
+  JobState,
   leaderKey,
   newAllocationId,
   newJobId,
@@ -177,7 +178,7 @@ t.test("a TaskManager refuses a made-up RM token and keeps following the real RM
     parallelism: 1,
   });
   const job = await cluster.result(jobId, 90_000);
-  t.equal(job.state, "finished", JSON.stringify(job.error));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
   exactlyOnce(t, await cluster.results(jobId), 2, 500);
   t.match(await cluster.taskManagers(), [{ tmId: tm!.tmId }], "still registered");
 });

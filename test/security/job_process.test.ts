@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
+import { JobState } from "../../components/core/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
 import { exactlyOnce } from "../support/sequence.ts";
 import { natsFor } from "../support/tap.ts";
@@ -77,7 +78,7 @@ t.test("a job's tasks run in a process of their own, without the cluster's secre
   const { cluster, tm } = await sessionWith(t, "process");
   const jobId = await cluster.submit(PROBE, { args: { read: credential, secret: "db-password" } });
   const done = await cluster.result(jobId);
-  t.equal(done.state, "failed");
+  t.equal(done.state, JobState.FAILED);
   const found = probed(done.error);
   t.not(found.pid, tm.pid, "not the TaskManager's process");
   t.equal(found.ppid, tm.pid, "a child of the TaskManager");
@@ -98,7 +99,7 @@ t.test("a job reads the data directories it is given, and only those", async (t)
   t.equal(probed((await cluster.result(probe)).error).read, "allowed");
   const words = await cluster.submit("wordcount.ts", { args: { input: join(data, "words.txt") } });
   const counted = await cluster.result(words);
-  t.equal(counted.state, "finished", JSON.stringify(counted.error));
+  t.equal(counted.state, JobState.FINISHED, JSON.stringify(counted.error));
   const counts = Object.values(await cluster.results(words)).flat() as {
     word: string;
     count: number;
@@ -106,7 +107,7 @@ t.test("a job reads the data directories it is given, and only those", async (t)
   t.equal(counts.find((c) => c.word === "to")?.count, 2);
   const refused = await cluster.submit("wordcount.ts", { args: { input: elsewhere } });
   const failed = await cluster.result(refused);
-  t.equal(failed.state, "failed");
+  t.equal(failed.state, JobState.FAILED);
   t.match(
     failed.error?.message,
     /cannot open .*elsewhere\.txt.*reads only .*taskmanager\.job-process-read \(FLOTILLA_TASKMANAGER_JOB_PROCESS_READ\)/,
@@ -154,21 +155,21 @@ t.test(
       args: { keys: "4", perKey: "4000", rate: "8000" },
     });
     await cluster.waitFor("the victim to run", async () =>
-      (await cluster.job(victim)).state === "running" ? true : undefined,
+      (await cluster.job(victim)).state === JobState.RUNNING ? true : undefined,
     );
     const clusterId = cluster.env.FLOTILLA_CLUSTER_ID;
     const forger = await cluster.submit(PROBE, {
       args: { forge: `flotilla.${clusterId}.data.${victim}.>` },
     });
     const forged = await cluster.result(forger);
-    t.equal(forged.state, "failed");
+    t.equal(forged.state, JobState.FAILED);
     t.match(forged.error?.message, /may use its own job's data subjects/, "failed naming why");
     t.ok(
       logs.some((line) => line.includes("job process killed") && line.includes(forger)),
       "the TaskManager logs the kill, with the job",
     );
     const done = await cluster.result(victim, 60_000);
-    t.equal(done.state, "finished", JSON.stringify(done.error));
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
     t.equal(done.restarts, 0, "the victim never noticed");
     exactlyOnce(t, await cluster.results(victim), 4, 4000);
   },
@@ -178,12 +179,12 @@ t.test("a job that ends its own process fails; the TaskManager keeps serving", a
   const { cluster } = await sessionWith(t, "process");
   const exiting = await cluster.submit(PROBE, { args: { exit: "3" } });
   const failed = await cluster.result(exiting);
-  t.equal(failed.state, "failed");
+  t.equal(failed.state, JobState.FAILED);
   t.match(failed.error?.message, /job process of job \S+ ended \(exit 3\)/);
   const after = await cluster.submit("sequence-check.ts", {
     args: { keys: "2", perKey: "500", rate: "5000" },
   });
   const done = await cluster.result(after);
-  t.equal(done.state, "finished", JSON.stringify(done.error));
+  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
   exactlyOnce(t, await cluster.results(after), 2, 500);
 });

@@ -86,7 +86,7 @@ t.test(
   "the job submitted with the secret reads it where its graph is built and in its tasks",
   async (t) => {
     t.equal(mine.code, 0, mine.out);
-    t.match(mine.out, /finished/);
+    t.match(mine.out, /FINISHED/);
   },
 );
 

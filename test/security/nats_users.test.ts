@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection, nkeyAuthenticator, nkeys } from "@nats-io/transport-node";
 import t from "tap";
-import { kvBucketName, leaderKey, subjects } from "../../components/core/mod.ts";
+import { JobState, kvBucketName, leaderKey, subjects } from "../../components/core/mod.ts";
 import { decodeReply, encodeRequest } from "../../components/rpc/mod.ts";
 import type { NatsUser } from "../../components/security/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
@@ -179,7 +179,7 @@ t.test(
     // No `nats` arg: the ETL job's source and sink use the cluster's NATS, as the job user.
     const etl = await cluster.submit("jetstream-etl.ts", { args: { input: "ORDERS" } });
     const ended = await cluster.result(etl, 60_000);
-    t.equal(ended.state, "finished", JSON.stringify(ended.error));
+    t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.error));
     t.equal((await jsm.streams.info("PAID")).state.messages, 20, "the paid orders, exactly once");
 
     const master = await clientAs("master");
@@ -212,7 +212,7 @@ t.test(
 
 t.test("the job the roles ran meanwhile ends exactly once", async (t) => {
   const job = await cluster.result(jobId, 120_000);
-  t.equal(job.state, "finished", JSON.stringify(job.error));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
   exactlyOnce(t, await cluster.results(jobId), 8, 4000);
   // The master's user purges what the job left in the HA bucket (forget: no delete markers).
   const jsm = await jetstreamManager(await clientAs("master"));

@@ -1,6 +1,6 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import t from "tap";
-import { subjects } from "../../components/core/mod.ts";
+import { JobState, subjects } from "../../components/core/mod.ts";
 import type { SlotOffer, TaskManagerInfo } from "../../components/protocol/mod.ts";
 import { decodeReply, encodeRequest } from "../../components/rpc/mod.ts";
 import { clusterFor } from "../support/cluster.ts";
@@ -95,7 +95,7 @@ t.test("an offer of made-up allocations is refused", async (t) => {
     status: 200,
     body: { accepted: [] },
   });
-  t.match(await cluster.job(jobId), { state: "created" }, "still waiting for real slots");
+  t.match(await cluster.job(jobId), { state: JobState.CREATED }, "still waiting for real slots");
 });
 
 t.test("an offer naming real allocations, for the fake TaskManager, is refused", async (t) => {
@@ -123,7 +123,7 @@ t.test("an offer naming real allocations, for the fake TaskManager, is refused",
 t.test("with real slots the job ends exactly once; nothing reached the fake", async (t) => {
   cluster.spawn("taskmanager", as("taskmanager"));
   const job = await cluster.result(jobId, 120_000);
-  t.equal(job.state, "finished", JSON.stringify(job.error));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
   exactlyOnce(t, await cluster.results(jobId), 8, 2000);
   await forger.flush();
   t.same(reachedFake, [], "no deployment or other call reached the forged TaskManager");

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import t from "tap";
+import { JobState } from "../../components/core/mod.ts";
 import {
   clientCertOf,
   clientKeyOf,
@@ -145,6 +146,6 @@ t.test("the REST API answers HTTPS only; the CLI checks it with the cluster's CA
 
 t.test("the job the roles ran over TLS ends exactly once", async (t) => {
   const job = await cluster.result(jobId, 120_000);
-  t.equal(job.state, "finished", JSON.stringify(job.error));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
   exactlyOnce(t, await cluster.results(jobId), 8, 2000);
 });

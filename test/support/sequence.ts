@@ -4,6 +4,7 @@
  * collected results (REST `GET /jobs/:id/results`, or the CLI's `ended` event).
  */
 import type { Test } from "tap";
+import { JobState } from "../../components/core/mod.ts";
 import type { CheckResult } from "../../examples/sequence-check.ts";
 import { eventOf, events, flotilla } from "./cli.ts";
 
@@ -53,6 +54,6 @@ export async function runsExactlyOnce(
   );
   t.equal(run.code, 0, run.stderr);
   const ended = eventOf(events(run.stdout), "ended");
-  t.equal(ended.state, "finished");
+  t.equal(ended.state, JobState.FINISHED);
   exactlyOnce(t, ended.results, 4, 500);
 }

@@ -1,3 +1,4 @@
+import { JobState } from "../../../components/core/mod.ts";
 /**
  * "At most one acting leader per role at any time", checked from the masters' own log lines: each
  * `elected leader` / `stepped down` line (with its timestamp) opens and closes a leadership; a
@@ -64,7 +65,7 @@ const DISPATCHER_ACTIONS = new Set(["recovering job", "job ended"]);
 function fenced(line: LogLine): boolean {
   return (
     JSON.stringify(line.raw).includes("no longer leads") ||
-    (line.msg === "job state" && line.raw.to === "suspended")
+    (line.msg === "job state" && line.raw.to === JobState.SUSPENDED)
   );
 }
 

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Test } from "tap";
+import { isJobEnd, JobState } from "../../../components/core/mod.ts";
 import type { ClusterOverview } from "../../../components/protocol/mod.ts";
 import type { CheckResult } from "../../../examples/sequence-check.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
@@ -74,8 +75,8 @@ export interface ScenarioOptions {
   job: JobShape;
   /** Breaks things; the job is running and has checkpointed when it is called. */
   inject(ctx: FaultContext): Promise<void>;
-  /** @default "finished" */
-  expect?: "finished" | "canceled";
+  /** @default JobState.FINISHED */
+  expect?: typeof JobState.FINISHED | typeof JobState.CANCELED;
 }
 
 export interface Row {
@@ -92,7 +93,7 @@ const HEALTHY_WITHIN_MS = 10_000;
 export async function runScenario(
   t: Assert,
   cluster: FaultCluster,
-  { name, job, inject, expect = "finished" }: ScenarioOptions,
+  { name, job, inject, expect = JobState.FINISHED }: ScenarioOptions,
 ): Promise<Row> {
   const { keys = 16, rate = 1000, parallelism = 4, seconds } = job;
   const perKey = Math.ceil((seconds * rate * parallelism) / keys);
@@ -113,7 +114,7 @@ export async function runScenario(
     );
     await inject(contextFor(cluster, timeline, jobId));
     const last = timeline.faults.at(-1);
-    if (last && expect === "finished") {
+    if (last && expect === JobState.FINISHED) {
       const healthy = await cluster
         .waitFor(
           "the job healthy after the last fault",
@@ -131,12 +132,12 @@ export async function runScenario(
       `job ${jobId} to end`,
       async () => {
         const s = timeline.latest;
-        return s && ["finished", "canceled", "failed"].includes(s.state) ? s : undefined;
+        return s && isJobEnd(s.state) ? s : undefined;
       },
       (seconds + 60) * 1000,
     );
     check(done.state === expect, `the job ended ${done.state} (expected ${expect})`);
-    if (expect === "finished") {
+    if (expect === JobState.FINISHED) {
       const results = await cluster.results(jobId);
       const rows = Object.values(results).flat() as CheckResult[];
       alerts = rows.filter((r) => r.kind === "alert").length;

@@ -5,13 +5,13 @@
  * job was healthy again (RUNNING with a checkpoint completed after the last fault).
  */
 
-import { isJobEnd, subjects } from "../../../components/core/mod.ts";
+import { isJobEnd, JobState, subjects } from "../../../components/core/mod.ts";
 import type { JobDetails } from "../../../components/protocol/mod.ts";
 import type { FaultCluster } from "./cluster.ts";
 
 export interface Sample {
   at: number;
-  state: string;
+  state: JobState;
   /** Undefined once the job ended (an ended job's details name no attempt). */
   attempt: number | undefined;
   /** Every task of the attempt is running. */
@@ -40,10 +40,10 @@ export interface Recovery {
 
 export function sampleOf(at: number, d: JobDetails): Sample {
   const running =
-    d.state === "running" &&
+    d.state === JobState.RUNNING &&
     (d.vertices ?? []).every((v) => {
       const total = Object.values(v.tasks).reduce((a, b) => a + (b ?? 0), 0);
-      return total > 0 && (v.tasks.running ?? 0) === total;
+      return total > 0 && (v.tasks.RUNNING ?? 0) === total;
     });
   return {
     at,
@@ -184,7 +184,7 @@ export class Timeline {
       ]);
       this.answers.push({ at: Date.now(), jm: jm.length, rm: rm.length });
       const s = this.latest;
-      if (s && ["finished", "canceled", "failed"].includes(s.state)) return;
+      if (s && isJobEnd(s.state)) return;
       await new Promise((r) => setTimeout(r, 100)); // the sampling interval of the timeline
     }
   }

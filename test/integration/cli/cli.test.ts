@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { eventOf, events, flotilla } from "../../support/cli.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { natsFor } from "../../support/tap.ts";
@@ -14,7 +15,7 @@ t.test("run on the embedded MiniCluster prints results and exits 0", async (t) =
   t.match(stdout, /submitted [0-9a-f]{32} to embedded MiniCluster/);
   t.match(stdout, /: 6 results/);
   t.match(stdout, /\{"sensor":"a","from":0,"to":5000,"readings":3\}/);
-  t.match(stdout, /[0-9a-f]{32} finished/);
+  t.match(stdout, /[0-9a-f]{32} FINISHED/);
 });
 
 t.test("run --secret: the job's code reads the file's content with env.secret", async (t) => {
@@ -26,7 +27,7 @@ t.test("run --secret: the job's code reads the file's content with env.secret", 
   const args = ["run", "test/support/jobs/secret.ts", "--arg", `expect=${expect}`];
   const { code, stdout, stderr } = await flotilla([...args, "--secret", `job=${file}`]);
   t.equal(code, 0, stderr);
-  t.match(stdout, /[0-9a-f]{32} finished/);
+  t.match(stdout, /[0-9a-f]{32} FINISHED/);
   t.notMatch(stdout + stderr, /s3cret/, "the value is not printed");
 });
 
@@ -49,7 +50,7 @@ t.test("run --json emits one JSON event per line, ending with the results", asyn
   t.match(events[1], { event: "submitted", jobId: /^[0-9a-f]{32}$/ });
   t.ok(events.some((e) => e.event === "status"));
   const ended = events.at(-1);
-  t.match(ended, { event: "ended", state: "finished" });
+  t.match(ended, { event: "ended", state: JobState.FINISHED });
   t.equal(Object.values(ended.results).flat().length, 3, "one count per key");
 });
 
@@ -135,15 +136,15 @@ t.test(
     t.equal(submitted.code, 0, submitted.stderr);
     const { jobId } = eventOf(events(submitted.stdout), "submitted");
     await cluster.waitFor("running", async () =>
-      (await cluster.job(jobId)).state === "running" ? true : undefined,
+      (await cluster.job(jobId)).state === JobState.RUNNING ? true : undefined,
     );
     const status = await flotilla(["status", jobId, "--json"], env);
-    t.match(JSON.parse(status.stdout), { jobId, state: "running" });
+    t.match(JSON.parse(status.stdout), { jobId, state: JobState.RUNNING });
     const listed = await flotilla(["list"], env);
-    t.match(listed.stdout, new RegExp(`${jobId}\\s+running\\s+sequence-check`));
+    t.match(listed.stdout, new RegExp(`${jobId}\\s+RUNNING\\s+sequence-check`));
     const canceled = await flotilla(["cancel", jobId], env);
     t.equal(canceled.code, 0);
-    t.match(canceled.stdout, new RegExp(`${jobId} canceled`));
+    t.match(canceled.stdout, new RegExp(`${jobId} CANCELED`));
     const unknown = await flotilla(["status", "f".repeat(32)], env);
     t.equal(unknown.code, 1);
     t.match(unknown.stderr, /no job f+/);

@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import type { JobDetails } from "../../../components/protocol/mod.ts";
 import { httpTransport } from "../../../components/rpc/mod.ts";
 import { eventOf, events, eventsOf, type JobList } from "../../support/cli.ts";
@@ -125,7 +126,7 @@ async function waitForJob(
 }
 
 /** Running with a completed checkpoint: every task is deployed, so a savepoint can be taken. */
-const checkpointing = (d: JobDetails) => d.state === "running" && d.checkpoints >= 1;
+const checkpointing = (d: JobDetails) => d.state === JobState.RUNNING && d.checkpoints >= 1;
 
 /** `flotilla start mini` on a free port, up once /healthz answers, stopped at teardown. */
 async function startMini(t: {
@@ -229,7 +230,7 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         t.match(first.stdout, /: \d+ results$/m);
         t.match(first.stdout, /^ {2}\{"word":"to","count":\d+\}$/m);
       }
-      const [, jobId] = first.stdout.match(new RegExp(`^(${JOB_ID.source}) finished$`, "m")) ?? [];
+      const [, jobId] = first.stdout.match(new RegExp(`^(${JOB_ID.source}) FINISHED$`, "m")) ?? [];
       t.ok(jobId, "the last line says the job finished");
       finished.set(target.name, jobId!);
 
@@ -243,7 +244,7 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         evs.slice(2, -1).every((e) => e.event === "status" && e.jobId === submitted),
         "status events in between",
       );
-      t.match(evs.at(-1), { event: "ended", jobId: submitted, state: "finished" });
+      t.match(evs.at(-1), { event: "ended", jobId: submitted, state: JobState.FINISHED });
       const ended = eventOf(evs, "ended");
       // The human run printed the same results, one JSON value per line.
       const printed = lines(first.stdout)
@@ -285,28 +286,33 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
 
         const listed = await flotilla(["list", ...target.flags]);
         t.equal(listed.code, 0, listed.stderr);
-        t.match(listed.stdout, new RegExp(`^${jobId}\\s+running\\s+sequence-check$`, "m"));
+        t.match(listed.stdout, new RegExp(`^${jobId}\\s+RUNNING\\s+sequence-check$`, "m"));
         const listedJson = await flotilla(["list", "--json", ...target.flags]);
         t.equal(listedJson.code, 0, listedJson.stderr);
         const [listedJobs] = events<JobList>(listedJson.stdout);
         t.match(
           listedJobs?.jobs.find((j) => j.id === jobId),
-          { id: jobId, name: "sequence-check", state: "running", submittedAt: Number },
+          { id: jobId, name: "sequence-check", state: JobState.RUNNING, submittedAt: Number },
         );
 
         const status = await flotilla(["status", jobId, ...target.flags]);
         t.equal(status.code, 0, status.stderr);
         t.equal(lines(status.stdout).length, 1, "one line");
-        t.match(status.stdout, new RegExp(`^${jobId} sequence-check: running`));
+        t.match(status.stdout, new RegExp(`^${jobId} sequence-check: RUNNING`));
         t.match(
           status.stdout,
-          / \| sequence 2 running \(in \d+[kM]?, out \d+[kM]?\) \| check sequences -> collect sink 2 running /,
+          / \| sequence 2 RUNNING \(in \d+[kM]?, out \d+[kM]?\) \| check sequences -> collect sink 2 RUNNING /,
           "tasks and records per vertex",
         );
         const statusJson = await flotilla(["status", jobId, "--json", ...target.flags]);
         t.equal(statusJson.code, 0, statusJson.stderr);
         const [details] = events<JobDetails>(statusJson.stdout);
-        t.match(details, { jobId, name: "sequence-check", state: "running", vertices: Array });
+        t.match(details, {
+          jobId,
+          name: "sequence-check",
+          state: JobState.RUNNING,
+          vertices: Array,
+        });
         t.same(
           details?.vertices.map((v) => v.parallelism),
           [2, 2],
@@ -329,11 +335,11 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         t.match(stop, {
           jobId,
           // Flink's stop-with-savepoint: the job ends finished, its savepoint kept.
-          state: "finished",
+          state: JobState.FINISHED,
           savepoint: new RegExp(`^savepoints/${jobId}/\\d+$`),
         });
         const listedAfter = await flotilla(["list", ...target.flags]);
-        t.match(listedAfter.stdout, new RegExp(`^${jobId}\\s+finished\\s+sequence-check$`, "m"));
+        t.match(listedAfter.stdout, new RegExp(`^${jobId}\\s+FINISHED\\s+sequence-check$`, "m"));
 
         const resumed = await flotilla([
           "run",
@@ -353,13 +359,13 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         const evs = events(resumed.stdout);
         t.match(evs[0], { event: "artifact", uploaded: false });
         const statuses = eventsOf(evs, "status");
-        const running = statuses.find((e) => e.state === "running");
+        const running = statuses.find((e) => e.state === JobState.RUNNING);
         t.same(
           running?.vertices.map((v) => v.parallelism),
           [3, 3],
           "runs at parallelism 3",
         );
-        t.match(evs.at(-1), { event: "ended", state: "finished" });
+        t.match(evs.at(-1), { event: "ended", state: JobState.FINISHED });
         const ended = eventOf(evs, "ended");
         const read = statuses.at(-1)?.vertices.find((v) => v.id === "sequence")?.recordsOut ?? 0;
         t.ok(
@@ -380,20 +386,20 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
       );
       const [detachedId] = detached.stdout.match(JOB_ID)!;
       t.equal(lines(detached.stdout).length, 2, "artifact and submitted lines, then it returns");
-      await waitForJob(target.rest, detachedId, (d) => d.state === "running", "running");
+      await waitForJob(target.rest, detachedId, (d) => d.state === JobState.RUNNING, "running");
       const canceled = await flotilla(["cancel", detachedId, "--json", ...target.flags]);
       t.equal(canceled.code, 0, canceled.stderr);
-      t.same(JSON.parse(canceled.stdout), { jobId: detachedId, state: "canceled" });
+      t.same(JSON.parse(canceled.stdout), { jobId: detachedId, state: JobState.CANCELED });
 
       const attached = launch(["run", SEQUENCE, ...endless]);
       const [jobId] = (await attached.line(/^submitted /)).match(JOB_ID)!;
-      await waitForJob(target.rest, jobId, (d) => d.state === "running", "running");
+      await waitForJob(target.rest, jobId, (d) => d.state === JobState.RUNNING, "running");
       const cancel = await flotilla(["cancel", jobId, ...target.flags]);
       t.equal(cancel.code, 0, cancel.stderr);
-      t.equal(cancel.stdout, `${jobId} canceled\n`);
+      t.equal(cancel.stdout, `${jobId} CANCELED\n`);
       const ran = await attached.done;
       t.equal(ran.code, 2, "canceled: exit 2");
-      t.match(ran.stdout, new RegExp(`^${jobId} canceled$`, "m"));
+      t.match(ran.stdout, new RegExp(`^${jobId} CANCELED$`, "m"));
       t.equal(ran.stderr, "");
     });
   }
@@ -411,11 +417,11 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         const evs = events(stdout);
         return { artifact: eventOf(evs, "artifact").artifact, ended: eventOf(evs, "ended") };
       });
-      t.match(embedded!.ended, { event: "ended", state: "finished" });
+      t.match(embedded!.ended, { event: "ended", state: JobState.FINISHED });
       t.equal(sortedResults(embedded!.ended.results).length, 6, "six windows");
       for (const [i, run] of remote.entries()) {
         t.equal(run.artifact, embedded!.artifact, `${targets[i]!.name}: the same sha256`);
-        t.match(run.ended, { event: "ended", state: "finished" });
+        t.match(run.ended, { event: "ended", state: JobState.FINISHED });
         t.same(
           sortedResults(run.ended.results),
           sortedResults(embedded!.ended.results),
@@ -478,7 +484,7 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         const what = `${target.name}: ${args.join(" ")}`;
         const o = await flotilla([...args, ...target.flags]);
         t.equal(o.code, 1, what);
-        t.match(o.stderr, new RegExp(`job ${jobId} already finished`), what);
+        t.match(o.stderr, new RegExp(`job ${jobId} already FINISHED`), what);
         oneLine(o, what);
       }
     }

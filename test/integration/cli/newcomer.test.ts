@@ -98,5 +98,5 @@ t.test("a newcomer on a fresh copy: npm ci, then npm start prints the word count
   t.match(start.output, /\{"word":"to","count":13\}/);
   t.match(start.output, /\{"word":"the","count":6\}/);
   t.match(start.output, /\{"word":"sleep","count":4\}/);
-  t.match(start.output, /[0-9a-f]{32} finished/);
+  t.match(start.output, /[0-9a-f]{32} FINISHED/);
 });

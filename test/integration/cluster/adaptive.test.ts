@@ -4,7 +4,7 @@
  * lowered, and the exactly-once sequence check stays exact across every rescale.
  */
 import t, { type Test } from "tap";
-import { isJobEnd } from "../../../components/core/mod.ts";
+import { isJobEnd, JobState } from "../../../components/core/mod.ts";
 import type { VertexDetails } from "../../../components/protocol/mod.ts";
 import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
@@ -33,11 +33,11 @@ function runningAt(
         throw new Error(
           `job ended ${job.state} before running at ${JSON.stringify(p)}: ${JSON.stringify(job)}`,
         );
-      return job.state === "running" &&
+      return job.state === JobState.RUNNING &&
         job.vertices.every(
           (v) =>
             v.parallelism === want(v) &&
-            v.tasks.running === want(v) &&
+            v.tasks.RUNNING === want(v) &&
             Object.keys(v.tasks).length === 1,
         )
         ? job
@@ -56,7 +56,7 @@ async function checkExactlyOnce(
   perKey: number,
 ) {
   const details = await cluster.result(jobId, 90_000);
-  t.equal(details.state, "finished", `finished: ${JSON.stringify(details.error ?? "")}`);
+  t.equal(details.state, JobState.FINISHED, `finished: ${JSON.stringify(details.error ?? "")}`);
   exactlyOnce(t, await cluster.results(jobId), keys, perKey);
   return details;
 }

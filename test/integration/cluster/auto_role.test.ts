@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import t, { type Test } from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
@@ -75,7 +76,7 @@ async function settledMaster(among: Instance[]): Promise<{ master: Instance; tms
 
 async function checkResults(t: Test, jobId: string, perKey: number): Promise<void> {
   const done = await cluster.result(jobId, 90_000);
-  t.equal(done.state, "finished", JSON.stringify(done.error));
+  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
   exactlyOnce(t, await cluster.results(jobId), 8, perKey);
 }
 
@@ -84,7 +85,7 @@ async function checkpointed(jobId: string): Promise<void> {
     "the job to run and checkpoint",
     async () => {
       const job = await cluster.job(jobId);
-      return job.state === "running" && job.checkpoints >= 2 ? true : undefined;
+      return job.state === JobState.RUNNING && job.checkpoints >= 2 ? true : undefined;
     },
     30_000,
   );

@@ -4,7 +4,7 @@
  * adaptive job keeps the parallelism bounds a PUT set before the failover.
  */
 import t, { type Test } from "tap";
-import { isJobEnd } from "../../../components/core/mod.ts";
+import { isJobEnd, JobState } from "../../../components/core/mod.ts";
 import type { JobDetails } from "../../../components/protocol/mod.ts";
 import { httpTransport } from "../../../components/rpc/mod.ts";
 import { clusterFor } from "../../support/cluster.ts";
@@ -60,7 +60,7 @@ t.test("a standby Dispatcher recovers a running job after the leader is killed",
     },
     60_000,
   );
-  t.equal(done.state, "finished", JSON.stringify(done.error));
+  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
   exactlyOnce(t, await standbyRest.results(jobId), 8, 8000);
 });
 
@@ -73,7 +73,10 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
     const res = await fetch(`${rest}/jobs/${jobId}`, { headers: AUTH_HEADERS });
     if (res.status !== 200) return undefined;
     const body = (await res.json()) as JobDetails;
-    if (body.state !== "running" || body.vertices.some((v) => v.tasks.running !== v.parallelism))
+    if (
+      body.state !== JobState.RUNNING ||
+      body.vertices.some((v) => v.tasks.RUNNING !== v.parallelism)
+    )
       return undefined;
     return Object.fromEntries(body.vertices.map((v) => [v.id, v.parallelism]));
   };
@@ -115,6 +118,6 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
     },
     60_000,
   );
-  t.equal(done.state, "finished", JSON.stringify(done.error));
+  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
   exactlyOnce(t, await standbyRest.results(jobId), 8, 6000);
 });

@@ -1,6 +1,6 @@
 /** Leader election of the ResourceManager across processes: one serves, the standby takes over, the old token is refused. */
 import t from "tap";
-import { BlockRole, StaleLeaderError, subjects } from "../../../components/core/mod.ts";
+import { BlockRole, JobState, StaleLeaderError, subjects } from "../../../components/core/mod.ts";
 import { natsHaServices } from "../../../components/ha/mod.ts";
 import {
   createClient,
@@ -66,6 +66,10 @@ t.test(
     const jobId = await cluster.submit("sequence-check.ts", {
       args: { keys: "2", perKey: "200", rate: "20000" },
     });
-    t.equal((await cluster.result(jobId)).state, "finished", "jobs run under the new leader");
+    t.equal(
+      (await cluster.result(jobId)).state,
+      JobState.FINISHED,
+      "jobs run under the new leader",
+    );
   },
 );

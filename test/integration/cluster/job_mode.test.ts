@@ -34,7 +34,7 @@ async function runJob(
   if (stopWhenRunning) {
     const lines = createInterface({ input: jm.stdout!, crlfDelay: Infinity });
     lines.on("line", (line) => {
-      if (/"msg":"job state"/.test(line) && /"to":"running"/.test(line)) jm.kill("SIGTERM");
+      if (/"msg":"job state"/.test(line) && /"to":"RUNNING"/.test(line)) jm.kill("SIGTERM");
     });
   }
   const tm = spawn(process.execPath, [BIN, "start", "taskmanager"], {

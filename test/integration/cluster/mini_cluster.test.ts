@@ -1,6 +1,7 @@
 /** The embedded MiniCluster: every block in this process, the same REST API and protocols. */
 import t from "tap";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { JobState, TaskState } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import { unwrap } from "../../../components/rpc/mod.ts";
 import { ENDED } from "../../support/mini.ts";
@@ -52,17 +53,17 @@ t.test("the MiniCluster runs a checkpointed job and answers the REST contract", 
     "the job's end",
     WAIT,
   );
-  t.equal(details.state, "finished", JSON.stringify(details.error));
+  t.equal(details.state, JobState.FINISHED, JSON.stringify(details.error));
   t.same(
     details.vertices.map((v) => v.subtasks.map((s) => [s.subtask, s.state])),
     [
       [
-        [0, "finished"],
-        [1, "finished"],
+        [0, TaskState.FINISHED],
+        [1, TaskState.FINISHED],
       ],
       [
-        [0, "finished"],
-        [1, "finished"],
+        [0, TaskState.FINISHED],
+        [1, TaskState.FINISHED],
       ],
     ],
     "details list every subtask with its state",
@@ -100,7 +101,7 @@ t.test("savepoint, stop and resume at another parallelism on the MiniCluster", a
   const stopped = await unwrap(
     mini.client.jobs[":jobId"].stop.$post({ param: { jobId }, json: { savepoint: true } }),
   );
-  t.equal(stopped.state, "finished");
+  t.equal(stopped.state, JobState.FINISHED);
   t.match(stopped.savepoint, /^savepoints\//);
   const resumed = await unwrap(
     mini.client.jobs.$post({
@@ -117,7 +118,7 @@ t.test("savepoint, stop and resume at another parallelism on the MiniCluster", a
     "the resumed job's end",
     WAIT,
   );
-  t.equal(d.state, "finished", JSON.stringify(d.error));
+  t.equal(d.state, JobState.FINISHED, JSON.stringify(d.error));
   exactlyOnce(
     t,
     await unwrap(mini.client.jobs[":jobId"].results.$get({ param: { jobId: resumed.jobId } })),
@@ -142,12 +143,12 @@ t.test("records in and out show while the job runs, not only when it ends", asyn
   const details = await until(
     async () => {
       const d = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }));
-      return d.state === "running" && d.vertices[0]!.recordsOut > 0 ? d : undefined;
+      return d.state === JobState.RUNNING && d.vertices[0]!.recordsOut > 0 ? d : undefined;
     },
     "records out while running",
     { timeoutMs: 10_000, intervalMs: 50 },
   );
-  t.equal(details.state, "running");
+  t.equal(details.state, JobState.RUNNING);
   t.ok(details.vertices[0]!.recordsOut > 0, "the source's records out, while running");
   t.ok(details.vertices[1]!.recordsIn > 0, "the check's records in, while running");
   await unwrap(mini.client.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } }));

@@ -1,5 +1,6 @@
 /** Resource profiles and drivers: placement by profile, waiting with a reason, process-driven TaskManagers. */
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { natsFor } from "../../support/tap.ts";
 
@@ -30,18 +31,18 @@ t.test(
       return holders.length ? holders : undefined;
     });
     t.same(placed, ["tm-big"], "only the TaskManager with 2048 MB slots");
-    t.equal((await cluster.result(fits)).state, "finished");
+    t.equal((await cluster.result(fits)).state, JobState.FINISHED);
 
     const tooBig = await cluster.submit("test/support/jobs/profiled.ts", {
       args: { memoryMb: "4096" },
     });
     const waiting = await cluster.waitFor("a clear waiting status", async () => {
       const job = await cluster.job(tooBig);
-      return job.state === "created" && job.waitingFor ? job : undefined;
+      return job.state === JobState.CREATED && job.waitingFor ? job : undefined;
     });
     t.match(waiting.waitingFor, /cannot provide 1 x .*"memoryMb":4096/);
     t.equal((await cluster.call("PATCH", `/jobs/${tooBig}?mode=cancel`)).status, 202);
-    t.equal((await cluster.result(tooBig)).state, "canceled");
+    t.equal((await cluster.result(tooBig)).state, JobState.CANCELED);
   },
 );
 
@@ -65,7 +66,7 @@ t.test(
       return taskmanagers >= 2 ? taskmanagers : undefined;
     });
     t.ok(started >= 2, `${started} TaskManager processes`);
-    t.equal((await cluster.result(jobId)).state, "finished");
+    t.equal((await cluster.result(jobId)).state, JobState.FINISHED);
     await cluster.waitFor(
       "idle TaskManagers released",
       async () => ((await cluster.overview()).taskmanagers === 0 ? true : undefined),

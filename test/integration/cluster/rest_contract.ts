@@ -98,7 +98,7 @@ export async function restBadInput(t: Asserts, call: Call, finishedJobId: string
       undefined,
       409,
       "CONFLICT",
-      /already finished/,
+      /already FINISHED/,
     ],
     [
       "cancel with a bad mode",
@@ -118,7 +118,7 @@ export async function restBadInput(t: Asserts, call: Call, finishedJobId: string
       undefined,
       409,
       "CONFLICT",
-      /already finished/,
+      /already FINISHED/,
     ],
     [
       "resource requirements of an unknown job",
@@ -158,7 +158,7 @@ export async function restBadInput(t: Asserts, call: Call, finishedJobId: string
       undefined,
       409,
       "CONFLICT",
-      /already finished/,
+      /already FINISHED/,
     ],
     [
       "empty artifact",

@@ -3,6 +3,7 @@
  * TaskManagers with 2 slots each), driven through its REST API like a user would.
  */
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { TEST_TOKEN } from "../../support/rest_token.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
@@ -21,8 +22,8 @@ t.test(
       cluster.submit("sequence-check.ts", { args: { keys: "8", perKey: "3000", rate: "20000" } }),
     ]);
     const [w, s] = await Promise.all([cluster.result(words), cluster.result(sequences)]);
-    t.equal(w.state, "finished", JSON.stringify(w.error));
-    t.equal(s.state, "finished", JSON.stringify(s.error));
+    t.equal(w.state, JobState.FINISHED, JSON.stringify(w.error));
+    t.equal(s.state, JobState.FINISHED, JSON.stringify(s.error));
     const counts = all(await cluster.results(words)) as { word: string; count: number }[];
     t.equal(counts.find((r) => r.word === "to")?.count, 13);
     t.equal(
@@ -38,7 +39,7 @@ t.test(
     });
     t.same(
       (await cluster.jobs()).map((j) => j.state),
-      ["finished", "finished"],
+      [JobState.FINISHED, JobState.FINISHED],
     );
 
     await restBadInput(
@@ -70,14 +71,14 @@ t.test(
     });
     const waiting = await cluster.waitFor("the job to wait for slots", async () => {
       const job = await cluster.job(jobId);
-      return job.state === "created" ? job : undefined;
+      return job.state === JobState.CREATED ? job : undefined;
     });
-    t.equal(waiting.state, "created", "waits for a third slot");
+    t.equal(waiting.state, JobState.CREATED, "waits for a third slot");
     await new Promise((r) => setTimeout(r, 500)); // a watch, not a wait: it must not start
-    t.equal((await cluster.job(jobId)).state, "created", "still waiting");
+    t.equal((await cluster.job(jobId)).state, JobState.CREATED, "still waiting");
     cluster.spawn("taskmanager");
     const done = await cluster.result(jobId);
-    t.equal(done.state, "finished", JSON.stringify(done.error));
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
     exactlyOnce(t, await cluster.results(jobId), 6, 1000);
   },
 );
@@ -108,7 +109,7 @@ t.test(
     const victim = tms.find((tm) => tm.id === busy!.tmId)!;
     victim.process.kill("SIGKILL");
     const done = await cluster.result(jobId, 60_000);
-    t.equal(done.state, "finished", JSON.stringify(done.error));
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
     t.ok(done.restarts >= 1, `${done.restarts} restarts`);
     exactlyOnce(t, await cluster.results(jobId), 8, 6000);
   },

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import { join } from "node:path";
 import t from "tap";
+import { isJobEnd, JobState } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import { restAttacks, restCall } from "../../security/attacks/rest.ts";
 import { sessionStack } from "../../support/compose.ts";
@@ -43,7 +44,7 @@ const submitted = await restCall(base, "POST", "/jobs", {
 const jobId = submitted.body.jobId as string;
 const target = { ...base, jobId };
 const state = async () => (await restCall(target, "GET", `/jobs/${jobId}`)).body;
-await until(async () => (await state()).state === "running", "the job to run", {
+await until(async () => (await state()).state === JobState.RUNNING, "the job to run", {
   timeoutMs: 120_000,
   intervalMs: 250,
 });
@@ -65,12 +66,12 @@ t.test("the job ends exactly once", async (t) => {
   const ended = await until(
     async () => {
       const details = await state();
-      return ["finished", "failed", "canceled"].includes(details.state as string) && details;
+      return isJobEnd(details.state as JobState) && details;
     },
     "the job to end",
     { timeoutMs: 300_000, intervalMs: 500 },
   );
-  t.match(ended, { state: "finished", restarts: 0 });
+  t.match(ended, { state: JobState.FINISHED, restarts: 0 });
   const results = await restCall(target, "GET", `/jobs/${jobId}/results`);
   exactlyOnce(t, results.body as Record<string, unknown[]>, KEYS, PER_KEY);
 });

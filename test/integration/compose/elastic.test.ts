@@ -8,6 +8,7 @@
  * nothing.
  */
 import t, { type Test } from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import type { ClusterOverview, JobDetails } from "../../../components/protocol/mod.ts";
 import { eventOf, events, flotilla, type JobList } from "../../support/cli.ts";
 import { composeProject, inside, testCredentials } from "../../support/compose.ts";
@@ -117,13 +118,13 @@ t.test(
     };
     const jobId = await waitFor("the job in the list", async () => {
       const listed = await json<JobList>("list");
-      return listed?.jobs.find((j) => j.state === "running")?.id;
+      return listed?.jobs.find((j) => j.state === JobState.RUNNING)?.id;
     });
     const runningAt = (p: number) =>
       waitFor(`the job running at parallelism ${p}`, async () => {
         const d = await json<JobDetails>("status", jobId);
-        return d?.state === "running" &&
-          d.vertices.every((v) => v.parallelism === p && v.tasks.running === p)
+        return d?.state === JobState.RUNNING &&
+          d.vertices.every((v) => v.parallelism === p && v.tasks.RUNNING === p)
           ? d
           : undefined;
       });
@@ -133,14 +134,14 @@ t.test(
     const at6 = await runningAt(6);
     t.ok(at6.rescales > at4.rescales, `rescaled (${at6.rescales} rescales)`);
     const human = await flotilla(["status", jobId, ...cluster], env);
-    t.match(human.stdout, /x6 \[1\.\.\d+\] 6 running/, "status shows parallelism and bounds");
+    t.match(human.stdout, /x6 \[1\.\.\d+\] 6 RUNNING/, "status shows parallelism and bounds");
     t.equal((await compose("up", "-d", "--scale", "node=3")).code, 0, "compose up --scale node=3");
     await runningAt(4);
 
     const ran = await run;
     t.equal(ran.code, 0, ran.stderr);
     const ended = eventOf(events(ran.stdout), "ended");
-    t.equal(ended.state, "finished");
+    t.equal(ended.state, JobState.FINISHED);
     exactlyOnce(t, ended.results, 8, 6000);
   },
 );

@@ -7,6 +7,7 @@
  * exactly once; `down` leaves nothing.
  */
 import t, { type Test } from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import type { JobDetails } from "../../../components/protocol/mod.ts";
 import { type ClusterUp, eventOf, events, flotilla, type JobList } from "../../support/cli.ts";
 import { composeProject, testCredentials } from "../../support/compose.ts";
@@ -94,7 +95,7 @@ async function survives(t: Test, fault: () => Promise<void>): Promise<void> {
   const jobId = await until(
     async () => {
       const listed = await json<JobList>("list");
-      return listed?.jobs.find((j) => j.state === "running")?.id;
+      return listed?.jobs.find((j) => j.state === JobState.RUNNING)?.id;
     },
     "the job running",
     COMPOSE_WAIT,
@@ -108,7 +109,7 @@ async function survives(t: Test, fault: () => Promise<void>): Promise<void> {
   const ran = await run;
   t.equal(ran.code, 0, `the attached run ended well: ${ran.stderr.slice(-400)}`);
   const ended = eventOf(events(ran.stdout), "ended");
-  t.equal(ended.state, "finished");
+  t.equal(ended.state, JobState.FINISHED);
   exactlyOnce(t, ended.results, 8, 6000);
 }
 
@@ -146,7 +147,7 @@ t.test("docker restart of NATS mid-job: file storage keeps the HA state", async 
   // The earlier job's result (in the JetStream result store) is still there too.
   const listed = await json<JobList>("list");
   t.equal(
-    listed?.jobs.filter((j) => j.state === "finished").length,
+    listed?.jobs.filter((j) => j.state === JobState.FINISHED).length,
     2,
     "both jobs' results survived the restart",
   );

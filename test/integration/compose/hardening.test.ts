@@ -6,6 +6,7 @@
  * ResourceManager what its docker driver never asks for.
  */
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { events, eventsOf, flotilla } from "../../support/cli.ts";
 import { projectContainers, sessionStack } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
@@ -67,7 +68,7 @@ t.test(
     t.equal(run.code, 0, run.stderr);
     t.match(
       eventsOf(events(run.stdout), "ended")[0],
-      { state: "finished" },
+      { state: JobState.FINISHED },
       "the confined TaskManager ran it",
     );
   },

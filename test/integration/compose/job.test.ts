@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { events, flotilla, type JobStackEvent } from "../../support/cli.ts";
 import { testCredentials } from "../../support/compose.ts";
 import { docker, ensureDocker, inspect } from "../../support/docker.ts";
@@ -47,7 +48,7 @@ t.test("the sequence-check job as its own stack exits 0, and the stack is remove
   t.equal(run.code, 0, run.stderr);
   const all = events<JobStackEvent>(run.stdout);
   t.match(all[0], { event: "stack", project, slots: 2, taskmanagers: 1 });
-  t.match(all.at(-1), { event: "ended", state: "finished", exitCode: 0 });
+  t.match(all.at(-1), { event: "ended", state: JobState.FINISHED, exitCode: 0 });
   t.ok(
     all.some((e) => e.event === "log" && /job mode: starting the job/.test(e.msg ?? "")),
     "the jobmanager's log is followed",
@@ -61,7 +62,7 @@ t.test("a failing job's stack exits non-zero", async (t) => {
     env,
   );
   t.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
-  t.match(run.stdout, /job failed \(exit 1\)/);
+  t.match(run.stdout, /job FAILED \(exit 1\)/);
 });
 
 t.test("a compose secret reaches the job and appears in no log and no env", async (t) => {

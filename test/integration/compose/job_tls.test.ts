@@ -10,6 +10,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { TLS_FILES } from "../../../components/security/mod.ts";
 import { events, flotilla, type JobStackEvent } from "../../support/cli.ts";
 import { noTlsKeyInInspect, projectContainers } from "../../support/compose.ts";
@@ -61,7 +62,7 @@ t.test("the stack runs the job over mutual TLS, exactly once", async (t) => {
   );
   t.match(events<JobStackEvent>(run.stdout).at(-1), {
     event: "ended",
-    state: "finished",
+    state: JobState.FINISHED,
     exitCode: 0,
   });
   t.ok(readdirSync(credentials).includes(TLS_FILES.ca), "the cluster's CA was made");

@@ -4,6 +4,7 @@
  * the next jobs, removes them after the idle timeout, and `down` leaves nothing behind.
  */
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { type ClusterUp, events, eventsOf, flotilla } from "../../support/cli.ts";
 import { testCredentials } from "../../support/compose.ts";
 import { docker, ensureDocker, inspect } from "../../support/docker.ts";
@@ -68,7 +69,7 @@ async function runProfiled(memoryMb: number, cpu: number): Promise<void> {
   );
   if (run.code !== 0) throw new Error(`profiled job failed: ${run.stdout}\n${run.stderr}`);
   const ended = eventsOf(events(run.stdout), "ended")[0];
-  if (ended?.state !== "finished") throw new Error(`profiled job: ${JSON.stringify(ended)}`);
+  if (ended?.state !== JobState.FINISHED) throw new Error(`profiled job: ${JSON.stringify(ended)}`);
 }
 
 let started: string[] = [];

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { isJobEnd } from "../../../components/core/mod.ts";
+import { isJobEnd, JobState } from "../../../components/core/mod.ts";
 import { httpTransport } from "../../../components/rpc/mod.ts";
 import { withBearer } from "../../../components/security/mod.ts";
 import { type ClusterUp, eventOf, events, flotilla } from "../../support/cli.ts";
@@ -132,7 +132,7 @@ t.test("docker kill of a TaskManager mid-job: the job recovers, exactly once", a
   const victim: string = await until(
     async () => {
       const job = await api.job(jobId);
-      return job.state === "running" && job.checkpoints > 0
+      return job.state === JobState.RUNNING && job.checkpoints > 0
         ? job.vertices[0]?.subtasks[0]?.taskmanager
         : undefined;
     },
@@ -159,7 +159,7 @@ t.test("docker kill of a TaskManager mid-job: the job recovers, exactly once", a
     "the job's end after the kill",
     { timeoutMs: 90_000, intervalMs: 500 },
   );
-  t.equal(job.state, "finished", JSON.stringify(job));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job));
   exactlyOnce(t, await api.results(jobId), 8, 3000);
 });
 

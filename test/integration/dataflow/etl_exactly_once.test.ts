@@ -5,6 +5,7 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { runLocal } from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, sinks, sources } from "../../../components/dataflow/mod.ts";
 import etl, { type Order } from "../../../examples/jetstream-etl.ts";
@@ -54,7 +55,7 @@ t.test("the ETL example publishes every paid order exactly once", async (t) => {
   const result = await runLocal(
     etl.graph({ args: { nats: server.url, input: "ORDERS", output: "paid.orders" } }),
   ).result;
-  t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
+  t.equal(result.state, JobState.FINISHED, String(result.error?.message ?? "finished"));
   const ids = await outputIds(jsm);
   t.equal(ids.length, expected.length);
   t.same(ids, expected, "in stream order, once each");
@@ -87,7 +88,7 @@ t.test("a failure mid-stream: after restore the output holds each paid order onc
   );
   const handle = runLocal(job.graph());
   const result = await handle.result;
-  t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
+  t.equal(result.state, JobState.FINISHED, String(result.error?.message ?? "finished"));
   t.equal(result.restarts, 1, "restarted once");
   t.ok(result.checkpoints >= 2, `${result.checkpoints} checkpoints`);
   const ids = await outputIds(jsm);

@@ -3,6 +3,7 @@
  * through blobSnapshotStore resumes from it, exactly once, in a fresh "process" (new connection).
  */
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { loadCheckpoint, runLocal } from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, sinks, sources } from "../../../components/dataflow/mod.ts";
 import { blobSnapshotStore, natsBlobStore } from "../../../components/ha/mod.ts";
@@ -30,7 +31,7 @@ t.test("savepoint into the object store, restore from it: exact counts", async (
   t.teardown(() => first.cancel().catch(() => {}));
   await until(() => first.status().checkpoints >= 2, "two checkpoints", { intervalMs: 5 });
   const stopped = await first.stop();
-  t.equal(stopped.state, "finished");
+  t.equal(stopped.state, JobState.FINISHED);
   const savepoint = stopped.savepoint!;
   t.match(savepoint, /^savepoints\//);
 
@@ -47,7 +48,7 @@ t.test("savepoint into the object store, restore from it: exact counts", async (
   });
   t.teardown(() => second.cancel().catch(() => {}));
   const result = await second.result;
-  t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
+  t.equal(result.state, JobState.FINISHED, String(result.error?.message ?? "finished"));
   // Across the restore: both runs' results together.
   const both = [...Object.values(stopped.results), ...Object.values(result.results)].flat();
   exactlyOnce(t, { both }, keys, perKey);

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import t from "tap";
 import { ErrorCode } from "../../../components/core/mod.ts";
-import { natsHaServices } from "../../../components/ha/mod.ts";
+import { JobResultState, natsHaServices } from "../../../components/ha/mod.ts";
 import { connectFor, natsFor } from "../../support/tap.ts";
 import { sampleCheckpoint, sampleJob, storeContract } from "../../unit/ha/store_contract.ts";
 
@@ -23,7 +23,7 @@ t.test("records and blobs survive a nats-server restart", async (t) => {
   const nc = await connectFor(t, server);
   const ha = await natsHaServices({ nc, clusterId: "test" });
   await ha.jobGraphs.put(sampleJob("j1", 1));
-  await ha.jobResults.put({ jobId: "j0", state: "canceled", finishedAt: 5 });
+  await ha.jobResults.put({ jobId: "j0", state: JobResultState.CANCELED, finishedAt: 5 });
   for (const id of [1, 2, 3, 4]) await ha.checkpoints.add(sampleCheckpoint("j1", id));
   const blob = new Uint8Array(300 * 1024).map((_, i) => i % 256);
   const address = await ha.blobs.put(blob);
@@ -32,15 +32,22 @@ t.test("records and blobs survive a nats-server restart", async (t) => {
 
   // The same services object, over the same (reconnecting) connection.
   t.same(await ha.jobGraphs.get("j1"), sampleJob("j1", 1));
-  t.same(await ha.jobResults.get("j0"), { jobId: "j0", state: "canceled", finishedAt: 5 });
+  t.same(await ha.jobResults.get("j0"), {
+    jobId: "j0",
+    state: JobResultState.CANCELED,
+    finishedAt: 5,
+  });
   t.same(
     (await ha.checkpoints.list("j1")).map((c) => c.checkpointId),
     [2, 3, 4],
   );
   t.ok(Buffer.from(await ha.blobs.get(address)).equals(Buffer.from(blob)));
-  await t.rejects(ha.jobResults.put({ jobId: "j0", state: "finished", finishedAt: 6 }), {
-    code: ErrorCode.CONFLICT,
-  });
+  await t.rejects(
+    ha.jobResults.put({ jobId: "j0", state: JobResultState.FINISHED, finishedAt: 6 }),
+    {
+      code: ErrorCode.CONFLICT,
+    },
+  );
 
   // And through a fresh process's view: a new connection and new services.
   const again = await natsHaServices({ nc: await connectFor(t, server), clusterId: "test" });
@@ -63,7 +70,7 @@ t.test("removed records leave nothing in the bucket: no delete marker per key", 
   t.equal(await messages(), 3, "the 3 retained checkpoints only");
   for (let i = 0; i < 20; i++) {
     await ha.jobGraphs.put(sampleJob(`j${i}`, i));
-    await ha.jobResults.put({ jobId: `j${i}`, state: "finished", finishedAt: i });
+    await ha.jobResults.put({ jobId: `j${i}`, state: JobResultState.FINISHED, finishedAt: i });
   }
   for (let i = 0; i < 20; i++) {
     await ha.jobGraphs.remove(`j${i}`);
@@ -72,8 +79,8 @@ t.test("removed records leave nothing in the bucket: no delete marker per key", 
   await ha.checkpoints.removeJob("j1");
   t.equal(await messages(), 0, "nothing is left of 20 jobs and their checkpoints");
   // Forgotten is absent: a result can be written again, as after a delete.
-  await ha.jobResults.put({ jobId: "j3", state: "canceled", finishedAt: 9 });
-  t.equal((await ha.jobResults.get("j3")).state, "canceled");
+  await ha.jobResults.put({ jobId: "j3", state: JobResultState.CANCELED, finishedAt: 9 });
+  t.equal((await ha.jobResults.get("j3")).state, JobResultState.CANCELED);
 });
 
 t.test(

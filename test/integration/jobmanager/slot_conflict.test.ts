@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
-import { subjects } from "../../../components/core/mod.ts";
+import { JobState, subjects } from "../../../components/core/mod.ts";
 import { send } from "../../../components/rpc/mod.ts";
 import { ENDED, miniRest } from "../../support/mini.ts";
 
@@ -23,7 +23,7 @@ t.test("a deployment refused with CONFLICT drops the slot and declares again", a
   const { call, submit, until } = miniRest(mini);
   const marker = join(mkdtempSync(join(tmpdir(), "flotilla-conflict-")), "failed");
   const jobId = await submit("test/support/jobs/fails_once.ts", { marker });
-  await until("restart", jobId, (d) => d.state === "restarting");
+  await until("restart", jobId, (d) => d.state === JobState.RESTARTING);
 
   // The restart waits 1.5 s: meanwhile the TaskManager frees the job's slot.
   const tm = mini.fabric.transportFor(subjects.taskManager("mini", mini.taskManagers[0]!.tmId));
@@ -41,7 +41,7 @@ t.test("a deployment refused with CONFLICT drops the slot and declares again", a
   t.equal(freed.status, 200, "freed on the TaskManager");
 
   const end = await until("the end", jobId, ENDED);
-  t.equal(end.state, "finished", `the job finished (${end.error?.message ?? "no error"})`);
+  t.equal(end.state, JobState.FINISHED, `the job finished (${end.error?.message ?? "no error"})`);
   t.equal(end.restarts, 2, "one restart for the failure, one for the refused deployment");
   const results = (await call("GET", `/jobs/${jobId}/results`)).body as Record<string, number[]>;
   t.same(Object.values(results), [[10, 20, 30]], "the restarted attempt's records");

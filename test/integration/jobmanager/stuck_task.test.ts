@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { JobState } from "../../../components/core/mod.ts";
 import { ENDED, miniRest } from "../../support/mini.ts";
 
 t.test("checkpoints that keep expiring fail the attempt; the restart finishes", async (t) => {
@@ -21,7 +22,7 @@ t.test("checkpoints that keep expiring fail the attempt; the restart finishes", 
   const details = await until("the job to end", jobId, ENDED);
   t.equal(
     details.state,
-    "finished",
+    JobState.FINISHED,
     `finished, not stuck (${JSON.stringify(details.error ?? details.state)})`,
   );
   t.equal(details.restarts, 1, "one restart: the stuck attempt was failed");

@@ -18,6 +18,7 @@ import {
   leaderKey,
   newJobId,
   subjects,
+  TaskState,
 } from "../../../components/core/mod.ts";
 import {
   decodeReply,
@@ -282,7 +283,7 @@ export function natsAttacks(target: NatsTarget): Attack[] {
           attempt: 999_999,
           vertexId: "sequence",
           subtask: 0,
-          state: "failed",
+          state: TaskState.FAILED,
           error: { code: "INTERNAL", message: "forged" },
         };
         const answer = await ask(tm, jm, envelope("POST", "/tasks/state", report));

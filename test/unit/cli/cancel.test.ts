@@ -12,7 +12,7 @@ import t from "tap";
 import { cancel } from "../../../components/cli/commands.ts";
 import type { Output } from "../../../components/cli/io.ts";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
-import { compileConfig } from "../../../components/core/mod.ts";
+import { compileConfig, JobState } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import { serveHttp, unwrap } from "../../../components/rpc/mod.ts";
 import { until } from "../../support/poll.ts";
@@ -46,9 +46,12 @@ t.test("cancel gives up after client.cancel-timeout, saying so", async (t) => {
   await t.rejects(cancel(jobId, {}, out, config), {
     code: "TIMEOUT",
     message: new RegExp(
-      `job ${jobId} was canceled but did not end within 6 s \\(it is canceling\\): 'flotilla status ${jobId}' shows what it waits for; wait longer with --timeout`,
+      `job ${jobId} was canceled but did not end within 6 s \\(it is CANCELLING\\): 'flotilla status ${jobId}' shows what it waits for; wait longer with --timeout`,
     ),
   });
-  t.match(lines, [new RegExp(`^${jobId} canceling: waiting for it to end \\(5 s of 6 s\\)$`)]);
-  t.equal((await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }))).state, "canceling");
+  t.match(lines, [new RegExp(`^${jobId} CANCELLING: waiting for it to end \\(5 s of 6 s\\)$`)]);
+  t.equal(
+    (await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }))).state,
+    JobState.CANCELING,
+  );
 });

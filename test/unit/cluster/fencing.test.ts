@@ -7,7 +7,7 @@
 import t from "tap";
 import { fencedFabric, fencedStores } from "../../../components/cluster/fencing.ts";
 import { localFabric } from "../../../components/cluster/mod.ts";
-import { ErrorCode } from "../../../components/core/mod.ts";
+import { ErrorCode, JobState } from "../../../components/core/mod.ts";
 import type { DispatcherStores } from "../../../components/dispatcher/mod.ts";
 import { send } from "../../../components/rpc/mod.ts";
 import { echoBlock } from "../../support/echo_block.ts";
@@ -88,7 +88,7 @@ t.test("HA writes are refused once the fence is lost; reads still work", async (
   const result = {
     jobId: "j",
     name: "n",
-    state: "finished" as const,
+    state: JobState.FINISHED,
     restarts: 0,
     checkpoints: 0,
     submittedAt: 0,

@@ -4,7 +4,7 @@
  * limit hands back all it collected.
  */
 import t from "tap";
-import { configKeys } from "../../../components/core/mod.ts";
+import { configKeys, JobState } from "../../../components/core/mod.ts";
 import { configureJobRuntime, runLocal } from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, sinks, sources } from "../../../components/dataflow/mod.ts";
 
@@ -32,7 +32,7 @@ const job = (perKey?: number) =>
 
 t.test("endless input, no checkpoints: the subtask fails at the limit", async (t) => {
   const result = await runLocal(job().graph({})).result;
-  t.equal(result.state, "failed");
+  t.equal(result.state, JobState.FAILED);
   t.match(result.error, {
     code: "PAYLOAD_TOO_LARGE",
     message: /holds 100 values not yet committed.*collect-sink\.max-records/,
@@ -41,6 +41,6 @@ t.test("endless input, no checkpoints: the subtask fails at the limit", async (t
 
 t.test("under the limit: every value handed back", async (t) => {
   const result = await runLocal(job(LIMIT).graph({})).result;
-  t.equal(result.state, "finished");
+  t.equal(result.state, JobState.FINISHED);
   t.equal(Object.values(result.results).flat().length, LIMIT);
 });

@@ -5,6 +5,7 @@
  * at parallelism 2 and restored at parallelism 3.
  */
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { memorySnapshotStore, runLocal } from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, sinks, sources } from "../../../components/dataflow/mod.ts";
 import { type CheckResult, checkSequences } from "../../../examples/sequence-check.ts";
@@ -50,17 +51,17 @@ for (const seed of SEEDS) {
     // And one task canceled from outside, as a lost TaskManager would be, mid-run.
     const canceler = (async () => {
       await until(
-        () => handle.status().checkpoints >= 3 || handle.status().state === "finished",
+        () => handle.status().checkpoints >= 3 || handle.status().state === JobState.FINISHED,
         "three checkpoints (or the end of the job)",
         { timeoutMs: 30_000, intervalMs: 5 },
       );
       const check = handle.status().vertices.find((v) => v.name.startsWith("check sequences"));
-      if (check && handle.status().state === "running")
+      if (check && handle.status().state === JobState.RUNNING)
         await handle.cancelTask(check.id, 1).catch(() => {});
     })();
     const result = await handle.result;
     await canceler;
-    t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
+    t.equal(result.state, JobState.FINISHED, String(result.error?.message ?? "finished"));
     t.ok(result.restarts >= 3, `${result.restarts} restarts`);
     t.ok(result.checkpoints >= 3, `${result.checkpoints} checkpoints`);
     exactlyOnce(t, result.results, keys, perKey);
@@ -83,7 +84,7 @@ t.test(
     const first = runLocal(job.graph({ parallelism: 2 }), { store });
     await until(() => first.status().checkpoints >= 2, "two checkpoints", { intervalMs: 5 });
     const stopped = await first.stop();
-    t.equal(stopped.state, "finished");
+    t.equal(stopped.state, JobState.FINISHED);
     t.match(stopped.savepoint, /^savepoints\/[0-9a-f]{32}\/\d+$/);
     const counted = Object.values(stopped.results)
       .flat()
@@ -95,7 +96,7 @@ t.test(
       restoreFrom: stopped.savepoint!,
     });
     const result = await second.result;
-    t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
+    t.equal(result.state, JobState.FINISHED, String(result.error?.message ?? "finished"));
     exactlyOnce(t, result.results, keys, perKey);
     t.equal(second.status().vertices.find((v) => v.name.startsWith("check"))?.parallelism, 3);
   },
@@ -135,7 +136,7 @@ t.test(
           .sink(sinks.collect()),
     );
     const result = await runLocal(job.graph()).result;
-    t.equal(result.state, "finished", String(result.error?.message ?? "finished"));
+    t.equal(result.state, JobState.FINISHED, String(result.error?.message ?? "finished"));
     t.equal(result.restarts, 2);
     const values = Object.values(result.results).flat() as string[];
     t.equal(values.length, keys * perKey, "no duplicate and no loss");

@@ -1,5 +1,6 @@
 /** The examples, run the way `npm start` and the CLI run them, against hand-computed results. */
 import t from "tap";
+import { JobState } from "../../../components/core/mod.ts";
 import { runLocal } from "../../../components/dataflow/internal_mod.ts";
 import sequenceCheck from "../../../examples/sequence-check.ts";
 import windowed from "../../../examples/windowed-counts.ts";
@@ -9,7 +10,7 @@ const results = (r: { results: Record<string, unknown[]> }) => Object.values(r.r
 
 t.test("wordcount counts every word of the text once", async (t) => {
   const result = await runLocal(wordcount.graph()).result;
-  t.equal(result.state, "finished");
+  t.equal(result.state, JobState.FINISHED);
   const rows = results(result) as { word: string; count: number }[];
   const counts = new Map(rows.map((r) => [r.word, r.count]));
   // Hand-counted in examples/data/words.txt.
@@ -38,7 +39,7 @@ t.test("sequence-check finishes with no alert and every key's full count", async
   const result = await runLocal(
     sequenceCheck.graph({ args: { keys: "6", perKey: "300", rate: "20000" } }),
   ).result;
-  t.equal(result.state, "finished");
+  t.equal(result.state, JobState.FINISHED);
   t.same(
     (results(result) as { kind: string; key: number; count: number }[]).sort(
       (a, b) => a.key - b.key,

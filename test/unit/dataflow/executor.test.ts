@@ -3,7 +3,7 @@
  * backpressure, and the lifecycle's states, restarts, stop and savepoints as a caller sees them.
  */
 import t from "tap";
-import type { JobState } from "../../../components/core/mod.ts";
+import { JobState } from "../../../components/core/mod.ts";
 import {
   type LocalJobStatus,
   memorySnapshotStore,
@@ -29,7 +29,7 @@ for (const parallelism of [1, 3]) {
         .sink(sinks.collect()),
     );
     const result = await runLocal(job.graph()).result;
-    t.equal(result.state, "finished");
+    t.equal(result.state, JobState.FINISHED);
     t.same(sorted(collected(result)), ["BB", "CCC", "DD"]);
   });
 }
@@ -93,7 +93,7 @@ t.test("keyed process: value, list and map state with event-time timers", async 
       .sink(sinks.collect()),
   );
   const result = await runLocal(job.graph()).result;
-  t.equal(result.state, "finished", String(result.error));
+  t.equal(result.state, JobState.FINISHED, String(result.error));
   // ann's timer fires at watermark >= 1050: after bob's 1100 arrives she has 3 events; bob's at
   // 1055 (2 events), cid's at 2050 only at end of input (the final watermark).
   t.same(sorted(collected(result)), [
@@ -156,9 +156,9 @@ t.test("cancel stops an unbounded job promptly", async (t) => {
   await until(() => (handle.status().vertices[0]?.recordsIn ?? 0) >= 1000, "1000 records in");
   const start = Date.now();
   const result = await handle.cancel();
-  t.equal(result.state, "canceled");
+  t.equal(result.state, JobState.CANCELED);
   t.ok(Date.now() - start < 1000, `canceled in ${Date.now() - start} ms`);
-  t.equal(handle.status().state, "canceled");
+  t.equal(handle.status().state, JobState.CANCELED);
 });
 
 t.test(
@@ -174,7 +174,7 @@ t.test(
         .sink(sinks.collect()),
     );
     const result = await runLocal(job.graph()).result;
-    t.equal(result.state, "failed");
+    t.equal(result.state, JobState.FAILED);
     t.match(result.error?.message, /bad record 2 \(restart strategy is 'none'\)/);
   },
 );
@@ -253,7 +253,7 @@ t.test(
           .sink(sinks.collect()),
     );
     const result = await runLocal(job.graph()).result;
-    t.equal(result.state, "finished");
+    t.equal(result.state, JobState.FINISHED);
     t.equal(result.restarts, 1, "the stuck attempt was failed once");
     t.same(
       Object.values(result.results)
@@ -303,7 +303,13 @@ t.test("a failure and a restart, as the job's states in order", async (t) => {
     },
   });
   const result = await handle.result;
-  t.same(states, ["running", "failing", "restarting", "running", "finished"]);
+  t.same(states, [
+    JobState.RUNNING,
+    JobState.FAILING,
+    JobState.RESTARTING,
+    JobState.RUNNING,
+    JobState.FINISHED,
+  ]);
   t.same(attempts, [0, 0, 0, 1, 1], "the restart deploys attempt 1");
   t.equal(result.restarts, 1);
   t.equal(result.rescales, 0);
@@ -324,14 +330,14 @@ t.test("cancel during the restart delay ends the job without waiting for the del
         })
         .sink(sinks.collect()),
   );
-  const restarting = reaching("restarting");
+  const restarting = reaching(JobState.RESTARTING);
   const handle = runLocal(job.graph(), { onStateChange: restarting.onStateChange });
   await restarting.promise;
   // Were the delay's timer left behind, this file would not end for ten minutes.
   const result = await handle.cancel();
-  t.equal(result.state, "canceled");
+  t.equal(result.state, JobState.CANCELED);
   t.equal(result.restarts, 0);
-  t.equal(handle.status().state, "canceled");
+  t.equal(handle.status().state, JobState.CANCELED);
 });
 
 t.test("a stop whose savepoint fails leaves the job running; cancel still ends it", async (t) => {
@@ -350,10 +356,10 @@ t.test("a stop whose savepoint fails leaves the job running; cancel still ends i
   const handle = runLocal(job.graph(), { store });
   await until(() => (handle.status().vertices[0]?.recordsIn ?? 0) > 0, "records flowing");
   await t.rejects(handle.stop(), { code: "TIMEOUT", message: /disk full/ });
-  t.equal(handle.status().state, "running");
+  t.equal(handle.status().state, JobState.RUNNING);
   await t.rejects(handle.savepoint(), /disk full/, "a plain savepoint fails the same way");
   const result = await handle.cancel();
-  t.equal(result.state, "canceled");
+  t.equal(result.state, JobState.CANCELED);
   t.equal(result.savepoint, undefined);
 });
 
@@ -362,11 +368,15 @@ t.test("savepoint and stop need a running job", async (t) => {
     env.source(sources.collection([1])).sink(sinks.collect()),
   );
   const handle = runLocal(job.graph());
-  t.equal((await handle.result).state, "finished");
+  t.equal((await handle.result).state, JobState.FINISHED);
   await t.rejects(handle.savepoint(), {
     code: "CONFLICT",
-    message: /is finished: savepoints need a running job/,
+    message: /is FINISHED: savepoints need a running job/,
   });
   await t.rejects(handle.stop(), { code: "CONFLICT" });
-  t.equal((await handle.cancel()).state, "finished", "cancel after the end answers the result");
+  t.equal(
+    (await handle.cancel()).state,
+    JobState.FINISHED,
+    "cancel after the end answers the result",
+  );
 });

@@ -48,7 +48,7 @@ t.test("created -> deploy attempt 0 -> running -> every task finished -> finishe
   const m = machine();
   m.resourcesReady();
   t.same(m.start(), [
-    { kind: "state", from: "created", to: "running", why: "started" },
+    { kind: "state", from: JobState.CREATED, to: JobState.RUNNING, why: "started" },
     { kind: "deploy", attempt: 0 },
   ]);
   t.equal(m.state, JobState.RUNNING);
@@ -56,8 +56,8 @@ t.test("created -> deploy attempt 0 -> running -> every task finished -> finishe
   t.same(m.taskStateChanged(0, "a/0", TaskState.FINISHED), [], "one of two finished");
   m.checkpointCompleted();
   const last = m.taskStateChanged(0, "a/1", TaskState.FINISHED);
-  t.same(kinds(last), ["state:finished", "end"]);
-  t.same(endOf(last), { state: "finished", restarts: 0, rescales: 0, checkpoints: 1 });
+  t.same(kinds(last), ["state:FINISHED", "end"]);
+  t.same(endOf(last), { state: JobState.FINISHED, restarts: 0, rescales: 0, checkpoints: 1 });
   t.same(m.start(), [], "started once");
   t.end();
 });
@@ -66,7 +66,7 @@ t.test("without resources the job waits for them, and deploys when they come", (
   const m = machine({ firstAttempt: 5 });
   t.same(m.start(), [{ kind: "await-resources" }]);
   t.equal(m.state, JobState.CREATED);
-  t.same(kinds(m.resourcesReady()), ["state:running", "deploy"]);
+  t.same(kinds(m.resourcesReady()), ["state:RUNNING", "deploy"]);
   t.equal(m.attempt, 5, "a recovered JobManager starts at its first attempt number");
   t.end();
 });
@@ -74,23 +74,23 @@ t.test("without resources the job waits for them, and deploys when they come", (
 t.test("resources ready before the start only remember it", (t) => {
   const m = machine();
   t.same(m.resourcesReady(), []);
-  t.same(kinds(m.start()), ["state:running", "deploy"]);
+  t.same(kinds(m.start()), ["state:RUNNING", "deploy"]);
   t.end();
 });
 
 t.test("a task failure: failing, stop, restart after the delay, finish", (t) => {
   const m = running();
   t.same(m.taskStateChanged(0, "a/0", TaskState.FAILED, boom()), [
-    { kind: "state", from: "running", to: "failing", why: "boom" },
+    { kind: "state", from: JobState.RUNNING, to: JobState.FAILING, why: "boom" },
     { kind: "stop-attempt", attempt: 0, reason: "boom" },
   ]);
   t.same(m.attemptFailed(0, boom("second")), [], "the first failure counts");
   t.same(m.taskStateChanged(0, "a/1", TaskState.CANCELED), [
-    { kind: "state", from: "failing", to: "restarting", why: "boom" },
+    { kind: "state", from: JobState.FAILING, to: JobState.RESTARTING, why: "boom" },
     { kind: "schedule-restart", attempt: 0, delayMs: 10 },
   ]);
   t.same(m.restartDelayElapsed(0), [
-    { kind: "state", from: "restarting", to: "running", why: "restarting" },
+    { kind: "state", from: JobState.RESTARTING, to: JobState.RUNNING, why: "restarting" },
     { kind: "deploy", attempt: 1 },
   ]);
   t.equal(m.restarts, 1);
@@ -98,7 +98,7 @@ t.test("a task failure: failing, stop, restart after the delay, finish", (t) => 
   t.same(m.taskStateChanged(0, "a/0", TaskState.FAILED, boom("late")), [], "old attempt");
   t.same(m.attemptFailed(0, boom("late")), [], "old attempt");
   t.same(endOf(endAll(m, 1, TaskState.FINISHED)), {
-    state: "finished",
+    state: JobState.FINISHED,
     restarts: 1,
     rescales: 0,
     checkpoints: 0,
@@ -113,9 +113,9 @@ t.test("restarts used up: failed, with the strategy's reason and the task's code
   m.restartDelayElapsed(0);
   m.taskStateChanged(1, "a/1", TaskState.FAILED, boom("bad record"));
   const actions = m.taskStateChanged(1, "a/0", TaskState.CANCELED);
-  t.same(kinds(actions), ["state:failed", "end"]);
+  t.same(kinds(actions), ["state:FAILED", "end"]);
   const outcome = endOf(actions)!;
-  t.equal(outcome.state, "failed");
+  t.equal(outcome.state, JobState.FAILED);
   t.equal(outcome.restarts, 1);
   t.equal(outcome.error?.code, ErrorCode.INTERNAL);
   t.equal(outcome.error?.message, "bad record (fixed-delay: 1 restart attempts used up)");
@@ -147,7 +147,7 @@ t.test("a channel canceled downstream is not the cause: the upstream's failure i
 t.test("a job that is not failed has no failure, even while failing", (t) => {
   const m = running();
   m.attemptFailed(0, boom("bad record"));
-  t.not(m.state, "failed");
+  t.not(m.state, JobState.FAILED);
   t.equal(m.failure, undefined);
   t.end();
 });
@@ -173,11 +173,11 @@ t.test("the restart strategy reads the injected clock", (t) => {
     return endAll(m, 1, TaskState.CANCELED);
   };
   t.same(kinds(failTwice(running({ restartPolicy: rate(), now: () => now }), 500)), [
-    "state:failed",
+    "state:FAILED",
     "end",
   ]);
   t.same(kinds(failTwice(running({ restartPolicy: rate(), now: () => now }), 5000)), [
-    "state:restarting",
+    "state:RESTARTING",
     "schedule-restart",
   ]);
   t.end();
@@ -189,11 +189,16 @@ t.test("after the delay without resources the job waits for them again", (t) => 
   endAll(m, 0, TaskState.CANCELED);
   m.resourcesLost();
   t.same(m.restartDelayElapsed(0), [
-    { kind: "state", from: "restarting", to: "created", why: "waiting for resources" },
+    {
+      kind: "state",
+      from: JobState.RESTARTING,
+      to: JobState.CREATED,
+      why: "waiting for resources",
+    },
     { kind: "await-resources" },
   ]);
   t.equal(m.restarts, 1, "the restart counts when it is decided");
-  t.same(kinds(m.resourcesReady()), ["state:running", "deploy"]);
+  t.same(kinds(m.resourcesReady()), ["state:RUNNING", "deploy"]);
   t.equal(m.attempt, 1);
   t.end();
 });
@@ -204,7 +209,7 @@ t.test("resources that never come fail a waiting job, not a running one", (t) =>
   const actions = waiting.resourcesTimedOut(
     new FlotillaError(ErrorCode.NO_RESOURCES, "slots not available within 10 ms"),
   );
-  t.same(kinds(actions), ["state:failed", "end"]);
+  t.same(kinds(actions), ["state:FAILED", "end"]);
   t.match(endOf(actions)?.error, {
     code: ErrorCode.NO_RESOURCES,
     message: "slots not available within 10 ms (not restartable)",
@@ -216,13 +221,17 @@ t.test("resources that never come fail a waiting job, not a running one", (t) =>
 t.test("cancel: canceling, stop, canceled; again is nothing", (t) => {
   const m = running();
   t.same(m.cancel(), [
-    { kind: "state", from: "running", to: "canceling", why: "canceled" },
+    { kind: "state", from: JobState.RUNNING, to: JobState.CANCELING, why: "canceled" },
     { kind: "stop-attempt", attempt: 0, reason: "job canceled" },
   ]);
   t.same(m.cancel(), []);
   t.same(m.taskStateChanged(0, "a/0", TaskState.CANCELED), [], "one still running");
   const actions = m.taskStateChanged(0, "a/1", TaskState.FINISHED);
-  t.same(endOf(actions)?.state, "canceled", "a task finishing during a cancel changes nothing");
+  t.same(
+    endOf(actions)?.state,
+    JobState.CANCELED,
+    "a task finishing during a cancel changes nothing",
+  );
   t.same(m.cancel(), []);
   t.end();
 });
@@ -230,7 +239,7 @@ t.test("cancel: canceling, stop, canceled; again is nothing", (t) => {
 t.test("cancel before any attempt ends at once", (t) => {
   const m = machine();
   m.start();
-  t.same(kinds(m.cancel()), ["state:canceled", "end"]);
+  t.same(kinds(m.cancel()), ["state:CANCELED", "end"]);
   t.same(m.resourcesReady(), [], "nothing deploys after the end");
   t.end();
 });
@@ -240,7 +249,7 @@ t.test("cancel during the restart delay ends at once; the delay's end is ignored
   m.attemptFailed(0, boom());
   endAll(m, 0, TaskState.CANCELED);
   t.equal(m.state, JobState.RESTARTING);
-  t.same(endOf(m.cancel())?.state, "canceled");
+  t.same(endOf(m.cancel())?.state, JobState.CANCELED);
   t.same(m.restartDelayElapsed(0), []);
   t.end();
 });
@@ -248,29 +257,31 @@ t.test("cancel during the restart delay ends at once; the delay's end is ignored
 t.test("cancel during failing: no restart once the attempt stopped", (t) => {
   const m = running({ restartPolicy: never });
   m.attemptFailed(0, boom());
-  t.same(m.cancel(), [{ kind: "state", from: "failing", to: "canceling", why: "canceled" }]);
+  t.same(m.cancel(), [
+    { kind: "state", from: JobState.FAILING, to: JobState.CANCELING, why: "canceled" },
+  ]);
   const actions = endAll(m, 0, TaskState.CANCELED);
-  t.same(kinds(actions), ["state:canceled", "end"]);
+  t.same(kinds(actions), ["state:CANCELED", "end"]);
   t.same(endOf(actions)?.error, undefined, "a canceled job has no error");
   t.end();
 });
 
 t.test("suspend at every state: no outcome, nothing after", (t) => {
-  const at: Record<string, () => JobLifecycle> = {
-    created: () => machine(),
-    running: () => running(),
-    failing: () => {
+  const at: Partial<Record<JobState, () => JobLifecycle>> = {
+    [JobState.CREATED]: () => machine(),
+    [JobState.RUNNING]: () => running(),
+    [JobState.FAILING]: () => {
       const m = running();
       m.attemptFailed(0, boom());
       return m;
     },
-    restarting: () => {
+    [JobState.RESTARTING]: () => {
       const m = running();
       m.attemptFailed(0, boom());
       endAll(m, 0, TaskState.CANCELED);
       return m;
     },
-    canceling: () => {
+    [JobState.CANCELING]: () => {
       const m = running();
       m.cancel();
       return m;
@@ -279,7 +290,7 @@ t.test("suspend at every state: no outcome, nothing after", (t) => {
   for (const [state, make] of Object.entries(at)) {
     const m = make();
     t.equal(m.state, state);
-    t.same(kinds(m.suspend()), ["state:suspended", "suspend"], `suspend while ${state}`);
+    t.same(kinds(m.suspend()), ["state:SUSPENDED", "suspend"], `suspend while ${state}`);
     const later = [
       ...endAll(m, 0, TaskState.CANCELED),
       ...m.restartDelayElapsed(0),
@@ -308,7 +319,7 @@ t.test("finish racing a failure: the first word wins", (t) => {
   failed.taskStateChanged(0, "a/0", TaskState.FAILED, boom());
   t.same(
     kinds(failed.taskStateChanged(0, "a/1", TaskState.FINISHED)),
-    ["state:restarting", "schedule-restart"],
+    ["state:RESTARTING", "schedule-restart"],
     "a failed attempt restarts even if its other tasks finished",
   );
   t.end();
@@ -317,7 +328,7 @@ t.test("finish racing a failure: the first word wins", (t) => {
 t.test("a task canceled without the job asking fails the attempt", (t) => {
   const m = running();
   const actions = m.taskStateChanged(0, "a/1", TaskState.CANCELED);
-  t.same(kinds(actions), ["state:failing", "stop-attempt"]);
+  t.same(kinds(actions), ["state:FAILING", "stop-attempt"]);
   t.match(actions[0], { why: "task a/1 was canceled" });
   t.end();
 });
@@ -326,10 +337,10 @@ t.test("a task stuck in user code: the effects give up and the job goes on", (t)
   const m = running();
   m.attemptFailed(0, new FlotillaError(ErrorCode.TIMEOUT, "checkpoints expired"));
   t.same(m.attemptStopped(1), [], "not the current attempt");
-  t.same(kinds(m.attemptStopped(0)), ["state:restarting", "schedule-restart"]);
+  t.same(kinds(m.attemptStopped(0)), ["state:RESTARTING", "schedule-restart"]);
   t.same(m.attemptStopped(0), [], "stopped once");
   t.same(m.taskStateChanged(0, "a/0", TaskState.CANCELED), [], "the stuck task's late end");
-  t.same(kinds(m.restartDelayElapsed(0)), ["state:running", "deploy"]);
+  t.same(kinds(m.restartDelayElapsed(0)), ["state:RUNNING", "deploy"]);
   t.end();
 });
 
@@ -341,15 +352,15 @@ t.test("stop-with-savepoint: savepoint, stop, finished with the savepoint", (t) 
   t.same(m.savepointCompleted("savepoints/job-1/3"), [
     {
       kind: "state",
-      from: "running",
-      to: "canceling",
+      from: JobState.RUNNING,
+      to: JobState.CANCELING,
       why: "stopping with savepoint savepoints/job-1/3",
     },
     { kind: "stop-attempt", attempt: 0, reason: "stopping with savepoint savepoints/job-1/3" },
   ]);
   const actions = endAll(m, 0, TaskState.CANCELED);
   t.same(endOf(actions), {
-    state: "finished",
+    state: JobState.FINISHED,
     restarts: 0,
     rescales: 0,
     checkpoints: 0,
@@ -373,7 +384,7 @@ t.test("savepoints need a running job", (t) => {
   const m = machine();
   t.throws(() => m.checkSavepoint(), {
     code: ErrorCode.CONFLICT,
-    message: "job job-1 is created: savepoints need a running job",
+    message: "job job-1 is CREATED: savepoints need a running job",
   });
   t.throws(() => m.stopWithSavepoint(), { code: ErrorCode.CONFLICT });
   t.doesNotThrow(() => running().checkSavepoint());
@@ -384,7 +395,7 @@ t.test("the stop's savepoint completing while failing: stop, no restart", (t) =>
   const m = running({ restartPolicy: never });
   m.stopWithSavepoint();
   m.attemptFailed(0, boom());
-  t.same(kinds(m.savepointCompleted("savepoints/job-1/2")), ["state:canceling"]);
+  t.same(kinds(m.savepointCompleted("savepoints/job-1/2")), ["state:CANCELLING"]);
   t.same(endOf(endAll(m, 0, TaskState.CANCELED))?.savepoint, "savepoints/job-1/2");
   t.end();
 });
@@ -412,11 +423,11 @@ t.test("a rescale: checkpoint, stop, deploy at the new parallelism, not a restar
   ]);
   t.same(m.rescale({ a: 4 }, "two slots"), [], "a rescale under way takes the new target");
   t.same(m.rescaleCheckpointDone(0), [
-    { kind: "state", from: "running", to: "restarting", why: "rescaling: two slots" },
+    { kind: "state", from: JobState.RUNNING, to: JobState.RESTARTING, why: "rescaling: two slots" },
     { kind: "stop-attempt", attempt: 0, reason: "rescaling: two slots" },
   ]);
   t.same(endAll(m, 0, TaskState.CANCELED), [
-    { kind: "state", from: "restarting", to: "running", why: "rescaled" },
+    { kind: "state", from: JobState.RESTARTING, to: JobState.RUNNING, why: "rescaled" },
     { kind: "deploy", attempt: 1, parallelism: { a: 4 } },
   ]);
   t.equal(m.restarts, 0, "a rescale is not a restart");
@@ -429,8 +440,10 @@ t.test("cancel while a rescale stops the attempt: canceled, no redeploy", (t) =>
   const m = running();
   m.rescale({ a: 1 }, "slots");
   m.rescaleCheckpointDone(0);
-  t.same(m.cancel(), [{ kind: "state", from: "restarting", to: "canceling", why: "canceled" }]);
-  t.same(kinds(endAll(m, 0, TaskState.CANCELED)), ["state:canceled", "end"]);
+  t.same(m.cancel(), [
+    { kind: "state", from: JobState.RESTARTING, to: JobState.CANCELING, why: "canceled" },
+  ]);
+  t.same(kinds(endAll(m, 0, TaskState.CANCELED)), ["state:CANCELED", "end"]);
   t.end();
 });
 
@@ -445,7 +458,7 @@ t.test("rescales count deployments at another parallelism", (t) => {
   endAll(m, 0, TaskState.CANCELED);
   t.equal(m.rescales, 1);
   t.same(endOf(endAll(m, 1, TaskState.FINISHED)), {
-    state: "finished",
+    state: JobState.FINISHED,
     restarts: 0,
     rescales: 1,
     checkpoints: 0,
@@ -471,8 +484,8 @@ t.test("a rescale whose slots went while the attempt stopped waits for resources
   m.rescale({ a: 1 }, "slots");
   m.rescaleCheckpointDone(0);
   m.resourcesLost();
-  t.same(kinds(endAll(m, 0, TaskState.CANCELED)), ["state:created", "await-resources"]);
-  t.same(kinds(m.resourcesReady({ a: 1 })), ["state:running", "deploy"]);
+  t.same(kinds(endAll(m, 0, TaskState.CANCELED)), ["state:CREATED", "await-resources"]);
+  t.same(kinds(m.resourcesReady({ a: 1 })), ["state:RUNNING", "deploy"]);
   t.equal(m.rescales, 0, "no parallelism was known before: nothing to compare with");
   t.end();
 });
@@ -489,6 +502,6 @@ t.test("a failure during a rescale's checkpoint drops the rescale", (t) => {
 t.test("an attempt without tasks finishes at once", (t) => {
   const m = machine({ tasksAt: () => [] });
   m.resourcesReady();
-  t.same(kinds(m.start()), ["state:running", "deploy", "state:finished", "end"]);
+  t.same(kinds(m.start()), ["state:RUNNING", "deploy", "state:FINISHED", "end"]);
   t.end();
 });

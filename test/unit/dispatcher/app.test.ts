@@ -6,6 +6,7 @@
  */
 import t, { type Test } from "tap";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { JobState, TaskState } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import {
   type ArtifactUploaded,
@@ -52,7 +53,7 @@ async function ok<T>(method: string, path: string, status: number, sent?: Sent):
 }
 
 const details = (jobId: string) => ok<JobDetails>("GET", `/jobs/${jobId}`, 200);
-const inState = (jobId: string, states: string[]) =>
+const inState = (jobId: string, states: readonly JobState[]) =>
   until(
     async () => {
       const d = await details(jobId);
@@ -72,7 +73,7 @@ async function snapshot() {
   return jobs.map((j) => ({
     id: j.id,
     // A running job may go from created to running meanwhile: that is not a loss.
-    state: ["created", "running"].includes(j.state) ? "live" : j.state,
+    state: j.state === JobState.CREATED || j.state === JobState.RUNNING ? "live" : j.state,
   }));
 }
 
@@ -111,7 +112,7 @@ t.test("health, config, overview, TaskManagers, metrics", async (t) => {
   );
   const metrics = await call("GET", "/metrics");
   t.equal(metrics.status, 200);
-  t.match(metrics.body, /# TYPE flotilla_jobs gauge\nflotilla_jobs\{state="created"\} \d+\n/);
+  t.match(metrics.body, /# TYPE flotilla_jobs gauge\nflotilla_jobs\{state="CREATED"\} \d+\n/);
   await rejects(
     t,
     "unknown route",
@@ -185,17 +186,17 @@ t.test("a job from submit to finished: list, details, results", async (t) => {
   const { jobs } = await ok<{ jobs: JobSummary[] }>("GET", "/jobs", 200);
   t.match(jobs[0], { id: jobId, name: "sequence-check" }, "newest first");
 
-  const running = await inState(jobId, ["running", "finished"]);
+  const running = await inState(jobId, [JobState.RUNNING, JobState.FINISHED]);
   t.match(running, { jobId, name: "sequence-check", scheduler: "default", restarts: 0 });
   t.type(running.attempt, "number", "a running job's details carry its attempt");
-  const ended = await inState(jobId, ["finished", "failed", "canceled"]);
-  t.equal(ended.state, "finished", JSON.stringify(ended.error));
+  const ended = await inState(jobId, [JobState.FINISHED, JobState.FAILED, JobState.CANCELED]);
+  t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.error));
   t.type(ended.finishedAt, "number", "an ended job's details carry when it ended");
   t.same(
     ended.vertices.map((v) => v.subtasks.map((s) => s.state)),
     [
-      ["finished", "finished"],
-      ["finished", "finished"],
+      [TaskState.FINISHED, TaskState.FINISHED],
+      [TaskState.FINISHED, TaskState.FINISHED],
     ],
     "the same JobDetails shape as while running: every vertex and subtask",
   );
@@ -320,7 +321,7 @@ t.test("a job from submit to finished: list, details, results", async (t) => {
     ["PATCH", `/jobs/${jobId}?mode=cancel`],
     409,
     "CONFLICT",
-    /already finished/,
+    /already FINISHED/,
   );
   await rejects(
     t,
@@ -328,7 +329,7 @@ t.test("a job from submit to finished: list, details, results", async (t) => {
     ["POST", `/jobs/${jobId}/savepoints`],
     409,
     "CONFLICT",
-    /already finished/,
+    /already FINISHED/,
   );
   await rejects(
     t,
@@ -336,7 +337,7 @@ t.test("a job from submit to finished: list, details, results", async (t) => {
     ["POST", `/jobs/${jobId}/stop`, { json: {} }],
     409,
     "CONFLICT",
-    /already finished/,
+    /already FINISHED/,
   );
   await rejects(
     t,
@@ -348,14 +349,14 @@ t.test("a job from submit to finished: list, details, results", async (t) => {
     ],
     409,
     "CONFLICT",
-    /already finished/,
+    /already FINISHED/,
   );
 });
 
 t.test("cancel: 202 at once, then the job ends canceled", async (t) => {
   const { artifact } = await upload(bundle);
   const jobId = await submit({ artifact, args: { keys: "2", perKey: "1000000", rate: "200" } });
-  await inState(jobId, ["running"]);
+  await inState(jobId, [JobState.RUNNING]);
   t.type(await ok("GET", `/jobs/${jobId}/results`, 200), "object", "results while it runs");
   t.same(
     Object.keys(await ok("GET", `/jobs/${jobId}/resource-requirements`, 200)).length,
@@ -396,15 +397,15 @@ t.test("cancel: 202 at once, then the job ends canceled", async (t) => {
     202,
   );
   t.equal(accepted.jobId, jobId);
-  const ended = await inState(jobId, ["canceled", "finished", "failed"]);
-  t.match(ended, { state: "canceled", finishedAt: Number });
+  const ended = await inState(jobId, [JobState.CANCELED, JobState.FINISHED, JobState.FAILED]);
+  t.match(ended, { state: JobState.CANCELED, finishedAt: Number });
   await rejects(
     t,
     "cancel again",
     ["PATCH", `/jobs/${jobId}?mode=cancel`],
     409,
     "CONFLICT",
-    /already canceled/,
+    /already CANCELED/,
   );
 });
 
@@ -417,7 +418,7 @@ t.test("savepoint and stop of a running job; resume from the savepoint", async (
   });
   const taken = await ok<SavepointTaken>("POST", `/jobs/${jobId}/savepoints`, 201);
   t.match(taken.path, new RegExp(`^savepoints/${jobId}/\\d+$`));
-  t.equal((await details(jobId)).state, "running", "a savepoint leaves the job running");
+  t.equal((await details(jobId)).state, JobState.RUNNING, "a savepoint leaves the job running");
   await rejects(
     t,
     "stop with an unknown field",
@@ -427,19 +428,19 @@ t.test("savepoint and stop of a running job; resume from the savepoint", async (
     /drain/,
   );
   const stopped = await ok<JobStopped>("POST", `/jobs/${jobId}/stop`, 200, { json: {} });
-  t.match(stopped, { jobId, state: "finished", savepoint: /^savepoints\// });
-  t.match(await details(jobId), { state: "finished", savepoint: stopped.savepoint });
+  t.match(stopped, { jobId, state: JobState.FINISHED, savepoint: /^savepoints\// });
+  t.match(await details(jobId), { state: JobState.FINISHED, savepoint: stopped.savepoint });
 
   const resumed = await submit({ artifact, args, savepoint: stopped.savepoint });
-  const end = await inState(resumed, ["finished", "failed", "canceled"]);
-  t.equal(end.state, "finished", JSON.stringify(end.error));
+  const end = await inState(resumed, [JobState.FINISHED, JobState.FAILED, JobState.CANCELED]);
+  t.equal(end.state, JobState.FINISHED, JSON.stringify(end.error));
   exactlyOnce(t, await ok("GET", `/jobs/${resumed}/results`, 200), 2, 600);
 });
 
 t.test("resource requirements of an adaptive job", async (t) => {
   const { artifact } = await upload(adaptiveBundle);
   const jobId = await submit({ artifact, args: { keys: "2", perKey: "1000000", rate: "200" } });
-  const running = await inState(jobId, ["running"]);
+  const running = await inState(jobId, [JobState.RUNNING]);
   t.equal(running.scheduler, "adaptive");
   const bounds = await ok<ResourceRequirements>("GET", `/jobs/${jobId}/resource-requirements`, 200);
   const vertices = Object.keys(bounds);
@@ -485,5 +486,5 @@ t.test("resource requirements of an adaptive job", async (t) => {
     /lowerBound must not be above upperBound/,
   );
   await ok("PATCH", `/jobs/${jobId}?mode=cancel`, 202);
-  await inState(jobId, ["canceled"]);
+  await inState(jobId, [JobState.CANCELED]);
 });

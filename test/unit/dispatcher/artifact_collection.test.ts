@@ -5,6 +5,7 @@
  */
 import t from "tap";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { JobState } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import type { ArtifactUploaded } from "../../../components/protocol/mod.ts";
 import { unwrap } from "../../../components/rpc/mod.ts";
@@ -39,7 +40,7 @@ t.test("the store's bound, the TTL and the sweep; a running job's artifact stays
   const endless = new Uint8Array(await bundleJob("test/support/jobs/endless.ts"));
   const running = await uploaded(endless);
   const { jobId } = await unwrap(mini.client.jobs.$post({ json: { artifact: running, args: {} } }));
-  await rest.until("the endless job runs", jobId, (d) => d.state === "running");
+  await rest.until("the endless job runs", jobId, (d) => d.state === JobState.RUNNING);
   const b = await uploaded(blob("b"));
   const c = await uploaded(blob("c"));
 

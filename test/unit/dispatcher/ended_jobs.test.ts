@@ -4,13 +4,13 @@
  * forgotten in the HA stores and remembered as expired; counts follow; a manual clock ages them.
  */
 import t from "tap";
-import { silentLogger } from "../../../components/core/mod.ts";
+import { JobState, silentLogger } from "../../../components/core/mod.ts";
 import { EndedJobs } from "../../../components/dispatcher/ended_jobs.ts";
 import type { JobResultRecord } from "../../../components/dispatcher/mod.ts";
 import { MAX_EXPIRED_PER_RUN } from "../../../components/dispatcher/mod.ts";
 import { ManualClock } from "../../support/clock.ts";
 
-const result = (i: number, at: number, state: JobResultRecord["state"] = "finished") => ({
+const result = (i: number, at: number, state: JobResultRecord["state"] = JobState.FINISHED) => ({
   jobId: `job-${i}`,
   name: "n",
   state,
@@ -39,7 +39,9 @@ t.test(
     const clock = new ManualClock();
     const { store, forgotten } = jobstore(clock);
     for (let i = 0; i < 1200; i++)
-      store.add(result(i, clock.now(), i % 3 === 0 ? "failed" : "finished"), { results: {} });
+      store.add(result(i, clock.now(), i % 3 === 0 ? JobState.FAILED : JobState.FINISHED), {
+        results: {},
+      });
     t.equal(store.size, 1000, "never more than the capacity after an insertion's expiry");
     t.equal(forgotten.length, 200);
     t.same(forgotten.slice(0, 3), ["job-0", "job-1", "job-2"], "oldest first");
@@ -47,8 +49,11 @@ t.test(
     t.notOk(store.wasExpired("job-200"));
     t.equal(store.get("job-199"), undefined);
     t.ok(store.get("job-200"));
-    t.equal(store.counts().failed + store.counts().finished, 1000, "the counts follow");
-    t.equal(store.counts().failed, [...store.list()].filter((r) => r.state === "failed").length);
+    t.equal(store.counts().FAILED + store.counts().FINISHED, 1000, "the counts follow");
+    t.equal(
+      store.counts().FAILED,
+      [...store.list()].filter((r) => r.state === JobState.FAILED).length,
+    );
   },
 );
 
@@ -84,5 +89,5 @@ t.test("jobs older than the expiration go; newer ones and their leftovers stay",
   await clock.advance(30_000);
   t.same(store.expire(), ["job-2", "job-3"]);
   t.equal(store.leftovers("job-3"), undefined, "leftovers go with the job");
-  t.same(store.counts(), { finished: 0, canceled: 0, failed: 0 });
+  t.same(store.counts(), { FINISHED: 0, CANCELED: 0, FAILED: 0 });
 });

@@ -22,7 +22,7 @@ t.test("a count asks a bounded number of running jobs, the stalest first", async
     job.lastState = JobState.RUNNING;
     return job.lastState;
   };
-  const first = await countByState(live, refresh, 2, { finished: 3, canceled: 0, failed: 1 });
+  const first = await countByState(live, refresh, 2, { FINISHED: 3, CANCELED: 0, FAILED: 1 });
   t.equal(asked.length, MAX_STATE_CALLS, "at most MAX_STATE_CALLS calls");
   t.equal(first[JobState.RUNNING], MAX_STATE_CALLS);
   t.equal(
@@ -33,7 +33,7 @@ t.test("a count asks a bounded number of running jobs, the stalest first", async
   t.equal(first[JobState.FINISHED], 3);
   t.equal(first[JobState.FAILED], 1);
   asked.length = 0;
-  const second = await countByState(live, refresh, 0, { finished: 0, canceled: 0, failed: 0 });
+  const second = await countByState(live, refresh, 0, { FINISHED: 0, CANCELED: 0, FAILED: 0 });
   t.same(
     asked.slice(0, 100 - MAX_STATE_CALLS).sort((a, b) => a - b),
     live.slice(MAX_STATE_CALLS).map((j) => j.i),
@@ -48,7 +48,7 @@ t.test("pages of jobs submitted in the same millisecond neither skip nor repeat"
     result: {
       jobId: newJobId(),
       name: "n",
-      state: "finished",
+      state: JobState.FINISHED,
       restarts: 0,
       checkpoints: 0,
       submittedAt: 1000,

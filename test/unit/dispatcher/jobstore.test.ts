@@ -6,6 +6,7 @@
  */
 import t from "tap";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { JobState } from "../../../components/core/mod.ts";
 import type { ClusterOverview, JobList } from "../../../components/protocol/mod.ts";
 import { ManualClock } from "../../support/clock.ts";
 import { ENDED, miniRest } from "../../support/mini.ts";
@@ -55,7 +56,7 @@ t.test("past the capacity the oldest ended jobs are forgotten", async (t) => {
     t.equal((await rest.call("GET", `/jobs/${jobId}/results`)).status, 404);
   }
   for (const jobId of kept) {
-    t.match(await rest.job(jobId), { state: "finished" }, `${jobId} is kept`);
+    t.match(await rest.job(jobId), { state: JobState.FINISHED }, `${jobId} is kept`);
     const values = Object.values(await rest.results(jobId)).flat();
     t.equal(values.length, 3, "with its collected results");
   }
@@ -102,7 +103,7 @@ t.test("/overview and /metrics count the kept jobs", async (t) => {
   t.equal(overview.jobsFinished, CAPACITY);
   t.equal(overview.jobsRunning, 0);
   const metrics = (await rest.call("GET", "/metrics")).body as string;
-  t.match(metrics, `flotilla_jobs{state="finished"} ${CAPACITY}\n`);
+  t.match(metrics, `flotilla_jobs{state="FINISHED"} ${CAPACITY}\n`);
 });
 
 t.test("past the expiration the timer forgets every ended job", async (t) => {

@@ -6,7 +6,7 @@
  */
 import t from "tap";
 import { dispatcherStores, localFabric } from "../../../components/cluster/mod.ts";
-import { compileConfig, JobState } from "../../../components/core/mod.ts";
+import { compileConfig, isJobEnd, JobState } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import {
   ATTEMPTS_PER_TERM,
@@ -106,12 +106,12 @@ t.test("the next leader recovers a job with attempts above the last leader's", a
   const ended = await until(
     async () => {
       const d = await next.details(jobId);
-      return ["finished", "failed", "canceled"].includes(d.state) ? d : undefined;
+      return isJobEnd(d.state) ? d : undefined;
     },
     "the recovered job's end",
     { timeoutMs: 60_000 },
   );
-  t.equal(ended.state, "finished", JSON.stringify(ended.error));
+  t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.error));
   exactlyOnce(
     t,
     await unwrap(next.client.jobs[":jobId"].results.$get({ param: { jobId } })),

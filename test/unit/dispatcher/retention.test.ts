@@ -4,7 +4,7 @@
  */
 import t from "tap";
 import { dispatcherStores } from "../../../components/cluster/mod.ts";
-import { silentLogger } from "../../../components/core/mod.ts";
+import { JobState, silentLogger } from "../../../components/core/mod.ts";
 import { dispatcherRetention } from "../../../components/dispatcher/retention.ts";
 import { memoryHaServices } from "../../../components/ha/mod.ts";
 import { ManualClock } from "../../support/clock.ts";
@@ -19,7 +19,7 @@ t.test("results past the capacity are removed from the HA stores", async (t) => 
     await stores.results.put({
       jobId,
       name: "n",
-      state: "finished",
+      state: JobState.FINISHED,
       restarts: 0,
       checkpoints: 0,
       submittedAt: i,

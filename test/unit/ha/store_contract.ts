@@ -4,11 +4,12 @@
  */
 import { createHash } from "node:crypto";
 import type { Test } from "tap";
-import { ErrorCode, StaleLeaderError } from "../../../components/core/mod.ts";
+import { ErrorCode, JobState, StaleLeaderError } from "../../../components/core/mod.ts";
 import type { CompletedCheckpoint } from "../../../components/dataflow/internal_mod.ts";
 import {
   blobSnapshotStore,
   type HaServices,
+  JobResultState,
   type LeaderFence,
   type SubmittedJob,
 } from "../../../components/ha/mod.ts";
@@ -99,31 +100,37 @@ export function storeContract(t: Test, setup: (t: Test) => Promise<HaServices>):
   t.test("job result store: a job ends once", async (t) => {
     const { jobResults } = await setup(t);
     await t.rejects(jobResults.get("j1"), { code: ErrorCode.NOT_FOUND });
-    const finished = { jobId: "j1", state: "finished" as const, finishedAt: 2000, restarts: 1 };
+    const finished = { jobId: "j1", state: JobResultState.FINISHED, finishedAt: 2000, restarts: 1 };
     await jobResults.put(finished);
     await jobResults.put(finished); // the same result again (a retried put) is fine
-    await t.rejects(jobResults.put({ ...finished, state: "canceled", finishedAt: 3000 }), {
-      code: ErrorCode.CONFLICT,
-      message: /job j1 already ended \(finished/,
-    });
+    await t.rejects(
+      jobResults.put({ ...finished, state: JobResultState.CANCELED, finishedAt: 3000 }),
+      {
+        code: ErrorCode.CONFLICT,
+        message: /job j1 already ended \(FINISHED/,
+      },
+    );
     t.same(await jobResults.get("j1"), finished, "the first result stays");
     const failed = {
       jobId: "j/2",
-      state: "failed" as const,
+      state: JobResultState.FAILED,
       error: { code: "INTERNAL", message: "boom" },
       finishedAt: 1000,
     };
     await jobResults.put(failed);
     t.same(await jobResults.list(), [failed, finished], "earliest end first");
-    await t.rejects(jobResults.put({ jobId: "j3", state: "running" as never, finishedAt: 1 }), {
-      code: ErrorCode.INVALID_ARGUMENT,
-      message: /finished, failed, canceled/,
-    });
+    await t.rejects(
+      jobResults.put({ jobId: "j3", state: JobState.RUNNING as never, finishedAt: 1 }),
+      {
+        code: ErrorCode.INVALID_ARGUMENT,
+        message: /FINISHED, FAILED, CANCELED/,
+      },
+    );
   });
 
   t.test("job result store: remove forgets a result (the jobstore's expiry)", async (t) => {
     const { jobResults } = await setup(t);
-    const ended = { jobId: "old", state: "finished" as const, finishedAt: 1 };
+    const ended = { jobId: "old", state: JobResultState.FINISHED, finishedAt: 1 };
     await jobResults.put(ended);
     await jobResults.put({ ...ended, jobId: "new", finishedAt: 2 });
     await jobResults.remove("old");
@@ -168,7 +175,7 @@ export function storeContract(t: Test, setup: (t: Test) => Promise<HaServices>):
     await t.rejects(jobGraphs.put(sampleJob("f"), fence), { code: ErrorCode.STALE_LEADER });
     await t.rejects(jobGraphs.remove("f", fence), { code: ErrorCode.STALE_LEADER });
     await t.rejects(
-      jobResults.put({ jobId: "f", state: "finished", finishedAt: 1 }, fence),
+      jobResults.put({ jobId: "f", state: JobResultState.FINISHED, finishedAt: 1 }, fence),
       StaleLeaderError,
     );
     await t.rejects(checkpoints.add(sampleCheckpoint("f", 1), fence), StaleLeaderError);

@@ -39,8 +39,8 @@ t.test("from declaration to finished: offers, deploys, reports, results, release
   t.equal(await s.jm.start(), true, "the ResourceManager answered the declaration");
   const [declared] = await s.rm.declared.waitFor((d) => d.length === 1, "a declaration");
   t.same(declared, { jmSubject: s.jm.subject, requirements: [{ profile: ANY, count: 2 }] });
-  t.same((await s.call("GET", "/heartbeat")).body, { jobId: s.jobId, state: "created" });
-  t.match(await status(s), { state: "created", attempt: 0, scheduler: "default" });
+  t.same((await s.call("GET", "/heartbeat")).body, { jobId: s.jobId, state: JobState.CREATED });
+  t.match(await status(s), { state: JobState.CREATED, attempt: 0, scheduler: "default" });
 
   const offered = await s.offer(3);
   t.equal(offered.status, 200);
@@ -66,11 +66,11 @@ t.test("from declaration to finished: offers, deploys, reports, results, release
   });
   t.same(metrics, { status: 200, body: { acknowledged: true } });
   const now = await status(s);
-  t.match(now, { state: "running", attempt: 0 });
+  t.match(now, { state: JobState.RUNNING, attempt: 0 });
   t.match(now.vertices[1], {
     id: "2-map",
     parallelism: 2,
-    tasks: { running: 2 },
+    tasks: { RUNNING: 2 },
     recordsIn: 7,
     recordsOut: 5,
     subtasks: [
@@ -88,7 +88,13 @@ t.test("from declaration to finished: offers, deploys, reports, results, release
 
   await s.report(0, TaskState.FINISHED);
   const outcome = await s.jm.outcome;
-  t.same(outcome, { jobId: s.jobId, state: "finished", restarts: 0, rescales: 0, checkpoints: 0 });
+  t.same(outcome, {
+    jobId: s.jobId,
+    state: JobState.FINISHED,
+    restarts: 0,
+    rescales: 0,
+    checkpoints: 0,
+  });
   const freed = await s.taskManager.freed.waitFor((f) => f.length === 2, "both slots freed");
   t.same(
     freed.map((f) => [f.slotId, f.allocationId]),
@@ -100,7 +106,7 @@ t.test("from declaration to finished: offers, deploys, reports, results, release
   t.same(await s.rm.cleared.waitFor((c) => c.length === 1, "requirements cleared"), [s.jobId]);
   const order = calls.filter((c) => c === `clear ${s.jobId}` || c.startsWith("free tm-1_"));
   t.equal(order[0], `clear ${s.jobId}`, "its requirements cleared before its slots are freed");
-  t.match(await status(s), { state: "finished" });
+  t.match(await status(s), { state: JobState.FINISHED });
   t.same((await s.offer(1, 9)).body, { accepted: [] }, "an ended job takes no slot");
 });
 
@@ -127,7 +133,7 @@ t.test("bad input: a 400 naming the field; the JobManager keeps serving", async 
   await refused(
     "POST",
     "/tasks/state",
-    { attempt: -1, vertexId: "v", subtask: 0, state: "running" },
+    { attempt: -1, vertexId: "v", subtask: 0, state: TaskState.RUNNING },
     /'attempt'/,
   );
   await refused(
@@ -170,19 +176,19 @@ t.test("bad input: a 400 naming the field; the JobManager keeps serving", async 
   t.equal(notJson.status, 400, "a body that does not parse is a 400 too");
   t.same(
     (await s.call("GET", "/heartbeat")).body,
-    { jobId: s.jobId, state: "created" },
+    { jobId: s.jobId, state: JobState.CREATED },
     "still serving",
   );
-  t.match(await status(s), { state: "created", restarts: 0 }, "and nothing changed");
+  t.match(await status(s), { state: JobState.CREATED, restarts: 0 }, "and nothing changed");
 });
 
 t.test("reports of an unknown attempt, task or checkpoint are ignored", async (t) => {
   const s = setup(t);
   await running(s);
   const ignored = [
-    ["/tasks/state", { attempt: 5, vertexId: "2-map", subtask: 0, state: "failed" }],
-    ["/tasks/state", { attempt: 0, vertexId: "nope", subtask: 0, state: "failed" }],
-    ["/tasks/state", { attempt: 0, vertexId: "2-map", subtask: 9, state: "failed" }],
+    ["/tasks/state", { attempt: 5, vertexId: "2-map", subtask: 0, state: TaskState.FAILED }],
+    ["/tasks/state", { attempt: 0, vertexId: "nope", subtask: 0, state: TaskState.FAILED }],
+    ["/tasks/state", { attempt: 0, vertexId: "2-map", subtask: 9, state: TaskState.FAILED }],
     [
       "/tasks/metrics",
       { attempt: 3, tasks: [{ vertexId: "2-map", subtask: 0, metrics: { recordsIn: 1 } }] },
@@ -205,12 +211,12 @@ t.test("reports of an unknown attempt, task or checkpoint are ignored", async (t
   for (const [path, body] of ignored)
     t.same(await s.call("POST", path, body), { status: 200, body: { acknowledged: true } }, path);
   const now = await status(s);
-  t.match(now, { state: "running", attempt: 0, restarts: 0 }, "the job runs on, untouched");
+  t.match(now, { state: JobState.RUNNING, attempt: 0, restarts: 0 }, "the job runs on, untouched");
   t.same(
     now.vertices.map((v) => [v.tasks, v.recordsIn]),
     [
-      [{ running: 2 }, 0],
-      [{ running: 2 }, 0],
+      [{ RUNNING: 2 }, 0],
+      [{ RUNNING: 2 }, 0],
     ],
   );
 });
@@ -223,7 +229,7 @@ t.test(
     t.equal(notYet.status, 409, "no savepoint of a job that does not run");
     t.match(notYet.body, {
       code: "CONFLICT",
-      errors: [/is created: savepoints need a running job/],
+      errors: [/is CREATED: savepoints need a running job/],
     });
     const tasks = await running(s);
     const answer = s.call("POST", "/savepoints");
@@ -261,7 +267,7 @@ t.test(
     const failed = await declined;
     t.ok(failed.status >= 400, `a declined savepoint fails (${failed.status})`);
     t.match(failed.body, { errors: [/declined: not ready/] });
-    t.match(await status(s), { state: "running", checkpoints: 1 }, "the job runs on");
+    t.match(await status(s), { state: JobState.RUNNING, checkpoints: 1 }, "the job runs on");
   },
 );
 
@@ -271,20 +277,20 @@ t.test(
     const s = setup(t);
     await running(s);
     const accepted = await s.call("POST", "/cancel");
-    t.same(accepted, { status: 202, body: { jobId: s.jobId, state: "canceling" } });
+    t.same(accepted, { status: 202, body: { jobId: s.jobId, state: JobState.CANCELING } });
     t.same(
       (await s.call("POST", "/cancel")).body,
-      { jobId: s.jobId, state: "canceling" },
+      { jobId: s.jobId, state: JobState.CANCELING },
       "a cancel under way is accepted again",
     );
     t.same(await s.taskManager.canceled.waitFor((c) => c.length >= 1, "the cancel"), [
       { attempt: 0 },
     ]);
-    t.match(await s.jm.outcome, { state: "canceled", restarts: 0 });
+    t.match(await s.jm.outcome, { state: JobState.CANCELED, restarts: 0 });
     await s.taskManager.freed.waitFor((f) => f.length === 2, "the slots back");
     const again = await s.call("POST", "/cancel");
     t.equal(again.status, 409);
-    t.match(again.body, { code: "CONFLICT", errors: [`job ${s.jobId} already canceled`] });
+    t.match(again.body, { code: "CONFLICT", errors: [`job ${s.jobId} already CANCELED`] });
     const late = await s.call("POST", "/stop", { savepoint: false });
     t.equal(late.status, 409, "no stop of an ended job either");
   },
@@ -294,7 +300,7 @@ t.test("a job waiting for slots is canceled at once", async (t) => {
   const s = setup(t);
   await s.jm.start();
   t.same((await s.call("POST", "/cancel")).status, 202);
-  t.match(await s.jm.outcome, { state: "canceled" });
+  t.match(await s.jm.outcome, { state: JobState.CANCELED });
   t.same(s.taskManager.canceled.items, [], "no task to cancel");
 });
 
@@ -321,7 +327,7 @@ t.test("stop with a savepoint answers the job's end; without, it ends canceled",
   t.equal(stopped.status, 200);
   t.same(stopped.body as JobOutcome, {
     jobId: s.jobId,
-    state: "finished",
+    state: JobState.FINISHED,
     restarts: 0,
     rescales: 0,
     checkpoints: 1,
@@ -331,7 +337,7 @@ t.test("stop with a savepoint answers the job's end; without, it ends canceled",
   const plain = setup(t);
   await running(plain);
   const canceled = await plain.call("POST", "/stop", { savepoint: false });
-  t.match(canceled, { status: 200, body: { state: "canceled" } });
+  t.match(canceled, { status: 200, body: { state: JobState.CANCELED } });
 });
 
 t.test("a failed task restarts the job by its strategy on the slots it holds", async (t) => {
@@ -340,13 +346,13 @@ t.test("a failed task restarts the job by its strategy on the slots it holds", a
   await running(s, 0);
   await s.taskFailed(0, "2-map", 1, "boom");
   await running(s, 1);
-  t.match(await status(s), { state: "running", attempt: 1, restarts: 1 });
+  t.match(await status(s), { state: JobState.RUNNING, attempt: 1, restarts: 1 });
   t.same(s.rm.declared.items.length, 1, "the slots it held: no new declaration");
 
   await s.taskFailed(1, "0-sequence-source", 0, "boom again");
   const outcome = await s.jm.outcome;
   t.match(outcome, {
-    state: "failed",
+    state: JobState.FAILED,
     restarts: 1,
     error: { code: "INTERNAL", message: /0-sequence-source#0: boom again/ },
   });
@@ -397,7 +403,7 @@ t.test(
     const s = setup(t, { reportsCanceled: false, options: { taskCancellationTimeoutMs: 50 } });
     await running(s);
     t.equal((await s.call("POST", "/cancel")).status, 202);
-    t.match(await s.jm.outcome, { state: "canceled" });
+    t.match(await s.jm.outcome, { state: JobState.CANCELED });
     t.same(s.taskManager.canceled.items, [{ attempt: 0 }]);
   },
 );
@@ -446,14 +452,18 @@ t.test("resource requirements: an adaptive job takes new bounds, kept and declar
   });
   t.same(stored, [put.body], "persisted before the answer");
   await s.rm.declared.waitFor((d) => d.length === 2, "declared again with the new bounds");
-  t.match(await status(s), { state: "running", rescales: 0 }, "running within them: no rescale");
+  t.match(
+    await status(s),
+    { state: JobState.RUNNING, rescales: 0 },
+    "running within them: no rescale",
+  );
 });
 
 t.test("suspended: no outcome, and control calls are refused", async (t) => {
   const s = setup(t);
   await running(s);
   s.jm.suspend();
-  t.same((await s.call("GET", "/heartbeat")).body, { jobId: s.jobId, state: "suspended" });
+  t.same((await s.call("GET", "/heartbeat")).body, { jobId: s.jobId, state: JobState.SUSPENDED });
   t.equal((await s.call("POST", "/cancel")).status, 409);
   t.equal((await s.call("POST", "/savepoints")).status, 409);
   t.same(
@@ -478,9 +488,9 @@ t.test("once its Dispatcher's term is over it does not act, but is still suspend
     [],
     "no attempt is stopped: nothing goes to the TaskManager",
   );
-  t.notMatch(await status(s), { state: "running" }, "the lifecycle took the report in");
+  t.notMatch(await status(s), { state: JobState.RUNNING }, "the lifecycle took the report in");
   s.jm.suspend();
-  t.match(await status(s), { state: "suspended" }, "the step-down still suspends it");
+  t.match(await status(s), { state: JobState.SUSPENDED }, "the step-down still suspends it");
   t.same(s.taskManager.freed.items, [], "no slot freed");
   t.same(s.rm.cleared.items, [], "no requirement cleared");
 });
@@ -494,7 +504,7 @@ t.test("a cancel during the restart delay ends the job at once", async (t) => {
   await s.taskFailed(0, "2-map", 0, "boom");
   await inState(s, JobState.RESTARTING);
   t.same((await s.call("POST", "/cancel")).status, 202);
-  t.match(await s.jm.outcome, { state: "canceled", restarts: 0 }, "not after ten minutes");
+  t.match(await s.jm.outcome, { state: JobState.CANCELED, restarts: 0 }, "not after ten minutes");
 });
 
 t.test("a task canceled without being asked fails the attempt", async (t) => {
@@ -505,7 +515,7 @@ t.test("a task canceled without being asked fails the attempt", async (t) => {
     attempt: 0,
     vertexId: "0-sequence-source",
     subtask: 1,
-    state: "canceled",
+    state: TaskState.CANCELED,
   });
   await running(s, 1);
   t.match(await status(s), { attempt: 1, restarts: 1 });
@@ -526,7 +536,7 @@ t.test("a stop whose savepoint fails tells its caller; the job runs on", async (
   const failed = await stop;
   t.ok(failed.status >= 400, `the stop failed (${failed.status})`);
   t.match(failed.body, { errors: [/no space left/] });
-  t.match(await status(s), { state: "running" });
+  t.match(await status(s), { state: JobState.RUNNING });
   t.same(s.taskManager.canceled.items, [], "no task canceled");
 });
 
@@ -575,5 +585,5 @@ t.test("adaptive: lowered bounds rescale through a checkpoint onto fewer slots",
   const [freed] = await s.taskManager.freed.waitFor((f) => f.length === 1, "the surplus slot back");
   t.equal(freed!.slotId, "tm-1_1");
   await s.report(1, TaskState.RUNNING);
-  t.match(await status(s), { state: "running", attempt: 1, rescales: 1, restarts: 0 });
+  t.match(await status(s), { state: JobState.RUNNING, attempt: 1, rescales: 1, restarts: 0 });
 });

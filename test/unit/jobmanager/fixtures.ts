@@ -14,7 +14,7 @@ import {
   slotId,
   subjects,
   type TaskManagerId,
-  type TaskState,
+  TaskState,
 } from "../../../components/core/mod.ts";
 import { memorySnapshotStore } from "../../../components/dataflow/internal_mod.ts";
 import { defineJob, type JobOptions, sinks, sources } from "../../../components/dataflow/mod.ts";
@@ -139,7 +139,9 @@ function fakeTaskManager(
         setImmediate(() => {
           for (const { attempt, vertexId, subtask } of live)
             void unwrap(
-              jm().tasks.state.$post({ json: { attempt, vertexId, subtask, state: "canceled" } }),
+              jm().tasks.state.$post({
+                json: { attempt, vertexId, subtask, state: TaskState.CANCELED },
+              }),
             );
         });
       return { canceled: live.length };
@@ -261,7 +263,7 @@ export function setup(t: Teardown, { graph = twoByTwo(), options = {}, ...tm }: 
       attempt,
       vertexId,
       subtask,
-      state: "failed",
+      state: TaskState.FAILED,
       error: { code: "INTERNAL", message },
     });
   }

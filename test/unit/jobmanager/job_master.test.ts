@@ -5,7 +5,7 @@
  */
 import t, { type Test } from "tap";
 import { type MiniCluster, startMiniCluster } from "../../../components/cluster/mod.ts";
-import { isJobEnd } from "../../../components/core/mod.ts";
+import { isJobEnd, JobState } from "../../../components/core/mod.ts";
 import type { JobDetails } from "../../../components/protocol/mod.ts";
 import { miniRest } from "../../support/mini.ts";
 import { until as poll } from "../../support/poll.ts";
@@ -18,7 +18,8 @@ async function setup(t: Test, slots: number) {
 }
 
 const allRunningAt = (p: number) => (d: JobDetails) =>
-  d.state === "running" && d.vertices.every((v) => v.parallelism === p && v.tasks.running === p);
+  d.state === JobState.RUNNING &&
+  d.vertices.every((v) => v.parallelism === p && v.tasks.RUNNING === p);
 const bounds = (lowerBound: number, upperBound: number) => ({
   parallelism: { lowerBound, upperBound },
 });
@@ -51,7 +52,7 @@ t.test(
     t.ok((at1.attempt ?? 0) > (at2.attempt ?? 0), "a new attempt");
 
     const done = await until("the end", jobId, (d) => isJobEnd(d.state));
-    t.equal(done.state, "finished", JSON.stringify(done.error ?? ""));
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error ?? ""));
     t.equal(done.rescales, 1);
     exactlyOnce(t, await results(jobId), 6, 1500);
   },
@@ -59,12 +60,12 @@ t.test(
 
 /** Every vertex runs all its tasks at its parallelism in `want` (by vertex id). */
 const runningWith = (want: Record<string, number>) => (d: JobDetails) =>
-  d.state === "running" &&
+  d.state === JobState.RUNNING &&
   d.vertices.length === Object.keys(want).length &&
   d.vertices.every(
     (v) =>
       v.parallelism === want[v.id] &&
-      v.tasks.running === want[v.id] &&
+      v.tasks.RUNNING === want[v.id] &&
       Object.keys(v.tasks).length === 1,
   );
 
@@ -158,7 +159,7 @@ t.test(
     );
 
     const done = await until("the end", jobId, (d) => isJobEnd(d.state));
-    t.equal(done.state, "finished", JSON.stringify(done.error ?? ""));
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error ?? ""));
     t.equal(done.rescales, 2);
     exactlyOnce(t, await results(jobId), keys, perKey);
   },
@@ -184,6 +185,6 @@ t.test(
     t.equal(put.status, 409);
     t.match(put.body, { code: "CONFLICT", errors: [/default scheduler.*scheduler "adaptive"/] });
     await call("PATCH", `/jobs/${jobId}?mode=cancel`);
-    await until("canceled", jobId, (d) => d.state === "canceled");
+    await until("canceled", jobId, (d) => d.state === JobState.CANCELED);
   },
 );

@@ -4,7 +4,7 @@
  * each refusal.
  */
 import t from "tap";
-import { ErrorCode } from "../../../components/core/mod.ts";
+import { ErrorCode, TaskState } from "../../../components/core/mod.ts";
 import { until } from "../../support/poll.ts";
 import { ANY, alloc, JM, JOB, TM, taskManagerFor } from "./fixtures.ts";
 
@@ -99,7 +99,7 @@ t.test("a JobManager deploys, checkpoints, cancels and gives the slot back", asy
     status: 202,
     body: { deployed: key },
   });
-  await jm.states.waitFor((s) => s.some((r) => r.state === "running"), "the task running");
+  await jm.states.waitFor((s) => s.some((r) => r.state === TaskState.RUNNING), "the task running");
   t.match(
     await request("POST", "/tasks", { json: descriptor() }),
     { status: 202, body: { deployed: key } },
@@ -130,7 +130,10 @@ t.test("a JobManager deploys, checkpoints, cancels and gives the slot back", asy
     status: 200,
     body: { canceled: 1 },
   });
-  await jm.states.waitFor((s) => s.some((r) => r.state === "canceled"), "the task canceled");
+  await jm.states.waitFor(
+    (s) => s.some((r) => r.state === TaskState.CANCELED),
+    "the task canceled",
+  );
 
   t.match(await request("POST", `/slots/${SLOT}/free`, { json: { allocationId: "alloc-9" } }), {
     status: 200,

@@ -6,7 +6,7 @@
  * was not what ended the wait.
  */
 import t, { type Test } from "tap";
-import { ErrorCode, subjects } from "../../../components/core/mod.ts";
+import { ErrorCode, subjects, TaskState } from "../../../components/core/mod.ts";
 import { until } from "../../support/poll.ts";
 import { ANY, CLUSTER, JM, JOB, TM, taskManagerFor } from "./fixtures.ts";
 
@@ -19,7 +19,7 @@ async function running(t: Test, options: Parameters<typeof taskManagerFor>[1] = 
   await request("POST", `/slots/${SLOT}/allocate`, { json: allocate, token: 1 });
   await until(() => tm.slots()[0]?.state === "active", "the slot active");
   t.equal((await request("POST", "/tasks", { json: descriptor() })).status, 202);
-  await jm.states.waitFor((s) => s.some((r) => r.state === "running"), "the task running");
+  await jm.states.waitFor((s) => s.some((r) => r.state === TaskState.RUNNING), "the task running");
   return setup;
 }
 
@@ -33,7 +33,7 @@ t.test("a slot the JobManager freed: the task's reports stop being retried", asy
     body: { canceled: 1 },
   });
   await until(() => (calls.get(JM) ?? 0) > before + 2, "the state reports retried");
-  t.match(tm.runningTasks(), [{ state: "canceled" }], "kept while its reports are retried");
+  t.match(tm.runningTasks(), [{ state: TaskState.CANCELED }], "kept while its reports are retried");
 
   t.match(await request("POST", `/slots/${SLOT}/free`, { json: { allocationId: "alloc-1" } }), {
     status: 200,

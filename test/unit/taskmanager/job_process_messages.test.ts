@@ -4,6 +4,7 @@
  * unknown is refused with why, never passed on.
  */
 import t from "tap";
+import { TaskState } from "../../../components/core/mod.ts";
 import { parseFromJobProcess } from "../../../components/taskmanager/job_process/messages.ts";
 
 const data = new Uint8Array([1, 2, 3]);
@@ -12,7 +13,7 @@ t.test("well-formed messages are accepted as they are", async (t) => {
   for (const message of [
     { t: "pub", subject: "flotilla.c.data.j.0.e-0.0", data },
     { t: "sub", sid: 1, subject: "flotilla.c.data.j.0.e-0.0.credit" },
-    { t: "state", id: 1, state: "running", metrics: { recordsIn: 3 } },
+    { t: "state", id: 1, state: TaskState.RUNNING, metrics: { recordsIn: 3 } },
     { t: "ack", id: 1, checkpointId: 2, handle: "snapshots/j/2/v/0", bytes: 10 },
     { t: "store", rid: 4, id: 1, checkpointId: 2, bytes: data },
     { t: "request", rid: 5, subject: "a.b", data, timeout: 1000 },
@@ -32,7 +33,7 @@ t.test("malformed messages are refused, naming what is wrong", async (t) => {
     [{ t: "exec", command: "rm -rf /" }, /t|discriminator|Invalid/],
     [{ t: "store", id: 1, checkpointId: 2, bytes: data }, /rid/],
     [{ t: "state", id: 1, state: "exploded" }, /state/],
-    [{ t: "state", id: 0, state: "running" }, /id/],
+    [{ t: "state", id: 0, state: TaskState.RUNNING }, /id/],
     [{ t: "request", rid: 1, subject: "a.b", data, timeout: 3_600_000 }, /timeout/],
     [{ t: "metrics", tasks: [[1, { ["x".repeat(200)]: 1 }]] }, /tasks/],
   ];

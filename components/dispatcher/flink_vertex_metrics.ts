@@ -16,10 +16,8 @@ import {
 
 type Counters = Readonly<Record<string, number>>;
 
-/** A subtask's reported counters, where the JobManager's status carries them. */
-function countersOf(subtask: SubtaskDetails): Counters | undefined {
-  return (subtask as SubtaskDetails & { metrics?: Counters }).metrics;
-}
+/** A subtask's last reported counters (SUBTASK_REST_COUNTERS), once it reported any. */
+const countersOf = (subtask: SubtaskDetails): Counters | undefined => subtask.metrics;
 
 /** Flink's "no watermark yet" (Long.MIN_VALUE), as its gauges report it. */
 const NO_WATERMARK = "-9223372036854775808";

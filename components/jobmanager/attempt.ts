@@ -6,7 +6,12 @@
  */
 import { isTaskEnd, type JobId, type TaskManagerId, TaskState } from "../core/mod.ts";
 import { type CompletedCheckpoint, type JobTopology, taskKey } from "../dataflow/internal_mod.ts";
-import type { ResourceRequirements, TaskDescriptor, VertexDetails } from "../protocol/mod.ts";
+import {
+  type ResourceRequirements,
+  SUBTASK_REST_COUNTERS,
+  type TaskDescriptor,
+  type VertexDetails,
+} from "../protocol/mod.ts";
 import type { PooledSlot, SlotPool } from "./slot_pool.ts";
 
 /** One subtask of an attempt. */
@@ -147,6 +152,13 @@ export class Attempt {
  * The job details' view of each vertex of `graph` (the current attempt's, so its current
  * parallelism), from that attempt's tasks; with `bounds` (adaptive jobs) each vertex's bounds.
  */
+function restCounters(metrics: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of SUBTASK_REST_COUNTERS)
+    if (metrics[name] !== undefined) out[name] = metrics[name];
+  return out;
+}
+
 export function vertexDetails(
   graph: JobTopology,
   attempt: { number: number; tasks: AttemptTask[] } | undefined,
@@ -186,6 +198,7 @@ export function vertexDetails(
         "taskmanager-id": t.slot.tmId,
         "start-time": t.startedAt,
         "end-time": t.endedAt,
+        ...(t.metrics ? { metrics: restCounters(t.metrics) } : {}),
       })),
     };
   });

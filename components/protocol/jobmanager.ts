@@ -57,6 +57,7 @@ export {
   resourceRequirementsSchema,
   type SavepointTaken,
   type StopJob,
+  SUBTASK_REST_COUNTERS,
   type SubtaskDetails,
   stopJobSchema,
   type VertexDetails,

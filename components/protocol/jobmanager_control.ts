@@ -70,7 +70,15 @@ export interface SubtaskDetails {
   "start-time": number;
   /** When it finished, failed or was canceled; -1 while it runs. */
   "end-time": number;
+  /**
+   * Its last reported time split and input watermark (`SUBTASK_REST_COUNTERS`: busyMs, idleMs,
+   * backPressuredMs since it runs, inputWatermark), for the REST watermarks and backpressure.
+   */
+  metrics?: Record<string, number>;
 }
+
+/** The task counters a subtask's details carry (the rest stay in the JobManager). */
+export const SUBTASK_REST_COUNTERS = ["busyMs", "idleMs", "backPressuredMs", "inputWatermark"];
 
 export interface VertexDetails {
   id: string;

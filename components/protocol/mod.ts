@@ -197,6 +197,7 @@ export {
   type SlotOfferAnswer,
   type SourceEnded,
   type StopJob,
+  SUBTASK_REST_COUNTERS,
   type SubtaskDetails,
   slotOfferSchema,
   sourceEndedSchema,

@@ -12,12 +12,10 @@ import {
   FlotillaError,
   type JobId,
   type JobState,
-  newJobId,
   silentLogger,
   subjects,
   systemClock,
 } from "../core/mod.ts";
-import { loadCheckpoint } from "../dataflow/internal_mod.ts";
 import type {
   CancelAccepted,
   CollectedResults,
@@ -32,6 +30,7 @@ import { artifactUploads } from "./artifact_uploads.ts";
 import type { JobView } from "./flink_job_views.ts";
 import { inProcessGraphBuilder } from "./graph_builder.ts";
 import { endedView, liveView, startingView } from "./job_answers.ts";
+import { prepareJob } from "./job_submission.ts";
 import { countByState, type JobPageRequest, jobPage, type Listed } from "./job_listing.ts";
 import {
   firstAttemptOfTerm,
@@ -100,38 +99,13 @@ export function createDispatcher(options: DispatcherOptions) {
         `${running.size + starting.size} jobs have not ended, the most dispatcher.max-running-jobs (${maxRunningJobs}) allows: submit again when one ends`,
       );
     artifacts.touch(request.artifact);
-    const bytes = await stores.blobs.get(request.artifact);
-    if (!bytes)
-      throw new FlotillaError(
-        ErrorCode.NOT_FOUND,
-        `artifact ${request.artifact} is not in the blob store: upload it with POST /artifacts first`,
-      );
-    // Build once here, so a bad job is a 400 now rather than a failed job later.
-    const topology = await settings.buildGraph({
-      artifact: request.artifact,
-      bytes,
-      args: request.args,
-      ...(request.parallelism ? { parallelism: request.parallelism } : {}),
-      ...(request.secrets ? { secrets: request.secrets } : {}),
+    const { record, ...from } = await prepareJob(request, {
+      stores,
+      buildGraph: settings.buildGraph,
+      clock,
     });
-    const restoreFrom = request.savepoint
-      ? await loadCheckpoint(stores.snapshots, request.savepoint)
-      : undefined;
-    const jobId = newJobId();
-    const record: JobRecord = {
-      jobId,
-      name: topology.options.name,
-      artifact: request.artifact,
-      args: request.args,
-      ...(request.parallelism ? { parallelism: request.parallelism } : {}),
-      ...(request.savepoint ? { savepoint: request.savepoint } : {}),
-      ...(request.secrets ? { secrets: request.secrets } : {}),
-      submittedAt: clock.now(),
-    };
-    await stores.jobs.put(record);
-    if (restoreFrom) await stores.checkpoints.add({ ...restoreFrom, jobId });
-    await start(record, { topology, ...(restoreFrom ? { restoreFrom } : {}) });
-    return jobId;
+    await start(record, from);
+    return record.jobId as JobId;
   }
 
   async function start(record: JobRecord, from: JobManagerStart = {}): Promise<void> {
@@ -234,6 +208,9 @@ export function createDispatcher(options: DispatcherOptions) {
     log,
     stores,
     resourceManager,
+    /** Where any block's subject is reached, within `rpc` deadlines (metric queries ask TaskManagers). */
+    transportFor: (subject: string) => fabric.transportFor(subject),
+    rpcDeadlines: deadlines.rpc,
 
     async hasArtifact(artifact: string): Promise<boolean> {
       return stores.blobs.has(artifact);

@@ -40,6 +40,7 @@ import {
   jobVertexDetailsInfo,
 } from "./flink_job_views.ts";
 import { BackPressureSampler, vertexWatermarks } from "./flink_vertex_metrics.ts";
+import { metricQueryHandlers } from "./metric_queries.ts";
 
 export interface DispatcherAppOptions {
   /** The cluster's settings, for `GET /jobmanager/config` (keys naming secrets are left out). @default {} */
@@ -92,6 +93,11 @@ export function dispatcherHandlers(
   }
 
   return {
+    ...metricQueryHandlers({
+      resourceManager: rm,
+      transportFor: dispatcher.transportFor,
+      rpc: dispatcher.rpcDeadlines,
+    }),
     health: () => ({ ok: true }),
     config: () => dashboardConfiguration(identity),
     async overview() {

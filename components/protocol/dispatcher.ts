@@ -62,6 +62,7 @@ import {
   type ResourceRequirements,
   resourceRequirementsSchema,
 } from "./jobmanager.ts";
+import { type MetricQueryHandlers, metricQueryRoutes } from "./metric_queries.ts";
 
 /** Artifacts are at most this big (a bundled job is usually a few kB). */
 export const MAX_ARTIFACT_BYTES = 16 * 1024 * 1024;
@@ -126,7 +127,8 @@ export const taskManagerParamSchema = z.object({ taskmanagerid: taskManagerIdSch
 
 // ---- routes ------------------------------------------------------------------------------------
 
-export interface DispatcherHandlers {
+/** Flink's metric queries (metric_queries.ts) are the Dispatcher's too. */
+export interface DispatcherHandlers extends MetricQueryHandlers {
   health(): Answer<DispatcherHealth>;
   /** `GET /config`. */
   config(): Answer<DashboardConfiguration>;
@@ -179,88 +181,94 @@ export const MAX_UPLOADING = 4;
 function apiRoutes(h: DispatcherHandlers, uploads: Admission, log: Logger | undefined) {
   const jid = (c: { req: { valid(target: "param"): { jobid: JobId } } }) =>
     c.req.valid("param").jobid;
-  return createBlock(log ? { log } : {})
-    .get("/healthz", async (c) => reply(c, await h.health()))
-    .get("/config", async (c) => reply(c, await h.config()))
-    .get("/overview", async (c) => reply(c, await h.overview()))
-    .get("/jobmanager/config", async (c) => reply(c, await h.jobManagerConfig()))
-    .get("/taskmanagers", async (c) => reply(c, await h.taskManagers()))
-    .get("/taskmanagers/:taskmanagerid", params(taskManagerParamSchema), async (c) =>
-      reply(c, await h.taskManager(c.req.valid("param").taskmanagerid)),
-    )
-    .post("/artifacts", async (c) => {
-      // At most MAX_UPLOADING bodies held at once, each refused (413) past the limit.
-      const uploaded = await uploads.admit(async () => {
-        const bytes = await readBodyBytes(
-          c,
-          MAX_ARTIFACT_BYTES,
-          "an artifact is one bundled job (usually a few kB): bundle fewer dependencies into it",
-        );
-        return await h.uploadArtifact(bytes);
-      });
-      return uploaded.created ? reply(c, uploaded, 201) : reply(c, uploaded, 200);
-    })
-    .get("/artifacts/:artifact", params(z.object({ artifact: artifactIdSchema })), async (c) => {
-      const { artifact } = c.req.valid("param");
-      if (!(await h.hasArtifact(artifact)))
-        throw new FlotillaError(
-          ErrorCode.NOT_FOUND,
-          `no artifact ${artifact}: upload it with POST /artifacts`,
-        );
-      return reply(c, { artifact });
-    })
-    .get("/jobs", query(jobsQuerySchema), async (c) => reply(c, await h.jobs(c.req.valid("query"))))
-    .get("/jobs/overview", async (c) => reply(c, await h.jobsOverview()))
-    .post("/jobs", body(submitJobSchema), async (c) =>
-      reply(c, await h.submit(c.req.valid("json")), 202),
-    )
-    .get("/jobs/:jobid", params(jidParamSchema), async (c) => reply(c, await h.job(jid(c))))
-    .patch("/jobs/:jobid", params(jidParamSchema), query(cancelModeQuerySchema), async (c) =>
-      reply(c, await h.cancel(jid(c), c.req.valid("query").mode ?? "cancel"), 202),
-    )
-    .get("/jobs/:jobid/plan", params(jidParamSchema), async (c) => reply(c, await h.plan(jid(c))))
-    .get("/jobs/:jobid/config", params(jidParamSchema), async (c) =>
-      reply(c, await h.jobConfig(jid(c))),
-    )
-    .get("/jobs/:jobid/results", params(jidParamSchema), async (c) =>
-      reply(c, await h.results(jid(c))),
-    )
-    .get("/jobs/:jobid/vertices/:vertexid", params(vertexParamSchema), async (c) =>
-      reply(c, await h.vertex(jid(c), c.req.valid("param").vertexid)),
-    )
-    .get("/jobs/:jobid/vertices/:vertexid/watermarks", params(vertexParamSchema), async (c) =>
-      reply(c, await h.watermarks(jid(c), c.req.valid("param").vertexid)),
-    )
-    .get("/jobs/:jobid/vertices/:vertexid/backpressure", params(vertexParamSchema), async (c) =>
-      reply(c, await h.backPressure(jid(c), c.req.valid("param").vertexid)),
-    )
-    .post(
-      "/jobs/:jobid/savepoints",
-      params(jidParamSchema),
-      body(savepointTriggerRequestSchema, { emptyAs: {} }),
-      async (c) => reply(c, await h.triggerSavepoint(jid(c), c.req.valid("json")), 202),
-    )
-    .get("/jobs/:jobid/savepoints/:triggerid", params(savepointStatusParamSchema), async (c) =>
-      reply(c, await h.savepointStatus(jid(c), c.req.valid("param").triggerid)),
-    )
-    .post(
-      "/jobs/:jobid/stop",
-      params(jidParamSchema),
-      body(stopWithSavepointRequestSchema, { emptyAs: {} }),
-      async (c) => reply(c, await h.stop(jid(c), c.req.valid("json")), 202),
-    )
-    .get("/jobs/:jobid/resource-requirements", params(jidParamSchema), async (c) =>
-      reply(c, await h.resourceRequirements(jid(c))),
-    )
-    .put(
-      "/jobs/:jobid/resource-requirements",
-      params(jidParamSchema),
-      body(resourceRequirementsSchema),
-      async (c) => reply(c, await h.setResourceRequirements(jid(c), c.req.valid("json"))),
-    )
-    .get("/metrics", async (c) =>
-      c.text(await h.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
-    );
+  return (
+    createBlock(log ? { log } : {})
+      // First: `/taskmanagers/metrics` is theirs, not a TaskManager's id.
+      .route("/", metricQueryRoutes(h))
+      .get("/healthz", async (c) => reply(c, await h.health()))
+      .get("/config", async (c) => reply(c, await h.config()))
+      .get("/overview", async (c) => reply(c, await h.overview()))
+      .get("/jobmanager/config", async (c) => reply(c, await h.jobManagerConfig()))
+      .get("/taskmanagers", async (c) => reply(c, await h.taskManagers()))
+      .get("/taskmanagers/:taskmanagerid", params(taskManagerParamSchema), async (c) =>
+        reply(c, await h.taskManager(c.req.valid("param").taskmanagerid)),
+      )
+      .post("/artifacts", async (c) => {
+        // At most MAX_UPLOADING bodies held at once, each refused (413) past the limit.
+        const uploaded = await uploads.admit(async () => {
+          const bytes = await readBodyBytes(
+            c,
+            MAX_ARTIFACT_BYTES,
+            "an artifact is one bundled job (usually a few kB): bundle fewer dependencies into it",
+          );
+          return await h.uploadArtifact(bytes);
+        });
+        return uploaded.created ? reply(c, uploaded, 201) : reply(c, uploaded, 200);
+      })
+      .get("/artifacts/:artifact", params(z.object({ artifact: artifactIdSchema })), async (c) => {
+        const { artifact } = c.req.valid("param");
+        if (!(await h.hasArtifact(artifact)))
+          throw new FlotillaError(
+            ErrorCode.NOT_FOUND,
+            `no artifact ${artifact}: upload it with POST /artifacts`,
+          );
+        return reply(c, { artifact });
+      })
+      .get("/jobs", query(jobsQuerySchema), async (c) =>
+        reply(c, await h.jobs(c.req.valid("query"))),
+      )
+      .get("/jobs/overview", async (c) => reply(c, await h.jobsOverview()))
+      .post("/jobs", body(submitJobSchema), async (c) =>
+        reply(c, await h.submit(c.req.valid("json")), 202),
+      )
+      .get("/jobs/:jobid", params(jidParamSchema), async (c) => reply(c, await h.job(jid(c))))
+      .patch("/jobs/:jobid", params(jidParamSchema), query(cancelModeQuerySchema), async (c) =>
+        reply(c, await h.cancel(jid(c), c.req.valid("query").mode ?? "cancel"), 202),
+      )
+      .get("/jobs/:jobid/plan", params(jidParamSchema), async (c) => reply(c, await h.plan(jid(c))))
+      .get("/jobs/:jobid/config", params(jidParamSchema), async (c) =>
+        reply(c, await h.jobConfig(jid(c))),
+      )
+      .get("/jobs/:jobid/results", params(jidParamSchema), async (c) =>
+        reply(c, await h.results(jid(c))),
+      )
+      .get("/jobs/:jobid/vertices/:vertexid", params(vertexParamSchema), async (c) =>
+        reply(c, await h.vertex(jid(c), c.req.valid("param").vertexid)),
+      )
+      .get("/jobs/:jobid/vertices/:vertexid/watermarks", params(vertexParamSchema), async (c) =>
+        reply(c, await h.watermarks(jid(c), c.req.valid("param").vertexid)),
+      )
+      .get("/jobs/:jobid/vertices/:vertexid/backpressure", params(vertexParamSchema), async (c) =>
+        reply(c, await h.backPressure(jid(c), c.req.valid("param").vertexid)),
+      )
+      .post(
+        "/jobs/:jobid/savepoints",
+        params(jidParamSchema),
+        body(savepointTriggerRequestSchema, { emptyAs: {} }),
+        async (c) => reply(c, await h.triggerSavepoint(jid(c), c.req.valid("json")), 202),
+      )
+      .get("/jobs/:jobid/savepoints/:triggerid", params(savepointStatusParamSchema), async (c) =>
+        reply(c, await h.savepointStatus(jid(c), c.req.valid("param").triggerid)),
+      )
+      .post(
+        "/jobs/:jobid/stop",
+        params(jidParamSchema),
+        body(stopWithSavepointRequestSchema, { emptyAs: {} }),
+        async (c) => reply(c, await h.stop(jid(c), c.req.valid("json")), 202),
+      )
+      .get("/jobs/:jobid/resource-requirements", params(jidParamSchema), async (c) =>
+        reply(c, await h.resourceRequirements(jid(c))),
+      )
+      .put(
+        "/jobs/:jobid/resource-requirements",
+        params(jidParamSchema),
+        body(resourceRequirementsSchema),
+        async (c) => reply(c, await h.setResourceRequirements(jid(c), c.req.valid("json"))),
+      )
+      .get("/metrics", async (c) =>
+        c.text(await h.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
+      )
+  );
 }
 
 /** The Dispatcher's app: every route at Flink's path and again under `/v1` (Flink's versioned prefix). */

@@ -71,14 +71,26 @@ export interface SubtaskDetails {
   /** When it finished, failed or was canceled; -1 while it runs. */
   "end-time": number;
   /**
-   * Its last reported time split and input watermark (`SUBTASK_REST_COUNTERS`: busyMs, idleMs,
-   * backPressuredMs since it runs, inputWatermark), for the REST watermarks and backpressure.
+   * Its last reported task counters (`SUBTASK_REST_COUNTERS`: records, bytes, busy, idle and
+   * back-pressured ms since it runs, watermarks; not the operators' own), for the REST
+   * watermarks, backpressure and metric queries.
    */
   metrics?: Record<string, number>;
 }
 
 /** The task counters a subtask's details carry (the rest stay in the JobManager). */
-export const SUBTASK_REST_COUNTERS = ["busyMs", "idleMs", "backPressuredMs", "inputWatermark"];
+export const SUBTASK_REST_COUNTERS = [
+  "recordsIn",
+  "recordsOut",
+  "bytesIn",
+  "bytesOut",
+  "creditWaits",
+  "busyMs",
+  "idleMs",
+  "backPressuredMs",
+  "inputWatermark",
+  "outputWatermark",
+];
 
 export interface VertexDetails {
   id: string;

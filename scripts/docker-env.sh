@@ -10,13 +10,15 @@
 # Environment:
 #   NODE_IMAGE            base of the role images          (default node:24-bookworm-slim)
 #   FLOTILLA_NATS_IMAGE   NATS image for the compose files  (default nats:2.10)
+#   FLOTILLA_PROMETHEUS_IMAGE  Prometheus for compose/monitoring.yml (default prom/prometheus:v2.53.0)
 #   FLOTILLA_NO_PULL=1    do not try a registry: use what is local, else build the stand-ins
 #   FLOTILLA_EGRESS_GUARD=0  leave iptables alone (the guard drops traffic from every Docker bridge
 #                         to the outside, other projects' containers included)
 #   FLOTILLA_SKIP_IMAGES=1   stop before building the role images
 #
 # A stand-in, once built, is used whenever the wanted image is not present locally: no pull is
-# tried again. `docker rmi flotilla-standin/node:24` (or .../nats:2.9) makes the next run retry.
+# tried again. `docker rmi flotilla-standin/node:24` (or .../nats:2.9, .../prometheus:2) makes the
+# next run retry.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +27,8 @@ WANT_NODE=${NODE_IMAGE:-node:24-bookworm-slim}
 WANT_NATS=${FLOTILLA_NATS_IMAGE:-nats:2.10}
 NODE_STANDIN=flotilla-standin/node:24
 NATS_STANDIN=flotilla-standin/nats:2.9
+WANT_PROMETHEUS=${FLOTILLA_PROMETHEUS_IMAGE:-prom/prometheus:v2.53.0}
+PROMETHEUS_STANDIN=flotilla-standin/prometheus:2
 export DEBIAN_FRONTEND=noninteractive
 
 step() { printf 'docker-env: %s\n' "$*"; }
@@ -186,6 +190,48 @@ build_nats_standin() {
   rm -rf "$work"
 }
 
+# Debian's prometheus binary, taken from its package without installing it (installing would
+# start a Prometheus service on this machine), with the official image's layout: /bin/prometheus,
+# /etc/prometheus/prometheus.yml, data in /prometheus, user nobody.
+build_prometheus_standin() {
+  local binary work rootfs
+  work=$(mktemp -d)
+  binary=$(command -v prometheus || true)
+  if [ -z "$binary" ]; then
+    need_root "fetching Debian's prometheus package (for the Prometheus stand-in image)" "apt-get download prometheus"
+    if [ "$apt_updated" = 0 ]; then
+      apt-get update -qq
+      apt_updated=1
+    fi
+    step "fetching Debian's prometheus package (apt-get download; not installed)"
+    # Readable by apt's download user (_apt), or apt warns that it fetched as root.
+    chmod 0755 "$work"
+    (cd "$work" && apt-get download prometheus >/dev/null) || die "apt-get download prometheus failed"
+    dpkg-deb -x "$work"/prometheus_*.deb "$work/deb"
+    binary=$work/deb/usr/bin/prometheus
+  fi
+  rootfs=$work/rootfs
+  mkdir -p "$rootfs/bin" "$rootfs/etc/prometheus" "$rootfs/prometheus" "$rootfs/tmp"
+  cp -L "$binary" "$rootfs/bin/prometheus"
+  copy_libs "$rootfs" "$binary"
+  chmod 1777 "$rootfs/tmp"
+  chown 65534:65534 "$rootfs/prometheus"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  printf 'hosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
+  printf 'global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ["localhost:9090"]\n' >"$rootfs/etc/prometheus/prometheus.yml"
+  step "building $PROMETHEUS_STANDIN from Debian's $("$rootfs/bin/prometheus" --version 2>&1 | head -n 1) and this host's glibc (docker import)"
+  tar -C "$rootfs" --numeric-owner -cf - . | docker import \
+    --message "flotilla stand-in for prom/prometheus: Debian's prometheus binary" \
+    --change 'USER nobody' \
+    --change 'WORKDIR /prometheus' \
+    --change 'EXPOSE 9090' \
+    --change 'ENTRYPOINT ["/bin/prometheus"]' \
+    --change 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]' \
+    - "$PROMETHEUS_STANDIN" >/dev/null
+  rm -rf "$work"
+}
+
 # Sets CHOSEN: the wanted image when present or pullable, else the stand-in (built if missing).
 choose_image() {
   local what=$1 wanted=$2 standin=$3 build=$4
@@ -209,13 +255,15 @@ choose_image Node "$WANT_NODE" "$NODE_STANDIN" build_node_standin
 node_image=$CHOSEN
 choose_image NATS "$WANT_NATS" "$NATS_STANDIN" build_nats_standin
 nats_image=$CHOSEN
+choose_image Prometheus "$WANT_PROMETHEUS" "$PROMETHEUS_STANDIN" build_prometheus_standin
+prometheus_image=$CHOSEN
 
 mkdir -p "$ROOT/dist"
 env_file=$ROOT/dist/docker.env
-content=$(printf 'NODE_IMAGE=%s\nFLOTILLA_NATS_IMAGE=%s' "$node_image" "$nats_image")
+content=$(printf 'NODE_IMAGE=%s\nFLOTILLA_NATS_IMAGE=%s\nFLOTILLA_PROMETHEUS_IMAGE=%s' "$node_image" "$nats_image" "$prometheus_image")
 if [ "$(cat "$env_file" 2>/dev/null)" != "$content" ]; then
   printf '%s\n' "$content" >"$env_file"
-  step "wrote dist/docker.env (NODE_IMAGE=$node_image FLOTILLA_NATS_IMAGE=$nats_image)"
+  step "wrote dist/docker.env (NODE_IMAGE=$node_image FLOTILLA_NATS_IMAGE=$nats_image FLOTILLA_PROMETHEUS_IMAGE=$prometheus_image)"
 else
   step "dist/docker.env: up to date"
 fi

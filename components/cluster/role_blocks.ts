@@ -23,7 +23,12 @@ import {
 } from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom, schedulerOptionsFrom } from "../jobmanager/mod.ts";
-import { processMetrics, trackResourceManager } from "../metrics/mod.ts";
+import {
+  processMetrics,
+  scrapeTargets,
+  trackResourceManager,
+  trackScrapeTargets,
+} from "../metrics/mod.ts";
 import { createResourceManager, resourceManagerConfigFrom } from "../resourcemanager/mod.ts";
 import {
   callDeadlinesFrom,
@@ -129,6 +134,7 @@ export function startResourceManager(
     "ResourceManager",
     (token, isLeader) => {
       const leading = () => isLeader() && (fence?.active() ?? true);
+      const driver = driverFor(config, log);
       const rm = createResourceManager({
         nc,
         leading,
@@ -138,14 +144,16 @@ export function startResourceManager(
         }),
         clusterId,
         token,
-        driver: driverFor(config, log),
+        driver,
         config: resourceManagerConfigFrom(config),
         log,
       });
       void rm.start();
       const untrack = trackResourceManager(() => rm.slotManager.overview());
+      const untrackTargets = trackScrapeTargets(() => driver.metricsHosts?.() ?? []);
       return () => {
         untrack();
+        untrackTargets();
         return rm.stop();
       };
     },
@@ -445,7 +453,9 @@ export async function serveHealth(
         return c.text(await metrics.text(rejectionMetrics()), 200, {
           "content-type": metrics.contentType,
         });
-      }),
+      })
+      // Prometheus' http_sd: the TaskManagers this process's ResourceManager started (README Metrics).
+      .get("/metrics/targets", (c) => c.json(scrapeTargets(port))),
     { port, hostname: ctx.config["rest.address"] },
   );
 }

@@ -151,14 +151,14 @@ export function metricQueryHandlers({
 
 const COUNTERS_WITH_RATES = RATES.map(([counter]) => counter);
 
-/** A subtask's counters as its TaskManager reported them, or the named ones the status carries. */
+/** A subtask's counters: the named ones its status carries, and those it passes on as reported. */
 function countersOf(subtask: SubtaskDetails): MetricValues {
-  const reported = (subtask as SubtaskDetails & { metrics?: MetricValues }).metrics;
-  if (reported) return reported;
+  const reported = subtask.metrics;
   return {
     recordsIn: subtask.recordsIn,
     recordsOut: subtask.recordsOut,
     ...(subtask.bytesIn !== undefined ? { bytesIn: subtask.bytesIn } : {}),
     ...(subtask.bytesOut !== undefined ? { bytesOut: subtask.bytesOut } : {}),
+    ...reported,
   };
 }

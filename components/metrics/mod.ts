@@ -18,6 +18,13 @@ export { FlinkScope, flinkMetricName, NO_WATERMARK } from "./names.ts";
 export { processStatus } from "./process_status.ts";
 export { type ProcessMetrics, processMetrics } from "./registry.ts";
 export {
+  type HttpSdGroups,
+  MAX_SCRAPE_TARGETS,
+  type ScrapeHost,
+  scrapeTargets,
+  trackScrapeTargets,
+} from "./targets.ts";
+export {
   MAX_TRACKED_SUBTASKS,
   RATES,
   type TaskMetricsRow,

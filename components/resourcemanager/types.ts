@@ -67,4 +67,6 @@ export interface ResourceDriver {
   stopTaskManager(tmId: TaskManagerId): Promise<boolean>;
   /** Stop everything the driver started. */
   stop?(): Promise<void>;
+  /** The TaskManagers it runs by a host name their network resolves (for Prometheus). */
+  metricsHosts?(): { tmId: TaskManagerId; host: string }[];
 }

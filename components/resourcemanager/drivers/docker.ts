@@ -341,6 +341,8 @@ export function dockerDriver({
   return {
     kind: "docker",
     ready,
+    // Container names resolve on the driver's network (Docker's DNS), adopted ones included.
+    metricsHosts: () => [...owned.values()].map((tm) => ({ tmId: tm.tmId, host: tm.name })),
     canStart(p) {
       if (stopped || owned.size + starting >= maxTaskManagers) return false;
       return !maxProfile || covers(maxProfile, isAny(p) ? defaultProfile : p);

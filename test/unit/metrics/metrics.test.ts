@@ -6,9 +6,11 @@ import {
   flinkMetricName,
   type JobMetricsSnapshot,
   processMetrics,
+  scrapeTargets,
   type TaskMetricsRow,
   trackJob,
   trackResourceManager,
+  trackScrapeTargets,
   trackTaskManager,
 } from "../../../components/metrics/mod.ts";
 import { TrackedSources } from "../../../components/metrics/snapshots.ts";
@@ -145,4 +147,14 @@ t.test("tracked sources are capped: what is over the cap is counted, not served"
   t.same(sources.rows(), { rows: [1, 2, 3], dropped: 1 });
   untrackB();
   t.same(sources.rows(), { rows: [1, 2], dropped: 0 }, "a source that throws gives no rows");
+});
+
+t.test("Prometheus http_sd: the TaskManagers a driver runs, at the health port", async (t) => {
+  t.same(scrapeTargets(8080), [], "no ResourceManager leads here: no targets");
+  const untrack = trackScrapeTargets(() => [{ tmId: "tm-1", host: "flotilla-c-tm-1" }]);
+  t.same(scrapeTargets(8080), [
+    { targets: ["flotilla-c-tm-1:8080"], labels: { tm_id: "tm-1", flotilla_role: "taskmanager" } },
+  ]);
+  untrack();
+  t.same(scrapeTargets(8080), []);
 });

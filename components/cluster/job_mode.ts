@@ -19,6 +19,7 @@ import { type GraphBuilder, trackJobMaster } from "../dispatcher/mod.ts";
 import { blobSnapshotStore, type HaServices } from "../ha/mod.ts";
 import {
   createJobMaster,
+  jobHistoryBoundsFrom,
   jobManagerApp,
   jobManagerDeadlinesFrom,
   schedulerOptionsFrom,
@@ -91,6 +92,7 @@ export async function runJobMode({
     ...jobManagerDeadlinesFrom(config),
     rebuild: (vertexParallelism) => topologyAt(graph, vertexParallelism),
     scheduler: schedulerOptionsFrom(config),
+    history: jobHistoryBoundsFrom(config),
     log,
   });
   fabric.serve(jm.subject, jobManagerApp(jm));

@@ -4,7 +4,12 @@
  * as a cluster of processes over NATS. What `flotilla run` uses when no cluster is configured.
  */
 import { compileConfig, type Logger, silentLogger, subjects } from "../core/mod.ts";
-import { createDispatcher, type DispatcherOptions, dispatcherApp } from "../dispatcher/mod.ts";
+import {
+  createDispatcher,
+  type Dispatcher,
+  type DispatcherOptions,
+  dispatcherApp,
+} from "../dispatcher/mod.ts";
 import { memoryHaServices } from "../ha/mod.ts";
 import { type JobManagerDeadlines, jobManagerDeadlinesFrom } from "../jobmanager/mod.ts";
 import { type DispatcherApp, RM_FENCING_SCOPE } from "../protocol/mod.ts";
@@ -52,6 +57,8 @@ const RM_TOKEN = 1;
 export interface MiniCluster {
   readonly fabric: Fabric;
   readonly rest: DispatcherApp;
+  /** The Dispatcher itself, for what its REST API does not show (tests). */
+  readonly dispatcher: Dispatcher;
   /** The REST API, typed, called in-process. */
   readonly client: RpcClient<DispatcherApp>;
   readonly taskManagers: TaskManager[];
@@ -138,6 +145,7 @@ export async function startMiniCluster({
   return {
     fabric,
     rest,
+    dispatcher,
     client: createClient<DispatcherApp>(localTransport(rest), { timeoutMs: clientTimeoutMs }),
     taskManagers: tms,
     async stop() {

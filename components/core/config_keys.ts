@@ -120,6 +120,16 @@ export const configKeys = {
     "",
     "File of read-only REST tokens (one per line): every GET route, nothing that changes state. Empty: no read-only tokens.",
   ),
+  "web.checkpoints.history": key(
+    z.coerce.number().int().min(1).max(1000),
+    10,
+    "How many of a job's latest checkpoints its JobManager keeps whole for the REST API's checkpoint history and details, per-subtask details included (Flink's web.checkpoints.history); counts and summaries cover every checkpoint. An ended job's archive keeps what fits in its result record.",
+  ),
+  "web.exception-history-size": key(
+    z.coerce.number().int().min(1).max(1000),
+    16,
+    "How many failures (each with the failures of the same attempt) a job's exception history keeps, newest first (Flink's web.exception-history-size).",
+  ),
   "web.submit.enable": key(
     z.union([z.boolean(), z.enum(["true", "false"]).transform((text) => text === "true")]),
     true,

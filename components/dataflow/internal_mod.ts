@@ -37,7 +37,7 @@ export {
   privateDirectory,
 } from "./runtime/artifact.ts";
 export { counterIn, type TaskServices } from "./runtime/chain.ts";
-export { CheckpointCoordinator } from "./runtime/coordinator.ts";
+export { CheckpointCoordinator, type CheckpointStatsListener } from "./runtime/coordinator.ts";
 export {
   type ChannelFactory,
   connects,

@@ -30,6 +30,7 @@ import { artifactUploads } from "./artifact_uploads.ts";
 import type { JobView } from "./flink_job_views.ts";
 import { inProcessGraphBuilder } from "./graph_builder.ts";
 import { endedView, liveView, startingView } from "./job_answers.ts";
+import { endedArchive, jobHistoryAnswers, keptArchives } from "./job_history.ts";
 import { prepareJob } from "./job_submission.ts";
 import { countByState, type JobPageRequest, jobPage, type Listed } from "./job_listing.ts";
 import {
@@ -58,6 +59,7 @@ export function createDispatcher(options: DispatcherOptions) {
     buildGraph: options.buildGraph ?? inProcessGraphBuilder(),
     ...(options.collectMaxRecords ? { collectMaxRecords: options.collectMaxRecords } : {}),
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    ...(options.history ? { history: options.history } : {}),
     ...(options.leading ? { leading: options.leading } : {}),
     log,
   };
@@ -126,7 +128,7 @@ export function createDispatcher(options: DispatcherOptions) {
   async function end(run: JobManagerRun, outcome: JobOutcome): Promise<void> {
     const { record } = run;
     // Its last view of the vertices and what its sinks committed, while it still serves.
-    const [vertices, results] = await Promise.all([
+    const [vertices, results, history] = await Promise.all([
       unwrap(run.control.status.$get()).then(
         (status) => status.vertices,
         () => undefined,
@@ -135,6 +137,7 @@ export function createDispatcher(options: DispatcherOptions) {
         log.warn({ job: record.jobId, err: err.message }, "the ended job's results are lost");
         return {};
       }),
+      endedArchive(run, log),
     ]);
     const result: JobResultRecord = {
       jobId: record.jobId,
@@ -147,6 +150,7 @@ export function createDispatcher(options: DispatcherOptions) {
       ...(outcome.savepoint ? { savepoint: outcome.savepoint } : {}),
       submittedAt: record.submittedAt,
       finishedAt: clock.now(),
+      ...(history ? { history } : {}),
     };
     // The result first: once it exists the job is never started again, whatever fails next.
     await stores.results
@@ -318,6 +322,13 @@ export function createDispatcher(options: DispatcherOptions) {
       if (!(await endedJob(jobId))) throw forgotten(jobId);
       return ended.leftovers(jobId)?.results ?? {};
     },
+
+    /** Checkpoints and exceptions of a running job, or from an ended one's archive. */
+    history: jobHistoryAnswers({
+      running: (jobId) => running.get(jobId),
+      archive: keptArchives(ended, endedJob, stores.results),
+      notRunning,
+    }),
 
     cancel: (jobId: JobId): Promise<CancelAccepted> =>
       withJobManager(jobId, (run) => unwrap(run.control.cancel.$post())),

@@ -4,7 +4,7 @@
  */
 import { type Clock, type Logger, LruCache } from "../core/mod.ts";
 import type { JobTopology } from "../dataflow/internal_mod.ts";
-import type { CollectedResults, VertexDetails } from "../protocol/mod.ts";
+import type { CollectedResults, JobHistoryArchive, VertexDetails } from "../protocol/mod.ts";
 import type { JobResultRecord } from "./types.ts";
 
 export interface JobStoreOptions {
@@ -39,6 +39,12 @@ export class EndedJobs {
   /** In the order they ended (the store's list is earliest end first, and ends append). */
   readonly #results = new Map<string, JobResultRecord>();
   readonly #leftovers: LruCache<string, EndedLeftovers>;
+  /**
+   * The newest ended jobs' history archives (each up to JOB_HISTORY_ARCHIVE_MAX_BYTES): the kept
+   * results go without theirs, so a jobstore of 1000 jobs stays small; an older one's archive is
+   * read from its HA record when asked for.
+   */
+  readonly #archives: LruCache<string, JobHistoryArchive>;
   readonly #expired = new LruCache<string, true>(REMEMBERED_EXPIRED);
   readonly #counts: Record<EndedState, number> = { FINISHED: 0, CANCELED: 0, FAILED: 0 };
   readonly #clock: Clock;
@@ -54,6 +60,7 @@ export class EndedJobs {
     this.expirationMs = expirationMs;
     this.#retainedResults = Math.max(1, Math.min(retainedResults, maxCapacity));
     this.#leftovers = new LruCache(this.#retainedResults);
+    this.#archives = new LruCache(this.#retainedResults);
     this.#clock = clock;
     this.#forget = forget;
     this.#log = log;
@@ -78,6 +85,11 @@ export class EndedJobs {
 
   get(jobId: string): JobResultRecord | undefined {
     return this.#results.get(jobId);
+  }
+
+  /** The job's history archive if it is among the newest; undefined: read its HA record. */
+  archive(jobId: string): JobHistoryArchive | undefined {
+    return this.#archives.get(jobId);
   }
 
   leftovers(jobId: string): EndedLeftovers | undefined {
@@ -116,6 +128,7 @@ export class EndedJobs {
       this.#results.delete(jobId);
       this.#counts[result.state]--;
       this.#leftovers.delete(jobId);
+      this.#archives.delete(jobId);
       this.#expired.set(jobId, true);
       forgotten.push(jobId);
       this.#forget(jobId).catch((err: Error) =>
@@ -129,7 +142,8 @@ export class EndedJobs {
     return forgotten;
   }
 
-  #insert(result: JobResultRecord): void {
+  #insert({ history, ...result }: JobResultRecord): void {
+    if (history) this.#archives.set(result.jobId, history);
     this.#results.set(result.jobId, result);
     this.#counts[result.state]++;
   }

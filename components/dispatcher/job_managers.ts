@@ -18,6 +18,7 @@ import {
 } from "../dataflow/internal_mod.ts";
 import {
   createJobMaster,
+  type JobHistoryBounds,
   type JobManagerDeadlines,
   jobManagerApp,
   type SchedulerOptions,
@@ -105,6 +106,8 @@ export interface JobManagerSettings {
   /** Where the job's graph is built (the sandbox, for the roles). */
   buildGraph: GraphBuilder;
   scheduler?: SchedulerOptions;
+  /** History each JobManager keeps (`web.checkpoints.history`, `web.exception-history-size`). */
+  history?: JobHistoryBounds;
   /** Whether the Dispatcher's term still leads; its JobManagers stop acting once it does not. */
   leading?: () => boolean;
   log: Logger;
@@ -150,6 +153,7 @@ export async function runJobManager(
     // the same structure with those vertex parallelisms (TaskManagers rebuild it from the job).
     rebuild: (vertexParallelism) => topologyAt(graph, vertexParallelism),
     ...(settings.scheduler ? { scheduler: settings.scheduler } : {}),
+    ...(settings.history ? { history: settings.history } : {}),
     clusterId,
     jobId: parseJobId(record.jobId),
     graph,

@@ -3,7 +3,11 @@
  * `blob.*`, `collect-sink.max-records`, `dispatcher.max-running-jobs`).
  */
 import type { Clock, Config, Logger } from "../core/mod.ts";
-import type { SchedulerOptions } from "../jobmanager/mod.ts";
+import {
+  type JobHistoryBounds,
+  jobHistoryBoundsFrom,
+  type SchedulerOptions,
+} from "../jobmanager/mod.ts";
 import type { ArtifactRetentionOptions } from "./artifact_sweeper.ts";
 import type { JobStoreOptions } from "./ended_jobs.ts";
 import type { GraphBuilder } from "./graph_builder.ts";
@@ -41,6 +45,8 @@ export interface DispatcherOptions {
   maxRunningJobs?: number;
   /** Time of results, expiry and artifact use; its timers run the housekeeping. @default real */
   clock?: Clock;
+  /** History each JobManager keeps (`web.checkpoints.history`, `web.exception-history-size`). */
+  history?: JobHistoryBounds;
   /** The cluster's scheduler settings (`jobmanager.scheduler`, ...). @default the default scheduler */
   scheduler?: SchedulerOptions;
   /**
@@ -58,12 +64,17 @@ type LimitKeys =
   | "blob.max-artifacts"
   | "blob.service.cleanup.interval"
   | "collect-sink.max-records"
-  | "dispatcher.max-running-jobs";
+  | "dispatcher.max-running-jobs"
+  | "web.checkpoints.history"
+  | "web.exception-history-size";
 
 /** The Dispatcher's bounds from the config. */
 export function dispatcherLimitsFrom(
   config: Pick<Config, LimitKeys>,
-): Pick<DispatcherOptions, "jobStore" | "artifacts" | "collectMaxRecords" | "maxRunningJobs"> {
+): Pick<
+  DispatcherOptions,
+  "jobStore" | "artifacts" | "collectMaxRecords" | "maxRunningJobs" | "history"
+> {
   return {
     jobStore: {
       maxCapacity: config["jobstore.max-capacity"],
@@ -76,5 +87,6 @@ export function dispatcherLimitsFrom(
     },
     collectMaxRecords: config["collect-sink.max-records"],
     maxRunningJobs: config["dispatcher.max-running-jobs"],
+    history: jobHistoryBoundsFrom(config),
   };
 }

@@ -6,6 +6,7 @@
 import type { JobEnd } from "../core/mod.ts";
 import type { CompletedCheckpoint, SnapshotStore } from "../dataflow/internal_mod.ts";
 import type { BlobInfo, SubmittedJob } from "../ha/mod.ts";
+import type { JobHistoryArchive } from "../protocol/mod.ts";
 import type { FetchApp, Transport } from "../rpc/mod.ts";
 
 /** A submitted job, as the job-graph store keeps it: enough to start it again after a failover. */
@@ -24,6 +25,12 @@ export interface JobResultRecord {
   savepoint?: string;
   submittedAt: number;
   finishedAt: number;
+  /**
+   * What its JobManager recorded (checkpoint statistics, exception history, state times, the
+   * vertices), bounded to JOB_HISTORY_ARCHIVE_MAX_BYTES so the record stays one small KV value:
+   * what the finished job's checkpoint, exception and vertex pages answer from.
+   */
+  history?: JobHistoryArchive;
 }
 
 export interface DispatcherStores {

@@ -11,10 +11,6 @@ function alreadyEnded(jm: JobMaster): FlotillaError {
   return new FlotillaError(ErrorCode.CONFLICT, `job ${jm.jobId} already ${jm.status()}`);
 }
 
-function notYet(what: string): FlotillaError {
-  return new FlotillaError(ErrorCode.NOT_FOUND, `${what}: not recorded yet`);
-}
-
 export function jobManagerHandlers(jm: JobMaster): JobManagerHandlers {
   return {
     heartbeat: () => ({ jobId: jm.jobId, state: jm.status() }),
@@ -45,25 +41,12 @@ export function jobManagerHandlers(jm: JobMaster): JobManagerHandlers {
     },
     resourceRequirements: () => jm.resourceRequirements(),
     setResourceRequirements: (requirements) => jm.setResourceRequirements(requirements),
-    // Stubs until the history is recorded (issue 15 milestone): the routes' shapes are final.
-    checkpoints: () => {
-      throw notYet("checkpoint statistics");
-    },
-    checkpointConfig: () => {
-      throw notYet("checkpoint config");
-    },
-    checkpointDetails: () => {
-      throw notYet("checkpoint details");
-    },
-    checkpointSubtasks: () => {
-      throw notYet("checkpoint subtask details");
-    },
-    exceptions: () => {
-      throw notYet("exception history");
-    },
-    archive: () => {
-      throw notYet("the history archive");
-    },
+    checkpoints: () => jm.checkpoints(),
+    checkpointConfig: () => jm.checkpointConfig(),
+    checkpointDetails: (checkpointId) => jm.checkpointDetails(checkpointId),
+    checkpointSubtasks: (checkpointId, vertexId) => jm.checkpointSubtasks(checkpointId, vertexId),
+    exceptions: (query) => jm.exceptions(query),
+    archive: () => jm.archive(),
   };
 }
 

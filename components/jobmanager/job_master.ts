@@ -29,17 +29,23 @@ import {
   taskKey,
 } from "../dataflow/internal_mod.ts";
 import type {
+  CheckpointStatistics,
   CollectedResults,
+  ExceptionsQuery,
+  JobExceptions,
+  JobHistoryArchive,
   JobOutcome,
   JobStatus,
   ResourceRequirements,
   SlotOffer,
+  TaskCheckpointWithSubtasks,
   TaskMetricsReport,
   TaskStateReport,
 } from "../protocol/mod.ts";
 import { compileScheduler } from "./adaptive.ts";
 import { vertexDetails } from "./attempt.ts";
 import { JobManagerEffects } from "./effects.ts";
+import { failureSite, JobHistory } from "./job_history.ts";
 import { LifecycleEffects } from "./lifecycle_effects.ts";
 import { confirmedSlots, type OfferedSlot } from "./offer_check.ts";
 import { DEFAULT_TASK_CANCELLATION_TIMEOUT_MS, type JobManagerOptions } from "./options.ts";
@@ -64,11 +70,13 @@ export function createJobMaster(options: JobManagerOptions) {
     tasksAt: (p) => graphAt(p).vertices.flatMap((v) => tasksOf(v.id, v.parallelism)),
     ...(options.firstAttempt !== undefined ? { firstAttempt: options.firstAttempt } : {}),
   });
+  const history = new JobHistory(submitted.options, options.history);
   const coordinator = new CheckpointCoordinator({
     jobId,
     graph: submitted,
     store: options.snapshots,
     log,
+    stats: history.checkpoints,
     ...(options.restoreFrom ? { restoredFrom: options.restoreFrom } : {}),
     onCompleted: async (checkpoint) => {
       lifecycle.checkpointCompleted();
@@ -116,6 +124,7 @@ export function createJobMaster(options: JobManagerOptions) {
     lifecycle,
     pool,
     coordinator,
+    history,
     effects,
     ...(rescaler ? { rescaler } : {}),
     reactive: scheduler.reactive,
@@ -168,7 +177,17 @@ export function createJobMaster(options: JobManagerOptions) {
     return accepted;
   }
 
-  return {
+  function notKept(checkpointId: number, vertexId?: string): FlotillaError {
+    const what = vertexId
+      ? `vertex ${vertexId} of checkpoint ${checkpointId}`
+      : `checkpoint ${checkpointId}`;
+    return new FlotillaError(
+      ErrorCode.NOT_FOUND,
+      `${what} is not in job ${jobId}'s checkpoint history (the last web.checkpoints.history checkpoints: ${history.checkpoints.keptIds().join(", ") || "none yet"})`,
+    );
+  }
+
+  const jobMaster = {
     jobId,
     subject,
     /** The current attempt's graph (its parallelism changes with the adaptive scheduler). */
@@ -243,8 +262,10 @@ export function createJobMaster(options: JobManagerOptions) {
       const attempt = run.current;
       if (attempt) {
         const error = new FlotillaError(ErrorCode.UNAVAILABLE, `TaskManager ${tmId} was lost`);
+        const failed = attempt.failTaskManager(tmId);
+        if (failed[0]) history.failed(attempt.number, error, failureSite(run.graph, failed[0]));
         // Its tasks send no more reports: they failed with it, and a stop waits no longer.
-        for (const t of attempt.failTaskManager(tmId))
+        for (const t of failed)
           run.run(
             lifecycle.taskStateChanged(
               attempt.number,
@@ -297,7 +318,7 @@ export function createJobMaster(options: JobManagerOptions) {
           ? { lastCheckpoint: { id: latest.checkpointId, timestamp: latest.timestamp } }
           : {}),
         ...(run.waitingFor && state === JobState.CREATED ? { waitingFor: run.waitingFor } : {}),
-        timestamps: run.timestamps(),
+        timestamps: history.timestamps(),
         vertices: vertexDetails(
           run.graph,
           run.current && { number: run.current.number, tasks: run.current.tasks() },
@@ -305,6 +326,26 @@ export function createJobMaster(options: JobManagerOptions) {
         ),
       };
     },
+    /** Flink's checkpoint statistics of the job so far. */
+    checkpoints: () => history.checkpoints.statistics(),
+    /** 404 NOT_FOUND without checkpointing. */
+    checkpointConfig: () => history.checkpointConfig(),
+    /** A kept checkpoint with its per-vertex tasks; 404 NOT_FOUND for one not (or no longer) kept. */
+    checkpointDetails(checkpointId: number): CheckpointStatistics {
+      const details = history.checkpoints.details(checkpointId);
+      if (!details) throw notKept(checkpointId);
+      return details;
+    },
+    /** One vertex's subtasks (hex or flotilla vertex id) in a kept checkpoint; 404 otherwise. */
+    checkpointSubtasks(checkpointId: number, vertexId: string): TaskCheckpointWithSubtasks {
+      const details = history.checkpoints.subtasks(checkpointId, vertexId);
+      if (!details) throw notKept(checkpointId, vertexId);
+      return details;
+    },
+    exceptions: ({ maxExceptions }: ExceptionsQuery = {}): JobExceptions =>
+      history.exceptions.view(maxExceptions),
+    /** The bounded history the job's result record keeps (asked for once the job ended). */
+    archive: (): JobHistoryArchive => history.archive(jobMaster.info().vertices),
     /**
      * Leadership lost (Flink's JobMaster suspend): stops acting for the job at once, without
      * canceling its tasks, freeing its slots or producing an outcome. The job is not over: the
@@ -339,6 +380,7 @@ export function createJobMaster(options: JobManagerOptions) {
       return stopped;
     },
   };
+  return jobMaster;
 }
 
 /** The task keys of a vertex at `parallelism`, as the lifecycle follows them. */

@@ -26,6 +26,7 @@ import { taskKey } from "../dataflow/internal_mod.ts";
 import type { TaskStateReport } from "../protocol/mod.ts";
 import { Attempt, type DeploymentBase } from "./attempt.ts";
 import type { JobManagerEffects } from "./effects.ts";
+import { failureSite, type JobHistory } from "./job_history.ts";
 import type { Rescaler } from "./rescaler.ts";
 import type { SlotPool } from "./slot_pool.ts";
 
@@ -37,6 +38,8 @@ export interface LifecycleEffectsOptions {
   lifecycle: JobLifecycle;
   pool: SlotPool;
   coordinator: CheckpointCoordinator;
+  /** Where failures, states and restores are recorded. */
+  history: JobHistory;
   effects: JobManagerEffects;
   /** The adaptive scheduler, when the job runs with it. */
   rescaler?: Rescaler;
@@ -72,18 +75,10 @@ export class LifecycleEffects {
   #cancelTimer: Timer | undefined;
   #declareRetry: Timer | undefined;
   #stopCaller: ((error: FlotillaError) => void) | undefined;
-  /** Epoch ms the job last entered each state. */
-  readonly #entered = new Map<JobState, number>([[JobState.CREATED, Date.now()]]);
 
   constructor(options: LifecycleEffectsOptions) {
     this.#o = options;
     this.graph = options.graph;
-  }
-
-  /** When the job last entered each state, every state named (0: never), as Flink's `timestamps`. */
-  timestamps(): Record<JobState, number> {
-    const all = Object.values(JobState).map((s) => [s, this.#entered.get(s) ?? 0] as const);
-    return Object.fromEntries(all) as Record<JobState, number>;
   }
 
   /**
@@ -111,10 +106,10 @@ export class LifecycleEffects {
 
   #carryOut(action: JobLifecycleAction): void {
     const { log, lifecycle } = this.#o;
+    this.#o.history.observe(action, lifecycle);
     switch (action.kind) {
       case "state":
         log.info({ from: action.from, to: action.to, why: action.why }, "job state");
-        this.#entered.set(action.to, Date.now());
         return;
       case "await-resources":
         this.#awaitResources();
@@ -192,6 +187,9 @@ export class LifecycleEffects {
             `${vertexId}#${subtask}: ${report.error?.message ?? "failed"}`,
           )
         : undefined;
+    const task =
+      error && attempt.tasks().find((t) => t.vertexId === vertexId && t.subtask === subtask);
+    if (error) this.#o.history.failed(attempt.number, error, task && failureSite(this.graph, task));
     this.run(
       this.#o.lifecycle.taskStateChanged(attempt.number, taskKey(vertexId, subtask), state, error),
     );
@@ -268,6 +266,7 @@ export class LifecycleEffects {
       ...this.#o.deployment,
       ...(rescaler?.vertexParallelism ? { vertexParallelism: rescaler.vertexParallelism } : {}),
     };
+    if (coordinator.latest) this.#o.history.restored(coordinator.latest);
     for (const { slot, descriptor } of attempt.descriptors(base, coordinator.latest)) {
       effects.deploy(slot.tmSubject, descriptor).catch((err: unknown) => {
         const { code, message } = toFlotillaError(err);

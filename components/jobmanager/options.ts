@@ -7,6 +7,7 @@ import type { CompletedCheckpoint, JobTopology, SnapshotStore } from "../dataflo
 import type { ResourceRequirements } from "../protocol/mod.ts";
 import { type CallDeadlines, callDeadlinesFrom, type Transport } from "../rpc/mod.ts";
 import type { SchedulerOptions } from "./adaptive.ts";
+import type { JobHistoryBounds } from "./job_history.ts";
 
 /** How long the JobManager's calls and waits may take. */
 export interface JobManagerDeadlines {
@@ -29,6 +30,16 @@ export function jobManagerDeadlinesFrom(
   return {
     rpc: callDeadlinesFrom(config),
     taskCancellationTimeoutMs: config["task.cancellation.timeout"],
+  };
+}
+
+/** How much history each JobManager keeps, from the config. */
+export function jobHistoryBoundsFrom(
+  config: Pick<Config, "web.checkpoints.history" | "web.exception-history-size">,
+): Required<JobHistoryBounds> {
+  return {
+    checkpoints: config["web.checkpoints.history"],
+    exceptions: config["web.exception-history-size"],
   };
 }
 
@@ -83,6 +94,8 @@ export interface JobManagerOptions extends JobManagerDeadlines {
    * them before its step-down suspends the JobManager). @default always
    */
   leading?: () => boolean;
+  /** Checkpoints and failures kept (`web.checkpoints.history`, `web.exception-history-size`). */
+  history?: JobHistoryBounds;
   /** For tests: the stabilization window's clock. */
   clock?: Clock;
   log?: Logger;

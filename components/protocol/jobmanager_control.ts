@@ -181,15 +181,15 @@ export interface JobHistoryArchive {
   timestamps: Record<JobState, number>;
   /** The last attempt's vertices; their `subtasks` emptied when trimmed. */
   vertices: VertexDetails[];
-  /** What was left out to stay within the bound, in the order it was dropped. */
+  /** What was left out to stay within the bound (per-subtask details go first). */
   trimmed: string[];
 }
 
 /**
  * The most an archive may take, as JSON: a result record is one KV value under NATS max_payload
- * (1 MiB); the rest of the record is small.
+ * (1 MiB), and a new leader reads every kept result (jobstore.max-capacity) once.
  */
-export const JOB_HISTORY_ARCHIVE_MAX_BYTES = 256 * 1024;
+export const JOB_HISTORY_ARCHIVE_MAX_BYTES = 128 * 1024;
 
 /** What the JobManager does for the Dispatcher. */
 export interface JobManagerControlHandlers {

@@ -260,6 +260,11 @@ export class JobLifecycle {
     return this.#state === JobState.FAILED ? this.#endError : undefined;
   }
 
+  /** Why the current attempt is failing, while it stops (the exception history's root cause). */
+  get attemptFailure(): FlotillaError | undefined {
+    return this.#failure?.error;
+  }
+
   /** The current attempt's number (the first one's before it is deployed). */
   get attempt(): number {
     return this.#attempt;

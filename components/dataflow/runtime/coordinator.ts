@@ -27,6 +27,23 @@ export interface CoordinatorOptions {
   retained?: number;
   /** Called with each completed checkpoint before tasks are told (the JobManager persists it in HA). */
   onCompleted?(checkpoint: CompletedCheckpoint): Promise<void>;
+  /** Told of every checkpoint's progress (the JobManager's statistics); times are epoch ms. */
+  stats?: CheckpointStatsListener;
+}
+
+/** What happens to each checkpoint, as the JobManager's checkpoint statistics record it. */
+export interface CheckpointStatsListener {
+  /** `vertices`: each vertex's parallelism, the subtasks that must acknowledge. */
+  triggered(
+    id: number,
+    at: number,
+    kind: { savepoint: boolean; vertices: { id: string; parallelism: number }[] },
+  ): void;
+  acknowledged(id: number, vertexId: string, subtask: number, at: number, bytes: number): void;
+  completed(id: number, at: number, path: string): void;
+  failed(id: number, at: number, reason: string): void;
+  /** A completed checkpoint was subsumed: its files are deleted. */
+  discarded(id: number): void;
 }
 
 /** How the coordinator reaches the tasks of the running attempt. */
@@ -173,6 +190,8 @@ export class CheckpointCoordinator {
       timer: setTimeout(() => this.#expire(pending, timeoutMs), timeoutMs),
     };
     this.#pending = pending;
+    const vertices = this.#graph.vertices.map((v) => ({ id: v.id, parallelism: v.parallelism }));
+    this.#o.stats?.triggered(id, pending.started, { savepoint, vertices });
     this.#attempt?.trigger(id, final);
     return pending;
   }
@@ -199,6 +218,7 @@ export class CheckpointCoordinator {
     if (this.#pending !== pending) return;
     this.#pending = undefined;
     this.#o.log.warn({ checkpoint: pending.id, reason }, "checkpoint aborted");
+    this.#o.stats?.failed(pending.id, Date.now(), reason);
     pending.done?.reject(
       new FlotillaError(ErrorCode.TIMEOUT, `checkpoint ${pending.id} aborted: ${reason}`),
     );
@@ -235,7 +255,11 @@ export class CheckpointCoordinator {
         await this.#o.store.put(handle, bytes);
         return handle;
       },
-      acknowledge: (id, handle) => this.#acknowledge(key, id, handle),
+      acknowledge: (id, handle, bytes) => {
+        if (this.#pending?.id === id && !this.#pending.handles.has(key))
+          this.#o.stats?.acknowledged(id, vertexId, subtask, Date.now(), bytes);
+        this.#acknowledge(key, id, handle);
+      },
       decline: (id, reason) => {
         if (this.#pending?.id === id) this.#abort(this.#pending, `${key} declined: ${reason}`);
       },
@@ -290,6 +314,7 @@ export class CheckpointCoordinator {
     this.#expiredInARow = 0;
     this.completed++;
     this.#latest = checkpoint;
+    this.#o.stats?.completed(pending.id, checkpoint.timestamp, prefix);
     await this.#o.onCompleted?.(checkpoint);
     if (!pending.savepoint) await this.#retain(checkpoint);
     this.#o.log.info(
@@ -306,6 +331,7 @@ export class CheckpointCoordinator {
     const retained = this.#o.retained ?? 2;
     while (this.#retained.length > retained) {
       const old = this.#retained.shift()!;
+      this.#o.stats?.discarded(old.checkpointId);
       const prefix = snapshotPrefix(old.jobId, old.checkpointId, false);
       // Its own handles by key where the store can (an object store lists everything for a
       // prefix, on every checkpoint); anything else under its prefix by prefix.

@@ -84,8 +84,8 @@ function profileInfo(profile: ResourceProfile): ResourceProfileInfo {
   };
 }
 
-/** A TaskManager as Flink's TaskManagerInfo; `lastHeartbeat` is the RM's last word from it. */
-export function taskManagerInfo(tm: TaskManagerInfo, lastHeartbeat?: number): FlinkTaskManagerInfo {
+/** A TaskManager as Flink's TaskManagerInfo. */
+export function taskManagerInfo(tm: TaskManagerInfo): FlinkTaskManagerInfo {
   const memoryBytes = Math.round(tm.totalResources.memoryMb * MIB);
   const free = tm.slots.filter((s) => s.state === "free" && !s.pending).length;
   return {
@@ -93,7 +93,8 @@ export function taskManagerInfo(tm: TaskManagerInfo, lastHeartbeat?: number): Fl
     path: tm.subject,
     dataPort: -1,
     jmxPort: -1,
-    timeSinceLastHeartbeat: lastHeartbeat ?? tm.registeredAt,
+    // As Flink, despite the name: when the last heartbeat was (its registration before the first).
+    timeSinceLastHeartbeat: tm.lastHeartbeat ?? tm.registeredAt,
     slotsNumber: tm.slots.length,
     freeSlots: free,
     totalResource: profileInfo(tm.totalResources),
@@ -119,12 +120,9 @@ export function taskManagerInfo(tm: TaskManagerInfo, lastHeartbeat?: number): Fl
   };
 }
 
-export function taskManagerDetailsInfo(
-  tm: TaskManagerInfo,
-  lastHeartbeat?: number,
-): FlinkTaskManagerDetailsInfo {
+export function taskManagerDetailsInfo(tm: TaskManagerInfo): FlinkTaskManagerDetailsInfo {
   return {
-    ...taskManagerInfo(tm, lastHeartbeat),
+    ...taskManagerInfo(tm),
     allocatedSlots: tm.slots
       .filter((s) => s.jobId !== undefined)
       .map((s) => ({ jobId: s.jobId as string, resource: profileInfo(s.profile) })),

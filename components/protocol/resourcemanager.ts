@@ -107,6 +107,8 @@ export interface TaskManagerInfo {
   freeResources: ResourceProfile;
   slots: SlotInfo[];
   registeredAt: number;
+  /** Epoch ms of its last heartbeat (answered or sent); absent while the RM does not monitor it. */
+  lastHeartbeat?: number;
   /** When its last slot became free; undefined while any slot is in use. */
   idleSince: number | undefined;
 }

@@ -17,6 +17,7 @@ import type {
   RegistrationReply,
   RequirementsDeclaration,
   SlotReport,
+  TaskManagerInfo,
   TaskManagerRegistration,
 } from "./types.ts";
 
@@ -33,6 +34,8 @@ export interface ResourceManagerCore {
   declare(jobId: JobId, declaration: RequirementsDeclaration): void;
   /** False when the job declared nothing. */
   clear(jobId: JobId): boolean;
+  /** Epoch ms of the TaskManager's last heartbeat; undefined while it is not monitored. */
+  lastHeartbeat(tmId: TaskManagerId): number | undefined;
 }
 
 function unknownTaskManager(tmId: string): FlotillaError {
@@ -44,14 +47,18 @@ function unknownTaskManager(tmId: string): FlotillaError {
 
 export function resourceManagerHandlers(rm: ResourceManagerCore): ResourceManagerHandlers {
   const sm = rm.slotManager;
+  const withHeartbeat = (info: TaskManagerInfo): TaskManagerInfo => {
+    const lastHeartbeat = rm.lastHeartbeat(info.tmId);
+    return lastHeartbeat === undefined ? info : { ...info, lastHeartbeat };
+  };
   return {
     health: () => ({ status: "ok", role: "resourcemanager", clusterId: rm.clusterId }),
     overview: () => sm.overview(),
-    taskManagers: () => sm.taskManagers(),
+    taskManagers: () => sm.taskManagers().map(withHeartbeat),
     taskManager(tmId) {
       const info = sm.taskManager(tmId);
       if (!info) throw unknownTaskManager(tmId);
-      return info;
+      return withHeartbeat(info);
     },
     register: (registration) => rm.register(registration),
     heartbeat: (tmId, report) => ({ known: rm.heartbeat(tmId, report.slots) }),

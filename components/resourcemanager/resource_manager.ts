@@ -177,6 +177,10 @@ export function createResourceManager({
   const core: ResourceManagerCore = {
     clusterId,
     slotManager,
+    lastHeartbeat(tmId) {
+      const silence = heartbeats.silenceMs(tmId);
+      return silence === undefined ? undefined : Math.round(now() - silence);
+    },
     async register(registration) {
       const known = slotManager.hasTaskManager(registration.tmId);
       refuseOverMaxSlots(registration, known);

@@ -74,6 +74,12 @@ export class HeartbeatMonitor<T = unknown> {
     }
   }
 
+  /** How long ago the target last answered or reported in (ms); undefined when not monitored. */
+  silenceMs(id: string): number | undefined {
+    const m = this.#targets.get(id);
+    return m ? this.#options.clock.monotonic() - m.lastSeen : undefined;
+  }
+
   has(id: string): boolean {
     return this.#targets.has(id);
   }

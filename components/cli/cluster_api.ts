@@ -5,9 +5,9 @@
  * the Dispatcher's contract (`DispatcherApp`), so a renamed route or field is a compile error here.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ErrorCode, FlotillaError, type JobId, subjects, toFlotillaError } from "../core/mod.ts";
+import { ErrorCode, FlotillaError, subjects, toFlotillaError } from "../core/mod.ts";
 import { artifactHash } from "../dataflow/internal_mod.ts";
-import type { DispatcherApp, JobSubmitted, JobSummary, SubmitJob } from "../protocol/mod.ts";
+import type { DispatcherApp, JobOverview, JobSubmitted, SubmitJob } from "../protocol/mod.ts";
 import { createClient, httpTransport, type RpcClient, type Transport, unwrap } from "../rpc/mod.ts";
 import { type NatsConnectOptions, withBearer } from "../security/mod.ts";
 
@@ -29,8 +29,8 @@ export interface ClusterApi {
    * to `SUBMIT_PATIENCE_MS`, each retry told to `onBusy`.
    */
   submit(request: SubmitJob, onBusy?: (why: string) => void): Promise<JobSubmitted>;
-  /** Every job the cluster lists, page by page (`GET /jobs` is paginated). */
-  jobs(): Promise<JobSummary[]>;
+  /** Every job the cluster keeps, newest first (`GET /jobs/overview`, as Flink's `flink list` reads it). */
+  jobs(): Promise<JobOverview[]>;
   close(): Promise<void>;
 }
 
@@ -96,18 +96,7 @@ function api(target: string, client: RpcClient<DispatcherApp>, close = async () 
         }
       }
     },
-    async jobs() {
-      const jobs: JobSummary[] = [];
-      let after: JobId | undefined;
-      do {
-        const page = await unwrap(
-          client.jobs.$get({ query: { limit: "1000", ...(after ? { after } : {}) } }),
-        );
-        jobs.push(...page.jobs);
-        after = page.next !== after ? page.next : undefined;
-      } while (after);
-      return jobs;
-    },
+    jobs: async () => (await unwrap(client.jobs.overview.$get())).jobs,
     close,
   };
 }

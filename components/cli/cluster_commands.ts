@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Config, configEnv, ErrorCode, FlotillaError, JobState } from "../core/mod.ts";
 import { configureJobRuntime, type JobPlan } from "../dataflow/internal_mod.ts";
-import type { ClusterOverview } from "../protocol/mod.ts";
+import type { ClusterOverviewWithVersion } from "../protocol/mod.ts";
 import { unwrap } from "../rpc/mod.ts";
 import {
   CLUSTER_SECRETS,
@@ -77,7 +77,7 @@ async function waitForCluster(
   taskmanagers: number,
   out: Output,
   config: Config,
-): Promise<ClusterOverview> {
+): Promise<ClusterOverviewWithVersion> {
   const cluster = remote(config, address);
   const deadline = Date.now() + 120_000;
   let said = "";

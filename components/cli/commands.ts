@@ -1,28 +1,19 @@
 /**
- * The job commands: run (bundle, upload, submit, follow, print results), plan, list, status,
- * cancel, stop, savepoint. Every command prints one line per fact for people, or JSON with --json.
+ * The job commands: run (bundle, upload, submit, follow, print results), plan, list, status
+ * (cancel, stop and savepoint are in job_control.ts). Every command prints one line per fact for
+ * people, or JSON with --json: what Flink's REST API answered, in its field names.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import {
-  type Config,
-  ErrorCode,
-  FlotillaError,
-  isJobEnd,
-  JobState,
-  TimeoutError,
-} from "../core/mod.ts";
+import { type Config, ErrorCode, FlotillaError, isJobEnd, JobState } from "../core/mod.ts";
 import { bundleJob, loadArtifact } from "../dataflow/internal_mod.ts";
-import type { JobDetails } from "../protocol/mod.ts";
+import type { JobDetailsInfo } from "../protocol/mod.ts";
 import { unwrap } from "../rpc/mod.ts";
 import { remote } from "./cli_config.ts";
-import { type ClusterApi, localCluster } from "./cluster_api.ts";
+import { localCluster } from "./cluster_api.ts";
 import { EXIT, type Output } from "./io.ts";
+import { detailsOf, throughFailover, withCluster } from "./job_reads.ts";
 import { usage } from "./usage.ts";
-
-/** A job's details, typed from the Dispatcher's contract. */
-const detailsOf = (cluster: ClusterApi, jobId: string): Promise<JobDetails> =>
-  unwrap(cluster.client.jobs[":jobId"].$get({ param: { jobId } }));
 
 export function parseArgs(raw: unknown): Record<string, string> {
   const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
@@ -120,52 +111,33 @@ const count = (n: number) =>
  * One status line: job state, tasks per vertex by state, and (with `records`) records in/out and
  * the last checkpoint. Plain output leaves the moving counters out so it prints only on change.
  */
-function describe(d: JobDetails, records = true): string {
+function describe(d: JobDetailsInfo, records = true): string {
+  const extras = d.flotilla;
   const vertices = d.vertices.map((v) => {
+    // Flink's status counts name every state; the line names those with tasks in them.
     const tasks =
       Object.entries(v.tasks)
+        .filter(([, n]) => n > 0)
         .map(([s, n]) => `${n} ${s}`)
         .join(", ") || "-";
-    const io = records ? ` (in ${count(v.recordsIn)}, out ${count(v.recordsOut)})` : "";
+    const io = records
+      ? ` (in ${count(v.metrics["read-records"])}, out ${count(v.metrics["write-records"])})`
+      : "";
     // Adaptive jobs change parallelism: show it and its bounds (the tasks count says it otherwise).
-    const b = v.parallelismBounds;
+    const b = v.flotilla.parallelismBounds;
     const p =
-      d.scheduler && d.scheduler !== "default"
+      extras.scheduler && extras.scheduler !== "default"
         ? ` x${v.parallelism}${b ? ` [${b.lowerBound}..${b.upperBound}]` : ""}`
         : "";
     return `${v.name}${p} ${tasks}${io}`;
   });
   const cp =
-    records && d.lastCheckpoint
-      ? `, checkpoint ${d.lastCheckpoint.id} ${((Date.now() - d.lastCheckpoint.timestamp) / 1000).toFixed(0)} s ago`
-      : d.checkpoints
-        ? `, ${d.checkpoints} checkpoints`
+    records && extras.lastCheckpoint
+      ? `, checkpoint ${extras.lastCheckpoint.id} ${((Date.now() - extras.lastCheckpoint.timestamp) / 1000).toFixed(0)} s ago`
+      : extras.checkpoints
+        ? `, ${extras.checkpoints} checkpoints`
         : "";
-  return `${d.state}${d.restarts ? `, ${d.restarts} restarts` : ""}${d.rescales ? `, ${d.rescales} rescales` : ""}${cp}${vertices.length ? ` | ${vertices.join(" | ")}` : ""}${d.waitingFor ? ` | ${d.waitingFor}` : ""}`;
-}
-
-/**
- * A read the cluster cannot answer for a while (its master failing over: 503 from a standby, no
- * responders on NATS, a refused connection) is retried for up to a minute, saying so once.
- */
-async function throughFailover<T>(read: () => Promise<T>, out: Output): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  let said = false;
-  for (;;) {
-    try {
-      return await read();
-    } catch (err) {
-      const code = (err as FlotillaError).code;
-      if ((code !== ErrorCode.UNAVAILABLE && code !== ErrorCode.TIMEOUT) || Date.now() > deadline)
-        throw err;
-      if (!said) {
-        out.event({ event: "unavailable", message: (err as Error).message });
-        if (!out.json) out.line(`cluster unavailable (${(err as Error).message}); retrying`);
-        said = true;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  return `${d.state}${extras.restarts ? `, ${extras.restarts} restarts` : ""}${extras.rescales ? `, ${extras.rescales} rescales` : ""}${cp}${vertices.length ? ` | ${vertices.join(" | ")}` : ""}${extras.waitingFor ? ` | ${extras.waitingFor}` : ""}`;
 }
 
 export async function run(
@@ -231,7 +203,7 @@ export async function run(
     if (flags.detached) return EXIT.ok;
     const tty = !out.json && process.stdout.isTTY === true;
     let last = "";
-    let details: JobDetails;
+    let details: JobDetailsInfo;
     let polls = 0;
     for (;;) {
       details = await throughFailover(() => detailsOf(cluster, jobId), out);
@@ -243,21 +215,20 @@ export async function run(
         );
       if (changed !== last) {
         last = changed;
+        // Flink's fields of the job's details, without the plan and the timestamps.
         out.event({
           event: "status",
-          jobId,
+          jid: details.jid,
           state: details.state,
-          restarts: details.restarts,
-          checkpoints: details.checkpoints,
-          ...(details.lastCheckpoint ? { lastCheckpoint: details.lastCheckpoint } : {}),
-          vertices: details.vertices.map((v) => ({
-            id: v.id,
-            name: v.name,
-            parallelism: v.parallelism,
-            tasks: v.tasks,
-            recordsIn: v.recordsIn,
-            recordsOut: v.recordsOut,
+          vertices: details.vertices.map(({ id, name, parallelism, status, tasks, metrics }) => ({
+            id,
+            name,
+            parallelism,
+            status,
+            tasks,
+            metrics,
           })),
+          flotilla: details.flotilla,
         });
         if (!out.json && !tty) out.line(describe(details));
       }
@@ -267,17 +238,17 @@ export async function run(
     }
     if (tty) process.stdout.write("\n");
     const results = await throughFailover(
-      () => unwrap(cluster.client.jobs[":jobId"].results.$get({ param: { jobId } })),
+      () => unwrap(cluster.client.jobs[":jobid"].results.$get({ param: { jobid: jobId } })),
       out,
     );
-    if (out.json)
-      out.event({ event: "ended", jobId, state: details.state, error: details.error, results });
+    const { error } = details.flotilla;
+    if (out.json) out.event({ event: "ended", jid: jobId, state: details.state, error, results });
     else {
       for (const [sink, values] of Object.entries(results)) {
         out.line(`${sink}: ${values.length} results`);
         for (const value of values) out.line(`  ${JSON.stringify(value)}`);
       }
-      out.line(`${jobId} ${details.state}${details.error ? `: ${details.error.message}` : ""}`);
+      out.line(`${jobId} ${details.state}${error ? `: ${error.message}` : ""}`);
     }
     return details.state === JobState.FINISHED
       ? EXIT.ok
@@ -289,25 +260,12 @@ export async function run(
   }
 }
 
-/** Runs `command` against the configured cluster and closes the connection after. */
-async function withCluster(
-  config: Config,
-  command: (cluster: ClusterApi) => Promise<number>,
-): Promise<number> {
-  const cluster = remote(config);
-  try {
-    return await command(cluster);
-  } finally {
-    await cluster.close();
-  }
-}
-
 export function list(_flags: Record<string, unknown>, out: Output, config: Config) {
   return withCluster(config, async (cluster) => {
     const jobs = await cluster.jobs();
     if (out.json) out.event({ jobs });
     else if (jobs.length === 0) out.line("no jobs");
-    else for (const j of jobs) out.line(`${j.id}  ${j.state.padEnd(10)}  ${j.name}`);
+    else for (const j of jobs) out.line(`${j.jid}  ${j.state.padEnd(10)}  ${j.name}`);
     return EXIT.ok;
   });
 }
@@ -322,80 +280,6 @@ export function status(
     const d = await detailsOf(cluster, jobId);
     if (out.json) out.event(d);
     else out.line(`${jobId} ${d.name}: ${describe(d)}`);
-    return EXIT.ok;
-  });
-}
-
-/** While a canceled job has not ended, how often `cancel` says it still waits. */
-const CANCEL_PROGRESS_MS = 5000;
-const seconds = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 1000)} s`);
-
-/**
- * Cancels the job and waits, up to `client.cancel-timeout` (`--timeout`), until it ended, saying
- * every few seconds that it still waits. Nothing announces a job's end to a client: it asks.
- */
-export function cancel(
-  jobId: string,
-  _flags: Record<string, unknown>,
-  out: Output,
-  config: Config,
-) {
-  const timeoutMs = config["client.cancel-timeout"];
-  return withCluster(config, async (cluster) => {
-    await unwrap(
-      cluster.client.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } }),
-    );
-    const started = performance.now();
-    let said = started;
-    for (;;) {
-      const { state } = await detailsOf(cluster, jobId);
-      if (isJobEnd(state)) {
-        if (out.json) out.event({ jobId, state });
-        else out.line(`${jobId} ${state}`);
-        return EXIT.ok;
-      }
-      const waited = performance.now() - started;
-      if (waited >= timeoutMs)
-        throw new TimeoutError(
-          `job ${jobId} was canceled but did not end within ${seconds(timeoutMs)} (it is ${state}): 'flotilla status ${jobId}' shows what it waits for; wait longer with --timeout (client.cancel-timeout)`,
-        );
-      if (performance.now() - said >= CANCEL_PROGRESS_MS) {
-        said = performance.now();
-        out.event({ event: "waiting", jobId, state, waitedMs: Math.round(waited) });
-        if (!out.json)
-          out.line(
-            `${jobId} ${state}: waiting for it to end (${seconds(waited)} of ${seconds(timeoutMs)})`,
-          );
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  });
-}
-
-export function stop(jobId: string, flags: Record<string, unknown>, out: Output, config: Config) {
-  return withCluster(config, async (cluster) => {
-    const r = await unwrap(
-      cluster.client.jobs[":jobId"].stop.$post({
-        param: { jobId },
-        json: { savepoint: Boolean(flags.savepoint) },
-      }),
-    );
-    if (out.json) out.event(r);
-    else out.line(`${jobId} ${r.state}${r.savepoint ? `, savepoint ${r.savepoint}` : ""}`);
-    return EXIT.ok;
-  });
-}
-
-export function savepoint(
-  jobId: string,
-  _flags: Record<string, unknown>,
-  out: Output,
-  config: Config,
-) {
-  return withCluster(config, async (cluster) => {
-    const r = await unwrap(cluster.client.jobs[":jobId"].savepoints.$post({ param: { jobId } }));
-    if (out.json) out.event({ jobId, ...r });
-    else out.line(r.path);
     return EXIT.ok;
   });
 }

@@ -50,6 +50,9 @@ export function program(io: ProgramIo): CAC {
         const commands = {
           ...(await import("./commands.ts")),
           ...(name === "clusterCommand" ? await import("./cluster_commands.ts") : {}),
+          ...(name === "cancel" || name === "stop" || name === "savepoint"
+            ? await import("./job_control.ts")
+            : {}),
         };
         const fn = commands[name] as (...a: unknown[]) => Promise<number>;
         io.exit(await fn(...args, out, config));

@@ -26,7 +26,8 @@ export type JobState = (typeof JobState)[keyof typeof JobState];
 /** How a job ended: the states that are its result (suspended is not: the job goes on). */
 export type JobEnd = typeof JobState.FINISHED | typeof JobState.CANCELED | typeof JobState.FAILED;
 
-export function isJobEnd(state: JobState): state is JobEnd {
+/** Takes any status string: Flink's JobStatus, as the REST API answers it, has states flotilla's lacks. */
+export function isJobEnd(state: string): state is JobEnd {
   return state === JobState.FINISHED || state === JobState.CANCELED || state === JobState.FAILED;
 }
 

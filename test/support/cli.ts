@@ -3,10 +3,12 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { JobId, JobState } from "../../components/core/mod.ts";
 import type {
-  ClusterOverview,
+  ClusterOverviewWithVersion,
   CollectedResults,
-  JobSummary,
-  VertexDetails,
+  FlinkJobStatus,
+  JobDetailsExtras,
+  JobDetailsVertexInfo,
+  JobOverview,
 } from "../../components/protocol/mod.ts";
 import { TOKEN_ENV } from "./rest_token.ts";
 
@@ -52,19 +54,21 @@ export type RunEvent =
   | { event: "unavailable"; message: string }
   | { event: "artifact"; artifact: string; bytes: number; uploaded: boolean }
   | { event: "submitted"; jobId: JobId; cluster: string }
+  /** The job's details as Flink's `GET /jobs/:jid` has them, without plan and timestamps. */
   | {
       event: "status";
-      jobId: JobId;
-      state: JobState;
-      restarts: number;
-      checkpoints: number;
-      lastCheckpoint?: { id: number; timestamp: number };
-      vertices: Omit<VertexDetails, "subtasks" | "parallelismBounds">[];
+      jid: JobId;
+      state: FlinkJobStatus;
+      vertices: Pick<
+        JobDetailsVertexInfo,
+        "id" | "name" | "parallelism" | "status" | "tasks" | "metrics"
+      >[];
+      flotilla: JobDetailsExtras;
     }
   | {
       event: "ended";
-      jobId: JobId;
-      state: JobState;
+      jid: JobId;
+      state: FlinkJobStatus;
       error?: { code: string; message: string };
       results: CollectedResults;
     };
@@ -82,17 +86,17 @@ export interface ClusterUp {
   project: string;
   cluster: string;
   rest: string;
-  overview: ClusterOverview;
+  overview: ClusterOverviewWithVersion;
 }
 
-/** `flotilla list --json`. */
+/** `flotilla list --json`: Flink's `GET /jobs/overview`. */
 export interface JobList {
-  jobs: JobSummary[];
+  jobs: JobOverview[];
 }
 
 /**
  * The JSON lines of a `--json` command, read as what that command prints: `RunEvent` for
- * `flotilla run` (the default), else the command's own shape (`JobList`, `JobDetails`, ...).
+ * `flotilla run` (the default), else the command's own shape (`JobList`, `JobDetailsInfo`, ...).
  */
 export function events<E extends object = RunEvent>(stdout: string): E[] {
   return stdout

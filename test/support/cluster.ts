@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { isJobEnd } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
-import type { JobDetails } from "../../components/protocol/mod.ts";
+import type { JobDetailsInfo } from "../../components/protocol/mod.ts";
 import { httpTransport, type Transport, unwrap } from "../../components/rpc/mod.ts";
 import { freePort, type NatsServer, onProcessEnd } from "./nats.ts";
 import { until } from "./poll.ts";
@@ -50,7 +50,7 @@ export interface ClusterProcesses extends DispatcherRest {
     request?: { args?: Record<string, string>; parallelism?: number; savepoint?: string },
   ): Promise<string>;
   /** Waits until the job is finished, failed or canceled; returns its details. */
-  result(jobId: string, timeoutMs?: number): Promise<JobDetails>;
+  result(jobId: string, timeoutMs?: number): Promise<JobDetailsInfo>;
 }
 
 const live = new Set<ChildProcess>();

@@ -5,12 +5,12 @@
 import type { MiniCluster } from "../../components/cluster/mod.ts";
 import { isJobEnd } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
-import type { JobDetails } from "../../components/protocol/mod.ts";
+import type { JobDetailsInfo } from "../../components/protocol/mod.ts";
 import { localTransport, unwrap } from "../../components/rpc/mod.ts";
 import { until } from "./poll.ts";
 import { dispatcherRest, restCall } from "./rest.ts";
 
-export const ENDED = (d: Pick<JobDetails, "state">) => isJobEnd(d.state);
+export const ENDED = (d: Pick<JobDetailsInfo, "state">) => isJobEnd(d.state);
 
 export function miniRest(mini: MiniCluster) {
   const transport = localTransport(mini.rest);
@@ -28,10 +28,10 @@ export function miniRest(mini: MiniCluster) {
   const untilJob = async (
     what: string,
     jobId: string,
-    done: (d: JobDetails) => boolean,
+    done: (d: JobDetailsInfo) => boolean,
     ms = 30_000,
   ) => {
-    let last: JobDetails | undefined;
+    let last: JobDetailsInfo | undefined;
     const check = async () => {
       last = await rest.job(jobId);
       return done(last) ? last : undefined;

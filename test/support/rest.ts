@@ -5,13 +5,16 @@
  */
 import { JSON_TYPE, json } from "../../components/core/mod.ts";
 import type {
-  CancelAccepted,
-  ClusterOverview,
+  AsynchronousOperationResult,
+  ClusterOverviewWithVersion,
   CollectedResults,
   DispatcherApp,
-  JobDetails,
-  JobSummary,
-  TaskManagerInfo,
+  EmptyResponseBody,
+  FlinkTaskManagerDetailsInfo,
+  FlinkTaskManagerInfo,
+  JobDetailsInfo,
+  JobOverview,
+  JobVertexDetailsInfo,
 } from "../../components/protocol/mod.ts";
 import {
   type ClientOptions,
@@ -20,6 +23,7 @@ import {
   type Transport,
   unwrap,
 } from "../../components/rpc/mod.ts";
+import { until } from "./poll.ts";
 
 /** A reply as it came: the status, and the body parsed as JSON (the text when it is not JSON). */
 export interface RestReply {
@@ -53,19 +57,32 @@ export function restCall(transport: Transport, { timeoutMs = 30_000 } = {}): Res
   };
 }
 
-/** The Dispatcher's API typed by its contract, and the reads tests make most. */
+/**
+ * The Dispatcher's API typed by its contract, and the reads tests make most, each answering
+ * Flink's body for its route.
+ */
 export interface DispatcherRest {
-  /** Every route: `await unwrap(api.jobs[":jobId"].$get({ param: { jobId } }))`. */
+  /** Every route: `await unwrap(api.jobs[":jobid"].$get({ param: { jobid } }))`. */
   readonly api: RpcClient<DispatcherApp>;
   /** Each read below throws the reply's typed error when it is not a 2xx. */
-  overview(): Promise<ClusterOverview>;
-  jobs(): Promise<JobSummary[]>;
-  job(jobId: string): Promise<JobDetails>;
+  overview(): Promise<ClusterOverviewWithVersion>;
+  /** Every job the Dispatcher keeps, newest first (`GET /jobs/overview`). */
+  jobs(): Promise<JobOverview[]>;
+  job(jobId: string): Promise<JobDetailsInfo>;
+  /** One vertex with its subtasks; `vertexId` is the hex id or flotilla's. */
+  vertex(jobId: string, vertexId: string): Promise<JobVertexDetailsInfo>;
   results(jobId: string): Promise<CollectedResults>;
   /** The ResourceManager's view of its TaskManagers. */
-  taskManagers(): Promise<TaskManagerInfo[]>;
-  /** Starts canceling the job (`PATCH /jobs/:jobId?mode=cancel`). */
-  cancel(jobId: string): Promise<CancelAccepted>;
+  taskManagers(): Promise<FlinkTaskManagerInfo[]>;
+  /** One TaskManager with its allocated slots. */
+  taskManager(tmId: string): Promise<FlinkTaskManagerDetailsInfo>;
+  /** Starts canceling the job (`PATCH /jobs/:jobid?mode=cancel`). */
+  cancel(jobId: string): Promise<EmptyResponseBody>;
+  /**
+   * Triggers a savepoint (`cancelJob`: a stop-with-savepoint) and polls the operation until it
+   * completed; its result (a location or a failure cause).
+   */
+  savepoint(jobId: string, options?: { cancelJob?: boolean }): Promise<AsynchronousOperationResult>;
 }
 
 /**
@@ -85,11 +102,33 @@ export function dispatcherRest(
   return {
     api,
     overview: () => unwrap(api.overview.$get()),
-    jobs: async () => (await unwrap(api.jobs.$get({ query: {} }))).jobs,
-    job: (jobId) => unwrap(api.jobs[":jobId"].$get({ param: { jobId } })),
-    results: (jobId) => unwrap(api.jobs[":jobId"].results.$get({ param: { jobId } })),
+    jobs: async () => (await unwrap(api.jobs.overview.$get())).jobs,
+    job: (jobid) => unwrap(api.jobs[":jobid"].$get({ param: { jobid } })),
+    vertex: (jobid, vertexid) =>
+      unwrap(api.jobs[":jobid"].vertices[":vertexid"].$get({ param: { jobid, vertexid } })),
+    results: (jobid) => unwrap(api.jobs[":jobid"].results.$get({ param: { jobid } })),
     taskManagers: async () => (await unwrap(api.taskmanagers.$get())).taskmanagers,
-    cancel: (jobId) =>
-      unwrap(api.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } })),
+    taskManager: (taskmanagerid) =>
+      unwrap(api.taskmanagers[":taskmanagerid"].$get({ param: { taskmanagerid } })),
+    cancel: (jobid) =>
+      unwrap(api.jobs[":jobid"].$patch({ param: { jobid }, query: { mode: "cancel" } })),
+    async savepoint(jobid, { cancelJob = false } = {}) {
+      const { "request-id": triggerid } = await unwrap(
+        api.jobs[":jobid"].savepoints.$post({
+          param: { jobid },
+          json: { "cancel-job": cancelJob },
+        }),
+      );
+      return until(
+        async () => {
+          const result = await unwrap(
+            api.jobs[":jobid"].savepoints[":triggerid"].$get({ param: { jobid, triggerid } }),
+          );
+          return result.status.id === "COMPLETED" ? result : undefined;
+        },
+        `the savepoint ${triggerid} of job ${jobid} to complete`,
+        { timeoutMs: 60_000 },
+      );
+    },
   };
 }

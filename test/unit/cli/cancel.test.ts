@@ -9,8 +9,8 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { cancel } from "../../../components/cli/commands.ts";
 import type { Output } from "../../../components/cli/io.ts";
+import { cancel } from "../../../components/cli/job_control.ts";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
 import { compileConfig, JobState } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
@@ -51,7 +51,7 @@ t.test("cancel gives up after client.cancel-timeout, saying so", async (t) => {
   });
   t.match(lines, [new RegExp(`^${jobId} CANCELLING: waiting for it to end \\(5 s of 6 s\\)$`)]);
   t.equal(
-    (await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }))).state,
+    (await unwrap(mini.client.jobs[":jobid"].$get({ param: { jobid: jobId } }))).state,
     JobState.CANCELING,
   );
 });

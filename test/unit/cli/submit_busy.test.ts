@@ -33,6 +33,8 @@ t.test("a submission refused 429 is retried until the cluster takes it", async (
   const told: string[] = [];
   const { jobId } = await cluster.submit({ artifact, args: {} }, (why) => told.push(why));
   t.same(told, [busy.message, busy.message], "each refusal was told");
-  t.match(await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } })), { jobId });
-  t.match(await cluster.jobs(), [{ id: jobId }], "listed");
+  t.match(await unwrap(mini.client.jobs[":jobid"].$get({ param: { jobid: jobId } })), {
+    jid: jobId,
+  });
+  t.match(await cluster.jobs(), [{ jid: jobId }], "listed");
 });

@@ -25,7 +25,7 @@ function scripted(name: string, batches: Frame[][], { ends = false } = {}): Chan
   return {
     name,
     cancel: async () => {},
-    stats: () => ({ received: 0, taken: 0, buffered: 0, credits: 0, dropped: 0 }),
+    stats: () => ({ received: 0, taken: 0, buffered: 0, credits: 0, dropped: 0, bytes: 0 }),
     [Symbol.asyncIterator]: () => ({
       next: (): Promise<IteratorResult<Frame[]>> => {
         const batch = queue.shift();

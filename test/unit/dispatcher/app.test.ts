@@ -10,14 +10,18 @@ import { JobState, TaskState } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import {
   type ArtifactUploaded,
-  type ClusterOverview,
-  type JobDetails,
-  type JobStopped,
-  type JobSummary,
+  type AsynchronousOperationResult,
+  type ClusterOverviewWithVersion,
+  type DashboardConfiguration,
+  type FlinkJobStatus,
+  type FlinkTaskManagersInfo,
+  type JobDetailsInfo,
+  type JobIdsWithStatusOverview,
+  type JobVertexDetailsInfo,
   MAX_ARTIFACT_BYTES,
+  type MultipleJobsDetails,
   type ResourceRequirements,
-  type SavepointTaken,
-  type TaskManagerInfo,
+  type TriggerResponse,
 } from "../../../components/protocol/mod.ts";
 import { until } from "../../support/poll.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
@@ -52,8 +56,8 @@ async function ok<T>(method: string, path: string, status: number, sent?: Sent):
   return res.body as T;
 }
 
-const details = (jobId: string) => ok<JobDetails>("GET", `/jobs/${jobId}`, 200);
-const inState = (jobId: string, states: readonly JobState[]) =>
+const details = (jobId: string) => ok<JobDetailsInfo>("GET", `/jobs/${jobId}`, 200);
+const inState = (jobId: string, states: readonly FlinkJobStatus[]) =>
   until(
     async () => {
       const d = await details(jobId);
@@ -69,11 +73,11 @@ const UNKNOWN_JOB = "0".repeat(32);
 
 /** What a bad request must not change: the jobs there are, the artifact, the running jobs. */
 async function snapshot() {
-  const { jobs } = await ok<{ jobs: JobSummary[] }>("GET", "/jobs", 200);
+  const { jobs } = await ok<JobIdsWithStatusOverview>("GET", "/jobs", 200);
   return jobs.map((j) => ({
     id: j.id,
     // A running job may go from created to running meanwhile: that is not a loss.
-    state: j.state === JobState.CREATED || j.state === JobState.RUNNING ? "live" : j.state,
+    status: j.status === JobState.CREATED || j.status === JobState.RUNNING ? "live" : j.status,
   }));
 }
 
@@ -97,16 +101,21 @@ async function rejects(
 
 t.test("health, config, overview, TaskManagers, metrics", async (t) => {
   t.same(await ok("GET", "/healthz", 200), { ok: true });
-  t.same(await ok("GET", "/config", 200), {}, "a MiniCluster tells clients no settings");
-  const overview = await ok<ClusterOverview>("GET", "/overview", 200);
-  t.match(overview, { taskmanagers: 2, slotsTotal: 8, resourceManager: "up" });
-  const { taskmanagers } = await ok<{ taskmanagers: TaskManagerInfo[] }>(
-    "GET",
-    "/taskmanagers",
-    200,
+  t.match(
+    await ok<DashboardConfiguration>("GET", "/config", 200),
+    { "refresh-interval": Number, "flink-version": String, features: { "web-submit": Boolean } },
+    "Flink's dashboard configuration",
   );
+  const overview = await ok<ClusterOverviewWithVersion>("GET", "/overview", 200);
+  t.match(overview, {
+    taskmanagers: 2,
+    "slots-total": 8,
+    "slots-available": 8,
+    flotilla: { resourceManager: "up" },
+  });
+  const { taskmanagers } = await ok<FlinkTaskManagersInfo>("GET", "/taskmanagers", 200);
   t.same(
-    taskmanagers.map((tm) => tm.tmId).sort(),
+    taskmanagers.map((tm) => tm.id).sort(),
     mini.taskManagers.map((tm) => tm.tmId).sort(),
     "the ResourceManager's TaskManagers, through the Dispatcher",
   );
@@ -179,29 +188,60 @@ async function upload(bytes: Uint8Array): Promise<ArtifactUploaded> {
 const submit = async (json: unknown) =>
   (await ok<{ jobId: string }>("POST", "/jobs", 202, { json })).jobId;
 
+/** A savepoint or stop's operation, polled by its trigger's request id until it completed. */
+const completed = (jobId: string, { "request-id": id }: TriggerResponse) =>
+  until(
+    async () => {
+      const result = await ok<AsynchronousOperationResult>(
+        "GET",
+        `/jobs/${jobId}/savepoints/${id}`,
+        200,
+      );
+      return result.status.id === "COMPLETED" ? result : undefined;
+    },
+    `the operation ${id} of job ${jobId} to complete`,
+    { timeoutMs: 30_000 },
+  );
+
 t.test("a job from submit to finished: list, details, results", async (t) => {
   const { artifact } = await upload(bundle);
   const jobId = await submit({ artifact, args: { keys: "4", perKey: "300", rate: "20000" } });
   t.match(jobId, /^[0-9a-f]{32}$/);
-  const { jobs } = await ok<{ jobs: JobSummary[] }>("GET", "/jobs", 200);
-  t.match(jobs[0], { id: jobId, name: "sequence-check" }, "newest first");
+  const { jobs } = await ok<JobIdsWithStatusOverview>("GET", "/jobs", 200);
+  t.match(jobs[0], { id: jobId }, "newest first");
+  const overviews = await ok<MultipleJobsDetails>("GET", "/jobs/overview", 200);
+  t.match(overviews.jobs[0], { jid: jobId, name: "sequence-check" }, "newest first, named");
 
   const running = await inState(jobId, [JobState.RUNNING, JobState.FINISHED]);
-  t.match(running, { jobId, name: "sequence-check", scheduler: "default", restarts: 0 });
-  t.type(running.attempt, "number", "a running job's details carry its attempt");
+  t.match(running, {
+    jid: jobId,
+    name: "sequence-check",
+    flotilla: { scheduler: "default", restarts: 0 },
+  });
+  t.type(running.flotilla.attempt, "number", "a running job's details carry its attempt");
   const ended = await inState(jobId, [JobState.FINISHED, JobState.FAILED, JobState.CANCELED]);
-  t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.error));
-  t.type(ended.finishedAt, "number", "an ended job's details carry when it ended");
+  t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.flotilla.error));
+  t.ok(ended["end-time"] >= ended["start-time"], "an ended job's details carry when it ended");
   t.same(
-    ended.vertices.map((v) => v.subtasks.map((s) => s.state)),
+    ended.vertices.map((v) => v.tasks[TaskState.FINISHED]),
+    [2, 2],
+    "every subtask of every vertex counted finished",
+  );
+  const subtasks = await Promise.all(
+    ended.vertices.map((v) =>
+      ok<JobVertexDetailsInfo>("GET", `/jobs/${jobId}/vertices/${v.id}`, 200),
+    ),
+  );
+  t.same(
+    subtasks.map((v) => v.subtasks.map((s) => s.status)),
     [
       [TaskState.FINISHED, TaskState.FINISHED],
       [TaskState.FINISHED, TaskState.FINISHED],
     ],
-    "the same JobDetails shape as while running: every vertex and subtask",
+    "each vertex lists its subtasks with their state, also after the end",
   );
   exactlyOnce(t, await ok("GET", `/jobs/${jobId}/results`, 200), 4, 300);
-  t.match(await ok<ClusterOverview>("GET", "/overview", 200), { jobsFinished: 1 });
+  t.match(await ok<ClusterOverviewWithVersion>("GET", "/overview", 200), { "jobs-finished": 1 });
 
   await rejects(
     t,
@@ -298,7 +338,7 @@ t.test("a job from submit to finished: list, details, results", async (t) => {
     ["GET", "/jobs/not-a-job"],
     400,
     "BAD_REQUEST",
-    /'jobId': expected a job id of 32 lowercase hex digits/,
+    /'jobid': expected a job id of 32 lowercase hex digits/,
   );
   for (const [name, method, path] of [
     ["details", "GET", `/jobs/${UNKNOWN_JOB}`],
@@ -353,7 +393,7 @@ t.test("a job from submit to finished: list, details, results", async (t) => {
   );
 });
 
-t.test("cancel: 202 at once, then the job ends canceled", async (t) => {
+t.test("cancel: 202 at once (no mode needed), then the job ends canceled", async (t) => {
   const { artifact } = await upload(bundle);
   const jobId = await submit({ artifact, args: { keys: "2", perKey: "1000000", rate: "200" } });
   await inState(jobId, [JobState.RUNNING]);
@@ -383,22 +423,10 @@ t.test("cancel: 202 at once, then the job ends canceled", async (t) => {
     "BAD_REQUEST",
     /'mode'/,
   );
-  await rejects(
-    t,
-    "cancel without a mode",
-    ["PATCH", `/jobs/${jobId}`],
-    400,
-    "BAD_REQUEST",
-    /'mode'/,
-  );
-  const accepted = await ok<{ jobId: string; state: string }>(
-    "PATCH",
-    `/jobs/${jobId}?mode=cancel`,
-    202,
-  );
-  t.equal(accepted.jobId, jobId);
+  // Flink's mode is optional: without one, PATCH cancels.
+  t.same(await ok("PATCH", `/jobs/${jobId}`, 202), {}, "Flink's empty body");
   const ended = await inState(jobId, [JobState.CANCELED, JobState.FINISHED, JobState.FAILED]);
-  t.match(ended, { state: JobState.CANCELED, finishedAt: Number });
+  t.match(ended, { state: JobState.CANCELED, "end-time": Number });
   await rejects(
     t,
     "cancel again",
@@ -413,27 +441,43 @@ t.test("savepoint and stop of a running job; resume from the savepoint", async (
   const { artifact } = await upload(bundle);
   const args = { keys: "2", perKey: "600", rate: "400" };
   const jobId = await submit({ artifact, args });
-  await until(async () => (await details(jobId)).checkpoints >= 1, "a checkpoint", {
+  await until(async () => (await details(jobId)).flotilla.checkpoints >= 1, "a checkpoint", {
     timeoutMs: 30_000,
   });
-  const taken = await ok<SavepointTaken>("POST", `/jobs/${jobId}/savepoints`, 201);
-  t.match(taken.path, new RegExp(`^savepoints/${jobId}/\\d+$`));
+  const taken = await completed(
+    jobId,
+    await ok<TriggerResponse>("POST", `/jobs/${jobId}/savepoints`, 202, { json: {} }),
+  );
+  t.match(taken.operation, { location: new RegExp(`^savepoints/${jobId}/\\d+$`) });
   t.equal((await details(jobId)).state, JobState.RUNNING, "a savepoint leaves the job running");
   await rejects(
     t,
-    "stop with an unknown field",
+    "stop with drain (flotilla's stop does not drain)",
     ["POST", `/jobs/${jobId}/stop`, { json: { drain: true } }],
     400,
     "BAD_REQUEST",
     /drain/,
   );
-  const stopped = await ok<JobStopped>("POST", `/jobs/${jobId}/stop`, 200, { json: {} });
-  t.match(stopped, { jobId, state: JobState.FINISHED, savepoint: /^savepoints\// });
-  t.match(await details(jobId), { state: JobState.FINISHED, savepoint: stopped.savepoint });
+  await rejects(
+    t,
+    "stop with an unknown field",
+    ["POST", `/jobs/${jobId}/stop`, { json: { savepoint: true } }],
+    400,
+    "BAD_REQUEST",
+    /savepoint/,
+  );
+  const stopped = await completed(
+    jobId,
+    await ok<TriggerResponse>("POST", `/jobs/${jobId}/stop`, 202, { json: {} }),
+  );
+  const location =
+    stopped.operation && "location" in stopped.operation && stopped.operation.location;
+  t.match(location, /^savepoints\//, "the stop's savepoint");
+  t.match(await details(jobId), { state: JobState.FINISHED, flotilla: { savepoint: location } });
 
-  const resumed = await submit({ artifact, args, savepoint: stopped.savepoint });
+  const resumed = await submit({ artifact, args, savepoint: location });
   const end = await inState(resumed, [JobState.FINISHED, JobState.FAILED, JobState.CANCELED]);
-  t.equal(end.state, JobState.FINISHED, JSON.stringify(end.error));
+  t.equal(end.state, JobState.FINISHED, JSON.stringify(end.flotilla.error));
   exactlyOnce(t, await ok("GET", `/jobs/${resumed}/results`, 200), 2, 600);
 });
 
@@ -441,7 +485,7 @@ t.test("resource requirements of an adaptive job", async (t) => {
   const { artifact } = await upload(adaptiveBundle);
   const jobId = await submit({ artifact, args: { keys: "2", perKey: "1000000", rate: "200" } });
   const running = await inState(jobId, [JobState.RUNNING]);
-  t.equal(running.scheduler, "adaptive");
+  t.equal(running.flotilla.scheduler, "adaptive");
   const bounds = await ok<ResourceRequirements>("GET", `/jobs/${jobId}/resource-requirements`, 200);
   const vertices = Object.keys(bounds);
   t.ok(vertices.length > 0, "a bound per vertex");

@@ -64,7 +64,9 @@ t.test("the store's bound, the TTL and the sweep; a running job's artifact stays
   await until(async () => !(await stored(d)), "the sweep collected d");
   t.ok(await stored(running), "still in use: kept past its TTL");
 
-  await unwrap(mini.client.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } }));
+  await unwrap(
+    mini.client.jobs[":jobid"].$patch({ param: { jobid: jobId }, query: { mode: "cancel" } }),
+  );
   await rest.until("the endless job ended", jobId, ENDED);
   await clock.advance(CLEANUP_MS);
   await until(async () => !(await stored(running)), "the ended job's artifact collected");

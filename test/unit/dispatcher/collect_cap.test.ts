@@ -24,8 +24,8 @@ t.test("past the cap: failed, not restarted, the error names the cap and its key
   const jobId = await rest.submit(JOB, { keys: "1", perKey: String(CAP + 1) });
   const ended = await rest.until("the job ended", jobId, ENDED);
   t.equal(ended.state, JobState.FAILED);
-  t.equal(ended.restarts, 0, "a restart would hit the cap again");
-  t.match(ended.error, {
+  t.equal(ended.flotilla.restarts, 0, "a restart would hit the cap again");
+  t.match(ended.flotilla.error, {
     code: "PAYLOAD_TOO_LARGE",
     message: new RegExp(`more than ${CAP} values.*collect-sink\\.max-records`),
   });

@@ -7,7 +7,10 @@
 import t from "tap";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
 import { JobState } from "../../../components/core/mod.ts";
-import type { ClusterOverview, JobList } from "../../../components/protocol/mod.ts";
+import type {
+  ClusterOverviewWithVersion,
+  JobIdsWithStatusOverview,
+} from "../../../components/protocol/mod.ts";
 import { ManualClock } from "../../support/clock.ts";
 import { ENDED, miniRest } from "../../support/mini.ts";
 
@@ -24,15 +27,17 @@ t.teardown(() => mini.stop());
 const rest = miniRest(mini);
 
 /** Every page of `GET /jobs?limit=`, following `next`. */
-async function allPages(limit: number): Promise<{ pages: JobList[]; ids: string[] }> {
-  const pages: JobList[] = [];
+async function allPages(
+  limit: number,
+): Promise<{ pages: JobIdsWithStatusOverview[]; ids: string[] }> {
+  const pages: JobIdsWithStatusOverview[] = [];
   let after: string | undefined;
   do {
     const query = `limit=${limit}${after ? `&after=${after}` : ""}`;
     const page = await rest.call("GET", `/jobs?${query}`);
     if (page.status !== 200) throw new Error(`GET /jobs?${query}: ${JSON.stringify(page.body)}`);
-    pages.push(page.body as JobList);
-    after = (page.body as JobList).next;
+    pages.push(page.body as JobIdsWithStatusOverview);
+    after = (page.body as JobIdsWithStatusOverview).next;
   } while (after);
   return { pages, ids: pages.flatMap((p) => p.jobs.map((j) => j.id)) };
 }
@@ -74,11 +79,11 @@ t.test("GET /jobs pages through exactly the kept jobs, newest first", async (t) 
   t.notOk(pages.at(-1)?.next, "the last page has no next");
   const first = await rest.call("GET", "/jobs");
   t.same(
-    (first.body as JobList).jobs.map((j) => j.id),
+    (first.body as JobIdsWithStatusOverview).jobs.map((j) => j.id),
     [...kept].reverse(),
     "without a query: the first 100",
   );
-  t.notOk((first.body as JobList).next);
+  t.notOk((first.body as JobIdsWithStatusOverview).next);
 });
 
 t.test("bad queries of GET /jobs are 400 and name what was wrong", async (t) => {
@@ -99,9 +104,9 @@ t.test("bad queries of GET /jobs are 400 and name what was wrong", async (t) => 
 });
 
 t.test("/overview and /metrics count the kept jobs", async (t) => {
-  const overview = (await rest.call("GET", "/overview")).body as ClusterOverview;
-  t.equal(overview.jobsFinished, CAPACITY);
-  t.equal(overview.jobsRunning, 0);
+  const overview = (await rest.call("GET", "/overview")).body as ClusterOverviewWithVersion;
+  t.equal(overview["jobs-finished"], CAPACITY);
+  t.equal(overview["jobs-running"], 0);
   const metrics = (await rest.call("GET", "/metrics")).body as string;
   t.match(metrics, `flotilla_jobs{state="FINISHED"} ${CAPACITY}\n`);
 });
@@ -114,6 +119,6 @@ t.test("past the expiration the timer forgets every ended job", async (t) => {
     t.match((await rest.call("GET", `/jobs/${jobId}`)).body, {
       errors: [/ended and was expired/],
     });
-  const overview = (await rest.call("GET", "/overview")).body as ClusterOverview;
-  t.equal(overview.jobsFinished, 0);
+  const overview = (await rest.call("GET", "/overview")).body as ClusterOverviewWithVersion;
+  t.equal(overview["jobs-finished"], 0);
 });

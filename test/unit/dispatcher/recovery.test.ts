@@ -17,7 +17,7 @@ import {
 } from "../../../components/dispatcher/mod.ts";
 import { memoryHaServices } from "../../../components/ha/mod.ts";
 import { jobManagerDeadlinesFrom } from "../../../components/jobmanager/mod.ts";
-import type { DispatcherApp, JobDetails } from "../../../components/protocol/mod.ts";
+import type { DispatcherApp, JobDetailsInfo } from "../../../components/protocol/mod.ts";
 import { createResourceManager, staticDriver } from "../../../components/resourcemanager/mod.ts";
 import { createClient, localTransport, unwrap } from "../../../components/rpc/mod.ts";
 import { createTaskManager } from "../../../components/taskmanager/mod.ts";
@@ -70,12 +70,13 @@ function leader(term: number, buildGraph?: GraphBuilder) {
     ...(buildGraph ? { buildGraph } : {}),
   });
   const client = createClient<DispatcherApp>(localTransport(dispatcherApp(dispatcher)));
-  const details = (jobId: string) => unwrap(client.jobs[":jobId"].$get({ param: { jobId } }));
+  const details = (jobId: string) =>
+    unwrap(client.jobs[":jobid"].$get({ param: { jobid: jobId } }));
   const running = (jobId: string) =>
     until(
       async () => {
         const d = await details(jobId);
-        return d.state === JobState.RUNNING && d.checkpoints > 0 ? d : undefined;
+        return d.state === JobState.RUNNING && d.flotilla.checkpoints > 0 ? d : undefined;
       },
       `job ${jobId} running with a checkpoint under term ${term}`,
       { timeoutMs: 30_000 },
@@ -91,8 +92,8 @@ t.test("the next leader recovers a job with attempts above the last leader's", a
   );
   const args = { keys: "2", perKey: "3000", rate: "1500" };
   const { jobId } = await unwrap(first.client.jobs.$post({ json: { artifact, args } }));
-  const before: JobDetails = await first.running(jobId);
-  t.equal(before.attempt, 0, "a new job starts at attempt 0");
+  const before: JobDetailsInfo = await first.running(jobId);
+  t.equal(before.flotilla.attempt, 0, "a new job starts at attempt 0");
 
   // Leadership lost: its JobManager stops acting, without a result; its tasks run on meanwhile.
   await first.dispatcher.suspend();
@@ -100,8 +101,11 @@ t.test("the next leader recovers a job with attempts above the last leader's", a
   const next = leader(7);
   t.same(await next.dispatcher.recover(), [jobId], "the job without a result is recovered");
   const after = await next.running(jobId);
-  t.equal(after.attempt, 7 * ATTEMPTS_PER_TERM, "its first attempt is the term's");
-  t.ok(after.attempt! > before.attempt!, "above every attempt the last leader deployed");
+  t.equal(after.flotilla.attempt, 7 * ATTEMPTS_PER_TERM, "its first attempt is the term's");
+  t.ok(
+    after.flotilla.attempt! > before.flotilla.attempt!,
+    "above every attempt the last leader deployed",
+  );
 
   const ended = await until(
     async () => {
@@ -111,10 +115,10 @@ t.test("the next leader recovers a job with attempts above the last leader's", a
     "the recovered job's end",
     { timeoutMs: 60_000 },
   );
-  t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.error));
+  t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.flotilla.error));
   exactlyOnce(
     t,
-    await unwrap(next.client.jobs[":jobId"].results.$get({ param: { jobId } })),
+    await unwrap(next.client.jobs[":jobid"].results.$get({ param: { jobid: jobId } })),
     2,
     3000,
   );
@@ -165,12 +169,12 @@ t.test(
     const listed = (await unwrap(next.client.jobs.$get({ query: {} }))).jobs.find(
       (j) => j.id === jobId,
     );
-    t.equal(listed?.state, JobState.CREATED, "listed while its JobManager is created");
+    t.equal(listed?.status, JobState.CREATED, "listed while its JobManager is created");
     release();
     t.same(await recovering, [jobId]);
     await next.running(jobId);
     await unwrap(
-      next.client.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } }),
+      next.client.jobs[":jobid"].$patch({ param: { jobid: jobId }, query: { mode: "cancel" } }),
     );
     await next.dispatcher.suspend();
   },

@@ -23,5 +23,5 @@ t.test("at the cap a submission is 429; a job ending makes room", async (t) => {
   t.equal((await rest.call("PATCH", `/jobs/${first}?mode=cancel`)).status, 202);
   await rest.until("the first job ended", first, ENDED);
   const third = await rest.submit(ENDLESS, {});
-  t.match(await rest.job(third), { jobId: third });
+  t.match(await rest.job(third), { jid: third });
 });

@@ -6,7 +6,7 @@
 import t, { type Test } from "tap";
 import { type MiniCluster, startMiniCluster } from "../../../components/cluster/mod.ts";
 import { isJobEnd, JobState } from "../../../components/core/mod.ts";
-import type { JobDetails } from "../../../components/protocol/mod.ts";
+import type { JobDetailsInfo } from "../../../components/protocol/mod.ts";
 import { miniRest } from "../../support/mini.ts";
 import { until as poll } from "../../support/poll.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
@@ -17,7 +17,10 @@ async function setup(t: Test, slots: number) {
   return miniRest(mini);
 }
 
-const allRunningAt = (p: number) => (d: JobDetails) =>
+/** Every subtask of the vertex counted, whatever its state (Flink's counts name every state). */
+const total = (tasks: Record<string, number>) => Object.values(tasks).reduce((a, b) => a + b, 0);
+
+const allRunningAt = (p: number) => (d: JobDetailsInfo) =>
   d.state === JobState.RUNNING &&
   d.vertices.every((v) => v.parallelism === p && v.tasks.RUNNING === p);
 const bounds = (lowerBound: number, upperBound: number) => ({
@@ -36,7 +39,7 @@ t.test(
     // Running below the upper bound: the stabilization window elapsed without more slots (its
     // timing is tested on a manual clock in adaptive.test.ts).
     const at2 = await until("parallelism 2", jobId, allRunningAt(2));
-    t.match(at2, {
+    t.match(at2.flotilla, {
       scheduler: "adaptive",
       rescales: 0,
       parallelismBounds: { lowerBound: 1, upperBound: 4 },
@@ -48,31 +51,31 @@ t.test(
     });
     t.equal(put.status, 200);
     const at1 = await until("parallelism 1", jobId, allRunningAt(1));
-    t.equal(at1.rescales, 1);
-    t.ok((at1.attempt ?? 0) > (at2.attempt ?? 0), "a new attempt");
+    t.equal(at1.flotilla.rescales, 1);
+    t.ok((at1.flotilla.attempt ?? 0) > (at2.flotilla.attempt ?? 0), "a new attempt");
 
     const done = await until("the end", jobId, (d) => isJobEnd(d.state));
-    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error ?? ""));
-    t.equal(done.rescales, 1);
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.flotilla.error ?? ""));
+    t.equal(done.flotilla.rescales, 1);
     exactlyOnce(t, await results(jobId), 6, 1500);
   },
 );
 
-/** Every vertex runs all its tasks at its parallelism in `want` (by vertex id). */
-const runningWith = (want: Record<string, number>) => (d: JobDetails) =>
+/** Every vertex runs all its tasks at its parallelism in `want` (by flotilla's vertex id). */
+const runningWith = (want: Record<string, number>) => (d: JobDetailsInfo) =>
   d.state === JobState.RUNNING &&
   d.vertices.length === Object.keys(want).length &&
   d.vertices.every(
     (v) =>
-      v.parallelism === want[v.id] &&
-      v.tasks.RUNNING === want[v.id] &&
-      Object.keys(v.tasks).length === 1,
+      v.parallelism === want[v.flotilla.vertexId] &&
+      v.tasks.RUNNING === want[v.flotilla.vertexId] &&
+      total(v.tasks) === v.tasks.RUNNING,
   );
 
 t.test(
   "per-vertex bounds: a PUT runs the source at 2 and the keyed check at 4 on 4 slots; exactly once",
   async (t) => {
-    const { call, submit, until, job, results, taskManagers } = await setup(t, 4);
+    const { call, submit, until, job, results, taskManagers, taskManager } = await setup(t, 4);
     const [keys, perKey] = [8, 3000];
     const jobId = await submit("test/support/jobs/adaptive_sequence.ts", {
       keys: String(keys),
@@ -100,7 +103,7 @@ t.test(
       /'check-sequences': upperBound 129 is above the job's maxParallelism 128/,
     );
     await refused({ sequence: bounds(3, 2) }, /lowerBound must not be above upperBound/);
-    t.equal((await job(jobId)).rescales, 0, "refused PUTs change nothing");
+    t.equal((await job(jobId)).flotilla.rescales, 0, "refused PUTs change nothing");
 
     const put = await call("PUT", path, { sequence: bounds(1, 2) });
     t.equal(put.status, 200);
@@ -114,19 +117,19 @@ t.test(
       jobId,
       runningWith({ sequence: 2, "check-sequences": 4 }),
     );
-    t.equal(split.rescales, 1, "one rescale");
+    t.equal(split.flotilla.rescales, 1, "one rescale");
     t.same(
       (await call("GET", path)).body,
       { sequence: bounds(1, 2), "check-sequences": bounds(1, 4) },
       "GET shows each vertex's bounds",
     );
     t.same(
-      split.parallelismBounds,
+      split.flotilla.parallelismBounds,
       { lowerBound: 1, upperBound: 4 },
       "the job's range: lowest lower, highest upper",
     );
     t.same(
-      split.vertices.map((v) => [v.id, v.parallelismBounds]),
+      split.vertices.map((v) => [v.flotilla.vertexId, v.flotilla.parallelismBounds]),
       [
         ["sequence", { lowerBound: 1, upperBound: 2 }],
         ["check-sequences", { lowerBound: 1, upperBound: 4 }],
@@ -134,14 +137,14 @@ t.test(
       "the details show each vertex's bounds",
     );
     const held = async () => {
-      return (await taskManagers()).flatMap((tm) => tm.slots).filter((s) => s.jobId === jobId)
-        .length;
+      const details = await Promise.all((await taskManagers()).map((tm) => taskManager(tm.id)));
+      return details.flatMap((tm) => tm.allocatedSlots).filter((s) => s.jobId === jobId).length;
     };
     t.equal(await held(), 4, "the job keeps the largest upper bound's slots");
 
     // A raised lower bound the slots cannot meet: the running job keeps running as it is.
     t.equal((await call("PUT", path, { "check-sequences": bounds(5, 6) })).status, 200);
-    t.equal((await job(jobId)).rescales, 1, "no slots for 5: no rescale");
+    t.equal((await job(jobId)).flotilla.rescales, 1, "no slots for 5: no rescale");
     t.equal(
       (await call("PUT", path, { "check-sequences": bounds(1, 3) })).status,
       200,
@@ -152,15 +155,15 @@ t.test(
       jobId,
       runningWith({ sequence: 2, "check-sequences": 3 }),
     );
-    t.equal(at3.rescales, 2);
+    t.equal(at3.flotilla.rescales, 2);
     t.ok(
       await poll(async () => (await held()) === 3, "the job to hold 3 of its 4 slots"),
       "slots above the largest upper bound go back",
     );
 
     const done = await until("the end", jobId, (d) => isJobEnd(d.state));
-    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error ?? ""));
-    t.equal(done.rescales, 2);
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.flotilla.error ?? ""));
+    t.equal(done.flotilla.rescales, 2);
     exactlyOnce(t, await results(jobId), keys, perKey);
   },
 );
@@ -175,7 +178,7 @@ t.test(
       rate: "1000",
     });
     const running = await until("running", jobId, allRunningAt(2));
-    t.match(running, { scheduler: "default", rescales: 0 });
+    t.match(running.flotilla, { scheduler: "default", rescales: 0 });
     const path = `/jobs/${jobId}/resource-requirements`;
     t.same((await call("GET", path)).body, {
       sequence: bounds(2, 2),

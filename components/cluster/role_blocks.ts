@@ -232,6 +232,7 @@ export function dispatcherService(
         dispatcherApp(dispatcher, {
           settings: config,
           submit: config["web.submit.enable"],
+          asyncOperations: { storeDurationMs: config["rest.async.store-duration"] },
         }),
       );
       termApp = app;

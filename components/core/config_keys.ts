@@ -305,6 +305,11 @@ export const configKeys = {
     3_600_000,
     "How long the Dispatcher keeps an ended job before forgetting it (then 404); checked on a timer and whenever a job ends (Flink's jobstore.expiration-time).",
   ),
+  "rest.async.store-duration": key(
+    duration,
+    300_000,
+    "How long the Dispatcher keeps a completed savepoint's or stop's outcome for GET /jobs/:jobid/savepoints/:triggerid (then 404), and a trigger id for an idempotent retry (Flink's rest.async.store-duration). At most 1,000 operations are kept at once.",
+  ),
   "blob.artifact-ttl": key(
     duration,
     3_600_000,

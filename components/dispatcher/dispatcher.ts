@@ -31,7 +31,6 @@ import type { JobView } from "./flink_job_views.ts";
 import { inProcessGraphBuilder } from "./graph_builder.ts";
 import { endedView, liveView, startingView } from "./job_answers.ts";
 import { endedArchive, jobHistoryAnswers, keptArchives } from "./job_history.ts";
-import { prepareJob } from "./job_submission.ts";
 import { countByState, type JobPageRequest, jobPage, type Listed } from "./job_listing.ts";
 import {
   firstAttemptOfTerm,
@@ -39,6 +38,7 @@ import {
   type JobManagerStart,
   runJobManager,
 } from "./job_managers.ts";
+import { prepareJob } from "./job_submission.ts";
 import type { DispatcherOptions } from "./options.ts";
 import { dispatcherRetention } from "./retention.ts";
 import type { JobRecord, JobResultRecord } from "./types.ts";
@@ -288,7 +288,7 @@ export function createDispatcher(options: DispatcherOptions) {
       }
       const result = await endedJob(jobId);
       if (!result) throw await notRunning(jobId);
-      return endedView(result, ended.leftovers(jobId));
+      return endedView(result, ended.leftovers(jobId), ended.archive(jobId));
     },
 
     /**
@@ -305,7 +305,7 @@ export function createDispatcher(options: DispatcherOptions) {
       for (const record of starting.values()) views.push(startingView({ record }));
       for (const result of ended.list())
         if (!running.has(result.jobId))
-          views.push(endedView(result, ended.leftovers(result.jobId)));
+          views.push(endedView(result, ended.leftovers(result.jobId), ended.archive(result.jobId)));
       return views.sort((a, b) => b.submittedAt - a.submittedAt || (a.jobId < b.jobId ? 1 : -1));
     },
 

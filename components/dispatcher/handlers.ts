@@ -151,6 +151,13 @@ export function dispatcherHandlers(
       return backPressure.info(jobId, findVertex(view, vertexId), clock.now());
     },
     results: (jobId) => dispatcher.results(jobId),
+    checkpoints: (jobId) => dispatcher.history.checkpoints(jobId),
+    checkpointConfig: (jobId) => dispatcher.history.checkpointConfig(jobId),
+    checkpointDetails: (jobId, checkpointId) =>
+      dispatcher.history.checkpointDetails(jobId, checkpointId),
+    checkpointSubtasks: (jobId, checkpointId, vertexId) =>
+      dispatcher.history.checkpointSubtasks(jobId, checkpointId, vertexId),
+    exceptions: (jobId, query) => dispatcher.history.exceptions(jobId, query),
     async cancel(jobId) {
       // Flink's old `stop` mode (a graceful stop of the sources) cancels too: POST /stop stops.
       await dispatcher.cancel(jobId);

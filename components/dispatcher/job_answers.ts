@@ -3,7 +3,7 @@
  * ended job's from its result and what it left, and the errors for a job unknown or expired.
  */
 import { ErrorCode, FlotillaError, parseJobId } from "../core/mod.ts";
-import type { JobStatus } from "../protocol/mod.ts";
+import type { JobHistoryArchive, JobStatus } from "../protocol/mod.ts";
 import type { EndedLeftovers } from "./ended_jobs.ts";
 import type { JobView } from "./flink_job_views.ts";
 import type { JobManagerRun } from "./job_managers.ts";
@@ -66,15 +66,23 @@ export function startingView(run: Pick<JobManagerRun, "record">): JobView {
   };
 }
 
-/** An ended job: its result record, and what it left while the jobstore keeps that. */
-export function endedView(result: JobResultRecord, leftovers?: EndedLeftovers): JobView {
+/**
+ * An ended job: its result record, what it left while the jobstore keeps that, and the history
+ * archive its JobManager recorded (state times, vertices: what survives a failover).
+ */
+export function endedView(
+  result: JobResultRecord,
+  leftovers?: EndedLeftovers,
+  archive?: JobHistoryArchive,
+): JobView {
   return {
     jobId: parseJobId(result.jobId),
     name: result.name,
     state: result.state,
     submittedAt: result.submittedAt,
     finishedAt: result.finishedAt,
-    vertices: leftovers?.vertices ?? [],
+    vertices: leftovers?.vertices ?? archive?.vertices ?? [],
+    ...(archive ? { timestamps: archive.timestamps } : {}),
     ...(leftovers?.topology ? { topology: leftovers.topology } : {}),
     ...(leftovers?.args ? { args: leftovers.args } : {}),
     extras: {

@@ -58,6 +58,15 @@ import type {
   WatermarksInfo,
 } from "./flink_jobs.ts";
 import {
+  type CheckpointConfigInfo,
+  type CheckpointingStatistics,
+  type CheckpointStatistics,
+  type ExceptionsQuery,
+  exceptionsQuerySchema,
+  type JobExceptions,
+  type TaskCheckpointWithSubtasks,
+} from "./job_history.ts";
+import {
   type CollectedResults,
   type ResourceRequirements,
   resourceRequirementsSchema,
@@ -124,6 +133,14 @@ export const savepointStatusParamSchema = z
   .object({ jobid: jobIdSchema })
   .merge(triggerIdParamSchema);
 export const taskManagerParamSchema = z.object({ taskmanagerid: taskManagerIdSchema });
+/** `:checkpointid` (and `:vertexid`, hex or flotilla's) of the checkpoint details routes. */
+export const checkpointParamSchema = z.object({
+  jobid: jobIdSchema,
+  checkpointid: z.coerce.number().int().min(1),
+});
+export const checkpointVertexParamSchema = checkpointParamSchema.extend({
+  vertexid: vertexIdSchema,
+});
 
 // ---- routes ------------------------------------------------------------------------------------
 
@@ -157,6 +174,19 @@ export interface DispatcherHandlers extends MetricQueryHandlers {
   watermarks(jobId: JobId, vertex: string): Answer<WatermarksInfo>;
   backPressure(jobId: JobId, vertex: string): Answer<JobVertexBackPressureInfo>;
   results(jobId: JobId): Answer<CollectedResults>;
+  /** Checkpoint statistics (job_history.ts, the JobManager's or the ended job's archive). */
+  checkpoints(jobId: JobId): Answer<CheckpointingStatistics>;
+  /** 404 NOT_FOUND for a job without checkpointing, as Flink. */
+  checkpointConfig(jobId: JobId): Answer<CheckpointConfigInfo>;
+  /** 404 NOT_FOUND for a checkpoint not in the kept history. */
+  checkpointDetails(jobId: JobId, checkpointId: number): Answer<CheckpointStatistics>;
+  checkpointSubtasks(
+    jobId: JobId,
+    checkpointId: number,
+    vertex: string,
+  ): Answer<TaskCheckpointWithSubtasks>;
+  /** Flink's JobExceptionsInfoWithHistory, at most `maxExceptions` entries (default 20). */
+  exceptions(jobId: JobId, query: ExceptionsQuery): Answer<JobExceptions>;
   /** Starts canceling; 409 CONFLICT when the job already ended. */
   cancel(jobId: JobId, mode: "cancel" | "stop"): Answer<EmptyResponseBody>;
   /** Starts a savepoint (or a stop, with `cancel-job`); the same `triggerId` again answers the same operation. */
@@ -231,6 +261,31 @@ function apiRoutes(h: DispatcherHandlers, uploads: Admission, log: Logger | unde
       )
       .get("/jobs/:jobid/results", params(jidParamSchema), async (c) =>
         reply(c, await h.results(jid(c))),
+      )
+      .get("/jobs/:jobid/checkpoints", params(jidParamSchema), async (c) =>
+        reply(c, await h.checkpoints(jid(c))),
+      )
+      .get("/jobs/:jobid/checkpoints/config", params(jidParamSchema), async (c) =>
+        reply(c, await h.checkpointConfig(jid(c))),
+      )
+      .get(
+        "/jobs/:jobid/checkpoints/details/:checkpointid",
+        params(checkpointParamSchema),
+        async (c) => reply(c, await h.checkpointDetails(jid(c), c.req.valid("param").checkpointid)),
+      )
+      .get(
+        "/jobs/:jobid/checkpoints/details/:checkpointid/subtasks/:vertexid",
+        params(checkpointVertexParamSchema),
+        async (c) => {
+          const { checkpointid, vertexid } = c.req.valid("param");
+          return reply(c, await h.checkpointSubtasks(jid(c), checkpointid, vertexid));
+        },
+      )
+      .get(
+        "/jobs/:jobid/exceptions",
+        params(jidParamSchema),
+        query(exceptionsQuerySchema),
+        async (c) => reply(c, await h.exceptions(jid(c), c.req.valid("query"))),
       )
       .get("/jobs/:jobid/vertices/:vertexid", params(vertexParamSchema), async (c) =>
         reply(c, await h.vertex(jid(c), c.req.valid("param").vertexid)),

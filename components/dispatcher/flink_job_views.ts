@@ -181,12 +181,21 @@ export function jobPlan(view: JobView): JobPlan {
 
 const ENDED = new Set<string>(["FINISHED", "CANCELED", "FAILED"]);
 
+/** Every subtask of the job by state. */
+function jobCounts(view: JobView): StatusCounts {
+  const counts = zeroCounts();
+  for (const vertex of view.vertices) {
+    const tasks = vertexCounts(vertex);
+    for (const state of FLINK_EXECUTION_STATES) counts[state] += tasks[state];
+  }
+  return counts;
+}
+
+const endOf = (view: JobView, now: number): number =>
+  ENDED.has(view.state) ? (view.finishedAt ?? now) : -1;
+
 export function jobDetailsInfo(view: JobView, now: number): JobDetailsInfo {
-  const vertices = view.vertices.map((v) => vertexInfo(view, v, now));
-  const statusCounts = zeroCounts();
-  for (const v of vertices)
-    for (const state of FLINK_EXECUTION_STATES) statusCounts[state] += v.tasks[state];
-  const end = ENDED.has(view.state) ? (view.finishedAt ?? now) : -1;
+  const end = endOf(view, now);
   return {
     jid: view.jobId,
     name: view.name,
@@ -198,30 +207,29 @@ export function jobDetailsInfo(view: JobView, now: number): JobDetailsInfo {
     maxParallelism: -1,
     now,
     timestamps: jobTimestamps(view),
-    vertices,
-    "status-counts": statusCounts,
+    vertices: view.vertices.map((v) => vertexInfo(view, v, now)),
+    "status-counts": jobCounts(view),
     plan: jobPlan(view),
     flotilla: view.extras,
   };
 }
 
-/** One entry of `/jobs/overview`: Flink's JobDetails as its serializer writes it. */
+/** One entry of `/jobs/overview`: Flink's JobDetails as its serializer writes it (no plan, no vertices). */
 export function jobOverview(view: JobView, now: number): JobOverview {
-  const details = jobDetailsInfo(view, now);
-  const counts = details["status-counts"];
+  const counts = jobCounts(view);
   const tasks = Object.fromEntries(
     FLINK_EXECUTION_STATES.map((s) => [s.toLowerCase(), counts[s]]),
   ) as JobOverview["tasks"];
   tasks.total = FLINK_EXECUTION_STATES.reduce((n, s) => n + counts[s], 0);
-  const timestamps = Object.values(details.timestamps);
+  const end = endOf(view, now);
   return {
     jid: view.jobId,
     name: view.name,
     state: view.state,
-    "start-time": details["start-time"],
-    "end-time": details["end-time"],
-    duration: details.duration,
-    "last-modification": Math.max(...timestamps),
+    "start-time": view.submittedAt,
+    "end-time": end,
+    duration: duration(view.submittedAt, end, now),
+    "last-modification": Math.max(...Object.values(jobTimestamps(view))),
     tasks,
   };
 }

@@ -19,8 +19,15 @@ type Counters = Readonly<Record<string, number>>;
 /** A subtask's last reported counters (SUBTASK_REST_COUNTERS), once it reported any. */
 const countersOf = (subtask: SubtaskDetails): Counters | undefined => subtask.metrics;
 
-/** Flink's "no watermark yet" (Long.MIN_VALUE), as its gauges report it. */
-const NO_WATERMARK = "-9223372036854775808";
+/**
+ * A watermark as Flink's gauge shows it: the end of input and "none yet" as Long.MAX_VALUE and
+ * Long.MIN_VALUE (tasks report them as +/-2^63, which a double cannot tell from those).
+ */
+function watermarkText(watermark: number): string {
+  if (!(watermark < 2 ** 63)) return "9223372036854775807";
+  if (!(watermark > -(2 ** 63))) return "-9223372036854775808";
+  return String(Math.trunc(watermark));
+}
 
 /** `<subtask>.currentInputWatermark` of each subtask that reported one, as Flink's route. */
 export function vertexWatermarks(vertex: VertexDetails): WatermarksInfo {
@@ -30,7 +37,7 @@ export function vertexWatermarks(vertex: VertexDetails): WatermarksInfo {
     if (watermark === undefined) continue;
     out.push({
       id: `${subtask.subtask}.currentInputWatermark`,
-      value: Number.isFinite(watermark) ? String(Math.trunc(watermark)) : NO_WATERMARK,
+      value: watermarkText(watermark),
     });
   }
   return out;

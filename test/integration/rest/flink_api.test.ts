@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
 import type { z } from "zod";
 import { startMiniCluster } from "../../../components/cluster/mod.ts";
+import { vertexHexId } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import {
   asynchronousOperationResultSchema,
@@ -446,6 +447,53 @@ async function badInput(t: Test, call: Call, jobs: Jobs) {
   );
 }
 
+/** An event-time job's downstream vertex reports the watermarks it received, as Flink's route. */
+async function watermarks(
+  t: Test,
+  call: Call,
+  upload: (bytes: Uint8Array) => Promise<string>,
+  jobs: Jobs,
+) {
+  const jobId = await submit(call, upload, "test/integration/rest/jobs/event_time.ts", {});
+  const { body } = await until(
+    async () => {
+      const answer = await call("GET", `/jobs/${jobId}`);
+      return (answer.body as { state?: string }).state === "RUNNING" ? answer : undefined;
+    },
+    "the event-time job to run",
+    WAIT,
+  );
+  const downstream = (body as { vertices: { id: string; name: string }[] }).vertices.find((v) =>
+    v.name.includes("after watermarks"),
+  );
+  t.ok(downstream, "the job has its map vertex");
+  const path = `/jobs/${jobId}/vertices/${downstream?.id}/watermarks`;
+  const seen = await until(
+    async () => {
+      const answer = watermarksInfoSchema.parse((await call("GET", path)).body);
+      return answer.length > 0 && answer.every((m) => Number(m.value) >= 1_000)
+        ? answer
+        : undefined;
+    },
+    `${path} to show event-time watermarks`,
+    WAIT,
+  );
+  const finishedVertex = vertexHexId("check-sequences");
+  const finished = watermarksInfoSchema.parse(
+    (await call("GET", `/jobs/${jobs.finished}/vertices/${finishedVertex}/watermarks`)).body,
+  );
+  t.ok(
+    finished.every((m) => m.value === "9223372036854775807"),
+    `an ended input's watermark is Flink's Long.MAX_VALUE: ${JSON.stringify(finished)}`,
+  );
+  t.same(
+    seen.map((m) => m.id),
+    ["0.currentInputWatermark"],
+    "one entry per subtask, Flink's metric id",
+  );
+  t.equal((await call("PATCH", `/jobs/${jobId}`)).status, 202, "cancel with no mode");
+}
+
 async function contract(t: Test, call: Call, upload: (bytes: Uint8Array) => Promise<string>) {
   const heartbeats = await clusterRoutes(t, call);
   const jobs = await fourJobs(t, call, upload);
@@ -453,6 +501,7 @@ async function contract(t: Test, call: Call, upload: (bytes: Uint8Array) => Prom
   await jobRoutes(t, call, jobs);
   await badInput(t, call, jobs);
   await asyncOperations(t, call, jobs.running);
+  await watermarks(t, call, upload, jobs);
 }
 
 t.test("the MiniCluster answers Flink's REST API", async (t) => {

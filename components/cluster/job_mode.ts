@@ -96,7 +96,10 @@ export async function runJobMode({
     log,
   });
   fabric.serve(jm.subject, jobManagerApp(jm));
-  trackJobMaster(jobId, () => jm.info(), { ended: jm.outcome });
+  trackJobMaster(jobId, () => jm.info(), {
+    checkpoints: () => jm.checkpoints(),
+    ended: jm.outcome,
+  });
   log.info({ job: jobId, name: graph.options.name, file }, "job mode: starting the job");
   // The ResourceManager may still be electing itself: the JobManager declares until it answers.
   void jm.start();

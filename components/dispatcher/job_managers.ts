@@ -180,7 +180,10 @@ export async function runJobManager(
   });
   const subject = subjects.jobManager(clusterId, record.jobId);
   const served = fabric.serve(subject, jobManagerApp(jm));
-  const untrackMetrics = trackJobMaster(record.jobId, () => jm.info(), { ended: jm.outcome });
+  const untrackMetrics = trackJobMaster(record.jobId, () => jm.info(), {
+    checkpoints: () => jm.checkpoints(),
+    ended: jm.outcome,
+  });
   const transport = fabric.transportFor(subject);
   const slow = savepointDeadlines(graph, deadlines);
   let retired: Promise<void> | undefined;

@@ -1,10 +1,11 @@
 /**
- * A JobManager's job on the process's /metrics (`flink_jobmanager_job_*`): its status read at
- * scrape time and turned into Flink's job-scope figures, from its start until it ends.
+ * A JobManager's job on the process's /metrics (`flink_jobmanager_job_*`): its status and its
+ * checkpoint statistics read at scrape time and turned into Flink's job-scope figures, from its
+ * start until it ends.
  */
 import { JobState } from "../core/mod.ts";
 import { type JobMetricsSnapshot, trackJob } from "../metrics/mod.ts";
-import type { JobStatus } from "../protocol/mod.ts";
+import type { CheckpointingStatistics, JobStatus } from "../protocol/mod.ts";
 
 /** What the job's JobManager answers (`JobMaster.info()`). */
 export type JobStatusSource = () => JobStatus;
@@ -17,24 +18,21 @@ export function jobStatusHere(jobId: string): JobStatus | undefined {
   return statuses.get(jobId)?.();
 }
 
-/**
- * Serves the job's metrics until the returned function is called (at the latest when `ended`
- * settles: an ended job's series go). Uptime counts from when a scrape first saw it RUNNING in
- * this attempt, until the JobManager keeps its state timestamps.
- */
+export interface TrackJobMasterOptions {
+  /** The JobManager's checkpoint statistics (`JobMaster.checkpoints()`). */
+  checkpoints?: () => CheckpointingStatistics;
+  /** Its series go when this settles (the job's outcome). */
+  ended?: Promise<unknown>;
+  now?: () => number;
+}
+
+/** Serves the job's metrics until the returned function is called (at the latest when `ended` settles). */
 export function trackJobMaster(
   jobId: string,
   info: JobStatusSource,
-  { ended, now = Date.now }: { ended?: Promise<unknown>; now?: () => number } = {},
+  { checkpoints, ended, now = Date.now }: TrackJobMasterOptions = {},
 ): () => void {
-  let runningSince: { attempt: number; at: number } | undefined;
-  const untrack = trackJob(jobId, () => {
-    const status = info();
-    if (status.state !== JobState.RUNNING) runningSince = undefined;
-    else if (runningSince?.attempt !== status.attempt)
-      runningSince = { attempt: status.attempt, at: now() };
-    return jobMetricsOf(status, runningSince ? now() - runningSince.at : 0);
-  });
+  const untrack = trackJob(jobId, () => jobMetricsOf(info(), checkpoints?.(), now()));
   statuses.set(jobId, info);
   const forget = () => {
     untrack();
@@ -44,17 +42,28 @@ export function trackJobMaster(
   return forget;
 }
 
-export function jobMetricsOf(status: JobStatus, uptimeMs: number): JobMetricsSnapshot {
+/**
+ * Flink's job figures: uptime since it last went RUNNING (0 when not running), restarts, and
+ * from the checkpoint statistics the counts and the latest completed one (-1 where none yet,
+ * as Flink's gauges); without statistics, the completed count the status carries.
+ */
+export function jobMetricsOf(
+  status: JobStatus,
+  stats: CheckpointingStatistics | undefined,
+  now: number,
+): JobMetricsSnapshot {
+  const runningSince = status.timestamps?.[JobState.RUNNING] ?? 0;
+  const latest = stats?.latest.completed;
   return {
     jobId: status.jobId,
     jobName: status.name,
-    uptimeMs,
+    uptimeMs: status.state === JobState.RUNNING && runningSince > 0 ? now - runningSince : 0,
     numRestarts: status.restarts,
-    completedCheckpoints: status.checkpoints,
-    failedCheckpoints: 0,
-    inProgressCheckpoints: 0,
-    lastCheckpointDurationMs: -1,
-    lastCheckpointSizeBytes: -1,
-    lastCheckpointRestoreTimestamp: -1,
+    completedCheckpoints: stats?.counts.completed ?? status.checkpoints,
+    failedCheckpoints: stats?.counts.failed ?? 0,
+    inProgressCheckpoints: stats?.counts.in_progress ?? 0,
+    lastCheckpointDurationMs: latest?.end_to_end_duration ?? -1,
+    lastCheckpointSizeBytes: latest?.checkpointed_size ?? -1,
+    lastCheckpointRestoreTimestamp: stats?.latest.restored?.restore_timestamp ?? -1,
   };
 }

@@ -73,6 +73,24 @@ t.test("metric queries and /metrics follow a running job", async (t) => {
     "and no values",
   );
 
+  // Checkpoint figures from the JobManager's checkpoint statistics, once one completed.
+  const figures = await until(
+    async () => {
+      const { body } = await get(
+        `/jobs/${jobId}/metrics?get=numberOfCompletedCheckpoints,lastCheckpointDuration,lastCheckpointSize,uptime`,
+      );
+      const values = Object.fromEntries(
+        (body as { id: string; value: string }[]).map((m) => [m.id, Number(m.value)]),
+      );
+      return (values.numberOfCompletedCheckpoints ?? 0) > 0 ? values : undefined;
+    },
+    "a completed checkpoint in the job's metrics",
+    WAIT,
+  );
+  t.ok(figures.lastCheckpointDuration! >= 0, "the last checkpoint's duration, not -1");
+  t.ok(figures.lastCheckpointSize! > 0, "and its size");
+  t.ok(figures.uptime! > 0, "uptime counts while it runs");
+
   // The source vertex (position 0) by Flink's hex id: its subtasks' records out grow.
   const sourceId = jobStatusHere(jobId)?.vertices[0]?.id ?? "no source vertex";
   const source = vertexHexId(sourceId);

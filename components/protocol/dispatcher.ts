@@ -52,11 +52,13 @@ import type {
   JobDetailsInfo,
   JobIdsWithStatusOverview,
   JobPlanInfo,
+  MultipleJobsDetails,
+} from "./flink_jobs.ts";
+import type {
   JobVertexBackPressureInfo,
   JobVertexDetailsInfo,
-  MultipleJobsDetails,
   WatermarksInfo,
-} from "./flink_jobs.ts";
+} from "./flink_vertices.ts";
 import {
   type CheckpointConfigInfo,
   type CheckpointingStatistics,

@@ -1,6 +1,6 @@
 /**
- * Flink's REST bodies about jobs (`/jobs`, `/jobs/overview`, `/jobs/:jid`, its plan, config,
- * vertices, watermarks and backpressure), in Flink's JSON field names: a TS type per body plus
+ * Flink's REST bodies about jobs (`/jobs`, `/jobs/overview`, `/jobs/:jid` with its vertices,
+ * plan and config; one vertex's own routes are in flink_vertices.ts), in Flink's JSON field names: a TS type per body plus
  * the zod schema tests validate the Dispatcher's answers against. What flotilla adds sits under
  * one `flotilla` key per body. Where Flink's generated reference differs from what Flink sends,
  * this follows what Flink sends and says so.
@@ -9,8 +9,8 @@ import { z } from "zod";
 import type { JobId } from "../core/mod.ts";
 import type { ParallelismBounds } from "./jobmanager.ts";
 
-const int = z.number().int();
-const long = z.number().int();
+export const int = z.number().int();
+export const long = z.number().int();
 const parallelismBoundsSchema = z.object({ lowerBound: int, upperBound: int });
 
 /** Flink's JobStatus, every value (flotilla's JobState is a subset: no INITIALIZING, RECONCILING). */
@@ -57,7 +57,7 @@ const statusCountsSchema = z.object(
 
 const jobIdString = z.string().regex(/^[0-9a-f]{32}$/);
 /** A vertex's id in this API: `vertexHexId(flotillaVertexId)` from core, 32 hex like Flink's. */
-const vertexHexIdSchema = z.string().regex(/^[0-9a-f]{32}$/);
+export const vertexHexIdSchema = z.string().regex(/^[0-9a-f]{32}$/);
 
 // ---- GET /jobs: JobIdsWithStatusOverview --------------------------------------------------------
 
@@ -143,7 +143,7 @@ export interface VertexExtras {
   /** Adaptive jobs: this vertex's bounds. */
   parallelismBounds?: ParallelismBounds;
 }
-const vertexExtrasSchema = z.object({
+export const vertexExtrasSchema = z.object({
   vertexId: z.string(),
   parallelismBounds: parallelismBoundsSchema.optional(),
 });
@@ -353,124 +353,3 @@ export const jobConfigInfoSchema = z.object({
     "user-config": z.record(z.string(), z.string()),
   }),
 });
-
-// ---- GET /jobs/:jid/vertices/:vid ---------------------------------------------------------------
-
-/**
- * One subtask of `GET /jobs/:jid/vertices/:vid` (Flink's SubtaskExecutionAttemptDetailsInfo).
- * `host` and `taskmanager-id` are the TaskManager's id ("(unassigned)" before it is placed);
- * `start_time` repeats `start-time`, as Flink sends both.
- */
-export interface SubtaskExecutionAttemptDetailsInfo {
-  subtask: number;
-  status: FlinkExecutionState;
-  attempt: number;
-  host: string;
-  "start-time": number;
-  "end-time": number;
-  duration: number;
-  metrics: IOMetricsInfo;
-  "taskmanager-id": string;
-  start_time: number;
-}
-export const subtaskExecutionAttemptDetailsInfoSchema = z.object({
-  subtask: int,
-  status: flinkExecutionStateSchema,
-  attempt: int,
-  host: z.string(),
-  "start-time": long,
-  "end-time": long,
-  duration: long,
-  metrics: ioMetricsInfoSchema,
-  "taskmanager-id": z.string(),
-  start_time: long,
-});
-
-/** `GET /jobs/:jid/vertices/:vid` (Flink's JobVertexDetailsInfo). `:vid` is the hex id or flotilla's. */
-export interface JobVertexDetailsInfo {
-  id: string;
-  name: string;
-  parallelism: number;
-  maxParallelism: number;
-  now: number;
-  subtasks: SubtaskExecutionAttemptDetailsInfo[];
-  flotilla: VertexExtras;
-}
-export const jobVertexDetailsInfoSchema = z.object({
-  id: vertexHexIdSchema,
-  name: z.string(),
-  parallelism: int,
-  maxParallelism: int,
-  now: long,
-  subtasks: z.array(subtaskExecutionAttemptDetailsInfoSchema),
-  flotilla: vertexExtrasSchema,
-});
-
-// ---- GET /jobs/:jid/vertices/:vid/watermarks ----------------------------------------------------
-
-/** A metric as Flink's metric routes answer it: the value is a string. */
-export interface FlinkMetric {
-  id: string;
-  value: string;
-}
-
-/**
- * `GET .../watermarks`: `<subtask>.currentInputWatermark` per subtask that reported one. Flink's
- * MetricCollectionResponseBody is sent as a bare array (its serializer; the generated reference
- * shows `{metrics: [...]}`): this follows what Flink sends.
- */
-export type WatermarksInfo = FlinkMetric[];
-export const watermarksInfoSchema = z.array(z.object({ id: z.string(), value: z.string() }));
-
-// ---- GET /jobs/:jid/vertices/:vid/backpressure --------------------------------------------------
-
-export type BackPressureLevel = "ok" | "low" | "high";
-const backPressureLevelSchema = z.enum(["ok", "low", "high"]);
-
-/** Flink's thresholds on the back-pressured ratio: up to 10% ok, up to 50% low, above high. */
-export const BACKPRESSURE_LOW_RATIO = 0.1;
-export const BACKPRESSURE_HIGH_RATIO = 0.5;
-
-export function backPressureLevel(ratio: number): BackPressureLevel {
-  return ratio <= BACKPRESSURE_LOW_RATIO ? "ok" : ratio <= BACKPRESSURE_HIGH_RATIO ? "low" : "high";
-}
-
-/** One subtask's share of the last second back-pressured, idle and busy (0..1). */
-export interface SubtaskBackPressureInfo {
-  subtask: number;
-  "backpressure-level": BackPressureLevel;
-  ratio: number;
-  idleRatio: number;
-  busyRatio: number;
-}
-
-/**
- * `GET .../backpressure` (Flink's JobVertexBackPressureInfo), from the subtasks' reported
- * `backPressuredTimeMsPerSecond`, `idleTimeMsPerSecond` and `busyTimeMsPerSecond`. As in Flink,
- * `{"status": "deprecated"}` alone when no subtask has reported them (the job is not running).
- */
-export type JobVertexBackPressureInfo =
-  | { status: "deprecated" }
-  | {
-      status: "ok";
-      "backpressure-level": BackPressureLevel;
-      "end-timestamp": number;
-      subtasks: SubtaskBackPressureInfo[];
-    };
-export const jobVertexBackPressureInfoSchema = z.union([
-  z.object({
-    status: z.literal("ok"),
-    "backpressure-level": backPressureLevelSchema,
-    "end-timestamp": long,
-    subtasks: z.array(
-      z.object({
-        subtask: int,
-        "backpressure-level": backPressureLevelSchema,
-        ratio: z.number().min(0).max(1),
-        idleRatio: z.number().min(0).max(1),
-        busyRatio: z.number().min(0).max(1),
-      }),
-    ),
-  }),
-  z.object({ status: z.literal("deprecated") }),
-]);

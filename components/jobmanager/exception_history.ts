@@ -6,18 +6,18 @@
  * `MAX_STACKTRACE_CHARS`.
  */
 import { ErrorCode } from "../core/mod.ts";
-import type {
-  ExceptionInfo,
-  ExecutionExceptionInfo,
-  JobExceptions,
-  RootExceptionInfo,
-} from "../protocol/mod.ts";
+import type { ExceptionInfo, ExecutionExceptionInfo, JobExceptions } from "../protocol/mod.ts";
 import { DEFAULT_MAX_EXCEPTIONS } from "../protocol/mod.ts";
 
 /** Flink's `web.exception-history-size` default. */
 export const DEFAULT_EXCEPTION_HISTORY_SIZE = 16;
 /** Longest message kept per failure (a task's error may be 64 KiB on the wire). */
 export const MAX_STACKTRACE_CHARS = 8192;
+/**
+ * Most message characters one view carries: an answer crosses NATS (max_payload 1 MiB) between
+ * the JobManager and the Dispatcher; past it every message of the view is cut to its share.
+ */
+export const VIEW_MAX_CHARS = 200_000;
 
 /** Where a failure happened; absent for one of the whole job (no slots, checkpoints expiring). */
 export interface FailureSite {
@@ -96,13 +96,21 @@ export class ExceptionHistory {
     const newest = [...this.#entries].reverse();
     const latest = newest[0];
     const all = latest ? [latest.root, ...latest.concurrent] : [];
+    const shown = newest.slice(0, maxExceptions);
+    const messages = [...all, ...shown.flatMap((e) => [e.root, ...e.concurrent])];
+    const chars = messages.reduce((n, f) => n + f.message.length, 0);
+    const cut = chars > VIEW_MAX_CHARS ? Math.floor(VIEW_MAX_CHARS / messages.length) : undefined;
+    const info = (f: Failure) => exceptionInfo(f, cut);
     return {
-      "root-exception": latest ? stacktrace(latest.root) : null,
+      "root-exception": latest ? stacktrace(latest.root, cut) : null,
       timestamp: latest ? latest.root.at : null,
-      "all-exceptions": all.slice(0, maxExceptions).map(executionInfo),
+      "all-exceptions": all.slice(0, maxExceptions).map((f) => executionInfo(f, cut)),
       truncated: all.length > maxExceptions,
       exceptionHistory: {
-        entries: newest.slice(0, maxExceptions).map(rootInfo),
+        entries: shown.map((e) => ({
+          ...info(e.root),
+          concurrentExceptions: e.concurrent.map(info),
+        })),
         truncated: newest.length > maxExceptions,
       },
     };
@@ -110,15 +118,15 @@ export class ExceptionHistory {
 }
 
 /** flotilla errors carry a code and a message, no Java class or stack: the code names them. */
-function stacktrace(f: Failure): string {
-  return `${f.code}: ${f.message}`;
+function stacktrace(f: Failure, cut?: number): string {
+  return `${f.code}: ${cut === undefined ? f.message : f.message.slice(0, cut)}`;
 }
 
-function info(f: Failure): ExceptionInfo {
+function exceptionInfo(f: Failure, cut: number | undefined): ExceptionInfo {
   const tm = f.site?.taskManagerId ?? null;
   return {
     exceptionName: f.code,
-    stacktrace: stacktrace(f),
+    stacktrace: stacktrace(f, cut),
     timestamp: f.at,
     taskName: f.site?.taskName ?? null,
     location: tm,
@@ -128,14 +136,10 @@ function info(f: Failure): ExceptionInfo {
   };
 }
 
-function rootInfo(entry: Entry): RootExceptionInfo {
-  return { ...info(entry.root), concurrentExceptions: entry.concurrent.map(info) };
-}
-
-function executionInfo(f: Failure): ExecutionExceptionInfo {
+function executionInfo(f: Failure, cut: number | undefined): ExecutionExceptionInfo {
   const tm = f.site?.taskManagerId ?? null;
   return {
-    exception: stacktrace(f),
+    exception: stacktrace(f, cut),
     task: f.site?.taskName ?? null,
     location: tm,
     endpoint: tm,

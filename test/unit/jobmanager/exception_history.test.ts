@@ -93,3 +93,24 @@ t.test("bounded: entries, concurrent failures, message length; maxExceptions", a
   t.equal(two["all-exceptions"].length, 2);
   t.ok(two.truncated);
 });
+
+t.test("a view fits one NATS message whatever the failures' messages", async (t) => {
+  const history = new ExceptionHistory();
+  for (let attempt = 0; attempt < 20; attempt++)
+    for (let i = 0; i < 20; i++)
+      history.failed(
+        attempt,
+        error(ErrorCode.INTERNAL, `a${attempt} f${i} ${"z".repeat(60_000)}`),
+        i,
+      );
+  const view = history.view();
+  const bytes = new TextEncoder().encode(JSON.stringify(view)).byteLength;
+  t.ok(bytes < 512 * 1024, `${bytes} bytes`);
+  t.equal(view.exceptionHistory.entries.length, 16);
+  t.ok(view.exceptionHistory.entries.every((e) => e.concurrentExceptions.length === 16));
+  t.match(
+    view.exceptionHistory.entries[0]?.stacktrace,
+    /^INTERNAL: a19 f0 z+$/,
+    "messages cut, not lost",
+  );
+});

@@ -24,6 +24,7 @@ const overlays: Record<string, string[]> = {
   "elastic-tls.yml": ["elastic.yml"],
   "job-tls.yml": ["job.yml"],
   "ha-tls.yml": ["standalone.yml", "ha.yml", "standalone-tls.yml"],
+  "monitoring.yml": ["session.yml"],
 };
 const composeArgs = (file: string) =>
   [...(overlays[file] ?? []), file].flatMap((f) => ["-f", `compose/${f}`]);
@@ -36,6 +37,7 @@ t.test("the layouts are all there", async (t) => {
     "ha.yml",
     "job-tls.yml",
     "job.yml",
+    "monitoring.yml",
     "session-tls.yml",
     "session.yml",
     "standalone-tls.yml",

@@ -42,6 +42,12 @@ export {
   vertexParamSchema,
 } from "./dispatcher.ts";
 export {
+  DISPATCHER_API,
+  dispatcherApiTable,
+  fieldsOf,
+  type RouteDoc,
+} from "./dispatcher_api.ts";
+export {
   type AsynchronousOperationResult,
   asynchronousOperationResultSchema,
   type CancelModeQuery,

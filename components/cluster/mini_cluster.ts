@@ -140,7 +140,17 @@ export async function startMiniCluster({
     ...bounds,
     log,
   });
-  const rest = dispatcherApp(dispatcher);
+  // What `GET /jobmanager/config` shows: the settings this MiniCluster runs with.
+  const rest = dispatcherApp(dispatcher, {
+    settings: {
+      "cluster.id": clusterId,
+      "heartbeat.interval": heartbeatIntervalMs,
+      "heartbeat.timeout": heartbeatTimeoutMs,
+      "slot.request.timeout": slotRequestTimeoutMs,
+      "rpc.timeout": deadlines.rpc.timeoutMs,
+      "rpc.attempt-timeout": deadlines.rpc.attemptTimeoutMs,
+    },
+  });
   const restServed = fabric.serve(subjects.dispatcher(clusterId), rest);
   return {
     fabric,

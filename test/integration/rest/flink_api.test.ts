@@ -176,6 +176,10 @@ async function clusterRoutes(t: Test, call: Call): Promise<Map<string, number>> 
     settings.some((e) => /token|secret|password/i.test(e.key)),
     "no setting naming a secret is shown",
   );
+  t.ok(
+    settings.some((e) => e.key === "heartbeat.interval"),
+    "the cluster's settings are shown, as strings",
+  );
   return heartbeats;
 }
 

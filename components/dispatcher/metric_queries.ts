@@ -67,7 +67,7 @@ export function metricQueryHandlers({
       const counters = countersOf(s);
       const key = `${jobId}/${vertex.id}/${s.subtask}/${status.attempt}`;
       const rates = sampler.rates(key, counters, COUNTERS_WITH_RATES, now());
-      const named: Record<string, number> = {};
+      const named: Record<string, number> = { ...wholeRunShares(counters) };
       for (const [counter, name] of RATES)
         if (rates[counter] !== undefined) named[name] = rates[counter];
       return { subtask: s.subtask, values: taskMetricValues({ counters, rates: named }) };
@@ -150,6 +150,23 @@ export function metricQueryHandlers({
 }
 
 const COUNTERS_WITH_RATES = RATES.map(([counter]) => counter);
+
+/**
+ * Busy, idle and back-pressured ms per second over the subtask's whole run: what a first query
+ * answers, before two reports make a window (a share of time needs no window, a rate does).
+ */
+function wholeRunShares(c: MetricValues): Record<string, number> {
+  const busy = c.busyMs ?? 0;
+  const idle = c.idleMs ?? 0;
+  const backPressured = c.backPressuredMs ?? 0;
+  const total = busy + idle + backPressured;
+  if (total <= 0) return {};
+  return {
+    busyTimeMsPerSecond: (busy / total) * 1000,
+    idleTimeMsPerSecond: (idle / total) * 1000,
+    backPressuredTimeMsPerSecond: (backPressured / total) * 1000,
+  };
+}
 
 /** A subtask's counters: the named ones its status carries, and those it passes on as reported. */
 function countersOf(subtask: SubtaskDetails): MetricValues {

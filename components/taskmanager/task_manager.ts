@@ -234,7 +234,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
             {
               tmId,
               jobId: d.jobId,
-              jobName: "",
+              jobName: jobNameOf(task) ?? "",
               vertexId: d.vertexId,
               taskName: nameOf(task.vertex) ?? d.vertexId,
               subtask: d.subtask,
@@ -270,4 +270,9 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 /** A vertex's name where the task has its vertex (in this process); a job process's does not. */
 function nameOf(vertex: object): string | undefined {
   return "name" in vertex && typeof vertex.name === "string" ? vertex.name : undefined;
+}
+
+/** The job's name where the task runs in this process (it has the graph); not a job process's. */
+function jobNameOf(task: object): string | undefined {
+  return "jobName" in task && typeof task.jobName === "string" ? task.jobName : undefined;
 }

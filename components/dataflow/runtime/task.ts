@@ -13,20 +13,9 @@ import { buildChain, type Chain, runtimeContext } from "./chain.ts";
 import { CheckpointCompletions } from "./checkpoint_completions.ts";
 import { InputGate } from "./input_gate.ts";
 import { ProcessingTimer } from "./processing_timer.ts";
+import { taskMetrics } from "./task_metrics.ts";
 import { TaskTimes } from "./task_times.ts";
 import { type TaskDeployment, type TaskSnapshot, TaskState } from "./task_types.ts";
-
-/**
- * A watermark as a metric: the end of input (+Infinity) and "none yet" (-Infinity) as Flink's
- * Long.MAX_VALUE and Long.MIN_VALUE. Reports are CBOR checked by zod, and JSON: neither carries
- * an infinity (a task's last report, with the final watermark, was refused and the job hung).
- */
-const finite = (watermark: number): number =>
-  watermark === Number.POSITIVE_INFINITY
-    ? 2 ** 63
-    : watermark === Number.NEGATIVE_INFINITY
-      ? -(2 ** 63)
-      : watermark;
 
 // Deployers and the executors import a task's contract along with the task.
 export {
@@ -44,6 +33,8 @@ const YIELD_EVERY_MS = 5;
 
 export class Task {
   readonly vertex: JobVertex;
+  /** The job's name (its graph's), for the TaskManager's metric labels. */
+  readonly jobName: string;
   readonly subtask: number;
   readonly #d: TaskDeployment;
   readonly #chain: Chain;
@@ -66,6 +57,7 @@ export class Task {
     this.#d = deployment;
     const vertex = deployment.graph.vertex(deployment.vertexId);
     this.vertex = vertex;
+    this.jobName = deployment.graph.options.name;
     this.subtask = deployment.subtask;
     if (vertex.keySelector) {
       this.#backend = createKeyedBackend({
@@ -105,25 +97,16 @@ export class Task {
     return this.#state;
   }
 
-  /**
-   * Named counters of the chain's operators, plus records and bytes in/out, credit waits, busy,
-   * idle and back-pressured ms since it runs, and the watermarks once there are any.
-   */
+  /** Its counters (`task_metrics.ts`): records, bytes, credit waits, times, watermarks, operators'. */
   metrics(): Record<string, number> {
-    const output = this.#d.output;
-    const dataPlane = output.dataPlane();
-    const out: Record<string, number> = {
+    return taskMetrics({
       recordsIn: this.recordsIn,
-      recordsOut: output.recordsOut,
-      bytesIn: this.#gate?.bytesIn() ?? 0,
-      bytesOut: dataPlane.bytes,
-      creditWaits: dataPlane.creditWaits,
-      ...this.#times.totals(),
-    };
-    if (this.#inputWatermark !== undefined) out.inputWatermark = finite(this.#inputWatermark);
-    if (output.outputWatermark !== undefined) out.outputWatermark = finite(output.outputWatermark);
-    for (const [name, c] of this.#chain.counters) out[name] = c.get();
-    return out;
+      output: this.#d.output,
+      gate: this.#gate,
+      times: this.#times,
+      inputWatermark: this.#inputWatermark,
+      counters: this.#chain.counters,
+    });
   }
 
   #setState(state: TaskState, error?: FlotillaError): void {

@@ -145,7 +145,7 @@ t.test("metric queries and /metrics follow a running job", async (t) => {
   t.match(
     text,
     new RegExp(
-      `flink_taskmanager_job_task_numRecordsOut\\{[^}]*job_id="${jobId}"[^}]*task_id="${source}"`,
+      `flink_taskmanager_job_task_numRecordsOut\\{[^}]*job_id="${jobId}",job_name="sequence-check",task_id="${source}"`,
     ),
   );
 

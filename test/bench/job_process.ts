@@ -71,7 +71,7 @@ export async function run(args: string[]): Promise<BenchResult[]> {
             running = performance.now();
           if (d.state === JobState.FINISHED) break;
           if (d.state === JobState.FAILED || d.state === JobState.CANCELED)
-            throw new Error(`job ${d.state}: ${JSON.stringify(d.error)}`);
+            throw new Error(`job ${d.state}: ${JSON.stringify(d.flotilla.error)}`);
           await new Promise((r) => setTimeout(r, 5));
         }
         const seconds = (performance.now() - (running ?? t0)) / 1000;

@@ -34,9 +34,9 @@ const DEFAULT_TIMINGS = {
 const LONG_JOB = { keys: "16", perKey: "100000000", rate: "500" };
 
 async function busyTaskManagers(cluster: FaultCluster, jobId: string): Promise<string[]> {
-  return (await cluster.taskManagers())
-    .filter((tm) => cluster.tms.has(tm.tmId) && tm.slots.some((s) => s.jobId === jobId))
-    .map((tm) => tm.tmId);
+  return (await cluster.taskManagerDetails())
+    .filter((tm) => cluster.tms.has(tm.id) && tm.allocatedSlots.some((s) => s.jobId === jobId))
+    .map((tm) => tm.id);
 }
 
 /** Waits until the job is RUNNING after `fault` and has checkpointed since: ready for the next. */
@@ -66,8 +66,8 @@ async function submitToRunning(cluster: FaultCluster, runs: number): Promise<num
     await timeline.until("canceled", (s) => s.state === JobState.CANCELED, 30_000);
     await timeline.stop();
     await cluster.waitFor("slots free again", async () => {
-      const { slotsAvailable, slotsTotal } = await cluster.overview();
-      return slotsAvailable === slotsTotal ? true : undefined;
+      const overview = await cluster.overview();
+      return overview["slots-available"] === overview["slots-total"] ? true : undefined;
     });
   }
   return samples;

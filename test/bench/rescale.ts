@@ -39,9 +39,9 @@ function runningAt(cluster: ClusterProcesses, jobId: string, p?: number, after =
     async () => {
       const job = await cluster.job(jobId);
       if (isJobEnd(job.state))
-        throw new Error(`job ended ${job.state}: ${JSON.stringify(job.error)}`);
+        throw new Error(`job ended ${job.state}: ${JSON.stringify(job.flotilla.error)}`);
       return job.state === JobState.RUNNING &&
-        (job.attempt ?? -1) > after &&
+        (job.flotilla.attempt ?? -1) > after &&
         job.vertices.every(
           (v) =>
             (p === undefined || v.parallelism === p) &&
@@ -94,7 +94,7 @@ async function processRescale(repeats: number): Promise<BenchResult[]> {
     const killToRunning: number[] = [];
     for (let i = 0; i < repeats; i++) {
       progress(`repeat ${i + 1}/${repeats}: a TaskManager joins`);
-      const before = (await cluster.job(jobId)).attempt ?? -1;
+      const before = (await cluster.job(jobId)).flotilla.attempt ?? -1;
       const spawned = performance.now();
       const extra = cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: `tm-extra-${i}` });
       await taskManagers(cluster, 2);
@@ -106,7 +106,7 @@ async function processRescale(repeats: number): Promise<BenchResult[]> {
       progress(`repeat ${i + 1}/${repeats}: kill -9 it`);
       const killed = performance.now();
       extra.kill("SIGKILL");
-      await runningAt(cluster, jobId, 2, at4.attempt ?? -1);
+      await runningAt(cluster, jobId, 2, at4.flotilla.attempt ?? -1);
       killToRunning.push(ms(killed));
     }
     await cancel(cluster, jobId);
@@ -132,11 +132,12 @@ async function processRescale(repeats: number): Promise<BenchResult[]> {
       const id = await cluster.submit("sequence-check.ts", { args: ARGS });
       const first = await runningAt(cluster, id);
       // A TaskManager the job runs on; the other one has room for the whole job.
-      const victim = first.vertices[0]!.subtasks[0]!.taskmanager;
+      const source = await cluster.vertex(id, first.vertices[0]!.id);
+      const victim = source.subtasks[0]!["taskmanager-id"];
       const killed = performance.now();
       live.get(victim)!.kill("SIGKILL");
       live.delete(victim);
-      await runningAt(cluster, id, undefined, first.attempt ?? -1);
+      await runningAt(cluster, id, undefined, first.flotilla.attempt ?? -1);
       plainRestart.push(ms(killed));
       await cancel(cluster, id);
       await taskManagers(cluster, 1);

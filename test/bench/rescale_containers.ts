@@ -54,14 +54,14 @@ function runningAt(rest: NatsRest, jobId: string, p: number, after: number): Pro
     async () => {
       const job = await rest.job(jobId);
       if (isJobEnd(job.state))
-        throw new Error(`job ended ${job.state}: ${JSON.stringify(job.error)}`);
+        throw new Error(`job ended ${job.state}: ${JSON.stringify(job.flotilla.error)}`);
       return job.state === JobState.RUNNING &&
-        job.attempt !== undefined &&
-        job.attempt > after &&
+        job.flotilla.attempt !== undefined &&
+        job.flotilla.attempt > after &&
         job.vertices.every(
           (v) => v.parallelism === p && v.tasks.RUNNING === p && Object.keys(v.tasks).length === 1,
         )
-        ? job.attempt
+        ? job.flotilla.attempt
         : undefined;
     },
     `job ${jobId} running at ${p}`,

@@ -43,7 +43,7 @@ export async function timeJobs(
       }
       if (d.state === JobState.FINISHED) break;
       if (d.state === JobState.FAILED || d.state === JobState.CANCELED)
-        throw new Error(`job ${d.state}: ${JSON.stringify(d.error)}`);
+        throw new Error(`job ${d.state}: ${JSON.stringify(d.flotilla.error)}`);
       // In-process calls resolve without I/O: let timers and other tasks run between polls.
       await new Promise((r) => setImmediate(r));
     }
@@ -130,7 +130,7 @@ export async function run(args: string[]): Promise<BenchResult[]> {
     pair("sustained jobs/s (4 submitters)", m.jobsPerSecond, n.jobsPerSecond, "ops/s");
 
     progress("memory after the finished jobs");
-    const finished = (await cluster.overview()).jobsFinished;
+    const finished = (await cluster.overview())["jobs-finished"];
     results.push(
       { name: "idle TaskManager RSS", value: idleTm, unit: "MB" },
       { name: "master (Dispatcher + RM) RSS idle", value: idleMaster, unit: "MB" },
@@ -147,13 +147,13 @@ export async function run(args: string[]): Promise<BenchResult[]> {
       args: { keys: "8", perKey: "100000", rate: "5000" },
     });
     await cluster.waitFor("a checkpoint", async () =>
-      (await cluster.job(jobId)).checkpoints >= 1 ? true : undefined,
+      (await cluster.job(jobId)).flotilla.checkpoints >= 1 ? true : undefined,
     );
-    const busy = (await cluster.taskManagers()).find((tm) =>
-      tm.slots.some((s) => s.jobId === jobId),
+    const busy = (await cluster.taskManagerDetails()).find((tm) =>
+      tm.allocatedSlots.some((s) => s.jobId === jobId),
     )!;
-    const victim = tms[["tm-1", "tm-2", "tm-3"].indexOf(busy.tmId)]!;
-    const attemptBefore = (await cluster.job(jobId)).attempt ?? -1;
+    const victim = tms[["tm-1", "tm-2", "tm-3"].indexOf(busy.id)]!;
+    const attemptBefore = (await cluster.job(jobId)).flotilla.attempt ?? -1;
     const killedAt = performance.now();
     victim.kill("SIGKILL");
     const detected = await cluster.waitFor("loss detected", async () =>
@@ -163,7 +163,7 @@ export async function run(args: string[]): Promise<BenchResult[]> {
       "running again",
       async () => {
         const d = await cluster.job(jobId);
-        return (d.attempt ?? -1) > attemptBefore &&
+        return (d.flotilla.attempt ?? -1) > attemptBefore &&
           d.state === JobState.RUNNING &&
           d.vertices.every(
             (v) =>

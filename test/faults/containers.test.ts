@@ -24,7 +24,7 @@ async function runningAt(cluster: ContainerCluster, jobId: string, p: number, si
     async () => {
       const job = await cluster.job(jobId);
       return job.state === JobState.RUNNING &&
-        (job.lastCheckpoint?.timestamp ?? 0) > since &&
+        (job.flotilla.lastCheckpoint?.timestamp ?? 0) > since &&
         job.vertices.every((v) => v.parallelism === p && v.tasks.RUNNING === p)
         ? Date.now()
         : undefined;
@@ -61,7 +61,7 @@ t.test("docker network disconnect of a TaskManager node, then connect", async (t
         await settle(fault);
         // Cut off, not dead: only the heartbeat timeout tells the ResourceManager it is gone.
         await cluster.waitFor(`the ResourceManager letting ${victim.tm} go`, async () => {
-          const listed = (await cluster.taskManagers()).map((tm) => tm.tmId);
+          const listed = (await cluster.taskManagers()).map((tm) => tm.id);
           return listed.some((tmId) => tmId === victim.tm) ? undefined : true;
         });
         t.pass(`the ResourceManager let the cut-off ${victim.tm} go`);

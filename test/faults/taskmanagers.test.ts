@@ -143,9 +143,7 @@ t.test("a TaskManager cut off (SIGSTOP past the heartbeat timeout), then back", 
           await hit(victim!, "SIGCONT");
           // Back: it registers again (its stale slots and tasks must go; the scenario checks).
           await cluster.waitFor(`${victim} registered again`, async () => {
-            return (await cluster.taskManagers()).some((tm) => tm.tmId === victim)
-              ? true
-              : undefined;
+            return (await cluster.taskManagers()).some((tm) => tm.id === victim) ? true : undefined;
           });
         }
       },

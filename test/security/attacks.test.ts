@@ -103,7 +103,7 @@ const attacks: Attack[] = [
   ...natsAttacks({
     clusterId,
     jobId: endlessJob,
-    tmSubject: tm!.subject,
+    tmSubject: tm!.path,
     taskManager: await clientAs("taskmanager"),
     job: await clientAs("job"),
     cli: await clientAs("cli"),
@@ -145,8 +145,8 @@ t.test("after the attacks", async (t) => {
 
   t.match(await restCall(target, "PATCH", `/jobs/${endlessJob}?mode=cancel`), { status: 202 });
   const job = await cluster.result(jobId, 240_000);
-  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
-  t.equal(job.restarts, 0, "no attack made the job restart");
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.flotilla.error));
+  t.equal(job.flotilla.restarts, 0, "no attack made the job restart");
   exactlyOnce(t, await cluster.results(jobId), KEYS, PER_KEY);
 
   const steps = masterLog.filter((l) => /stepped down|leadership lost/.test(l.msg ?? ""));

@@ -79,7 +79,7 @@ const has = (bytes: Uint8Array | string, needle: string) =>
   Buffer.from(typeof bytes === "string" ? bytes : bytes).includes(needle);
 
 t.test("the job read the canary where its graph was built and in its tasks", async (t) => {
-  t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.error));
+  t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.flotilla.error));
 });
 
 t.test("no log line carries it", async (t) => {

@@ -16,12 +16,17 @@ import {
   newAllocationId,
   newJobId,
   type SlotId,
+  subjects,
 } from "../../components/core/mod.ts";
 import { encodeLease, MAX_LEASE_MS } from "../../components/ha/lease.ts";
 import { LeaseElection } from "../../components/ha/lease_election.ts";
 import { type LeaderElection, natsHaServices } from "../../components/ha/mod.ts";
 import { openNatsKv } from "../../components/ha/nats_kv.ts";
-import { RM_FENCING_SCOPE, type TaskManagerSlotApp } from "../../components/protocol/mod.ts";
+import {
+  type ResourceManagerApp,
+  RM_FENCING_SCOPE,
+  type TaskManagerSlotApp,
+} from "../../components/protocol/mod.ts";
 import {
   createClient,
   decodeReply,
@@ -125,8 +130,12 @@ t.test("a forged lease in JetStream is capped from the server's time of the writ
 
 t.test("a TaskManager refuses a made-up RM token and keeps following the real RM", async (t) => {
   const cluster = await clusterFor(t, nats, { roles: ["master", "taskmanager"] });
-  const [tm] = await cluster.taskManagers();
   const nc: NatsConnection = await connectFor(t, nats);
+  // The RM's own view (Flink's TaskManagerInfo does not name slots): a real slot's id to forge on.
+  const rmApi = createClient<ResourceManagerApp>(
+    natsTransport(nc, subjects.resourceManager(cluster.env.FLOTILLA_CLUSTER_ID!)),
+  );
+  const [tm] = (await unwrap(rmApi.taskmanagers.$get())).taskmanagers;
   const slotId = tm!.slots[0]!.slotId as SlotId;
 
   const heartbeat = async (token: number) => {
@@ -178,7 +187,7 @@ t.test("a TaskManager refuses a made-up RM token and keeps following the real RM
     parallelism: 1,
   });
   const job = await cluster.result(jobId, 90_000);
-  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.flotilla.error));
   exactlyOnce(t, await cluster.results(jobId), 2, 500);
-  t.match(await cluster.taskManagers(), [{ tmId: tm!.tmId }], "still registered");
+  t.match(await cluster.taskManagers(), [{ id: tm!.tmId }], "still registered");
 });

@@ -79,7 +79,7 @@ t.test("a job's tasks run in a process of their own, without the cluster's secre
   const jobId = await cluster.submit(PROBE, { args: { read: credential, secret: "db-password" } });
   const done = await cluster.result(jobId);
   t.equal(done.state, JobState.FAILED);
-  const found = probed(done.error);
+  const found = probed(done.flotilla.error);
   t.not(found.pid, tm.pid, "not the TaskManager's process");
   t.equal(found.ppid, tm.pid, "a child of the TaskManager");
   t.equal(found.env, 0, "an empty environment");
@@ -96,10 +96,10 @@ t.test("a job reads the data directories it is given, and only those", async (t)
     FLOTILLA_TASKMANAGER_JOB_PROCESS_READ: data,
   });
   const probe = await cluster.submit(PROBE, { args: { read: join(data, "words.txt") } });
-  t.equal(probed((await cluster.result(probe)).error).read, "allowed");
+  t.equal(probed((await cluster.result(probe)).flotilla.error).read, "allowed");
   const words = await cluster.submit("wordcount.ts", { args: { input: join(data, "words.txt") } });
   const counted = await cluster.result(words);
-  t.equal(counted.state, JobState.FINISHED, JSON.stringify(counted.error));
+  t.equal(counted.state, JobState.FINISHED, JSON.stringify(counted.flotilla.error));
   const counts = Object.values(await cluster.results(words)).flat() as {
     word: string;
     count: number;
@@ -109,7 +109,7 @@ t.test("a job reads the data directories it is given, and only those", async (t)
   const failed = await cluster.result(refused);
   t.equal(failed.state, JobState.FAILED);
   t.match(
-    failed.error?.message,
+    failed.flotilla.error?.message,
     /cannot open .*elsewhere\.txt.*reads only .*taskmanager\.job-process-read \(FLOTILLA_TASKMANAGER_JOB_PROCESS_READ\)/,
     "the refusal names the key that allows it",
   );
@@ -141,7 +141,7 @@ t.test("a TaskManager refuses to let jobs read where the cluster's credentials a
 t.test("with taskmanager.job-process: none the same code runs in the TaskManager", async (t) => {
   const { cluster, tm } = await sessionWith(t, "none");
   const jobId = await cluster.submit(PROBE, { args: { read: credential } });
-  const found = probed((await cluster.result(jobId)).error);
+  const found = probed((await cluster.result(jobId)).flotilla.error);
   t.equal(found.pid, tm.pid, "the TaskManager's own process");
   t.equal(found.read, "allowed", "and what it can read");
   t.ok((found.env as number) > 0, "and its environment");
@@ -163,14 +163,18 @@ t.test(
     });
     const forged = await cluster.result(forger);
     t.equal(forged.state, JobState.FAILED);
-    t.match(forged.error?.message, /may use its own job's data subjects/, "failed naming why");
+    t.match(
+      forged.flotilla.error?.message,
+      /may use its own job's data subjects/,
+      "failed naming why",
+    );
     t.ok(
       logs.some((line) => line.includes("job process killed") && line.includes(forger)),
       "the TaskManager logs the kill, with the job",
     );
     const done = await cluster.result(victim, 60_000);
-    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
-    t.equal(done.restarts, 0, "the victim never noticed");
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.flotilla.error));
+    t.equal(done.flotilla.restarts, 0, "the victim never noticed");
     exactlyOnce(t, await cluster.results(victim), 4, 4000);
   },
 );
@@ -180,11 +184,11 @@ t.test("a job that ends its own process fails; the TaskManager keeps serving", a
   const exiting = await cluster.submit(PROBE, { args: { exit: "3" } });
   const failed = await cluster.result(exiting);
   t.equal(failed.state, JobState.FAILED);
-  t.match(failed.error?.message, /job process of job \S+ ended \(exit 3\)/);
+  t.match(failed.flotilla.error?.message, /job process of job \S+ ended \(exit 3\)/);
   const after = await cluster.submit("sequence-check.ts", {
     args: { keys: "2", perKey: "500", rate: "5000" },
   });
   const done = await cluster.result(after);
-  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
+  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.flotilla.error));
   exactlyOnce(t, await cluster.results(after), 2, 500);
 });

@@ -179,7 +179,7 @@ t.test(
     // No `nats` arg: the ETL job's source and sink use the cluster's NATS, as the job user.
     const etl = await cluster.submit("jetstream-etl.ts", { args: { input: "ORDERS" } });
     const ended = await cluster.result(etl, 60_000);
-    t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.error));
+    t.equal(ended.state, JobState.FINISHED, JSON.stringify(ended.flotilla.error));
     t.equal((await jsm.streams.info("PAID")).state.messages, 20, "the paid orders, exactly once");
 
     const master = await clientAs("master");
@@ -212,7 +212,7 @@ t.test(
 
 t.test("the job the roles ran meanwhile ends exactly once", async (t) => {
   const job = await cluster.result(jobId, 120_000);
-  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.flotilla.error));
   exactlyOnce(t, await cluster.results(jobId), 8, 4000);
   // The master's user purges what the job left in the HA bucket (forget: no delete markers).
   const jsm = await jetstreamManager(await clientAs("master"));

@@ -54,19 +54,26 @@ const jobId = await cluster.submit("sequence-check.ts", {
   args: { keys: "8", perKey: "2000", rate: "4000" },
   parallelism: 4,
 });
-await cluster.waitFor("the job to hold the two real slots", async () => {
-  const [tm] = await cluster.taskManagers();
-  return tm && tm.slots.filter((s) => s.jobId === jobId && !s.pending).length === 2
-    ? true
-    : undefined;
-});
-
 const forger = await connect({
   servers: nats.url,
   ...natsUserOptions(secrets.dir, "taskmanager"),
   maxReconnectAttempts: 0,
 });
 t.teardown(() => forger.close());
+/** The RM's own view of its TaskManagers (slots with allocation ids, which Flink's view lacks). */
+const rmTaskManagers = async () => {
+  // The TaskManagers' user may read the RM's views: the job's real allocation ids are no secret.
+  const views = await call(forger, subjects.resourceManager(clusterId), "GET", "/taskmanagers");
+  return views.status === 200
+    ? (views.body as { taskmanagers: TaskManagerInfo[] }).taskmanagers
+    : [];
+};
+await cluster.waitFor("the job to hold the two real slots", async () => {
+  const [tm] = await rmTaskManagers();
+  return tm && tm.slots.filter((s) => s.jobId === jobId && !s.pending).length === 2
+    ? true
+    : undefined;
+});
 const FAKE_TM = "tm-forged";
 const fakeSubject = subjects.taskManager(clusterId, FAKE_TM);
 /** Everything sent to the fake TaskManager (a deployment would arrive here). */
@@ -99,11 +106,7 @@ t.test("an offer of made-up allocations is refused", async (t) => {
 });
 
 t.test("an offer naming real allocations, for the fake TaskManager, is refused", async (t) => {
-  // The TaskManagers' user may read the RM's views: the job's real allocation ids are no secret.
-  const views = await call(forger, subjects.resourceManager(clusterId), "GET", "/taskmanagers");
-  t.equal(views.status, 200);
-  const { taskmanagers } = views.body as { taskmanagers: TaskManagerInfo[] };
-  const real = taskmanagers.flatMap((tm) => tm.slots).filter((s) => s.jobId === jobId);
+  const real = (await rmTaskManagers()).flatMap((tm) => tm.slots).filter((s) => s.jobId === jobId);
   t.equal(real.length, 2, "the job's two real allocations");
   const offer = {
     tmId: FAKE_TM,
@@ -123,7 +126,7 @@ t.test("an offer naming real allocations, for the fake TaskManager, is refused",
 t.test("with real slots the job ends exactly once; nothing reached the fake", async (t) => {
   cluster.spawn("taskmanager", as("taskmanager"));
   const job = await cluster.result(jobId, 120_000);
-  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.flotilla.error));
   exactlyOnce(t, await cluster.results(jobId), 8, 2000);
   await forger.flush();
   t.same(reachedFake, [], "no deployment or other call reached the forged TaskManager");

@@ -146,6 +146,6 @@ t.test("the REST API answers HTTPS only; the CLI checks it with the cluster's CA
 
 t.test("the job the roles ran over TLS ends exactly once", async (t) => {
   const job = await cluster.result(jobId, 120_000);
-  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.error));
+  t.equal(job.state, JobState.FINISHED, JSON.stringify(job.flotilla.error));
   exactlyOnce(t, await cluster.results(jobId), 8, 2000);
 });

@@ -76,6 +76,8 @@ export interface DispatcherRest {
   taskManagers(): Promise<FlinkTaskManagerInfo[]>;
   /** One TaskManager with its allocated slots. */
   taskManager(tmId: string): Promise<FlinkTaskManagerDetailsInfo>;
+  /** Every TaskManager with its allocated slots (`GET /taskmanagers/:id` of each). */
+  taskManagerDetails(): Promise<FlinkTaskManagerDetailsInfo[]>;
   /** Starts canceling the job (`PATCH /jobs/:jobid?mode=cancel`). */
   cancel(jobId: string): Promise<EmptyResponseBody>;
   /**
@@ -99,6 +101,8 @@ export function dispatcherRest(
     timeoutMs,
     attemptTimeoutMs: timeoutMs,
   });
+  const taskManager = (taskmanagerid: string) =>
+    unwrap(api.taskmanagers[":taskmanagerid"].$get({ param: { taskmanagerid } }));
   return {
     api,
     overview: () => unwrap(api.overview.$get()),
@@ -108,8 +112,11 @@ export function dispatcherRest(
       unwrap(api.jobs[":jobid"].vertices[":vertexid"].$get({ param: { jobid, vertexid } })),
     results: (jobid) => unwrap(api.jobs[":jobid"].results.$get({ param: { jobid } })),
     taskManagers: async () => (await unwrap(api.taskmanagers.$get())).taskmanagers,
-    taskManager: (taskmanagerid) =>
-      unwrap(api.taskmanagers[":taskmanagerid"].$get({ param: { taskmanagerid } })),
+    taskManager,
+    async taskManagerDetails() {
+      const { taskmanagers } = await unwrap(api.taskmanagers.$get());
+      return Promise.all(taskmanagers.map((tm) => taskManager(tm.id)));
+    },
     cancel: (jobid) =>
       unwrap(api.jobs[":jobid"].$patch({ param: { jobid }, query: { mode: "cancel" } })),
     async savepoint(jobid, { cancelJob = false } = {}) {

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Test } from "tap";
 import { isJobEnd, JobState } from "../../../components/core/mod.ts";
-import type { ClusterOverview } from "../../../components/protocol/mod.ts";
+import type { ClusterOverviewWithVersion } from "../../../components/protocol/mod.ts";
 import type { CheckResult } from "../../../examples/sequence-check.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import type { FaultCluster } from "./cluster.ts";
@@ -192,16 +192,16 @@ export async function runScenario(
 
 /** Every slot free after the job, and exactly the live TaskManagers registered. */
 async function checkResources(cluster: FaultCluster, check: (ok: boolean, m: string) => void) {
-  let last: { overview?: ClusterOverview; listed?: string[] } = {};
+  let last: { overview?: ClusterOverviewWithVersion; listed?: string[] } = {};
   const live = () => [...cluster.tms.keys()].sort();
   const settled = await cluster
     .waitFor(
       "slots free and registrations = live TaskManagers",
       async () => {
         const overview = await cluster.overview();
-        const listed = (await cluster.taskManagers()).map((tm) => tm.tmId).sort();
+        const listed = (await cluster.taskManagers()).map((tm) => tm.id).sort();
         last = { overview, listed };
-        return overview.slotsAvailable === overview.slotsTotal &&
+        return overview["slots-available"] === overview["slots-total"] &&
           JSON.stringify(listed) === JSON.stringify(live())
           ? true
           : undefined;
@@ -210,8 +210,8 @@ async function checkResources(cluster: FaultCluster, check: (ok: boolean, m: str
     )
     .catch(() => false);
   check(
-    settled || last.overview?.slotsAvailable === last.overview?.slotsTotal,
-    `no leaked slots (${last.overview?.slotsAvailable}/${last.overview?.slotsTotal} free)`,
+    settled || last.overview?.["slots-available"] === last.overview?.["slots-total"],
+    `no leaked slots (${last.overview?.["slots-available"]}/${last.overview?.["slots-total"]} free)`,
   );
   check(
     settled || JSON.stringify(last.listed) === JSON.stringify(live()),
@@ -225,9 +225,9 @@ function contextFor(cluster: FaultCluster, timeline: Timeline, jobId: string): F
     timeline,
     jobId,
     async busyTaskManagers() {
-      return (await cluster.taskManagers())
-        .filter((tm) => cluster.tms.has(tm.tmId) && tm.slots.some((s) => s.jobId === jobId))
-        .map((tm) => tm.tmId);
+      return (await cluster.taskManagerDetails())
+        .filter((tm) => cluster.tms.has(tm.id) && tm.allocatedSlots.some((s) => s.jobId === jobId))
+        .map((tm) => tm.id);
     },
     async hit(id, signal = "SIGKILL") {
       const fault =

@@ -6,12 +6,12 @@
  */
 
 import { isJobEnd, JobState, subjects } from "../../../components/core/mod.ts";
-import type { JobDetails } from "../../../components/protocol/mod.ts";
+import type { FlinkJobStatus, JobDetailsInfo } from "../../../components/protocol/mod.ts";
 import type { FaultCluster } from "./cluster.ts";
 
 export interface Sample {
   at: number;
-  state: JobState;
+  state: FlinkJobStatus;
   /** Undefined once the job ended (an ended job's details name no attempt). */
   attempt: number | undefined;
   /** Every task of the attempt is running. */
@@ -38,20 +38,21 @@ export interface Recovery {
   ms: number | undefined;
 }
 
-export function sampleOf(at: number, d: JobDetails): Sample {
+export function sampleOf(at: number, d: JobDetailsInfo): Sample {
   const running =
     d.state === JobState.RUNNING &&
-    (d.vertices ?? []).every((v) => {
-      const total = Object.values(v.tasks).reduce((a, b) => a + (b ?? 0), 0);
-      return total > 0 && (v.tasks.RUNNING ?? 0) === total;
+    d.vertices.every((v) => {
+      const total = Object.values(v.tasks).reduce((a, b) => a + b, 0);
+      return total > 0 && v.tasks.RUNNING === total;
     });
+  const { attempt, lastCheckpoint } = d.flotilla;
   return {
     at,
     state: d.state,
-    attempt: d.attempt,
+    attempt,
     running,
-    ...(d.lastCheckpoint ? { lastCheckpoint: d.lastCheckpoint } : {}),
-    recordsIn: (d.vertices ?? []).reduce((n, v) => n + (v.recordsIn ?? 0), 0),
+    ...(lastCheckpoint ? { lastCheckpoint } : {}),
+    recordsIn: d.vertices.reduce((n, v) => n + v.metrics["read-records"], 0),
   };
 }
 
@@ -192,10 +193,10 @@ export class Timeline {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       // One attempt per sample (the raw call; the typed read would retry within its deadline
-      // and blur the timeline): a 200 of GET /jobs/:jobId carries the job's JobDetails.
+      // and blur the timeline): a 200 of GET /jobs/:jobid carries the job's JobDetailsInfo.
       const answer = await this.cluster.call("GET", `/jobs/${this.jobId}`).catch(() => undefined);
       if (answer?.status === 200) {
-        const details = answer.body as JobDetails;
+        const details = answer.body as JobDetailsInfo;
         // Stamped when the answer came: a call can hang on a frozen master before another answers.
         this.samples.push(sampleOf(Date.now(), details));
         if (isJobEnd(details.state)) return;

@@ -80,7 +80,7 @@ t.test("bad input: one line saying what to do, the right exit code, no stack", a
       /bad --arg "oops": use --arg key=value/,
     ],
     [["run", "examples/wordcount.ts", "--parallelism", "zero"], 64, /bad --parallelism "zero"/],
-    [["run", "test/support/jobs/failing.ts"], 1, /failed: .*record 1 is not welcome/],
+    [["run", "test/support/jobs/failing.ts"], 1, /FAILED: .*record 1 is not welcome/],
     [["run", "package.json"], 1, /package\.json .*does not export a job|cannot bundle/],
     [["status", "0".repeat(32)], 64, /no cluster given/],
     [
@@ -139,7 +139,7 @@ t.test(
       (await cluster.job(jobId)).state === JobState.RUNNING ? true : undefined,
     );
     const status = await flotilla(["status", jobId, "--json"], env);
-    t.match(JSON.parse(status.stdout), { jobId, state: JobState.RUNNING });
+    t.match(JSON.parse(status.stdout), { jid: jobId, state: JobState.RUNNING });
     const listed = await flotilla(["list"], env);
     t.match(listed.stdout, new RegExp(`${jobId}\\s+RUNNING\\s+sequence-check`));
     const canceled = await flotilla(["cancel", jobId], env);

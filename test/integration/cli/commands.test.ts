@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import { JobState } from "../../../components/core/mod.ts";
-import type { JobDetails } from "../../../components/protocol/mod.ts";
+import type { JobDetailsInfo } from "../../../components/protocol/mod.ts";
 import { httpTransport } from "../../../components/rpc/mod.ts";
 import { eventOf, events, eventsOf, type JobList } from "../../support/cli.ts";
 import { clusterFor } from "../../support/cluster.ts";
@@ -108,12 +108,12 @@ const sortedResults = (results: Record<string, unknown[]>) =>
 async function waitForJob(
   rest: string,
   jobId: string,
-  done: (details: JobDetails) => boolean,
+  done: (details: JobDetailsInfo) => boolean,
   what: string,
   timeoutMs = 30_000,
-): Promise<JobDetails> {
+): Promise<JobDetailsInfo> {
   const dispatcher = dispatcherRest(authorized(httpTransport(rest)));
-  let last: JobDetails | undefined;
+  let last: JobDetailsInfo | undefined;
   const check = async () => {
     last = await dispatcher.job(jobId);
     return done(last) ? last : undefined;
@@ -126,7 +126,8 @@ async function waitForJob(
 }
 
 /** Running with a completed checkpoint: every task is deployed, so a savepoint can be taken. */
-const checkpointing = (d: JobDetails) => d.state === JobState.RUNNING && d.checkpoints >= 1;
+const checkpointing = (d: JobDetailsInfo) =>
+  d.state === JobState.RUNNING && d.flotilla.checkpoints >= 1;
 
 /** `flotilla start mini` on a free port, up once /healthz answers, stopped at teardown. */
 async function startMini(t: {
@@ -241,10 +242,10 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
       t.match(evs[1], { event: "submitted", jobId: JOB_ID, cluster: target.label });
       const { jobId: submitted } = eventOf(evs, "submitted");
       t.ok(
-        evs.slice(2, -1).every((e) => e.event === "status" && e.jobId === submitted),
+        evs.slice(2, -1).every((e) => e.event === "status" && e.jid === submitted),
         "status events in between",
       );
-      t.match(evs.at(-1), { event: "ended", jobId: submitted, state: JobState.FINISHED });
+      t.match(evs.at(-1), { event: "ended", jid: submitted, state: JobState.FINISHED });
       const ended = eventOf(evs, "ended");
       // The human run printed the same results, one JSON value per line.
       const printed = lines(first.stdout)
@@ -291,8 +292,8 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         t.equal(listedJson.code, 0, listedJson.stderr);
         const [listedJobs] = events<JobList>(listedJson.stdout);
         t.match(
-          listedJobs?.jobs.find((j) => j.id === jobId),
-          { id: jobId, name: "sequence-check", state: JobState.RUNNING, submittedAt: Number },
+          listedJobs?.jobs.find((j) => j.jid === jobId),
+          { jid: jobId, name: "sequence-check", state: JobState.RUNNING, "start-time": Number },
         );
 
         const status = await flotilla(["status", jobId, ...target.flags]);
@@ -306,12 +307,13 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         );
         const statusJson = await flotilla(["status", jobId, "--json", ...target.flags]);
         t.equal(statusJson.code, 0, statusJson.stderr);
-        const [details] = events<JobDetails>(statusJson.stdout);
+        const [details] = events<JobDetailsInfo>(statusJson.stdout);
         t.match(details, {
-          jobId,
+          jid: jobId,
           name: "sequence-check",
           state: JobState.RUNNING,
           vertices: Array,
+          flotilla: { checkpoints: Number },
         });
         t.same(
           details?.vertices.map((v) => v.parallelism),
@@ -325,18 +327,21 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         const takenJson = await flotilla(["savepoint", jobId, "--json", ...target.flags]);
         t.equal(takenJson.code, 0, takenJson.stderr);
         t.match(JSON.parse(takenJson.stdout), {
-          jobId,
-          path: new RegExp(`^savepoints/${jobId}/\\d+$`),
+          jid: jobId,
+          "request-id": /^[0-9a-f]{32}$/,
+          status: { id: "COMPLETED" },
+          operation: { location: new RegExp(`^savepoints/${jobId}/\\d+$`) },
         });
 
         const stopped = await flotilla(["stop", jobId, "--savepoint", "--json", ...target.flags]);
         t.equal(stopped.code, 0, stopped.stderr);
-        const stop = JSON.parse(stopped.stdout) as { savepoint: string };
+        const stop = JSON.parse(stopped.stdout) as { operation: { location: string } };
         t.match(stop, {
-          jobId,
+          jid: jobId,
           // Flink's stop-with-savepoint: the job ends finished, its savepoint kept.
           state: JobState.FINISHED,
-          savepoint: new RegExp(`^savepoints/${jobId}/\\d+$`),
+          status: { id: "COMPLETED" },
+          operation: { location: new RegExp(`^savepoints/${jobId}/\\d+$`) },
         });
         const listedAfter = await flotilla(["list", ...target.flags]);
         t.match(listedAfter.stdout, new RegExp(`^${jobId}\\s+FINISHED\\s+sequence-check$`, "m"));
@@ -346,7 +351,7 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
           SEQUENCE,
           "--json",
           "--from-savepoint",
-          stop.savepoint,
+          stop.operation.location,
           "--parallelism",
           "3",
           "--arg",
@@ -367,7 +372,9 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
         );
         t.match(evs.at(-1), { event: "ended", state: JobState.FINISHED });
         const ended = eventOf(evs, "ended");
-        const read = statuses.at(-1)?.vertices.find((v) => v.id === "sequence")?.recordsOut ?? 0;
+        const read =
+          statuses.at(-1)?.vertices.find((v) => v.name === "sequence")?.metrics["write-records"] ??
+          0;
         t.ok(
           read > 0 && read < keys * perKey,
           `the source went on from the savepoint: read ${read} of ${keys * perKey}`,
@@ -389,7 +396,7 @@ t.test("the job commands against a NATS cluster and against flotilla start mini"
       await waitForJob(target.rest, detachedId, (d) => d.state === JobState.RUNNING, "running");
       const canceled = await flotilla(["cancel", detachedId, "--json", ...target.flags]);
       t.equal(canceled.code, 0, canceled.stderr);
-      t.same(JSON.parse(canceled.stdout), { jobId: detachedId, state: JobState.CANCELED });
+      t.same(JSON.parse(canceled.stdout), { jid: detachedId, state: JobState.CANCELED });
 
       const attached = launch(["run", SEQUENCE, ...endless]);
       const [jobId] = (await attached.line(/^submitted /)).match(JOB_ID)!;

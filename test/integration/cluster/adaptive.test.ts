@@ -5,7 +5,7 @@
  */
 import t, { type Test } from "tap";
 import { isJobEnd, JobState } from "../../../components/core/mod.ts";
-import type { VertexDetails } from "../../../components/protocol/mod.ts";
+import type { JobDetailsVertexInfo } from "../../../components/protocol/mod.ts";
 import { type ClusterProcesses, clusterFor } from "../../support/cluster.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import { natsFor } from "../../support/tap.ts";
@@ -15,8 +15,8 @@ const ADAPTIVE_JOB = "test/support/jobs/adaptive_sequence.ts";
 t.setTimeout(180_000);
 
 /**
- * Waits until every vertex runs all its tasks at `p` (one number for all, or per vertex id);
- * returns the job's details.
+ * Waits until every vertex runs all its tasks at `p` (one number for all, or per flotilla vertex
+ * id); returns the job's details.
  */
 function runningAt(
   cluster: ClusterProcesses,
@@ -24,7 +24,7 @@ function runningAt(
   p: number | Record<string, number>,
   timeoutMs = 30_000,
 ) {
-  const want = (v: VertexDetails) => (typeof p === "number" ? p : p[v.id]);
+  const want = (v: JobDetailsVertexInfo) => (typeof p === "number" ? p : p[v.flotilla.vertexId]);
   return cluster.waitFor(
     `job ${jobId} running at parallelism ${JSON.stringify(p)}`,
     async () => {
@@ -38,7 +38,8 @@ function runningAt(
           (v) =>
             v.parallelism === want(v) &&
             v.tasks.RUNNING === want(v) &&
-            Object.keys(v.tasks).length === 1,
+            // Flink's counts name every state: none but RUNNING has a task.
+            Object.values(v.tasks).reduce((a, b) => a + b, 0) === v.tasks.RUNNING,
         )
         ? job
         : undefined;
@@ -56,7 +57,11 @@ async function checkExactlyOnce(
   perKey: number,
 ) {
   const details = await cluster.result(jobId, 90_000);
-  t.equal(details.state, JobState.FINISHED, `finished: ${JSON.stringify(details.error ?? "")}`);
+  t.equal(
+    details.state,
+    JobState.FINISHED,
+    `finished: ${JSON.stringify(details.flotilla.error ?? "")}`,
+  );
   exactlyOnce(t, await cluster.results(jobId), keys, perKey);
   return details;
 }
@@ -76,30 +81,33 @@ t.test(
     });
 
     const at2 = await runningAt(cluster, jobId, 2);
-    t.equal(at2.scheduler, "adaptive");
-    t.same(at2.parallelismBounds, { lowerBound: 1, upperBound: 4 });
-    t.equal(at2.rescales, 0, "started at 2 (the slots there are), not a rescale");
+    t.equal(at2.flotilla.scheduler, "adaptive");
+    t.same(at2.flotilla.parallelismBounds, { lowerBound: 1, upperBound: 4 });
+    t.equal(at2.flotilla.rescales, 0, "started at 2 (the slots there are), not a rescale");
 
     cluster.spawn("taskmanager", { FLOTILLA_TASKMANAGER_ID: "tm-2" });
     const at4 = await runningAt(cluster, jobId, 4);
-    t.equal(at4.rescales, 1, "one rescale, 2 -> 4");
+    t.equal(at4.flotilla.rescales, 1, "one rescale, 2 -> 4");
+    const source = await cluster.vertex(jobId, at4.vertices[0]!.id);
     t.same(
-      new Set(at4.vertices[0]!.subtasks.map((s) => s.taskmanager)),
+      new Set(source.subtasks.map((s) => s["taskmanager-id"])),
       new Set(["tm-1", "tm-2"]),
       "on both TaskManagers",
     );
-    const checkpointAt4 = at4.lastCheckpoint?.id ?? 0;
+    const checkpointAt4 = at4.flotilla.lastCheckpoint?.id ?? 0;
     await cluster.waitFor("a checkpoint at 4", async () =>
-      ((await cluster.job(jobId)).lastCheckpoint?.id ?? 0) > checkpointAt4 ? true : undefined,
+      ((await cluster.job(jobId)).flotilla.lastCheckpoint?.id ?? 0) > checkpointAt4
+        ? true
+        : undefined,
     );
 
     first.kill("SIGKILL");
     const back = await runningAt(cluster, jobId, 2);
-    t.equal(back.rescales, 2, "rescaled down to the slots left");
-    t.ok(back.restarts >= 1, "the loss counts as a restart");
+    t.equal(back.flotilla.rescales, 2, "rescaled down to the slots left");
+    t.ok(back.flotilla.restarts >= 1, "the loss counts as a restart");
 
     const done = await checkExactlyOnce(t, cluster, jobId, keys, perKey);
-    t.equal(done.rescales, 2, "the result keeps the rescale count");
+    t.equal(done.flotilla.rescales, 2, "the result keeps the rescale count");
   },
 );
 
@@ -115,9 +123,13 @@ t.test("reactive mode: a job uses every slot of three TaskManagers", async (t) =
     args: { keys: String(keys), perKey: String(perKey), rate: "1000" },
   });
   const at6 = await runningAt(cluster, jobId, 6);
-  t.equal(at6.scheduler, "reactive");
-  t.same(at6.parallelismBounds, { lowerBound: 1, upperBound: 128 }, "up to maxParallelism");
-  t.equal((await cluster.overview()).slotsAvailable, 0, "no slot left idle");
+  t.equal(at6.flotilla.scheduler, "reactive");
+  t.same(
+    at6.flotilla.parallelismBounds,
+    { lowerBound: 1, upperBound: 128 },
+    "up to maxParallelism",
+  );
+  t.equal((await cluster.overview())["slots-available"], 0, "no slot left idle");
   await checkExactlyOnce(t, cluster, jobId, keys, perKey);
 });
 
@@ -160,7 +172,11 @@ t.test(
     });
     t.equal(unknown.status, 404, "unknown job");
     t.match(unknown.body, { code: "JOB_NOT_FOUND" });
-    t.equal((await runningAt(cluster, jobId, 4)).rescales, 0, "refused calls changed nothing");
+    t.equal(
+      (await runningAt(cluster, jobId, 4)).flotilla.rescales,
+      0,
+      "refused calls changed nothing",
+    );
 
     const lowered = await cluster.call("PUT", path, {
       sequence: bounds(1, 2),
@@ -169,10 +185,10 @@ t.test(
     t.equal(lowered.status, 200);
     t.same(lowered.body, { sequence: bounds(1, 2), "check-sequences": bounds(1, 2) });
     const at2 = await runningAt(cluster, jobId, 2);
-    t.equal(at2.rescales, 1, "rescaled 4 -> 2");
+    t.equal(at2.flotilla.rescales, 1, "rescaled 4 -> 2");
     const held = await cluster.waitFor("the surplus slots given back", async () => {
-      const n = (await cluster.taskManagers())
-        .flatMap((tm) => tm.slots)
+      const n = (await cluster.taskManagerDetails())
+        .flatMap((tm) => tm.allocatedSlots)
         .filter((s) => s.jobId === jobId).length;
       return n === 2 ? n : undefined;
     });
@@ -183,7 +199,11 @@ t.test(
     t.equal(raised.status, 200);
     t.same(raised.body, { sequence: bounds(1, 4), "check-sequences": bounds(1, 2) });
     const split = await runningAt(cluster, jobId, { sequence: 4, "check-sequences": 2 });
-    t.equal(split.rescales, 2, "the source back to 4 with the freed slots, the check at 2");
+    t.equal(
+      split.flotilla.rescales,
+      2,
+      "the source back to 4 with the freed slots, the check at 2",
+    );
 
     await checkExactlyOnce(t, cluster, jobId, keys, perKey);
   },

@@ -76,7 +76,7 @@ async function settledMaster(among: Instance[]): Promise<{ master: Instance; tms
 
 async function checkResults(t: Test, jobId: string, perKey: number): Promise<void> {
   const done = await cluster.result(jobId, 90_000);
-  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
+  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.flotilla.error));
   exactlyOnce(t, await cluster.results(jobId), 8, perKey);
 }
 
@@ -85,7 +85,7 @@ async function checkpointed(jobId: string): Promise<void> {
     "the job to run and checkpoint",
     async () => {
       const job = await cluster.job(jobId);
-      return job.state === JobState.RUNNING && job.checkpoints >= 2 ? true : undefined;
+      return job.state === JobState.RUNNING && job.flotilla.checkpoints >= 2 ? true : undefined;
     },
     30_000,
   );
@@ -99,9 +99,9 @@ t.test("three auto processes elect exactly one master; the others are TaskManage
     const o = await cluster.overview();
     return o.taskmanagers === 2 ? o : undefined;
   });
-  t.equal(seen.slotsTotal, 8, "two TaskManagers of 4 slots");
+  t.equal(seen["slots-total"], 8, "two TaskManagers of 4 slots");
   t.same(
-    (await cluster.taskManagers()).map((tm) => tm.tmId).sort(),
+    (await cluster.taskManagers()).map((tm) => tm.id).sort(),
     tms.map((h) => h.taskmanager).sort(),
     "the registered TaskManagers are the non-masters'",
   );
@@ -131,7 +131,7 @@ t.test(
       const o = await cluster.overview();
       return o.taskmanagers === 1 ? o : undefined;
     });
-    const left = (await cluster.taskManagers()).map((tm) => tm.tmId as string);
+    const left = (await cluster.taskManagers()).map((tm) => tm.id as string);
     t.notOk(left.includes(promoted.taskmanager!), "the promoted instance's TaskManager stopped");
     t.ok(left.includes(after.tms[0]!.taskmanager!), "the other TaskManager re-registered");
     await checkResults(t, jobId, 8000);
@@ -175,7 +175,7 @@ t.test("a master paused past its lease steps down and comes back as a TaskManage
     },
   );
   await cluster.waitFor("its TaskManager to register with the new master", async () =>
-    (await cluster.taskManagers()).some((tm) => tm.tmId === back.taskmanager) ? true : undefined,
+    (await cluster.taskManagers()).some((tm) => tm.id === back.taskmanager) ? true : undefined,
   );
   const old = await fetch(`${before.master.url}/overview`);
   t.equal(old.status, 503, "the deposed master no longer serves the REST API");

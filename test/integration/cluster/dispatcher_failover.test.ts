@@ -5,7 +5,7 @@
  */
 import t, { type Test } from "tap";
 import { isJobEnd, JobState } from "../../../components/core/mod.ts";
-import type { JobDetails } from "../../../components/protocol/mod.ts";
+import type { JobDetailsInfo } from "../../../components/protocol/mod.ts";
 import { httpTransport } from "../../../components/rpc/mod.ts";
 import { clusterFor } from "../../support/cluster.ts";
 import { freePort } from "../../support/nats.ts";
@@ -48,7 +48,7 @@ t.test("a standby Dispatcher recovers a running job after the leader is killed",
     args: { keys: "8", perKey: "8000", rate: "8000" },
   });
   await cluster.waitFor("two checkpoints", async () =>
-    (await cluster.job(jobId)).checkpoints >= 2 ? true : undefined,
+    (await cluster.job(jobId)).flotilla.checkpoints >= 2 ? true : undefined,
   );
   leader.kill("SIGKILL");
 
@@ -60,7 +60,7 @@ t.test("a standby Dispatcher recovers a running job after the leader is killed",
     },
     60_000,
   );
-  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
+  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.flotilla.error));
   exactlyOnce(t, await standbyRest.results(jobId), 8, 8000);
 });
 
@@ -72,13 +72,13 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
   const parallelism = async (rest: string) => {
     const res = await fetch(`${rest}/jobs/${jobId}`, { headers: AUTH_HEADERS });
     if (res.status !== 200) return undefined;
-    const body = (await res.json()) as JobDetails;
+    const body = (await res.json()) as JobDetailsInfo;
     if (
       body.state !== JobState.RUNNING ||
       body.vertices.some((v) => v.tasks.RUNNING !== v.parallelism)
     )
       return undefined;
-    return Object.fromEntries(body.vertices.map((v) => [v.id, v.parallelism]));
+    return Object.fromEntries(body.vertices.map((v) => [v.flotilla.vertexId, v.parallelism]));
   };
   const at = (rest: string, want: Record<string, number>, what: string) =>
     cluster.waitFor(
@@ -97,7 +97,7 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
   t.equal(put.status, 200, JSON.stringify(put.body));
   await at(cluster.rest, { sequence: 4, "check-sequences": 2 }, "the check at 2 after the PUT");
   await cluster.waitFor("a checkpoint at the new parallelism", async () =>
-    (await cluster.job(jobId)).checkpoints >= 3 ? true : undefined,
+    (await cluster.job(jobId)).flotilla.checkpoints >= 3 ? true : undefined,
   );
   leader.kill("SIGKILL");
 
@@ -118,6 +118,6 @@ t.test("bounds a PUT set survive the failover (kept with the job's HA record)", 
     },
     60_000,
   );
-  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
+  t.equal(done.state, JobState.FINISHED, JSON.stringify(done.flotilla.error));
   exactlyOnce(t, await standbyRest.results(jobId), 8, 6000);
 });

@@ -4,7 +4,7 @@ import { startMiniCluster } from "../../../components/cluster/mod.ts";
 import { JobState, TaskState } from "../../../components/core/mod.ts";
 import { bundleJob } from "../../../components/dataflow/internal_mod.ts";
 import { unwrap } from "../../../components/rpc/mod.ts";
-import { ENDED } from "../../support/mini.ts";
+import { ENDED, miniRest } from "../../support/mini.ts";
 import { until } from "../../support/poll.ts";
 import { exactlyOnce } from "../../support/sequence.ts";
 import { restBadInput } from "./rest_contract.ts";
@@ -47,15 +47,17 @@ t.test("the MiniCluster runs a checkpointed job and answers the REST contract", 
   );
   const details = await until(
     async () => {
-      const d = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }));
+      const d = await unwrap(mini.client.jobs[":jobid"].$get({ param: { jobid: jobId } }));
       return ENDED(d) ? d : undefined;
     },
     "the job's end",
     WAIT,
   );
-  t.equal(details.state, JobState.FINISHED, JSON.stringify(details.error));
+  t.equal(details.state, JobState.FINISHED, JSON.stringify(details.flotilla.error));
+  const { vertex } = miniRest(mini);
+  const vertices = await Promise.all(details.vertices.map((v) => vertex(jobId, v.id)));
   t.same(
-    details.vertices.map((v) => v.subtasks.map((s) => [s.subtask, s.state])),
+    vertices.map((v) => v.subtasks.map((s) => [s.subtask, s.status])),
     [
       [
         [0, TaskState.FINISHED],
@@ -66,17 +68,17 @@ t.test("the MiniCluster runs a checkpointed job and answers the REST contract", 
         [1, TaskState.FINISHED],
       ],
     ],
-    "details list every subtask with its state",
+    "each vertex lists every subtask with its state",
   );
   exactlyOnce(
     t,
-    await unwrap(mini.client.jobs[":jobId"].results.$get({ param: { jobId } })),
+    await unwrap(mini.client.jobs[":jobid"].results.$get({ param: { jobid: jobId } })),
     6,
     1500,
   );
 
   const overview = await unwrap(mini.client.overview.$get());
-  t.match(overview, { taskmanagers: 2, slotsTotal: 4, jobsFinished: 1 });
+  t.match(overview, { taskmanagers: 2, "slots-total": 4, "jobs-finished": 1 });
   await restBadInput(t, call, jobId);
 });
 
@@ -94,34 +96,51 @@ t.test("savepoint, stop and resume at another parallelism on the MiniCluster", a
   );
   await until(
     async () =>
-      (await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }))).checkpoints >= 1,
+      (await unwrap(mini.client.jobs[":jobid"].$get({ param: { jobid: jobId } }))).flotilla
+        .checkpoints >= 1,
     "a checkpoint",
     WAIT,
   );
-  const stopped = await unwrap(
-    mini.client.jobs[":jobId"].stop.$post({ param: { jobId }, json: { savepoint: true } }),
+  const { "request-id": triggerid } = await unwrap(
+    mini.client.jobs[":jobid"].stop.$post({ param: { jobid: jobId }, json: {} }),
   );
-  t.equal(stopped.state, JobState.FINISHED);
-  t.match(stopped.savepoint, /^savepoints\//);
+  const stopped = await until(
+    async () => {
+      const result = await unwrap(
+        mini.client.jobs[":jobid"].savepoints[":triggerid"].$get({
+          param: { jobid: jobId, triggerid },
+        }),
+      );
+      return result.operation;
+    },
+    "the stop to complete",
+    WAIT,
+  );
+  const savepoint = "location" in stopped ? stopped.location : undefined;
+  t.match(savepoint, /^savepoints\//, JSON.stringify(stopped));
+  t.equal(
+    (await unwrap(mini.client.jobs[":jobid"].$get({ param: { jobid: jobId } }))).state,
+    JobState.FINISHED,
+  );
   const resumed = await unwrap(
     mini.client.jobs.$post({
-      json: { artifact, args, parallelism: 3, savepoint: stopped.savepoint! },
+      json: { artifact, args, parallelism: 3, savepoint: savepoint! },
     }),
   );
   const d = await until(
     async () => {
       const now = await unwrap(
-        mini.client.jobs[":jobId"].$get({ param: { jobId: resumed.jobId } }),
+        mini.client.jobs[":jobid"].$get({ param: { jobid: resumed.jobId } }),
       );
       return ENDED(now) ? now : undefined;
     },
     "the resumed job's end",
     WAIT,
   );
-  t.equal(d.state, JobState.FINISHED, JSON.stringify(d.error));
+  t.equal(d.state, JobState.FINISHED, JSON.stringify(d.flotilla.error));
   exactlyOnce(
     t,
-    await unwrap(mini.client.jobs[":jobId"].results.$get({ param: { jobId: resumed.jobId } })),
+    await unwrap(mini.client.jobs[":jobid"].results.$get({ param: { jobid: resumed.jobId } })),
     8,
     4000,
   ); // across the rescale
@@ -142,14 +161,21 @@ t.test("records in and out show while the job runs, not only when it ends", asyn
   );
   const details = await until(
     async () => {
-      const d = await unwrap(mini.client.jobs[":jobId"].$get({ param: { jobId } }));
-      return d.state === JobState.RUNNING && d.vertices[0]!.recordsOut > 0 ? d : undefined;
+      const d = await unwrap(mini.client.jobs[":jobid"].$get({ param: { jobid: jobId } }));
+      return d.state === JobState.RUNNING && d.vertices[0]!.metrics["write-records"] > 0
+        ? d
+        : undefined;
     },
     "records out while running",
     { timeoutMs: 10_000, intervalMs: 50 },
   );
   t.equal(details.state, JobState.RUNNING);
-  t.ok(details.vertices[0]!.recordsOut > 0, "the source's records out, while running");
-  t.ok(details.vertices[1]!.recordsIn > 0, "the check's records in, while running");
-  await unwrap(mini.client.jobs[":jobId"].$patch({ param: { jobId }, query: { mode: "cancel" } }));
+  t.ok(
+    details.vertices[0]!.metrics["write-records"] > 0,
+    "the source's records out, while running",
+  );
+  t.ok(details.vertices[1]!.metrics["read-records"] > 0, "the check's records in, while running");
+  await unwrap(
+    mini.client.jobs[":jobid"].$patch({ param: { jobid: jobId }, query: { mode: "cancel" } }),
+  );
 });

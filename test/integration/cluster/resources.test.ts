@@ -25,9 +25,9 @@ t.test(
       args: { memoryMb: "1024" },
     });
     const placed = await cluster.waitFor("the job placed", async () => {
-      const holders = (await cluster.taskManagers())
-        .filter((tm) => tm.slots.some((s) => s.jobId === fits))
-        .map((tm) => tm.tmId);
+      const holders = (await cluster.taskManagerDetails())
+        .filter((tm) => tm.allocatedSlots.some((s) => s.jobId === fits))
+        .map((tm) => tm.id);
       return holders.length ? holders : undefined;
     });
     t.same(placed, ["tm-big"], "only the TaskManager with 2048 MB slots");
@@ -38,9 +38,9 @@ t.test(
     });
     const waiting = await cluster.waitFor("a clear waiting status", async () => {
       const job = await cluster.job(tooBig);
-      return job.state === JobState.CREATED && job.waitingFor ? job : undefined;
+      return job.state === JobState.CREATED && job.flotilla.waitingFor ? job : undefined;
     });
-    t.match(waiting.waitingFor, /cannot provide 1 x .*"memoryMb":4096/);
+    t.match(waiting.flotilla.waitingFor, /cannot provide 1 x .*"memoryMb":4096/);
     t.equal((await cluster.call("PATCH", `/jobs/${tooBig}?mode=cancel`)).status, 202);
     t.equal((await cluster.result(tooBig)).state, JobState.CANCELED);
   },

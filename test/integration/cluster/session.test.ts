@@ -22,8 +22,8 @@ t.test(
       cluster.submit("sequence-check.ts", { args: { keys: "8", perKey: "3000", rate: "20000" } }),
     ]);
     const [w, s] = await Promise.all([cluster.result(words), cluster.result(sequences)]);
-    t.equal(w.state, JobState.FINISHED, JSON.stringify(w.error));
-    t.equal(s.state, JobState.FINISHED, JSON.stringify(s.error));
+    t.equal(w.state, JobState.FINISHED, JSON.stringify(w.flotilla.error));
+    t.equal(s.state, JobState.FINISHED, JSON.stringify(s.flotilla.error));
     const counts = all(await cluster.results(words)) as { word: string; count: number }[];
     t.equal(counts.find((r) => r.word === "to")?.count, 13);
     t.equal(
@@ -32,10 +32,10 @@ t.test(
       "every word of the text once",
     );
     exactlyOnce(t, await cluster.results(sequences), 8, 3000);
-    t.ok(s.checkpoints >= 1, `${s.checkpoints} checkpoints`);
+    t.ok(s.flotilla.checkpoints >= 1, `${s.flotilla.checkpoints} checkpoints`);
     await cluster.waitFor("slots back at the RM", async () => {
       const overview = await cluster.overview();
-      return overview.slotsAvailable === 4 ? overview : undefined;
+      return overview["slots-available"] === 4 ? overview : undefined;
     });
     t.same(
       (await cluster.jobs()).map((j) => j.state),
@@ -78,7 +78,7 @@ t.test(
     t.equal((await cluster.job(jobId)).state, JobState.CREATED, "still waiting");
     cluster.spawn("taskmanager");
     const done = await cluster.result(jobId);
-    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.flotilla.error));
     exactlyOnce(t, await cluster.results(jobId), 6, 1000);
   },
 );
@@ -100,17 +100,17 @@ t.test(
     });
     await cluster.waitFor("two checkpoints", async () => {
       const job = await cluster.job(jobId);
-      return job.checkpoints >= 2 ? job : undefined;
+      return job.flotilla.checkpoints >= 2 ? job : undefined;
     });
-    const busy = (await cluster.taskManagers()).find((tm) =>
-      tm.slots.some((s) => s.jobId === jobId),
+    const busy = (await cluster.taskManagerDetails()).find((tm) =>
+      tm.allocatedSlots.some((s) => s.jobId === jobId),
     );
     t.ok(busy, "a TaskManager runs the job");
-    const victim = tms.find((tm) => tm.id === busy!.tmId)!;
+    const victim = tms.find((tm) => tm.id === busy!.id)!;
     victim.process.kill("SIGKILL");
     const done = await cluster.result(jobId, 60_000);
-    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.error));
-    t.ok(done.restarts >= 1, `${done.restarts} restarts`);
+    t.equal(done.state, JobState.FINISHED, JSON.stringify(done.flotilla.error));
+    t.ok(done.flotilla.restarts >= 1, `${done.flotilla.restarts} restarts`);
     exactlyOnce(t, await cluster.results(jobId), 8, 6000);
   },
 );

@@ -9,7 +9,10 @@
  */
 import t, { type Test } from "tap";
 import { JobState } from "../../../components/core/mod.ts";
-import type { ClusterOverview, JobDetails } from "../../../components/protocol/mod.ts";
+import type {
+  ClusterOverviewWithVersion,
+  JobDetailsInfo,
+} from "../../../components/protocol/mod.ts";
 import { eventOf, events, flotilla, type JobList } from "../../support/cli.ts";
 import { composeProject, inside, testCredentials } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
@@ -54,7 +57,9 @@ interface NodeHealth {
 const healthOf = async (id: string) => (await inside(id, "/healthz")) as NodeHealth | undefined;
 /** A node's /overview: the cluster's on the master; a TaskManager node answers an error. */
 const overviewOf = async (id: string) =>
-  (await inside(id, "/overview")) as (Partial<ClusterOverview> & { code?: string }) | undefined;
+  (await inside(id, "/overview")) as
+    | (Partial<ClusterOverviewWithVersion> & { code?: string })
+    | undefined;
 
 interface Roles {
   /** The one running node acting as master, its Dispatcher leading. */
@@ -95,7 +100,7 @@ t.test("up --scale node=3: one node is master, the others' TaskManagers register
     const o = await overviewOf(first.id);
     return o?.taskmanagers === 2 ? o : undefined;
   });
-  t.equal(overview.slotsTotal, 4, "two TaskManagers of 2 slots");
+  t.equal(overview["slots-total"], 4, "two TaskManagers of 2 slots");
   const tmAnswer = await overviewOf(first.tms[0]!);
   t.equal(tmAnswer?.code, "UNAVAILABLE", "a TaskManager node does not serve the REST API");
 });
@@ -118,21 +123,24 @@ t.test(
     };
     const jobId = await waitFor("the job in the list", async () => {
       const listed = await json<JobList>("list");
-      return listed?.jobs.find((j) => j.state === JobState.RUNNING)?.id;
+      return listed?.jobs.find((j) => j.state === JobState.RUNNING)?.jid;
     });
     const runningAt = (p: number) =>
       waitFor(`the job running at parallelism ${p}`, async () => {
-        const d = await json<JobDetails>("status", jobId);
+        const d = await json<JobDetailsInfo>("status", jobId);
         return d?.state === JobState.RUNNING &&
           d.vertices.every((v) => v.parallelism === p && v.tasks.RUNNING === p)
           ? d
           : undefined;
       });
     const at4 = await runningAt(4);
-    t.equal(at4.scheduler, "reactive", "the elastic layout schedules reactively");
+    t.equal(at4.flotilla.scheduler, "reactive", "the elastic layout schedules reactively");
     t.equal((await compose("up", "-d", "--scale", "node=4")).code, 0, "compose up --scale node=4");
     const at6 = await runningAt(6);
-    t.ok(at6.rescales > at4.rescales, `rescaled (${at6.rescales} rescales)`);
+    t.ok(
+      at6.flotilla.rescales > at4.flotilla.rescales,
+      `rescaled (${at6.flotilla.rescales} rescales)`,
+    );
     const human = await flotilla(["status", jobId, ...cluster], env);
     t.match(human.stdout, /x6 \[1\.\.\d+\] 6 RUNNING/, "status shows parallelism and bounds");
     t.equal((await compose("up", "-d", "--scale", "node=3")).code, 0, "compose up --scale node=3");
@@ -168,7 +176,7 @@ t.test(
       const o = await overviewOf(next.id);
       return o?.taskmanagers === 2 ? o : undefined;
     });
-    t.equal(overview.slotsTotal, 4, "a new node adds its slots");
+    t.equal(overview["slots-total"], 4, "a new node adds its slots");
   },
 );
 

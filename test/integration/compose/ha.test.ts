@@ -8,7 +8,7 @@
  */
 import t, { type Test } from "tap";
 import { JobState } from "../../../components/core/mod.ts";
-import type { JobDetails } from "../../../components/protocol/mod.ts";
+import type { JobDetailsInfo } from "../../../components/protocol/mod.ts";
 import { type ClusterUp, eventOf, events, flotilla, type JobList } from "../../support/cli.ts";
 import { composeProject, testCredentials } from "../../support/compose.ts";
 import { docker, ensureDocker } from "../../support/docker.ts";
@@ -95,13 +95,13 @@ async function survives(t: Test, fault: () => Promise<void>): Promise<void> {
   const jobId = await until(
     async () => {
       const listed = await json<JobList>("list");
-      return listed?.jobs.find((j) => j.state === JobState.RUNNING)?.id;
+      return listed?.jobs.find((j) => j.state === JobState.RUNNING)?.jid;
     },
     "the job running",
     COMPOSE_WAIT,
   );
   await until(
-    async () => ((await json<JobDetails>("status", jobId))?.checkpoints ?? 0) >= 2,
+    async () => ((await json<JobDetailsInfo>("status", jobId))?.flotilla.checkpoints ?? 0) >= 2,
     "two checkpoints",
     COMPOSE_WAIT,
   );
@@ -118,7 +118,7 @@ t.test("up: two masters, one leads; the cluster is reached over NATS", async (t)
   t.equal(up.code, 0, up.stderr);
   t.match(events<ClusterUp>(up.stdout).at(-1), {
     cluster: `nats://127.0.0.1:${natsPort}`,
-    overview: { taskmanagers: 2, slotsTotal: 4 },
+    overview: { taskmanagers: 2, "slots-total": 4 },
   });
   t.ok(await leading(), "one master leads, the other answers 503");
 });

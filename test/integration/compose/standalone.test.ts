@@ -59,7 +59,7 @@ t.test("up with 2 TaskManagers, then word count gives the right counts", async (
   t.match(events<ClusterUp>(up.stdout).at(-1), {
     project,
     rest,
-    overview: { taskmanagers: 2, slotsTotal: 4 },
+    overview: { taskmanagers: 2, "slots-total": 4 },
   });
   // The tasks run in the TaskManager containers: the input is their /data (examples/data).
   const run = await flotilla(
@@ -103,7 +103,7 @@ t.test("scaling to 3 TaskManagers adds their slots to the overview", async (t) =
   t.equal(up.code, 0, up.stderr);
   const overview = await api.overview();
   t.equal(overview.taskmanagers, 3);
-  t.equal(overview.slotsTotal, 6);
+  t.equal(overview["slots-total"], 6);
 });
 
 t.test("docker kill of a TaskManager mid-job: the job recovers, exactly once", async (t) => {
@@ -132,9 +132,9 @@ t.test("docker kill of a TaskManager mid-job: the job recovers, exactly once", a
   const victim: string = await until(
     async () => {
       const job = await api.job(jobId);
-      return job.state === JobState.RUNNING && job.checkpoints > 0
-        ? job.vertices[0]?.subtasks[0]?.taskmanager
-        : undefined;
+      if (job.state !== JobState.RUNNING || job.flotilla.checkpoints === 0) return undefined;
+      const source = await api.vertex(jobId, job.vertices[0]!.id);
+      return source.subtasks[0]?.["taskmanager-id"];
     },
     "the job running on a TaskManager, with a checkpoint",
     { timeoutMs: 30_000, intervalMs: 200 },

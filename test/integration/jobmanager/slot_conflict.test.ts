@@ -41,8 +41,12 @@ t.test("a deployment refused with CONFLICT drops the slot and declares again", a
   t.equal(freed.status, 200, "freed on the TaskManager");
 
   const end = await until("the end", jobId, ENDED);
-  t.equal(end.state, JobState.FINISHED, `the job finished (${end.error?.message ?? "no error"})`);
-  t.equal(end.restarts, 2, "one restart for the failure, one for the refused deployment");
+  t.equal(
+    end.state,
+    JobState.FINISHED,
+    `the job finished (${end.flotilla.error?.message ?? "no error"})`,
+  );
+  t.equal(end.flotilla.restarts, 2, "one restart for the failure, one for the refused deployment");
   const results = (await call("GET", `/jobs/${jobId}/results`)).body as Record<string, number[]>;
   t.same(Object.values(results), [[10, 20, 30]], "the restarted attempt's records");
 });

@@ -23,9 +23,9 @@ t.test("checkpoints that keep expiring fail the attempt; the restart finishes", 
   t.equal(
     details.state,
     JobState.FINISHED,
-    `finished, not stuck (${JSON.stringify(details.error ?? details.state)})`,
+    `finished, not stuck (${JSON.stringify(details.flotilla.error ?? details.state)})`,
   );
-  t.equal(details.restarts, 1, "one restart: the stuck attempt was failed");
+  t.equal(details.flotilla.restarts, 1, "one restart: the stuck attempt was failed");
   const results = (await call("GET", `/jobs/${jobId}/results`)).body as Record<string, number[]>;
   t.same(
     Object.values(results)

@@ -7,12 +7,15 @@
  *     busy/idle/back-pressured time, per batch) are always kept: "off" is what a cluster nobody
  *     scrapes pays, the baseline the goal (>= 0.97x) is about.
  * (b) GET /jobs/overview with 1,000 finished jobs kept: p50 and p99 of sequential calls.
+ * (c) What a task's time accounting adds to each wait (once per batch of up to 1,000 records):
+ *     an awaited resolved promise with and without `TaskTimes.timed` around it.
  *
  * Flags: --records N (per round of a), --rounds N (of each kind), --jobs N (finished, for b).
  */
 import { startMiniCluster } from "../../components/cluster/mod.ts";
 import { isJobEnd, JobState } from "../../components/core/mod.ts";
 import { bundleJob } from "../../components/dataflow/internal_mod.ts";
+import { TaskTimes } from "../../components/dataflow/runtime/task_times.ts";
 import { processMetrics } from "../../components/metrics/mod.ts";
 import { numberFlag } from "./measure.ts";
 import { type BenchResult, percentile } from "./report.ts";
@@ -168,9 +171,40 @@ async function overview(jobs: number): Promise<BenchResult[]> {
   }
 }
 
+async function accounting(waits: number): Promise<BenchResult[]> {
+  const times = new TaskTimes();
+  times.running();
+  /** Microseconds per wait of `wait`, over `waits` of them. */
+  const perWait = async (wait: (i: number) => Promise<number>) => {
+    const t0 = performance.now();
+    for (let i = 0; i < waits; i++) await wait(i);
+    return ((performance.now() - t0) * 1000) / waits;
+  };
+  const bare: number[] = [];
+  const counted: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    bare.push(await perWait((i) => Promise.resolve(i)));
+    counted.push(await perWait((i) => times.timed(Promise.resolve(i), false)));
+  }
+  const base = "(c) an awaited wait (once per batch), us";
+  return [
+    { name: base, value: median(bare), unit: "us" },
+    {
+      name: "(c) the same wait counted by TaskTimes.timed, us",
+      value: median(counted),
+      unit: "us",
+      baseline: base,
+    },
+  ];
+}
+
 export async function run(args: string[]): Promise<BenchResult[]> {
   const records = numberFlag(args, "--records", 10_000_000);
   const rounds = numberFlag(args, "--rounds", 6);
   const jobs = numberFlag(args, "--jobs", 1000);
-  return [...(await dataPlane(records, rounds)), ...(await overview(jobs))];
+  return [
+    ...(await dataPlane(records, rounds)),
+    ...(await overview(jobs)),
+    ...(await accounting(1_000_000)),
+  ];
 }

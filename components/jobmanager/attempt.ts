@@ -86,6 +86,7 @@ export class Attempt {
           subtask,
           allocationId: slot.allocationId,
           jmSubject: base.jmSubject,
+          jobName: this.graph.options.name,
           artifact: base.artifact,
           args: base.args,
           ...(base.secrets ? { secrets: base.secrets } : {}),

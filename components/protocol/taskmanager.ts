@@ -114,6 +114,8 @@ export const taskDescriptorSchema = z.strictObject({
   restore: z.array(z.string().min(1).max(1024)).max(32_768).optional(),
   /** The job's own secrets (submitted with it), for `env.secret` in its code only. */
   secrets: jobSecretsSchema.optional(),
+  /** The job's name, for the `job_name` label of its subtasks' metrics on the TaskManager. */
+  jobName: z.string().max(256).optional(),
 });
 export type TaskDescriptor = z.output<typeof taskDescriptorSchema>;
 

@@ -234,7 +234,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
             {
               tmId,
               jobId: d.jobId,
-              jobName: jobNameOf(task) ?? "",
+              jobName: d.jobName ?? jobNameOf(task) ?? "",
               vertexId: d.vertexId,
               taskName: nameOf(task.vertex) ?? d.vertexId,
               subtask: d.subtask,

@@ -139,6 +139,7 @@ t.test("Prometheus answers a job's records, checkpoints and TaskManagers", async
   t.equal(recordsIn.value, RECORDS, "the operator's records in, as the job's size");
   t.equal(recordsIn.metric.subtask_index, "0");
   t.ok(recordsIn.metric.tm_id, "the series names its TaskManager");
+  t.equal(recordsIn.metric.job_name, "monitored", "and its job, by name (from the deployment)");
 
   // The TaskManager count: Prometheus' from the master, the driver's containers, the scraped TMs.
   const containers = await drivenTaskManagers();

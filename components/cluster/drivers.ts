@@ -107,6 +107,26 @@ function handedFiles(config: Config): ContainerFile[] {
   }));
 }
 
+/**
+ * The metrics token (`metrics.token-file`), handed to every driven TaskManager whatever NATS
+ * takes: its health port's /metrics needs it, and Prometheus scrapes with it. A container gets a
+ * copy (copied in like the seeds: in no env value or `docker inspect`), a process the path.
+ */
+const METRICS_TOKEN_PATH = "/run/secrets/metrics-token";
+
+function taskManagerMetricsEnv(config: Config, where: "process" | "container") {
+  const file = config["metrics.token-file"];
+  if (!file) return {};
+  return configEnv({ "metrics.token-file": where === "container" ? METRICS_TOKEN_PATH : file });
+}
+
+function metricsTokenFile(config: Config): ContainerFile[] {
+  const file = config["metrics.token-file"];
+  if (!file) return [];
+  const content = `${readSecretFile(file, "metrics.token-file")}\n`;
+  return [{ path: METRICS_TOKEN_PATH, content: new TextEncoder().encode(content), mode: 0o400 }];
+}
+
 /** A `*.max-taskmanagers` setting as a driver's cap: 0 is no limit. */
 const capOf = (max: number) => (max > 0 ? max : Number.POSITIVE_INFINITY);
 
@@ -128,8 +148,12 @@ export function driverFor(config: Config, log: Logger): ResourceDriver {
       pidsLimit: config["docker.taskmanager-pids-limit"],
       defaultMemoryMb: config["docker.taskmanager-memory-mb"],
       tmpfsMb: config["docker.taskmanager-tmpfs-mb"],
-      env: { ...env, ...taskManagerNatsEnv(config, "container") },
-      files: handedFiles(config),
+      env: {
+        ...env,
+        ...taskManagerNatsEnv(config, "container"),
+        ...taskManagerMetricsEnv(config, "container"),
+      },
+      files: [...handedFiles(config), ...metricsTokenFile(config)],
       // In a container the hostname is its id: `docker ps --filter label=...` says which RM.
       managedBy: config["cluster.instance-id"] || hostname(),
       log,
@@ -137,7 +161,11 @@ export function driverFor(config: Config, log: Logger): ResourceDriver {
   }
   return processDriver({
     command: [process.execPath, BIN, "start", "taskmanager"],
-    env: { ...env, ...taskManagerNatsEnv(config, "process") },
+    env: {
+      ...env,
+      ...taskManagerNatsEnv(config, "process"),
+      ...taskManagerMetricsEnv(config, "process"),
+    },
     maxTaskManagers: capOf(config["process.max-taskmanagers"]),
     log,
   });

@@ -43,9 +43,11 @@ import {
 } from "../rpc/mod.ts";
 import {
   credentialsDir,
+  guardMetrics,
   type JobNatsSettings,
   jobNatsConnector,
   jobNatsSettings,
+  metricsTokensFrom,
 } from "../security/mod.ts";
 import { createTaskManager, JobProcesses } from "../taskmanager/mod.ts";
 import { driverFor } from "./drivers.ts";
@@ -429,34 +431,36 @@ const CREDENTIAL_FILE_KEYS = [
   "nats.tls.key-file",
   "rest.token-file",
   "rest.read-token-file",
+  "metrics.token-file",
   "rest.tls.key-file",
 ] as const satisfies readonly ConfigKey[];
 
 /**
  * GET /healthz on `port`, answering what `describe` says (503 when it says not ok), and GET
- * /metrics: the process's Prometheus text.
+ * /metrics: the process's Prometheus text, behind a bearer token (`guardMetrics`).
  */
 export async function serveHealth(
-  ctx: RoleContext,
+  ctx: Pick<RoleContext, "config" | "log">,
   port: number,
   describe: () => Record<string, unknown> & { ok: boolean },
 ): Promise<HttpServer> {
-  return await serveHttp(
-    createBlock({ log: ctx.log })
-      .get("/healthz", (c) => {
-        const health = describe();
-        return reply(c, health, health.ok ? 200 : 503);
-      })
-      // Prometheus scrapes here, unauthenticated like /healthz (README Metrics: bind it to the
-      // cluster's network only); every series of this process, no secret in any label.
-      .get("/metrics", async (c) => {
-        const metrics = processMetrics();
-        return c.text(await metrics.text(rejectionMetrics()), 200, {
-          "content-type": metrics.contentType,
-        });
-      })
-      // Prometheus' http_sd: the TaskManagers this process's ResourceManager started (README Metrics).
-      .get("/metrics/targets", (c) => c.json(scrapeTargets(port))),
-    { port, hostname: ctx.config["rest.address"] },
-  );
+  const app = createBlock({ log: ctx.log })
+    .get("/healthz", (c) => {
+      const health = describe();
+      return reply(c, health, health.ok ? 200 : 503);
+    })
+    // Prometheus scrapes here with the metrics token (README Metrics); job code on the
+    // cluster's network must not read other tenants' series. No secret in any label.
+    .get("/metrics", async (c) => {
+      const metrics = processMetrics();
+      return c.text(await metrics.text(rejectionMetrics()), 200, {
+        "content-type": metrics.contentType,
+      });
+    })
+    // Prometheus' http_sd: the TaskManagers this process's ResourceManager started (README Metrics).
+    .get("/metrics/targets", (c) => c.json(scrapeTargets(port)));
+  return await serveHttp(guardMetrics(app, metricsTokensFrom(ctx.config)), {
+    port,
+    hostname: ctx.config["rest.address"],
+  });
 }

@@ -8,7 +8,15 @@ export {
   ensureClusterSecrets,
   NATS_AUTH_CONF,
   nkeyFileOf,
+  PROMETHEUS_USER,
+  PROMETHEUS_WEB_CONFIG,
 } from "./cluster_secrets.ts";
+export {
+  guardMetrics,
+  type MetricsScope,
+  type MetricsTokens,
+  metricsTokensFrom,
+} from "./metrics_guard.ts";
 export {
   clientNatsOptions,
   type JobNatsSettings,

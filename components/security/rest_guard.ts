@@ -46,7 +46,31 @@ type GuardEnv = { Variables: { scope: RestScope } };
 
 const digest = (token: string): Buffer => createHash("sha256").update(token).digest();
 
-const refusal = (code: ErrorCode, message: string): WireError => ({ errors: [message], code });
+/** A refusal's body: `{errors, code}`, as every guard of this component answers. */
+export const refusal = (code: ErrorCode, message: string): WireError => ({
+  errors: [message],
+  code,
+});
+
+/**
+ * Which scope a presented token has among `scopes` (an earlier scope wins for a token in several).
+ * Digests of the known tokens are made once: a call hashes only the token it presents, then
+ * compares digests in constant time, every one of them (how many match says nothing).
+ */
+export function scopeMatcher<S extends string>(
+  scopes: readonly (readonly [S, readonly string[]])[],
+): (token: string) => S | undefined {
+  const known = scopes.flatMap(([scope, tokens], rank) =>
+    tokens.map((token) => ({ digest: digest(token), scope, rank })),
+  );
+  return (token) => {
+    const presented = digest(token);
+    let best: (typeof known)[number] | undefined;
+    for (const k of known)
+      if (timingSafeEqual(k.digest, presented) && (!best || k.rank < best.rank)) best = k;
+    return best?.scope;
+  };
+}
 
 /** `app` behind the gate. */
 export function guardRest(app: FetchApp, { tokens, submit = true }: RestGuardOptions): FetchApp {
@@ -58,19 +82,10 @@ export function guardRest(app: FetchApp, { tokens, submit = true }: RestGuardOpt
     await next();
   });
   if (tokens) {
-    // Digests of the known tokens, made once: a call hashes only the token it presents, then
-    // compares digests in constant time, every one of them (how many match says nothing).
-    const known = [
-      ...tokens.admin.map((token) => ({ digest: digest(token), scope: "admin" as const })),
-      ...(tokens.read ?? []).map((token) => ({ digest: digest(token), scope: "read" as const })),
-    ];
-    const scopeOf = (token: string): RestScope | undefined => {
-      const presented = digest(token);
-      let scope: RestScope | undefined;
-      for (const k of known)
-        if (timingSafeEqual(k.digest, presented) && scope !== "admin") scope = k.scope;
-      return scope;
-    };
+    const scopeOf = scopeMatcher<RestScope>([
+      ["admin", tokens.admin],
+      ["read", tokens.read ?? []],
+    ]);
     guard.use(
       "*",
       bearerAuth<GuardEnv>({

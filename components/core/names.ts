@@ -181,10 +181,11 @@ export function snapshotKey(
 
 /**
  * Whether `name` is one of a cluster's own credential files (`flotilla cluster secrets` makes
- * only `rest-*`, `nats-*` and `tls-*` files): mounted beside a job's secrets, never one of them.
+ * only `rest-*`, `nats-*`, `tls-*`, `metrics-*` and `prometheus-*` files): mounted beside a job's
+ * secrets, never one of them (job code holding the metrics token would read every job's series).
  */
 export function isClusterCredentialName(name: string): boolean {
-  return /^(rest|nats|tls)-/.test(name);
+  return /^(rest|nats|tls|metrics|prometheus)-/.test(name);
 }
 
 /** What a job secret may be called: a file name of letters, digits, `_ . -`, not a credential's. */

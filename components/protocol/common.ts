@@ -49,7 +49,8 @@ export const subjectSchema = z
   );
 /**
  * A job's own secrets, by name (`env.secret(name)` reads them): at most 64, each under 64 KiB,
- * named as files may be and never like the cluster's own credentials (`rest-*`, `nats-*`, `tls-*`).
+ * named as files may be and never like the cluster's own credentials (`rest-*`, `nats-*`,
+ * `tls-*`, `metrics-*`, `prometheus-*`).
  */
 export const jobSecretsSchema = z
   .record(z.string(), z.string().max(65_536))
@@ -61,7 +62,7 @@ export const jobSecretsSchema = z
       const message = !JOB_SECRET_NAME.test(name)
         ? `a secret's name is 1-128 letters, digits, '_', '.' or '-', got ${JSON.stringify(name.slice(0, 64))}`
         : isClusterCredentialName(name)
-          ? "rest-*, nats-* and tls-* name the cluster's own credentials, not a job's secrets"
+          ? "rest-*, nats-*, tls-*, metrics-* and prometheus-* name the cluster's own credentials, not a job's secrets"
           : undefined;
       if (message) ctx.addIssue({ code: "custom", path: [name], message });
     }

@@ -82,8 +82,9 @@ export class JobEnv {
    * this job only), else one the deployment mounted as a file: `/run/secrets/<name>` (compose
    * `secrets:`), or under the config key `secrets.dir`. Read where the graph is built (JobManager
    * and every TaskManager), never passed through job arguments, REST or logs. Trailing newlines
-   * are trimmed. The cluster's own credentials (`rest-*`, `nats-*`, `tls-*`), mounted in the same
-   * directory, are not a job's secrets: asking for one is an error.
+   * are trimmed. The cluster's own credentials (`rest-*`, `nats-*`, `tls-*`, `metrics-*`,
+   * `prometheus-*`), mounted in the same directory, are not a job's secrets: asking for one is an
+   * error.
    */
   secret(name: string): string {
     if (!/^[A-Za-z0-9_.-]+$/.test(name))
@@ -92,7 +93,7 @@ export class JobEnv {
       );
     if (isClusterCredentialName(name))
       throw new JobDefinitionError(
-        `secret '${name}' is one of the cluster's own credentials (rest-*, nats-*, tls-* are reserved), not a job's: name the job's secret otherwise`,
+        `secret '${name}' is one of the cluster's own credentials (rest-*, nats-*, tls-*, metrics-*, prometheus-* are reserved), not a job's: name the job's secret otherwise`,
       );
     const own = Object.hasOwn(this.#secrets, name) ? this.#secrets[name] : undefined;
     if (own !== undefined) return own.replace(/\r?\n$/, "");

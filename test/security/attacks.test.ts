@@ -116,7 +116,7 @@ async function stillHealthy(t: Test) {
   const overview = await restCall(target, "GET", "/overview");
   t.equal(overview.status, 200, "the master answers /overview");
   const job = await restCall(target, "GET", `/jobs/${jobId}`);
-  if (!t.match(job.body, { restarts: 0 }, "the job did not restart"))
+  if (!t.match(job.body, { flotilla: { restarts: 0 } }, "the job did not restart"))
     t.comment(JSON.stringify(masterLog.slice(-20)));
   t.not(job.body.state, JobState.FAILED, "the job did not fail");
 }

@@ -56,7 +56,7 @@ t.test(
       await t.test(`${attack.family}: ${attack.name}`, async (t) => {
         await attack.run(t);
         t.equal((await restCall(target, "GET", "/overview")).status, 200, "the Dispatcher answers");
-        t.match(await state(), { restarts: 0 }, "the job did not restart");
+        t.match(await state(), { flotilla: { restarts: 0 } }, "the job did not restart");
       });
     }
   },
@@ -71,7 +71,7 @@ t.test("the job ends exactly once", async (t) => {
     "the job to end",
     { timeoutMs: 300_000, intervalMs: 500 },
   );
-  t.match(ended, { state: JobState.FINISHED, restarts: 0 });
+  t.match(ended, { state: JobState.FINISHED, flotilla: { restarts: 0 } });
   const results = await restCall(target, "GET", `/jobs/${jobId}/results`);
   exactlyOnce(t, results.body as Record<string, unknown[]>, KEYS, PER_KEY);
 });

@@ -2,9 +2,13 @@
  * compose/monitoring.yml end to end: the session layout with the Prometheus overlay runs a job
  * of known size, and Prometheus' HTTP API (PromQL) answers its operator's records in, its
  * checkpoint count and the TaskManager count as the cluster has them: every block is found and
- * scraped, the TaskManager the docker driver started included.
+ * scraped, the TaskManager the docker driver started included. Scrapes and Prometheus itself are
+ * authenticated: a block's health /metrics refuses a caller on the cluster's network without the
+ * metrics token (the driven TaskManager's too, its token copied in and not in `docker inspect`),
+ * and Prometheus' API refuses a caller without its password.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import t from "tap";
 import { vertexHexId } from "../../../components/core/mod.ts";
 import { flotilla } from "../../support/cli.ts";
@@ -39,6 +43,13 @@ const env = {
 };
 const layout = composeProject({ file: "compose/session.yml", project, env });
 const overlay = (...args: string[]) => layout.compose("-f", "compose/monitoring.yml", ...args);
+// What flotilla cluster secrets made for this project (testCredentials): Prometheus' user logs in
+// with the password file's password; scrapes carry the metrics token.
+const secret = (name: string) => readFileSync(join(layout.credentials, name), "utf8").trim();
+const prometheusLogin = {
+  authorization: `Basic ${Buffer.from(`flotilla:${secret("prometheus-password")}`).toString("base64")}`,
+};
+const metricsToken = secret("metrics-token");
 
 /** The TaskManager containers the docker driver started for this cluster. */
 const drivenTaskManagers = async () =>
@@ -64,7 +75,7 @@ t.teardown(async () => {
 /** An instant PromQL query: each series' labels and value. */
 async function promql(query: string): Promise<{ metric: Record<string, string>; value: number }[]> {
   const url = `http://127.0.0.1:${prometheusPort}/api/v1/query?query=${encodeURIComponent(query)}`;
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: prometheusLogin });
   const body = (await res.json()) as {
     status: string;
     data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
@@ -72,6 +83,28 @@ async function promql(query: string): Promise<{ metric: Record<string, string>; 
   };
   if (body.status !== "success") throw new Error(`PromQL ${query}: ${body.error}`);
   return (body.data?.result ?? []).map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+/**
+ * The status of GET `urls` from inside the Dispatcher's container (a caller on the cluster's
+ * network, as job code on a TaskManager is), without a token and with the metrics token its
+ * compose secret holds; `sdTaskManager` adds the first TaskManager the RM's http_sd lists.
+ */
+async function fromClusterNetwork(urls: string[]): Promise<Record<string, [number, number]>> {
+  const script = `
+    const token = require("fs").readFileSync("/run/secrets/metrics-token", "utf8").trim();
+    const auth = { headers: { authorization: "Bearer " + token } };
+    (async () => {
+      const sd = await (await fetch("http://resourcemanager:8080/metrics/targets", auth)).json();
+      const urls = ${JSON.stringify(urls)}.map((u) =>
+        u === "sdTaskManager" ? "http://" + sd[0].targets[0] + "/metrics" : u);
+      const out = {};
+      for (const u of urls) out[u] = [(await fetch(u)).status, (await fetch(u, auth)).status];
+      console.log(JSON.stringify(out));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const r = await overlay("exec", "-T", "dispatcher", "node", "-e", script);
+  if (r.code !== 0) throw new Error(`node in the dispatcher container: ${r.output}`);
+  return JSON.parse(r.output.trim().split("\n").at(-1)!) as Record<string, [number, number]>;
 }
 
 /** One value of the master's own /metrics text (REST, read scope), by series name and labels. */
@@ -124,6 +157,38 @@ t.test("Prometheus answers a job's records, checkpoints and TaskManagers", async
   );
   t.ok(targets.length >= 3, `targets up: ${targets.map((s) => s.metric.instance).join(", ")}`);
 
+  // Prometheus' own API: only with its user's password (basic auth, --web.config.file).
+  const query = `http://127.0.0.1:${prometheusPort}/api/v1/query?query=up`;
+  t.equal((await fetch(query)).status, 401, "Prometheus' API without the password: 401");
+  const wrong = `Basic ${Buffer.from("flotilla:not-the-password").toString("base64")}`;
+  t.equal(
+    (await fetch(query, { headers: { authorization: wrong } })).status,
+    401,
+    "and with a wrong one",
+  );
+  t.equal((await fetch(query, { headers: prometheusLogin })).status, 200, "with it: 200");
+
+  // The blocks' health /metrics from the cluster's network: 401 without the metrics token.
+  const scrapes = await fromClusterNetwork([
+    "http://dispatcher:8080/metrics",
+    "http://resourcemanager:8080/metrics",
+    "http://resourcemanager:8080/metrics/targets",
+    "sdTaskManager",
+    "http://resourcemanager:8080/healthz",
+  ]);
+  for (const [url, [without, withToken]] of Object.entries(scrapes)) {
+    if (url.endsWith("/healthz")) {
+      t.equal(without, 200, `${url} stays open for the HEALTHCHECK`);
+      continue;
+    }
+    t.equal(without, 401, `${url} without a token: 401`);
+    t.equal(withToken, 200, `${url} with the metrics token: 200`);
+  }
+  t.ok(
+    Object.keys(scrapes).some((u) => !u.includes("dispatcher:") && !u.includes("resourcemanager:")),
+    "a driven TaskManager's /metrics was among them",
+  );
+
   // The operator's records in: exactly the job's size, once it went through.
   const count = vertexHexId("count");
   const recordsIn = await until(
@@ -144,6 +209,10 @@ t.test("Prometheus answers a job's records, checkpoints and TaskManagers", async
   // The TaskManager count: Prometheus' from the master, the driver's containers, the scraped TMs.
   const containers = await drivenTaskManagers();
   t.equal(containers.length, 1, "one slot: one TaskManager container");
+  // The driver copied the metrics token in like the NATS seeds: its path in the env, no value.
+  const inspected = (await docker(["inspect", containers[0]!])).stdout;
+  t.notOk(inspected.includes(metricsToken), "no metrics token in the TaskManager's docker inspect");
+  t.match(inspected, "FLOTILLA_METRICS_TOKEN_FILE=/run/secrets/metrics-token", "only its path");
   const registered = await promql("flink_jobmanager_numRegisteredTaskManagers");
   t.equal(registered[0]?.value, containers.length, "registered TaskManagers, as Docker has them");
   const scraped = await promql('count(up{job="flotilla-taskmanager"} == 1)');

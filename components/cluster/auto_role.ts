@@ -13,12 +13,12 @@
 import { MASTER_LEASE, subjects } from "../core/mod.ts";
 import type { FetchApp, HttpServer } from "../rpc/mod.ts";
 import { serveHttp } from "../rpc/mod.ts";
+import { serveHealth } from "./health_server.ts";
 import {
   type DispatcherService,
   dispatcherService,
   type RoleContext,
   type RunningTaskManager,
-  serveHealth,
   startResourceManager,
   startTaskManager,
 } from "./role_blocks.ts";

@@ -4,16 +4,8 @@
  * per role; `auto_role.ts` switches one process between master and TaskManager with them.
  */
 
-import { resolve } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import {
-  BlockRole,
-  type Config,
-  type ConfigKey,
-  InvalidConfigError,
-  type Logger,
-  subjects,
-} from "../core/mod.ts";
+import { BlockRole, type Config, InvalidConfigError, type Logger, subjects } from "../core/mod.ts";
 import {
   createDispatcher,
   type DispatcherStores,
@@ -23,33 +15,19 @@ import {
 } from "../dispatcher/mod.ts";
 import type { HaServices } from "../ha/mod.ts";
 import { jobManagerDeadlinesFrom, schedulerOptionsFrom } from "../jobmanager/mod.ts";
-import {
-  processMetrics,
-  scrapeTargets,
-  trackResourceManager,
-  trackScrapeTargets,
-} from "../metrics/mod.ts";
+import { trackResourceManager, trackScrapeTargets } from "../metrics/mod.ts";
 import { createResourceManager, resourceManagerConfigFrom } from "../resourcemanager/mod.ts";
 import {
   callDeadlinesFrom,
-  createBlock,
   type FetchApp,
   type HttpServer,
   natsTransport,
-  rejectionMetrics,
-  reply,
   send,
   serveHttp,
 } from "../rpc/mod.ts";
-import {
-  credentialsDir,
-  guardMetrics,
-  type JobNatsSettings,
-  jobNatsConnector,
-  jobNatsSettings,
-  metricsTokensFrom,
-} from "../security/mod.ts";
+import { type JobNatsSettings, jobNatsConnector, jobNatsSettings } from "../security/mod.ts";
 import { createTaskManager, JobProcesses } from "../taskmanager/mod.ts";
+import { refuseCredentialPaths } from "./credential_paths.ts";
 import { driverFor } from "./drivers.ts";
 import { type Fabric, natsFabric } from "./fabric.ts";
 import { type Fence, fencedFabric, fencedStores, fencedTransports } from "./fencing.ts";
@@ -399,68 +377,5 @@ function jobProcessesFor({
     metricsIntervalMs: config["heartbeat.interval"],
     logLevel: config["log.level"],
     log,
-  });
-}
-
-/**
- * A path job processes may reach must not hold the cluster's credentials: the secrets directory,
- * the credentials directory and every credential file this process is configured with.
- */
-function refuseCredentialPaths(config: Config, key: ConfigKey, paths: readonly string[]): void {
-  const credentials = [
-    config["secrets.dir"],
-    credentialsDir(config),
-    ...CREDENTIAL_FILE_KEYS.map((k) => config[k]),
-  ]
-    .filter((p): p is string => typeof p === "string" && p.length > 0)
-    .map((p) => resolve(p));
-  for (const path of paths.map((p) => resolve(p)))
-    for (const held of credentials)
-      if (held === path || held.startsWith(path.endsWith("/") ? path : `${path}/`))
-        throw new InvalidConfigError(
-          key,
-          `${key} names ${path}, which holds ${held}, where the cluster's credentials are: job code must not reach it (name the data directories only)`,
-        );
-}
-
-const CREDENTIAL_FILE_KEYS = [
-  "nats.nkey-file",
-  "nats.password-file",
-  "nats.token-file",
-  "nats.creds-file",
-  "nats.tls.key-file",
-  "rest.token-file",
-  "rest.read-token-file",
-  "metrics.token-file",
-  "rest.tls.key-file",
-] as const satisfies readonly ConfigKey[];
-
-/**
- * GET /healthz on `port`, answering what `describe` says (503 when it says not ok), and GET
- * /metrics: the process's Prometheus text, behind a bearer token (`guardMetrics`).
- */
-export async function serveHealth(
-  ctx: Pick<RoleContext, "config" | "log">,
-  port: number,
-  describe: () => Record<string, unknown> & { ok: boolean },
-): Promise<HttpServer> {
-  const app = createBlock({ log: ctx.log })
-    .get("/healthz", (c) => {
-      const health = describe();
-      return reply(c, health, health.ok ? 200 : 503);
-    })
-    // Prometheus scrapes here with the metrics token (README Metrics); job code on the
-    // cluster's network must not read other tenants' series. No secret in any label.
-    .get("/metrics", async (c) => {
-      const metrics = processMetrics();
-      return c.text(await metrics.text(rejectionMetrics()), 200, {
-        "content-type": metrics.contentType,
-      });
-    })
-    // Prometheus' http_sd: the TaskManagers this process's ResourceManager started (README Metrics).
-    .get("/metrics/targets", (c) => c.json(scrapeTargets(port)));
-  return await serveHttp(guardMetrics(app, metricsTokensFrom(ctx.config)), {
-    port,
-    hostname: ctx.config["rest.address"],
   });
 }

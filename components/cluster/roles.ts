@@ -21,11 +21,11 @@ import {
 } from "../security/mod.ts";
 import { startAuto } from "./auto_role.ts";
 import { natsFabric } from "./fabric.ts";
+import { serveHealth } from "./health_server.ts";
 import { runJobMode } from "./job_mode.ts";
 import { startMiniCluster } from "./mini_cluster.ts";
 import {
   type RoleContext,
-  serveHealth,
   startDispatcher,
   startResourceManager,
   startTaskManager,

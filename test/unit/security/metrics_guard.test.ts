@@ -11,7 +11,7 @@ import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { Hono } from "hono";
 import t, { type Test } from "tap";
-import { serveHealth } from "../../../components/cluster/role_blocks.ts";
+import { serveHealth } from "../../../components/cluster/health_server.ts";
 import { compileConfig, silentLogger } from "../../../components/core/mod.ts";
 import {
   ensureClusterSecrets,

@@ -6,10 +6,9 @@
  */
 import { existsSync } from "node:fs";
 import { Hono } from "hono";
-import { bearerAuth } from "hono/bearer-auth";
-import { type Config, ErrorCode } from "../core/mod.ts";
+import type { Config } from "../core/mod.ts";
 import type { FetchApp } from "../rpc/mod.ts";
-import { type RestScope, refusal, scopeMatcher } from "./rest_guard.ts";
+import { bearerGate, type RestScope, scopeMatcher } from "./rest_guard.ts";
 import { generatedTokenFile, readTokenFile } from "./tokens.ts";
 
 export type MetricsScope = RestScope | "metrics";
@@ -62,25 +61,11 @@ export function guardMetrics(app: FetchApp, tokens: MetricsTokens | undefined): 
   });
   guard.use(
     "*",
-    bearerAuth({
-      // Every route behind the gate is a read of metrics: any scope may.
-      verifyToken: (token) => scopeOf(token) !== undefined,
-      noAuthenticationHeader: {
-        message: refusal(
-          ErrorCode.UNAUTHORIZED,
-          "metrics need a token: send 'Authorization: Bearer <token>' with the metrics token (metrics.token-file; Prometheus: authorization.credentials_file) or a REST read token",
-        ),
-      },
-      invalidAuthenticationHeader: {
-        message: refusal(
-          ErrorCode.BAD_REQUEST,
-          "the Authorization header must be 'Bearer <token>'",
-        ),
-      },
-      invalidToken: {
-        message: refusal(ErrorCode.UNAUTHORIZED, "this token is not valid for this cluster"),
-      },
-    }),
+    // Every route behind the gate is a read of metrics: any scope may.
+    bearerGate(
+      (token) => scopeOf(token) !== undefined,
+      "metrics need a token: send 'Authorization: Bearer <token>' with the metrics token (metrics.token-file; Prometheus: authorization.credentials_file) or a REST read token",
+    ),
   );
   guard.all("*", (c) => app.fetch(c.req.raw));
   return guard;

@@ -7,7 +7,7 @@
  * are `{errors, code}`: 401 UNAUTHORIZED, 403 FORBIDDEN, 400 BAD_REQUEST for a malformed header.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Hono } from "hono";
+import { type Context, type Env, Hono, type MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { ErrorCode, type WireError } from "../core/mod.ts";
 import type { FetchApp } from "../rpc/mod.ts";
@@ -72,6 +72,26 @@ export function scopeMatcher<S extends string>(
   };
 }
 
+/**
+ * Hono's `bearerAuth` (header parsing, challenges) checking tokens with `verifyToken`, its
+ * refusals in this component's `{errors, code}` bodies; `noToken` says which token to send.
+ */
+export function bearerGate<E extends Env>(
+  verifyToken: (token: string, c: Context<E>) => boolean,
+  noToken: string,
+): MiddlewareHandler<E> {
+  return bearerAuth<E>({
+    verifyToken,
+    noAuthenticationHeader: { message: refusal(ErrorCode.UNAUTHORIZED, noToken) },
+    invalidAuthenticationHeader: {
+      message: refusal(ErrorCode.BAD_REQUEST, "the Authorization header must be 'Bearer <token>'"),
+    },
+    invalidToken: {
+      message: refusal(ErrorCode.UNAUTHORIZED, "this token is not valid for this cluster"),
+    },
+  });
+}
+
 /** `app` behind the gate. */
 export function guardRest(app: FetchApp, { tokens, submit = true }: RestGuardOptions): FetchApp {
   if (tokens && tokens.admin.length === 0)
@@ -88,28 +108,11 @@ export function guardRest(app: FetchApp, { tokens, submit = true }: RestGuardOpt
     ]);
     guard.use(
       "*",
-      bearerAuth<GuardEnv>({
-        verifyToken: (token, c) => {
-          const scope = scopeOf(token);
-          if (scope) c.set("scope", scope);
-          return scope !== undefined;
-        },
-        noAuthenticationHeader: {
-          message: refusal(
-            ErrorCode.UNAUTHORIZED,
-            "this REST API needs a token: send 'Authorization: Bearer <token>' (the CLI sends the one in FLOTILLA_REST_TOKEN_FILE or --token-file)",
-          ),
-        },
-        invalidAuthenticationHeader: {
-          message: refusal(
-            ErrorCode.BAD_REQUEST,
-            "the Authorization header must be 'Bearer <token>'",
-          ),
-        },
-        invalidToken: {
-          message: refusal(ErrorCode.UNAUTHORIZED, "this token is not valid for this cluster"),
-        },
-      }),
+      bearerGate<GuardEnv>((token, c) => {
+        const scope = scopeOf(token);
+        if (scope) c.set("scope", scope);
+        return scope !== undefined;
+      }, "this REST API needs a token: send 'Authorization: Bearer <token>' (the CLI sends the one in FLOTILLA_REST_TOKEN_FILE or --token-file)"),
     );
   }
   guard.use("*", async (c, next) => {

@@ -109,14 +109,12 @@ export class JobManagerEffects {
     );
   }
 
-  /** Tells a TaskManager's tasks that a checkpoint completed (its sinks commit); best effort. */
+  /** Tells a TaskManager's tasks that a checkpoint completed (its sinks commit). */
   async confirmCheckpoint(tmSubject: string, checkpointId: number): Promise<void> {
     await unwrap(
       this.#taskManager(tmSubject).jobs[":jobId"].checkpoints[":checkpointId"].complete.$post({
         param: { jobId: this.#o.jobId, checkpointId: String(checkpointId) },
       }),
-    ).catch((err: Error) =>
-      this.#o.log.warn({ err: err.message, checkpoint: checkpointId }, "notify failed"),
     );
   }
 

@@ -14,15 +14,15 @@ import {
   TaskState,
   toFlotillaError,
 } from "../core/mod.ts";
-import type {
-  CheckpointCoordinator,
-  JobLifecycle,
-  JobLifecycleAction,
-  JobLifecycleActionOf,
-  JobTopology,
-  JobOutcome as LifecycleOutcome,
+import {
+  type CheckpointCoordinator,
+  type JobLifecycle,
+  type JobLifecycleAction,
+  type JobLifecycleActionOf,
+  type JobTopology,
+  type JobOutcome as LifecycleOutcome,
+  taskKey,
 } from "../dataflow/internal_mod.ts";
-import { taskKey } from "../dataflow/internal_mod.ts";
 import type { TaskStateReport } from "../protocol/mod.ts";
 import { Attempt, type DeploymentBase } from "./attempt.ts";
 import type { JobManagerEffects } from "./effects.ts";
@@ -250,16 +250,21 @@ export class LifecycleEffects {
         for (const tm of attempt.sourceTaskManagers())
           effects.triggerCheckpoint(tm, id, number, final).catch((err: Error) => {
             if (!this.#o.leading()) return; // its term is over: the next leader checkpoints
-            // A source that never got the trigger never sends its barrier: abort now rather
-            // than at the checkpoint timeout, so the next checkpoint can start.
+            // A source without the trigger sends no barrier: abort now, not at the timeout.
             log.warn({ err: err.message, checkpoint: id }, "trigger failed");
             coordinator.abort(id, `the trigger to ${tm} failed: ${err.message}`);
           });
       },
       fail: (reason) =>
         this.run(lifecycle.attemptFailed(number, new FlotillaError(ErrorCode.TIMEOUT, reason))),
+      // Best effort; a failure in a term that is over (a leader woke up deposed) is no news.
       notify: async (id) => {
-        await Promise.all(attempt.taskManagers().map((tm) => effects.confirmCheckpoint(tm, id)));
+        const failed = (err: Error) => {
+          if (this.#o.leading()) log.warn({ err: err.message, checkpoint: id }, "notify failed");
+        };
+        await Promise.all(
+          attempt.taskManagers().map((tm) => effects.confirmCheckpoint(tm, id).catch(failed)),
+        );
       },
     });
     const base: DeploymentBase = {

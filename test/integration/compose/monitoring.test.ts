@@ -72,10 +72,25 @@ t.teardown(async () => {
   if (left.length) await docker(["rm", "-f", ...left]);
 });
 
+/**
+ * fetch bounded by a timer of its own (ref'd, unlike AbortSignal.timeout's): a fetch whose
+ * connection a starting container's port drops can stay pending with no handle left, and the
+ * test process would end with the test unfinished (seen once in CI).
+ */
+async function fetchWithin(url: string, init: RequestInit = {}, ms = 10_000): Promise<Response> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error(`no answer from ${url} in ${ms} ms`)), ms);
+  try {
+    return await fetch(url, { ...init, signal: abort.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** An instant PromQL query: each series' labels and value. */
 async function promql(query: string): Promise<{ metric: Record<string, string>; value: number }[]> {
   const url = `http://127.0.0.1:${prometheusPort}/api/v1/query?query=${encodeURIComponent(query)}`;
-  const res = await fetch(url, { headers: prometheusLogin });
+  const res = await fetchWithin(url, { headers: prometheusLogin });
   const body = (await res.json()) as {
     status: string;
     data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
@@ -109,7 +124,7 @@ async function fromClusterNetwork(urls: string[]): Promise<Record<string, [numbe
 
 /** One value of the master's own /metrics text (REST, read scope), by series name and labels. */
 async function masterValue(name: string, jobId: string): Promise<number | undefined> {
-  const res = await fetch(`${rest}/metrics`, { headers: AUTH_HEADERS });
+  const res = await fetchWithin(`${rest}/metrics`, { headers: AUTH_HEADERS });
   const text = await res.text();
   const line = text
     .split("\n")
@@ -121,7 +136,7 @@ t.test("Prometheus answers a job's records, checkpoints and TaskManagers", async
   const up = await overlay("up", "-d");
   t.equal(up.code, 0, up.output);
   await until(
-    async () => (await fetch(`${rest}/healthz`).catch(() => undefined))?.ok,
+    async () => (await fetchWithin(`${rest}/healthz`).catch(() => undefined))?.ok,
     "the Dispatcher's /healthz",
     WAIT,
   );
@@ -159,14 +174,14 @@ t.test("Prometheus answers a job's records, checkpoints and TaskManagers", async
 
   // Prometheus' own API: only with its user's password (basic auth, --web.config.file).
   const query = `http://127.0.0.1:${prometheusPort}/api/v1/query?query=up`;
-  t.equal((await fetch(query)).status, 401, "Prometheus' API without the password: 401");
+  t.equal((await fetchWithin(query)).status, 401, "Prometheus' API without the password: 401");
   const wrong = `Basic ${Buffer.from("flotilla:not-the-password").toString("base64")}`;
   t.equal(
-    (await fetch(query, { headers: { authorization: wrong } })).status,
+    (await fetchWithin(query, { headers: { authorization: wrong } })).status,
     401,
     "and with a wrong one",
   );
-  t.equal((await fetch(query, { headers: prometheusLogin })).status, 200, "with it: 200");
+  t.equal((await fetchWithin(query, { headers: prometheusLogin })).status, 200, "with it: 200");
 
   // The blocks' health /metrics from the cluster's network: 401 without the metrics token.
   const scrapes = await fromClusterNetwork([

@@ -123,7 +123,7 @@ export const configKeys = {
   "metrics.token-file": key(
     z.string(),
     "",
-    "File of metrics tokens (one per line): they may read /metrics and /metrics/targets on the health port (Prometheus scrapes with one) and nothing else. The health port's /metrics needs a bearer token (one of these, or a REST read or admin token) whenever the process has any of them; /healthz stays open. With rest.authentication: none, /metrics is open too.",
+    "File of metrics tokens (one per line): they may read /metrics and /metrics/targets on the health port (Prometheus scrapes with one) and nothing else. The health port's /metrics needs a bearer token (one of these, or a REST read or admin token) whenever the process has one of them; /healthz stays open. With rest.authentication: none, /metrics is open too.",
   ),
   "web.checkpoints.history": key(
     z.coerce.number().int().min(1).max(1000),

@@ -61,7 +61,7 @@ export function guardMetrics(app: FetchApp, tokens: MetricsTokens | undefined): 
   });
   guard.use(
     "*",
-    // Every route behind the gate is a read of metrics: any scope may.
+    // Every route behind the gate is a read of metrics: every scope may.
     bearerGate(
       (token) => scopeOf(token) !== undefined,
       "metrics need a token: send 'Authorization: Bearer <token>' with the metrics token (metrics.token-file; Prometheus: authorization.credentials_file) or a REST read token",

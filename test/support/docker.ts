@@ -68,6 +68,25 @@ export function docker(args: string[], options?: DockerOptions): Promise<DockerR
  * What tests read of a container's inspect output (the Engine API's `ContainerInspectResponse`,
  * which `docker inspect` prints and `GET /containers/{id}/json` answers).
  */
+/**
+ * The TaskManager containers a docker driver started for `clusterId` (by its labels), sorted;
+ * with `all`, stopped ones too.
+ */
+export async function drivenTaskManagers(
+  clusterId: string,
+  { all = false } = {},
+): Promise<string[]> {
+  const { stdout } = await docker([
+    "ps",
+    all ? "-aq" : "-q",
+    "--filter",
+    `label=org.flotilla.cluster=${clusterId}`,
+    "--filter",
+    "label=org.flotilla.role=taskmanager",
+  ]);
+  return stdout.split("\n").filter(Boolean).sort();
+}
+
 export interface ContainerInspect {
   Id: string;
   /** With a leading slash: `/flotilla-...`. */

@@ -13,7 +13,11 @@ import t from "tap";
 import { vertexHexId } from "../../../components/core/mod.ts";
 import { flotilla } from "../../support/cli.ts";
 import { composeProject } from "../../support/compose.ts";
-import { docker, ensureDocker } from "../../support/docker.ts";
+import {
+  docker,
+  drivenTaskManagers as drivenTaskManagersOf,
+  ensureDocker,
+} from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
 import { AUTH_HEADERS } from "../../support/rest_token.ts";
@@ -52,19 +56,7 @@ const prometheusLogin = {
 const metricsToken = secret("metrics-token");
 
 /** The TaskManager containers the docker driver started for this cluster. */
-const drivenTaskManagers = async () =>
-  (
-    await docker([
-      "ps",
-      "-q",
-      "--filter",
-      `label=org.flotilla.cluster=${clusterId}`,
-      "--filter",
-      "label=org.flotilla.role=taskmanager",
-    ])
-  ).stdout
-    .split("\n")
-    .filter(Boolean);
+const drivenTaskManagers = () => drivenTaskManagersOf(clusterId);
 
 t.teardown(async () => {
   await overlay("down", "-v", "--remove-orphans", "-t", "2");

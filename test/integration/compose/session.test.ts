@@ -7,7 +7,7 @@ import t from "tap";
 import { JobState } from "../../../components/core/mod.ts";
 import { type ClusterUp, events, eventsOf, flotilla } from "../../support/cli.ts";
 import { testCredentials } from "../../support/compose.ts";
-import { docker, ensureDocker, inspect } from "../../support/docker.ts";
+import { docker, drivenTaskManagers, ensureDocker, inspect } from "../../support/docker.ts";
 import { freePort } from "../../support/nats.ts";
 import { until } from "../../support/poll.ts";
 import { AUTH_HEADERS } from "../../support/rest_token.ts";
@@ -33,20 +33,7 @@ const env = {
 const session = (action: string, ...more: string[]) =>
   flotilla(["cluster", action, "--layout", "session", "--project", project, ...more], env);
 /** TaskManager containers the driver started for this cluster. */
-const taskManagers = async () =>
-  (
-    await docker([
-      "ps",
-      "-aq",
-      "--filter",
-      `label=org.flotilla.cluster=${clusterId}`,
-      "--filter",
-      "label=org.flotilla.role=taskmanager",
-    ])
-  ).stdout
-    .split("\n")
-    .filter(Boolean)
-    .sort();
+const taskManagers = () => drivenTaskManagers(clusterId, { all: true });
 
 t.teardown(async () => {
   await session("down");
